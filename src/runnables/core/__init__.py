@@ -1,0 +1,1 @@
+"""The engine: runnables, their composition, and how a call runs."""

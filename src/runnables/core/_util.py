@@ -1,0 +1,92 @@
+"""Small helpers shared by the engine: chunk addition, input iterators, exception notes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_NOTED = "__runnables_step__"
+
+
+def add(a: Any, b: Any) -> Any:
+    """Combine two stream chunks: dicts key by key, otherwise ``a + b``, else the latest."""
+    if a is None:
+        return b
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for key, value in b.items():
+            out[key] = add(out[key], value) if key in out else value
+        return out
+    try:
+        return a + b
+    except TypeError:
+        return b
+
+
+class ListIter(AsyncIterator[T]):
+    """An async iterator over values that are all known already.
+
+    Steps that can only consume a sync iterator check for it to run inline.
+    """
+
+    __slots__ = ("_it", "items")
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self.items = list(items)
+        self._it = iter(self.items)
+
+    def __aiter__(self) -> ListIter[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return next(self._it)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+async def gather_input(inputs: AsyncIterator[Any]) -> Any:
+    """Fold a stream of input chunks into one value with :func:`add`."""
+    if type(inputs) is ListIter and len(inputs.items) == 1:
+        return inputs.items[0]
+    final: Any = None
+    got = False
+    async for chunk in inputs:
+        final = chunk if not got else add(final, chunk)
+        got = True
+    return final
+
+
+def note_step(exc: BaseException, step: str) -> None:
+    """Add one note naming the innermost step where a user's exception happened."""
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt, SystemExit)):
+        return
+    if getattr(exc, _NOTED, None) is None:
+        try:
+            setattr(exc, _NOTED, step)
+        except AttributeError:  # exceptions with __slots__: skip the marker, keep the note
+            pass
+        exc.add_note(f"(raised in runnables step {step!r})")
+
+
+async def gather_all(aws: list[Awaitable[T]], return_exceptions: bool = False) -> list[Any]:
+    """Run awaitables concurrently; on the first error cancel the rest, wait, re-raise it.
+
+    Unlike ``asyncio.gather``, no task outlives the call: when one fails (and
+    ``return_exceptions`` is false) or the caller is cancelled, every other task is
+    cancelled and awaited before this returns, and the *original* exception is raised.
+    """
+    if len(aws) == 1 and not return_exceptions:
+        return [await aws[0]]
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(a) if not isinstance(a, asyncio.Future) else a for a in aws]  # type: ignore[arg-type]
+    try:
+        return await asyncio.gather(*tasks, return_exceptions=return_exceptions)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,804 @@
+"""``Runnable``: the one interface every step implements.
+
+A subclass implements one coroutine, ``_ainvoke(input, ctx)``, and may implement
+``_atransform(inputs, ctx)`` to stream. Everything public is built on those two:
+
+- ``ainvoke``/``abatch``/``astream``/``atransform`` and their ``as_completed`` and
+  ``astream_events`` variants run them on the caller's event loop;
+- ``invoke``/``batch``/``stream``/``transform`` are thin bridges (see ``bridge``): they
+  drive the same coroutines inline when no step needs a loop, else on the bridge loop.
+
+Composition (``|``, ``pipe``, ``bind``, ``with_*``, ``map``, ``pick``, ``assign``)
+returns new runnables and never changes this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    TypeVar,
+    cast,
+)
+
+from runnables.core import offload as _offload
+from runnables.core._util import ListIter, add, gather_all, gather_input, note_step
+from runnables.core.bridge import drive, drive_stream, run_on_bridge, stream_on_bridge
+from runnables.core.config import (
+    CURRENT,
+    ROOT,
+    Context,
+    RunnableConfig,
+    make_context,
+)
+from runnables.core.limiter import HOLDING
+from runnables.errors import InvalidRunnableError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables.core.binding import RunnableBinding
+    from runnables.core.each import RunnableEach
+    from runnables.core.fallbacks import RunnableWithFallbacks
+    from runnables.core.graph import Graph
+    from runnables.core.retry import RunnableRetry
+    from runnables.core.sequence import RunnableSequence
+    from runnables.core.tracing import Run
+
+__all__ = ["Runnable", "RunnableLike", "coerce_to_runnable"]
+
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+Other = TypeVar("Other")
+
+RunnableLike = Any  # a Runnable, a function, a generator function or a dict of those
+
+
+class Runnable(Generic[Input, Output]):
+    """A unit of work that can be invoked, batched, streamed, and composed with ``|``.
+
+    >>> from runnables import RunnableLambda
+    >>> chain = RunnableLambda(str.strip) | RunnableLambda(str.upper)
+    >>> chain.invoke("  hi ")
+    'HI'
+    """
+
+    name: str | None = None
+    #: The kind of run this step records in events: "chain", "prompt", "parser", ...
+    _run_type: str = "chain"
+    #: Whether this step does work of its own (takes a concurrency slot, is timed).
+    _is_leaf: bool = False
+
+    # ------------------------------------------------------------------ to implement
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        """Run this step once. Every runnable implements this (or public invoke/ainvoke)."""
+        cls = type(self)
+        if cls.ainvoke is not Runnable.ainvoke:
+            return await self.ainvoke(input, ctx.child_config())
+        if cls.invoke is not Runnable.invoke:
+            return self.invoke(input, ctx.child_config())
+        raise NotImplementedError(
+            f"{cls.__name__} must implement '_ainvoke(self, input, ctx)' or override 'ainvoke' "
+            "or 'invoke'."
+        )
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Input], ctx: Context
+    ) -> AsyncIterator[Output]:
+        """Stream this step over a stream of input chunks.
+
+        The default gathers the whole input, runs ``_ainvoke`` once and yields its result:
+        right for steps whose output only exists once all input is there.
+        """
+        yield await self._ainvoke(await gather_input(inputs), ctx)
+
+    def _needs_loop(self) -> bool:
+        """Whether running this step may suspend (needs an event loop).
+
+        False only when every function inside is sync and none was found slow, so sync
+        callers can drive it inline. The safe default is True.
+        """
+        cls = type(self)
+        return not (cls.invoke is not Runnable.invoke and cls.ainvoke is Runnable.ainvoke)
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        """The steps this one runs (for graphs, schemas and error notes)."""
+        return ()
+
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Input, Output]:
+        """This step as called with keyword arguments (from ``bind`` or ``invoke(**kw)``).
+
+        Steps that take call-time arguments (functions, models) override this to return a
+        configured copy. The default supports subclasses that override public
+        ``invoke``/``ainvoke`` with their own keyword arguments.
+        """
+        cls = type(self)
+        if cls.ainvoke is not Runnable.ainvoke or cls.invoke is not Runnable.invoke:
+            from runnables.core.binding import PublicKwargsCall
+
+            return PublicKwargsCall(self, kwargs)
+        raise InvalidRunnableError(
+            f"{self.get_name()} does not take call arguments, but got {sorted(kwargs)!r}. "
+            "Pass values through the input, or use with_config(configurable=...) for "
+            "configurable fields."
+        )
+
+    # ------------------------------------------------------------------ naming, types
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        """The step's name: ``name`` if given, else its own ``name``, else the class name."""
+        n = name or self.name or type(self).__name__
+        if suffix:
+            return f"{n}{suffix}" if n[:1].isupper() else f"{n}_{suffix.lower()}"
+        return n
+
+    @property
+    def InputType(self) -> Any:  # noqa: N802 - langchain-core's name
+        """The type of input this runnable accepts."""
+        from runnables.core.schema import input_type
+
+        return input_type(self)
+
+    @property
+    def OutputType(self) -> Any:  # noqa: N802 - langchain-core's name
+        """The type of output this runnable produces."""
+        from runnables.core.schema import output_type
+
+        return output_type(self)
+
+    @property
+    def input_schema(self) -> type[BaseModel]:
+        """A pydantic model of the input (used by the serving layer to validate)."""
+        return self.get_input_schema()
+
+    @property
+    def output_schema(self) -> type[BaseModel]:
+        """A pydantic model of the output."""
+        return self.get_output_schema()
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """A pydantic model of the input."""
+        from runnables.core.schema import model_for
+
+        return model_for(self.get_name("Input"), self.InputType)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """A pydantic model of the output."""
+        from runnables.core.schema import model_for
+
+        return model_for(self.get_name("Output"), self.OutputType)
+
+    def get_input_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
+        """The JSON schema of the input."""
+        return self.get_input_schema(config).model_json_schema()
+
+    def get_output_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
+        """The JSON schema of the output."""
+        return self.get_output_schema(config).model_json_schema()
+
+    @property
+    def config_specs(self) -> list[Any]:
+        """The configurable fields reachable from this runnable."""
+        from runnables.core.configurable import collect_specs
+
+        return collect_specs(self)
+
+    def config_schema(self, *, include: Sequence[str] | None = None) -> type[BaseModel]:
+        """A pydantic model of the config this runnable accepts."""
+        from runnables.core.schema import config_model
+
+        return config_model(self, include)
+
+    def get_config_jsonschema(self, *, include: Sequence[str] | None = None) -> dict[str, Any]:
+        """The JSON schema of the config."""
+        return self.config_schema(include=include).model_json_schema()
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """The graph of steps, for ``draw_ascii()`` and ``draw_mermaid()``."""
+        from runnables.core.graph import graph_of
+
+        return graph_of(self)
+
+    # ------------------------------------------------------------------ async API
+
+    async def ainvoke(
+        self, input: Input, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Output:
+        """Run once on the caller's event loop and return the output.
+
+        ``kwargs`` are bound to the runnable for this call (``llm.ainvoke(x, stop=[...])``).
+        """
+        if kwargs:
+            return await self.bind(**kwargs).ainvoke(input, config)
+        if not config and CURRENT.get() is None:
+            return await self._ainvoke(input, ROOT)
+        return await invoke_root(self, input, make_context(config))
+
+    async def abatch(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run on many inputs concurrently; outputs in input order.
+
+        Each input runs through every step independently (an input reaches step 2 as soon
+        as its own step 1 is done). ``max_concurrency`` bounds the steps doing work at once
+        across the whole batch. With ``return_exceptions`` a failed input's exception
+        takes its place in the list; otherwise the first failure cancels the rest.
+        """
+        if kwargs:
+            return await self.bind(**kwargs).abatch(
+                inputs, config, return_exceptions=return_exceptions
+            )
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        if config is None or isinstance(config, Mapping):
+            ctxs = [make_context(cast("RunnableConfig | None", config))] * len(inputs)
+        else:
+            configs = list(config)
+            if len(configs) != len(inputs):
+                from runnables.errors import ConfigError
+
+                raise ConfigError(
+                    f"abatch got {len(inputs)} inputs but {len(configs)} configs; pass one "
+                    "config for all inputs or exactly one per input."
+                )
+            ctxs = [make_context(c) for c in configs]
+        return await batch_root(self, inputs, ctxs, return_exceptions)
+
+    async def abatch_as_completed(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> AsyncIterator[tuple[int, Output | Exception]]:
+        """Like ``abatch`` but yields ``(index, output)`` pairs as each input finishes."""
+        target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
+        inputs = list(inputs)
+        if not inputs:
+            return
+        if config is None or isinstance(config, Mapping):
+            ctxs = [make_context(cast("RunnableConfig | None", config))] * len(inputs)
+        else:
+            ctxs = [make_context(c) for c in config]
+        loop = asyncio.get_running_loop()
+
+        async def one(i: int) -> tuple[int, Any]:
+            try:
+                return i, await invoke_root(target, inputs[i], ctxs[i])
+            except Exception as exc:
+                if return_exceptions:
+                    return i, exc
+                raise
+
+        tasks = [loop.create_task(one(i)) for i in range(len(inputs))]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def astream(
+        self, input: Input, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Output]:
+        """Stream output chunks as they are produced.
+
+        Leaving the ``async for`` early (or cancelling the caller) cancels everything
+        the stream started and closes every generator inside it.
+        """
+        target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
+        agen = transform_root(target, ListIter((input,)), make_context(config))
+        try:
+            async for chunk in agen:
+                yield chunk
+        finally:
+            await agen.aclose()
+
+    async def atransform(
+        self,
+        input: AsyncIterator[Input] | Iterable[Input],
+        config: RunnableConfig | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Output]:
+        """Stream output chunks for a stream of input chunks."""
+        target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
+        source = input if hasattr(input, "__anext__") else ListIter(cast("Iterable[Input]", input))
+        agen = transform_root(target, cast("AsyncIterator[Input]", source), make_context(config))
+        try:
+            async for chunk in agen:
+                yield chunk
+        finally:
+            await agen.aclose()
+
+    def astream_events(
+        self,
+        input: Input,
+        config: RunnableConfig | None = None,
+        *,
+        version: Literal["v1", "v2"] = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream the events of a run: starts, stream chunks and ends of every step.
+
+        Event names and fields follow langchain-core's v2 (``on_chain_start``,
+        ``on_chain_stream``, ``on_chain_end``, with ``run_id``, ``parent_ids``, ``name``,
+        ``tags``, ``metadata`` and ``data``).
+        """
+        from runnables.core.events import stream_events
+
+        target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
+        return stream_events(
+            target,
+            input,
+            config,
+            include_names=include_names,
+            include_types=include_types,
+            include_tags=include_tags,
+            exclude_names=exclude_names,
+            exclude_types=exclude_types,
+            exclude_tags=exclude_tags,
+        )
+
+    # ------------------------------------------------------------------ sync API
+
+    def invoke(self, input: Input, config: RunnableConfig | None = None, **kwargs: Any) -> Output:
+        """Run once and return the output (a bridge over ``ainvoke``)."""
+        if kwargs:
+            return self.bind(**kwargs).invoke(input, config)
+        if not self._needs_loop():
+            ctx = make_context(config, sync=True)
+            return drive(invoke_root(self, input, ctx))
+        return run_on_bridge(self.ainvoke(input, config))
+
+    def batch(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run on many inputs (a bridge over ``abatch``)."""
+        if kwargs:
+            return self.bind(**kwargs).batch(inputs, config, return_exceptions=return_exceptions)
+        inputs = list(inputs)
+        one_config = config is None or isinstance(config, Mapping)
+        if one_config and not (config and config.get("max_concurrency")):  # type: ignore[union-attr]
+            # Cheap sync chains run inline, one input after another, until a step is found
+            # slow; the rest then goes to the loop, where slow steps overlap on threads.
+            out: list[Any] = []
+            for i, item in enumerate(inputs):
+                if self._needs_loop():
+                    rest = run_on_bridge(
+                        self.abatch(inputs[i:], config, return_exceptions=return_exceptions)
+                    )
+                    return out + rest
+                try:
+                    out.append(
+                        drive(invoke_root(self, item, make_context(cast("Any", config), sync=True)))
+                    )
+                except Exception as exc:
+                    if not return_exceptions:
+                        raise
+                    out.append(exc)
+            return out
+        return run_on_bridge(self.abatch(inputs, config, return_exceptions=return_exceptions))
+
+    def batch_as_completed(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[tuple[int, Output | Exception]]:
+        """Like ``batch`` but yields ``(index, output)`` pairs as each input finishes."""
+        yield from stream_on_bridge(
+            lambda: self.abatch_as_completed(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+        )
+
+    def stream(
+        self, input: Input, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Output]:
+        """Stream output chunks (a bridge over ``astream``)."""
+        target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
+        if not target._needs_loop():
+            ctx = make_context(config, sync=True)
+            yield from drive_stream(transform_root(target, ListIter((input,)), ctx))
+            return
+        yield from stream_on_bridge(lambda: target.astream(input, config))
+
+    def transform(
+        self, input: Iterable[Input], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Output]:
+        """Stream output chunks for an iterable of input chunks (a bridge over ``atransform``)."""
+        target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
+        items = list(input)
+        if not target._needs_loop():
+            ctx = make_context(config, sync=True)
+            yield from drive_stream(transform_root(target, ListIter(items), ctx))
+            return
+        yield from stream_on_bridge(lambda: target.atransform(items, config))
+
+    # ------------------------------------------------------------------ composition
+
+    def __or__(
+        self,
+        other: Runnable[Any, Other] | Callable[[Any], Other] | Mapping[str, Any],
+    ) -> RunnableSequence[Input, Other]:
+        from runnables.core.sequence import RunnableSequence
+
+        return RunnableSequence(self, coerce_to_runnable(other))
+
+    def __ror__(
+        self,
+        other: Runnable[Other, Any] | Callable[[Other], Any] | Mapping[str, Any],
+    ) -> RunnableSequence[Other, Output]:
+        from runnables.core.sequence import RunnableSequence
+
+        return RunnableSequence(coerce_to_runnable(other), self)
+
+    def pipe(self, *others: RunnableLike, name: str | None = None) -> RunnableSequence[Input, Any]:
+        """Compose with the steps in ``others``, in order: ``a.pipe(b, c)`` is ``a | b | c``."""
+        from runnables.core.sequence import RunnableSequence
+
+        return RunnableSequence(self, *(coerce_to_runnable(o) for o in others), name=name)
+
+    def pick(self, keys: str | list[str]) -> RunnableSequence[Input, Any]:
+        """Follow this step with picking ``keys`` from its dict output."""
+        from runnables.core.passthrough import RunnablePick
+
+        return self | RunnablePick(keys)
+
+    def assign(self, **kwargs: RunnableLike) -> RunnableSequence[Input, dict[str, Any]]:
+        """Follow this step with adding keys computed from its dict output."""
+        from runnables.core.parallel import RunnableParallel
+        from runnables.core.passthrough import RunnableAssign
+
+        return self | RunnableAssign(RunnableParallel(kwargs))
+
+    def map(self) -> RunnableEach[Input, Output]:
+        """A runnable that applies this one to each item of a list input."""
+        from runnables.core.each import RunnableEach
+
+        return RunnableEach(bound=self)
+
+    def bind(self, **kwargs: Any) -> RunnableBinding[Input, Output]:
+        """Fix keyword arguments for every call (a model's ``stop``, ``tools``, ...)."""
+        from runnables.core.binding import RunnableBinding
+
+        return RunnableBinding(bound=self, kwargs=kwargs)
+
+    def with_config(
+        self, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> RunnableBinding[Input, Output]:
+        """Fix config keys for every call (``tags``, ``run_name``, ``max_concurrency``...)."""
+        from runnables.core.binding import RunnableBinding
+
+        return RunnableBinding(bound=self, config={**(config or {}), **kwargs})  # type: ignore[typeddict-item]
+
+    def with_types(
+        self, *, input_type: Any = None, output_type: Any = None
+    ) -> RunnableBinding[Input, Output]:
+        """Declare the input and output types (for schemas and the serving layer)."""
+        from runnables.core.binding import RunnableBinding
+
+        return RunnableBinding(
+            bound=self, custom_input_type=input_type, custom_output_type=output_type
+        )
+
+    def with_timeout(self, seconds: float) -> RunnableBinding[Input, Output]:
+        """Give each call a deadline that nested steps and retries share.
+
+        When time runs out the call raises :class:`~runnables.errors.StepTimeoutError`
+        (a ``TimeoutError``) naming the step that was running.
+        """
+        return self.with_config(timeout=seconds)
+
+    def with_retry(
+        self,
+        *,
+        retry_if_exception_type: tuple[type[BaseException], ...] = (Exception,),
+        wait_exponential_jitter: bool = True,
+        exponential_jitter_params: Mapping[str, float] | None = None,
+        stop_after_attempt: int = 3,
+    ) -> RunnableRetry[Input, Output]:
+        """Retry failed calls (see :class:`~runnables.core.retry.RunnableRetry`)."""
+        from runnables.core.retry import RunnableRetry
+
+        return RunnableRetry(
+            bound=self,
+            retry_exception_types=retry_if_exception_type,
+            wait_exponential_jitter=wait_exponential_jitter,
+            exponential_jitter_params=exponential_jitter_params,
+            max_attempt_number=stop_after_attempt,
+        )
+
+    def with_fallbacks(
+        self,
+        fallbacks: Sequence[Runnable[Input, Output]],
+        *,
+        exceptions_to_handle: tuple[type[BaseException], ...] = (Exception,),
+        exception_key: str | None = None,
+    ) -> RunnableWithFallbacks[Input, Output]:
+        """Try ``fallbacks`` in order when this runnable fails."""
+        from runnables.core.fallbacks import RunnableWithFallbacks
+
+        return RunnableWithFallbacks(
+            runnable=self,
+            fallbacks=fallbacks,
+            exceptions_to_handle=exceptions_to_handle,
+            exception_key=exception_key,
+        )
+
+    def with_listeners(
+        self,
+        *,
+        on_start: Callable[..., Any] | None = None,
+        on_end: Callable[..., Any] | None = None,
+        on_error: Callable[..., Any] | None = None,
+    ) -> RunnableBinding[Input, Output]:
+        """Call functions with the run record when this runnable starts, ends or fails.
+
+        Each listener receives a :class:`~runnables.core.tracing.Run` (and the config if
+        it takes a second argument); async listeners are awaited.
+        """
+        from runnables.core.binding import RunnableBinding
+        from runnables.core.tracing import ListenerTracer
+
+        return RunnableBinding(bound=self, listeners=ListenerTracer(on_start, on_end, on_error))
+
+    def with_alisteners(
+        self,
+        *,
+        on_start: Callable[..., Awaitable[Any]] | None = None,
+        on_end: Callable[..., Awaitable[Any]] | None = None,
+        on_error: Callable[..., Awaitable[Any]] | None = None,
+    ) -> RunnableBinding[Input, Output]:
+        """``with_listeners`` for async listener functions (they are awaited)."""
+        return self.with_listeners(on_start=on_start, on_end=on_end, on_error=on_error)
+
+    def configurable_fields(self, **kwargs: Any) -> Runnable[Input, Output]:
+        """Let ``config['configurable']`` override attributes of this runnable per call."""
+        from runnables.core.configurable import RunnableConfigurableFields
+
+        return RunnableConfigurableFields(default=self, fields=kwargs)
+
+    def configurable_alternatives(
+        self,
+        which: Any,
+        *,
+        default_key: str = "default",
+        prefix_keys: bool = False,
+        **kwargs: Runnable[Input, Output] | Callable[[], Runnable[Input, Output]],
+    ) -> Runnable[Input, Output]:
+        """Let ``config['configurable'][which.id]`` pick another runnable per call."""
+        from runnables.core.configurable import RunnableConfigurableAlternatives
+
+        return RunnableConfigurableAlternatives(
+            which=which,
+            default=self,
+            alternatives=kwargs,
+            default_key=default_key,
+            prefix_keys=prefix_keys,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_name()!r})"
+
+
+# ---------------------------------------------------------------------- running steps
+
+
+def call(step: Runnable[Any, Any], input: Any, ctx: Context) -> Awaitable[Any]:
+    """How a container runs a child step: traced when someone listens, plain otherwise."""
+    if ctx.tracers:
+        from runnables.core.tracing import traced_ainvoke
+
+        return traced_ainvoke(step, input, ctx)
+    return step._ainvoke(input, ctx)
+
+
+def call_transform(
+    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context
+) -> AsyncIterator[Any]:
+    """How a container streams through a child step."""
+    if ctx.tracers:
+        from runnables.core.tracing import traced_atransform
+
+        return traced_atransform(step, inputs, ctx)
+    return step._atransform(inputs, ctx)
+
+
+async def invoke_root(step: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
+    """Run a public call's root step with everything its context asks for."""
+    lent = _lend_slot(ctx)
+    try:
+        if ctx.deadline is not None and not ctx.sync:
+            from runnables.core.deadline import run_with_deadline
+
+            return await run_with_deadline(lambda: call(step, input, ctx), ctx)
+        return await call(step, input, ctx)
+    finally:
+        if lent is not None:
+            await lent.acquire()
+            HOLDING.set(lent)
+
+
+async def transform_root(
+    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context
+) -> AsyncIterator[Any]:
+    """Stream a public call's root step (deadline applied to each chunk)."""
+    agen = call_transform(step, inputs, ctx)
+    try:
+        if ctx.deadline is not None and not ctx.sync:
+            from runnables.core.deadline import next_with_deadline
+
+            while True:
+                try:
+                    chunk = await next_with_deadline(agen, ctx)
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        else:
+            async for chunk in agen:
+                yield chunk
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def batch_root(
+    step: Runnable[Any, Any],
+    inputs: list[Any],
+    ctxs: list[Context],
+    return_exceptions: bool,
+) -> list[Any]:
+    """Run a batch: each input independently through all steps, sharing one budget."""
+    first = ctxs[0]
+    uniform = all(c is first for c in ctxs)
+    if uniform and first.deadline is None and first.limiter is None and not first.tracers:
+        # The plain case: one coroutine per input, like hand-written asyncio.gather.
+        if return_exceptions:
+            aws = [_catching(step._ainvoke(x, first)) for x in inputs]
+        else:
+            aws = [step._ainvoke(x, first) for x in inputs]
+        return await gather_all(aws, return_exceptions=False)
+    limiter = first.limiter if uniform else None
+    if limiter is not None and len(inputs) > limiter.limit:
+        # A pool of `limit` workers pulls inputs in order, so a huge batch does not park
+        # thousands of coroutines on the limiter. Leaves still take slots, so nested
+        # concurrency inside an input shares the same budget.
+        results: list[Any] = [None] * len(inputs)
+        position = iter(range(len(inputs)))
+
+        async def worker() -> None:
+            for i in position:
+                try:
+                    results[i] = await invoke_root(step, inputs[i], first)
+                except Exception as exc:
+                    if not return_exceptions:
+                        raise
+                    results[i] = exc
+
+        await gather_all([worker() for _ in range(limiter.limit)])
+        return results
+    if return_exceptions:
+        return await gather_all([_catching(invoke_root(step, x, c)) for x, c in zip(inputs, ctxs)])
+    return await gather_all([invoke_root(step, x, c) for x, c in zip(inputs, ctxs)])
+
+
+async def _catching(aw: Awaitable[Any]) -> Any:
+    try:
+        return await aw
+    except Exception as exc:
+        return exc
+
+
+def _lend_slot(ctx: Context) -> Any:
+    """A nested call made by a leaf that holds a slot lends that slot to its children."""
+    if ctx.limiter is None:
+        return None
+    held = HOLDING.get()
+    if held is None:
+        return None
+    HOLDING.set(None)
+    held.release()
+    return held
+
+
+async def run_leaf(
+    step: Runnable[Any, Any], ctx: Context, work: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Run a leaf's work under the call's concurrency budget and deadline bookkeeping.
+
+    Leaves call this only when ``ctx.limiter`` or ``ctx.running`` is set; the plain path
+    calls ``work()`` directly.
+    """
+    limiter = ctx.limiter
+    running = ctx.running
+    name = step.get_name() if running is not None else ""
+    if limiter is not None:
+        await limiter.acquire()
+        token = HOLDING.set(limiter)
+    if running is not None:
+        running.append(name)
+    try:
+        out = await work()
+    finally:
+        if running is not None:
+            running.remove(name)
+        if limiter is not None:
+            HOLDING.reset(token)
+            limiter.release()
+    if ctx.sync and ctx.deadline is not None:
+        from runnables.core.deadline import check_after_sync_step
+
+        check_after_sync_step(ctx, name)
+    return out
+
+
+# ---------------------------------------------------------------------- coercion
+
+
+def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
+    """Turn a runnable, a function, a generator function or a dict into a runnable."""
+    if isinstance(thing, Runnable):
+        return thing
+    if inspect.isasyncgenfunction(thing) or inspect.isgeneratorfunction(thing):
+        from runnables.core.function import RunnableGenerator
+
+        return RunnableGenerator(thing)
+    if callable(thing):
+        from runnables.core.function import RunnableLambda
+
+        return RunnableLambda(thing)
+    if isinstance(thing, Mapping):
+        from runnables.core.parallel import RunnableParallel
+
+        return RunnableParallel(dict(thing))
+    raise InvalidRunnableError(
+        f"Cannot use {thing!r} (a {type(thing).__name__}) as a step: a step must be a "
+        "Runnable, a function, a generator function, or a dict of those. Wrap constants "
+        "as 'lambda _: value'."
+    )
+
+
+__all__ += ["call", "call_transform", "run_leaf", "add", "note_step", "Input", "Output"]
+
+# Silence "imported but unused": these names are re-exported for step implementations.
+_ = (add, note_step, _offload, ListIter)
+
+if TYPE_CHECKING:
+    _run: Run

@@ -1,0 +1,171 @@
+"""``RunnableBinding``: a runnable with fixed call arguments, config, types or listeners.
+
+``bind``, ``with_config``, ``with_types``, ``with_timeout`` and ``with_listeners`` all
+return one. Bindings nest: ``r.bind(stop=["\\n"]).with_config(tags=["x"])`` works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from runnables.core.base import Input, Output, Runnable, call, call_transform
+from runnables.core.config import Context, RunnableConfig, _check, derive
+
+if TYPE_CHECKING:
+    from runnables.core.tracing import ListenerTracer
+
+__all__ = ["RunnableBinding"]
+
+
+class RunnableBinding(Runnable[Input, Output]):
+    """Wrap ``bound`` with call arguments (``kwargs``), a ``config``, declared types or
+    listeners. Everything else behaves like ``bound``.
+    """
+
+    def __init__(
+        self,
+        *,
+        bound: Runnable[Input, Output],
+        kwargs: dict[str, Any] | None = None,
+        config: RunnableConfig | None = None,
+        custom_input_type: Any = None,
+        custom_output_type: Any = None,
+        listeners: ListenerTracer | None = None,
+    ) -> None:
+        self.bound = bound
+        self.kwargs: dict[str, Any] = dict(kwargs or {})
+        self.config: RunnableConfig = cast(RunnableConfig, dict(config or {}))
+        if self.config:
+            _check(self.config)
+        self.custom_input_type = custom_input_type
+        self.custom_output_type = custom_output_type
+        self.listeners = listeners
+        # Resolve call arguments once, so calls pay nothing for them.
+        self._target: Runnable[Input, Output] = (
+            bound._with_kwargs(self.kwargs) if self.kwargs else bound
+        )
+
+    @property
+    def name(self) -> str | None:  # type: ignore[override]
+        return self.config.get("run_name") or self.bound.name
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        return self.bound.get_name(suffix, name=name or self.config.get("run_name"))
+
+    @property
+    def _run_type(self) -> str:  # type: ignore[override]
+        return self.bound._run_type
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        return self.bound._children()
+
+    def _needs_loop(self) -> bool:
+        if self.listeners is not None and self.listeners.is_async:
+            return True
+        return self._target._needs_loop()
+
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Input, Output]:
+        return RunnableBinding(
+            bound=self.bound,
+            kwargs={**self.kwargs, **kwargs},
+            config=self.config,
+            custom_input_type=self.custom_input_type,
+            custom_output_type=self.custom_output_type,
+            listeners=self.listeners,
+        )
+
+    def bind(self, **kwargs: Any) -> RunnableBinding[Input, Output]:
+        return cast(RunnableBinding[Input, Output], self._with_kwargs(kwargs))
+
+    def with_config(
+        self, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> RunnableBinding[Input, Output]:
+        from runnables.core.config import merge_configs
+
+        return RunnableBinding(
+            bound=self.bound,
+            kwargs=self.kwargs,
+            config=merge_configs(self.config, config, cast(RunnableConfig, kwargs)),
+            custom_input_type=self.custom_input_type,
+            custom_output_type=self.custom_output_type,
+            listeners=self.listeners,
+        )
+
+    def _ctx(self, ctx: Context) -> Context:
+        return derive(ctx, self.config) if self.config else ctx
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        inner = self._ctx(ctx)
+        if self.listeners is not None:
+            return cast(
+                Output, await self.listeners.around(self, input, inner, self._invoke_target)
+            )
+        if inner is not ctx and inner.deadline is not None and inner.deadline != ctx.deadline:
+            from runnables.core.deadline import run_with_deadline
+
+            return await run_with_deadline(lambda: call(self._target, input, inner), inner)
+        if inner is ctx:
+            return await self._target._ainvoke(input, ctx)
+        return await call(self._target, input, inner)
+
+    async def _invoke_target(self, input: Input, ctx: Context) -> Output:
+        if ctx.deadline is not None and not ctx.sync:
+            from runnables.core.deadline import run_with_deadline
+
+            return await run_with_deadline(lambda: self._target._ainvoke(input, ctx), ctx)
+        return await self._target._ainvoke(input, ctx)
+
+    def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
+        inner = self._ctx(ctx)
+        if self.listeners is not None:
+            return self.listeners.around_stream(self, inputs, inner, self._target)
+        if inner is not ctx and inner.deadline is not None and inner.deadline != ctx.deadline:
+            return _deadline_stream(call_transform(self._target, inputs, inner), inner)
+        if inner is ctx:
+            return self._target._atransform(inputs, ctx)
+        return call_transform(self._target, inputs, inner)
+
+    def __repr__(self) -> str:
+        parts = [f"bound={self.bound!r}"]
+        if self.kwargs:
+            parts.append(f"kwargs={self.kwargs!r}")
+        if self.config:
+            parts.append(f"config={dict(self.config)!r}")
+        return f"RunnableBinding({', '.join(parts)})"
+
+
+async def _deadline_stream(agen: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+    from runnables.core.deadline import next_with_deadline
+
+    try:
+        while True:
+            try:
+                chunk = await next_with_deadline(agen, ctx)
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class PublicKwargsCall(Runnable[Input, Output]):
+    """Calls a subclass's own public ``ainvoke``/``invoke`` with keyword arguments."""
+
+    def __init__(self, runnable: Runnable[Input, Output], kwargs: dict[str, Any]) -> None:
+        self.runnable = runnable
+        self.kwargs = kwargs
+        self.name = runnable.get_name()
+
+    def _needs_loop(self) -> bool:
+        return self.runnable._needs_loop()
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        cls = type(self.runnable)
+        if cls.ainvoke is not Runnable.ainvoke and not (
+            ctx.sync and cls.invoke is not Runnable.invoke
+        ):
+            return await self.runnable.ainvoke(input, ctx.child_config(), **self.kwargs)
+        return self.runnable.invoke(input, ctx.child_config(), **self.kwargs)

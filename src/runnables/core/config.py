@@ -1,0 +1,275 @@
+"""Run configuration: the public ``RunnableConfig`` and the engine's internal ``Context``.
+
+A user passes a ``RunnableConfig`` dict (the same keys as langchain-core). The engine
+turns it once per call into a :class:`Context`, a small object that every step of the
+call receives. Nested calls made from inside a step (a function that calls
+``other.ainvoke``) find the caller's context through a context variable and inherit its
+tags, metadata, callbacks, configurable values, concurrency budget and deadline.
+
+The common case, a call with no config and no enclosing call, uses a shared root
+context and never touches the context variable, so a plain ``ainvoke`` pays nothing
+for configuration.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypedDict
+from uuid import UUID
+
+from runnables.errors import ConfigError
+
+if TYPE_CHECKING:
+    from runnables.core.limiter import Limiter
+    from runnables.core.tracing import Run, Tracer
+
+__all__ = ["RunnableConfig", "ensure_config", "get_config", "merge_configs", "patch_config"]
+
+DEFAULT_RECURSION_LIMIT = 25
+
+
+class RunnableConfig(TypedDict, total=False):
+    """Options for one call; every key is optional.
+
+    The keys and their meaning are langchain-core's, plus ``timeout``:
+
+    - ``tags``, ``metadata``: labels for tracing and events; inherited by nested steps.
+    - ``callbacks``: callback handlers (objects with ``on_chain_start`` and friends).
+    - ``run_name``, ``run_id``: the name and id of this call's own run (not inherited).
+    - ``max_concurrency``: the most steps doing work at once across the *whole* call,
+      nested batches and parallel branches included (one budget, never multiplied).
+    - ``recursion_limit``: how deep functions may keep returning runnables.
+    - ``configurable``: values for configurable fields and alternatives.
+    - ``timeout``: seconds for the whole call, shared by nested steps and retries.
+    """
+
+    tags: list[str]
+    metadata: dict[str, Any]
+    callbacks: Any
+    run_name: str
+    run_id: UUID | None
+    max_concurrency: int | None
+    recursion_limit: int
+    configurable: dict[str, Any]
+    timeout: float | None
+
+
+_KNOWN_KEYS = frozenset(RunnableConfig.__annotations__)
+
+
+class Context:
+    """What one call carries down to every step. Internal; steps receive it as ``ctx``.
+
+    ``config`` is the inheritable part of the user's config (what a function that asks
+    for ``config`` receives). ``limiter`` is the call's one concurrency budget,
+    ``deadline`` an absolute ``time.monotonic()`` value, ``tracers`` the observers of
+    this call (empty when nobody listens), ``run`` the run record of the enclosing step
+    when tracing, and ``sync`` says the call is being driven without an event loop.
+    """
+
+    __slots__ = (
+        "config",
+        "deadline",
+        "limiter",
+        "recursion_limit",
+        "run",
+        "run_id",
+        "run_name",
+        "running",
+        "sync",
+        "timeout",
+        "tracers",
+    )
+
+    def __init__(
+        self,
+        config: RunnableConfig,
+        *,
+        limiter: Limiter | None = None,
+        deadline: float | None = None,
+        timeout: float | None = None,
+        tracers: tuple[Tracer, ...] = (),
+        run: Run | None = None,
+        sync: bool = False,
+        recursion_limit: int = DEFAULT_RECURSION_LIMIT,
+        run_name: str | None = None,
+        run_id: UUID | None = None,
+    ) -> None:
+        self.config = config
+        self.limiter = limiter
+        self.deadline = deadline
+        self.timeout = timeout
+        self.tracers = tracers
+        self.run = run
+        self.sync = sync
+        # Names of the leaf steps running now; kept only under a deadline, to name the
+        # step in a timeout error.
+        self.running: list[str] | None = [] if deadline is not None else None
+        self.recursion_limit = recursion_limit
+        self.run_name = run_name
+        self.run_id = run_id
+
+    def replace(self, **changes: Any) -> Context:
+        """A copy with some fields changed (the running list is shared, not copied)."""
+        new = Context.__new__(Context)
+        for slot in Context.__slots__:
+            setattr(new, slot, changes[slot] if slot in changes else getattr(self, slot))
+        if "deadline" in changes and new.deadline is not None and new.running is None:
+            new.running = []
+        return new
+
+    def child_config(self) -> RunnableConfig:
+        """The config a user function that asks for ``config`` receives."""
+        cfg = dict(self.config)
+        if self.limiter is not None:
+            cfg["max_concurrency"] = self.limiter.limit
+        if self.deadline is not None:
+            cfg["timeout"] = max(0.0, self.deadline - time.monotonic())
+        cfg["recursion_limit"] = self.recursion_limit
+        return cfg  # type: ignore[return-value]
+
+    @property
+    def is_root(self) -> bool:
+        return self is ROOT or self is SYNC_ROOT
+
+
+ROOT = Context({})
+SYNC_ROOT = Context({}, sync=True)
+
+#: The context of the call whose step is running now (``None``: no call, or a plain one).
+CURRENT: ContextVar[Context | None] = ContextVar("runnables_context", default=None)
+
+
+def _check(config: RunnableConfig) -> None:
+    unknown = set(config) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(
+            f"Unknown config key(s) {sorted(unknown)!r}. The keys are: {sorted(_KNOWN_KEYS)!r}. "
+            "Put your own values under 'metadata' or 'configurable'."
+        )
+    mc = config.get("max_concurrency")
+    if mc is not None and (not isinstance(mc, int) or isinstance(mc, bool) or mc < 1):
+        raise ConfigError(
+            f"config['max_concurrency'] must be a whole number of at least 1 or None, got {mc!r}."
+        )
+    timeout = config.get("timeout")
+    if timeout is not None and (
+        not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0
+    ):
+        raise ConfigError(
+            f"config['timeout'] must be a number of seconds above 0 or None, got {timeout!r}."
+        )
+    tags = config.get("tags")
+    if tags is not None and (isinstance(tags, str) or not isinstance(tags, (list, tuple))):
+        raise ConfigError(f"config['tags'] must be a list of strings, got {tags!r}.")
+
+
+def make_context(config: RunnableConfig | None, *, sync: bool = False) -> Context:
+    """Build the context for a public call from its config and the enclosing call."""
+    parent = CURRENT.get()
+    if not config:
+        if parent is None:
+            return SYNC_ROOT if sync else ROOT
+        if parent.sync == sync:
+            return parent
+        return parent.replace(sync=sync)
+    base = parent if parent is not None else (SYNC_ROOT if sync else ROOT)
+    if base.sync != sync:
+        base = base.replace(sync=sync)
+    return derive(base, config)
+
+
+def derive(base: Context, config: RunnableConfig) -> Context:
+    """The context for ``config`` applied on top of ``base`` (an enclosing call's)."""
+    _check(config)
+    from runnables.core.limiter import Limiter
+    from runnables.core.tracing import tracers_for
+
+    sync = base.sync
+    inherited: dict[str, Any] = dict(base.config)
+    if "tags" in config:
+        inherited["tags"] = list(dict.fromkeys([*inherited.get("tags", ()), *config["tags"]]))
+    if "metadata" in config:
+        inherited["metadata"] = {**inherited.get("metadata", {}), **config["metadata"]}
+    if "configurable" in config:
+        inherited["configurable"] = {**inherited.get("configurable", {}), **config["configurable"]}
+    if "callbacks" in config:
+        inherited["callbacks"] = config["callbacks"]
+    limiter = base.limiter
+    mc = config.get("max_concurrency")
+    if mc is not None and (limiter is None or mc < limiter.limit):
+        # A nested call may narrow the budget, never widen it: the outer limit still holds.
+        limiter = Limiter(mc, parent=limiter)
+    deadline, timeout = base.deadline, base.timeout
+    t = config.get("timeout")
+    if t is not None:
+        mine = time.monotonic() + t
+        if deadline is None or mine < deadline:
+            deadline, timeout = mine, float(t)
+    tracers = base.tracers
+    if config.get("callbacks"):
+        tracers = tracers_for(config["callbacks"], tracers)
+    ctx = Context(
+        inherited,  # type: ignore[arg-type]
+        limiter=limiter,
+        deadline=deadline,
+        timeout=timeout,
+        tracers=tracers,
+        run=base.run,
+        sync=sync,
+        recursion_limit=config.get("recursion_limit", base.recursion_limit),
+        run_name=config.get("run_name"),
+        run_id=config.get("run_id"),
+    )
+    if deadline is not None and base.running is not None and deadline == base.deadline:
+        ctx.running = base.running
+    return ctx
+
+
+def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
+    """The config in effect: the enclosing call's inherited config merged with ``config``.
+
+    Inside a step, ``ensure_config()`` returns what the step was called with.
+    """
+    parent = CURRENT.get()
+    base: dict[str, Any] = parent.child_config() if parent is not None else {}
+    base.setdefault("tags", [])
+    base.setdefault("metadata", {})
+    base.setdefault("configurable", {})
+    base.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    if config:
+        return merge_configs(base, config)  # type: ignore[arg-type]
+    return base  # type: ignore[return-value]
+
+
+def get_config() -> RunnableConfig:
+    """The config of the call whose step is running now (empty outside any call)."""
+    return ensure_config(None)
+
+
+def merge_configs(*configs: RunnableConfig | None) -> RunnableConfig:
+    """Merge configs left to right: tags and metadata accumulate, other keys override."""
+    out: dict[str, Any] = {}
+    for cfg in configs:
+        if not cfg:
+            continue
+        for key, value in cfg.items():
+            if key == "tags":
+                out["tags"] = list(dict.fromkeys([*out.get("tags", []), *(value or [])]))
+            elif key in ("metadata", "configurable"):
+                out[key] = {**out.get(key, {}), **(value or {})}
+            else:
+                out[key] = value
+    return out  # type: ignore[return-value]
+
+
+def patch_config(config: RunnableConfig | None, **changes: Any) -> RunnableConfig:
+    """A copy of ``config`` with some keys replaced (``None`` values are dropped)."""
+    out: dict[str, Any] = dict(config or {})
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out  # type: ignore[return-value]

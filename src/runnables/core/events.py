@@ -1,0 +1,171 @@
+"""``astream_events``: the events of a run, in langchain-core's v2 format.
+
+Each event is a dict with ``event`` (``on_{run_type}_{start|stream|end}``, for example
+``on_chain_start``), ``name``, ``run_id``, ``parent_ids`` (root first), ``tags``,
+``metadata`` and ``data`` (``input`` on start when known; ``chunk`` on stream;
+``output`` and ``input`` on end). An error ends the iteration with the exception.
+
+The run executes in a task of its own, so events from concurrent branches arrive as
+they happen rather than when the root produces output; leaving the iteration early
+cancels that task and everything under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from runnables.core._util import ListIter
+from runnables.core.config import RunnableConfig, make_context
+from runnables.core.tracing import _MISSING, Run, Tracer
+
+if TYPE_CHECKING:
+    from runnables.core.base import Runnable
+
+__all__ = ["EventFilter", "stream_events"]
+
+
+class EventFilter:
+    """langchain-core's include/exclude rules for names, run types and tags."""
+
+    def __init__(
+        self,
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+    ) -> None:
+        self.include_names = include_names
+        self.include_types = include_types
+        self.include_tags = include_tags
+        self.exclude_names = exclude_names
+        self.exclude_types = exclude_types
+        self.exclude_tags = exclude_tags
+        self.everything = all(
+            f is None
+            for f in (
+                include_names,
+                include_types,
+                include_tags,
+                exclude_names,
+                exclude_types,
+                exclude_tags,
+            )
+        )
+
+    def __call__(self, run: Run) -> bool:
+        if self.everything:
+            return True
+        inc = (
+            self.include_names is None and self.include_types is None and self.include_tags is None
+        )
+        if self.include_names is not None:
+            inc = inc or run.name in self.include_names
+        if self.include_types is not None:
+            inc = inc or run.run_type in self.include_types
+        if self.include_tags is not None:
+            inc = inc or any(t in self.include_tags for t in run.tags)
+        if self.exclude_names is not None:
+            inc = inc and run.name not in self.exclude_names
+        if self.exclude_types is not None:
+            inc = inc and run.run_type not in self.exclude_types
+        if self.exclude_tags is not None:
+            inc = inc and all(t not in self.exclude_tags for t in run.tags)
+        return inc
+
+
+class EventQueue(Tracer):
+    """Turns run notifications into v2 event dicts and queues them for the consumer."""
+
+    def __init__(self, keep: EventFilter) -> None:
+        self.keep = keep
+        self.events: deque[dict[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self._kept: dict[int, bool] = {}
+
+    def _push(self, run: Run, kind: str, data: dict[str, Any]) -> None:
+        key = id(run)
+        keep = self._kept.get(key)
+        if keep is None:
+            keep = self._kept[key] = self.keep(run)
+        if not keep:
+            return
+        self.events.append(
+            {
+                "event": f"on_{run.run_type}_{kind}",
+                "name": run.name,
+                "run_id": str(run.id),
+                "parent_ids": run.parent_ids,
+                "tags": run.tags,
+                "metadata": run.metadata,
+                "data": data,
+            }
+        )
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def on_start(self, run: Run) -> None:
+        self._push(run, "start", {"input": run.input} if run.input is not _MISSING else {})
+
+    def on_stream(self, run: Run, chunk: Any) -> None:
+        self._push(run, "stream", {"chunk": chunk})
+
+    def on_end(self, run: Run) -> None:
+        data: dict[str, Any] = {"output": run.output}
+        if run.input is not _MISSING:
+            data["input"] = run.input
+        self._push(run, "end", data)
+        self._kept.pop(id(run), None)
+
+    def on_error(self, run: Run) -> None:
+        self._kept.pop(id(run), None)
+
+
+async def stream_events(
+    runnable: Runnable[Any, Any],
+    input: Any,
+    config: RunnableConfig | None,
+    **filters: Sequence[str] | None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Run ``runnable`` on ``input`` and yield its events as they happen."""
+    from runnables.core.base import transform_root
+
+    queue = EventQueue(EventFilter(**filters))
+    ctx = make_context(config)
+    ctx = ctx.replace(tracers=(*ctx.tracers, queue))
+    loop = asyncio.get_running_loop()
+
+    async def drive() -> None:
+        async for _ in transform_root(runnable, ListIter((input,)), ctx):
+            pass
+
+    task = loop.create_task(drive())
+    events = queue.events
+
+    def wake(_task: asyncio.Task[None]) -> None:
+        waiter = queue.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    try:
+        while True:
+            while events:
+                yield events.popleft()
+            if task.done():
+                break
+            queue.waiter = loop.create_future()
+            await queue.waiter
+            queue.waiter = None
+        while events:
+            yield events.popleft()
+        task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,391 @@
+"""Steps made from the user's functions: ``RunnableLambda``, ``RunnableGenerator``, ``chain``.
+
+These are the *leaves* of a chain: where user code runs, where the concurrency budget
+is taken, and where the sync-function policy of :mod:`runnables.core.offload` applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from time import perf_counter
+from typing import Any, TypeVar, cast, overload
+
+from runnables.core import offload as _offload
+from runnables.core._util import ListIter, add, gather_input, note_step
+from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
+from runnables.core.config import CURRENT, Context
+from runnables.errors import InvalidRunnableError, RecursionLimitError
+
+__all__ = ["RunnableGenerator", "RunnableLambda", "chain"]
+
+T = TypeVar("T")
+
+
+def _accepts_config(func: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "config" in params
+
+
+def _func_name(func: Any) -> str:
+    name = getattr(func, "__name__", None) or type(func).__name__
+    return "RunnableLambda" if name == "<lambda>" else name
+
+
+async def _to_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(None, functools.partial(context.run, func, *args, **kwargs))
+
+
+class RunnableLambda(Runnable[Input, Output]):
+    """A step that calls a function: sync, async, or both.
+
+    >>> from runnables import RunnableLambda
+    >>> RunnableLambda(lambda x: x.upper()).invoke("hi")
+    'HI'
+
+    With both ``func`` and ``afunc``, async calls use ``afunc`` and sync calls ``func``.
+    A generator function streams its output; a function that returns a runnable has that
+    runnable run on the same input. A function with a ``config`` parameter receives the
+    call's config.
+
+    ``offload`` decides where a sync function runs when called from async code:
+    ``"auto"`` (inline, moved to a worker thread if it is found to block the loop),
+    ``"always"`` (a worker thread) or ``"never"`` (inline). See :mod:`runnables.core.offload`.
+    """
+
+    _is_leaf = True
+
+    def __init__(
+        self,
+        func: Callable[..., Any] | None = None,
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None:
+        _offload.check_mode(offload)
+        if func is None and afunc is None:
+            raise InvalidRunnableError("RunnableLambda needs a function: pass func or afunc.")
+        if func is not None and not callable(func):
+            raise InvalidRunnableError(
+                f"RunnableLambda expected a function, got {func!r} (a {type(func).__name__})."
+            )
+        if func is not None and (
+            inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+        ):
+            if afunc is not None:
+                raise InvalidRunnableError(
+                    f"RunnableLambda got two async functions ({func!r} and {afunc!r}); pass the "
+                    "sync one as func and the async one as afunc."
+                )
+            func, afunc = None, func
+        if afunc is not None and not (
+            inspect.iscoroutinefunction(afunc) or inspect.isasyncgenfunction(afunc)
+        ):
+            raise InvalidRunnableError(
+                f"afunc must be an async function (async def), got {afunc!r}."
+            )
+        self.func = func
+        self.afunc = afunc
+        self.name = name or _func_name(func if func is not None else afunc)
+        self.offload = offload
+        self._blocking = offload == "always"
+        self._func_config = func is not None and _accepts_config(func)
+        self._afunc_config = afunc is not None and _accepts_config(afunc)
+        self._sync_gen = func is not None and inspect.isgeneratorfunction(func)
+        self._async_gen = afunc is not None and inspect.isasyncgenfunction(afunc)
+        # A plain sync function with no config: the hot path calls it directly.
+        self._plain = func is not None and not self._func_config and not self._sync_gen
+
+    # ------------------------------------------------------------------ invoke
+
+    def _needs_loop(self) -> bool:
+        return self.func is None or self._blocking
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        if ctx.limiter is not None or ctx.running is not None:
+            out = await run_leaf(self, ctx, lambda: self._run(input, ctx))
+        else:
+            out = await self._run(input, ctx)
+        if isinstance(out, Runnable):
+            out = await self._run_returned(out, input, ctx)
+        return cast(Output, out)
+
+    async def _run(self, input: Any, ctx: Context) -> Any:
+        if not ctx.is_root:
+            token = CURRENT.set(ctx)
+        try:
+            if self._sync_gen or self._async_gen:
+                out = await self._run_generator(input, ctx)
+            elif self.afunc is not None and (self.func is None or not ctx.sync):
+                if self._afunc_config:
+                    out = await self.afunc(input, config=ctx.child_config())
+                else:
+                    out = await self.afunc(input)
+            else:
+                func = cast(Callable[..., Any], self.func)
+                if self._func_config:
+                    call_it: Callable[[Any], Any] = functools.partial(
+                        func, config=ctx.child_config()
+                    )
+                else:
+                    call_it = func
+                if ctx.sync or self.offload == "never":
+                    out = call_it(input)
+                elif self._blocking:
+                    out = await _to_thread(call_it, input)
+                else:
+                    start = perf_counter()
+                    out = call_it(input)
+                    spent = perf_counter() - start
+                    if spent > _offload.THRESHOLD:
+                        self._found_blocking(spent)
+        except BaseException as exc:
+            note_step(exc, self.get_name())
+            raise
+        finally:
+            if not ctx.is_root:
+                CURRENT.reset(token)
+        return out
+
+    def _found_blocking(self, spent: float) -> None:
+        if not self._blocking:
+            self._blocking = True
+            _offload.found_blocking(self.get_name(), spent)
+
+    def _returned_ctx(self, ctx: Context) -> Context:
+        if ctx.recursion_limit <= 0:
+            raise RecursionLimitError(
+                f"Recursion limit reached: step {self.get_name()!r} returned a runnable "
+                f"{ctx.recursion_limit} levels deep. Raise config['recursion_limit'] if the "
+                "depth is intended, or stop returning runnables from the function."
+            )
+        return ctx.replace(recursion_limit=ctx.recursion_limit - 1)
+
+    async def _run_returned(self, runnable: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
+        return await call(runnable, input, self._returned_ctx(ctx))
+
+    # ------------------------------------------------------------------ generators
+
+    async def _run_generator(self, input: Any, ctx: Context) -> Any:
+        final: Any = None
+        got = False
+        async for chunk in self._iter_generator(input, ctx):
+            final = chunk if not got else add(final, chunk)
+            got = True
+        return final
+
+    async def _iter_generator(self, input: Any, ctx: Context) -> AsyncIterator[Any]:
+        if self._async_gen and (self.func is None or not ctx.sync):
+            afunc = cast(Callable[..., AsyncIterator[Any]], self.afunc)
+            agen = afunc(input, config=ctx.child_config()) if self._afunc_config else afunc(input)
+            try:
+                async for chunk in agen:
+                    yield chunk
+            finally:
+                await agen.aclose()  # type: ignore[attr-defined]
+            return
+        func = cast(Callable[..., Iterator[Any]], self.func)
+        gen = func(input, config=ctx.child_config()) if self._func_config else func(input)
+        try:
+            async for chunk in self._pull_sync(gen, ctx):
+                yield chunk
+        finally:
+            gen.close()  # type: ignore[attr-defined]
+
+    async def _pull_sync(self, gen: Iterator[Any], ctx: Context) -> AsyncIterator[Any]:
+        """Pull a sync generator under the offload policy, one ``next()`` at a time."""
+        done = object()
+        while True:
+            if ctx.sync or self.offload == "never":
+                chunk = next(gen, done)
+            elif self._blocking:
+                chunk = await _to_thread(next, gen, done)
+            else:
+                start = perf_counter()
+                chunk = next(gen, done)
+                spent = perf_counter() - start
+                if spent > _offload.THRESHOLD:
+                    self._found_blocking(spent)
+            if chunk is done:
+                return
+            yield chunk
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Input], ctx: Context
+    ) -> AsyncIterator[Output]:
+        if not (self._sync_gen or self._async_gen):
+            # A plain function needs its whole input; its output is one chunk, unless it
+            # returns a runnable, which then streams.
+            value = await gather_input(inputs)
+            if ctx.limiter is not None or ctx.running is not None:
+                out = await run_leaf(self, ctx, lambda: self._run(value, ctx))
+            else:
+                out = await self._run(value, ctx)
+            if isinstance(out, Runnable):
+                async for chunk in call_transform(out, ListIter((value,)), self._returned_ctx(ctx)):
+                    yield chunk
+            else:
+                yield out
+            return
+        value = await gather_input(inputs)
+        if ctx.limiter is not None:
+            await ctx.limiter.acquire()
+        token = CURRENT.set(ctx) if not ctx.is_root else None
+        try:
+            async for chunk in self._iter_generator(value, ctx):
+                yield chunk
+        except BaseException as exc:
+            note_step(exc, self.get_name())
+            raise
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+            if ctx.limiter is not None:
+                ctx.limiter.release()
+
+    def __repr__(self) -> str:
+        return f"RunnableLambda({self.get_name()})"
+
+
+class RunnableGenerator(Runnable[Input, Output]):
+    """A step made from a generator function that transforms a *stream* of input chunks.
+
+    The function receives an iterator of input chunks and yields output chunks, so it
+    streams: ``gen1 | gen2`` passes each chunk along as it is produced.
+
+    >>> def shout(chunks):
+    ...     for c in chunks:
+    ...         yield c.upper()
+    >>> RunnableGenerator(shout).invoke("hi")
+    'HI'
+
+    An async generator function (``async def`` with ``yield``) receives an async
+    iterator. A sync one, called from async code, receives its input gathered first
+    (it cannot wait for chunks without blocking the loop): write it as an async
+    generator to stream through it.
+    """
+
+    _is_leaf = True
+
+    def __init__(
+        self,
+        transform: Callable[[Iterator[Any]], Iterator[Any]]
+        | Callable[[AsyncIterator[Any]], AsyncIterator[Any]],
+        atransform: Callable[[AsyncIterator[Any]], AsyncIterator[Any]] | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        if inspect.isasyncgenfunction(transform):
+            if atransform is not None:
+                raise InvalidRunnableError(
+                    "RunnableGenerator got two async generator functions; pass the sync one "
+                    "as transform and the async one as atransform."
+                )
+            self._transform: Callable[..., Iterator[Any]] | None = None
+            self._atransform_fn: Callable[..., AsyncIterator[Any]] | None = transform
+        elif inspect.isgeneratorfunction(transform):
+            self._transform = transform  # type: ignore[assignment]
+            self._atransform_fn = atransform
+        else:
+            raise InvalidRunnableError(
+                f"RunnableGenerator needs a generator function (one that uses 'yield'), got "
+                f"{transform!r}. Use RunnableLambda for a plain function."
+            )
+        fn = self._transform or self._atransform_fn
+        self.name = name or getattr(fn, "__name__", None) or "RunnableGenerator"
+        self._config = fn is not None and _accepts_config(fn)
+        self._blocking = False
+
+    def _needs_loop(self) -> bool:
+        return self._transform is None
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        final: Any = None
+        got = False
+        async for chunk in self._atransform(ListIter((input,)), ctx):
+            final = chunk if not got else add(final, chunk)
+            got = True
+        return cast(Output, final)
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Input], ctx: Context
+    ) -> AsyncIterator[Output]:
+        limiter = ctx.limiter
+        if limiter is not None:
+            await limiter.acquire()
+        token = CURRENT.set(ctx) if not ctx.is_root else None
+        try:
+            kwargs = {"config": ctx.child_config()} if self._config else {}
+            if self._atransform_fn is not None and (self._transform is None or not ctx.sync):
+                agen = self._atransform_fn(inputs, **kwargs)
+                try:
+                    async for chunk in agen:
+                        yield chunk
+                finally:
+                    await agen.aclose()  # type: ignore[attr-defined]
+            else:
+                assert self._transform is not None
+                if type(inputs) is ListIter:
+                    source: Iterator[Any] = iter(inputs.items)
+                else:
+                    source = iter([await gather_input(inputs)])
+                gen = self._transform(source, **kwargs)
+                try:
+                    async for chunk in RunnableLambda._pull_sync(self, gen, ctx):  # type: ignore[arg-type]
+                        yield chunk
+                finally:
+                    gen.close()  # type: ignore[attr-defined]
+        except BaseException as exc:
+            note_step(exc, self.get_name())
+            raise
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+            if limiter is not None:
+                limiter.release()
+
+    offload = "auto"
+
+    def _found_blocking(self, spent: float) -> None:
+        if not self._blocking:
+            self._blocking = True
+            _offload.found_blocking(self.get_name(), spent)
+
+    def __repr__(self) -> str:
+        return f"RunnableGenerator({self.get_name()})"
+
+
+@overload
+def chain(func: Callable[[Input], Awaitable[Output]]) -> Runnable[Input, Output]: ...
+@overload
+def chain(func: Callable[[Input], Output]) -> Runnable[Input, Output]: ...
+def chain(func: Callable[[Input], Any]) -> Runnable[Input, Any]:
+    """Decorate a function to make it a runnable step.
+
+    >>> @chain
+    ... def shout(text: str) -> str:
+    ...     return text.upper()
+    >>> shout.invoke("hi")
+    'HI'
+    """
+    return RunnableLambda(func)
+
+
+def _with_kwargs(
+    self: RunnableLambda[Any, Any], kwargs: dict[str, Any]
+) -> RunnableLambda[Any, Any]:
+    func = functools.partial(self.func, **kwargs) if self.func is not None else None
+    afunc = functools.partial(self.afunc, **kwargs) if self.afunc is not None else None
+    return RunnableLambda(func, afunc, name=self.name, offload=self.offload)
+
+
+RunnableLambda._with_kwargs = _with_kwargs  # type: ignore[method-assign, assignment]

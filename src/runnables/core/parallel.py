@@ -1,0 +1,117 @@
+"""``RunnableParallel``: branches run concurrently on the same input; output is a dict."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from runnables.core import offload as _offload
+from runnables.core._util import ListIter, gather_all, gather_input
+from runnables.core.base import Runnable, call, call_transform, coerce_to_runnable
+from runnables.core.config import Context
+from runnables.core.streams import merge, tee
+from runnables.errors import InvalidRunnableError
+
+__all__ = ["RunnableParallel", "RunnableMap"]
+
+
+class RunnableParallel(Runnable[Any, dict[str, Any]]):
+    """Run branches concurrently on one input; the output maps each key to its result.
+
+    >>> from runnables import RunnableLambda, RunnableParallel
+    >>> p = RunnableParallel(upper=RunnableLambda(str.upper), length=RunnableLambda(len))
+    >>> p.invoke("abc")
+    {'upper': 'ABC', 'length': 3}
+
+    A dict in a chain (``step | {"a": ..., "b": ...}``) is a ``RunnableParallel``.
+    If one branch fails, the others are cancelled and its exception is raised.
+    Streaming yields ``{key: chunk}`` dicts as each branch produces chunks.
+    """
+
+    def __init__(
+        self,
+        steps__: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        merged = {**(steps__ or {}), **kwargs}
+        if not merged:
+            raise InvalidRunnableError(
+                "RunnableParallel needs at least one branch, e.g. RunnableParallel(a=step)."
+            )
+        for key in merged:
+            if not isinstance(key, str):
+                raise InvalidRunnableError(f"RunnableParallel keys must be strings, got {key!r}.")
+        self.steps__: dict[str, Runnable[Any, Any]] = {
+            k: coerce_to_runnable(v) for k, v in merged.items()
+        }
+        self._keys = list(self.steps__)
+        self._steps = list(self.steps__.values())
+        self._nl_generation = -1
+        self._nl = True
+
+    @property
+    def steps(self) -> dict[str, Runnable[Any, Any]]:
+        """The branches by key."""
+        return self.steps__
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        n = name or self.name or f"RunnableParallel<{','.join(self._keys)}>"
+        return super().get_name(suffix, name=n)
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        return self._steps
+
+    def _needs_loop(self) -> bool:
+        if self._nl_generation != _offload.generation:
+            self._nl = any(s._needs_loop() for s in self._steps)
+            self._nl_generation = _offload.generation
+        return self._nl
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> dict[str, Any]:
+        if ctx.tracers:
+            from runnables.core.tracing import traced_ainvoke
+
+            aws = [
+                traced_ainvoke(s, input, ctx, tag=f"map:key:{k}") for k, s in self.steps__.items()
+            ]
+        else:
+            aws = [s._ainvoke(input, ctx) for s in self._steps]
+        if ctx.sync:  # driven without a loop: branches are sync and cheap, run them in turn
+            return {k: await aw for k, aw in zip(self._keys, aws)}
+        return dict(zip(self._keys, await gather_all(aws)))
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Any], ctx: Context
+    ) -> AsyncIterator[dict[str, Any]]:
+        if ctx.sync:
+            value = ListIter((await gather_input(inputs),))
+            for key, step in self.steps__.items():
+                async for chunk in call_transform(step, ListIter(value.items), ctx):
+                    yield {key: chunk}
+            return
+        copies = tee(inputs, len(self._steps))
+        if ctx.tracers:
+            from runnables.core.tracing import traced_atransform
+
+            streams = [
+                traced_atransform(s, c, ctx, tag=f"map:key:{k}")
+                for (k, s), c in zip(self.steps__.items(), copies)
+            ]
+        else:
+            streams = [call_transform(s, c, ctx) for s, c in zip(self._steps, copies)]
+        keys = self._keys
+        merged = merge(streams)
+        try:
+            async for i, chunk in merged:
+                yield {keys[i]: chunk}
+        finally:
+            await merged.aclose()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.steps__.items())
+        return f"RunnableParallel({inner})"
+
+
+RunnableMap = RunnableParallel
+
+_ = call

@@ -1,0 +1,194 @@
+"""Steps that pass their input on: ``RunnablePassthrough``, ``RunnableAssign``, ``RunnablePick``.
+
+All three stream: chunks go through as they arrive.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
+
+from runnables.core._util import ListIter, add, gather_input, note_step
+from runnables.core.base import Runnable, RunnableLike, call, call_transform
+from runnables.core.config import Context
+from runnables.core.parallel import RunnableParallel
+from runnables.core.streams import merge, tee
+from runnables.errors import InvalidRunnableError
+
+__all__ = ["RunnableAssign", "RunnablePassthrough", "RunnablePick"]
+
+
+class RunnablePassthrough(Runnable[Any, Any]):
+    """Return the input unchanged (optionally calling ``func`` on it for a side effect).
+
+    >>> from runnables import RunnableParallel, RunnablePassthrough
+    >>> RunnableParallel(orig=RunnablePassthrough(), n=len).invoke("abc")
+    {'orig': 'abc', 'n': 3}
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any] | None = None,
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        *,
+        input_type: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if func is not None and inspect.iscoroutinefunction(func):
+            func, afunc = None, func
+        self.func = func
+        self.afunc = afunc
+        self.input_type = input_type
+        self.name = name
+
+    @classmethod
+    def assign(cls, **kwargs: RunnableLike) -> RunnableAssign:
+        """Pass a dict input through with extra keys computed from it.
+
+        >>> RunnablePassthrough.assign(n=lambda d: len(d["text"])).invoke({"text": "abc"})
+        {'text': 'abc', 'n': 3}
+        """
+        return RunnableAssign(RunnableParallel(kwargs))
+
+    def _needs_loop(self) -> bool:
+        return self.func is None and self.afunc is not None
+
+    async def _side_effect(self, value: Any, ctx: Context) -> None:
+        try:
+            if self.afunc is not None and (self.func is None or not ctx.sync):
+                await self.afunc(value)
+            elif self.func is not None:
+                self.func(value)
+        except BaseException as exc:
+            note_step(exc, self.get_name())
+            raise
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> Any:
+        if self.func is not None or self.afunc is not None:
+            await self._side_effect(input, ctx)
+        return input
+
+    async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+        if self.func is None and self.afunc is None:
+            async for chunk in inputs:
+                yield chunk
+            return
+        final: Any = None
+        got = False
+        async for chunk in inputs:
+            yield chunk
+            final = chunk if not got else add(final, chunk)
+            got = True
+        if got:
+            await self._side_effect(final, ctx)
+
+
+class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
+    """Pass a dict through, adding the keys that ``mapper`` computes from it."""
+
+    def __init__(
+        self, mapper: RunnableParallel | Mapping[str, Any], *, name: str | None = None
+    ) -> None:
+        self.mapper = mapper if isinstance(mapper, RunnableParallel) else RunnableParallel(mapper)
+        self.name = name
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        n = name or self.name or f"RunnableAssign<{','.join(self.mapper.steps__)}>"
+        return super().get_name(suffix, name=n)
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        return (self.mapper,)
+
+    def _needs_loop(self) -> bool:
+        return self.mapper._needs_loop()
+
+    def _check(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise InvalidRunnableError(
+                f"{self.get_name()} needs a dict input to add keys to, got {value!r} "
+                f"(a {type(value).__name__}). Put a step that returns a dict before it, or "
+                "use RunnableParallel to build a new dict."
+            )
+        return cast(dict[str, Any], value)
+
+    async def _ainvoke(self, input: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        self._check(input)
+        added = await call(self.mapper, input, ctx)
+        return {**input, **added}
+
+    async def _atransform(
+        self, inputs: AsyncIterator[dict[str, Any]], ctx: Context
+    ) -> AsyncIterator[dict[str, Any]]:
+        keys = set(self.mapper.steps__)
+        if ctx.sync:
+            value = self._check(await gather_input(inputs))
+            passed = {k: v for k, v in value.items() if k not in keys}
+            if passed:
+                yield passed
+            async for chunk in call_transform(self.mapper, ListIter((value,)), ctx):
+                yield chunk
+            return
+        for_passthrough, for_mapper = tee(inputs, 2)
+
+        async def passthrough() -> AsyncIterator[dict[str, Any]]:
+            async for chunk in for_passthrough:
+                self._check(chunk)
+                passed = {k: v for k, v in chunk.items() if k not in keys}
+                if passed:
+                    yield passed
+
+        merged = merge([passthrough(), call_transform(self.mapper, for_mapper, ctx)])
+        try:
+            async for _, chunk in merged:
+                yield chunk
+        finally:
+            await merged.aclose()
+
+
+class RunnablePick(Runnable[dict[str, Any], Any]):
+    """Pick one key (a value) or several keys (a dict) from a dict input.
+
+    >>> RunnablePick("a").invoke({"a": 1, "b": 2})
+    1
+    >>> RunnablePick(["a"]).invoke({"a": 1, "b": 2})
+    {'a': 1}
+    """
+
+    def __init__(self, keys: str | list[str], *, name: str | None = None) -> None:
+        if not isinstance(keys, str) and not (
+            isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys)
+        ):
+            raise InvalidRunnableError(
+                f"RunnablePick takes a key or a list of keys (strings), got {keys!r}."
+            )
+        self.keys = keys if isinstance(keys, str) else list(keys)
+        self.name = name
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        shown = self.keys if isinstance(self.keys, str) else ",".join(self.keys)
+        return super().get_name(suffix, name=name or self.name or f"RunnablePick<{shown}>")
+
+    def _needs_loop(self) -> bool:
+        return False
+
+    def _pick(self, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise InvalidRunnableError(
+                f"{self.get_name()} needs a dict input, got {value!r} (a {type(value).__name__})."
+            )
+        if isinstance(self.keys, str):
+            return value.get(self.keys)
+        picked = {k: value[k] for k in self.keys if k in value}
+        return picked or None
+
+    async def _ainvoke(self, input: dict[str, Any], ctx: Context) -> Any:
+        return self._pick(input)
+
+    async def _atransform(
+        self, inputs: AsyncIterator[dict[str, Any]], ctx: Context
+    ) -> AsyncIterator[Any]:
+        async for chunk in inputs:
+            picked = self._pick(chunk)
+            if picked is not None:
+                yield picked

@@ -1,0 +1,109 @@
+"""``RunnableSequence``: steps run one after another, each fed the previous output."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+from runnables.core import offload as _offload
+from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
+from runnables.core.config import Context
+from runnables.errors import InvalidRunnableError
+
+__all__ = ["RunnableSequence"]
+
+
+class RunnableSequence(Runnable[Input, Output]):
+    """Steps in order: the output of each is the input of the next. ``a | b`` builds one.
+
+    Streaming passes through: each step's output chunks flow into the next step as they
+    are produced, so a chain of streaming steps streams end to end. A step that needs
+    its whole input (a plain function) gathers the chunks before it runs.
+    """
+
+    def __init__(self, *steps: Any, name: str | None = None, **parts: Any) -> None:
+        if parts:  # langchain-core's keyword form: first=, middle=, last=
+            unknown = set(parts) - {"first", "middle", "last"}
+            if unknown:
+                raise InvalidRunnableError(
+                    f"RunnableSequence got unknown keyword(s) {sorted(unknown)!r}; pass steps "
+                    "positionally, or as first=, middle=[...], last=."
+                )
+            steps = (parts.get("first"), *parts.get("middle", ()), parts.get("last"), *steps)
+            steps = tuple(s for s in steps if s is not None)
+        flat: list[Runnable[Any, Any]] = []
+        for step in steps:
+            r = coerce_to_runnable(step)
+            if isinstance(r, RunnableSequence) and r.name is None:
+                flat.extend(r.steps)
+            else:
+                flat.append(r)
+        if len(flat) < 2:
+            raise InvalidRunnableError(
+                f"A RunnableSequence needs at least 2 steps, got {len(flat)}. Use the step itself."
+            )
+        self.steps: list[Runnable[Any, Any]] = flat
+        self.name = name
+        self._nl_generation = -1
+        self._nl = True
+
+    @property
+    def first(self) -> Runnable[Input, Any]:
+        """The first step."""
+        return self.steps[0]
+
+    @property
+    def middle(self) -> list[Runnable[Any, Any]]:
+        """The steps between the first and the last."""
+        return self.steps[1:-1]
+
+    @property
+    def last(self) -> Runnable[Any, Output]:
+        """The last step."""
+        return self.steps[-1]
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        return self.steps
+
+    def _needs_loop(self) -> bool:
+        if self._nl_generation != _offload.generation:
+            self._nl = any(step._needs_loop() for step in self.steps)
+            self._nl_generation = _offload.generation
+        return self._nl
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        return super().get_name(suffix, name=name)
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        if ctx.tracers:
+            from runnables.core.tracing import traced_ainvoke
+
+            for i, step in enumerate(self.steps, 1):
+                input = await traced_ainvoke(step, input, ctx, tag=f"seq:step:{i}")
+            return cast(Output, input)
+        for step in self.steps:
+            input = await step._ainvoke(input, ctx)
+        return cast(Output, input)
+
+    def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
+        stream: AsyncIterator[Any] = inputs
+        if ctx.tracers:
+            from runnables.core.tracing import traced_atransform
+
+            for i, step in enumerate(self.steps, 1):
+                stream = traced_atransform(step, stream, ctx, tag=f"seq:step:{i}")
+            return stream
+        for step in self.steps:
+            stream = call_transform(step, stream, ctx)
+        return stream
+
+    def __or__(self, other: Any) -> RunnableSequence[Input, Any]:
+        if isinstance(other, RunnableSequence) and other.name is None:
+            return RunnableSequence(*self.steps, *other.steps, name=self.name)
+        return RunnableSequence(*self.steps, coerce_to_runnable(other), name=self.name)
+
+    def __ror__(self, other: Any) -> RunnableSequence[Any, Output]:
+        return RunnableSequence(coerce_to_runnable(other), *self.steps, name=self.name)
+
+    def __repr__(self) -> str:
+        return " | ".join(repr(s) for s in self.steps)
