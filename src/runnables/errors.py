@@ -20,8 +20,8 @@ The hierarchy::
 Warnings::
 
     RuntimeWarning
-    └── BlockingStepWarning                a sync step blocked the event loop and was moved to a thread
-    └── BlockingCallWarning                a sync call (invoke/batch/stream) blocked a running event loop
+    ├── BlockingStepWarning     a sync step blocked the event loop; it now runs on a thread
+    └── BlockingCallWarning     a sync call (invoke/batch/stream) blocked a running loop
 """
 
 from __future__ import annotations

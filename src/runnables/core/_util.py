@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ def note_step(exc: BaseException, step: str) -> None:
         exc.add_note(f"(raised in runnables step {step!r})")
 
 
-async def gather_all(aws: list[Awaitable[T]], return_exceptions: bool = False) -> list[Any]:
+async def gather_all(aws: Sequence[Awaitable[T]], return_exceptions: bool = False) -> list[Any]:
     """Run awaitables concurrently; on the first error cancel the rest, wait, re-raise it.
 
     Unlike ``asyncio.gather``, no task outlives the call: when one fails (and

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -81,6 +82,12 @@ class Runnable(Generic[Input, Output]):
     _run_type: str = "chain"
     #: Whether this step does work of its own (takes a concurrency slot, is timed).
     _is_leaf: bool = False
+    #: A plain sync function equivalent to this step, if it has one: containers call it
+    #: directly (no coroutine) when nothing observes or limits the call. It must be cheap
+    #: to look up, and containers time it under the offload policy.
+    _inline: Callable[[Any], Any] | None = None
+    #: Likewise, a plain async function equivalent to this step.
+    _ainline: Callable[[Any], Awaitable[Any]] | None = None
 
     # ------------------------------------------------------------------ to implement
 
@@ -118,6 +125,16 @@ class Runnable(Generic[Input, Output]):
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         """The steps this one runs (for graphs, schemas and error notes)."""
         return ()
+
+    def _found_blocking(self, spent: float) -> None:
+        """Called when this step's ``_inline`` function blocked the loop for ``spent`` s."""
+
+    async def _run_returned(self, runnable: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
+        """What to do when this step's ``_inline`` function returned a runnable.
+
+        Only functions (``RunnableLambda``) run it; other steps pass it on as a value.
+        """
+        return runnable
 
     def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Input, Output]:
         """This step as called with keyword arguments (from ``bind`` or ``invoke(**kw)``).
@@ -226,7 +243,7 @@ class Runnable(Generic[Input, Output]):
             return await self.bind(**kwargs).ainvoke(input, config)
         if not config and CURRENT.get() is None:
             return await self._ainvoke(input, ROOT)
-        return await invoke_root(self, input, make_context(config))
+        return cast(Output, await invoke_root(self, input, make_context(config)))
 
     async def abatch(
         self,
@@ -251,7 +268,7 @@ class Runnable(Generic[Input, Output]):
         if not inputs:
             return []
         if config is None or isinstance(config, Mapping):
-            ctxs = [make_context(cast("RunnableConfig | None", config))] * len(inputs)
+            ctxs = [make_context(config)] * len(inputs)
         else:
             configs = list(config)
             if len(configs) != len(inputs):
@@ -278,7 +295,7 @@ class Runnable(Generic[Input, Output]):
         if not inputs:
             return
         if config is None or isinstance(config, Mapping):
-            ctxs = [make_context(cast("RunnableConfig | None", config))] * len(inputs)
+            ctxs = [make_context(config)] * len(inputs)
         else:
             ctxs = [make_context(c) for c in config]
         loop = asyncio.get_running_loop()
@@ -324,7 +341,7 @@ class Runnable(Generic[Input, Output]):
     ) -> AsyncIterator[Output]:
         """Stream output chunks for a stream of input chunks."""
         target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
-        source = input if hasattr(input, "__anext__") else ListIter(cast("Iterable[Input]", input))
+        source = input if hasattr(input, "__anext__") else ListIter(input)  # type: ignore[arg-type]
         agen = transform_root(target, cast("AsyncIterator[Input]", source), make_context(config))
         try:
             async for chunk in agen:
@@ -375,7 +392,7 @@ class Runnable(Generic[Input, Output]):
             return self.bind(**kwargs).invoke(input, config)
         if not self._needs_loop():
             ctx = make_context(config, sync=True)
-            return drive(invoke_root(self, input, ctx))
+            return cast(Output, drive(invoke_root(self, input, ctx)))
         return run_on_bridge(self.ainvoke(input, config))
 
     def batch(
@@ -505,7 +522,9 @@ class Runnable(Generic[Input, Output]):
         """Fix config keys for every call (``tags``, ``run_name``, ``max_concurrency``...)."""
         from runnables.core.binding import RunnableBinding
 
-        return RunnableBinding(bound=self, config={**(config or {}), **kwargs})  # type: ignore[typeddict-item]
+        return RunnableBinding(
+            bound=self, config=cast(RunnableConfig, {**(config or {}), **kwargs})
+        )
 
     def with_types(
         self, *, input_type: Any = None, output_type: Any = None
@@ -657,7 +676,7 @@ async def invoke_root(step: Runnable[Any, Any], input: Any, ctx: Context) -> Any
 
 async def transform_root(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """Stream a public call's root step (deadline applied to each chunk)."""
     agen = call_transform(step, inputs, ctx)
     try:

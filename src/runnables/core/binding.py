@@ -104,10 +104,12 @@ class RunnableBinding(Runnable[Input, Output]):
         if inner is not ctx and inner.deadline is not None and inner.deadline != ctx.deadline:
             from runnables.core.deadline import run_with_deadline
 
-            return await run_with_deadline(lambda: call(self._target, input, inner), inner)
+            return cast(
+                Output, await run_with_deadline(lambda: call(self._target, input, inner), inner)
+            )
         if inner is ctx:
             return await self._target._ainvoke(input, ctx)
-        return await call(self._target, input, inner)
+        return cast(Output, await call(self._target, input, inner))
 
     async def _invoke_target(self, input: Input, ctx: Context) -> Output:
         if ctx.deadline is not None and not ctx.sync:

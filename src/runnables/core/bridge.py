@@ -38,7 +38,7 @@ __all__ = ["drive", "drive_stream", "run_on_bridge", "stream_on_bridge"]
 T = TypeVar("T")
 
 
-class _Suspended(RuntimeError):
+class _SuspendedError(RuntimeError):
     pass
 
 
@@ -49,7 +49,7 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     coro.close()
-    raise _Suspended(
+    raise _SuspendedError(
         "internal error: a step expected to be synchronous suspended; please report it"
     )
 
@@ -68,7 +68,7 @@ def drive_stream(agen: AsyncIterator[T]) -> Iterator[T]:
                 return
             else:
                 step.close()  # type: ignore[attr-defined]
-                raise _Suspended(
+                raise _SuspendedError(
                     "internal error: a streaming step expected to be synchronous suspended"
                 )
             yield item

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from uuid import UUID
 
 from runnables.errors import ConfigError
@@ -233,7 +233,7 @@ def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
     Inside a step, ``ensure_config()`` returns what the step was called with.
     """
     parent = CURRENT.get()
-    base: dict[str, Any] = parent.child_config() if parent is not None else {}
+    base: dict[str, Any] = dict(parent.child_config()) if parent is not None else {}
     base.setdefault("tags", [])
     base.setdefault("metadata", {})
     base.setdefault("configurable", {})
@@ -254,7 +254,7 @@ def merge_configs(*configs: RunnableConfig | None) -> RunnableConfig:
     for cfg in configs:
         if not cfg:
             continue
-        for key, value in cfg.items():
+        for key, value in cast(dict[str, Any], cfg).items():
             if key == "tags":
                 out["tags"] = list(dict.fromkeys([*out.get("tags", []), *(value or [])]))
             elif key in ("metadata", "configurable"):

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast, overload
 from runnables.core import offload as _offload
 from runnables.core._util import ListIter, add, gather_input, note_step
 from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
-from runnables.core.config import CURRENT, Context
+from runnables.core.config import CURRENT, ROOT, Context
 from runnables.errors import InvalidRunnableError, RecursionLimitError
 
 __all__ = ["RunnableGenerator", "RunnableLambda", "chain"]
@@ -93,8 +93,8 @@ class RunnableLambda(Runnable[Input, Output]):
             raise InvalidRunnableError(
                 f"afunc must be an async function (async def), got {afunc!r}."
             )
-        self.func = func
-        self.afunc = afunc
+        self.func: Callable[..., Any] | None = func
+        self.afunc: Callable[..., Any] | None = afunc
         self.name = name or _func_name(func if func is not None else afunc)
         self.offload = offload
         self._blocking = offload == "always"
@@ -102,8 +102,11 @@ class RunnableLambda(Runnable[Input, Output]):
         self._afunc_config = afunc is not None and _accepts_config(afunc)
         self._sync_gen = func is not None and inspect.isgeneratorfunction(func)
         self._async_gen = afunc is not None and inspect.isasyncgenfunction(afunc)
-        # A plain sync function with no config: the hot path calls it directly.
-        self._plain = func is not None and not self._func_config and not self._sync_gen
+        # Containers call a plain function directly, skipping this step's coroutine.
+        plain_sync = func is not None and not self._func_config and not self._sync_gen
+        self._inline = func if plain_sync and not self._blocking else None
+        plain_async = afunc is not None and not self._afunc_config and not self._async_gen
+        self._ainline = afunc if plain_async and func is None else None
 
     # ------------------------------------------------------------------ invoke
 
@@ -111,6 +114,21 @@ class RunnableLambda(Runnable[Input, Output]):
         return self.func is None or self._blocking
 
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        if ctx is ROOT:
+            inline = self._inline
+            if inline is not None:  # the common case, kept to one frame
+                start = perf_counter()
+                try:
+                    out = inline(input)
+                except BaseException as exc:
+                    note_step(exc, self.get_name())
+                    raise
+                spent = perf_counter() - start
+                if spent > _offload.THRESHOLD:
+                    self._found_blocking(spent)
+                if isinstance(out, Runnable):
+                    out = await self._run_returned(out, input, ctx)
+                return cast(Output, out)
         if ctx.limiter is not None or ctx.running is not None:
             out = await run_leaf(self, ctx, lambda: self._run(input, ctx))
         else:
@@ -157,8 +175,9 @@ class RunnableLambda(Runnable[Input, Output]):
         return out
 
     def _found_blocking(self, spent: float) -> None:
-        if not self._blocking:
+        if not self._blocking and self.offload == "auto":
             self._blocking = True
+            self._inline = None
             _offload.found_blocking(self.get_name(), spent)
 
     def _returned_ctx(self, ctx: Context) -> Context:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from time import perf_counter
 from typing import Any
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_all, gather_input
+from runnables.core._util import ListIter, gather_all, gather_input, note_step
 from runnables.core.base import Runnable, call, call_transform, coerce_to_runnable
-from runnables.core.config import Context
+from runnables.core.config import CURRENT, Context
 from runnables.core.streams import merge, tee
 from runnables.errors import InvalidRunnableError
 
@@ -74,11 +75,61 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
             aws = [
                 traced_ainvoke(s, input, ctx, tag=f"map:key:{k}") for k, s in self.steps__.items()
             ]
+        elif ctx.limiter is None and ctx.running is None:
+            return await self._run_fused(input, ctx)
         else:
             aws = [s._ainvoke(input, ctx) for s in self._steps]
         if ctx.sync:  # driven without a loop: branches are sync and cheap, run them in turn
             return {k: await aw for k, aw in zip(self._keys, aws)}
         return dict(zip(self._keys, await gather_all(aws)))
+
+    async def _run_fused(self, input: Any, ctx: Context) -> dict[str, Any]:
+        """The plain path: cheap sync branches are called directly, in turn (they would not
+        overlap anyway: a sync function never yields to the loop); the others run
+        concurrently as tasks.
+        """
+        results: dict[str, Any] = {}
+        pending_keys: list[str] = []
+        pending: list[Awaitable[Any]] = []
+        timed = not ctx.sync
+        token = None if ctx.is_root else CURRENT.set(ctx)
+        try:
+            start = perf_counter()
+            for key, step in self.steps__.items():
+                inline = step._inline
+                if inline is None:
+                    pending_keys.append(key)
+                    pending.append(step._ainvoke(input, ctx))
+                    continue
+                try:
+                    out = inline(input)
+                except BaseException as exc:
+                    for aw in pending:
+                        aw.close()  # type: ignore[attr-defined]
+                    note_step(exc, step.get_name())
+                    raise
+                if timed:
+                    now = perf_counter()
+                    if now - start > _offload.THRESHOLD:
+                        step._found_blocking(now - start)
+                    start = now
+                if isinstance(out, Runnable):
+                    pending_keys.append(key)
+                    pending.append(step._run_returned(out, input, ctx))
+                    continue
+                results[key] = out
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+        if pending:
+            if ctx.sync:
+                for key, aw in zip(pending_keys, pending):
+                    results[key] = await aw
+            else:
+                results.update(zip(pending_keys, await gather_all(pending)))
+        if len(results) == len(self._keys) and not pending:
+            return results
+        return {key: results[key] for key in self._keys}
 
     async def _atransform(
         self, inputs: AsyncIterator[Any], ctx: Context

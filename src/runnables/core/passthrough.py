@@ -19,6 +19,10 @@ from runnables.errors import InvalidRunnableError
 __all__ = ["RunnableAssign", "RunnablePassthrough", "RunnablePick"]
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 class RunnablePassthrough(Runnable[Any, Any]):
     """Return the input unchanged (optionally calling ``func`` on it for a side effect).
 
@@ -41,9 +45,11 @@ class RunnablePassthrough(Runnable[Any, Any]):
         self.afunc = afunc
         self.input_type = input_type
         self.name = name
+        if func is None and afunc is None:
+            self._inline = _identity
 
     @classmethod
-    def assign(cls, **kwargs: RunnableLike) -> RunnableAssign:
+    def assign(cls, **kwargs: RunnableLike) -> RunnableAssign:  # type: ignore[override]
         """Pass a dict input through with extra keys computed from it.
 
         >>> RunnablePassthrough.assign(n=lambda d: len(d["text"])).invoke({"text": "abc"})
@@ -164,6 +170,7 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
             )
         self.keys = keys if isinstance(keys, str) else list(keys)
         self.name = name
+        self._inline = self._pick
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         shown = self.keys if isinstance(self.keys, str) else ",".join(self.keys)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from runnables.core._util import ListIter
@@ -77,7 +77,7 @@ def tee(source: AsyncIterator[Any], n: int) -> list[AsyncIterator[Any]]:
 _END = object()
 
 
-async def merge(sources: list[AsyncIterator[Any]]) -> AsyncIterator[tuple[int, Any]]:
+async def merge(sources: list[AsyncIterator[Any]]) -> AsyncGenerator[tuple[int, Any], None]:
     """Yield ``(index, item)`` from all sources as items arrive, running them concurrently.
 
     The first error from any source cancels the others and is raised unchanged.
