@@ -129,6 +129,16 @@ class RunnableLambda(Runnable[Input, Output]):
                 if isinstance(out, Runnable):
                     out = await self._run_returned(out, input, ctx)
                 return cast(Output, out)
+            ainline = self._ainline
+            if ainline is not None:
+                try:
+                    out = await ainline(input)
+                except BaseException as exc:
+                    note_step(exc, self.get_name())
+                    raise
+                if isinstance(out, Runnable):
+                    out = await self._run_returned(out, input, ctx)
+                return cast(Output, out)
         if ctx.limiter is not None or ctx.running is not None:
             out = await run_leaf(self, ctx, lambda: self._run(input, ctx))
         else:
