@@ -13,6 +13,7 @@ The hierarchy::
     │   │   ├── InvalidRunnableError       something that cannot be made into a step
     │   │   ├── MissingExtraError          an optional extra is not installed (ImportError too)
     │   │   └── ConfigError                a bad config key or value
+    │   ├── InvalidInputError              an input a step cannot use (ValueError too)
     │   ├── RecursionLimitError            a step returned runnables nested too deeply
     └── TimeoutError (builtin)
         └── StepTimeoutError               a deadline ran out; names the step that was running
@@ -30,6 +31,7 @@ __all__ = [
     "BlockingCallWarning",
     "BlockingStepWarning",
     "ConfigError",
+    "InvalidInputError",
     "InvalidRunnableError",
     "MissingExtraError",
     "RecursionLimitError",
@@ -53,6 +55,12 @@ class InvalidRunnableError(UserError, TypeError):
 
 class ConfigError(UserError, ValueError):
     """A config key or value is not valid."""
+
+
+class InvalidInputError(RunnablesError, ValueError):
+    """An input a step cannot use: a router key it does not know, a list step given a
+    non-list, a dict step given something else. Fix the input (or the step before it).
+    """
 
 
 class MissingExtraError(UserError, ImportError):
