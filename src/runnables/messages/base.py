@@ -1,0 +1,819 @@
+"""Chat messages and message chunks, with langchain-core's field names.
+
+Messages are plain classes with ``__slots__`` rather than pydantic models: a streaming
+model creates one chunk per token, and a pydantic model costs several microseconds to
+build where a slotted class costs a few hundred nanoseconds. They still behave like
+langchain-core's: the same constructor keywords, ``.type``, ``.text``, ``==`` by value,
+``model_dump()`` / ``model_copy()``, and they validate inside pydantic models.
+
+``+`` on chunks merges them (see :func:`add_chunks`):
+
+- ``content``: strings concatenate; lists of content blocks merge blocks that share an
+  ``index`` and append the rest; a string followed by a list becomes the list's first item;
+- ``tool_call_chunks``: merged by ``index`` (argument strings concatenated), and a
+  chunk's ``tool_calls`` holds each call whose arguments are complete valid JSON;
+- ``usage_metadata``: summed, nested token details included;
+- ``additional_kwargs`` / ``response_metadata``: merged key by key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Literal, TypedDict, TypeVar, cast
+
+__all__ = [
+    "AIMessage",
+    "AIMessageChunk",
+    "AnyMessage",
+    "BaseMessage",
+    "BaseMessageChunk",
+    "ChatMessage",
+    "ChatMessageChunk",
+    "HumanMessage",
+    "HumanMessageChunk",
+    "InputTokenDetails",
+    "InvalidToolCall",
+    "OutputTokenDetails",
+    "SystemMessage",
+    "SystemMessageChunk",
+    "ToolCall",
+    "ToolCallChunk",
+    "ToolMessage",
+    "ToolMessageChunk",
+    "UsageMetadata",
+    "add_chunks",
+    "add_usage",
+    "invalid_tool_call",
+    "merge_content",
+    "message_chunk_to_message",
+    "tool_call",
+    "tool_call_chunk",
+]
+
+Content = str | list[str | dict[str, Any]]
+
+
+# ---------------------------------------------------------------------- typed dicts
+
+
+class ToolCall(TypedDict):
+    """A complete request from the model to call a tool."""
+
+    name: str
+    args: dict[str, Any]
+    id: str | None
+    type: Literal["tool_call"]
+
+
+class ToolCallChunk(TypedDict):
+    """A piece of a tool call as streamed; pieces with the same ``index`` add up."""
+
+    name: str | None
+    args: str | None
+    id: str | None
+    index: int | None
+    type: Literal["tool_call_chunk"]
+
+
+class InvalidToolCall(TypedDict):
+    """A tool call whose arguments are not a valid JSON object."""
+
+    name: str | None
+    args: str | None
+    id: str | None
+    error: str | None
+    type: Literal["invalid_tool_call"]
+
+
+class InputTokenDetails(TypedDict, total=False):
+    """A breakdown of input tokens (``audio``, ``cache_creation``, ``cache_read``)."""
+
+    audio: int
+    cache_creation: int
+    cache_read: int
+
+
+class OutputTokenDetails(TypedDict, total=False):
+    """A breakdown of output tokens (``audio``, ``reasoning``)."""
+
+    audio: int
+    reasoning: int
+
+
+class UsageMetadata(TypedDict, total=False):
+    """Token counts of one model response (``input_tokens`` and friends)."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    input_token_details: InputTokenDetails
+    output_token_details: OutputTokenDetails
+
+
+def tool_call(*, name: str, args: dict[str, Any], id: str | None) -> ToolCall:
+    """Build a :class:`ToolCall` dict."""
+    return {"name": name, "args": args, "id": id, "type": "tool_call"}
+
+
+def tool_call_chunk(
+    *,
+    name: str | None = None,
+    args: str | None = None,
+    id: str | None = None,
+    index: int | None = None,
+) -> ToolCallChunk:
+    """Build a :class:`ToolCallChunk` dict."""
+    return {"name": name, "args": args, "id": id, "index": index, "type": "tool_call_chunk"}
+
+
+def invalid_tool_call(
+    *,
+    name: str | None = None,
+    args: str | None = None,
+    id: str | None = None,
+    error: str | None = None,
+) -> InvalidToolCall:
+    """Build an :class:`InvalidToolCall` dict."""
+    return {"name": name, "args": args, "id": id, "error": error, "type": "invalid_tool_call"}
+
+
+# ---------------------------------------------------------------------- messages
+
+M = TypeVar("M", bound="BaseMessage")
+
+_BASE_FIELDS = ("content", "additional_kwargs", "response_metadata", "name", "id")
+
+
+class BaseMessage:
+    """A message in a chat: ``content`` plus metadata. Subclasses fix ``type``.
+
+    ``content`` is a string or a list of content blocks (strings or dicts such as
+    ``{"type": "text", "text": "..."}``); ``text`` is the text in it either way.
+    """
+
+    __slots__ = ("additional_kwargs", "content", "id", "name", "response_metadata")
+
+    type: ClassVar[str] = "base"
+    #: Every field, in constructor order (for equality, copies, dumps and reprs).
+    _fields: ClassVar[tuple[str, ...]] = _BASE_FIELDS
+
+    def __init__(
+        self,
+        content: Content = "",
+        *,
+        additional_kwargs: dict[str, Any] | None = None,
+        response_metadata: dict[str, Any] | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        type: str | None = None,
+    ) -> None:
+        if type is not None and type != self.type:
+            raise ValueError(
+                f"{self.__class__.__name__} has type {self.type!r}, but type={type!r} was "
+                "passed. Leave out 'type' or use the message class for that type."
+            )
+        self.content = _check_content(content, self)
+        self.additional_kwargs = {} if additional_kwargs is None else additional_kwargs
+        self.response_metadata = {} if response_metadata is None else response_metadata
+        self.name = name
+        self.id = id
+
+    @property
+    def text(self) -> str:
+        """The text of the message: ``content`` if it is a string, else its text blocks."""
+        content = self.content
+        if isinstance(content, str):
+            return content
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif block.get("type") == "text" and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+        return "".join(parts)
+
+    # pydantic-like helpers, so code written for langchain-core's models keeps working.
+
+    def model_dump(self) -> dict[str, Any]:
+        """The message's fields as a dict, with ``type`` (like pydantic's ``model_dump``)."""
+        out = {f: _plain_copy(getattr(self, f)) for f in self._fields}
+        out["type"] = self.type
+        return out
+
+    dict = model_dump  # langchain-core's older name
+
+    def model_copy(self: M, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> M:
+        """A copy with some fields replaced (like pydantic's ``model_copy``)."""
+        new = object.__new__(type(self))
+        for f in self._fields:
+            value = getattr(self, f)
+            object.__setattr__(new, f, _plain_copy(value) if deep else value)
+        if update:
+            for key, value in update.items():
+                if key not in self._fields:
+                    raise ValueError(
+                        f"{type(self).__name__} has no field {key!r}; its fields are "
+                        f"{list(self._fields)!r}."
+                    )
+                object.__setattr__(new, key, value)
+        return new
+
+    def pretty_repr(self) -> str:
+        """A human-readable rendering: a title line, then the text."""
+        title = f" {self.type.replace('Chunk', '').title()} Message "
+        sep = "=" * ((80 - len(title)) // 2)
+        head = f"{sep}{title}{sep}"
+        if self.name:
+            head += f"\nName: {self.name}"
+        return f"{head}\n\n{self.text}"
+
+    def pretty_print(self) -> None:
+        """Print :meth:`pretty_repr`."""
+        print(self.pretty_repr())
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like langchain-core's
+
+    def __repr__(self) -> str:
+        parts = [f"content={self.content!r}"]
+        for f in self._fields[1:]:
+            value = getattr(self, f)
+            if value and not (f == "status" and value == "success"):
+                parts.append(f"{f}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), {f: getattr(self, f) for f in self._fields}))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        # Lets pydantic models (input schemas, the serving layer) hold messages: validate
+        # an instance or anything convert_to_messages accepts, serialize to model_dump.
+        from pydantic_core import core_schema
+
+        def validate(value: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            from runnables.messages.convert import convert_to_message
+
+            msg = convert_to_message(value)
+            if not isinstance(msg, cls):
+                raise ValueError(f"Expected a {cls.__name__}, got a {type(msg).__name__}.")
+            return msg
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda m: m.model_dump()
+            ),
+            json_schema_input_schema=core_schema.dict_schema(),
+        )
+
+
+def _rebuild(cls: type[BaseMessage], fields: dict[str, Any]) -> BaseMessage:
+    new = object.__new__(cls)
+    for key, value in fields.items():
+        object.__setattr__(new, key, value)
+    return new
+
+
+def _plain_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    return value
+
+
+def _check_content(content: Any, msg: BaseMessage) -> Content:
+    if type(content) is str or type(content) is list:
+        return cast(Content, content)
+    if isinstance(content, (str, list)):
+        return cast(Content, content)
+    if isinstance(content, tuple):
+        return list(content)
+    raise TypeError(
+        f"{type(msg).__name__} content must be a string or a list of content blocks "
+        f"(strings or dicts), got {content!r} (a {type(content).__name__})."
+    )
+
+
+class BaseMessageChunk(BaseMessage):
+    """A piece of a streamed message; chunks of the same kind add up with ``+``."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        if isinstance(other, BaseMessageChunk):
+            return add_chunks(self, other)
+        if isinstance(other, (list, tuple)) and all(isinstance(o, BaseMessageChunk) for o in other):
+            return add_chunks(self, *other)
+        return NotImplemented
+
+
+class HumanMessage(BaseMessage):
+    """A message from the user."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "human"
+
+
+class SystemMessage(BaseMessage):
+    """Instructions for the model, usually first in the conversation."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "system"
+
+
+class ChatMessage(BaseMessage):
+    """A message with an arbitrary ``role``."""
+
+    __slots__ = ("role",)
+    type: ClassVar[str] = "chat"
+    _fields: ClassVar[tuple[str, ...]] = (*_BASE_FIELDS, "role")
+
+    def __init__(self, content: Content = "", *, role: str, **fields: Any) -> None:
+        super().__init__(content, **fields)
+        self.role = role
+
+
+class ToolMessage(BaseMessage):
+    """The result of a tool call, sent back to the model.
+
+    ``tool_call_id`` is the ``id`` of the :class:`ToolCall` it answers; ``artifact`` is
+    any value for the application that is not sent to the model; ``status`` is
+    ``"success"`` or ``"error"``.
+    """
+
+    __slots__ = ("artifact", "status", "tool_call_id")
+    type: ClassVar[str] = "tool"
+    _fields: ClassVar[tuple[str, ...]] = (*_BASE_FIELDS, "tool_call_id", "artifact", "status")
+
+    def __init__(
+        self,
+        content: Content = "",
+        *,
+        tool_call_id: str,
+        artifact: Any = None,
+        status: Literal["success", "error"] = "success",
+        **fields: Any,
+    ) -> None:
+        super().__init__(content, **fields)
+        self.tool_call_id = str(tool_call_id)
+        self.artifact = artifact
+        self.status = status
+
+
+class AIMessage(BaseMessage):
+    """A message from the model.
+
+    ``tool_calls`` are the tools it asks to call (with parsed ``args``),
+    ``invalid_tool_calls`` the ones whose arguments did not parse, and
+    ``usage_metadata`` its token counts.
+    """
+
+    __slots__ = ("invalid_tool_calls", "tool_calls", "usage_metadata")
+    type: ClassVar[str] = "ai"
+    _fields: ClassVar[tuple[str, ...]] = (
+        *_BASE_FIELDS,
+        "tool_calls",
+        "invalid_tool_calls",
+        "usage_metadata",
+    )
+
+    def __init__(
+        self,
+        content: Content = "",
+        *,
+        tool_calls: list[ToolCall] | None = None,
+        invalid_tool_calls: list[InvalidToolCall] | None = None,
+        usage_metadata: UsageMetadata | None = None,
+        additional_kwargs: dict[str, Any] | None = None,
+        response_metadata: dict[str, Any] | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        type: str | None = None,
+    ) -> None:
+        BaseMessage.__init__(
+            self,
+            content,
+            additional_kwargs=additional_kwargs,
+            response_metadata=response_metadata,
+            name=name,
+            id=id,
+            type=type,
+        )
+        self.tool_calls = [] if tool_calls is None else [_as_tool_call(t) for t in tool_calls]
+        self.invalid_tool_calls = [] if invalid_tool_calls is None else invalid_tool_calls
+        self.usage_metadata = usage_metadata
+
+
+def _as_tool_call(t: Any) -> ToolCall:
+    if isinstance(t, dict) and "name" in t and "args" in t:
+        if t.get("type") == "tool_call" and "id" in t:
+            return cast(ToolCall, t)
+        return tool_call(name=t["name"], args=t["args"], id=t.get("id"))
+    raise ValueError(
+        f"A tool call must be a dict with 'name', 'args' and 'id' keys, got {t!r}. "
+        "Build one with runnables.messages.tool_call(name=..., args={...}, id=...)."
+    )
+
+
+class AIMessageChunk(AIMessage, BaseMessageChunk):
+    """A piece of a streamed model message.
+
+    ``tool_call_chunks`` carry tool calls as they stream; ``tool_calls`` lists the
+    calls whose arguments are already complete valid JSON objects.
+    """
+
+    __slots__ = ("chunk_position", "tool_call_chunks")
+    type: ClassVar[str] = "AIMessageChunk"
+    _fields: ClassVar[tuple[str, ...]] = (
+        *AIMessage._fields,
+        "tool_call_chunks",
+        "chunk_position",
+    )
+
+    def __init__(
+        self,
+        content: Content = "",
+        *,
+        tool_call_chunks: list[ToolCallChunk] | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        invalid_tool_calls: list[InvalidToolCall] | None = None,
+        usage_metadata: UsageMetadata | None = None,
+        additional_kwargs: dict[str, Any] | None = None,
+        response_metadata: dict[str, Any] | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        chunk_position: Literal["last"] | None = None,
+        type: str | None = None,
+    ) -> None:
+        # Written out (not via super()) because this runs once per streamed token.
+        if type is not None and type != "AIMessageChunk":
+            BaseMessage.__init__(self, type=type)
+        if content.__class__ is not str:
+            content = _check_content(content, self)
+        self.content = content
+        self.additional_kwargs = {} if additional_kwargs is None else additional_kwargs
+        self.response_metadata = {} if response_metadata is None else response_metadata
+        self.name = name
+        self.id = id
+        self.usage_metadata = usage_metadata
+        self.chunk_position = chunk_position
+        if tool_call_chunks:
+            self.tool_call_chunks = [_as_tool_call_chunk(c) for c in tool_call_chunks]
+            if tool_calls is None and invalid_tool_calls is None:
+                self.tool_calls, self.invalid_tool_calls = _parse_tool_call_chunks(
+                    self.tool_call_chunks, final=False
+                )
+                return
+        elif tool_calls:
+            # A chunk built from complete calls streams them as chunks too.
+            self.tool_call_chunks = [
+                tool_call_chunk(name=t["name"], args=json.dumps(t["args"]), id=t.get("id"))
+                for t in tool_calls
+            ]
+        else:
+            self.tool_call_chunks = []
+        self.tool_calls = [] if tool_calls is None else [_as_tool_call(t) for t in tool_calls]
+        self.invalid_tool_calls = [] if invalid_tool_calls is None else invalid_tool_calls
+
+
+def _as_tool_call_chunk(c: Any) -> ToolCallChunk:
+    if isinstance(c, dict):
+        if c.get("type") == "tool_call_chunk" and len(c) == 5:
+            return cast(ToolCallChunk, c)
+        return tool_call_chunk(
+            name=c.get("name"), args=c.get("args"), id=c.get("id"), index=c.get("index")
+        )
+    raise ValueError(
+        f"A tool call chunk must be a dict with 'name', 'args', 'id' and 'index' keys, got "
+        f"{c!r}. Build one with runnables.messages.tool_call_chunk(...)."
+    )
+
+
+def _parse_args(args: str | None) -> dict[str, Any] | None:
+    """The arguments as a dict if they are a complete JSON object, else None."""
+    if not args:
+        return {}
+    # A complete object ends with '}': skip json.loads on the (many) partial prefixes.
+    if not args.rstrip().endswith("}"):
+        return None
+    try:
+        value = json.loads(args)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _parse_tool_call_chunks(
+    chunks: list[ToolCallChunk], *, final: bool
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for c in chunks:
+        args = _parse_args(c["args"])
+        if args is not None:
+            calls.append(tool_call(name=c["name"] or "", args=args, id=c["id"]))
+        elif final:
+            invalid.append(
+                invalid_tool_call(
+                    name=c["name"],
+                    args=c["args"],
+                    id=c["id"],
+                    error=f"The arguments are not a complete JSON object: {c['args']!r}.",
+                )
+            )
+    return calls, invalid
+
+
+class HumanMessageChunk(HumanMessage, BaseMessageChunk):
+    """A piece of a streamed human message."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "HumanMessageChunk"
+
+
+class SystemMessageChunk(SystemMessage, BaseMessageChunk):
+    """A piece of a streamed system message."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "SystemMessageChunk"
+
+
+class ChatMessageChunk(ChatMessage, BaseMessageChunk):
+    """A piece of a streamed chat message with a role."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "ChatMessageChunk"
+
+
+class ToolMessageChunk(ToolMessage, BaseMessageChunk):
+    """A piece of a streamed tool message."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "ToolMessageChunk"
+
+
+AnyMessage = AIMessage | HumanMessage | SystemMessage | ToolMessage | ChatMessage
+
+_CHUNK_TO_MESSAGE: dict[type[BaseMessage], type[BaseMessage]] = {
+    AIMessageChunk: AIMessage,
+    HumanMessageChunk: HumanMessage,
+    SystemMessageChunk: SystemMessage,
+    ChatMessageChunk: ChatMessage,
+    ToolMessageChunk: ToolMessage,
+}
+
+
+def message_chunk_to_message(chunk: BaseMessage) -> BaseMessage:
+    """The complete message a (summed) chunk stands for; other messages unchanged.
+
+    For an AI chunk, tool calls whose arguments never became valid JSON move to
+    ``invalid_tool_calls``.
+    """
+    target = _CHUNK_TO_MESSAGE.get(type(chunk))
+    if target is None:
+        return chunk
+    fields = {f: getattr(chunk, f) for f in target._fields if f != "content"}
+    if isinstance(chunk, AIMessageChunk) and chunk.tool_call_chunks:
+        calls, invalid = _parse_tool_call_chunks(chunk.tool_call_chunks, final=True)
+        fields["tool_calls"] = calls
+        fields["invalid_tool_calls"] = [*chunk.invalid_tool_calls, *invalid]
+    return target(chunk.content, **fields)
+
+
+# ---------------------------------------------------------------------- merging
+
+
+def merge_content(first: Content, *others: Content) -> Content:
+    """Merge message contents in order (see the module docstring for the rules)."""
+    merged: Content = "" if first is None else first
+    if isinstance(merged, list):
+        merged = list(merged)
+    for content in others:
+        if isinstance(merged, str):
+            if isinstance(content, str):
+                merged += content
+            else:
+                merged = [merged, *content] if merged else list(content)
+                merged = _merge_blocks([], merged)
+        elif isinstance(content, list):
+            merged = _merge_blocks(merged, content)
+        elif not content:
+            pass
+        elif merged and isinstance(merged[-1], str):
+            merged[-1] += content
+        else:
+            merged.append(content)
+    return merged
+
+
+def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
+    """Append ``right``'s blocks to ``left``, merging dict blocks that share an ``index``."""
+    out = left
+    for block in right:
+        if isinstance(block, dict) and block.get("index") is not None:
+            for i, existing in enumerate(out):
+                if isinstance(existing, dict) and existing.get("index") == block["index"]:
+                    rest = {k: v for k, v in block.items() if k != "type"}
+                    out[i] = merge_dicts(existing, rest)
+                    break
+            else:
+                out.append(block)
+        elif isinstance(block, str) and out and isinstance(out[-1], str):
+            out[-1] += block
+        else:
+            out.append(block)
+    return out
+
+
+#: String values under these keys identify something; equal values are not concatenated.
+_IDENTITY_KEYS = frozenset(
+    {"id", "type", "index", "model", "model_name", "model_provider", "output_version"}
+)
+#: Int values under these keys identify or timestamp something; they are not summed.
+_KEEP_INT_KEYS = frozenset({"index", "created", "timestamp"})
+
+
+def merge_dicts(left: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge dicts key by key: strings concatenate, numbers add, dicts and lists merge."""
+    merged = dict(left)
+    for right in others:
+        for key, value in right.items():
+            old = merged.get(key)
+            if old is None:
+                if value is not None or key not in merged:
+                    merged[key] = value
+            elif value is None:
+                continue
+            elif isinstance(old, str) and isinstance(value, str):
+                if not (key in _IDENTITY_KEYS and (old == value or not value)):
+                    merged[key] = old + value
+            elif isinstance(old, dict) and isinstance(value, dict):
+                merged[key] = merge_dicts(old, value)
+            elif isinstance(old, list) and isinstance(value, list):
+                merged[key] = _merge_blocks(list(old), value)
+            elif old == value:
+                continue
+            elif (
+                isinstance(old, (int, float))
+                and isinstance(value, (int, float))
+                and not isinstance(old, bool)
+                and not isinstance(value, bool)
+            ):
+                merged[key] = value if key in _KEEP_INT_KEYS else old + value
+            else:
+                raise TypeError(
+                    f"Cannot merge chunks: key {key!r} holds {old!r} in one chunk and "
+                    f"{value!r} in the next, and those cannot be combined."
+                )
+    return merged
+
+
+def add_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> UsageMetadata:
+    """Add two token counts, nested details included (``None`` counts as empty)."""
+    if not left:
+        return cast(UsageMetadata, dict(right or {}))
+    if not right:
+        return cast(UsageMetadata, dict(left))
+    return cast(UsageMetadata, _add_counts(cast(Mapping[str, Any], left), cast(Any, right)))
+
+
+def _add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(left)
+    for key, value in right.items():
+        if key in out and isinstance(value, Mapping):
+            out[key] = _add_counts(out[key], value)
+        elif key in out:
+            out[key] = out[key] + value
+        else:
+            out[key] = dict(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def _merge_tool_call_chunks(lists: Iterable[list[ToolCallChunk]]) -> list[ToolCallChunk]:
+    out: list[ToolCallChunk] = []
+    by_index: dict[int, int] = {}
+    for chunks in lists:
+        for c in chunks:
+            idx = c["index"]
+            pos = by_index.get(idx) if idx is not None else None
+            if pos is None:
+                if idx is not None:
+                    by_index[idx] = len(out)
+                out.append(c)
+                continue
+            old = out[pos]
+            out[pos] = tool_call_chunk(
+                name=old["name"] or c["name"],
+                args=(old["args"] or "") + (c["args"] or "")
+                if old["args"] is not None or c["args"] is not None
+                else None,
+                id=old["id"] or c["id"],
+                index=idx,
+            )
+    return out
+
+
+_LC_PREFIXES = ("lc_", "run-", "lc_run-")
+
+
+def _best_id(ids: Iterable[str | None]) -> str | None:
+    # Prefer a provider's id over one the library made up ("run-..." / "lc_...").
+    fallback = None
+    for id_ in ids:
+        if not id_:
+            continue
+        if not id_.startswith(_LC_PREFIXES):
+            return id_
+        if fallback is None:
+            fallback = id_
+    return fallback
+
+
+C = TypeVar("C", bound=BaseMessageChunk)
+
+
+def add_chunks(first: C, *others: BaseMessageChunk) -> C:
+    """Sum chunks in one pass (linear in total size, unlike repeated ``+``)."""
+    cls = type(first)
+    for o in others:
+        if not isinstance(o, cls):
+            raise TypeError(
+                f"Cannot add {o!r} (a {type(o).__name__}) to a {cls.__name__}; only chunks "
+                "of the same kind add up. Convert messages with message_chunk_to_message."
+            )
+        if isinstance(first, ToolMessageChunk) and isinstance(o, ToolMessageChunk):
+            if o.tool_call_id != first.tool_call_id:
+                raise ValueError(
+                    "Cannot add ToolMessageChunks with different tool_call_id values: "
+                    f"{first.tool_call_id!r} and {o.tool_call_id!r}."
+                )
+        elif (
+            isinstance(first, ChatMessageChunk)
+            and isinstance(o, ChatMessageChunk)
+            and o.role != first.role
+        ):
+            raise ValueError(
+                f"Cannot add ChatMessageChunks with different roles: {first.role!r} and {o.role!r}."
+            )
+    everything: tuple[BaseMessageChunk, ...] = (first, *others)
+    contents = [c.content for c in everything]
+    if all(type(c) is str for c in contents):
+        content: Content = "".join(cast(list[str], contents))
+    else:
+        content = merge_content(contents[0], *contents[1:])
+    additional = (
+        merge_dicts(*[c.additional_kwargs for c in everything])
+        if any(c.additional_kwargs for c in everything)
+        else {}
+    )
+    metadata = (
+        merge_dicts(*[c.response_metadata for c in everything])
+        if any(c.response_metadata for c in everything)
+        else {}
+    )
+    new = object.__new__(cls)
+    new.content = content
+    new.additional_kwargs = additional
+    new.response_metadata = metadata
+    new.name = next((c.name for c in everything if c.name), None)
+    new.id = _best_id(c.id for c in everything)
+    if isinstance(new, AIMessageChunk):
+        ai: Sequence[AIMessageChunk] = [c for c in everything if isinstance(c, AIMessageChunk)]
+        usage: UsageMetadata | None = None
+        for c in ai:
+            if c.usage_metadata is not None:
+                usage = add_usage(usage, c.usage_metadata)
+        new.usage_metadata = usage
+        new.chunk_position = "last" if any(c.chunk_position == "last" for c in ai) else None
+        if any(c.tool_call_chunks for c in ai):
+            new.tool_call_chunks = _merge_tool_call_chunks(c.tool_call_chunks for c in ai)
+            new.tool_calls, new.invalid_tool_calls = _parse_tool_call_chunks(
+                new.tool_call_chunks, final=False
+            )
+        else:
+            new.tool_call_chunks = []
+            new.tool_calls = [t for c in ai for t in c.tool_calls]
+            new.invalid_tool_calls = [t for c in ai for t in c.invalid_tool_calls]
+    elif isinstance(new, ToolMessageChunk):
+        src = cast(ToolMessageChunk, first)
+        new.tool_call_id = src.tool_call_id
+        new.artifact = next(
+            (a for c in everything if (a := getattr(c, "artifact", None)) is not None), None
+        )
+        new.status = (
+            "error"
+            if any(getattr(c, "status", "success") == "error" for c in everything)
+            else "success"
+        )
+    elif isinstance(new, ChatMessageChunk):
+        new.role = cast(ChatMessageChunk, first).role
+    return new
