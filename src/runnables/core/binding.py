@@ -101,7 +101,14 @@ class RunnableBinding(Runnable[Input, Output]):
             return cast(
                 Output, await self.listeners.around(self, input, inner, self._invoke_target)
             )
-        if inner is not ctx and inner.deadline is not None and inner.deadline != ctx.deadline:
+        # Driven without a loop there is no timer to arm: leaves check the deadline after
+        # each sync step instead (run_leaf).
+        if (
+            inner is not ctx
+            and inner.deadline is not None
+            and inner.deadline != ctx.deadline
+            and not inner.sync
+        ):
             from runnables.core.deadline import run_with_deadline
 
             return cast(
@@ -122,7 +129,12 @@ class RunnableBinding(Runnable[Input, Output]):
         inner = self._ctx(ctx)
         if self.listeners is not None:
             return self.listeners.around_stream(self, inputs, inner, self._target)
-        if inner is not ctx and inner.deadline is not None and inner.deadline != ctx.deadline:
+        if (
+            inner is not ctx
+            and inner.deadline is not None
+            and inner.deadline != ctx.deadline
+            and not inner.sync
+        ):
             return _deadline_stream(call_transform(self._target, inputs, inner), inner)
         if inner is ctx:
             return self._target._atransform(inputs, ctx)
