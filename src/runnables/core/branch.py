@@ -1,0 +1,138 @@
+"""``RunnableBranch``: run the first branch whose condition holds, else a default."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, cast
+
+from runnables.core import offload as _offload
+from runnables.core._util import ListIter, gather_input
+from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to_runnable
+from runnables.core.config import Context
+from runnables.errors import InvalidRunnableError
+
+__all__ = ["RunnableBranch"]
+
+Condition = Runnable[Any, Any] | Callable[[Any], Any] | Callable[[Any], Awaitable[Any]]
+
+
+def _call_tagged(step: Runnable[Any, Any], input: Any, ctx: Context, tag: str) -> Awaitable[Any]:
+    if ctx.tracers:
+        from runnables.core.tracing import traced_ainvoke
+
+        return traced_ainvoke(step, input, ctx, tag=tag)
+    return step._ainvoke(input, ctx)
+
+
+def _transform_tagged(
+    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str
+) -> AsyncIterator[Any]:
+    if ctx.tracers:
+        from runnables.core.tracing import traced_atransform
+
+        return traced_atransform(step, inputs, ctx, tag=tag)
+    return step._atransform(inputs, ctx)
+
+
+class RunnableBranch(Runnable[Input, Output]):
+    """Run the first branch whose condition is true for the input; else the default.
+
+    Takes ``(condition, runnable)`` pairs, then the default runnable. A condition is a
+    function (sync or async) or a runnable; its result is tested for truth. Conditions
+    are checked in order and only until one holds.
+
+    >>> from runnables import RunnableBranch
+    >>> branch = RunnableBranch(
+    ...     (lambda x: isinstance(x, str), lambda x: x.upper()),
+    ...     (lambda x: isinstance(x, int), lambda x: x + 1),
+    ...     lambda x: "goodbye",
+    ... )
+    >>> branch.invoke("hello"), branch.invoke(1), branch.invoke(None)
+    ('HELLO', 2, 'goodbye')
+
+    Streaming gathers the input (the conditions need all of it), then streams the
+    chosen branch's output chunks as it produces them.
+    """
+
+    def __init__(
+        self,
+        *branches: tuple[Condition, RunnableLike] | RunnableLike,
+        name: str | None = None,
+    ) -> None:
+        if len(branches) < 2:
+            raise InvalidRunnableError(
+                f"RunnableBranch needs at least one (condition, runnable) pair and a default, "
+                f"got {len(branches)} argument(s). Example: "
+                "RunnableBranch((lambda x: x > 0, positive), default)."
+            )
+        *pairs, default = branches
+        if isinstance(default, (tuple, list)):
+            raise InvalidRunnableError(
+                f"RunnableBranch's last argument is the default runnable, got the pair "
+                f"{default!r}. Add a default runnable after the (condition, runnable) pairs."
+            )
+        self.default: Runnable[Input, Output] = coerce_to_runnable(default)
+        self.branches: list[tuple[Runnable[Input, Any], Runnable[Input, Output]]] = []
+        for i, pair in enumerate(pairs, 1):
+            if not isinstance(pair, (tuple, list)):
+                raise InvalidRunnableError(
+                    f"RunnableBranch argument {i} must be a (condition, runnable) pair, got "
+                    f"{pair!r} (a {type(pair).__name__}). Only the last argument may be a "
+                    "lone runnable (the default)."
+                )
+            if len(pair) != 2:
+                raise InvalidRunnableError(
+                    f"RunnableBranch argument {i} must be a pair (condition, runnable), got "
+                    f"{len(pair)} items: {pair!r}."
+                )
+            condition, runnable = pair
+            self.branches.append((coerce_to_runnable(condition), coerce_to_runnable(runnable)))
+        self.name = name
+        self._nl_generation = -1
+        self._nl = True
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        out: list[Runnable[Any, Any]] = []
+        for condition, runnable in self.branches:
+            out += (condition, runnable)
+        out.append(self.default)
+        return out
+
+    def _needs_loop(self) -> bool:
+        if self._nl_generation != _offload.generation:
+            self._nl = any(step._needs_loop() for step in self._children())
+            self._nl_generation = _offload.generation
+        return self._nl
+
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Input, Output]:
+        # Like langchain-core: call arguments go to the branches, never to the conditions.
+        pairs = [(c, r._with_kwargs(kwargs)) for c, r in self.branches]
+        return RunnableBranch(*pairs, self.default._with_kwargs(kwargs), name=self.name)
+
+    async def _select(self, input: Input, ctx: Context) -> tuple[Runnable[Input, Output], str]:
+        for i, (condition, runnable) in enumerate(self.branches, 1):
+            if await _call_tagged(condition, input, ctx, f"condition:{i}"):
+                return runnable, f"branch:{i}"
+        return self.default, "branch:default"
+
+    async def _ainvoke(self, input: Input, ctx: Context) -> Output:
+        runnable, tag = await self._select(input, ctx)
+        return cast(Output, await _call_tagged(runnable, input, ctx, tag))
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Input], ctx: Context
+    ) -> AsyncIterator[Output]:
+        value = await gather_input(inputs)
+        runnable, tag = await self._select(value, ctx)
+        stream = _transform_tagged(runnable, ListIter((value,)), ctx, tag)
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"({c!r}, {r!r})" for c, r in self.branches)
+        return f"RunnableBranch({pairs}, {self.default!r})"
