@@ -1,0 +1,126 @@
+"""Where a sync function runs when called from async code (the offload policy)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from runnables import (
+    BlockingStepWarning,
+    ConfigError,
+    RunnableLambda,
+    get_offload_policy,
+    set_offload_policy,
+)
+
+
+def _where() -> RunnableLambda[Any, threading.Thread]:
+    return RunnableLambda(lambda _: threading.current_thread(), name="where")
+
+
+async def test_cheap_sync_function_runs_inline_on_the_loop_thread() -> None:
+    # langchain-core sends every sync function to a thread pool from ainvoke.
+    me = threading.current_thread()
+    step = _where()
+    assert await step.ainvoke(None) is me
+    assert await (step | _where()).ainvoke(None) is me
+    assert await step.abatch([1, 2, 3]) == [me, me, me]
+    assert [t async for t in step.astream(None)] == [me]
+
+
+@pytest.mark.usefixtures("offload_policy")
+async def test_sync_function_that_blocks_is_named_in_a_warning_then_moved_to_a_thread() -> None:
+    set_offload_policy(threshold=0.01)
+    me = threading.current_thread()
+    calls: list[threading.Thread] = []
+
+    def slow_lookup(x: int) -> int:
+        calls.append(threading.current_thread())
+        if len(calls) == 1:
+            time.sleep(0.05)
+        return x
+
+    step = RunnableLambda(slow_lookup)
+    with pytest.warns(BlockingStepWarning, match="'slow_lookup'"):
+        assert await step.ainvoke(1) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once, not on every call
+        assert await step.ainvoke(2) == 2
+        assert await (RunnableLambda(lambda x: x) | step).ainvoke(3) == 3
+    assert calls[0] is me
+    assert all(t is not me for t in calls[1:])
+
+
+@pytest.mark.usefixtures("offload_policy")
+async def test_blocking_sync_generator_is_moved_to_a_thread() -> None:
+    set_offload_policy(threshold=0.01)
+    me = threading.current_thread()
+    threads: list[threading.Thread] = []
+
+    def slow_chunks(x: int) -> Iterator[int]:
+        for i in range(3):
+            threads.append(threading.current_thread())
+            if i == 0:
+                time.sleep(0.05)
+            yield i
+
+    step = RunnableLambda(slow_chunks)
+    with pytest.warns(BlockingStepWarning, match="'slow_chunks'"):
+        assert [c async for c in step.astream(0)] == [0, 1, 2]
+    assert threads[0] is me
+    assert all(t is not me for t in threads[1:])
+
+
+@pytest.mark.usefixtures("offload_policy")
+async def test_warning_can_be_switched_off() -> None:
+    set_offload_policy(threshold=0.01, warn=False)
+
+    def slow(x: int) -> int:
+        time.sleep(0.03)
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert await RunnableLambda(slow).ainvoke(1) == 1
+
+
+async def test_offload_always_runs_on_a_worker_thread() -> None:
+    me = threading.current_thread()
+    step = RunnableLambda(lambda _: threading.current_thread(), offload="always")
+    assert await step.ainvoke(None) is not me
+    assert all(t is not me for t in await step.abatch([1, 2]))
+
+
+@pytest.mark.usefixtures("offload_policy")
+async def test_offload_never_keeps_a_slow_function_inline_without_warning() -> None:
+    set_offload_policy(threshold=0.01)
+    me = threading.current_thread()
+
+    def slow(_: Any) -> threading.Thread:
+        time.sleep(0.03)
+        return threading.current_thread()
+
+    step = RunnableLambda(slow, offload="never")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert await step.ainvoke(None) is me
+        assert await step.ainvoke(None) is me
+
+
+def test_sync_invoke_runs_a_slow_function_inline_in_the_callers_thread() -> None:
+    me = threading.current_thread()
+    assert RunnableLambda(lambda _: threading.current_thread(), offload="always").invoke(1)
+    assert _where().invoke(None) is me
+
+
+def test_offload_rejects_unknown_modes_and_thresholds() -> None:
+    with pytest.raises(ConfigError, match="'sometimes'"):
+        RunnableLambda(lambda x: x, offload="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="-1"):
+        set_offload_policy(threshold=-1)
+    assert get_offload_policy().threshold > 0
