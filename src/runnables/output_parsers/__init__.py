@@ -1,0 +1,38 @@
+"""Output parsers: turn a model's output into text, JSON, pydantic models or lists."""
+
+from runnables.output_parsers.base import (
+    BaseOutputParser,
+    BaseTransformOutputParser,
+    OutputParserException,
+)
+from runnables.output_parsers.json import JsonOutputParser, SimpleJsonOutputParser
+from runnables.output_parsers.list import (
+    CommaSeparatedListOutputParser,
+    ListOutputParser,
+    MarkdownListOutputParser,
+    NumberedListOutputParser,
+)
+from runnables.output_parsers.partial_json import (
+    PartialJsonParser,
+    parse_json,
+    parse_partial_json,
+)
+from runnables.output_parsers.pydantic import PydanticOutputParser
+from runnables.output_parsers.string import StrOutputParser
+
+__all__ = [
+    "BaseOutputParser",
+    "BaseTransformOutputParser",
+    "CommaSeparatedListOutputParser",
+    "JsonOutputParser",
+    "ListOutputParser",
+    "MarkdownListOutputParser",
+    "NumberedListOutputParser",
+    "OutputParserException",
+    "PartialJsonParser",
+    "PydanticOutputParser",
+    "SimpleJsonOutputParser",
+    "StrOutputParser",
+    "parse_json",
+    "parse_partial_json",
+]

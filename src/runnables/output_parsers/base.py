@@ -1,0 +1,126 @@
+"""What every output parser shares: the ``parser`` step contract and ``OutputParserException``.
+
+An output parser is a step that turns a model's output (a message, a message chunk or a
+string) into something a program can use. Parsing is pure CPU work, so parsers never
+need an event loop (sync ``invoke`` drives them inline) and never block one for long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+
+from runnables.core.base import Runnable
+from runnables.core.config import Context
+from runnables.errors import RunnablesError
+
+__all__ = [
+    "BaseOutputParser",
+    "BaseTransformOutputParser",
+    "OutputParserException",
+    "text_of",
+]
+
+T = TypeVar("T")
+
+
+class OutputParserException(RunnablesError, ValueError):  # noqa: N818 - langchain-core's name
+    """A model's output could not be parsed.
+
+    The arguments are langchain-core's: ``observation`` is what to tell the model about
+    the mistake, ``llm_output`` the text that failed, and ``send_to_llm`` whether an agent
+    should show the model the error. ``line``, ``column`` and ``position`` (0-based
+    character offset) say where the text went wrong, when that is known.
+    """
+
+    def __init__(
+        self,
+        error: Any,
+        observation: str | None = None,
+        llm_output: str | None = None,
+        send_to_llm: bool = False,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        position: int | None = None,
+    ) -> None:
+        super().__init__(error)
+        if send_to_llm and (observation is None or llm_output is None):
+            raise ValueError(
+                "OutputParserException got send_to_llm=True without both observation and "
+                "llm_output; pass them so the model can be shown what went wrong."
+            )
+        self.observation = observation
+        self.llm_output = llm_output
+        self.send_to_llm = send_to_llm
+        self.line = line
+        self.column = column
+        self.position = position
+
+
+def text_of(value: Any) -> str:
+    """The text of a parser's input: a string as is, a message's (or chunk's) text."""
+    if type(value) is str:
+        return value
+    text = getattr(value, "text", None)
+    if isinstance(text, str):
+        return text
+    if callable(text):  # messages whose ``text`` is a method (older langchain-core style)
+        out = text()
+        if isinstance(out, str):
+            return out
+    if isinstance(value, str):
+        return str(value)
+    raise OutputParserException(
+        f"An output parser expects a string or a message, but got {value!r} (a "
+        f"{type(value).__name__}). Put the parser right after a model or a step that "
+        "returns text."
+    )
+
+
+class BaseOutputParser(Runnable[Any, T], Generic[T]):
+    """An output parser: ``parse(text)`` turns a model's text into a value.
+
+    Subclasses implement :meth:`parse`. As a step it accepts a string or a message and,
+    unless the subclass streams, parses the whole output once it has arrived.
+    """
+
+    _run_type = "parser"
+
+    def parse(self, text: str) -> T:
+        """Parse a model's complete output text."""
+        raise NotImplementedError(f"{type(self).__name__} must implement parse(text).")
+
+    async def aparse(self, text: str) -> T:
+        """Parse a model's complete output text (parsing is CPU-only, so this is ``parse``)."""
+        return self.parse(text)
+
+    def get_format_instructions(self) -> str:
+        """Instructions for the model on how to format its output for this parser."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no format instructions; write them in the prompt."
+        )
+
+    def _needs_loop(self) -> bool:
+        return False
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> T:
+        return self.parse(text_of(input))
+
+    @property
+    def _type(self) -> str:
+        return type(self).__name__
+
+
+class BaseTransformOutputParser(BaseOutputParser[T]):
+    """An output parser that parses each input chunk on its own as it arrives."""
+
+    async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[T]:
+        parse = self.parse
+        try:
+            async for chunk in inputs:
+                yield parse(text_of(chunk))
+        finally:
+            aclose = getattr(inputs, "aclose", None)
+            if aclose is not None:
+                await aclose()
