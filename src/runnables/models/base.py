@@ -1,0 +1,540 @@
+"""``BaseChatModel``: what a chat-model provider implements, and what it gets for free.
+
+A provider writes two coroutines::
+
+    class MyModel(BaseChatModel):
+        async def _agenerate(self, messages, *, stop=None, **params) -> AIMessage: ...
+        async def _astream(self, messages, *, stop=None, **params):  # async generator
+            yield AIMessageChunk(...)
+
+(either one is enough: the default ``_astream`` yields ``_agenerate``'s message as one
+chunk, and the default ``_agenerate`` adds up ``_astream``'s chunks). ``params`` are the
+call's parameters: those bound with ``.bind(...)``/``bind_tools`` or passed to
+``invoke(x, stop=[...])``, such as ``temperature``, ``max_tokens``, ``tools`` and
+``tool_choice``.
+
+The base supplies the whole Runnable API (``invoke``/``ainvoke``/``batch``/``stream``/
+``astream_events``...), input coercion (a string, a list of messages, tuples or dicts, a
+prompt value), ``bind_tools``, ``with_structured_output``, usage metadata on every
+response, the response cache, the shared rate limiter, and the ``max_concurrency``
+bookkeeping.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from runnables.core._util import gather_input, note_step
+from runnables.core.base import Runnable, run_leaf
+from runnables.core.config import CURRENT, Context
+from runnables.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    UsageMetadata,
+    add_chunks,
+    add_usage,
+    convert_to_messages,
+    message_chunk_to_message,
+    messages_to_dict,
+    tool_call_chunk,
+)
+from runnables.models.cache import BaseCache, get_llm_cache
+from runnables.models.ratelimit import RateLimiter, Reservation, estimate_tokens
+from runnables.models.tools import convert_to_openai_tool
+
+if TYPE_CHECKING:
+    from runnables.core.sequence import RunnableSequence
+
+__all__ = [
+    "BaseChatModel",
+    "ChatGeneration",
+    "ChatResult",
+    "LanguageModelInput",
+    "StructuredOutputError",
+]
+
+LanguageModelInput = Any
+"""A string, a prompt value (anything with ``.to_messages()``), a message, or a list of
+messages, ``(role, content)`` tuples and OpenAI-style dicts."""
+
+
+@dataclass
+class ChatGeneration:
+    """One generated message (langchain-core's output type, for providers that use it)."""
+
+    message: AIMessage
+    generation_info: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+
+@dataclass
+class ChatResult:
+    """What ``_agenerate`` may return instead of a plain message."""
+
+    generations: list[ChatGeneration]
+    llm_output: dict[str, Any] | None = field(default=None)
+
+
+class StructuredOutputError(ValueError):
+    """The model's response could not be read as the requested structured output."""
+
+
+def _message_chars(messages: Sequence[BaseMessage]) -> int:
+    n = 0
+    for m in messages:
+        c = m.content
+        n += len(c) if isinstance(c, str) else len(m.text)
+    return n
+
+
+class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
+    """The base of every chat model: implement ``_agenerate`` and/or ``_astream``.
+
+    ``cache``: a :class:`~runnables.models.cache.BaseCache` for this model, ``True`` for
+    the global cache (:func:`~runnables.models.cache.set_llm_cache`), ``False`` for none,
+    ``None`` (default) for the global cache if one is set. ``rate_limiter``: a
+    :class:`~runnables.models.ratelimit.RateLimiter` shared by every call (and every model)
+    given it.
+    """
+
+    _run_type = "chat_model"
+    _is_leaf = True
+
+    def __init__(
+        self,
+        *,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.cache = cache
+        self.rate_limiter = rate_limiter
+        if name is not None:
+            self.name = name
+        #: Call parameters bound with bind()/bind_tools() or passed to invoke(..., **params).
+        self._params: dict[str, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._has_generate = cls._agenerate is not BaseChatModel._agenerate
+        cls._has_stream = cls._astream is not BaseChatModel._astream
+
+    _has_generate = False
+    _has_stream = False
+
+    # ------------------------------------------------------------------ provider side
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> ChatResult | AIMessage:
+        """Produce the whole response. The default adds up ``_astream``'s chunks."""
+        if not self._has_stream:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement '_agenerate' or '_astream' (or both)."
+            )
+        chunks = [c async for c in self._astream(messages, stop=stop, **params)]
+        if not chunks:
+            return AIMessage("")
+        return cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Produce the response as chunks. The default yields ``_agenerate``'s as one."""
+        message = _as_message(await self._agenerate(messages, stop=stop, **params))
+        yield _to_chunk(message)
+
+    @property
+    def _llm_type(self) -> str:
+        """A short name of the provider and model kind, part of the cache key."""
+        return type(self).__name__
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        """The model's settings that change its answers (part of the cache key).
+
+        The default takes the model's public attributes that are plain values.
+        """
+        out: dict[str, Any] = {}
+        for key, value in vars(self).items():
+            if key.startswith("_") or key in ("cache", "rate_limiter", "name"):
+                continue
+            if isinstance(value, (str, int, float, bool, type(None))):
+                out[key] = value
+        return out
+
+    # ------------------------------------------------------------------ engine contract
+
+    def _needs_loop(self) -> bool:
+        return True
+
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> BaseChatModel:
+        new = copy.copy(self)
+        params = {**self._params, **kwargs}
+        stop = params.get("stop")
+        if isinstance(stop, str):
+            params["stop"] = [stop]
+        new._params = params
+        return new
+
+    def _cache(self) -> BaseCache | None:
+        cache = self.cache
+        if cache is None or cache is True:
+            found = get_llm_cache()
+            if found is None and cache is True:
+                raise ValueError(
+                    f"{self.get_name()} was created with cache=True but no global cache is "
+                    "set. Call runnables.models.set_llm_cache(InMemoryCache()) first, or "
+                    "pass the cache itself: cache=InMemoryCache()."
+                )
+            return found
+        if cache is False:
+            return None
+        return cache
+
+    def _convert_input(self, input: LanguageModelInput) -> list[BaseMessage]:
+        if isinstance(input, str):
+            from runnables.messages import HumanMessage
+
+            return [HumanMessage(input)]
+        if isinstance(input, BaseMessage):
+            return [input]
+        if hasattr(input, "to_messages") or isinstance(input, (list, tuple)):
+            try:
+                return convert_to_messages(input)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{self.get_name()} could not read its input: {exc}") from None
+        raise TypeError(
+            f"{self.get_name()} got {input!r} (a {type(input).__name__}) as input. A chat "
+            "model takes a string, a prompt value, a message, or a list of messages, "
+            "(role, content) tuples or OpenAI-style dicts."
+        )
+
+    def _cache_key(self, messages: list[BaseMessage]) -> tuple[str, str]:
+        prompt = json.dumps(messages_to_dict(messages), sort_keys=True, default=str)
+        llm = json.dumps(
+            {"_type": self._llm_type, **self._identifying_params, **self._params},
+            sort_keys=True,
+            default=str,
+        )
+        return prompt, llm
+
+    def _run_id(self) -> str:
+        return f"lc_run-{uuid.uuid4()}"
+
+    async def _ainvoke(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
+        messages = self._convert_input(input)
+        cache = self._cache()
+        key: tuple[str, str] | None = None
+        if cache is not None:
+            key = self._cache_key(messages)
+            hit = await cache.alookup(*key)
+            if hit is not None:
+                return hit.model_copy()
+        reservation = await self._reserve(messages)
+        try:
+            message: AIMessage
+            if ctx.limiter is not None or ctx.running is not None:
+                message = await run_leaf(self, ctx, lambda: self._generate(messages, ctx))
+            else:
+                message = await self._generate(messages, ctx)
+        except BaseException:
+            self._settle(reservation, None)
+            raise
+        self._settle(reservation, message.usage_metadata)
+        if cache is not None and key is not None:
+            await cache.aupdate(*key, message)
+        return message
+
+    async def _reserve(self, messages: list[BaseMessage]) -> Reservation | None:
+        # Waiting for the rate limit happens here, before run_leaf takes a
+        # max_concurrency slot, so waiting callers do not hold slots others could use.
+        if self.rate_limiter is None:
+            return None
+        estimate = estimate_tokens(_message_chars(messages))
+        max_tokens = self._params.get("max_tokens")
+        if isinstance(max_tokens, int):
+            estimate += max_tokens
+        return await self.rate_limiter.aacquire(estimate)
+
+    def _settle(self, reservation: Reservation | None, usage: UsageMetadata | None) -> None:
+        if reservation is None or self.rate_limiter is None:
+            return
+        if usage is None:
+            return  # the call failed: keep the estimate, the provider may have counted it
+        self.rate_limiter.correct(reservation, int(usage.get("total_tokens", 0)))
+
+    async def _generate(self, messages: list[BaseMessage], ctx: Context) -> AIMessage:
+        token = CURRENT.set(ctx) if not ctx.is_root else None
+        params = self._params
+        try:
+            if self._has_generate or not self._has_stream:
+                result = await self._agenerate(messages, **params)
+                message = _as_message(result)
+            else:
+                chunks = [c async for c in self._astream(messages, **params)]
+                message = (
+                    cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
+                    if chunks
+                    else AIMessage("")
+                )
+        except BaseException as exc:
+            note_step(exc, self.get_name())
+            raise
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+        if message.id is None:
+            message.id = self._run_id()
+        if message.usage_metadata is None:
+            message.usage_metadata = _estimate_usage(messages, len(message.text))
+        return message
+
+    async def _atransform(
+        self, inputs: AsyncIterator[LanguageModelInput], ctx: Context
+    ) -> AsyncIterator[AIMessageChunk]:
+        messages = self._convert_input(await gather_input(inputs))
+        cache = self._cache()
+        key: tuple[str, str] | None = None
+        if cache is not None:
+            key = self._cache_key(messages)
+            hit = await cache.alookup(*key)
+            if hit is not None:
+                yield _to_chunk(hit)
+                return
+        reservation = await self._reserve(messages)
+        limiter = ctx.limiter
+        running = ctx.running
+        name = self.get_name() if running is not None else ""
+        if limiter is not None:
+            await limiter.acquire()
+        if running is not None:
+            running.append(name)
+        token = CURRENT.set(ctx) if not ctx.is_root else None
+        keep = cache is not None
+        parts: list[AIMessageChunk] = []
+        usage: UsageMetadata | None = None
+        out_chars = 0
+        run_id = self._run_id()
+        agen = self._astream(messages, **self._params)
+        finished = False
+        try:
+            async for chunk in agen:
+                if chunk.id is None:
+                    chunk.id = run_id
+                if chunk.usage_metadata is not None:
+                    usage = add_usage(usage, chunk.usage_metadata)
+                content = chunk.content
+                out_chars += len(content) if content.__class__ is str else len(chunk.text)
+                if keep:
+                    parts.append(chunk)
+                yield chunk
+            finished = True
+            if usage is None:
+                # Every response carries usage; estimate it when the provider reports none.
+                last = AIMessageChunk(
+                    "",
+                    id=run_id,
+                    usage_metadata=_estimate_usage(messages, out_chars),
+                    chunk_position="last",
+                )
+                usage = last.usage_metadata
+                if keep:
+                    parts.append(last)
+                yield last
+        except BaseException as exc:
+            note_step(exc, self.get_name())
+            raise
+        finally:
+            try:
+                await agen.aclose()  # type: ignore[attr-defined]
+            finally:
+                if token is not None:
+                    CURRENT.reset(token)
+                if running is not None:
+                    running.remove(name)
+                if limiter is not None:
+                    limiter.release()
+                self._settle(reservation, usage)
+        if finished and cache is not None and key is not None and parts:
+            full = message_chunk_to_message(add_chunks(parts[0], *parts[1:]))
+            await cache.aupdate(*key, cast(AIMessage, full))
+
+    # ------------------------------------------------------------------ conveniences
+
+    def bind_tools(
+        self,
+        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any]],
+        *,
+        tool_choice: str | bool | Mapping[str, Any] | None = None,
+        strict: bool | None = None,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """This model with tools the model may call (their calls arrive in ``tool_calls``).
+
+        ``tools``: typed Python functions with docstrings, pydantic model classes, or JSON
+        schema dicts (see :func:`~runnables.models.tools.convert_to_openai_tool`).
+        ``tool_choice``: ``"auto"``, ``"none"``, ``"required"`` (``"any"`` and ``True``
+        mean the same), or a tool's name to force that tool.
+        """
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        kwargs: dict[str, Any] = {"tools": formatted}
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _normalize_tool_choice(tool_choice, formatted)
+        return self.bind(**kwargs)
+
+    def with_structured_output(
+        self,
+        schema: Mapping[str, Any] | type,
+        *,
+        include_raw: bool = False,
+    ) -> RunnableSequence[LanguageModelInput, Any]:
+        """This model answering with ``schema``: a validated pydantic object, or a dict.
+
+        Built on a tool call the model is told to make. With ``include_raw`` the output
+        is ``{"raw": AIMessage, "parsed": object or None, "parsing_error": exception or
+        None}`` and a response that does not parse is returned, not raised.
+
+        >>> from pydantic import BaseModel
+        >>> class Answer(BaseModel):
+        ...     text: str
+        >>> # structured = model.with_structured_output(Answer)
+        """
+        tool = convert_to_openai_tool(schema)
+        name = tool["function"]["name"]
+        bound = self.bind_tools([tool], tool_choice=name)
+        parser = _ToolCallParser(schema, name, include_raw)
+        return bound | parser
+
+    def get_num_tokens(self, text: str) -> int:
+        """An estimate of the tokens in ``text`` (four characters a token)."""
+        return estimate_tokens(len(text))
+
+    def get_num_tokens_from_messages(self, messages: Sequence[BaseMessage]) -> int:
+        """An estimate of the tokens in ``messages``."""
+        return estimate_tokens(_message_chars(messages))
+
+    def __repr__(self) -> str:
+        params = f", params={self._params!r}" if self._params else ""
+        return f"{type(self).__name__}(name={self.get_name()!r}{params})"
+
+
+def _normalize_tool_choice(
+    choice: str | bool | Mapping[str, Any], tools: list[dict[str, Any]]
+) -> str | dict[str, Any]:
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    if choice is True or choice == "any":
+        return "required"
+    if choice in ("auto", "none", "required"):
+        return cast(str, choice)
+    names = [t["function"]["name"] for t in tools]
+    if choice not in names:
+        raise ValueError(
+            f"tool_choice={choice!r} names no bound tool; the tools are {names!r}. Use one of "
+            "those names, or 'auto', 'none' or 'required'."
+        )
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _as_message(result: ChatResult | AIMessage | str) -> AIMessage:
+    if isinstance(result, AIMessageChunk):
+        return cast(AIMessage, message_chunk_to_message(result))
+    if isinstance(result, AIMessage):
+        return result
+    if isinstance(result, ChatResult):
+        if not result.generations:
+            raise ValueError("The model returned a ChatResult with no generations.")
+        return result.generations[0].message
+    if isinstance(result, str):
+        return AIMessage(result)
+    raise TypeError(
+        f"_agenerate must return an AIMessage or a ChatResult, got {result!r} "
+        f"(a {type(result).__name__})."
+    )
+
+
+def _to_chunk(message: AIMessage) -> AIMessageChunk:
+    chunks = [
+        tool_call_chunk(name=t["name"], args=json.dumps(t["args"]), id=t["id"], index=i)
+        for i, t in enumerate(message.tool_calls)
+    ]
+    chunks += [
+        tool_call_chunk(name=t["name"], args=t["args"], id=t["id"], index=len(chunks) + i)
+        for i, t in enumerate(message.invalid_tool_calls)
+    ]
+    return AIMessageChunk(
+        message.content,
+        tool_call_chunks=chunks,
+        usage_metadata=message.usage_metadata,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata=message.response_metadata,
+        name=message.name,
+        id=message.id,
+        chunk_position="last",
+    )
+
+
+def _estimate_usage(messages: list[BaseMessage], output_chars: int) -> UsageMetadata:
+    inp = estimate_tokens(_message_chars(messages))
+    out = estimate_tokens(output_chars) if output_chars else 0
+    return {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
+
+
+class _ToolCallParser(Runnable[AIMessage, Any]):
+    """Reads the forced tool call of ``with_structured_output`` into the schema."""
+
+    _run_type = "parser"
+
+    def __init__(self, schema: Any, tool: str, include_raw: bool) -> None:
+        self.schema = schema
+        self.tool = tool
+        self.include_raw = include_raw
+        self.name = "StructuredOutputParser"
+
+    def _needs_loop(self) -> bool:
+        return False
+
+    def _parse(self, message: AIMessage) -> Any:
+        if isinstance(message, AIMessageChunk):
+            message = cast(AIMessage, message_chunk_to_message(message))
+        calls = [c for c in message.tool_calls if c["name"] == self.tool] or message.tool_calls
+        if not calls:
+            bad = [c for c in message.invalid_tool_calls if c["name"] == self.tool]
+            if bad:
+                raise StructuredOutputError(
+                    f"The model called {self.tool!r} with arguments that are not valid JSON: "
+                    f"{bad[0]['args']!r}."
+                )
+            raise StructuredOutputError(
+                f"The model answered without calling {self.tool!r}, so there is no structured "
+                f"output to read. Its answer was: {message.text[:200]!r}."
+            )
+        args = calls[0]["args"]
+        validate = getattr(self.schema, "model_validate", None)
+        if isinstance(self.schema, type) and validate is not None:
+            try:
+                return validate(args)
+            except Exception as exc:
+                raise StructuredOutputError(
+                    f"The model's {self.tool!r} arguments {args!r} do not match "
+                    f"{self.schema.__name__}: {exc}"
+                ) from exc
+        return args
+
+    async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
+        if not self.include_raw:
+            return self._parse(input)
+        try:
+            parsed = self._parse(input)
+        except StructuredOutputError as exc:
+            return {"raw": input, "parsed": None, "parsing_error": exc}
+        return {"raw": input, "parsed": parsed, "parsing_error": None}

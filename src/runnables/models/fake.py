@@ -1,0 +1,457 @@
+"""Chat models for tests, examples and benchmarks: no network, no keys.
+
+- :class:`FakeListChatModel`: answers with scripted strings in turn, streamed character
+  by character (langchain-core's class of the same name).
+- :class:`GenericFakeChatModel`: answers with the next message of an iterator (tool
+  calls included, streamed as tool-call chunks).
+- :class:`FakeEchoChatModel`: answers with the last human message.
+- :class:`FunctionChatModel`: answers by calling your function with the messages.
+- :class:`FakeTimedChatModel`: answers with scripted text at a configurable speed (time
+  to first token, tokens per second, jitter) to simulate a real provider.
+
+Every response carries ``usage_metadata`` (tokens estimated at four characters each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, cast
+
+from runnables.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    tool_call_chunk,
+)
+from runnables.models.base import BaseChatModel, _estimate_usage
+from runnables.models.cache import BaseCache
+from runnables.models.ratelimit import RateLimiter
+
+__all__ = [
+    "FakeEchoChatModel",
+    "FakeListChatModel",
+    "FakeTimedChatModel",
+    "FunctionChatModel",
+    "GenericFakeChatModel",
+]
+
+_WORDS = re.compile(r"(\s)")
+
+
+def _words(text: str) -> list[str]:
+    """Split into words and the whitespace between them (joining gives ``text`` back)."""
+    return [t for t in _WORDS.split(text) if t]
+
+
+def _stream_message(
+    message: AIMessage, tokens: Iterable[str], usage: Any
+) -> Iterator[AIMessageChunk]:
+    """A message as chunks: its text tokens, then tool-call chunks, usage on the last."""
+    pieces: list[AIMessageChunk] = [AIMessageChunk(t) for t in tokens]
+    for i, call in enumerate(message.tool_calls):
+        args = json.dumps(call["args"])
+        # Arguments arrive in pieces, as real providers send them.
+        step = 8
+        for j in range(0, max(len(args), 1), step):
+            first = j == 0
+            pieces.append(
+                AIMessageChunk(
+                    "",
+                    tool_call_chunks=[
+                        tool_call_chunk(
+                            name=call["name"] if first else None,
+                            args=args[j : j + step],
+                            id=call["id"] if first else None,
+                            index=i,
+                        )
+                    ],
+                )
+            )
+    if not pieces:
+        pieces.append(AIMessageChunk(""))
+    last = pieces[-1]
+    last.usage_metadata = usage
+    last.chunk_position = "last"
+    if message.response_metadata:
+        last.response_metadata = dict(message.response_metadata)
+    if message.id is not None:
+        for p in pieces:
+            p.id = message.id
+    return iter(pieces)
+
+
+class FakeListChatModel(BaseChatModel):
+    """Answers with ``responses`` in turn (starting again after the last one).
+
+    Streaming yields one chunk per character, like langchain-core's class. ``sleep``
+    waits that many seconds before each chunk; ``error_on_chunk_number`` raises
+    ``FakeListChatModelError`` when streaming reaches that chunk.
+
+    >>> model = FakeListChatModel(responses=["Hello!"])
+    >>> model.invoke("Hi").content
+    'Hello!'
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[str],
+        *,
+        sleep: float | None = None,
+        i: int = 0,
+        error_on_chunk_number: int | None = None,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
+        if isinstance(responses, str) or not responses:
+            raise ValueError(
+                f"FakeListChatModel needs a non-empty list of response strings, got {responses!r}."
+            )
+        self.responses = list(responses)
+        self.sleep = sleep
+        self.i = i
+        self.error_on_chunk_number = error_on_chunk_number
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"responses": self.responses}
+
+    def _next(self) -> str:
+        text = self.responses[self.i % len(self.responses)]
+        self.i = (self.i + 1) % len(self.responses)
+        return text
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        if self.sleep:
+            await asyncio.sleep(self.sleep)
+        text = self._next()
+        return AIMessage(text, usage_metadata=_estimate_usage(messages, len(text)))
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        text = self._next()
+        sleep = self.sleep
+        fail_at = self.error_on_chunk_number
+        last = len(text) - 1
+        if last < 0:
+            yield AIMessageChunk(
+                "", usage_metadata=_estimate_usage(messages, 0), chunk_position="last"
+            )
+            return
+        for n, ch in enumerate(text):
+            if sleep:
+                await asyncio.sleep(sleep)
+            if fail_at is not None and n == fail_at:
+                raise FakeListChatModelError(
+                    f"FakeListChatModel was told to fail at chunk {fail_at} "
+                    "(error_on_chunk_number)."
+                )
+            if n == last:
+                yield AIMessageChunk(
+                    ch, usage_metadata=_estimate_usage(messages, len(text)), chunk_position="last"
+                )
+            else:
+                yield AIMessageChunk(ch)
+
+
+class FakeListChatModelError(Exception):
+    """Raised by :class:`FakeListChatModel` at ``error_on_chunk_number``."""
+
+
+class GenericFakeChatModel(BaseChatModel):
+    """Answers with the next item of ``messages`` (an ``AIMessage`` or a string).
+
+    Streaming splits the text into words and whitespace, then sends tool calls as
+    tool-call chunks whose arguments arrive in pieces.
+
+    >>> model = GenericFakeChatModel(messages=iter(["one", "two"]))
+    >>> model.invoke("?").content, model.invoke("?").content
+    ('one', 'two')
+    """
+
+    def __init__(
+        self,
+        messages: Iterator[AIMessage | str] | Iterable[AIMessage | str],
+        *,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
+        self.messages = iter(messages)
+
+    def _next(self, messages: list[BaseMessage]) -> AIMessage:
+        try:
+            item = next(self.messages)
+        except StopIteration:
+            raise ValueError(
+                "GenericFakeChatModel has no more scripted messages: give it more in "
+                "messages=iter([...]) (or use itertools.cycle to repeat them)."
+            ) from None
+        msg = AIMessage(item) if isinstance(item, str) else item.model_copy()
+        if msg.usage_metadata is None:
+            msg.usage_metadata = _estimate_usage(messages, len(msg.text))
+        return msg
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        return self._next(messages)
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        msg = self._next(messages)
+        tokens = _words(msg.content) if isinstance(msg.content, str) else []
+        for chunk in _stream_message(msg, tokens, msg.usage_metadata):
+            yield chunk
+        if not isinstance(msg.content, str):
+            yield AIMessageChunk(msg.content)
+
+
+class FakeEchoChatModel(BaseChatModel):
+    """Answers with the text of the last human message (streamed word by word).
+
+    >>> FakeEchoChatModel().invoke("ping").content
+    'ping'
+    """
+
+    def _answer(self, messages: list[BaseMessage]) -> AIMessage:
+        text = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+        return AIMessage(text, usage_metadata=_estimate_usage(messages, len(text)))
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        return self._answer(messages)
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        msg = self._answer(messages)
+        for chunk in _stream_message(msg, _words(msg.text), msg.usage_metadata):
+            yield chunk
+
+
+ModelFunction = Callable[..., "str | AIMessage | Awaitable[str | AIMessage]"]
+
+
+def _positional_count(func: Callable[..., Any]) -> int:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return 2
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+class FunctionChatModel(BaseChatModel):
+    """Answers by calling ``func(messages)`` or ``func(messages, params)``.
+
+    ``func`` may be sync or async and returns a string or an ``AIMessage`` (with
+    ``tool_calls`` to simulate tool use). ``params`` is a dict of the call's parameters
+    (``stop``, ``tools``, ``tool_choice``, ``temperature``...). ``stream_func``, if
+    given, is used for streaming: a (sync or async) generator with the same arguments
+    that yields strings or ``AIMessageChunk``s; without it, the answer is streamed word
+    by word.
+
+    >>> def answer(messages):
+    ...     return f"You said {len(messages)} thing(s)."
+    >>> FunctionChatModel(answer).invoke("hi").content
+    'You said 1 thing(s).'
+    """
+
+    def __init__(
+        self,
+        func: ModelFunction | None = None,
+        *,
+        stream_func: Callable[..., Any] | None = None,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        if func is None and stream_func is None:
+            raise ValueError("FunctionChatModel needs func, stream_func, or both.")
+        for f in (func, stream_func):
+            if f is not None and not callable(f):
+                raise TypeError(f"FunctionChatModel expected a function, got {f!r}.")
+        fn_name = getattr(func or stream_func, "__name__", None)
+        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
+        if name is None and fn_name and fn_name != "<lambda>":
+            self.name = fn_name
+        self.func = func
+        self.stream_func = stream_func
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        f = self.func or self.stream_func
+        return {"func": f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', f)}"}
+
+    def _args(
+        self, func: Callable[..., Any], messages: list[BaseMessage], stop: Any, params: Any
+    ) -> tuple[Any, ...]:
+        if _positional_count(func) >= 2:
+            return (messages, {"stop": stop, **params} if stop is not None else dict(params))
+        return (messages,)
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        if self.func is None:
+            chunks = [c async for c in self._astream(messages, stop=stop, **params)]
+            from runnables.messages import add_chunks, message_chunk_to_message
+
+            return cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
+        out = self.func(*self._args(self.func, messages, stop, params))
+        if inspect.isawaitable(out):
+            out = await out
+        if isinstance(out, str):
+            out = AIMessage(out)
+        if not isinstance(out, AIMessage):
+            raise TypeError(
+                f"The function of FunctionChatModel must return a string or an AIMessage, "
+                f"got {out!r} (a {type(out).__name__})."
+            )
+        if out.usage_metadata is None:
+            out = out.model_copy(
+                update={"usage_metadata": _estimate_usage(messages, len(out.text))}
+            )
+        return out
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        if self.stream_func is None:
+            msg = await self._agenerate(messages, stop=stop, **params)
+            tokens = _words(msg.content) if isinstance(msg.content, str) else [msg.content]
+            for chunk in _stream_message(msg, cast(list[str], tokens), msg.usage_metadata):
+                yield chunk
+            return
+        out = self.stream_func(*self._args(self.stream_func, messages, stop, params))
+        if hasattr(out, "__aiter__"):
+            agen = out
+            try:
+                async for item in agen:
+                    yield item if isinstance(item, AIMessageChunk) else AIMessageChunk(item)
+            finally:
+                aclose = getattr(agen, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        else:
+            gen = iter(out)
+            try:
+                for item in gen:
+                    yield item if isinstance(item, AIMessageChunk) else AIMessageChunk(item)
+            finally:
+                close = getattr(gen, "close", None)
+                if close is not None:
+                    close()
+
+
+class FakeTimedChatModel(BaseChatModel):
+    """Scripted answers at a configurable speed, to simulate a real provider.
+
+    The first token arrives after ``time_to_first_token`` seconds, then
+    ``tokens_per_second`` tokens (words and the spaces between them) arrive each second;
+    ``jitter`` (0 to 1) varies every delay by up to that fraction, drawn from a random
+    generator seeded with ``seed`` so runs repeat. ``ainvoke`` waits the whole time, then
+    answers. ``sleep`` can be replaced (for a fake clock in tests).
+
+    >>> model = FakeTimedChatModel(["Hi there"], time_to_first_token=0.2, tokens_per_second=50)
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[str] = ("This is a simulated response.",),
+        *,
+        time_to_first_token: float = 0.0,
+        tokens_per_second: float | None = None,
+        jitter: float = 0.0,
+        seed: int | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
+        if isinstance(responses, str) or not responses:
+            raise ValueError(
+                f"FakeTimedChatModel needs a non-empty list of response strings, got {responses!r}."
+            )
+        if time_to_first_token < 0:
+            raise ValueError(f"time_to_first_token must be 0 or more, got {time_to_first_token!r}.")
+        if tokens_per_second is not None and not tokens_per_second > 0:
+            raise ValueError(
+                f"tokens_per_second must be above 0 or None, got {tokens_per_second!r}."
+            )
+        if not 0 <= jitter <= 1:
+            raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}.")
+        self.responses = list(responses)
+        self.time_to_first_token = time_to_first_token
+        self.tokens_per_second = tokens_per_second
+        self.jitter = jitter
+        self.seed = seed
+        self._random = random.Random(seed)
+        self._sleep = sleep
+        self.i = 0
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"responses": self.responses}
+
+    def _next(self) -> str:
+        text = self.responses[self.i % len(self.responses)]
+        self.i += 1
+        return text
+
+    def _delay(self, base: float) -> float:
+        if base <= 0:
+            return 0.0
+        if self.jitter:
+            base *= 1 + self.jitter * self._random.uniform(-1.0, 1.0)
+        return base
+
+    def _delays(self, n_tokens: int) -> list[float]:
+        gap = 1.0 / self.tokens_per_second if self.tokens_per_second else 0.0
+        return [self._delay(self.time_to_first_token)] + [
+            self._delay(gap) for _ in range(max(0, n_tokens - 1))
+        ]
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        text = self._next()
+        total = sum(self._delays(len(_words(text))))
+        if total > 0:
+            await self._sleep(total)
+        return AIMessage(text, usage_metadata=_estimate_usage(messages, len(text)))
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        text = self._next()
+        tokens = _words(text)
+        delays = self._delays(len(tokens))
+        usage = _estimate_usage(messages, len(text))
+        for n, (token, delay) in enumerate(zip(tokens, delays, strict=False)):
+            if delay > 0:
+                await self._sleep(delay)
+            if n == len(tokens) - 1:
+                yield AIMessageChunk(token, usage_metadata=usage, chunk_position="last")
+            else:
+                yield AIMessageChunk(token)
+        if not tokens:
+            if delays[0] > 0:
+                await self._sleep(delays[0])
+            yield AIMessageChunk("", usage_metadata=usage, chunk_position="last")

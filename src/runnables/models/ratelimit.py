@@ -1,0 +1,210 @@
+"""A rate limiter shared by model calls: requests per minute and tokens per minute.
+
+Each limit is a bucket that refills continuously. A request *reserves* its share at
+once: it takes one request and its estimated tokens from the buckets (which may go
+below zero), and the time it must wait is computed from how far below zero they went.
+So there is no polling (the waiter sleeps exactly as long as needed), requests are
+served first come first served, and a burst of callers queue at the right spacing.
+
+When the response reports its real token usage, :meth:`RateLimiter.correct` settles the
+difference with the estimate: a response that used more tokens than estimated delays
+later requests, one that used fewer frees budget for them.
+
+A model waits for the limiter *before* taking a ``max_concurrency`` slot, so callers
+waiting for their turn never block calls that could run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from runnables.errors import ConfigError
+
+__all__ = ["InMemoryRateLimiter", "RateLimiter", "Reservation", "estimate_tokens"]
+
+
+def estimate_tokens(text_length: int) -> int:
+    """A rough token count for ``text_length`` characters (four characters a token)."""
+    return max(1, math.ceil(text_length / 4))
+
+
+class Reservation:
+    """One request's claim on the limiter (returned by :meth:`RateLimiter.aacquire`)."""
+
+    __slots__ = ("settled", "tokens")
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = tokens
+        self.settled = False
+
+
+class _Bucket:
+    __slots__ = ("capacity", "level", "rate", "updated")
+
+    def __init__(self, rate_per_second: float, capacity: float, now: float) -> None:
+        self.rate = rate_per_second
+        self.capacity = capacity
+        self.level = capacity
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait_after_taking(self, amount: float) -> float:
+        """Take ``amount`` and say how long until the level is back to zero."""
+        self.level -= amount
+        return 0.0 if self.level >= 0 else -self.level / self.rate
+
+
+class RateLimiter:
+    """Limit requests and tokens per minute across every call that shares this object.
+
+    >>> limiter = RateLimiter(requests_per_minute=60, tokens_per_minute=40_000)
+    >>> # model = SomeChatModel(rate_limiter=limiter)
+
+    ``max_bucket_size`` is how many requests may start back to back before the rate
+    applies (1: evenly spaced); ``max_token_bucket`` how many tokens may be spent in a
+    burst (default: one minute's worth). ``clock`` and ``sleep`` can be replaced in tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        requests_per_second: float | None = None,
+        max_bucket_size: float = 1,
+        max_token_bucket: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if requests_per_second is not None:
+            if requests_per_minute is not None:
+                raise ConfigError(
+                    "Pass requests_per_minute or requests_per_second, not both "
+                    f"(got {requests_per_minute!r} and {requests_per_second!r})."
+                )
+            requests_per_minute = requests_per_second * 60
+        for label, value in (
+            ("requests_per_minute", requests_per_minute),
+            ("tokens_per_minute", tokens_per_minute),
+        ):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{label} must be a number above 0 or None, got {value!r}.")
+        if requests_per_minute is None and tokens_per_minute is None:
+            raise ConfigError(
+                "A RateLimiter needs requests_per_minute (or requests_per_second), "
+                "tokens_per_minute, or both."
+            )
+        if not max_bucket_size >= 1:
+            raise ConfigError(f"max_bucket_size must be at least 1, got {max_bucket_size!r}.")
+        self._clock = clock
+        self._sleep = sleep
+        now = clock()
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self._requests = (
+            _Bucket(requests_per_minute / 60.0, max_bucket_size, now)
+            if requests_per_minute is not None
+            else None
+        )
+        self._tokens = (
+            _Bucket(
+                tokens_per_minute / 60.0,
+                max_token_bucket if max_token_bucket is not None else tokens_per_minute,
+                now,
+            )
+            if tokens_per_minute is not None
+            else None
+        )
+
+    def reserve(self, tokens: int = 0) -> tuple[Reservation, float]:
+        """Claim one request and ``tokens`` now; return the claim and the seconds to wait."""
+        now = self._clock()
+        wait = 0.0
+        if self._requests is not None:
+            self._requests.refill(now)
+            wait = self._requests.wait_after_taking(1)
+        if self._tokens is not None:
+            self._tokens.refill(now)
+            # A request bigger than the whole bucket could never fit; it waits for a full
+            # bucket instead of forever.
+            wait = max(wait, self._tokens.wait_after_taking(min(tokens, self._tokens.capacity)))
+        return Reservation(tokens), wait
+
+    async def aacquire(self, tokens: int = 0) -> Reservation:
+        """Wait until one more request (with about ``tokens`` tokens) fits the limits."""
+        reservation, wait = self.reserve(tokens)
+        if wait > 0:
+            try:
+                await self._sleep(wait)
+            except BaseException:
+                self.cancel(reservation)  # a cancelled waiter gives its share back
+                raise
+        return reservation
+
+    def acquire(self, tokens: int = 0) -> Reservation:
+        """Blocking version of :meth:`aacquire`, for sync code (sleeps the thread)."""
+        reservation, wait = self.reserve(tokens)
+        if wait > 0:
+            time.sleep(wait)
+        return reservation
+
+    def correct(self, reservation: Reservation, actual_tokens: int) -> None:
+        """Settle a request's estimate with the tokens its response reports using."""
+        if reservation.settled or self._tokens is None:
+            return
+        reservation.settled = True
+        self._tokens.refill(self._clock())
+        self._tokens.level += reservation.tokens - actual_tokens
+
+    def cancel(self, reservation: Reservation) -> None:
+        """Give back the share of a request that never ran."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        now = self._clock()
+        if self._requests is not None:
+            self._requests.refill(now)
+            self._requests.level += 1
+        if self._tokens is not None:
+            self._tokens.refill(now)
+            self._tokens.level += min(reservation.tokens, self._tokens.capacity)
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(requests_per_minute={self.requests_per_minute!r}, "
+            f"tokens_per_minute={self.tokens_per_minute!r})"
+        )
+
+
+class InMemoryRateLimiter(RateLimiter):
+    """langchain-core's name and arguments: a limit in requests per second.
+
+    ``check_every_n_seconds`` is accepted for compatibility and ignored: the limiter
+    computes how long to wait instead of polling.
+    """
+
+    def __init__(
+        self,
+        *,
+        requests_per_second: float = 1,
+        check_every_n_seconds: float = 0.1,
+        max_bucket_size: float = 1,
+        tokens_per_minute: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(
+            requests_per_second=requests_per_second,
+            tokens_per_minute=tokens_per_minute,
+            max_bucket_size=max_bucket_size,
+            clock=clock,
+            sleep=sleep,
+        )
+        self.check_every_n_seconds = check_every_n_seconds

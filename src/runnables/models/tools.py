@@ -1,0 +1,200 @@
+"""Turning Python functions, pydantic models and JSON schemas into tool definitions.
+
+The output is OpenAI's tool format, which most providers accept or translate::
+
+    {"type": "function",
+     "function": {"name": ..., "description": ..., "parameters": {JSON schema}}}
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["convert_to_json_schema", "convert_to_openai_tool", "tool_name"]
+
+ToolLike = Mapping[str, Any] | type | Callable[..., Any]
+
+
+def _is_pydantic_model(obj: Any) -> bool:
+    try:
+        from pydantic import BaseModel
+    except ImportError:  # pragma: no cover - pydantic is a dependency
+        return False
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def _strip_titles(schema: Any) -> Any:
+    # pydantic adds a "title" to every property; providers do not need them and they
+    # cost prompt tokens. Titles of nested models under "$defs" are harmless and kept.
+    if isinstance(schema, dict):
+        out = {}
+        for key, value in schema.items():
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {
+                    name: _strip_titles({k: v for k, v in prop.items() if k != "title"})
+                    if isinstance(prop, dict)
+                    else prop
+                    for name, prop in value.items()
+                }
+            else:
+                out[key] = _strip_titles(value)
+        return out
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    return schema
+
+
+def _doc_parts(doc: str | None) -> tuple[str, dict[str, str]]:
+    """The description (first paragraph) and argument descriptions of a docstring.
+
+    Understands Google style (``Args:`` then ``name: text``) and reST (``:param name:``).
+    """
+    if not doc:
+        return "", {}
+    doc = inspect.cleandoc(doc)
+    args: dict[str, str] = {}
+    for match in re.finditer(r":param\s+(\w+):\s*(.+)", doc):
+        args[match.group(1)] = match.group(2).strip()
+    lines = doc.splitlines()
+    in_args = False
+    current = None
+    for line in lines:
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:", "Parameters:"):
+            in_args = True
+            continue
+        if in_args:
+            if not stripped:
+                current = None
+                continue
+            if not line.startswith((" ", "\t")):
+                in_args = False
+                continue
+            m = re.match(r"(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)", stripped)
+            if m and (len(line) - len(line.lstrip())) <= 4:
+                current = m.group(1).lstrip("*")
+                args[current] = m.group(2).strip()
+            elif current is not None:
+                args[current] = f"{args[current]} {stripped}".strip()
+    description = doc.split("\n\n")[0]
+    if re.match(r"(Args|Arguments|Parameters|Returns|Raises):", description):
+        description = ""
+    description = " ".join(
+        line.strip() for line in description.splitlines() if not line.strip().startswith(":")
+    )
+    return description, args
+
+
+def _function_schema(func: Callable[..., Any]) -> tuple[str, str, dict[str, Any]]:
+    from pydantic import Field, create_model
+
+    name = getattr(func, "__name__", None) or type(func).__name__
+    description, arg_docs = _doc_parts(inspect.getdoc(func))
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        hints = {}
+    fields: dict[str, Any] = {}
+    for pname, param in inspect.signature(func).parameters.items():
+        if pname in ("self", "cls", "config", "run_manager", "callbacks"):
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(pname, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (annotation, Field(default, description=arg_docs.get(pname)))
+    model = create_model(name, **fields)
+    schema = _strip_titles(model.model_json_schema())
+    schema.pop("title", None)
+    return name, description, schema
+
+
+def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str, Any]:
+    """A tool definition in OpenAI's format from a function, pydantic model or schema.
+
+    Accepts: a typed Python function (its docstring gives the description and the
+    ``Args:`` section the parameter descriptions), a pydantic model class (its docstring
+    is the description), a JSON schema dict with a ``title``, a dict with ``name`` and
+    ``parameters``, a dict already in OpenAI's format, or an object with ``name``,
+    ``description`` and ``args_schema`` (a tool object).
+
+    >>> def add(a: int, b: int) -> int:
+    ...     '''Add two numbers.'''
+    ...     return a + b
+    >>> convert_to_openai_tool(add)["function"]["name"]
+    'add'
+    """
+    if isinstance(tool, Mapping):
+        if tool.get("type") == "function" and "function" in tool:
+            out = dict(tool)
+        elif "name" in tool and ("parameters" in tool or "description" in tool):
+            fn = {k: tool[k] for k in ("name", "description", "parameters") if k in tool}
+            fn.setdefault("parameters", {"type": "object", "properties": {}})
+            out = {"type": "function", "function": fn}
+        elif "title" in tool:
+            params = {k: v for k, v in tool.items() if k not in ("title", "description")}
+            fn = {"name": tool["title"], "parameters": params}
+            if tool.get("description"):
+                fn["description"] = tool["description"]
+            out = {"type": "function", "function": fn}
+        else:
+            raise ValueError(
+                f"Cannot make a tool from the dict {dict(tool)!r}: a JSON schema needs a "
+                "'title' (the tool's name), or pass {'name': ..., 'description': ..., "
+                "'parameters': {...}}."
+            )
+    elif _is_pydantic_model(tool):
+        schema = _strip_titles(tool.model_json_schema())
+        name = schema.pop("title", tool.__name__)
+        description = schema.pop("description", None)
+        if description is None:
+            description, _ = _doc_parts(tool.__doc__)
+        fn = {"name": name, "parameters": schema}
+        if description:
+            fn["description"] = description
+        out = {"type": "function", "function": fn}
+    elif hasattr(tool, "args_schema") and hasattr(tool, "name"):
+        args_schema = tool.args_schema
+        if _is_pydantic_model(args_schema):
+            params = _strip_titles(args_schema.model_json_schema())
+            params.pop("title", None)
+            params.pop("description", None)
+        else:
+            params = dict(args_schema or {"type": "object", "properties": {}})
+        fn = {"name": tool.name, "description": getattr(tool, "description", "") or ""}
+        fn["parameters"] = params
+        out = {"type": "function", "function": fn}
+    elif callable(tool) and not isinstance(tool, type):
+        name, description, params = _function_schema(tool)
+        fn = {"name": name, "parameters": params}
+        if description:
+            fn["description"] = description
+        out = {"type": "function", "function": fn}
+    else:
+        raise TypeError(
+            f"Cannot make a tool from {tool!r} (a {type(tool).__name__}). Pass a typed "
+            "Python function with a docstring, a pydantic model class, or a JSON schema "
+            "dict with a 'title'."
+        )
+    if strict is not None:
+        out["function"] = {**out["function"], "strict": strict}
+    return out
+
+
+def tool_name(tool: Any) -> str:
+    """The name a tool definition (or anything convertible to one) goes by."""
+    return str(convert_to_openai_tool(tool)["function"]["name"])
+
+
+def convert_to_json_schema(schema: Any) -> dict[str, Any]:
+    """A JSON schema (with ``title`` and ``description``) for a tool-like value."""
+    fn = convert_to_openai_tool(schema)["function"]
+    out: dict[str, Any] = {"title": fn["name"]}
+    if fn.get("description"):
+        out["description"] = fn["description"]
+    out.update(fn.get("parameters", {}))
+    return out
