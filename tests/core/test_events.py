@@ -1,0 +1,189 @@
+"""astream_events in langchain-core's v2 format."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from conftest import other_tasks
+from runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+
+def add1(x: int) -> int:
+    return x + 1
+
+
+async def dbl(x: int) -> int:
+    return x * 2
+
+
+def _small_chain() -> Runnable[int, int]:
+    return (
+        RunnableLambda(add1)
+        | {"a": RunnableLambda(dbl), "b": RunnablePassthrough()}
+        | RunnableLambda(lambda d: d["a"] + d["b"], name="total")
+    ).with_config(run_name="top", tags=["T"], metadata={"user": "u1"})
+
+
+async def _events(runnable: Runnable[Any, Any], input: Any, **kw: Any) -> list[dict[str, Any]]:
+    return [e async for e in runnable.astream_events(input, version="v2", **kw)]
+
+
+async def test_events_of_a_small_chain_match_langchain_cores_runs_and_tags() -> None:
+    events = await _events(_small_chain(), 1)
+    assert events[0]["event"] == "on_chain_start"
+    assert events[0]["name"] == "top"
+    assert events[0]["data"] == {"input": 1}
+    assert events[-1]["event"] == "on_chain_end"
+    assert events[-1]["name"] == "top"
+    assert events[-1]["data"]["output"] == 6
+
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        assert set(e) >= {"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}
+        runs.setdefault(e["run_id"], []).append(e)
+    by_name = {evs[0]["name"]: evs for evs in runs.values()}
+    # with_config adds no run of its own: its name, tags and metadata go to the chain's run.
+    assert sorted(by_name) == [
+        "RunnableParallel<a,b>",
+        "RunnablePassthrough",
+        "add1",
+        "dbl",
+        "top",
+        "total",
+    ]
+    tags = {name: sorted(evs[0]["tags"]) for name, evs in by_name.items()}
+    assert tags == {
+        "top": ["T"],
+        "add1": ["T", "seq:step:1"],
+        "RunnableParallel<a,b>": ["T", "seq:step:2"],
+        "dbl": ["T", "map:key:a"],
+        "RunnablePassthrough": ["T", "map:key:b"],
+        "total": ["T", "seq:step:3"],
+    }
+    for evs in by_name.values():
+        kinds = [e["event"] for e in evs]
+        assert kinds[0] == "on_chain_start"
+        assert kinds[-1] == "on_chain_end"
+        assert set(kinds[1:-1]) <= {"on_chain_stream"}
+        assert all(e["metadata"] == {"user": "u1"} for e in evs)
+    assert [e["data"]["chunk"] for e in by_name["top"] if e["event"] == "on_chain_stream"] == [6]
+    assert by_name["total"][-1]["data"] == {"output": 6, "input": {"a": 4, "b": 2}}
+
+
+async def test_parent_ids_are_root_first_and_parents_enclose_children() -> None:
+    events = await _events(_small_chain(), 1)
+    ids = {e["name"]: e["run_id"] for e in events}
+    parents = {e["name"]: e["parent_ids"] for e in events}
+    assert parents["top"] == []
+    assert parents["add1"] == [ids["top"]]
+    assert parents["dbl"] == [ids["top"], ids["RunnableParallel<a,b>"]]
+    position = {(e["event"], e["run_id"]): i for i, e in enumerate(events)}
+    for e in events:
+        if e["event"] != "on_chain_start" or not e["parent_ids"]:
+            continue
+        parent = e["parent_ids"][-1]
+        assert position[("on_chain_start", parent)] < position[("on_chain_start", e["run_id"])]
+        assert position[("on_chain_end", e["run_id"])] < position[("on_chain_end", parent)]
+
+
+async def test_run_name_and_run_id_in_the_call_config_name_the_root_run() -> None:
+    from uuid import uuid4
+
+    rid = uuid4()
+    events = await _events(_small_chain(), 1, config={"run_name": "mine", "run_id": rid})
+    assert events[0]["name"] == "mine"
+    assert events[0]["run_id"] == str(rid)
+    assert sum(1 for e in events if e["parent_ids"] == []) == 3  # start, stream, end
+
+
+async def test_nested_ainvoke_inside_a_step_is_a_child_run() -> None:
+    inner = RunnableLambda(dbl, name="inner")
+
+    async def outer(x: int) -> int:
+        return await inner.ainvoke(x)
+
+    events = await _events(RunnableLambda(outer), 1)
+    assert [(e["event"], e["name"]) for e in events] == [
+        ("on_chain_start", "outer"),
+        ("on_chain_start", "inner"),
+        ("on_chain_end", "inner"),
+        ("on_chain_stream", "outer"),
+        ("on_chain_end", "outer"),
+    ]
+    assert events[1]["parent_ids"] == [events[0]["run_id"]]
+
+
+async def test_generator_chunks_are_stream_events_as_they_happen() -> None:
+    async def tokens(x: str) -> AsyncIterator[str]:
+        for t in x.split():
+            yield t
+
+    events = await _events(RunnableLambda(tokens, name="tokens"), "a b c")
+    chunks = [e["data"]["chunk"] for e in events if e["event"] == "on_chain_stream"]
+    assert chunks == ["a", "b", "c"]
+    assert events[-1]["data"]["output"] == "abc"
+
+
+async def test_include_and_exclude_filters() -> None:
+    chain = _small_chain()
+
+    async def names(**kw: Any) -> set[str]:
+        return {e["name"] for e in await _events(chain, 1, **kw)}
+
+    assert await names(include_names=["dbl"]) == {"dbl"}
+    assert await names(include_tags=["seq:step:1"]) == {"add1"}
+    assert await names(include_types=["chain"]) == {
+        "top",
+        "add1",
+        "RunnableParallel<a,b>",
+        "dbl",
+        "RunnablePassthrough",
+        "total",
+    }
+    assert await names(include_types=["llm"]) == set()
+    assert "dbl" not in await names(exclude_names=["dbl"])
+    excluded = await names(exclude_tags=["seq:step:2"])
+    assert "RunnableParallel<a,b>" not in excluded
+    assert "dbl" in excluded  # tags of a child are its own, as in langchain-core
+    assert await names(include_names=["add1", "dbl"], exclude_names=["dbl"]) == {"add1"}
+
+
+async def test_an_error_ends_the_events_with_the_original_exception() -> None:
+    boom = ValueError("bad value 3")
+
+    def fail(x: int) -> int:
+        raise boom
+
+    seen: list[str] = []
+    with pytest.raises(ValueError) as info:
+        async for e in (RunnableLambda(add1) | RunnableLambda(fail)).astream_events(
+            1, version="v2"
+        ):
+            seen.append(e["event"])
+    assert info.value is boom
+    assert seen[0] == "on_chain_start"
+
+
+async def test_leaving_astream_events_early_cancels_the_run() -> None:
+    cleaned = asyncio.Event()
+
+    async def forever(x: int) -> AsyncIterator[int]:
+        try:
+            while True:
+                yield x
+                await asyncio.sleep(0)
+        finally:
+            cleaned.set()
+
+    before = other_tasks()
+    stream = RunnableLambda(forever).astream_events(1, version="v2")
+    async for e in stream:
+        if e["event"] == "on_chain_stream":
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert cleaned.is_set()
+    assert other_tasks() <= before
