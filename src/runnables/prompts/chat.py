@@ -1,0 +1,430 @@
+"""``ChatPromptTemplate``: a prompt that is a list of messages, some of them templates.
+
+>>> prompt = ChatPromptTemplate.from_messages([
+...     ("system", "You answer in {language}."),
+...     MessagesPlaceholder("history", optional=True),
+...     ("human", "{question}"),
+... ])
+>>> [m.type for m in prompt.invoke({"language": "French", "question": "Hi?"}).to_messages()]
+['system', 'human']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from runnables.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+    get_buffer_string,
+)
+from runnables.prompts.base import BasePromptTemplate
+from runnables.prompts.formatting import (
+    InvalidPromptTemplateError,
+    PromptInputError,
+    PromptTemplateFormat,
+    check_format,
+    missing_variables_error,
+)
+from runnables.prompts.string import PromptTemplate
+from runnables.prompts.value import ChatPromptValue
+
+__all__ = [
+    "AIMessagePromptTemplate",
+    "BaseMessagePromptTemplate",
+    "BaseStringMessagePromptTemplate",
+    "ChatMessagePromptTemplate",
+    "ChatPromptTemplate",
+    "HumanMessagePromptTemplate",
+    "MessageLikeRepresentation",
+    "MessagesPlaceholder",
+    "SystemMessagePromptTemplate",
+]
+
+MessageLikeRepresentation = Any  # a message, a message template, ("role", "text"), or a str
+
+
+class BaseMessagePromptTemplate:
+    """One entry of a chat prompt that turns variables into messages."""
+
+    input_variables: list[str]
+
+    def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """The messages for these variables."""
+        raise NotImplementedError
+
+    async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """``format_messages`` for async code (formatting never waits)."""
+        return self.format_messages(**kwargs)
+
+
+class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
+    """A message whose content is a string template (``prompt``)."""
+
+    _message_class: ClassVar[type[BaseMessage]] = HumanMessage
+
+    def __init__(self, prompt: PromptTemplate, **additional_kwargs: Any) -> None:
+        if not isinstance(prompt, PromptTemplate):
+            raise InvalidPromptTemplateError(
+                f"{type(self).__name__} needs a PromptTemplate as prompt, got {prompt!r}."
+            )
+        self.prompt = prompt
+        self.additional_kwargs = additional_kwargs
+        self.input_variables = prompt.input_variables
+
+    @classmethod
+    def from_template(
+        cls,
+        template: str,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
+    ) -> BaseStringMessagePromptTemplate:
+        """A message template from a string template."""
+        return cls(
+            PromptTemplate(
+                template, template_format=template_format, partial_variables=partial_variables
+            )
+        )
+
+    def format(self, **kwargs: Any) -> BaseMessage:
+        """The message for these variables."""
+        return self._message_class(self.prompt.format(**kwargs), **self.additional_kwargs)
+
+    def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """A one-message list."""
+        return [self.format(**kwargs)]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and other.prompt.template == self.prompt.template  # type: ignore[attr-defined]
+            and other.additional_kwargs == self.additional_kwargs  # type: ignore[attr-defined]
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(template={self.prompt.template!r})"
+
+
+class HumanMessagePromptTemplate(BaseStringMessagePromptTemplate):
+    """A human message from a template."""
+
+    _message_class = HumanMessage
+
+
+class AIMessagePromptTemplate(BaseStringMessagePromptTemplate):
+    """An AI message from a template."""
+
+    _message_class = AIMessage
+
+
+class SystemMessagePromptTemplate(BaseStringMessagePromptTemplate):
+    """A system message from a template."""
+
+    _message_class = SystemMessage
+
+
+class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
+    """A message with any ``role`` from a template."""
+
+    def __init__(self, prompt: PromptTemplate, role: str, **additional_kwargs: Any) -> None:
+        super().__init__(prompt, **additional_kwargs)
+        self.role = role
+
+    @classmethod
+    def from_template(  # type: ignore[override]
+        cls,
+        template: str,
+        role: str,
+        template_format: PromptTemplateFormat = "f-string",
+    ) -> ChatMessagePromptTemplate:
+        """A message with ``role`` from a string template."""
+        return cls(PromptTemplate(template, template_format=template_format), role=role)
+
+    def format(self, **kwargs: Any) -> BaseMessage:
+        """The message for these variables."""
+        return ChatMessage(self.prompt.format(**kwargs), role=self.role, **self.additional_kwargs)
+
+
+class MessagesPlaceholder(BaseMessagePromptTemplate):
+    """A place in a chat prompt for a list of messages passed in a variable (a history).
+
+    With ``optional=True`` the variable may be left out (no messages); ``n_messages``
+    keeps only the last ``n`` messages. The value may be messages, ``("role", "text")``
+    tuples, strings or OpenAI-style dicts.
+    """
+
+    def __init__(
+        self, variable_name: str, *, optional: bool = False, n_messages: int | None = None
+    ) -> None:
+        if n_messages is not None and n_messages < 0:
+            raise InvalidPromptTemplateError(
+                f"MessagesPlaceholder n_messages must be 0 or more, got {n_messages}."
+            )
+        self.variable_name = variable_name
+        self.optional = optional
+        self.n_messages = n_messages
+        self.input_variables = [] if optional else [variable_name]
+
+    def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """The messages in the variable (converted to message objects)."""
+        if self.variable_name in kwargs:
+            value = kwargs[self.variable_name]
+        elif self.optional:
+            value = []
+        else:
+            raise missing_variables_error(
+                f"MessagesPlaceholder({self.variable_name!r})",
+                [self.variable_name],
+                [self.variable_name],
+                list(kwargs),
+            )
+        if not isinstance(value, (list, tuple)) and not hasattr(value, "to_messages"):
+            raise PromptInputError(
+                f"The variable {self.variable_name!r} of a MessagesPlaceholder must be a list "
+                f"of messages, but got {value!r} (a {type(value).__name__}). Pass a list, "
+                "like [('human', 'Hi'), ('ai', 'Hello!')].",
+                expected=[self.variable_name],
+            )
+        try:
+            messages = convert_to_messages(value)
+        except (TypeError, ValueError) as exc:
+            raise PromptInputError(
+                f"The variable {self.variable_name!r} of a MessagesPlaceholder holds something "
+                f"that is not a message: {exc}",
+                expected=[self.variable_name],
+            ) from None
+        if self.n_messages is not None:
+            messages = messages[-self.n_messages :] if self.n_messages else []
+        return messages
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MessagesPlaceholder) and (
+            other.variable_name,
+            other.optional,
+            other.n_messages,
+        ) == (self.variable_name, self.optional, self.n_messages)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MessagesPlaceholder({self.variable_name!r}, optional={self.optional})"
+
+
+_ROLE_TEMPLATES: dict[str, type[BaseStringMessagePromptTemplate]] = {
+    "human": HumanMessagePromptTemplate,
+    "user": HumanMessagePromptTemplate,
+    "ai": AIMessagePromptTemplate,
+    "assistant": AIMessagePromptTemplate,
+    "system": SystemMessagePromptTemplate,
+    "developer": SystemMessagePromptTemplate,
+}
+
+_Entry = BaseMessage | BaseMessagePromptTemplate | BasePromptTemplate
+
+
+def _placeholder(spec: Any) -> MessagesPlaceholder:
+    optional = True
+    if isinstance(spec, (list, tuple)) and len(spec) == 2:
+        spec, optional = spec
+        if not isinstance(optional, bool):
+            raise InvalidPromptTemplateError(
+                f"A ('placeholder', [name, optional]) entry needs a bool as optional, got "
+                f"{optional!r}."
+            )
+    if not isinstance(spec, str) or len(spec) < 3 or spec[0] != "{" or spec[-1] != "}":
+        raise InvalidPromptTemplateError(
+            f"A ('placeholder', ...) entry needs the variable in braces, like "
+            f"('placeholder', '{{history}}'), got {spec!r}."
+        )
+    return MessagesPlaceholder(spec[1:-1], optional=optional)
+
+
+def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) -> _Entry:
+    if role == "placeholder":
+        return _placeholder(template)
+    cls = _ROLE_TEMPLATES.get(role)
+    if cls is None:
+        raise InvalidPromptTemplateError(
+            f"Unknown message role {role!r} in a chat prompt. Use one of 'system', 'human' "
+            "(or 'user'), 'ai' (or 'assistant') or 'placeholder'."
+        )
+    if not isinstance(template, str):
+        raise InvalidPromptTemplateError(
+            f"The {role!r} message of a chat prompt needs a string template, got {template!r} "
+            f"(a {type(template).__name__})."
+        )
+    return cls.from_template(template, template_format=template_format)
+
+
+def _to_entry(message: Any, template_format: PromptTemplateFormat) -> _Entry:
+    if isinstance(message, (BaseMessagePromptTemplate, BaseMessage, ChatPromptTemplate)):
+        return message
+    if isinstance(message, str):
+        return HumanMessagePromptTemplate.from_template(message, template_format=template_format)
+    if isinstance(message, dict):
+        if set(message) != {"role", "content"}:
+            raise InvalidPromptTemplateError(
+                f"A dict entry of a chat prompt needs exactly the keys 'role' and 'content', "
+                f"got {sorted(message)}."
+            )
+        return _from_role(message["role"], message["content"], template_format)
+    if isinstance(message, tuple) and len(message) == 2:
+        role, template = message
+        if isinstance(role, str):
+            return _from_role(role, template, template_format)
+        if isinstance(role, type) and issubclass(role, BaseMessage):
+            return _from_role(role.type, template, template_format)
+        if isinstance(role, type) and issubclass(role, BaseStringMessagePromptTemplate):
+            return role(PromptTemplate(template, template_format=template_format))
+    raise InvalidPromptTemplateError(
+        f"Cannot use {message!r} (a {type(message).__name__}) in a chat prompt. Use a "
+        "(role, template) tuple like ('human', '{question}'), a string, a message, a message "
+        "template, or MessagesPlaceholder('history')."
+    )
+
+
+class ChatPromptTemplate(BasePromptTemplate):
+    """A prompt that formats into a list of messages (a :class:`ChatPromptValue`).
+
+    Entries may be ``(role, template)`` tuples (roles ``system``, ``human``/``user``,
+    ``ai``/``assistant``, and ``placeholder`` with ``"{variable}"``), strings (human
+    templates), messages (kept as they are), message templates, and
+    :class:`MessagesPlaceholder`.
+    """
+
+    def __init__(
+        self,
+        messages: Sequence[MessageLikeRepresentation],
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        input_variables: list[str] | None = None,
+        partial_variables: Mapping[str, Any] | None = None,
+        input_types: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        check_format(template_format)
+        if isinstance(messages, (str, BaseMessage)) or not isinstance(messages, Sequence):
+            raise InvalidPromptTemplateError(
+                f"ChatPromptTemplate needs a list of messages, got {messages!r}. For a single "
+                "template use ChatPromptTemplate.from_template(...)."
+            )
+        self.messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
+        self.name = name
+        partials = dict(partial_variables or {})
+        required: set[str] = set()
+        optional: set[str] = set()
+        types = dict(input_types or {})
+        for entry in self.messages:
+            if isinstance(entry, MessagesPlaceholder):
+                types.setdefault(entry.variable_name, list[AnyMessage])
+                if entry.optional:
+                    optional.add(entry.variable_name)
+                    partials.setdefault(entry.variable_name, [])
+                    continue
+            if isinstance(entry, (BaseMessagePromptTemplate, BasePromptTemplate)):
+                required.update(entry.input_variables)
+                if isinstance(entry, BasePromptTemplate):
+                    optional.update(entry.optional_variables)
+        optional -= required
+        if input_variables is None:
+            input_variables = sorted(required - set(partials))
+        self._init_variables(input_variables, sorted(optional), partials, types)
+
+    @classmethod
+    def from_messages(
+        cls,
+        messages: Sequence[MessageLikeRepresentation],
+        template_format: PromptTemplateFormat = "f-string",
+    ) -> ChatPromptTemplate:
+        """A chat prompt from a list of entries (see the class docstring)."""
+        return cls(messages, template_format=template_format)
+
+    @classmethod
+    def from_template(
+        cls, template: str, *, template_format: PromptTemplateFormat = "f-string"
+    ) -> ChatPromptTemplate:
+        """A chat prompt of one human message template."""
+        return cls([("human", template)], template_format=template_format)
+
+    # ------------------------------------------------------------------ formatting
+
+    def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """The messages for these variables."""
+        values = self._merge_partial_and_user_variables(**kwargs)
+        out: list[BaseMessage] = []
+        for entry in self.messages:
+            if isinstance(entry, BaseMessage):
+                out.append(entry)
+            elif isinstance(entry, BaseStringMessagePromptTemplate):
+                out.append(entry.format(**values))
+            elif isinstance(entry, ChatPromptTemplate):
+                out.extend(entry.format_messages(**values))
+            else:
+                out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+        return out
+
+    async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """``format_messages`` for async code (formatting never waits)."""
+        return self.format_messages(**kwargs)
+
+    def format_prompt(self, **kwargs: Any) -> ChatPromptValue:
+        """Format into a :class:`ChatPromptValue`."""
+        return ChatPromptValue(self.format_messages(**kwargs))
+
+    def format(self, **kwargs: Any) -> str:
+        """Format into a transcript string (``"System: ...\\nHuman: ..."``)."""
+        return get_buffer_string(self.format_messages(**kwargs))
+
+    # ------------------------------------------------------------------ editing
+
+    def __add__(self, other: Any) -> ChatPromptTemplate:
+        """Concatenate with another chat prompt, a message, a template or a list of those."""
+        partials = dict(self.partial_variables)
+        if isinstance(other, ChatPromptTemplate):
+            partials.update(other.partial_variables)
+            extra: list[Any] = list(other.messages)
+        elif isinstance(other, (list, tuple)) and not (
+            isinstance(other, tuple) and len(other) == 2 and isinstance(other[0], str)
+        ):
+            extra = list(other)
+        else:
+            extra = [other]
+        return ChatPromptTemplate([*self.messages, *extra], partial_variables=partials)
+
+    def append(self, message: MessageLikeRepresentation) -> None:
+        """Add an entry at the end (in place)."""
+        self._reset([*self.messages, message])
+
+    def extend(self, messages: Sequence[MessageLikeRepresentation]) -> None:
+        """Add entries at the end (in place)."""
+        self._reset([*self.messages, *messages])
+
+    def _reset(self, messages: list[Any]) -> None:
+        fresh = ChatPromptTemplate(messages, partial_variables=self.partial_variables)
+        self.messages = fresh.messages
+        self._init_variables(
+            fresh.input_variables,
+            fresh.optional_variables,
+            fresh.partial_variables,
+            fresh.input_types,
+        )
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            partials = self.partial_variables
+            return ChatPromptTemplate(self.messages[index], partial_variables=partials)
+        return self.messages[index]
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __repr__(self) -> str:
+        return f"ChatPromptTemplate(messages={self.messages!r})"

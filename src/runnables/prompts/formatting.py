@@ -1,0 +1,205 @@
+"""Template formats: f-string (the default) and jinja2 (rendered in a sandbox).
+
+Also the errors a template raises: a bad template is a developer mistake
+(:class:`InvalidPromptTemplateError`); a missing variable in the input is
+:class:`PromptInputError`, whose message names the variable, lists the variables the
+template expects and points out a close misspelling.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from string import Formatter
+from typing import Any, Literal
+
+from runnables.errors import MissingExtraError, RunnablesError, UserError
+
+__all__ = [
+    "InvalidPromptTemplateError",
+    "PromptInputError",
+    "PromptTemplateFormat",
+    "format_template",
+    "get_template_variables",
+    "missing_variables_error",
+]
+
+PromptTemplateFormat = Literal["f-string", "jinja2"]
+_FORMATS = ("f-string", "jinja2")
+
+
+class InvalidPromptTemplateError(UserError, ValueError):
+    """A template cannot be used: bad syntax, an unsafe field, or an unknown format."""
+
+
+class PromptInputError(RunnablesError, KeyError):
+    """The input of a prompt template lacks a variable the template needs (or is no dict).
+
+    It is a ``KeyError``, as langchain-core raises. ``missing`` names the variables that
+    were not given and ``expected`` lists the variables the template takes.
+    """
+
+    def __init__(
+        self, message: str, missing: Iterable[str] = (), expected: Iterable[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.missing = sorted(missing)
+        self.expected = list(expected)
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return self.message
+
+
+def check_format(template_format: str) -> None:
+    """Raise a clear error for a template format this library does not support."""
+    if template_format not in _FORMATS:
+        hint = " (mustache is not supported; use jinja2)" if template_format == "mustache" else ""
+        raise InvalidPromptTemplateError(
+            f"Unknown template_format {template_format!r}{hint}. Use one of {list(_FORMATS)}."
+        )
+
+
+# ---------------------------------------------------------------------- f-string
+
+
+@functools.lru_cache(maxsize=1024)
+def f_string_variables(template: str) -> tuple[str, ...]:
+    """The variables of an f-string template, sorted; rejects unsafe or positional fields.
+
+    Attribute access and indexing (``{user.name}``, ``{items[0]}``) are refused: a
+    template from an untrusted place could otherwise reach into the values' internals.
+    """
+    names: set[str] = set()
+    try:
+        fields = list(Formatter().parse(template))
+    except ValueError as exc:
+        raise InvalidPromptTemplateError(
+            f"The f-string template {_short(template)!r} is not valid: {exc}. Write a literal "
+            "brace as '{{' or '}}'."
+        ) from None
+    for _, field, spec, _ in fields:
+        if field is None:
+            continue
+        if field == "" or field.isdigit():
+            raise InvalidPromptTemplateError(
+                f"The f-string template {_short(template)!r} has a positional field "
+                f"{'{' + field + '}'!r}; name it, like '{{question}}', and pass it by name."
+            )
+        if "." in field or "[" in field or "]" in field:
+            raise InvalidPromptTemplateError(
+                f"The f-string template {_short(template)!r} uses {'{' + field + '}'!r}: variable "
+                "names cannot use attribute access (.) or indexing ([]). Pass the value "
+                "itself as its own variable."
+            )
+        if spec and ("{" in spec or "}" in spec):
+            raise InvalidPromptTemplateError(
+                f"The f-string template {_short(template)!r} nests a field in the format spec of "
+                f"{field!r}; nested replacement fields are not allowed."
+            )
+        names.add(field)
+    return tuple(sorted(names))
+
+
+# ---------------------------------------------------------------------- jinja2
+
+
+@functools.lru_cache(maxsize=1)
+def _jinja_env() -> Any:
+    try:
+        from jinja2.sandbox import SandboxedEnvironment
+    except ImportError:
+        raise MissingExtraError("jinja2 prompt templates", "jinja2", "jinja2") from None
+    # The sandbox blocks access to internals (__class__, __globals__...) from a template.
+    return SandboxedEnvironment()
+
+
+@functools.lru_cache(maxsize=1024)
+def _jinja_template(template: str) -> Any:
+    try:
+        return _jinja_env().from_string(template)
+    except Exception as exc:  # jinja2.TemplateSyntaxError, without importing jinja2 here
+        raise InvalidPromptTemplateError(
+            f"The jinja2 template {_short(template)!r} is not valid: {exc}."
+        ) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def jinja2_variables(template: str) -> tuple[str, ...]:
+    """The undeclared variables of a jinja2 template, sorted."""
+    from jinja2 import meta
+
+    env = _jinja_env()
+    try:
+        ast = env.parse(template)
+    except Exception as exc:
+        raise InvalidPromptTemplateError(
+            f"The jinja2 template {_short(template)!r} is not valid: {exc}."
+        ) from None
+    return tuple(sorted(meta.find_undeclared_variables(ast)))
+
+
+# ---------------------------------------------------------------------- both
+
+
+def get_template_variables(template: str, template_format: str) -> list[str]:
+    """The variables a template uses, sorted (langchain-core's function)."""
+    check_format(template_format)
+    if template_format == "jinja2":
+        return list(jinja2_variables(template))
+    return list(f_string_variables(template))
+
+
+def format_template(template: str, template_format: str, values: Mapping[str, Any]) -> str:
+    """Render a template with ``values`` (a missing f-string variable raises ``KeyError``)."""
+    if template_format == "f-string":
+        return template.format_map(values)
+    return str(_jinja_template(template).render(**values))
+
+
+def formatter_for(template: str, template_format: str) -> Callable[[Mapping[str, Any]], str]:
+    """A function that renders ``template``: the work of parsing it is done once, here."""
+    if template_format == "f-string":
+        return template.format_map
+    compiled = _jinja_template(template)
+    return lambda values: str(compiled.render(**values))
+
+
+def missing_variables_error(
+    owner: str, missing: Iterable[str], expected: Iterable[str], received: Iterable[str]
+) -> PromptInputError:
+    """The error for variables missing from a prompt's input, with spelling suggestions."""
+    missing = sorted(missing)
+    expected = list(expected)
+    received = list(received)
+    names = ", ".join(repr(m) for m in missing)
+    plural = "s" if len(missing) > 1 else ""
+    msg = (
+        f"{owner} is missing the variable{plural} {names}. It expects "
+        f"{_listing(expected)}; the input has {_listing(received)}."
+    )
+    unused = [r for r in received if r not in expected]
+    for name in missing:
+        close = difflib.get_close_matches(name, unused, n=1, cutoff=0.6)
+        if close:
+            msg += f" The input has {close[0]!r}: did you mean {name!r}?"
+    odd = [m for m in missing if not m.isidentifier()]
+    if odd:
+        msg += (
+            f" If {'{' + odd[0] + '}'} is meant as literal text (JSON, code), escape its braces "
+            f"as '{{{{{odd[0]}}}}}'."
+        )
+    else:
+        msg += " Pass every expected variable in the input dict, or fix it with .partial()."
+    return PromptInputError(msg, missing, expected)
+
+
+def _listing(names: list[str]) -> str:
+    if not names:
+        return "no variables"
+    return ", ".join(repr(n) for n in names)
+
+
+def _short(template: str) -> str:
+    return template if len(template) <= 80 else template[:77] + "..."

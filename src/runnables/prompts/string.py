@@ -1,0 +1,146 @@
+"""``PromptTemplate``: a prompt that is one string with ``{variables}``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from runnables.prompts.base import BasePromptTemplate
+from runnables.prompts.formatting import (
+    InvalidPromptTemplateError,
+    PromptTemplateFormat,
+    check_format,
+    formatter_for,
+    get_template_variables,
+    missing_variables_error,
+)
+from runnables.prompts.value import StringPromptValue
+
+__all__ = ["PromptTemplate", "StringPromptTemplate"]
+
+
+class StringPromptTemplate(BasePromptTemplate):
+    """A template whose ``format`` returns a string; as a step it returns a prompt value."""
+
+    def format(self, **kwargs: Any) -> str:
+        """Format into a string."""
+        raise NotImplementedError
+
+    def format_prompt(self, **kwargs: Any) -> StringPromptValue:
+        """Format into a :class:`StringPromptValue`."""
+        return StringPromptValue(self.format(**kwargs))
+
+
+class PromptTemplate(StringPromptTemplate):
+    """A string prompt with variables: ``"Tell me a joke about {topic}"``.
+
+    >>> prompt = PromptTemplate.from_template("Tell me a joke about {topic}")
+    >>> prompt.invoke({"topic": "cats"}).to_string()
+    'Tell me a joke about cats'
+
+    ``template_format="jinja2"`` uses jinja2 syntax (``{{ topic }}``), rendered in
+    jinja2's sandbox (needs the ``jinja2`` extra). The default f-string format refuses
+    attribute access and indexing in fields (``{user.name}``), so a template cannot reach
+    into the values' internals.
+    """
+
+    def __init__(
+        self,
+        template: str,
+        input_variables: list[str] | None = None,
+        *,
+        partial_variables: Mapping[str, Any] | None = None,
+        template_format: PromptTemplateFormat = "f-string",
+        validate_template: bool = False,
+        optional_variables: list[str] | None = None,
+        input_types: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(template, str):
+            raise InvalidPromptTemplateError(
+                f"PromptTemplate needs the template as a string, got {template!r} (a "
+                f"{type(template).__name__})."
+            )
+        check_format(template_format)
+        self.template = template
+        self.template_format = template_format
+        self.name = name
+        self._variables = get_template_variables(template, template_format)
+        partial_variables = dict(partial_variables or {})
+        if input_variables is None:
+            input_variables = [v for v in self._variables if v not in partial_variables]
+        elif validate_template:
+            declared = set(input_variables) | set(partial_variables)
+            used = set(self._variables)
+            if declared != used:
+                raise InvalidPromptTemplateError(
+                    f"The template uses {sorted(used)} but input_variables and "
+                    f"partial_variables declare {sorted(declared)}: missing "
+                    f"{sorted(used - declared)}, extra {sorted(declared - used)}."
+                )
+        self._render = formatter_for(template, template_format)
+        self._init_variables(
+            list(input_variables), optional_variables, partial_variables, input_types
+        )
+
+    @classmethod
+    def from_template(
+        cls,
+        template: str,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> PromptTemplate:
+        """A template whose input variables are the ones the template uses."""
+        return cls(
+            template,
+            partial_variables=partial_variables,
+            template_format=template_format,
+            name=name,
+        )
+
+    def format(self, **kwargs: Any) -> str:
+        """Format into a string.
+
+        >>> PromptTemplate.from_template("{a} and {b}").format(a=1, b=2)
+        '1 and 2'
+        """
+        values = self._merge_partial_and_user_variables(**kwargs)
+        try:
+            return self._render(values)
+        except KeyError as exc:
+            missing = exc.args[0] if exc.args else "?"
+            if missing in values:
+                raise
+            raise missing_variables_error(
+                self.get_name(), [missing], self._variables, list(values)
+            ) from None
+
+    def __add__(self, other: Any) -> PromptTemplate:
+        """Concatenate two templates (or a template and a string) of the same format."""
+        if isinstance(other, str):
+            other = PromptTemplate(other, template_format=self.template_format)
+        if not isinstance(other, PromptTemplate):
+            return NotImplemented
+        if other.template_format != self.template_format:
+            raise InvalidPromptTemplateError(
+                f"Cannot add a {other.template_format} template to a {self.template_format} "
+                "template; use one format for both."
+            )
+        overlap = set(self.partial_variables) & set(other.partial_variables)
+        if overlap:
+            raise InvalidPromptTemplateError(
+                f"Both templates fill in the partial variable(s) {sorted(overlap)}; fill them "
+                "in once, after adding the templates."
+            )
+        return PromptTemplate(
+            self.template + other.template,
+            partial_variables={**self.partial_variables, **other.partial_variables},
+            template_format=self.template_format,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
+        )
