@@ -27,6 +27,7 @@ import pytest
 from runnables import (
     BlockingCallWarning,
     BlockingStepWarning,
+    Runnable,
     RunnableLambda,
     RunnableParallel,
 )
@@ -176,7 +177,7 @@ def _needs_a_loop() -> RunnableLambda[str, str]:
 
 
 async def test_invoke_inside_async_function_works_and_warns_blocking_call() -> None:
-    chain = RunnableLambda(str.strip) | _needs_a_loop()
+    chain: Runnable[str, str] = RunnableLambda(str.strip) | _needs_a_loop()
 
     async def handler() -> str:
         return chain.invoke("  hi ")  # the guide's mistake: a sync call in async code
@@ -192,7 +193,7 @@ async def test_invoke_of_plain_functions_inside_async_function_runs_inline_witho
 ):
     # Only sync functions: invoke drives them inline, exactly as ainvoke would run them on
     # the loop, so there is no wait on another thread to warn about.
-    chain = RunnableLambda(str.strip) | RunnableLambda(str.upper)
+    chain: Runnable[str, str] = RunnableLambda(str.strip) | RunnableLambda(str.upper)
 
     async def handler() -> str:
         return chain.invoke("  hi ")
@@ -204,7 +205,7 @@ async def test_invoke_of_plain_functions_inside_async_function_runs_inline_witho
 
 async def test_invoke_inside_running_loop_outside_a_coroutine_works_without_warning() -> None:
     # A notebook cell without await: a loop is running but the caller is no coroutine.
-    chain = RunnableLambda(str.strip) | _needs_a_loop()
+    chain: Runnable[str, str] = RunnableLambda(str.strip) | _needs_a_loop()
     namespace: dict[str, Any] = {"chain": chain}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -214,7 +215,12 @@ async def test_invoke_inside_running_loop_outside_a_coroutine_works_without_warn
 
 async def test_forgetting_await_returns_a_coroutine_that_has_not_run() -> None:
     ran: list[str] = []
-    step = RunnableLambda(lambda x: ran.append(x) or x.upper())
+
+    def shout(x: str) -> str:
+        ran.append(x)
+        return x.upper()
+
+    step: Runnable[str, str] = RunnableLambda(shout)
 
     pending = step.ainvoke("hi")  # the guide's mistake: no await
     assert asyncio.iscoroutine(pending)
@@ -224,7 +230,7 @@ async def test_forgetting_await_returns_a_coroutine_that_has_not_run() -> None:
 
 
 def test_forgetting_await_entirely_gets_pythons_never_awaited_warning() -> None:
-    step = RunnableLambda(lambda x: x)
+    step: Runnable[str, str] = RunnableLambda(lambda x: x)
 
     async def forgetful() -> None:
         step.ainvoke("hi")  # type: ignore[unused-coroutine]
@@ -237,7 +243,7 @@ def test_forgetting_await_entirely_gets_pythons_never_awaited_warning() -> None:
 async def test_asyncio_run_inside_a_running_loop_is_refused_by_asyncio() -> None:
     # The notebook rule: asyncio.run() inside a running loop is asyncio's error, not ours;
     # the fix is 'await run()'.
-    chain = RunnableLambda(str.upper)
+    chain: Runnable[str, str] = RunnableLambda(str.upper)
 
     async def run() -> str:
         return await chain.ainvoke("x")
@@ -265,7 +271,7 @@ async def test_blocking_sync_function_warns_once_then_runs_on_a_worker_thread(
         time.sleep(0.05)  # well above the 20 ms default threshold
         return x.upper()
 
-    step = RunnableLambda(slow_lookup)
+    step: Runnable[str, str] = RunnableLambda(slow_lookup)
     with pytest.warns(BlockingStepWarning, match="'slow_lookup'.*worker thread"):
         assert await step.ainvoke("a") == "A"
     with warnings.catch_warnings():
