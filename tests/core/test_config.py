@@ -1,0 +1,182 @@
+"""Config reaches user functions and nested calls, the way langchain-core passes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from runnables import (
+    ConfigError,
+    RecursionLimitError,
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    ensure_config,
+    get_config,
+    merge_configs,
+    patch_config,
+)
+
+CONFIG: RunnableConfig = {
+    "tags": ["a"],
+    "metadata": {"user": "u1"},
+    "configurable": {"model": "small"},
+}
+
+
+def _spy(seen: list[RunnableConfig]) -> RunnableLambda[Any, Any]:
+    def step(x: Any, config: RunnableConfig) -> Any:
+        seen.append(config)
+        return x
+
+    return RunnableLambda(step)
+
+
+def _check(config: RunnableConfig) -> None:
+    assert "a" in config["tags"]
+    assert config["metadata"]["user"] == "u1"
+    assert config["configurable"]["model"] == "small"
+
+
+async def test_function_with_config_parameter_receives_tags_metadata_configurable() -> None:
+    seen: list[RunnableConfig] = []
+    chain = RunnableLambda(lambda x: x) | _spy(seen) | {"k": _spy(seen)}
+    await chain.ainvoke(1, CONFIG)
+    await chain.abatch([1, 2], CONFIG)
+    [_ async for _ in chain.astream(1, CONFIG)]
+    await asyncio.to_thread(chain.invoke, 1, CONFIG)
+    assert len(seen) == 10
+    for config in seen:
+        _check(config)
+
+
+async def test_async_and_generator_functions_receive_config() -> None:
+    seen: list[RunnableConfig] = []
+
+    async def afunc(x: Any, config: RunnableConfig) -> Any:
+        seen.append(config)
+        return x
+
+    def gen(x: Any, config: RunnableConfig) -> Iterator[Any]:
+        seen.append(config)
+        yield x
+
+    await (RunnableLambda(afunc) | RunnableLambda(gen)).ainvoke(1, CONFIG)
+    assert len(seen) == 2
+    for config in seen:
+        _check(config)
+
+
+async def test_nested_call_inside_a_step_inherits_config_through_the_context() -> None:
+    seen: list[RunnableConfig] = []
+    inner = _spy(seen)
+
+    async def outer(x: Any) -> Any:
+        # No config passed on: the nested call finds the caller's.
+        return await inner.ainvoke(x)
+
+    def sync_outer(x: Any) -> Any:
+        return inner.invoke(x, {"tags": ["b"]})
+
+    await RunnableLambda(outer).ainvoke(1, CONFIG)
+    await RunnableLambda(sync_outer).ainvoke(1, CONFIG)
+    await asyncio.to_thread(RunnableLambda(sync_outer).invoke, 1, CONFIG)
+    assert len(seen) == 3
+    for config in seen:
+        _check(config)
+    assert set(seen[1]["tags"]) == {"a", "b"}  # a nested config adds to the inherited one
+
+
+async def test_nested_call_in_a_concurrent_branch_inherits_its_own_config() -> None:
+    seen: dict[int, RunnableConfig] = {}
+    inner = RunnableLambda(lambda x: x, name="inner")
+
+    async def outer(x: int) -> Any:
+        await asyncio.sleep(0)
+        seen[x] = get_config()
+        return await inner.ainvoke(x)
+
+    step = RunnableLambda(outer)
+    await step.abatch([1, 2], [{"metadata": {"n": 1}}, {"metadata": {"n": 2}}])
+    assert seen[1]["metadata"] == {"n": 1}
+    assert seen[2]["metadata"] == {"n": 2}
+
+
+async def test_ensure_config_inside_a_step_returns_the_calls_config() -> None:
+    seen: list[RunnableConfig] = []
+
+    def step(x: Any) -> Any:
+        seen.append(ensure_config())
+        return x
+
+    await RunnableLambda(step).ainvoke(1, {**CONFIG, "max_concurrency": 3, "recursion_limit": 7})
+    _check(seen[0])
+    assert seen[0]["max_concurrency"] == 3
+    assert seen[0]["recursion_limit"] == 7
+
+
+def test_ensure_config_outside_a_call_has_the_defaults() -> None:
+    config = ensure_config()
+    assert config["tags"] == []
+    assert config["metadata"] == {}
+    assert config["configurable"] == {}
+    assert config["recursion_limit"] == 25
+
+
+async def test_with_config_binds_config_and_call_config_adds_to_it() -> None:
+    seen: list[RunnableConfig] = []
+    bound = _spy(seen).with_config(tags=["bound"], metadata={"m": 1})
+    await bound.ainvoke(1, {"tags": ["call"], "metadata": {"n": 2}})
+    assert set(seen[0]["tags"]) >= {"bound", "call"}
+    assert seen[0]["metadata"] == {"m": 1, "n": 2}
+
+
+async def test_run_name_is_not_inherited_by_nested_steps() -> None:
+    seen: list[RunnableConfig] = []
+    await (RunnableLambda(lambda x: x) | _spy(seen)).ainvoke(1, {"run_name": "top"})
+    assert "run_name" not in seen[0]
+
+
+def test_recursion_limit_applies_to_functions_that_return_runnables() -> None:
+    def deeper(n: int) -> Any:
+        return RunnableLambda(lambda _: n) if n == 0 else RunnableLambda(lambda _: deeper(n - 1))
+
+    step: Runnable[int, Any] = RunnableLambda(deeper)
+    assert step.invoke(3) == 0
+    with pytest.raises(RecursionLimitError, match="recursion_limit"):
+        RunnableLambda(lambda _: deeper(30)).invoke(0)
+    assert RunnableLambda(lambda _: deeper(30)).invoke(0, {"recursion_limit": 40}) == 0
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"max_concurrency": 0}, "0"),
+        ({"max_concurrency": "2"}, "'2'"),
+        ({"timeout": -1}, "-1"),
+        ({"tags": "a"}, "'a'"),
+        ({"tag": ["a"]}, "'tag'"),
+    ],
+)
+async def test_bad_config_values_are_config_errors_naming_the_value(
+    config: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        await RunnableLambda(lambda x: x).ainvoke(1, config)  # type: ignore[arg-type]
+    assert named in str(info.value)
+
+
+async def test_abatch_rejects_a_config_list_of_the_wrong_length() -> None:
+    with pytest.raises(ConfigError, match="3 inputs but 2 configs"):
+        await RunnableLambda(lambda x: x).abatch([1, 2, 3], [{}, {}])
+
+
+def test_merge_and_patch_configs() -> None:
+    merged = merge_configs(
+        {"tags": ["a"], "metadata": {"x": 1}}, {"tags": ["b"], "metadata": {"y": 2}}
+    )
+    assert merged == {"tags": ["a", "b"], "metadata": {"x": 1, "y": 2}}
+    assert patch_config({"run_name": "n", "tags": ["a"]}, run_name=None) == {"tags": ["a"]}

@@ -1,0 +1,197 @@
+"""with_listeners, callback handlers in the config, and the cost of nobody listening."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from runnables import Run, RunnableConfig, RunnableLambda, RunnableParallel
+from runnables.core import tracing
+
+
+def _times_ok(run: Run) -> None:
+    assert run.end_time is not None
+    assert run.start_time <= run.end_time
+    assert run.duration is not None and run.duration >= 0
+
+
+async def test_with_listeners_receives_run_records_with_times() -> None:
+    started: list[Run] = []
+    ended: list[Run] = []
+
+    def on_start(run: Run) -> None:
+        assert run.end_time is None
+        started.append(run)
+
+    step = RunnableLambda(lambda x: x + 1, name="inc").with_listeners(
+        on_start=on_start, on_end=ended.append
+    )
+    assert await step.ainvoke(1) == 2
+    assert step.invoke(2) == 3
+    assert [r.name for r in started] == ["inc", "inc"]
+    assert [(r.inputs, r.outputs) for r in ended] == [
+        ({"input": 1}, {"output": 2}),
+        ({"input": 2}, {"output": 3}),
+    ]
+    assert started[0] is ended[0]
+    assert isinstance(ended[0].id, UUID)
+    for run in ended:
+        _times_ok(run)
+
+
+async def test_with_listeners_on_error_gets_the_error_and_it_still_raises() -> None:
+    errors: list[Run] = []
+    ended: list[Run] = []
+    boom = RuntimeError("quota exceeded for 'k'")
+
+    async def fail(x: Any) -> Any:
+        raise boom
+
+    step = RunnableLambda(fail).with_listeners(on_end=ended.append, on_error=errors.append)
+    with pytest.raises(RuntimeError) as info:
+        await step.ainvoke(1)
+    assert info.value is boom
+    assert ended == []
+    assert errors[0].error is boom
+    assert errors[0].outputs is None
+    _times_ok(errors[0])
+
+
+async def test_async_listeners_are_awaited_and_may_take_the_config() -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    async def on_end(run: Run, config: RunnableConfig) -> None:
+        await asyncio.sleep(0)
+        seen.append((run.name, config.get("tags", [])))
+
+    step = RunnableLambda(lambda x: x, name="same").with_listeners(on_end=on_end)
+    await step.ainvoke(1, {"tags": ["t1"]})
+    await asyncio.to_thread(step.invoke, 1)
+    assert seen == [("same", ["t1"]), ("same", [])]
+
+
+async def test_with_listeners_on_a_stream_records_the_added_up_output() -> None:
+    ended: list[Run] = []
+
+    def letters(x: str) -> Iterator[str]:
+        yield from x
+
+    step = RunnableLambda(letters).with_listeners(on_end=ended.append)
+    assert [c async for c in step.astream("abc")] == ["a", "b", "c"]
+    assert ended[0].output == "abc"
+
+
+async def test_listener_on_a_step_inside_a_chain_sees_its_parent() -> None:
+    ended: list[Run] = []
+    inner = RunnableLambda(lambda x: x * 2, name="inner").with_listeners(on_end=ended.append)
+    chain = RunnableLambda(lambda x: x + 1) | inner
+    assert await chain.ainvoke(1) == 4
+    assert ended[0].name == "inner"
+    assert ended[0].input == 2
+
+
+class Handler:
+    """A langchain-style callback handler recording what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, dict[str, Any]]] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        self.calls.append(("start", inputs, kw))
+
+    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+        self.calls.append(("end", outputs, kw))
+
+    def on_chain_error(self, error: BaseException, **kw: Any) -> None:
+        self.calls.append(("error", error, kw))
+
+
+async def test_callback_handlers_in_config_see_every_run() -> None:
+    handler = Handler()
+    chain = RunnableLambda(lambda x: x + 1, name="inc") | RunnableParallel(
+        a=RunnableLambda(lambda x: x, name="a")
+    )
+    assert await chain.ainvoke(1, {"callbacks": [handler], "tags": ["t"]}) == {"a": 2}
+    kinds = [c[0] for c in handler.calls]
+    assert kinds.count("start") == kinds.count("end") == 4  # chain, inc, parallel, a
+    root_start = handler.calls[0]
+    assert root_start[1] == {"input": 1}
+    assert root_start[2]["parent_run_id"] is None
+    assert "t" in root_start[2]["tags"]
+    names = [c[2]["name"] for c in handler.calls if c[0] == "start"]
+    assert names[:2] == ["RunnableSequence", "inc"]
+    root_id = root_start[2]["run_id"]
+    # A dict output is the outputs dict itself, as langchain-core reports it.
+    assert handler.calls[-1][:2] == ("end", {"a": 2})
+    assert handler.calls[-1][2]["run_id"] == root_id
+    child_starts = [c for c in handler.calls[1:] if c[0] == "start"]
+    assert child_starts[0][2]["parent_run_id"] == root_id
+
+
+def test_callback_handlers_in_sync_invoke_and_errors() -> None:
+    handler = Handler()
+    boom = ValueError("nope")
+
+    def fail(x: Any) -> Any:
+        raise boom
+
+    with pytest.raises(ValueError):
+        (RunnableLambda(lambda x: x) | RunnableLambda(fail, name="fail")).invoke(
+            1, {"callbacks": [handler]}
+        )
+    errors = [c for c in handler.calls if c[0] == "error"]
+    assert [e[1] for e in errors] == [boom, boom]  # the step and the chain around it
+
+
+async def test_nested_call_inside_a_step_reports_to_the_callers_handlers() -> None:
+    handler = Handler()
+    inner = RunnableLambda(lambda x: x, name="inner")
+
+    async def outer(x: Any) -> Any:
+        return await inner.ainvoke(x)
+
+    await RunnableLambda(outer, name="outer").ainvoke(1, {"callbacks": [handler]})
+    starts = [c for c in handler.calls if c[0] == "start"]
+    assert [s[2]["name"] for s in starts] == ["outer", "inner"]
+    assert starts[1][2]["parent_run_id"] == starts[0][2]["run_id"]
+
+
+@pytest.fixture
+def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if anything makes a run record."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a Run was constructed although nothing listens")
+
+    monkeypatch.setattr(tracing, "start_run", refuse)
+    monkeypatch.setattr(tracing, "Run", refuse)
+
+
+@pytest.mark.usefixtures("no_runs")
+async def test_with_nothing_listening_no_run_is_constructed() -> None:
+    async def agen(x: int) -> AsyncIterator[int]:
+        yield x
+
+    async def nested(x: int) -> Any:
+        return await RunnableLambda(lambda y: y).ainvoke(x)
+
+    chain = (
+        RunnableLambda(lambda x: x + 1)
+        | {"a": RunnableLambda(agen), "b": RunnableLambda(nested)}
+        | RunnableLambda(lambda d: d["a"] + d["b"])
+    ).with_config(tags=["t"], metadata={"k": 1})
+    assert await chain.ainvoke(1) == 4
+    assert await chain.abatch([1, 2], {"max_concurrency": 1, "timeout": 30}) == [4, 6]
+    assert [c async for c in chain.astream(1, {"tags": ["x"]})] == [4]
+
+
+@pytest.mark.usefixtures("no_runs")
+def test_with_nothing_listening_sync_calls_construct_no_run() -> None:
+    chain = (RunnableLambda(lambda x: x + 1) | {"a": lambda x: x}).with_config(tags=["t"])
+    assert chain.invoke(1) == {"a": 2}
+    assert list(chain.stream(1)) == [{"a": 2}]
+    assert chain.batch([1, 2], {"max_concurrency": 1}) == [{"a": 2}, {"a": 3}]
