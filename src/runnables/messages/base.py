@@ -743,6 +743,8 @@ C = TypeVar("C", bound=BaseMessageChunk)
 
 def add_chunks(first: C, *others: BaseMessageChunk) -> C:
     """Sum chunks in one pass (linear in total size, unlike repeated ``+``)."""
+    if not others:
+        return first
     cls = type(first)
     for o in others:
         if not isinstance(o, cls):

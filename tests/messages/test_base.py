@@ -1,0 +1,267 @@
+"""Messages and chunk merging: properties (hypothesis) and the cases users hit."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from runnables.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    HumanMessageChunk,
+    SystemMessage,
+    ToolMessage,
+    ToolMessageChunk,
+    UsageMetadata,
+    add_chunks,
+    add_usage,
+    message_chunk_to_message,
+    tool_call,
+    tool_call_chunk,
+)
+
+# ---------------------------------------------------------------------- strategies
+
+texts = st.text(max_size=8)
+usages = st.one_of(
+    st.none(),
+    st.builds(
+        lambda i, o, r: {
+            "input_tokens": i,
+            "output_tokens": o,
+            "total_tokens": i + o,
+            "output_token_details": {"reasoning": r},
+        },
+        st.integers(0, 50),
+        st.integers(0, 50),
+        st.integers(0, 9),
+    ),
+)
+tc_chunks = st.lists(
+    st.builds(
+        lambda name, args, id_, index: tool_call_chunk(name=name, args=args, id=id_, index=index),
+        st.one_of(st.none(), st.sampled_from(["f", "g"])),
+        st.one_of(st.none(), texts),
+        st.one_of(st.none(), st.sampled_from(["c1", "c2"])),
+        st.sampled_from([0, 1]),
+    ),
+    max_size=2,
+    unique_by=lambda c: c["index"],  # one chunk carries one piece per tool call
+)
+
+
+def _unique_indexes(items: list[Any]) -> list[Any]:
+    # One chunk never carries two blocks with the same index (providers send one per index).
+    seen: set[int] = set()
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            if item["index"] in seen:
+                continue
+            seen.add(item["index"])
+        out.append(item)
+    return out
+
+
+blocks = st.lists(
+    st.one_of(
+        texts,
+        st.builds(lambda t, i: {"type": "text", "text": t, "index": i}, texts, st.integers(0, 2)),
+    ),
+    max_size=3,
+).map(_unique_indexes)
+contents = st.one_of(texts, blocks)
+
+
+@st.composite
+def ai_chunks(draw: Any, content: Any = contents) -> AIMessageChunk:
+    return AIMessageChunk(
+        draw(content),
+        tool_call_chunks=draw(tc_chunks),
+        usage_metadata=draw(usages),
+        id=draw(st.one_of(st.none(), st.sampled_from(["run-1", "prov-1"]))),
+    )
+
+
+# ---------------------------------------------------------------------- properties
+
+
+@given(ai_chunks(texts), ai_chunks(texts), ai_chunks(texts))
+def test_adding_text_chunks_is_associative(a: Any, b: Any, c: Any) -> None:
+    assert (a + b) + c == a + (b + c)
+
+
+@given(ai_chunks(), ai_chunks(), ai_chunks())
+@settings(max_examples=300)
+def test_adding_chunks_with_content_blocks_tool_calls_and_usage_is_associative(
+    a: Any, b: Any, c: Any
+) -> None:
+    left, right = (a + b) + c, a + (b + c)
+    assert left.text == right.text
+    assert left.content == right.content
+    assert left.tool_call_chunks == right.tool_call_chunks
+    assert left.tool_calls == right.tool_calls
+    assert left.usage_metadata == right.usage_metadata
+    assert left.id == right.id
+
+
+@given(st.lists(ai_chunks(), min_size=1, max_size=6))
+def test_add_chunks_in_one_pass_equals_repeated_plus(chunks: list[AIMessageChunk]) -> None:
+    folded = chunks[0]
+    for c in chunks[1:]:
+        folded = folded + c
+    assert add_chunks(chunks[0], *chunks[1:]) == folded
+
+
+@given(usages, usages, usages)
+def test_add_usage_is_associative_and_sums_every_count(a: Any, b: Any, c: Any) -> None:
+    assert add_usage(add_usage(a, b), c) == add_usage(a, add_usage(b, c))
+    total = add_usage(add_usage(a, b), c)
+    expected = sum(u["total_tokens"] for u in (a, b, c) if u)
+    assert total.get("total_tokens", 0) == expected
+
+
+def _split(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({min(max(c, 0), len(text)) for c in cuts})
+    pieces, start = [], 0
+    for p in points:
+        pieces.append(text[start:p])
+        start = p
+    pieces.append(text[start:])
+    return pieces
+
+
+@given(
+    text=st.text(max_size=40),
+    args=st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5))),
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+    arg_cuts=st.lists(st.integers(0, 60), max_size=6),
+    inp=st.integers(0, 100),
+    out=st.integers(0, 100),
+)
+def test_a_message_split_into_chunks_adds_back_to_the_original(
+    text: str, args: dict[str, Any], cuts: list[int], arg_cuts: list[int], inp: int, out: int
+) -> None:
+    original = AIMessage(
+        text,
+        tool_calls=[tool_call(name="lookup", args=args, id="call-1")],
+        usage_metadata={"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out},
+        id="msg-1",
+    )
+    chunks = [AIMessageChunk(piece, id="msg-1") for piece in _split(text, cuts)]
+    for i, piece in enumerate(_split(json.dumps(args), arg_cuts)):
+        chunks.append(
+            AIMessageChunk(
+                "",
+                tool_call_chunks=[
+                    tool_call_chunk(
+                        name="lookup" if i == 0 else None,
+                        args=piece,
+                        id="call-1" if i == 0 else None,
+                        index=0,
+                    )
+                ],
+            )
+        )
+    chunks.append(AIMessageChunk("", usage_metadata={"input_tokens": inp, "total_tokens": inp}))
+    chunks.append(AIMessageChunk("", usage_metadata={"output_tokens": out, "total_tokens": out}))
+    total = chunks[0]
+    for c in chunks[1:]:
+        total = total + c
+    assert message_chunk_to_message(total) == original
+
+
+# ---------------------------------------------------------------------- examples
+
+
+def test_tool_call_arguments_become_tool_calls_only_once_they_are_complete_json() -> None:
+    a = AIMessageChunk(
+        "", tool_call_chunks=[tool_call_chunk(name="f", args='{"x": ', id="c", index=0)]
+    )
+    b = AIMessageChunk("", tool_call_chunks=[tool_call_chunk(args="1}", index=0)])
+    assert a.tool_calls == []
+    assert (a + b).tool_calls == [tool_call(name="f", args={"x": 1}, id="c")]
+    final = message_chunk_to_message(a)
+    assert isinstance(final, AIMessage)
+    assert final.tool_calls == []
+    assert final.invalid_tool_calls[0]["args"] == '{"x": '
+
+
+def test_tool_call_chunks_with_different_indexes_stay_separate() -> None:
+    a = AIMessageChunk("", tool_call_chunks=[tool_call_chunk(name="f", args="{}", index=0)])
+    b = AIMessageChunk("", tool_call_chunks=[tool_call_chunk(name="g", args="{}", index=1)])
+    assert [t["name"] for t in (a + b).tool_calls] == ["f", "g"]
+
+
+def test_content_blocks_with_the_same_index_merge_their_text() -> None:
+    a = AIMessageChunk([{"type": "text", "text": "Hel", "index": 0}])
+    b = AIMessageChunk([{"type": "text", "text": "lo", "index": 0}])
+    assert (a + b).content == [{"type": "text", "text": "Hello", "index": 0}]
+    assert (a + b).text == "Hello"
+
+
+def test_provider_id_wins_over_a_generated_run_id() -> None:
+    assert (AIMessageChunk("a", id="lc_run-1") + AIMessageChunk("b", id="chatcmpl-9")).id == (
+        "chatcmpl-9"
+    )
+
+
+def test_adding_chunks_of_different_kinds_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="HumanMessageChunk"):
+        AIMessageChunk("a") + HumanMessageChunk("b")  # type: ignore[operator]
+
+
+def test_tool_message_chunks_with_different_ids_do_not_add() -> None:
+    with pytest.raises(ValueError, match="tool_call_id"):
+        ToolMessageChunk("a", tool_call_id="1") + ToolMessageChunk("b", tool_call_id="2")
+
+
+def test_messages_have_langchain_core_types_fields_and_value_equality() -> None:
+    assert [m.type for m in (SystemMessage(""), HumanMessage(""), AIMessage(""))] == [
+        "system",
+        "human",
+        "ai",
+    ]
+    assert AIMessageChunk("").type == "AIMessageChunk"
+    t = ToolMessage("42", tool_call_id="c1")
+    assert (t.type, t.tool_call_id, t.status) == ("tool", "c1", "success")
+    assert HumanMessage("hi", name="bob") == HumanMessage("hi", name="bob")
+    assert HumanMessage("hi") != AIMessage("hi")
+    assert AIMessage([{"type": "text", "text": "a"}, "b", {"type": "image"}]).text == "ab"
+
+
+def test_messages_pickle_copy_and_dump() -> None:
+    m = AIMessage("x", tool_calls=[tool_call(name="f", args={}, id="1")], id="m")
+    assert pickle.loads(pickle.dumps(m)) == m
+    assert m.model_copy(update={"content": "y"}).content == "y"
+    assert m.model_dump()["type"] == "ai"
+    with pytest.raises(ValueError, match="no field 'bogus'"):
+        m.model_copy(update={"bogus": 1})
+
+
+def test_content_that_is_not_text_or_blocks_is_rejected_with_the_value() -> None:
+    with pytest.raises(TypeError, match="42"):
+        HumanMessage(42)  # type: ignore[arg-type]
+
+
+def test_messages_validate_and_serialize_inside_pydantic_models() -> None:
+    class Conversation(BaseModel):
+        messages: list[BaseMessage]
+
+    conv = Conversation(messages=[HumanMessage("hi"), {"role": "assistant", "content": "yo"}])  # type: ignore[list-item]
+    assert conv.messages == [HumanMessage("hi"), AIMessage("yo")]
+    dumped = json.loads(conv.model_dump_json())
+    assert [m["type"] for m in dumped["messages"]] == ["human", "ai"]
+
+
+def test_usage_metadata_type_is_a_plain_dict() -> None:
+    u: UsageMetadata = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    assert AIMessage("", usage_metadata=u).usage_metadata == u
