@@ -88,6 +88,15 @@ def machine() -> dict[str, str]:
             text=True,
             check=True,
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if dirty:
+            commit += ", with uncommitted changes in src/"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     return {
@@ -108,9 +117,10 @@ def markdown(results: Sequence[Result], info: dict[str, str], elapsed: float) ->
         "",
         "Each workload runs the same work on runnables, written by hand with plain asyncio,",
         "and on langchain-core, in one process. Times are the best of several rounds",
-        "(the machine is shared; the notes give medians). Ratios: `lc/rn` is how many times",
-        "faster runnables is than langchain-core; `rn/hand` what runnables costs over",
-        "hand-written asyncio; `rn/ideal` the time over the pure waiting time.",
+        "(the machine is shared; the notes give medians). Ratios: `lc/rn` (for times) and",
+        "`rn/lc` (for rates) are how many times faster runnables is than langchain-core;",
+        "`rn/hand` and `hand/rn` what runnables costs over hand-written asyncio;",
+        "`rn/ideal` the time over the pure waiting time. Analysis is at the bottom.",
         "",
         "Reproduce with:",
         "",
