@@ -653,11 +653,12 @@ def _acyclic(
         stack = [(root, iter(out_of[root]))]
         while stack:
             v, todo = stack[-1]
-            n = next(todo, None)
-            if n is None:
+            nxt = next(todo, None)
+            if nxt is None:
                 state[v] = 2
                 stack.pop()
                 continue
+            n = nxt
             t = links[n][1]
             if state.get(t) == 1:
                 back.add(n)

@@ -64,6 +64,9 @@ CONFIG_KEYS = ("tags", "metadata", "run_name", "max_concurrency", "recursion_lim
 
 _CACHE_SIZE = 1024
 
+# Called with names known only at run time, which type checkers do not model.
+_TYPED_DICT: Any = typing_extensions.TypedDict
+
 
 # ---------------------------------------------------------------------- struct types
 
@@ -84,7 +87,7 @@ def struct_type(name: str, fields: Mapping[str, Any], *, open: bool = False) -> 
 
 
 def _make_struct(name: str, items: tuple[tuple[str, Any], ...], open: bool) -> Any:
-    struct: Any = typing_extensions.TypedDict(name, dict(items))  # type: ignore[operator]
+    struct: Any = _TYPED_DICT(name, dict(items))
     struct.__module__ = __name__
     struct.__runnables_struct__ = True
     struct.__runnables_open__ = open
@@ -424,7 +427,7 @@ _cached_model = functools.lru_cache(maxsize=_CACHE_SIZE)(_build_model)
 
 
 def _root_model(name: str, tp: Any) -> type[BaseModel]:
-    base: Any = RootModel[tp]  # type: ignore[valid-type]
+    base: Any = RootModel[tp]
     return cast(
         "type[BaseModel]",
         type(
@@ -479,8 +482,8 @@ def _object_model(
         definitions[py_name] = (tp, info)
     config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
     if extra is not None:
-        config["extra"] = extra  # type: ignore[typeddict-item]
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        config["extra"] = cast(Any, extra)
+    model: type[BaseModel] = create_model(
         name, __config__=config, __module__=__name__, **definitions
     )
     return model
@@ -489,7 +492,7 @@ def _object_model(
 # On Python < 3.12 pydantic only takes typing_extensions.TypedDict; users write
 # typing.TypedDict, so rebuild those (and types nesting them) the way pydantic wants.
 _NEEDS_TD_REWRITE = sys.version_info < (3, 12)
-_TYPING_TYPEDDICT_META = type(typing.TypedDict("_Probe", {}))
+_TYPING_TYPEDDICT_META = type(cast(Any, typing.TypedDict)("_Probe", {}))
 
 
 def _compat(tp: Any) -> Any:
@@ -514,7 +517,7 @@ def _rewrite(tp: Any) -> Any:
         return tp
     try:
         if origin is typing.Annotated:
-            return typing.Annotated[new_args[0], *new_args[1:]]  # type: ignore[valid-type]
+            return typing.Annotated[new_args[0], *new_args[1:]]
         if origin in (Union, types.UnionType):
             return Union[new_args]  # noqa: UP007
         if origin in (collections.abc.Callable,):
@@ -537,7 +540,7 @@ def _rewrite_typeddict(tp: Any) -> Any:
             inner = get_args(inner)[0]
         inner = _compat(inner)
         fields[key] = typing.Required[inner] if key in required else typing.NotRequired[inner]
-    rebuilt: Any = typing_extensions.TypedDict(tp.__name__, fields)  # type: ignore[operator]
+    rebuilt: Any = _TYPED_DICT(tp.__name__, fields)
     rebuilt.__module__ = tp.__module__
     rebuilt.__doc__ = tp.__doc__
     rebuilt.__qualname__ = getattr(tp, "__qualname__", tp.__name__)
