@@ -1,0 +1,401 @@
+"""``ChatOpenAI``: the Chat Completions API of OpenAI and of compatible servers.
+
+Works against OpenAI itself and any server that speaks the same API (vLLM, llama.cpp's
+server, Ollama, LiteLLM). The HTTP work (pooled clients, retries, timeouts, streaming,
+adaptive concurrency) lives in :mod:`.transport`; this module turns messages and call
+parameters into a request body and the server's JSON into messages and chunks.
+
+Importing this module does not import httpx; creating a ``ChatOpenAI`` does, and says
+how to install it if it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from runnables.core.config import CURRENT
+from runnables.errors import MissingExtraError
+from runnables.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    UsageMetadata,
+    invalid_tool_call,
+    message_to_openai_dict,
+    tool_call,
+)
+from runnables.models.base import BaseChatModel
+from runnables.models.cache import BaseCache
+from runnables.models.ratelimit import RateLimiter
+from runnables.providers.openai.errors import APIError, MissingCredentialsError
+
+if TYPE_CHECKING:
+    from runnables.providers.openai.transport import OpenAITransport
+
+__all__ = ["ChatOpenAI"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_PATH = "/chat/completions"
+
+
+def _load_transport() -> type[OpenAITransport]:
+    try:
+        from runnables.providers.openai.transport import OpenAITransport
+    except ImportError as exc:
+        if getattr(exc, "name", None) not in ("httpx", "httpcore", "h11", "anyio"):
+            raise
+        raise MissingExtraError("ChatOpenAI", "openai", "httpx") from exc
+    return OpenAITransport
+
+
+class ChatOpenAI(BaseChatModel):
+    """A chat model served by the OpenAI Chat Completions API or a compatible server.
+
+    ``base_url`` defaults to ``OPENAI_BASE_URL`` then OpenAI's; ``api_key`` to
+    ``OPENAI_API_KEY``. A server on this machine (``localhost``, ``127.0.0.1``) needs no
+    key. Sampling parameters set here are the defaults of every call; ``bind(...)``,
+    ``bind_tools(...)`` and ``invoke(x, stop=[...])`` override them per call, and any
+    other bound parameter (``logprobs``, ``parallel_tool_calls``...) is sent as is.
+
+    ``response_format``: ``{"type": "json_object"}``, an OpenAI ``json_schema`` format,
+    a JSON schema dict, or a pydantic model class (the answer then carries the validated
+    object in ``additional_kwargs["parsed"]``).
+
+    Timeouts, in seconds: ``connect_timeout``; ``timeout``, the wait for a whole answer
+    that is not streamed; ``stream_idle_timeout``, the longest silence allowed between two
+    pieces of a stream (and before its first). The call's own ``timeout`` config bounds
+    all of them and every retry. ``max_retries`` retries connection errors, timeouts
+    before the first streamed piece, 408, 409, 429 and 5xx, with exponential backoff and
+    jitter, honouring ``Retry-After``.
+
+    ``max_concurrency`` bounds the requests in flight to this ``base_url`` from this
+    process; with ``adaptive_concurrency`` the bound halves on every burst of 429s and
+    grows back as requests succeed.
+
+    >>> model = ChatOpenAI(model="gpt-4o-mini")  # doctest: +SKIP
+    >>> (await model.ainvoke("Hello")).content  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "gpt-4o-mini",
+        base_url: str | None = None,
+        api_key: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        top_p: float | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        response_format: Mapping[str, Any] | type | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+        stream_usage: bool = True,
+        timeout: float = 600.0,
+        connect_timeout: float = 10.0,
+        stream_idle_timeout: float = 120.0,
+        max_retries: int = 2,
+        max_concurrency: int = 256,
+        adaptive_concurrency: bool = True,
+        default_headers: Mapping[str, str] | None = None,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
+        transport_cls = _load_transport()
+        from runnables.providers.openai.transport import is_loopback
+
+        if api_key is None:
+            api_key = os.environ.get("OPENAI_API_KEY") or None
+        if base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE")
+            if base_url is None:
+                if api_key is None:
+                    raise MissingCredentialsError()
+                base_url = DEFAULT_BASE_URL
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {base_url!r}. "
+                "For example: ChatOpenAI(base_url='http://localhost:8000/v1')."
+            )
+        if api_key is None and base_url.rstrip("/") == DEFAULT_BASE_URL:
+            raise MissingCredentialsError()
+        for key, value in (("max_retries", max_retries), ("max_concurrency", max_concurrency)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{key} must be a whole number of at least 0, got {value!r}.")
+        self.model_name = model
+        self.base_url = base_url.rstrip("/")
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
+        self.seed = seed
+        self.top_p = top_p
+        self.frequency_penalty = frequency_penalty
+        self.presence_penalty = presence_penalty
+        self.response_format = response_format
+        self.model_kwargs = dict(model_kwargs or {})
+        self.stream_usage = stream_usage
+        self.max_retries = max_retries
+        # Private, so the key never reaches reprs, cache keys or traces.
+        self._api_key = api_key
+        self._loopback = is_loopback(self.base_url)
+        self._transport = transport_cls(
+            base_url=self.base_url,
+            api_key=api_key,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            max_retries=max_retries,
+            max_concurrency=max(1, max_concurrency),
+            adaptive_concurrency=adaptive_concurrency,
+            headers=dict(default_headers or {}),
+        )
+
+    @property
+    def model(self) -> str:
+        """The model name sent with every request (``model_name`` too, as in langchain)."""
+        return self.model_name
+
+    @property
+    def _llm_type(self) -> str:
+        return "openai-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model_name,
+            "base_url": self.base_url,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "seed": self.seed,
+            "top_p": self.top_p,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
+            "response_format": _format_key(self.response_format),
+            "model_kwargs": self.model_kwargs,
+        }
+
+    # ------------------------------------------------------------------ requests
+
+    def _payload(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        params: dict[str, Any],
+        stream: bool,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": [message_to_openai_dict(m) for m in messages],
+        }
+        for key in ("temperature", "max_tokens", "seed", "top_p"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        if self.frequency_penalty is not None:
+            body["frequency_penalty"] = self.frequency_penalty
+        if self.presence_penalty is not None:
+            body["presence_penalty"] = self.presence_penalty
+        if self.response_format is not None:
+            body["response_format"] = _response_format(self.response_format)
+        body.update(self.model_kwargs)
+        for key, value in params.items():
+            if value is None:
+                continue
+            if key == "response_format":
+                value = _response_format(value)
+            elif key == "model":
+                continue  # the model is chosen when the ChatOpenAI is made
+            body[key] = value
+        stop = stop if stop is not None else self.stop
+        if stop:
+            body["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        if stream:
+            body["stream"] = True
+            if self.stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _deadline(self) -> float | None:
+        ctx = CURRENT.get()
+        return ctx.deadline if ctx is not None else None
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        body = self._payload(messages, stop, params, stream=False)
+        data = await self._transport.post(_PATH, body, deadline=self._deadline())
+        message = _message_from_completion(data, self._transport.base_url + _PATH)
+        fmt = params.get("response_format", self.response_format)
+        if isinstance(fmt, type) and hasattr(fmt, "model_validate_json") and message.content:
+            message.additional_kwargs["parsed"] = fmt.model_validate_json(message.text)
+        return message
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        body = self._payload(messages, stop, params, stream=True)
+        events = self._transport.stream(_PATH, body, deadline=self._deadline())
+        chunk_cls = AIMessageChunk
+        try:
+            async for obj in events:
+                choices = obj.get("choices")
+                if choices:
+                    choice = choices[0]
+                    delta = choice.get("delta") or {}
+                    finish = choice.get("finish_reason")
+                    tools = delta.get("tool_calls")
+                    if tools is None and finish is None:
+                        # The hot path: one token of text.
+                        yield chunk_cls(delta.get("content") or "", id=obj.get("id"))
+                        continue
+                    meta: dict[str, Any] = {}
+                    if finish is not None:
+                        meta = {
+                            "finish_reason": finish,
+                            "model_name": obj.get("model"),
+                            "system_fingerprint": obj.get("system_fingerprint"),
+                            "model_provider": "openai",
+                        }
+                    yield chunk_cls(
+                        delta.get("content") or "",
+                        tool_call_chunks=_tool_call_chunks(tools) if tools else None,
+                        response_metadata=meta,
+                        id=obj.get("id"),
+                    )
+                usage = obj.get("usage")
+                if usage:
+                    yield chunk_cls(
+                        "",
+                        usage_metadata=_usage(usage),
+                        id=obj.get("id"),
+                        chunk_position="last",
+                    )
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        params = f", params={self._params!r}" if self._params else ""
+        return f"ChatOpenAI(model={self.model_name!r}, base_url={self.base_url!r}{params})"
+
+
+def _format_key(fmt: Any) -> Any:
+    if isinstance(fmt, type):
+        return f"{fmt.__module__}.{fmt.__qualname__}"
+    return fmt
+
+
+def _response_format(fmt: Any) -> dict[str, Any]:
+    """A ``response_format`` value in the API's shape."""
+    if isinstance(fmt, type):
+        schema_of = getattr(fmt, "model_json_schema", None)
+        if schema_of is None:
+            raise TypeError(
+                f"response_format={fmt!r} is a class but not a pydantic model; pass a pydantic "
+                "model class, a JSON schema dict, or {'type': 'json_object'}."
+            )
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": fmt.__name__, "schema": schema_of(), "strict": False},
+        }
+    if isinstance(fmt, Mapping):
+        if fmt.get("type") in ("json_schema", "json_object", "text"):
+            return dict(fmt)
+        # A bare JSON schema.
+        name = str(fmt.get("title") or "response")
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(fmt)}}
+    raise TypeError(
+        f"response_format must be a dict or a pydantic model class, got {fmt!r} "
+        f"(a {type(fmt).__name__})."
+    )
+
+
+def _usage(usage: Mapping[str, Any]) -> UsageMetadata:
+    inp = int(usage.get("prompt_tokens") or 0)
+    out = int(usage.get("completion_tokens") or 0)
+    result: UsageMetadata = {
+        "input_tokens": inp,
+        "output_tokens": out,
+        "total_tokens": int(usage.get("total_tokens") or inp + out),
+    }
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is not None:
+        result["input_token_details"] = {"cache_read": int(cached)}
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning is not None:
+        result["output_token_details"] = {"reasoning": int(reasoning)}
+    return result
+
+
+def _tool_call_chunks(tools: list[dict[str, Any]]) -> list[Any]:
+    out = []
+    for tc in tools:
+        fn = tc.get("function") or {}
+        out.append(
+            {
+                "name": fn.get("name"),
+                "args": fn.get("arguments"),
+                "id": tc.get("id"),
+                "index": tc.get("index"),
+                "type": "tool_call_chunk",
+            }
+        )
+    return out
+
+
+def _message_from_completion(data: Any, url: str) -> AIMessage:
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices:
+        raise APIError(
+            f"The server at {url} answered without any choices: {json.dumps(data)[:300]}.",
+            url=url,
+            body=data,
+        )
+    choice = choices[0]
+    msg = choice.get("message") or {}
+    calls = []
+    invalid = []
+    for tc in msg.get("tool_calls") or ():
+        fn = tc.get("function") or {}
+        raw = fn.get("arguments") or ""
+        try:
+            args = json.loads(raw) if raw else {}
+        except ValueError:
+            args = None
+        if isinstance(args, dict):
+            calls.append(tool_call(name=fn.get("name", ""), args=args, id=tc.get("id")))
+        else:
+            invalid.append(
+                invalid_tool_call(
+                    name=fn.get("name"),
+                    args=raw,
+                    id=tc.get("id"),
+                    error=f"The arguments are not a JSON object: {raw[:200]!r}.",
+                )
+            )
+    extra: dict[str, Any] = {}
+    if msg.get("refusal"):
+        extra["refusal"] = msg["refusal"]
+    usage = data.get("usage")
+    return AIMessage(
+        msg.get("content") or "",
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=_usage(usage) if usage else None,
+        additional_kwargs=extra,
+        response_metadata={
+            "token_usage": usage,
+            "model_name": data.get("model"),
+            "system_fingerprint": data.get("system_fingerprint"),
+            "finish_reason": choice.get("finish_reason"),
+            "logprobs": choice.get("logprobs"),
+            "model_provider": "openai",
+        },
+        id=data.get("id"),
+    )
