@@ -1,0 +1,186 @@
+"""RunnableLambda, RunnableGenerator and @chain: the steps made from user functions."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from runnables import (
+    InvalidRunnableError,
+    Runnable,
+    RunnableGenerator,
+    RunnableLambda,
+    RunnableParallel,
+    RunnableSequence,
+    chain,
+)
+
+
+def test_names_come_from_the_function() -> None:
+    def shout(x: str) -> str:
+        return x.upper()
+
+    assert RunnableLambda(shout).get_name() == "shout"
+    assert RunnableLambda(lambda x: x).get_name() == "RunnableLambda"
+    assert RunnableLambda(shout, name="loud").get_name() == "loud"
+
+
+async def test_sync_async_and_both() -> None:
+    def f(x: int) -> str:
+        return "sync"
+
+    async def af(x: int) -> str:
+        return "async"
+
+    both = RunnableLambda(f, afunc=af)
+    assert both.invoke(1) == "sync"
+    assert await both.ainvoke(1) == "async"
+    # Inside containers too (they call cheap functions directly).
+    assert await (both | (lambda x: x)).ainvoke(1) == "async"
+    assert await RunnableParallel(k=both).ainvoke(1) == {"k": "async"}
+    assert (both | (lambda x: x)).invoke(1) == "sync"
+    assert await RunnableLambda(af).ainvoke(1) == "async"
+    assert await RunnableLambda(f).ainvoke(1) == "sync"
+
+
+def test_sync_invoke_of_an_async_function_works() -> None:
+    async def af(x: int) -> int:
+        await asyncio.sleep(0)
+        return x + 1
+
+    assert RunnableLambda(af).invoke(1) == 2
+    assert RunnableLambda(af).batch([1, 2]) == [2, 3]
+
+
+def test_bad_functions_are_rejected_with_a_message() -> None:
+    with pytest.raises(InvalidRunnableError, match="pass func or afunc"):
+        RunnableLambda()
+    with pytest.raises(InvalidRunnableError, match="42"):
+        RunnableLambda(42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRunnableError, match="async def"):
+        RunnableLambda(lambda x: x, afunc=lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRunnableError, match="generator function"):
+        RunnableGenerator(lambda x: x)  # type: ignore[arg-type]
+
+
+async def test_bind_passes_keyword_arguments_to_the_function() -> None:
+    def greet(name: str, greeting: str = "hello") -> str:
+        return f"{greeting} {name}"
+
+    async def agreet(name: str, greeting: str = "hello") -> str:
+        return f"{greeting} {name}"
+
+    assert RunnableLambda(greet).bind(greeting="hi").invoke("bo") == "hi bo"
+    assert await RunnableLambda(agreet).bind(greeting="hey").ainvoke("bo") == "hey bo"
+    assert await RunnableLambda(agreet).ainvoke("bo", greeting="yo") == "yo bo"
+
+
+def test_chain_decorator_makes_a_runnable() -> None:
+    @chain
+    def shout(x: str) -> str:
+        return x.upper()
+
+    assert isinstance(shout, Runnable)
+    assert (shout | (lambda s: s + "!")).invoke("a") == "A!"
+
+
+async def test_generator_function_invoke_adds_up_chunks_and_stream_yields_them() -> None:
+    def gen(x: str) -> Iterator[str]:
+        yield from x
+
+    async def agen(x: str) -> AsyncIterator[str]:
+        for c in x:
+            yield c
+
+    for step in (RunnableLambda(gen), RunnableLambda(agen)):
+        assert await step.ainvoke("abc") == "abc"
+        assert [c async for c in step.astream("abc")] == ["a", "b", "c"]
+    assert RunnableLambda(gen).invoke("ab") == "ab"
+    assert list(RunnableLambda(gen).stream("ab")) == ["a", "b"]
+
+
+async def test_generator_of_dicts_adds_up_key_by_key() -> None:
+    def gen(x: Any) -> Iterator[dict[str, str]]:
+        yield {"a": "x"}
+        yield {"a": "y", "b": "z"}
+
+    assert await RunnableLambda(gen).ainvoke(None) == {"a": "xy", "b": "z"}
+
+
+async def test_runnable_generator_transforms_a_stream() -> None:
+    async def upper(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for c in chunks:
+            yield c.upper()
+
+    def lower(chunks: Iterator[str]) -> Iterator[str]:
+        for c in chunks:
+            yield c.lower()
+
+    assert await RunnableGenerator(upper).ainvoke("ab") == "AB"
+    assert RunnableGenerator(lower).invoke("AB") == "ab"
+    assert await RunnableGenerator(lower).ainvoke("AB") == "ab"
+    both = RunnableGenerator(lower, atransform=upper)
+    assert both.invoke("Ab") == "ab"
+    assert await both.ainvoke("Ab") == "AB"
+
+
+async def test_function_returning_a_runnable_runs_it_and_streams_it() -> None:
+    def letters(x: str) -> Iterator[str]:
+        yield from x
+
+    def route(x: str) -> Runnable[str, Any]:
+        return RunnableLambda(letters)
+
+    assert await RunnableLambda(route).ainvoke("ab") == "ab"
+    assert [c async for c in RunnableLambda(route).astream("ab")] == ["a", "b"]
+    assert RunnableLambda(route).invoke("ab") == "ab"
+
+
+async def test_piping_functions_and_generators_coerces_them() -> None:
+    def gen(chunks: Iterator[int]) -> Iterator[int]:
+        for c in chunks:
+            yield c + 1
+
+    seq = RunnableLambda(lambda x: x) | gen | (lambda x: x * 10)
+    assert isinstance(seq, RunnableSequence)
+    assert isinstance(seq.steps[1], RunnableGenerator)
+    assert await seq.ainvoke(1) == 20
+    assert seq.invoke(1) == 20
+
+
+async def test_concurrent_calls_of_one_lambda_do_not_share_state() -> None:
+    started = 0
+    both = asyncio.Event()
+
+    async def step(x: int) -> int:
+        nonlocal started
+        started += 1
+        if started == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 10)
+        return x
+
+    r = RunnableLambda(step)
+    assert await asyncio.gather(r.ainvoke(1), r.ainvoke(2)) == [1, 2]
+
+
+def test_sync_function_used_from_many_threads() -> None:
+    step = RunnableLambda(lambda x: x * 2) | (lambda x: x + 1)
+    out: list[int] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        r = step.invoke(i)
+        with lock:
+            out.append(r)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(out) == sorted(i * 2 + 1 for i in range(8))

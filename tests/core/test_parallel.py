@@ -1,0 +1,107 @@
+"""RunnableParallel: branches run concurrently on one input; the output is a dict."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from runnables import (
+    InvalidRunnableError,
+    RunnableLambda,
+    RunnableMap,
+    RunnableParallel,
+    RunnablePassthrough,
+)
+
+
+async def test_output_maps_each_key_to_its_branch_on_every_entry_point() -> None:
+    par = RunnableParallel(upper=str.upper, n=len, same=RunnablePassthrough())
+    want = {"upper": "AB", "n": 2, "same": "ab"}
+    assert par.invoke("ab") == want
+    assert await par.ainvoke("ab") == want
+    assert await par.abatch(["ab"]) == [want]
+    assert par.batch(["ab"]) == [want]
+    assert list(par.invoke("ab")) == ["upper", "n", "same"]  # key order is kept
+    merged: dict[str, Any] = {}
+    async for chunk in par.astream("ab"):
+        assert len(chunk) == 1
+        merged.update(chunk)
+    assert merged == want
+
+
+def test_constructor_forms_and_nested_dicts() -> None:
+    assert RunnableParallel({"a": len}).invoke("xy") == {"a": 2}
+    assert RunnableParallel({"a": len}, b=str.upper).invoke("xy") == {"a": 2, "b": "XY"}
+    assert RunnableMap is RunnableParallel
+    nested = RunnableLambda(lambda x: x) | {"outer": {"inner": len}}
+    assert nested.invoke("abc") == {"outer": {"inner": 3}}
+    assert RunnableParallel(a=len).get_name() == "RunnableParallel<a>"
+
+
+def test_bad_branches_are_rejected() -> None:
+    with pytest.raises(InvalidRunnableError, match="at least one branch"):
+        RunnableParallel()
+    with pytest.raises(InvalidRunnableError, match="1"):
+        RunnableParallel({1: len})  # type: ignore[dict-item]
+    with pytest.raises(InvalidRunnableError, match="'oops'"):
+        RunnableParallel(a="oops")
+
+
+async def test_async_branches_run_concurrently() -> None:
+    # Each branch waits for the others to have started: only concurrent branches finish.
+    started: set[str] = set()
+    everyone = asyncio.Event()
+
+    def branch(name: str) -> RunnableLambda[Any, str]:
+        async def run(x: Any) -> str:
+            started.add(name)
+            if len(started) == 3:
+                everyone.set()
+            await everyone.wait()
+            return name
+
+        return RunnableLambda(run)
+
+    par = RunnableParallel(a=branch("a"), b=branch("b"), c=branch("c"))
+    assert await asyncio.wait_for(par.ainvoke(None), 10) == {"a": "a", "b": "b", "c": "c"}
+
+
+async def test_mixed_sync_and_async_branches() -> None:
+    async def slow_len(x: str) -> int:
+        await asyncio.sleep(0)
+        return len(x)
+
+    par = RunnableParallel(n=slow_len, up=str.upper, gen=RunnableLambda(_letters))
+    assert await par.ainvoke("ab") == {"n": 2, "up": "AB", "gen": "ab"}
+    assert await asyncio.to_thread(par.invoke, "ab") == {"n": 2, "up": "AB", "gen": "ab"}
+
+
+async def _letters(x: str) -> AsyncIterator[str]:
+    for c in x:
+        yield c
+
+
+async def test_streaming_chunks_add_up_per_key() -> None:
+    par = RunnableParallel(gen=RunnableLambda(_letters), n=len)
+    chunks = [c async for c in par.astream("abc")]
+    assert [c["gen"] for c in chunks if "gen" in c] == ["a", "b", "c"]
+    assert [c["n"] for c in chunks if "n" in c] == [3]
+
+
+async def test_sync_branch_raising_closes_the_pending_async_branches() -> None:
+    started: list[str] = []
+
+    async def later(x: Any) -> Any:
+        started.append("later")
+        return x
+
+    def fail(x: Any) -> Any:
+        raise ValueError("bad branch")
+
+    par = RunnableParallel(a=later, b=fail)
+    with pytest.raises(ValueError, match="bad branch"):
+        await par.ainvoke(1)
+    assert started == []  # the coroutine was closed without running (no "never awaited")
