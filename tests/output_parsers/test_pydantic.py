@@ -1,0 +1,38 @@
+"""PydanticOutputParser: partial dicts while streaming, a validated model at the end."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from runnables.output_parsers import OutputParserException, PydanticOutputParser
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+def test_invoke_returns_a_validated_model() -> None:
+    parser = PydanticOutputParser(pydantic_object=City)
+    assert parser.invoke('{"name": "Oslo", "population": 709000}') == City(
+        name="Oslo", population=709000
+    )
+
+
+async def test_stream_gives_partial_dicts_then_the_model() -> None:
+    parser = PydanticOutputParser(pydantic_object=City)
+    outs = [x async for x in parser.atransform(list('{"name": "Oslo", "population": 7}'))]
+    assert all(isinstance(o, dict) for o in outs[:-1])
+    assert {"name": "Os"} in outs
+    assert outs[-1] == City(name="Oslo", population=7)
+
+
+def test_json_that_does_not_fit_the_model_is_an_output_parser_error() -> None:
+    with pytest.raises(OutputParserException, match="does not match City"):
+        PydanticOutputParser(pydantic_object=City).invoke('{"name": "Oslo"}')
+
+
+def test_a_non_model_class_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(TypeError, match="pydantic model class"):
+        PydanticOutputParser(pydantic_object=dict)  # type: ignore[arg-type]
