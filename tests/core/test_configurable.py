@@ -444,3 +444,10 @@ async def test_the_chosen_alternative_is_its_own_run_in_events() -> None:
         if e["event"] == "on_chain_start"
     ]
     assert "lower" in starts and "upper" not in starts
+
+
+def test_the_cache_of_configured_instances_is_bounded() -> None:
+    step = _factor_field()
+    for factor in range(200):
+        assert step.invoke(1, _conf(factor=factor)) == factor
+    assert len(step._cache._items) <= 64

@@ -240,7 +240,12 @@ class _Cache:
             return found
         made = build()
         if len(self._items) >= _CACHE_SIZE:
-            self._items.pop(next(iter(self._items)))  # oldest first
+            # Oldest first. Sync calls may build from several threads at once; losing a
+            # race here only means evicting a different entry.
+            try:
+                self._items.pop(next(iter(self._items)), None)
+            except (RuntimeError, StopIteration):
+                pass
         return self._items.setdefault(key, made)
 
 
