@@ -1,0 +1,112 @@
+"""ChatPromptTemplate and MessagesPlaceholder."""
+
+from __future__ import annotations
+
+import pytest
+
+from runnables.messages import AIMessage, HumanMessage, SystemMessage
+from runnables.prompts import (
+    ChatPromptTemplate,
+    ChatPromptValue,
+    HumanMessagePromptTemplate,
+    InvalidPromptTemplateError,
+    MessagesPlaceholder,
+    PromptInputError,
+    SystemMessagePromptTemplate,
+)
+
+
+def test_from_messages_accepts_tuples_strings_messages_and_templates() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [
+            SystemMessagePromptTemplate.from_template("You speak {lang}."),
+            SystemMessage("Be brief."),
+            ("ai", "Hello, I am {bot}."),
+            "{question}",
+            HumanMessagePromptTemplate.from_template("Thanks"),
+        ]
+    )
+    assert prompt.input_variables == ["bot", "lang", "question"]
+    messages = prompt.invoke({"lang": "French", "bot": "B", "question": "Why?"}).to_messages()
+    assert messages == [
+        SystemMessage("You speak French."),
+        SystemMessage("Be brief."),
+        AIMessage("Hello, I am B."),
+        HumanMessage("Why?"),
+        HumanMessage("Thanks"),
+    ]
+
+
+def test_from_template_is_one_human_message() -> None:
+    value = ChatPromptTemplate.from_template("Hi {name}").invoke("Ada")
+    assert value == ChatPromptValue([HumanMessage("Hi Ada")])
+    assert value.to_string() == "Human: Hi Ada"
+
+
+def test_required_placeholder_takes_message_likes_and_is_an_input_variable() -> None:
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history"), ("human", "{q}")])
+    assert prompt.input_variables == ["history", "q"]
+    out = prompt.invoke({"history": [("human", "a"), AIMessage("b")], "q": "c"}).to_messages()
+    assert out == [HumanMessage("a"), AIMessage("b"), HumanMessage("c")]
+    with pytest.raises(PromptInputError, match="missing the variable 'history'"):
+        prompt.invoke({"q": "c"})
+
+
+def test_optional_placeholder_may_be_left_out_and_n_messages_keeps_the_last() -> None:
+    prompt = ChatPromptTemplate.from_messages([("placeholder", "{history}"), ("human", "{q}")])
+    assert prompt.input_variables == ["q"] and prompt.optional_variables == ["history"]
+    assert prompt.invoke({"q": "hi"}).to_messages() == [HumanMessage("hi")]
+    last_two = ChatPromptTemplate.from_messages([MessagesPlaceholder("h", n_messages=2)])
+    assert last_two.invoke({"h": ["1", "2", "3"]}).to_messages() == [
+        HumanMessage("2"),
+        HumanMessage("3"),
+    ]
+
+
+def test_a_placeholder_given_a_string_is_a_clear_error() -> None:
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history")])
+    with pytest.raises(PromptInputError, match="must be a list of messages"):
+        prompt.invoke({"history": "oops"})
+
+
+def test_misspelled_variable_is_named_with_a_suggestion() -> None:
+    prompt = ChatPromptTemplate.from_messages([("system", "Speak {language}"), ("human", "{q}")])
+    with pytest.raises(PromptInputError) as info:
+        prompt.invoke({"langauge": "fr", "q": "x"})
+    assert "'language'" in str(info.value) and "did you mean 'language'?" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "entry", [("robot", "hi"), ("placeholder", "history"), 42, {"role": "human"}]
+)
+def test_bad_entries_are_refused_with_a_clear_error(entry: object) -> None:
+    with pytest.raises(InvalidPromptTemplateError):
+        ChatPromptTemplate.from_messages([entry])
+
+
+def test_partial_fills_variables_of_message_templates() -> None:
+    prompt = ChatPromptTemplate.from_messages([("system", "{a}"), ("human", "{b}")])
+    partial = prompt.partial(a="A")
+    assert partial.input_variables == ["b"]
+    assert partial.invoke("B").to_messages() == [SystemMessage("A"), HumanMessage("B")]
+
+
+def test_adding_chat_prompts_concatenates_messages() -> None:
+    prompt = ChatPromptTemplate.from_messages([("system", "{a}")]) + ("human", "{b}")
+    assert prompt.input_variables == ["a", "b"]
+    assert len(prompt) == 2
+
+
+def test_jinja2_chat_templates() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("human", "{{ x | upper }}")], template_format="jinja2"
+    )
+    assert prompt.invoke({"x": "hi"}).to_messages() == [HumanMessage("HI")]
+
+
+async def test_abatch_and_astream() -> None:
+    prompt = ChatPromptTemplate.from_template("{q}")
+    values = await prompt.abatch(["a", "b"])
+    assert [v.to_messages()[0].content for v in values] == ["a", "b"]
+    assert [v async for v in prompt.astream("c")] == [ChatPromptValue([HumanMessage("c")])]
+    assert prompt._needs_loop() is False

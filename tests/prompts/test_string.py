@@ -1,0 +1,119 @@
+"""PromptTemplate: variables, partials, formats, errors, and running as a step."""
+
+from __future__ import annotations
+
+import pytest
+
+from runnables.prompts import (
+    InvalidPromptTemplateError,
+    PromptInputError,
+    PromptTemplate,
+    StringPromptValue,
+)
+
+
+def test_from_template_finds_the_variables_and_formats() -> None:
+    prompt = PromptTemplate.from_template("Tell me a {adjective} joke about {topic}")
+    assert prompt.input_variables == ["adjective", "topic"]
+    assert prompt.format(adjective="dry", topic="cats") == "Tell me a dry joke about cats"
+
+
+def test_explicit_input_variables_are_kept_like_langchain() -> None:
+    prompt = PromptTemplate(template="Hi {name}", input_variables=["name"])
+    assert prompt.invoke({"name": "Ada"}) == StringPromptValue("Hi Ada")
+
+
+def test_a_single_variable_template_accepts_the_bare_value() -> None:
+    assert PromptTemplate.from_template("Hi {name}").invoke("Ada").to_string() == "Hi Ada"
+
+
+def test_a_bare_value_for_a_template_with_two_variables_is_an_error() -> None:
+    with pytest.raises(PromptInputError, match="expects a dict of its variables"):
+        PromptTemplate.from_template("{a} {b}").invoke("x")
+
+
+def test_missing_variable_error_names_it_lists_expected_and_suggests_the_close_name() -> None:
+    prompt = PromptTemplate.from_template("Dear {name}, about {topic}")
+    with pytest.raises(PromptInputError) as info:
+        prompt.invoke({"nmae": "Ada", "topic": "x"})
+    msg = str(info.value)
+    assert "missing the variable 'name'" in msg
+    assert "It expects 'name', 'topic'" in msg
+    assert "did you mean 'name'?" in msg
+    assert isinstance(info.value, KeyError)
+    assert info.value.missing == ["name"]
+
+
+def test_format_without_a_variable_raises_the_same_clear_error() -> None:
+    with pytest.raises(PromptInputError, match="missing the variable 'b'"):
+        PromptTemplate.from_template("{a} {b}").format(a=1)
+
+
+def test_json_in_an_f_string_template_gets_the_escape_hint() -> None:
+    prompt = PromptTemplate.from_template('Answer like {"a": 1} about {q}')
+    with pytest.raises(PromptInputError, match=r"escape its braces"):
+        prompt.invoke({"q": "x"})
+
+
+def test_partial_with_values_and_functions() -> None:
+    calls = []
+
+    def today() -> str:
+        calls.append(1)
+        return "Monday"
+
+    prompt = PromptTemplate.from_template("{greeting}, it is {day}. {q}")
+    partial = prompt.partial(greeting="Hello", day=today)
+    assert partial.input_variables == ["q"]
+    assert prompt.input_variables == ["day", "greeting", "q"]  # the original is unchanged
+    assert partial.invoke("Why?").to_string() == "Hello, it is Monday. Why?"
+    assert partial.invoke("Again?").to_string() == "Hello, it is Monday. Again?"
+    assert len(calls) == 2  # the function runs at each format
+
+
+@pytest.mark.parametrize("template", ["{user.name}", "{items[0]}", "{}", "{0}", "{a:{b}}"])
+def test_unsafe_or_positional_fields_are_refused(template: str) -> None:
+    with pytest.raises(InvalidPromptTemplateError):
+        PromptTemplate.from_template(template)
+
+
+def test_jinja2_renders_in_a_sandbox() -> None:
+    prompt = PromptTemplate.from_template(
+        "{% for x in items %}{{ x }};{% endfor %}{{ who }}", template_format="jinja2"
+    )
+    assert prompt.input_variables == ["items", "who"]
+    assert prompt.format(items=[1, 2], who="me") == "1;2;me"
+    from jinja2.exceptions import SecurityError
+
+    evil = PromptTemplate.from_template(
+        "{{ x.__class__.__base__.__subclasses__() }}", template_format="jinja2"
+    )
+    with pytest.raises(SecurityError):
+        evil.format(x="")
+
+
+def test_unknown_template_format_is_refused() -> None:
+    with pytest.raises(InvalidPromptTemplateError, match="mustache is not supported"):
+        PromptTemplate("{{a}}", template_format="mustache")  # type: ignore[arg-type]
+
+
+def test_adding_templates_concatenates_them() -> None:
+    prompt = PromptTemplate.from_template("{a} and ") + "{b}"
+    assert prompt.input_variables == ["a", "b"]
+    assert prompt.format(a=1, b=2) == "1 and 2"
+
+
+async def test_ainvoke_abatch_astream_and_sync_invoke_agree() -> None:
+    prompt = PromptTemplate.from_template("Q: {q}")
+    assert prompt._needs_loop() is False
+    assert (await prompt.ainvoke({"q": "1"})).to_string() == "Q: 1"
+    batch = await prompt.abatch([{"q": "1"}, {"q": "2"}])
+    assert [v.to_string() for v in batch] == ["Q: 1", "Q: 2"]
+    assert [v async for v in prompt.astream({"q": "3"})] == [StringPromptValue("Q: 3")]
+    assert prompt.invoke({"q": "4"}).to_messages()[0].content == "Q: 4"
+
+
+def test_input_schema_lists_the_variables() -> None:
+    schema = PromptTemplate.from_template("{a} {b}").get_input_jsonschema()
+    body = schema["$defs"]["PromptTemplateInput"] if "$defs" in schema else schema
+    assert sorted(body["required"]) == ["a", "b"]
