@@ -232,7 +232,7 @@ class OpenAITransport:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None and 0 <= retry_after <= MAX_RETRY_AFTER:
             return retry_after
-        delay = min(self.backoff_initial * (2**attempt), self.backoff_max)
+        delay = min(self.backoff_initial * 2.0**attempt, self.backoff_max)
         return delay * (1 - 0.25 * random.random())  # jitter spreads out retry storms
 
     @staticmethod

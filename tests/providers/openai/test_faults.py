@@ -1,0 +1,218 @@
+"""Every scripted server fault ends in success after retries or in a typed error in time.
+
+Each test is guarded by ``asyncio.wait_for`` (a hang fails the test) and ends with a
+leak check (no connection still in use, none open on the server beyond the idle pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from runnables.providers.openai import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ChatOpenAI,
+    InternalServerError,
+    MalformedStreamError,
+    NotFoundError,
+    RateLimitError,
+)
+from runnables.testing.openai_server import (
+    Complete,
+    ErrorReply,
+    FakeOpenAIServer,
+    Hang,
+    rate_limited,
+    server_error,
+)
+
+Leaks = Callable[[FakeOpenAIServer], Awaitable[None]]
+GUARD = 10.0  # every test's own limit: a fault must end well before this, never hang
+
+
+def model(server: FakeOpenAIServer, **options: object) -> ChatOpenAI:
+    opts: dict[str, object] = {"max_retries": 2, "stream_idle_timeout": 5.0, "timeout": 5.0}
+    opts.update(options)
+    m = ChatOpenAI(model="test", base_url=server.base_url, **opts)  # type: ignore[arg-type]
+    m._transport.backoff_initial = 0.01  # keep retry tests fast
+    return m
+
+
+async def collect(m: ChatOpenAI, text: str = "hi") -> str:
+    return "".join([c.text async for c in m.astream(text)])
+
+
+async def test_429_with_retry_after_is_retried_after_the_wait(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([rate_limited(retry_after="0.3"), Complete("ok")]) as server:
+        answer = await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+        assert answer.content == "ok"
+        first, second = server.chat_requests
+        assert second.time - first.time >= 0.25
+        await no_leaks(server)
+
+
+async def test_retry_after_as_an_http_date_is_honoured() -> None:
+    when = email.utils.formatdate(time.time() + 1.2, usegmt=True)
+    async with FakeOpenAIServer([rate_limited(retry_after=when), Complete("ok")]) as server:
+        answer = await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+        assert answer.content == "ok"
+        first, second = server.chat_requests
+        assert second.time - first.time >= 0.1  # a date has whole-second precision
+
+
+async def test_429_every_time_ends_in_rate_limit_error_with_the_servers_message(no_leaks: Leaks) -> None:
+    script = [rate_limited("0.01", message="You are over quota.")] * 3
+    async with FakeOpenAIServer(script) as server:
+        with pytest.raises(RateLimitError) as caught:
+            await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+        assert caught.value.status_code == 429
+        assert caught.value.message == "You are over quota."
+        assert "Gave up after 3 attempts." in caught.value.__notes__
+        assert len(server.chat_requests) == 3
+        await no_leaks(server)
+
+
+async def test_500_then_success_streams_the_whole_answer(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([server_error(500), server_error(503), Complete("a b c")]) as s:
+        assert await asyncio.wait_for(collect(model(s)), GUARD) == "a b c"
+        assert len(s.chat_requests) == 3
+        await no_leaks(s)
+
+
+async def test_persistent_500_raises_internal_server_error(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([server_error(502, "upstream down")] * 3) as server:
+        with pytest.raises(InternalServerError, match="HTTP 502: upstream down") as caught:
+            await asyncio.wait_for(collect(model(server)), GUARD)
+        assert caught.value.status_code == 502
+        await no_leaks(server)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, BadRequestError), (401, AuthenticationError), (404, NotFoundError)],
+)
+async def test_client_errors_are_not_retried(status: int, error: type[APIError], no_leaks: Leaks) -> None:
+    reply = ErrorReply(status, f"the server says {status}", "invalid_request_error")
+    async with FakeOpenAIServer([reply, Complete("never")]) as server:
+        with pytest.raises(error) as caught:
+            await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+        assert caught.value.status_code == status
+        assert caught.value.message == f"the server says {status}"
+        assert len(server.chat_requests) == 1
+        await no_leaks(server)
+
+
+async def test_hang_before_headers_times_out_and_retries_then_raises(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Hang(), Hang()]) as server:
+        m = model(server, stream_idle_timeout=0.2, max_retries=1)
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            await asyncio.wait_for(collect(m), GUARD)
+        assert time.monotonic() - start < 5
+        assert len(server.chat_requests) == 2
+        await asyncio.wait_for(server.wait_disconnect(2), GUARD)
+        await no_leaks(server)
+
+
+async def test_hang_before_headers_without_streaming_uses_the_request_timeout(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Hang()]) as server:
+        with pytest.raises(APITimeoutError) as caught:
+            await asyncio.wait_for(model(server, timeout=0.2, max_retries=0).ainvoke("hi"), GUARD)
+        assert isinstance(caught.value, TimeoutError)
+        await no_leaks(server)
+
+
+async def test_hang_mid_stream_raises_after_the_idle_timeout_without_retrying(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Complete("a b c d", hang_after=2)]) as server:
+        m = model(server, stream_idle_timeout=0.2)
+        got: list[str] = []
+
+        async def run() -> None:
+            async for chunk in m.astream("hi"):
+                got.append(chunk.text)
+
+        with pytest.raises(APITimeoutError, match="between streamed chunks"):
+            await asyncio.wait_for(run(), GUARD)
+        assert got == ["a ", "b "]
+        assert len(server.chat_requests) == 1  # part of the answer was seen: no retry
+        await no_leaks(server)
+
+
+async def test_connection_closed_mid_stream_raises_connection_error(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Complete("a b c d", close_after=3)]) as server:
+        with pytest.raises(APIConnectionError, match="incomplete chunked read"):
+            await asyncio.wait_for(collect(model(server)), GUARD)
+        await no_leaks(server)
+
+
+async def test_connection_closed_before_the_first_event_is_retried(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Complete("x", close_after=0), Complete("fine")]) as server:
+        assert await asyncio.wait_for(collect(model(server)), GUARD) == "fine"
+        assert len(server.chat_requests) == 2
+        await no_leaks(server)
+
+
+async def test_malformed_sse_raises_a_typed_error(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Complete("a b c", malformed_after=1)]) as server:
+        with pytest.raises(MalformedStreamError, match="not JSON"):
+            await asyncio.wait_for(collect(model(server)), GUARD)
+        server.push(Complete("a b c", malformed_after=1, malformed=b"garbage line\n\n"))
+        with pytest.raises(MalformedStreamError, match="not a server-sent event field"):
+            await asyncio.wait_for(collect(model(server)), GUARD)
+        await no_leaks(server)
+
+
+async def test_error_object_inside_the_stream_raises_with_its_message(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Complete("a b", error_after=1, error_message="GPU fell over")]) as s:
+        with pytest.raises(APIError, match="GPU fell over") as caught:
+            await asyncio.wait_for(collect(model(s)), GUARD)
+        assert caught.value.message == "GPU fell over"
+        await no_leaks(s)
+
+
+async def test_error_body_that_is_not_json_is_reported_as_text() -> None:
+    reply = ErrorReply(400, body=b"<html>bad gateway config</html>")
+    async with FakeOpenAIServer([reply]) as server:
+        with pytest.raises(BadRequestError, match="bad gateway config"):
+            await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+
+
+async def test_connection_refused_is_retried_then_raises_connection_error() -> None:
+    server = FakeOpenAIServer()
+    await server.start()
+    base_url = server.base_url
+    await server.stop()  # nothing listens on that port now
+    m = ChatOpenAI(model="test", base_url=base_url, max_retries=1)
+    m._transport.backoff_initial = 0.01
+    with pytest.raises(APIConnectionError, match="Check that the server is running"):
+        await asyncio.wait_for(m.ainvoke("hi"), GUARD)
+
+
+async def test_no_retry_starts_after_the_calls_deadline() -> None:
+    async with FakeOpenAIServer([rate_limited(retry_after="3"), Complete("late")]) as server:
+        start = time.monotonic()
+        with pytest.raises(RateLimitError) as caught:
+            await asyncio.wait_for(
+                model(server).ainvoke("hi", config={"timeout": 1.0}), GUARD
+            )
+        assert time.monotonic() - start < 2.5
+        assert any("deadline" in note for note in caught.value.__notes__)
+        assert len(server.chat_requests) == 1
+
+
+async def test_the_calls_deadline_stops_a_hanging_request(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Hang()]) as server:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(
+                model(server).ainvoke("hi", config={"timeout": 0.3}), GUARD
+            )
+        await asyncio.wait_for(server.wait_disconnect(), GUARD)
+        await no_leaks(server)
