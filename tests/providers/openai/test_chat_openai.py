@@ -104,8 +104,10 @@ async def test_streamed_tool_calls_are_parsed_once_complete() -> None:
 
 
 async def test_tool_calls_without_streaming() -> None:
-    calls = [{"name": "add", "arguments": '{"a": 1, "b": 2}', "id": "c1"},
-             {"name": "add", "arguments": '{"a": ', "id": "c2"}]
+    calls = [
+        {"name": "add", "arguments": '{"a": 1, "b": 2}', "id": "c1"},
+        {"name": "add", "arguments": '{"a": ', "id": "c2"},
+    ]
     async with FakeOpenAIServer([Complete("", tool_calls=calls)]) as server:
         out = await ChatOpenAI(model="m", base_url=server.base_url).ainvoke("add")
         assert out.tool_calls[0]["args"] == {"a": 1, "b": 2}

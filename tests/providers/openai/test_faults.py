@@ -68,7 +68,7 @@ async def test_retry_after_as_an_http_date_is_honoured() -> None:
         assert second.time - first.time >= 0.1  # a date has whole-second precision
 
 
-async def test_429_every_time_ends_in_rate_limit_error_with_the_servers_message(no_leaks: Leaks) -> None:
+async def test_429_every_time_raises_rate_limit_error_with_server_message(no_leaks: Leaks) -> None:
     script = [rate_limited("0.01", message="You are over quota.")] * 3
     async with FakeOpenAIServer(script) as server:
         with pytest.raises(RateLimitError) as caught:
@@ -99,7 +99,9 @@ async def test_persistent_500_raises_internal_server_error(no_leaks: Leaks) -> N
     ("status", "error"),
     [(400, BadRequestError), (401, AuthenticationError), (404, NotFoundError)],
 )
-async def test_client_errors_are_not_retried(status: int, error: type[APIError], no_leaks: Leaks) -> None:
+async def test_client_errors_are_not_retried(
+    status: int, error: type[APIError], no_leaks: Leaks
+) -> None:
     reply = ErrorReply(status, f"the server says {status}", "invalid_request_error")
     async with FakeOpenAIServer([reply, Complete("never")]) as server:
         with pytest.raises(error) as caught:
@@ -122,7 +124,7 @@ async def test_hang_before_headers_times_out_and_retries_then_raises(no_leaks: L
         await no_leaks(server)
 
 
-async def test_hang_before_headers_without_streaming_uses_the_request_timeout(no_leaks: Leaks) -> None:
+async def test_hang_before_headers_unstreamed_uses_the_request_timeout(no_leaks: Leaks) -> None:
     async with FakeOpenAIServer([Hang()]) as server:
         with pytest.raises(APITimeoutError) as caught:
             await asyncio.wait_for(model(server, timeout=0.2, max_retries=0).ainvoke("hi"), GUARD)
@@ -130,7 +132,7 @@ async def test_hang_before_headers_without_streaming_uses_the_request_timeout(no
         await no_leaks(server)
 
 
-async def test_hang_mid_stream_raises_after_the_idle_timeout_without_retrying(no_leaks: Leaks) -> None:
+async def test_hang_mid_stream_raises_after_idle_timeout_no_retry(no_leaks: Leaks) -> None:
     async with FakeOpenAIServer([Complete("a b c d", hang_after=2)]) as server:
         m = model(server, stream_idle_timeout=0.2)
         got: list[str] = []
@@ -171,7 +173,8 @@ async def test_malformed_sse_raises_a_typed_error(no_leaks: Leaks) -> None:
 
 
 async def test_error_object_inside_the_stream_raises_with_its_message(no_leaks: Leaks) -> None:
-    async with FakeOpenAIServer([Complete("a b", error_after=1, error_message="GPU fell over")]) as s:
+    reply = Complete("a b", error_after=1, error_message="GPU fell over")
+    async with FakeOpenAIServer([reply]) as s:
         with pytest.raises(APIError, match="GPU fell over") as caught:
             await asyncio.wait_for(collect(model(s)), GUARD)
         assert caught.value.message == "GPU fell over"
@@ -200,9 +203,7 @@ async def test_no_retry_starts_after_the_calls_deadline() -> None:
     async with FakeOpenAIServer([rate_limited(retry_after="3"), Complete("late")]) as server:
         start = time.monotonic()
         with pytest.raises(RateLimitError) as caught:
-            await asyncio.wait_for(
-                model(server).ainvoke("hi", config={"timeout": 1.0}), GUARD
-            )
+            await asyncio.wait_for(model(server).ainvoke("hi", config={"timeout": 1.0}), GUARD)
         assert time.monotonic() - start < 2.5
         assert any("deadline" in note for note in caught.value.__notes__)
         assert len(server.chat_requests) == 1
@@ -211,8 +212,6 @@ async def test_no_retry_starts_after_the_calls_deadline() -> None:
 async def test_the_calls_deadline_stops_a_hanging_request(no_leaks: Leaks) -> None:
     async with FakeOpenAIServer([Hang()]) as server:
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(
-                model(server).ainvoke("hi", config={"timeout": 0.3}), GUARD
-            )
+            await asyncio.wait_for(model(server).ainvoke("hi", config={"timeout": 0.3}), GUARD)
         await asyncio.wait_for(server.wait_disconnect(), GUARD)
         await no_leaks(server)

@@ -12,7 +12,7 @@ from runnables.providers.openai.sse import SSEDecoder
 STREAM = (
     b": keep-alive comment\n\n"
     b'data: {"a": 1}\n\n'
-    b"event: error\ndata: {\"error\": {\"message\": \"boom\"}}\n\n"
+    b'event: error\ndata: {"error": {"message": "boom"}}\n\n'
     b"id: 7\nretry: 100\ndata: line one\ndata: line two\n\n"
     b"data:no-space\n\n\n"
     b"data: [DONE]\n\n"
