@@ -1,0 +1,308 @@
+"""BaseChatModel: the provider contract, call parameters, tools, structured output,
+usage, caching, concurrency bookkeeping and stream closing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from runnables.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    tool_call,
+)
+from runnables.models import (
+    BaseChatModel,
+    FunctionChatModel,
+    GenericFakeChatModel,
+    InMemoryCache,
+    SQLiteCache,
+    StructuredOutputError,
+    set_llm_cache,
+)
+from runnables.output_parsers import StrOutputParser
+
+
+class Recorder(BaseChatModel):
+    """Answers with what it was called with; implements only _agenerate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[list[BaseMessage], dict[str, Any]]] = []
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        self.calls.append((messages, {"stop": stop, **params}))
+        return AIMessage(f"{len(messages)} message(s)")
+
+
+class StreamOnly(BaseChatModel):
+    """Implements only _astream, reporting usage on its last chunk."""
+
+    async def _astream(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        yield AIMessageChunk("Hel")
+        yield AIMessageChunk(
+            "lo",
+            usage_metadata={"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+        )
+
+
+async def test_a_model_implementing_only_agenerate_also_streams() -> None:
+    chunks = [c async for c in Recorder().astream("hi")]
+    assert "".join(c.text for c in chunks) == "1 message(s)"
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+
+
+async def test_a_model_implementing_only_astream_also_invokes_with_its_usage() -> None:
+    out = await StreamOnly().ainvoke("hi")
+    assert type(out) is AIMessage
+    assert out.content == "Hello"
+    assert out.usage_metadata == {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+    assert out.id is not None
+
+
+async def test_every_response_carries_usage_even_when_the_provider_reports_none() -> None:
+    out = await Recorder().ainvoke("hello there")
+    assert out.usage_metadata is not None and out.usage_metadata["total_tokens"] > 0
+    chunks = [c async for c in Recorder().astream("hello there")]
+    assert sum(c.usage_metadata["total_tokens"] for c in chunks if c.usage_metadata) > 0
+
+
+async def test_input_is_coerced_from_strings_tuples_dicts_and_prompt_values() -> None:
+    model = Recorder()
+
+    class PromptValue:
+        def to_messages(self) -> list[BaseMessage]:
+            return [SystemMessage("s"), HumanMessage("h")]
+
+    await model.ainvoke([("system", "s"), {"role": "user", "content": "u"}, "x"])
+    await model.ainvoke(PromptValue())
+    assert model.calls[0][0] == [SystemMessage("s"), HumanMessage("u"), HumanMessage("x")]
+    assert model.calls[1][0] == [SystemMessage("s"), HumanMessage("h")]
+    with pytest.raises(TypeError, match=r"got 42 .*A chat model takes"):
+        await model.ainvoke(42)
+
+
+async def test_stop_and_other_parameters_reach_the_provider_by_bind_and_by_call() -> None:
+    model = Recorder()
+    await model.bind(stop=["\n"], temperature=0.2).ainvoke("x")
+    await model.ainvoke("x", stop=["END"], max_tokens=5)
+    model.invoke("x", stop="STOP")
+    assert model.calls[0][1] == {"stop": ["\n"], "temperature": 0.2}
+    assert model.calls[1][1] == {"stop": ["END"], "max_tokens": 5}
+    assert model.calls[2][1] == {"stop": ["STOP"]}
+    await model.ainvoke("x")
+    assert model.calls[3][1] == {"stop": None}  # binding made a copy; the model is unchanged
+
+
+async def test_events_are_chat_model_events() -> None:
+    events = [e["event"] async for e in StreamOnly().astream_events("hi")]
+    assert events[0] == "on_chat_model_start"
+    assert events.count("on_chat_model_stream") == 2
+    assert events[-1] == "on_chat_model_end"
+
+
+def get_weather(city: str, unit: str = "C") -> str:
+    """Get the weather in a city.
+
+    Args:
+        city: The city's name.
+        unit: C or F.
+    """
+    return "sunny"
+
+
+async def test_bind_tools_sends_openai_tool_definitions_and_streams_parsed_tool_calls() -> None:
+    seen: dict[str, Any] = {}
+
+    def answer(messages: list[BaseMessage], params: dict[str, Any]) -> AIMessage:
+        seen.update(params)
+        return AIMessage(
+            "", tool_calls=[tool_call(name="get_weather", args={"city": "Oslo"}, id="1")]
+        )
+
+    model = FunctionChatModel(answer).bind_tools([get_weather], tool_choice="get_weather")
+    chunks = [c async for c in model.astream("weather?")]
+    assert seen["tools"][0]["function"]["name"] == "get_weather"
+    assert seen["tools"][0]["function"]["parameters"]["required"] == ["city"]
+    assert seen["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert len([c for c in chunks if c.tool_call_chunks]) > 1  # arguments arrived in pieces
+    total = chunks[0]
+    for c in chunks[1:]:
+        total = total + c
+    assert total.tool_calls == [tool_call(name="get_weather", args={"city": "Oslo"}, id="1")]
+
+
+def test_bind_tools_rejects_a_tool_choice_naming_no_tool() -> None:
+    with pytest.raises(ValueError, match="names no bound tool"):
+        Recorder().bind_tools([get_weather], tool_choice="nope")
+
+
+class Person(BaseModel):
+    """A person."""
+
+    name: str
+    age: int
+
+
+async def test_with_structured_output_returns_a_validated_pydantic_object() -> None:
+    model = GenericFakeChatModel(
+        messages=iter(
+            [
+                AIMessage(
+                    "",
+                    tool_calls=[tool_call(name="Person", args={"name": "Ada", "age": 36}, id="1")],
+                )
+            ]
+        )
+    )
+    assert await model.with_structured_output(Person).ainvoke("who?") == Person(name="Ada", age=36)
+
+
+async def test_with_structured_output_streams_to_the_same_object() -> None:
+    msg = AIMessage(
+        "", tool_calls=[tool_call(name="Person", args={"name": "Ada", "age": 36}, id="1")]
+    )
+    model = GenericFakeChatModel(messages=iter([msg]))
+    out = [o async for o in model.with_structured_output(Person).astream("who?")]
+    assert out[-1] == Person(name="Ada", age=36)
+
+
+async def test_with_structured_output_from_json_schema_returns_a_dict() -> None:
+    schema = {"title": "Pick", "type": "object", "properties": {"n": {"type": "integer"}}}
+    model = GenericFakeChatModel(
+        messages=iter([AIMessage("", tool_calls=[tool_call(name="Pick", args={"n": 3}, id="1")])])
+    )
+    assert await model.with_structured_output(schema).ainvoke("?") == {"n": 3}
+
+
+async def test_include_raw_returns_the_message_and_the_parsing_error_instead_of_raising() -> None:
+    bad = AIMessage("", tool_calls=[tool_call(name="Person", args={"name": "Ada"}, id="1")])
+    model = GenericFakeChatModel(messages=iter([bad, AIMessage("no tool call")]))
+    out = await model.with_structured_output(Person, include_raw=True).ainvoke("?")
+    assert out["raw"].tool_calls == bad.tool_calls
+    assert out["parsed"] is None
+    assert isinstance(out["parsing_error"], StructuredOutputError)
+    with pytest.raises(StructuredOutputError, match="without calling 'Person'"):
+        await model.with_structured_output(Person).ainvoke("?")
+
+
+async def test_the_cache_answers_repeated_messages_and_keys_on_parameters() -> None:
+    model = Recorder()
+    model.cache = InMemoryCache()
+    a = await model.ainvoke("same")
+    b = await model.ainvoke("same")
+    await model.ainvoke("same", temperature=0.9)
+    chunks = [c async for c in model.astream("same")]
+    assert a == b
+    assert len(model.calls) == 2  # the second call and the stream came from the cache
+    assert "".join(c.text for c in chunks) == a.content
+
+
+async def test_a_streamed_response_is_cached_for_later_invokes(tmp_path: Any) -> None:
+    model = StreamOnly(cache=SQLiteCache(tmp_path / "cache.db"))
+    streamed = [c async for c in model.astream("q")]
+    again = StreamOnly(cache=SQLiteCache(tmp_path / "cache.db"))
+    calls = 0
+
+    async def counting(*a: Any, **k: Any) -> AsyncIterator[AIMessageChunk]:
+        nonlocal calls
+        calls += 1
+        yield AIMessageChunk("never")
+
+    again._astream = counting  # type: ignore[method-assign]
+    out = await again.ainvoke("q")
+    assert out.content == "".join(c.text for c in streamed) == "Hello"
+    assert calls == 0
+
+
+async def test_the_global_cache_is_used_when_the_model_has_none() -> None:
+    cache = InMemoryCache()
+    set_llm_cache(cache)
+    try:
+        model = Recorder()
+        await model.ainvoke("g")
+        await model.ainvoke("g")
+        assert len(model.calls) == 1
+        no_cache = Recorder()
+        no_cache.cache = False
+        await no_cache.ainvoke("g")
+        await no_cache.ainvoke("g")
+        assert len(no_cache.calls) == 2
+    finally:
+        set_llm_cache(None)
+
+
+async def test_max_concurrency_counts_model_calls() -> None:
+    active = 0
+    peak = 0
+    release = asyncio.Event()
+
+    async def slow(messages: list[BaseMessage]) -> str:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        if active == 2:
+            release.set()
+        await release.wait()
+        active -= 1
+        return "ok"
+
+    model = FunctionChatModel(slow)
+    out = await model.abatch(["a", "b", "c", "d", "e"], {"max_concurrency": 2})
+    assert [o.content for o in out] == ["ok"] * 5
+    assert peak == 2
+
+
+async def test_leaving_a_stream_early_closes_the_provider_stream() -> None:
+    closed = asyncio.Event()
+    produced = 0
+
+    class Endless(BaseChatModel):
+        async def _astream(
+            self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+        ) -> AsyncIterator[AIMessageChunk]:
+            nonlocal produced
+            try:
+                while True:
+                    produced += 1
+                    yield AIMessageChunk("x")
+            finally:
+                closed.set()
+
+    chain = Endless() | StrOutputParser()
+    async with contextlib.aclosing(chain.astream("go")) as stream:
+        async for _ in stream:
+            if produced >= 3:
+                break
+    assert closed.is_set()
+    assert produced == 3  # chunks are passed on as produced, not collected first
+
+
+async def test_a_provider_error_reaches_the_caller_with_a_note_naming_the_model() -> None:
+    class Broken(BaseChatModel):
+        async def _agenerate(self, messages: Any, **kw: Any) -> AIMessage:
+            raise RuntimeError("provider down")
+
+    with pytest.raises(RuntimeError, match="provider down") as info:
+        await Broken().ainvoke("x")
+    assert any("Broken" in n for n in info.value.__notes__)
+
+
+def test_a_model_implementing_neither_method_says_what_to_implement() -> None:
+    class Empty(BaseChatModel):
+        pass
+
+    with pytest.raises(NotImplementedError, match="_agenerate' or '_astream"):
+        Empty().invoke("x")

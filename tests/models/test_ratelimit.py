@@ -1,0 +1,146 @@
+"""The rate limiter, on a fake clock: computed waits, token correction, shared budgets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from runnables.errors import ConfigError
+from runnables.messages import AIMessage, BaseMessage
+from runnables.models import BaseChatModel, FunctionChatModel, InMemoryRateLimiter, RateLimiter
+
+
+class FakeClock:
+    """Time that moves only when someone sleeps; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now = max(self.now, self.now + seconds)
+        await asyncio.sleep(0)
+
+
+async def test_requests_are_spaced_by_a_computed_wait_without_polling() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=clock.sleep)
+    reservations = [limiter.reserve()[1] for _ in range(4)]
+    # First goes now; the others queue one second apart (60 per minute, no burst).
+    assert reservations == pytest.approx([0.0, 1.0, 2.0, 3.0])
+
+
+async def test_tokens_per_minute_delays_a_request_until_its_tokens_fit() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(tokens_per_minute=600, clock=clock, sleep=clock.sleep)
+    await limiter.aacquire(600)  # the whole minute's budget
+    _, wait = limiter.reserve(60)
+    assert wait == pytest.approx(6.0)  # 60 tokens at 10 tokens a second
+
+
+async def test_correction_from_reported_usage_moves_later_requests() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(tokens_per_minute=600, clock=clock, sleep=clock.sleep)
+    r = await limiter.aacquire(100)
+    limiter.correct(r, 400)  # the response used more than estimated
+    limiter.correct(r, 10_000)  # settling twice changes nothing
+    _, wait = limiter.reserve(300)
+    assert wait == pytest.approx(10.0)  # 600 - 400 = 200 left; 100 more at 10/s
+
+
+async def test_a_cancelled_waiter_gives_its_share_back() -> None:
+    clock = FakeClock()
+    blocked = asyncio.Event()
+
+    async def never(seconds: float) -> None:
+        blocked.set()
+        await asyncio.Event().wait()
+
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=never)
+    await limiter.aacquire()
+    task = asyncio.create_task(limiter.aacquire())
+    await blocked.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert limiter.reserve()[1] == pytest.approx(1.0)  # not 2.0
+
+
+async def test_a_model_call_waits_for_the_limiter_and_corrects_with_usage() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=clock.sleep)
+
+    def answer(messages: list[BaseMessage]) -> AIMessage:
+        return AIMessage(
+            "ok", usage_metadata={"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+        )
+
+    model = FunctionChatModel(answer, rate_limiter=limiter)
+    await model.abatch(["a", "b", "c"])
+    assert len(clock.sleeps) == 2
+    assert clock.now == pytest.approx(2.0)  # the third request started two seconds in
+
+
+async def test_waiting_for_the_rate_limit_does_not_hold_a_max_concurrency_slot() -> None:
+    # Model A is rate limited and must wait; model B is not. With max_concurrency=1,
+    # B must be able to run while A waits for the limiter.
+    clock = FakeClock()
+    gate = asyncio.Event()
+    a_waiting = asyncio.Event()
+
+    async def limiter_sleep(seconds: float) -> None:
+        a_waiting.set()
+        await gate.wait()
+
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=limiter_sleep)
+    limiter.reserve()  # use up the burst so the next request waits
+    order: list[str] = []
+
+    async def a_fn(messages: list[BaseMessage]) -> str:
+        order.append("a")
+        return "a"
+
+    async def b_fn(messages: list[BaseMessage]) -> str:
+        await a_waiting.wait()
+        order.append("b")
+        gate.set()
+        return "b"
+
+    a = FunctionChatModel(a_fn, rate_limiter=limiter)
+    b = FunctionChatModel(b_fn)
+    from runnables import RunnableParallel
+
+    both = RunnableParallel(a=a, b=b)
+    out = await asyncio.wait_for(both.ainvoke("x", {"max_concurrency": 1}), timeout=30)
+    assert order == ["b", "a"]
+    assert out["a"].content == "a"
+
+
+def test_in_memory_rate_limiter_takes_langchain_core_arguments() -> None:
+    limiter = InMemoryRateLimiter(
+        requests_per_second=2, check_every_n_seconds=0.5, max_bucket_size=2
+    )
+    assert limiter.requests_per_minute == 120
+    assert [limiter.reserve()[1] for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5], abs=0.01)
+
+
+def test_bad_limits_are_config_errors_naming_the_value() -> None:
+    with pytest.raises(ConfigError, match="-1"):
+        RateLimiter(requests_per_minute=-1)
+    with pytest.raises(ConfigError, match="needs requests_per_minute"):
+        RateLimiter()
+
+
+def test_sync_invoke_respects_the_limiter(monkeypatch: Any) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute=6000, clock=clock, sleep=clock.sleep)
+    model: BaseChatModel = FunctionChatModel(lambda m: "hi", rate_limiter=limiter)
+    assert model.invoke("x").content == "hi"
+    assert model.invoke("x").content == "hi"
+    assert clock.sleeps == pytest.approx([0.01])
