@@ -3,10 +3,22 @@
 The API is langchain-core's (``RunnableLambda``, ``|``, ``invoke``/``ainvoke``,
 ``batch``/``abatch``, ``stream``/``astream``...), so code moves over by changing the
 import line; the async path is the real implementation.
+
+The engine's names are imported eagerly (they are small). Messages, prompts, output
+parsers, chat models and graphs are loaded on first use, so ``import runnables`` stays
+cheap and never imports optional dependencies. They also live in their own packages,
+mirroring langchain-core's: ``runnables.messages``, ``runnables.prompts``,
+``runnables.output_parsers``, ``runnables.models``.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.binding import RunnableBinding
+from runnables.core.branch import RunnableBranch
 from runnables.core.config import (
     RunnableConfig,
     ensure_config,
@@ -14,16 +26,29 @@ from runnables.core.config import (
     merge_configs,
     patch_config,
 )
+from runnables.core.configurable import (
+    ConfigurableField,
+    ConfigurableFieldMultiOption,
+    ConfigurableFieldSingleOption,
+    ConfigurableFieldSpec,
+    RunnableConfigurableAlternatives,
+    RunnableConfigurableFields,
+)
+from runnables.core.each import RunnableEach
+from runnables.core.fallbacks import RunnableWithFallbacks
 from runnables.core.function import RunnableGenerator, RunnableLambda, chain
 from runnables.core.offload import OffloadPolicy, get_offload_policy, set_offload_policy
 from runnables.core.parallel import RunnableMap, RunnableParallel
 from runnables.core.passthrough import RunnableAssign, RunnablePassthrough, RunnablePick
+from runnables.core.retry import ExponentialJitterParams, RunnableRetry
+from runnables.core.router import RouterInput, RouterRunnable
 from runnables.core.sequence import RunnableSequence
 from runnables.core.tracing import Run
 from runnables.errors import (
     BlockingCallWarning,
     BlockingStepWarning,
     ConfigError,
+    InvalidInputError,
     InvalidRunnableError,
     MissingExtraError,
     RecursionLimitError,
@@ -32,30 +57,132 @@ from runnables.errors import (
     UserError,
 )
 
+if TYPE_CHECKING:
+    from runnables.core.graph import Edge, Graph, Node
+    from runnables.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
+    from runnables.models import (
+        BaseChatModel,
+        FakeEchoChatModel,
+        FakeListChatModel,
+        FakeTimedChatModel,
+        FunctionChatModel,
+        GenericFakeChatModel,
+        InMemoryRateLimiter,
+        RateLimiter,
+    )
+    from runnables.output_parsers import (
+        CommaSeparatedListOutputParser,
+        JsonOutputParser,
+        PydanticOutputParser,
+        StrOutputParser,
+    )
+    from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+    from runnables.providers.openai import ChatOpenAI
+
 __version__ = "0.1.0"
 
+# Loaded on first attribute access: name -> module.
+_LAZY = {
+    "Graph": "runnables.core.graph",
+    "Node": "runnables.core.graph",
+    "Edge": "runnables.core.graph",
+    "AIMessage": "runnables.messages",
+    "AIMessageChunk": "runnables.messages",
+    "HumanMessage": "runnables.messages",
+    "SystemMessage": "runnables.messages",
+    "ToolMessage": "runnables.messages",
+    "BaseChatModel": "runnables.models",
+    "FakeEchoChatModel": "runnables.models",
+    "FakeListChatModel": "runnables.models",
+    "FakeTimedChatModel": "runnables.models",
+    "FunctionChatModel": "runnables.models",
+    "GenericFakeChatModel": "runnables.models",
+    "InMemoryRateLimiter": "runnables.models",
+    "RateLimiter": "runnables.models",
+    "ChatPromptTemplate": "runnables.prompts",
+    "MessagesPlaceholder": "runnables.prompts",
+    "PromptTemplate": "runnables.prompts",
+    "CommaSeparatedListOutputParser": "runnables.output_parsers",
+    "JsonOutputParser": "runnables.output_parsers",
+    "PydanticOutputParser": "runnables.output_parsers",
+    "StrOutputParser": "runnables.output_parsers",
+    "ChatOpenAI": "runnables.providers.openai",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runnables' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
+    "AIMessage",
+    "AIMessageChunk",
+    "BaseChatModel",
     "BlockingCallWarning",
     "BlockingStepWarning",
+    "ChatOpenAI",
+    "ChatPromptTemplate",
+    "CommaSeparatedListOutputParser",
     "ConfigError",
+    "ConfigurableField",
+    "ConfigurableFieldMultiOption",
+    "ConfigurableFieldSingleOption",
+    "ConfigurableFieldSpec",
+    "Edge",
+    "ExponentialJitterParams",
+    "FakeEchoChatModel",
+    "FakeListChatModel",
+    "FakeTimedChatModel",
+    "FunctionChatModel",
+    "GenericFakeChatModel",
+    "Graph",
+    "HumanMessage",
+    "InMemoryRateLimiter",
+    "InvalidInputError",
     "InvalidRunnableError",
+    "JsonOutputParser",
+    "MessagesPlaceholder",
     "MissingExtraError",
+    "Node",
     "OffloadPolicy",
+    "PromptTemplate",
+    "PydanticOutputParser",
+    "RateLimiter",
     "RecursionLimitError",
+    "RouterInput",
+    "RouterRunnable",
     "Run",
     "Runnable",
     "RunnableAssign",
     "RunnableBinding",
+    "RunnableBranch",
     "RunnableConfig",
+    "RunnableConfigurableAlternatives",
+    "RunnableConfigurableFields",
+    "RunnableEach",
     "RunnableGenerator",
     "RunnableLambda",
     "RunnableMap",
     "RunnableParallel",
     "RunnablePassthrough",
     "RunnablePick",
+    "RunnableRetry",
     "RunnableSequence",
+    "RunnableWithFallbacks",
     "RunnablesError",
     "StepTimeoutError",
+    "StrOutputParser",
+    "SystemMessage",
+    "ToolMessage",
     "UserError",
     "chain",
     "coerce_to_runnable",

@@ -306,3 +306,14 @@ def test_a_model_implementing_neither_method_says_what_to_implement() -> None:
 
     with pytest.raises(NotImplementedError, match="_agenerate' or '_astream"):
         Empty().invoke("x")
+
+
+async def test_astream_consumer_does_not_see_the_model_steps_config_between_chunks() -> None:
+    from runnables import get_config
+    from runnables.models import FakeListChatModel
+
+    model = FakeListChatModel(responses=["abc"])
+    seen = []
+    async for _chunk in model.astream("hi", {"tags": ["inner"], "max_concurrency": 1}):
+        seen.append(get_config()["tags"])
+    assert seen and all(tags == [] for tags in seen)

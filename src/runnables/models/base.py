@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 from runnables.core._util import gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
+from runnables.core.limiter import HOLDING
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -320,16 +321,37 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             await limiter.acquire()
         if running is not None:
             running.append(name)
-        token = CURRENT.set(ctx) if not ctx.is_root else None
+        # The context and the held slot are in effect only while the provider's code runs:
+        # between chunks the consumer's code runs in this same context, and must not see
+        # this step's config or lend its slot away.
+        scoped = not ctx.is_root or limiter is not None
         keep = cache is not None
         parts: list[AIMessageChunk] = []
         usage: UsageMetadata | None = None
         out_chars = 0
         run_id = self._run_id()
         agen = self._astream(messages, **self._params)
+        pull = agen.__anext__
         finished = False
         try:
-            async for chunk in agen:
+            while True:
+                if scoped:
+                    token = CURRENT.set(ctx) if not ctx.is_root else None
+                    held = HOLDING.set(limiter) if limiter is not None else None
+                    try:
+                        chunk = await pull()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        if held is not None:
+                            HOLDING.reset(held)
+                        if token is not None:
+                            CURRENT.reset(token)
+                else:
+                    try:
+                        chunk = await pull()
+                    except StopAsyncIteration:
+                        break
                 if chunk.id is None:
                     chunk.id = run_id
                 if chunk.usage_metadata is not None:
@@ -359,8 +381,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             try:
                 await agen.aclose()  # type: ignore[attr-defined]
             finally:
-                if token is not None:
-                    CURRENT.reset(token)
                 if running is not None:
                     running.remove(name)
                 if limiter is not None:
