@@ -60,7 +60,7 @@ _WS = frozenset(" \t\n\r")
 _STR_RUN = re.compile(r'[^"\\]*')
 _NUM_RUN = re.compile(r"[-+0-9.eE]*")
 _WS_RUN = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _PROSE_STOP = re.compile(r"[{\[`]")
 _LANG_RUN = re.compile(r"[A-Za-z0-9_+.-]*")
 _LITERALS = {"true": True, "false": False, "null": None}
@@ -465,10 +465,11 @@ class PartialJsonParser:
     def _end_number(self, text: str, at: int) -> int:
         tok = self._tok
         self._tok = ""
-        m = _NUMBER.fullmatch(tok)
+        m = _NUMBER_RE.fullmatch(tok)
         if m is None:
             self._fail(text, at - len(tok), "a JSON number", found=tok)
-        value: Any = float(tok) if m.group(1) or m.group(2) else int(tok)  # type: ignore[union-attr]
+        assert m is not None  # _fail raised otherwise
+        value: Any = float(tok) if m.group(1) or m.group(2) else int(tok)
         return self._add(value)
 
     # ------------------------------------------------------------------ leading text
@@ -545,7 +546,7 @@ class PartialJsonParser:
             return self._root
         cut = mode != _NUMBER  # a number's end is the end of the text; anything else is cut
         if mode == _NUMBER:
-            if not self._stack or _NUMBER.fullmatch(self._tok):
+            if not self._stack or _NUMBER_RE.fullmatch(self._tok):
                 mode = self._end_number("", 0)
             # else: a number cut off mid-way ("-", "1e") inside a container is dropped.
         elif mode == _STRING and not self._is_key:

@@ -41,7 +41,7 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
         super().__init__(pydantic_object, name=name)
         self.pydantic_object: type[M] = pydantic_object
 
-    def parse(self, text: str) -> M:  # type: ignore[override]
+    def parse(self, text: str) -> M:
         """Parse and validate a complete output."""
         return self._final(super().parse(text))
 

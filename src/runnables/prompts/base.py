@@ -116,7 +116,7 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
             raise missing_variables_error(
                 self.get_name(), missing, self.input_variables, list(input)
             )
-        return input
+        return dict(input) if type(input) is not dict else input
 
     async def _ainvoke(self, input: Any, ctx: Context) -> PromptValue:
         return self.format_prompt(**self._validate_input(input))
@@ -127,7 +127,7 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
             fields[name] = self.input_types.get(name, str)
         for name in self.optional_variables:
             if name not in fields:
-                fields[name] = NotRequired[self.input_types.get(name, Any)]  # type: ignore[misc]
+                fields[name] = NotRequired[self.input_types.get(name, Any)]
         return TypedDict(self.get_name("Input"), fields)  # type: ignore[operator]
 
     def _output_type_hint(self) -> Any:

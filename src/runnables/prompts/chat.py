@@ -103,8 +103,8 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other.prompt.template == self.prompt.template  # type: ignore[attr-defined]
-            and other.additional_kwargs == self.additional_kwargs  # type: ignore[attr-defined]
+            and other.prompt.template == self.prompt.template
+            and other.additional_kwargs == self.additional_kwargs
         )
 
     __hash__ = None  # type: ignore[assignment]
