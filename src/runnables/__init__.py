@@ -59,7 +59,13 @@ from runnables.errors import (
 
 if TYPE_CHECKING:
     from runnables.core.graph import Edge, Graph, Node
-    from runnables.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
+    from runnables.messages import (
+        AIMessage,
+        AIMessageChunk,
+        HumanMessage,
+        SystemMessage,
+        ToolMessage,
+    )
     from runnables.models import (
         BaseChatModel,
         FakeEchoChatModel,
