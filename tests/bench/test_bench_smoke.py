@@ -18,15 +18,20 @@ if str(BENCH) not in sys.path:
 bench_run = importlib.import_module("run")
 
 
-def test_every_workload_runs_quickly_and_reports_all_three_sides() -> None:
+def test_every_workload_runs_quickly_and_reports_its_comparisons() -> None:
     results, crashed = bench_run.run_all(quick=True)
 
     assert crashed == []
     ids = [r.id for r in results]
     assert ids[:9] == [f"W{i}" for i in range(1, 10)]
     for r in results:
-        for value in (r.runnables, r.hand, r.langchain):
-            assert value is not None and math.isfinite(value) and value > 0, r
+        assert r.runnables is not None and math.isfinite(r.runnables) and r.runnables > 0, r
+        # Every workload compares with something; not all have a hand-written twin
+        # (W12's is a single json.loads) or a langchain-core run (too slow at full size).
+        compared = [v for v in (r.hand, r.langchain) if v is not None]
+        assert compared and all(math.isfinite(v) and v > 0 for v in compared), r
+        if r.id in {f"W{i}" for i in range(1, 10)}:
+            assert r.hand is not None and r.langchain is not None, r
         assert r.ratios and all(math.isfinite(v) and v > 0 for v in r.ratios.values()), r
         assert r.status in {"pass", "FAIL", "report"}
 
