@@ -78,6 +78,13 @@ class EventFilter:
         return inc
 
 
+#: Stream chunks wait (backpressure) while this many events are queued, until the
+#: consumer has taken the queue down to LOW_WATER: the run stays a bounded distance
+#: ahead of the consumer, and leaving early saves the work not yet done.
+HIGH_WATER = 256
+LOW_WATER = 64
+
+
 class EventQueue(Tracer):
     """Turns run notifications into v2 event dicts and queues them for the consumer."""
 
@@ -85,29 +92,52 @@ class EventQueue(Tracer):
         self.keep = keep
         self.events: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
-        self._kept: dict[int, bool] = {}
+        self._drain: asyncio.Future[None] | None = None
+        # Per live run: (run id as a string, event name prefix), or None when filtered
+        # out. Computed once per run, not once per event.
+        self._runs: dict[int, tuple[str, str] | None] = {}
 
     def _push(self, run: Run, kind: str, data: dict[str, Any]) -> None:
         key = id(run)
-        keep = self._kept.get(key)
-        if keep is None:
-            keep = self._kept[key] = self.keep(run)
-        if not keep:
+        try:
+            seen = self._runs[key]
+        except KeyError:
+            seen = self._runs[key] = (
+                (str(run.id), f"on_{run.run_type}_") if self.keep(run) else None
+            )
+        if seen is None:
             return
-        self.events.append(
+        events = self.events
+        events.append(
             {
-                "event": f"on_{run.run_type}_{kind}",
+                "event": seen[1] + kind,
                 "name": run.name,
-                "run_id": str(run.id),
+                "run_id": seen[0],
                 "parent_ids": run.parent_ids,
                 "tags": run.tags,
                 "metadata": run.metadata,
                 "data": data,
             }
         )
+        if len(events) >= HIGH_WATER:
+            self.full = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    async def drained(self) -> None:
+        """Wait until the consumer has taken the queue down to ``LOW_WATER``."""
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.get_running_loop().create_future()
+        await self._drain
+
+    def taken(self) -> None:
+        """The consumer took events: let a waiting producer go on once below low water."""
+        if len(self.events) <= LOW_WATER:
+            self.full = False
+            drain = self._drain
+            if drain is not None and not drain.done():
+                drain.set_result(None)
 
     def on_start(self, run: Run) -> None:
         self._push(run, "start", {"input": run.input} if run.input is not _MISSING else {})
@@ -120,10 +150,10 @@ class EventQueue(Tracer):
         if run.input is not _MISSING:
             data["input"] = run.input
         self._push(run, "end", data)
-        self._kept.pop(id(run), None)
+        self._runs.pop(id(run), None)
 
     def on_error(self, run: Run) -> None:
-        self._kept.pop(id(run), None)
+        self._runs.pop(id(run), None)
 
 
 async def stream_events(
@@ -156,7 +186,10 @@ async def stream_events(
     try:
         while True:
             while events:
-                yield events.popleft()
+                event = events.popleft()
+                if queue.full:
+                    queue.taken()
+                yield event
             if task.done():
                 break
             queue.waiter = loop.create_future()
