@@ -205,6 +205,18 @@ async def test_seeded_sampling_above_temperature_zero_repeats(model: ChatLocal) 
     assert a.text == b.text
 
 
+async def test_sampling_without_a_seed_differs_between_fresh_models() -> None:
+    # (llama-cpp-python alone derives every call's seed from a fixed one, so each fresh
+    # instance, in each process, would repeat the same "random" answers)
+    answers = set()
+    for _ in range(2):
+        hot = ChatLocal(max_tokens=16, temperature=1.5)
+        answers.add((await hot.ainvoke("Tell me a word")).text)
+        hot.close()
+
+    assert len(answers) > 1
+
+
 async def test_stop_ends_the_answer_just_before_the_stop_string(model: ChatLocal) -> None:
     full = (await model.ainvoke("Explain async execution briefly")).text
     words = full.split()

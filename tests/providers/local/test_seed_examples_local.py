@@ -82,3 +82,26 @@ async def test_fastapi_chat_endpoint() -> None:
     assert res.status_code == 200
     expected = (await llm.ainvoke("Explain async execution briefly")).content
     assert res.json() == {"answer": expected}
+
+
+async def test_examples_chat_local_prints_the_three_answers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "chat_local.py"
+    spec = importlib.util.spec_from_file_location("chat_local_example", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.llm = llm  # the same code, with shorter answers
+
+    await example.main()
+
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("## ")] == [
+        "## ainvoke",
+        "## abatch",
+        "## astream",
+    ]
+    assert out.count("\n--\n") == 3

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import random
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -311,6 +312,9 @@ class ChatLocal(BaseChatModel):
         for key, value in params.items():
             if value is not None:
                 settings[key] = value
+        if settings["seed"] is None:
+            # llama-cpp-python would derive the same seed for every call of an instance.
+            settings["seed"] = random.getrandbits(31)
         stop = stop if stop is not None else params.get("stop", self.stop)
         settings["stop"] = [stop] if isinstance(stop, str) else list(stop or ())
         return settings
