@@ -313,7 +313,7 @@ class ChatLocal(BaseChatModel):
             if value is not None:
                 settings[key] = value
         if settings["seed"] is None:
-            # llama-cpp-python would derive the same seed for every call of an instance.
+            # Left to itself, llama-cpp-python replays the same seeds in every process.
             settings["seed"] = random.getrandbits(31)
         stop = stop if stop is not None else params.get("stop", self.stop)
         settings["stop"] = [stop] if isinstance(stop, str) else list(stop or ())
