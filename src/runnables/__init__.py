@@ -83,6 +83,8 @@ if TYPE_CHECKING:
         StrOutputParser,
     )
     from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+    from runnables.models.init import init_chat_model
+    from runnables.providers.local import ChatLocal
     from runnables.providers.openai import ChatOpenAI
 
 __version__ = "0.1.0"
@@ -113,6 +115,8 @@ _LAZY = {
     "PydanticOutputParser": "runnables.output_parsers",
     "StrOutputParser": "runnables.output_parsers",
     "ChatOpenAI": "runnables.providers.openai",
+    "ChatLocal": "runnables.providers.local",
+    "init_chat_model": "runnables.models.init",
 }
 
 
@@ -135,6 +139,7 @@ __all__ = [
     "BaseChatModel",
     "BlockingCallWarning",
     "BlockingStepWarning",
+    "ChatLocal",
     "ChatOpenAI",
     "ChatPromptTemplate",
     "CommaSeparatedListOutputParser",
@@ -195,6 +200,7 @@ __all__ = [
     "ensure_config",
     "get_config",
     "get_offload_policy",
+    "init_chat_model",
     "merge_configs",
     "patch_config",
     "set_offload_policy",
