@@ -76,6 +76,7 @@ if TYPE_CHECKING:
         InMemoryRateLimiter,
         RateLimiter,
     )
+    from runnables.models.init import init_chat_model
     from runnables.output_parsers import (
         CommaSeparatedListOutputParser,
         JsonOutputParser,
@@ -83,7 +84,6 @@ if TYPE_CHECKING:
         StrOutputParser,
     )
     from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
-    from runnables.models.init import init_chat_model
     from runnables.providers.local import ChatLocal
     from runnables.providers.openai import ChatOpenAI
 
