@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from conftest import Overlap
-from runnables import RunnableLambda, RunnableParallel
+from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
 
 
 def _counted_leaf(overlap: Overlap, name: str) -> RunnableLambda[Any, Any]:
@@ -145,3 +146,57 @@ async def test_nested_abatch_as_completed_shares_the_budget(overlap: Overlap) ->
 
     await asyncio.wait_for(RunnableLambda(outer).abatch([1, 2], {"max_concurrency": 1}), timeout=10)
     assert overlap.peak == 1
+
+
+async def test_streaming_generators_share_a_budget_of_one_without_deadlock() -> None:
+    # A generator waiting at a yield (for the next step to take its chunk) or waiting
+    # for its own input is not doing work, so it must not sit on the only slot.
+    async def double(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for c in chunks:
+            yield c
+            yield c
+
+    async def shout(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for c in chunks:
+            yield c.upper()
+
+    def exclaim(chunks: Iterator[str]) -> Iterator[str]:
+        for c in chunks:
+            yield c + "!"
+
+    chain = RunnableGenerator(double) | RunnableGenerator(shout) | exclaim
+
+    async def drain() -> list[str]:
+        return [c async for c in chain.astream("ab", {"max_concurrency": 1})]
+
+    # (The sync generator gets its input gathered when called from async code.)
+    assert await asyncio.wait_for(drain(), 10) == ["ABAB!"]
+    # A generator that calls another runnable lends its slot for the nested call.
+    inner = RunnableLambda(lambda x: x * 2)
+
+    async def nested(x: int) -> AsyncIterator[int]:
+        yield await inner.ainvoke(x)
+        yield await inner.ainvoke(x + 1)
+
+    async def drain_nested() -> list[int]:
+        return [c async for c in RunnableLambda(nested).astream(1, {"max_concurrency": 1})]
+
+    assert await asyncio.wait_for(drain_nested(), 10) == [2, 4]
+
+
+async def test_streaming_generator_branches_hold_the_budget(overlap: Overlap) -> None:
+    def branch(name: str) -> RunnableLambda[Any, Any]:
+        async def gen(x: int) -> AsyncIterator[int]:
+            for i in range(3):
+                overlap.enter()
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                overlap.leave()
+                yield i
+
+        return RunnableLambda(gen, name=name)
+
+    par = RunnableParallel({f"g{i}": branch(f"g{i}") for i in range(5)})
+    chunks = [c async for c in par.astream(0, {"max_concurrency": 2})]
+    assert len(chunks) == 15
+    assert overlap.peak == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -180,3 +180,18 @@ def test_merge_and_patch_configs() -> None:
     )
     assert merged == {"tags": ["a", "b"], "metadata": {"x": 1, "y": 2}}
     assert patch_config({"run_name": "n", "tags": ["a"]}, run_name=None) == {"tags": ["a"]}
+
+
+async def test_a_streaming_steps_config_does_not_leak_into_the_consumers_loop() -> None:
+    async def tokens(x: str) -> AsyncIterator[str]:
+        for t in x:
+            yield t
+
+    outside: list[list[str]] = []
+    async for _ in (RunnableLambda(lambda x: x) | RunnableLambda(tokens)).astream(
+        "ab", {"tags": ["inside"]}
+    ):
+        # The consumer's own code runs outside the call: nested calls made here must
+        # not inherit the stream's config.
+        outside.append(get_config()["tags"])
+    assert outside == [[], []]

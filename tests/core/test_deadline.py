@@ -143,9 +143,10 @@ async def test_timeout_in_a_streaming_generator_names_it() -> None:
         async for c in step.astream(1, {"timeout": 0.05}):
             got.append(c)
 
-    with pytest.raises(StepTimeoutError):
+    with pytest.raises(StepTimeoutError) as info:
         await asyncio.wait_for(drain(), GUARD)
     assert got == ["a"]
+    assert info.value.step == "tokens"
 
 
 async def test_external_cancellation_is_not_turned_into_a_timeout() -> None:
