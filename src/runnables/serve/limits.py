@@ -1,0 +1,226 @@
+"""The guards every request passes before a chain runs: auth, body size, in-flight cap,
+the config allow-list, and the helper that cancels work when the client leaves.
+
+- **Auth**: with ``auth_token`` set, a request needs ``Authorization: Bearer <token>``;
+  otherwise it is answered 401 with ``WWW-Authenticate: Bearer``. Tokens are compared
+  with :func:`hmac.compare_digest` (constant time), against every configured token.
+- **Body size**: more than ``max_body_bytes`` is answered 413, from ``Content-Length``
+  when the client sends one, else while the body is read (the read stops there).
+- **In flight**: at most ``max_in_flight`` runs at once per ``add_routes`` call; one
+  more is answered 503 with ``Retry-After`` instead of queueing until the server falls
+  over. A stream counts until its run ends, not until its connection does.
+- **Config**: a request may set only the config keys in ``config_keys`` (default
+  ``configurable``, ``tags``, ``metadata``, ``run_name``). Other ``RunnableConfig`` keys
+  (``callbacks``, ``max_concurrency``, ``recursion_limit``, ``timeout``, ``run_id``...)
+  are *dropped*, as LangServe does: its client always sends ``recursion_limit``, so
+  rejecting them would break it. A key that is not a config key at all (a typo such as
+  ``configurabel``) is answered 422 naming it, and so is a value of the wrong type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+
+__all__ = [
+    "DEFAULT_CONFIG_KEYS",
+    "ClientDisconnected",
+    "InFlight",
+    "check_bearer",
+    "filter_config",
+    "read_json_body",
+    "until_disconnect",
+]
+
+T = TypeVar("T")
+
+#: The config keys a request may set unless ``add_routes(config_keys=...)`` says otherwise.
+DEFAULT_CONFIG_KEYS: tuple[str, ...] = ("configurable", "tags", "metadata", "run_name")
+
+_CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "configurable": (dict,),
+    "tags": (list,),
+    "metadata": (dict,),
+    "run_name": (str,),
+    "max_concurrency": (int, type(None)),
+    "recursion_limit": (int,),
+    "timeout": (int, float, type(None)),
+    "run_id": (str, type(None)),
+    "callbacks": (object,),
+}
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before the answer was ready."""
+
+
+# ---------------------------------------------------------------------- auth
+
+
+def check_bearer(request: Request, tokens: Sequence[bytes]) -> None:
+    """Raise 401 unless the request carries ``Authorization: Bearer`` with one of ``tokens``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() == "bearer" and given:
+        offered = given.strip().encode()
+        ok = False
+        # Compare with every token, so the time taken does not tell which one matched.
+        for token in tokens:
+            ok |= hmac.compare_digest(offered, token)
+        if ok:
+            return
+    raise HTTPException(
+        status_code=401,
+        detail="This endpoint needs a valid bearer token: send 'Authorization: Bearer <token>'.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+# ---------------------------------------------------------------------- body
+
+
+async def read_json_body(request: Request, max_bytes: int | None) -> Any:
+    """The request's JSON body; 413 past ``max_bytes``, 422 if it is not JSON."""
+    import json
+
+    if max_bytes is not None:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            raise _too_large(int(length), max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(size, max_bytes, at_least=True)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+    else:
+        body = await request.body()
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": f"The body is not valid JSON ({exc}); send a JSON object.",
+                    "input": None,
+                }
+            ]
+        ) from None
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> HTTPException:
+    more = "at least " if at_least else ""
+    return HTTPException(
+        status_code=413,
+        detail=f"The request body is {more}{size} bytes, over this server's limit of "
+        f"{limit} bytes; send a smaller input.",
+    )
+
+
+# ---------------------------------------------------------------------- in flight
+
+
+class InFlight:
+    """A count of the runs in progress with a cap; over the cap a request gets 503."""
+
+    __slots__ = ("count", "limit", "retry_after")
+
+    def __init__(self, limit: int | None, retry_after: float = 1.0) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"max_in_flight must be at least 1 or None, got {limit!r}.")
+        self.limit = limit
+        self.retry_after = retry_after
+        self.count = 0
+
+    def enter(self) -> None:
+        """Count one more run, or raise 503 if the cap is reached."""
+        if self.limit is not None and self.count >= self.limit:
+            raise HTTPException(
+                status_code=503,
+                detail=f"The server is already running {self.count} requests, its limit; "
+                "retry after the delay in the Retry-After header.",
+                headers={"Retry-After": str(max(1, round(self.retry_after)))},
+            )
+        self.count += 1
+
+    def leave(self) -> None:
+        """Count one run fewer."""
+        self.count -= 1
+
+
+# ---------------------------------------------------------------------- config
+
+
+def filter_config(
+    raw: Any, allowed: Iterable[str], *, where: tuple[str | int, ...]
+) -> dict[str, Any]:
+    """The part of a request's ``config`` that the server lets it set.
+
+    ``where`` is the location reported in a 422 (``("body", "config")``).
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _invalid(where, f"config must be a JSON object, got {type(raw).__name__}.", raw)
+    allowed = set(allowed)
+    config: dict[str, Any] = {}
+    for key, value in raw.items():
+        types = _CONFIG_TYPES.get(key)
+        if types is None:
+            raise _invalid(
+                (*where, key),
+                f"{key!r} is not a config key; the keys this server accepts are "
+                f"{sorted(allowed)!r}.",
+                value,
+            )
+        if key not in allowed:
+            continue  # a real config key the server does not let clients set: dropped
+        if not isinstance(value, types):
+            raise _invalid(
+                (*where, key),
+                f"config[{key!r}] must be a {' or '.join(t.__name__ for t in types)}, got "
+                f"{type(value).__name__}.",
+                value,
+            )
+        if key == "tags" and not all(isinstance(t, str) for t in value):
+            raise _invalid((*where, key), "config['tags'] must be a list of strings.", value)
+        config[key] = value
+    return config
+
+
+def _invalid(loc: tuple[str | int, ...], msg: str, value: Any) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])
+
+
+# ---------------------------------------------------------------------- disconnect
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Await ``work``, cancelling it as soon as the client disconnects.
+
+    Raises :class:`ClientDisconnected` in that case. The request body must have been
+    read already: the next ASGI message is then ``http.disconnect``.
+    """
+    from runnables.serve.sse import wait_for_disconnect
+
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(wait_for_disconnect(request.receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        watcher.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    if task.cancelled():
+        raise ClientDisconnected()
+    return task.result()

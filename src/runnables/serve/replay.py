@@ -1,0 +1,248 @@
+"""Resumable streams: each run's SSE events kept in a bounded buffer, so a client that
+lost its connection can reconnect with ``Last-Event-ID`` and get the rest without the
+chain running again.
+
+How a resumable stream runs:
+
+- The chain runs in a background task (a :class:`BufferedRun`), not in the request's
+  task; the connection only reads the run's buffer. Event ids are ``"{run_id}:{seq}"``
+  (``seq`` counts from 0, the ``metadata`` event).
+- **Reconnecting**: ``GET {path}/stream/{run_id}`` (or ``{path}/stream_events/{run_id}``)
+  with the header ``Last-Event-ID: {run_id}:{seq}`` (or ``?last_event_id=``), or the
+  original ``POST {path}/stream`` with that header (the id names the run, so the body is
+  not looked at). Without an id the run is replayed from its first event. An unknown or
+  expired run is 404; a position the buffer has already dropped is 410.
+- **The disconnect rule**: when the last connection of an unfinished run goes away, the
+  run keeps going for ``resume_grace`` seconds; if nobody reconnects in that time it is
+  cancelled (``resume_grace=0`` cancels it at once, like a non-resumable stream).
+- **Retention**: a finished run's events stay ``retention`` seconds, then are dropped.
+- **Bounds**: at most ``max_events`` events per run are held. Events already written to
+  a client are dropped oldest first to make room; if the oldest held event has not been
+  written yet, the run waits (back-pressure) instead of growing the buffer.
+- **Shutdown**: :meth:`RunStore.aclose` waits up to a grace period for the runs still
+  going, then cancels them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from runnables.serve.sse import frame
+
+__all__ = ["BufferedRun", "ReplayGone", "RunStore", "parse_event_id"]
+
+
+class ReplayGone(Exception):
+    """The events after the requested position are no longer in the buffer."""
+
+
+def parse_event_id(value: str | None) -> tuple[str, int] | None:
+    """``"{run_id}:{seq}"`` as ``(run_id, seq)``; ``None`` for anything else."""
+    if not value:
+        return None
+    run_id, sep, seq = value.strip().rpartition(":")
+    if not sep or not run_id or not seq.isdigit():
+        return None
+    return run_id, int(seq)
+
+
+class BufferedRun:
+    """One run's events, written by its producer task and read by any connections."""
+
+    __slots__ = (
+        "_grace_handle",
+        "_space",
+        "_wakeup",
+        "attached",
+        "delivered",
+        "done",
+        "frames",
+        "max_events",
+        "next_seq",
+        "run_id",
+        "store",
+        "task",
+    )
+
+    def __init__(self, store: RunStore, run_id: str, max_events: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.max_events = max_events
+        self.frames: deque[bytes] = deque()
+        self.next_seq = 0  # the seq the next event will get
+        self.delivered = -1  # the highest seq written to some client
+        self.done = False
+        self.attached = 0
+        self.task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None  # readers wait on it
+        self._space: asyncio.Future[None] | None = None  # the producer waits on it
+        self._grace_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def first_seq(self) -> int:
+        """The seq of the oldest event still held."""
+        return self.next_seq - len(self.frames)
+
+    async def _push(self, event: str, data: str | None) -> None:
+        while len(self.frames) >= self.max_events:
+            if self.first_seq <= self.delivered:
+                self.frames.popleft()
+            else:
+                self._space = asyncio.get_running_loop().create_future()
+                await self._space
+        seq = self.next_seq
+        self.frames.append(frame(event, data, f"{self.run_id}:{seq}"))
+        self.next_seq = seq + 1
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._wakeup
+        if waiter is not None:
+            self._wakeup = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def produce(self, events: AsyncIterator[tuple[str, str | None]]) -> None:
+        """Run ``events`` to its end, buffering each one (the body of the run's task)."""
+        try:
+            async for event, data in events:
+                await self._push(event, data)
+        except asyncio.CancelledError:
+            # A reader still attached (at shutdown) learns why the stream stops here.
+            message = '{"status_code":503,"message":"The run was cancelled."}'
+            self.frames.append(frame("error", message, f"{self.run_id}:{self.next_seq}"))
+            self.next_seq += 1
+            raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self.done = True
+            self._wake()
+            self.store._finished(self)
+
+    async def read(self, after: int) -> AsyncIterator[bytes]:
+        """The frames after seq ``after`` (``-1``: all), following the run until it ends."""
+        seq = after + 1
+        if seq < self.first_seq:
+            raise ReplayGone(
+                f"Event {self.run_id}:{after} is no longer buffered; the oldest held is "
+                f"{self.run_id}:{self.first_seq}."
+            )
+        self._attach()
+        try:
+            while True:
+                first = self.first_seq
+                if seq < first:
+                    # Only possible with several readers: another one let these go.
+                    seq = first
+                if seq < self.next_seq:
+                    chunk = self.frames[seq - first]
+                    yield chunk
+                    if seq > self.delivered:
+                        self.delivered = seq
+                        space = self._space
+                        if space is not None and not space.done():
+                            self._space = None
+                            space.set_result(None)
+                    seq += 1
+                    continue
+                if self.done:
+                    return
+                if self._wakeup is None:
+                    self._wakeup = asyncio.get_running_loop().create_future()
+                await asyncio.shield(self._wakeup)
+        finally:
+            self._detach()
+
+    def _attach(self) -> None:
+        self.attached += 1
+        if self._grace_handle is not None:
+            self._grace_handle.cancel()
+            self._grace_handle = None
+
+    def _detach(self) -> None:
+        self.attached -= 1
+        if self.attached or self.done or self.task is None:
+            return
+        grace = self.store.resume_grace
+        if grace <= 0:
+            self.task.cancel()
+        else:
+            self._grace_handle = asyncio.get_running_loop().call_later(grace, self._abandon)
+
+    def _abandon(self) -> None:
+        self._grace_handle = None
+        if not self.attached and self.task is not None:
+            self.task.cancel()
+
+
+class RunStore:
+    """The buffered runs of one ``add_routes`` call, by run id."""
+
+    def __init__(
+        self,
+        *,
+        max_events: int = 10_000,
+        retention: float = 60.0,
+        resume_grace: float = 5.0,
+    ) -> None:
+        if max_events < 2:
+            raise ValueError(f"replay_max_events must be at least 2, got {max_events!r}.")
+        if retention < 0 or resume_grace < 0:
+            raise ValueError(
+                f"replay_retention and resume_grace must be >= 0 seconds, got {retention!r} "
+                f"and {resume_grace!r}."
+            )
+        self.max_events = max_events
+        self.retention = retention
+        self.resume_grace = resume_grace
+        self.runs: dict[str, BufferedRun] = {}
+        self._on_finish: dict[str, Callable[[], None]] = {}
+        self._closing = False
+
+    def start(
+        self,
+        run_id: str,
+        events: AsyncIterator[tuple[str, str | None]],
+        on_finish: Callable[[], None] | None = None,
+    ) -> BufferedRun:
+        """Start running ``events`` in the background and buffer what it yields."""
+        run = BufferedRun(self, run_id, self.max_events)
+        self.runs[run_id] = run
+        if on_finish is not None:
+            self._on_finish[run_id] = on_finish
+        run.task = asyncio.get_running_loop().create_task(run.produce(events))
+        return run
+
+    def get(self, run_id: str) -> BufferedRun | None:
+        """The run with this id, if its events are still held."""
+        return self.runs.get(run_id)
+
+    def _finished(self, run: BufferedRun) -> None:
+        callback = self._on_finish.pop(run.run_id, None)
+        if callback is not None:
+            callback()
+        if self.retention <= 0 or self._closing:
+            self.runs.pop(run.run_id, None)
+        else:
+            asyncio.get_running_loop().call_later(self.retention, self.runs.pop, run.run_id, None)
+
+    async def aclose(self, grace: float) -> None:
+        """Let the runs still going finish for up to ``grace`` seconds, then cancel them."""
+        self._closing = True
+        tasks = [r.task for r in self.runs.values() if r.task is not None and not r.task.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)
+        self.runs.clear()
+
+
+_ = Any

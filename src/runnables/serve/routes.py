@@ -1,0 +1,580 @@
+"""``add_routes``: a runnable as LangServe-compatible HTTP endpoints on a FastAPI app.
+
+The routes, under ``path``:
+
+==========================  =====================================================
+``POST {path}/invoke``      ``{"input", "config", "kwargs"}`` →
+                            ``{"output", "metadata": {"run_id", "feedback_tokens"}}``
+``POST {path}/batch``       ``{"inputs": [...], "config": {...} or [...]}`` →
+                            ``{"output": [...], "metadata": {"run_ids": [...]}}``
+``POST {path}/stream``      SSE: ``metadata`` (``{"run_id"}``), one ``data`` per chunk,
+                            then ``end``, or ``error`` (``{"status_code", "message"}``)
+``POST {path}/stream_events``  SSE as above; each ``data`` is one ``astream_events``
+                            (v2) event. The body may add ``include_names``,
+                            ``include_types``, ``include_tags`` and the ``exclude_*`` lists.
+``GET {path}/stream/{run_id}``  resume a stream (see :mod:`runnables.serve.replay`);
+                            likewise ``GET {path}/stream_events/{run_id}``
+``GET {path}/input_schema``, ``output_schema``, ``config_schema``: JSON schemas
+``GET {path}/playground``   the playground page (:mod:`runnables.serve.playground`); its
+                            base path is the request's own URL without ``/playground``,
+                            so it works under any router prefix or ``root_path``
+==========================  =====================================================
+
+Chunks and outputs are serialised as LangServe does (:func:`runnables.serve.sse.dumps`),
+so LangServe's ``RemoteRunnable`` and this library's both read them.
+
+Status codes: 422 for a body, input or config that does not validate (FastAPI's
+``{"detail": [{"loc": ["body", "input", "question"], "msg": ...}]}``, naming the field);
+413 past ``max_body_bytes``; 401 without a valid bearer token (when ``auth_token`` is
+set); 503 with ``Retry-After`` past ``max_in_flight``; 504 when ``timeout`` runs out; 500
+for any other failure. A failure's traceback is logged (logger ``runnables.serve``, with
+the run id) and never sent: the client gets ``"Internal Server Error"`` and the run id.
+In a stream, the same failures arrive as an ``error`` event (the response has already
+started with 200). Validation, size, auth and capacity are checked before a stream
+starts, so they are real HTTP statuses there too.
+
+A client that disconnects cancels its run: at once for ``invoke`` and ``batch``; for a
+stream at once when ``resumable=False`` or ``resume_grace=0``, otherwise after
+``resume_grace`` seconds unless a client reconnects to the run in that time.
+
+Shutdown: the app's lifespan is wrapped so that, when it ends, runs still going get up
+to ``shutdown_grace`` seconds to finish before being cancelled. Open streams are also
+let finish by uvicorn's ``timeout_graceful_shutdown`` (set it to about the same value).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, cast
+from uuid import uuid4
+
+try:
+    from fastapi import APIRouter, FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.params import Depends
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    from runnables.errors import MissingExtraError
+
+    raise MissingExtraError("Serving runnables over HTTP", "serve", "fastapi") from exc
+
+from pydantic import BaseModel, RootModel, ValidationError
+
+from runnables.core.base import Runnable, coerce_to_runnable
+from runnables.core.config import RunnableConfig
+from runnables.errors import StepTimeoutError
+from runnables.serve.limits import (
+    DEFAULT_CONFIG_KEYS,
+    ClientDisconnected,
+    InFlight,
+    check_bearer,
+    filter_config,
+    read_json_body,
+    until_disconnect,
+)
+from runnables.serve.replay import RunStore, parse_event_id
+from runnables.serve.sse import SSEResponse, dumps, frame
+
+__all__ = ["add_routes"]
+
+logger = logging.getLogger("runnables.serve")
+
+Endpoint = Literal[
+    "invoke",
+    "batch",
+    "stream",
+    "stream_events",
+    "input_schema",
+    "output_schema",
+    "config_schema",
+    "playground",
+]
+ENDPOINTS: tuple[str, ...] = (
+    "invoke",
+    "batch",
+    "stream",
+    "stream_events",
+    "input_schema",
+    "output_schema",
+    "config_schema",
+    "playground",
+)
+_EVENT_FILTERS = (
+    "include_names",
+    "include_types",
+    "include_tags",
+    "exclude_names",
+    "exclude_types",
+    "exclude_tags",
+)
+_SCHEMA_MODULE = "runnables.core.schema"
+ConfigModifier = Callable[[dict[str, Any], Request], dict[str, Any] | Awaitable[dict[str, Any]]]
+Events = AsyncIterator[tuple[str, str | None]]
+
+
+def add_routes(
+    app: FastAPI | APIRouter,
+    runnable: Any,
+    path: str = "",
+    *,
+    config_keys: Sequence[str] = DEFAULT_CONFIG_KEYS,
+    enabled_endpoints: Sequence[Endpoint] | None = None,
+    disabled_endpoints: Sequence[Endpoint] | None = None,
+    dependencies: Sequence[Depends] | None = None,
+    per_req_config_modifier: ConfigModifier | None = None,
+    auth_token: str | Sequence[str] | None = None,
+    max_body_bytes: int | None = 1_000_000,
+    max_in_flight: int | None = None,
+    retry_after: float = 1.0,
+    timeout: float | None = None,
+    resumable: bool = True,
+    resume_grace: float = 5.0,
+    replay_retention: float = 60.0,
+    replay_max_events: int = 10_000,
+    shutdown_grace: float = 10.0,
+) -> None:
+    """Serve ``runnable`` on ``app`` under ``path`` (see the module docstring for routes).
+
+    The names shared with LangServe's ``add_routes`` (``path``, ``config_keys``,
+    ``enabled_endpoints``, ``disabled_endpoints``, ``dependencies``,
+    ``per_req_config_modifier``) mean the same; ``config_keys`` defaults to
+    ``configurable``, ``tags``, ``metadata`` and ``run_name``.
+
+    Args:
+        auth_token: a token (or several) that requests must send as
+            ``Authorization: Bearer <token>``; ``None`` (default) means no auth. The
+            playground page itself is served without a token (it holds no data).
+        max_body_bytes: the largest request body accepted (413 past it).
+        max_in_flight: the most runs at once through these routes (503 past it, with
+            ``Retry-After: retry_after``). ``None``: no cap.
+        timeout: seconds each run may take (``config["timeout"]``); 504 when it runs out.
+        resumable: run streams in the background with a replay buffer, so a client can
+            reconnect with ``Last-Event-ID`` (see :mod:`runnables.serve.replay`).
+        resume_grace: with ``resumable``, how long a stream's run keeps going after its
+            client disconnects, waiting for a reconnect, before it is cancelled.
+        replay_retention: seconds a finished stream's events are kept for reconnects.
+        replay_max_events: the most events held per stream.
+        shutdown_grace: seconds runs still going at shutdown get to finish.
+
+    >>> from fastapi import FastAPI
+    >>> from runnables import RunnableLambda
+    >>> app = FastAPI()
+    >>> add_routes(app, RunnableLambda(lambda x: x + 1), path="/plus_one")
+    """
+    if path and (not path.startswith("/") or path.endswith("/")):
+        raise ValueError(
+            f"add_routes path must start with '/' and not end with one, got {path!r}; "
+            "for example path='/chat'."
+        )
+    endpoints = set(enabled_endpoints if enabled_endpoints is not None else ENDPOINTS)
+    unknown = (endpoints | set(disabled_endpoints or ())) - set(ENDPOINTS)
+    if unknown:
+        raise ValueError(
+            f"add_routes got unknown endpoint names {sorted(unknown)!r}; the endpoints are "
+            f"{list(ENDPOINTS)!r}."
+        )
+    endpoints -= set(disabled_endpoints or ())
+    handler = _Handler(
+        coerce_to_runnable(runnable),
+        config_keys=config_keys,
+        per_req_config_modifier=per_req_config_modifier,
+        auth_token=auth_token,
+        max_body_bytes=max_body_bytes,
+        in_flight=InFlight(max_in_flight, retry_after),
+        timeout=timeout,
+        store=RunStore(
+            max_events=replay_max_events, retention=replay_retention, resume_grace=resume_grace
+        )
+        if resumable
+        else None,
+    )
+    deps = list(dependencies or ())
+    name = handler.runnable.get_name()
+
+    def post(route: str, endpoint: Callable[..., Any], summary: str) -> None:
+        app.add_api_route(
+            f"{path}/{route}",
+            endpoint,
+            methods=["POST"],
+            dependencies=deps,
+            summary=summary,
+            name=f"{path}/{route}",
+            response_model=None,
+        )
+
+    def get(route: str, endpoint: Callable[..., Any], summary: str, **extra: Any) -> None:
+        app.add_api_route(
+            f"{path}/{route}",
+            endpoint,
+            methods=["GET"],
+            dependencies=deps,
+            summary=summary,
+            name=f"{path}/{route}",
+            response_model=None,
+            **extra,
+        )
+
+    if "invoke" in endpoints:
+        post("invoke", handler.invoke, f"Invoke {name}")
+    if "batch" in endpoints:
+        post("batch", handler.batch, f"Batch {name}")
+    if "stream" in endpoints:
+        post("stream", handler.stream, f"Stream the output of {name} (SSE)")
+        if resumable:
+            get("stream/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
+    if "stream_events" in endpoints:
+        post("stream_events", handler.stream_events, f"Stream the events of {name} (SSE)")
+        if resumable:
+            get("stream_events/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
+    if "input_schema" in endpoints:
+        get("input_schema", handler.input_schema, f"The input schema of {name}")
+    if "output_schema" in endpoints:
+        get("output_schema", handler.output_schema, f"The output schema of {name}")
+    if "config_schema" in endpoints:
+        get("config_schema", handler.config_schema, f"The config schema of {name}")
+    if "playground" in endpoints:
+        for route in ("playground", "playground/"):
+            app.add_api_route(
+                f"{path}/{route}",
+                handler.playground,
+                methods=["GET"],
+                include_in_schema=False,
+                response_model=None,
+            )
+    if handler.store is not None:
+        _close_on_shutdown(app, handler.store, shutdown_grace)
+
+
+def _close_on_shutdown(app: FastAPI | APIRouter, store: RunStore, grace: float) -> None:
+    router = app.router if isinstance(app, FastAPI) else app
+    original = router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(owner: Any) -> AsyncIterator[Any]:
+        async with original(owner) as state:
+            try:
+                yield state
+            finally:
+                await store.aclose(grace)
+
+    router.lifespan_context = lifespan
+
+
+class _Handler:
+    """The endpoints of one ``add_routes`` call, sharing its settings."""
+
+    def __init__(
+        self,
+        runnable: Runnable[Any, Any],
+        *,
+        config_keys: Sequence[str],
+        per_req_config_modifier: ConfigModifier | None,
+        auth_token: str | Sequence[str] | None,
+        max_body_bytes: int | None,
+        in_flight: InFlight,
+        timeout: float | None,
+        store: RunStore | None,
+    ) -> None:
+        self.runnable = runnable
+        self.config_keys = tuple(config_keys)
+        self.modifier = per_req_config_modifier
+        if isinstance(auth_token, str):
+            auth_token = [auth_token]
+        self.tokens = [t.encode() for t in auth_token] if auth_token is not None else None
+        if self.tokens is not None and (not self.tokens or not all(self.tokens)):
+            raise ValueError("auth_token must be a non-empty token or a list of them.")
+        self.max_body_bytes = max_body_bytes
+        self.in_flight = in_flight
+        self.timeout = timeout
+        self.store = store
+        self.input_model = runnable.get_input_schema()
+
+    # ------------------------------------------------------------------ parsing
+
+    def guard(self, request: Request) -> None:
+        if self.tokens is not None:
+            check_bearer(request, self.tokens)
+
+    async def body(self, request: Request) -> dict[str, Any]:
+        self.guard(request)
+        body = await read_json_body(request, self.max_body_bytes)
+        if not isinstance(body, dict):
+            raise _invalid(("body",), "The body must be a JSON object.", body)
+        return body
+
+    async def config(
+        self, raw: Any, request: Request, where: tuple[str | int, ...]
+    ) -> dict[str, Any]:
+        config = filter_config(raw, self.config_keys, where=where)
+        if self.modifier is not None:
+            modified = self.modifier(config, request)
+            config = await modified if inspect.isawaitable(modified) else modified
+        if self.timeout is not None:
+            config["timeout"] = self.timeout
+        return config
+
+    def input(self, value: Any, where: tuple[str | int, ...]) -> Any:
+        try:
+            validated = self.input_model.model_validate(value)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [
+                    {**err, "loc": (*where, *err["loc"])}
+                    for err in exc.errors(include_url=False, include_context=False)
+                ]
+            ) from None
+        return _unpack(validated)
+
+    async def single(self, request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        body = await self.body(request)
+        if "input" not in body:
+            raise _invalid(("body", "input"), "Field required: send {'input': ...}.", None)
+        config = await self.config(body.get("config"), request, ("body", "config"))
+        return self.input(body["input"], ("body", "input")), config, body
+
+    # ------------------------------------------------------------------ invoke / batch
+
+    async def invoke(self, request: Request) -> Response:
+        """Run the runnable once: ``{"input", "config"}`` → ``{"output", "metadata"}``."""
+        value, config, _ = await self.single(request)
+        run_id = uuid4()
+        config["run_id"] = run_id
+        output = await self._run(
+            request, self.runnable.ainvoke(value, cast(RunnableConfig, config)), str(run_id)
+        )
+        if isinstance(output, Response):
+            return output
+        return _json({"output": output, "metadata": {"run_id": str(run_id), "feedback_tokens": []}})
+
+    async def batch(self, request: Request) -> Response:
+        """Run on many inputs: ``{"inputs", "config"}`` → ``{"output": [...], "metadata"}``."""
+        body = await self.body(request)
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            raise _invalid(("body", "inputs"), "Field required: send {'inputs': [...]}.", inputs)
+        raw = body.get("config")
+        if isinstance(raw, list):
+            if len(raw) != len(inputs):
+                raise _invalid(
+                    ("body", "config"),
+                    f"Got {len(inputs)} inputs but {len(raw)} configs; send one config for "
+                    "all inputs or exactly one per input.",
+                    None,
+                )
+            configs = [
+                await self.config(c, request, ("body", "config", i)) for i, c in enumerate(raw)
+            ]
+        else:
+            one = await self.config(raw, request, ("body", "config"))
+            configs = [dict(one) for _ in inputs]
+        values = [self.input(v, ("body", "inputs", i)) for i, v in enumerate(inputs)]
+        run_ids = [uuid4() for _ in inputs]
+        for config, run_id in zip(configs, run_ids):
+            config["run_id"] = run_id
+        ids = [str(r) for r in run_ids]
+        output = await self._run(
+            request,
+            self.runnable.abatch(values, cast(list[RunnableConfig], configs)),
+            ", ".join(ids),
+        )
+        if isinstance(output, Response):
+            return output
+        return _json({"output": output, "metadata": {"run_ids": ids}})
+
+    async def _run(self, request: Request, work: Awaitable[Any], run_id: str) -> Any:
+        self.in_flight.enter()
+        try:
+            return await until_disconnect(request, work)
+        except ClientDisconnected:
+            logger.info("Run %s was cancelled: the client disconnected.", run_id)
+            return Response(status_code=499)
+        except StepTimeoutError as exc:
+            logger.warning("Run %s timed out: %s", run_id, exc)
+            return _error(
+                504, f"The run took longer than this server's limit of {exc.timeout:g} s.", run_id
+            )
+        except HTTPException:
+            raise
+        except Exception:
+            logger.exception("Run %s failed.", run_id)
+            return _error(500, "Internal Server Error", run_id)
+        finally:
+            self.in_flight.leave()
+
+    # ------------------------------------------------------------------ streams
+
+    async def stream(self, request: Request) -> Response:
+        """Stream the output as SSE: ``metadata``, ``data``..., then ``end`` or ``error``."""
+        return await self._start_stream(request, "stream")
+
+    async def stream_events(self, request: Request) -> Response:
+        """Stream ``astream_events`` (v2) as SSE ``data`` events."""
+        return await self._start_stream(request, "stream_events")
+
+    async def _start_stream(self, request: Request, kind: str) -> Response:
+        resume = parse_event_id(request.headers.get("last-event-id"))
+        if resume is not None and self.store is not None:
+            self.guard(request)
+            return self._resume(*resume)
+        value, config, body = await self.single(request)
+        filters: dict[str, Any] = {}
+        if kind == "stream_events":
+            for key in _EVENT_FILTERS:
+                got = body.get(key)
+                if got is None:
+                    continue
+                if not isinstance(got, list) or not all(isinstance(x, str) for x in got):
+                    raise _invalid(("body", key), f"{key} must be a list of strings.", got)
+                filters[key] = got
+        run_id = uuid4()
+        config["run_id"] = run_id
+        rid = str(run_id)
+        events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
+        self.in_flight.enter()
+        if self.store is None:
+            in_flight = self.in_flight
+
+            async def leave() -> None:
+                in_flight.leave()
+
+            return SSEResponse(_frames(events, rid), on_close=leave)
+        run = self.store.start(rid, events, on_finish=self.in_flight.leave)
+        return SSEResponse(run.read(-1))
+
+    async def _events(
+        self,
+        kind: str,
+        value: Any,
+        config: RunnableConfig,
+        run_id: str,
+        filters: Mapping[str, Any],
+    ) -> Events:
+        yield "metadata", dumps({"run_id": run_id})
+        try:
+            source: AsyncIterator[Any]
+            if kind == "stream":
+                source = self.runnable.astream(value, config)
+            else:
+                source = self.runnable.astream_events(value, config, version="v2", **filters)
+            try:
+                async for item in source:
+                    yield "data", dumps(item)
+            finally:
+                aclose = getattr(source, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except StepTimeoutError as exc:
+            logger.warning("Run %s timed out: %s", run_id, exc)
+            message = f"The run took longer than this server's limit of {exc.timeout:g} s."
+            yield "error", dumps({"status_code": 504, "message": message})
+        except Exception:
+            logger.exception("Run %s failed.", run_id)
+            yield "error", dumps({"status_code": 500, "message": "Internal Server Error"})
+        else:
+            yield "end", None
+
+    async def resume_stream(self, request: Request, run_id: str) -> Response:
+        """Resume a stream: the events after ``Last-Event-ID`` (or all of them)."""
+        self.guard(request)
+        raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        after = -1
+        if raw:
+            parsed = parse_event_id(raw)
+            if parsed is not None:
+                if parsed[0] != run_id:
+                    raise HTTPException(
+                        status_code=422,
+                        detail=f"Last-Event-ID {raw!r} belongs to another run than {run_id!r}.",
+                    )
+                after = parsed[1]
+            elif raw.strip().isdigit():
+                after = int(raw)
+            else:
+                raise HTTPException(
+                    status_code=422,
+                    detail=f"Last-Event-ID {raw!r} is not an event id of the form "
+                    "'{run_id}:{number}'.",
+                )
+        return self._resume(run_id, after)
+
+    def _resume(self, run_id: str, after: int) -> Response:
+        assert self.store is not None
+        run = self.store.get(run_id)
+        if run is None:
+            raise HTTPException(
+                status_code=404,
+                detail=f"No stream with run id {run_id!r} is held: it never existed or its "
+                "retention ran out. Start a new run.",
+            )
+        frames = run.read(after)
+        if after + 1 < run.first_seq:
+            raise HTTPException(
+                status_code=410,
+                detail=f"The events after {run_id}:{after} are no longer buffered; the oldest "
+                f"held is {run_id}:{run.first_seq}.",
+            )
+        return SSEResponse(frames)
+
+    # ------------------------------------------------------------------ schemas, page
+
+    async def input_schema(self, request: Request) -> Response:
+        """The JSON schema of the input."""
+        self.guard(request)
+        return _json(self.runnable.get_input_jsonschema())
+
+    async def output_schema(self, request: Request) -> Response:
+        """The JSON schema of the output."""
+        self.guard(request)
+        return _json(self.runnable.get_output_jsonschema())
+
+    async def config_schema(self, request: Request) -> Response:
+        """The JSON schema of the config a request may send."""
+        self.guard(request)
+        keys = [k for k in self.config_keys if k != "configurable"]
+        return _json(self.runnable.config_schema(include=keys).model_json_schema())
+
+    async def playground(self, request: Request) -> Response:
+        """The playground page, pointed at these routes."""
+        from runnables.serve.playground import render_playground
+
+        base = request.url.path.rstrip("/").removesuffix("/playground")
+        return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
+
+
+async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
+    seq = 0
+    try:
+        async for event, data in events:
+            yield frame(event, data, f"{run_id}:{seq}")
+            seq += 1
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def _unpack(validated: BaseModel) -> Any:
+    if isinstance(validated, RootModel):
+        return validated.root
+    if type(validated).__module__ != _SCHEMA_MODULE:
+        return validated  # the runnable's own pydantic model: it gets the instance
+    out = {
+        (field.alias or name): getattr(validated, name)
+        for name, field in type(validated).model_fields.items()
+    }
+    if validated.model_extra:
+        out.update(validated.model_extra)
+    return out
+
+
+def _json(content: Any, status_code: int = 200) -> Response:
+    return Response(dumps(content), status_code=status_code, media_type="application/json")
+
+
+def _error(status_code: int, message: str, run_id: str) -> Response:
+    return JSONResponse({"detail": message, "run_id": run_id}, status_code=status_code)
+
+
+def _invalid(loc: tuple[str | int, ...], msg: str, value: Any) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])
