@@ -126,8 +126,9 @@ class Runnable(Generic[Input, Output]):
         """The steps this one runs (for graphs, schemas and error notes)."""
         return ()
 
-    def _found_blocking(self, spent: float) -> None:
-        """Called when this step's ``_inline`` function blocked the loop for ``spent`` s."""
+    def _found_blocking(self, spent: float, in_loop: bool = True) -> None:
+        """Called when this step's ``_inline`` function took ``spent`` s (over the
+        threshold); ``in_loop`` says whether it blocked an event loop doing so."""
 
     async def _run_returned(self, runnable: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
         """What to do when this step's ``_inline`` function returned a runnable.
@@ -308,6 +309,8 @@ class Runnable(Generic[Input, Output]):
                     return i, exc
                 raise
 
+        # Lend the caller's slot once, before the tasks copy HOLDING (see batch_root).
+        lent = _lend_slot(ctxs[0])
         tasks = [loop.create_task(one(i)) for i in range(len(inputs))]
         try:
             for next_done in asyncio.as_completed(tasks):
@@ -316,6 +319,9 @@ class Runnable(Generic[Input, Output]):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if lent is not None:
+                await lent.acquire()
+                HOLDING.set(lent)
 
     async def astream(
         self, input: Input, config: RunnableConfig | None = None, **kwargs: Any
@@ -714,6 +720,25 @@ async def batch_root(
         else:
             aws = [step._ainvoke(x, first) for x in inputs]
         return await gather_all(aws, return_exceptions=False)
+    # Lend the caller's slot once for the whole batch: every input's task inherits
+    # HOLDING, and each invoke_root would otherwise release the same slot again.
+    lent = _lend_slot(first)
+    try:
+        return await _batch_spread(step, inputs, ctxs, return_exceptions, uniform)
+    finally:
+        if lent is not None:
+            await lent.acquire()
+            HOLDING.set(lent)
+
+
+async def _batch_spread(
+    step: Runnable[Any, Any],
+    inputs: list[Any],
+    ctxs: list[Context],
+    return_exceptions: bool,
+    uniform: bool,
+) -> list[Any]:
+    first = ctxs[0]
     limiter = first.limiter if uniform else None
     if limiter is not None and len(inputs) > limiter.limit:
         # A pool of `limit` workers pulls inputs in order, so a huge batch does not park

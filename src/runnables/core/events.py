@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runnables.core._util import ListIter
 from runnables.core.config import RunnableConfig, make_context
@@ -78,6 +78,14 @@ class EventFilter:
         return inc
 
 
+class _ForeignRun(NamedTuple):
+    """What the filters look at, for an event that has no local :class:`Run`."""
+
+    name: str
+    run_type: str
+    tags: list[str]
+
+
 #: Stream chunks wait (backpressure) while this many events are queued, until the
 #: consumer has taken the queue down to LOW_WATER: the run stays a bounded distance
 #: ahead of the consumer, and leaving early saves the work not yet done.
@@ -120,6 +128,22 @@ class EventQueue(Tracer):
             }
         )
         if len(events) >= HIGH_WATER:
+            self.full = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def push_event(self, event: dict[str, Any]) -> None:
+        """Queue an event made elsewhere (a remote server's run, already re-parented),
+        if it passes this stream's filters. The caller awaits ``drained()`` when ``full``.
+        """
+        kind = str(event.get("event", ""))
+        run_type = kind[3:].rpartition("_")[0] if kind.startswith("on_") else kind
+        probe = _ForeignRun(event.get("name", ""), run_type, event.get("tags") or [])
+        if not self.keep(probe):  # type: ignore[arg-type]
+            return
+        self.events.append(event)
+        if len(self.events) >= HIGH_WATER:
             self.full = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():

@@ -18,6 +18,7 @@ from runnables.core import offload as _offload
 from runnables.core._util import ListIter, add, gather_input, note_step
 from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
 from runnables.core.config import CURRENT, ROOT, Context
+from runnables.core.limiter import HOLDING, Limiter
 from runnables.errors import InvalidRunnableError, RecursionLimitError
 
 __all__ = ["RunnableGenerator", "RunnableLambda", "chain"]
@@ -42,6 +43,95 @@ async def _to_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     return await loop.run_in_executor(None, functools.partial(context.run, func, *args, **kwargs))
+
+
+class _Slot:
+    """The budget slot of a streaming leaf, held only while the user's generator runs."""
+
+    __slots__ = ("held", "limiter")
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+        self.held = False
+
+    async def take(self) -> None:
+        await self.limiter.acquire()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.limiter.release()
+
+
+class _LendingInput(AsyncIterator[Any]):
+    """Input chunks of a streaming leaf: waiting for the upstream step gives the slot back,
+    so the upstream step can run even under ``max_concurrency=1``."""
+
+    __slots__ = ("_slot", "_source")
+
+    def __init__(self, source: AsyncIterator[Any], slot: _Slot) -> None:
+        self._source = source
+        self._slot = slot
+
+    def __aiter__(self) -> _LendingInput:
+        return self
+
+    async def __anext__(self) -> Any:
+        slot = self._slot
+        if not slot.held:
+            return await self._source.__anext__()
+        slot.give_back()
+        token = HOLDING.set(None)
+        try:
+            return await self._source.__anext__()
+        finally:
+            HOLDING.reset(token)
+            await slot.take()
+
+
+def _in_step(
+    step: Runnable[Any, Any], chunks: AsyncIterator[Any], ctx: Context, slot: _Slot | None
+) -> AsyncIterator[Any]:
+    """``chunks`` as pulled within the step; as they are when there is nothing to set."""
+    if slot is None and ctx.is_root and ctx.running is None:
+        return chunks
+    return _pull_in_step(step, chunks, ctx, slot)
+
+
+async def _pull_in_step(
+    step: Runnable[Any, Any], chunks: AsyncIterator[Any], ctx: Context, slot: _Slot | None
+) -> AsyncIterator[Any]:
+    """Pull a user generator's chunks with the step's context (and budget slot) in effect
+    only while its code runs.
+
+    Between chunks the consumer's code runs in the same context (async generators share
+    their caller's), so setting ``CURRENT`` across a ``yield`` would leak this step's
+    config into the consumer, and a slot held across a ``yield`` would be held by a step
+    that only waits for the next step, deadlocking a budget of 1.
+    """
+    running = ctx.running
+    name = step.get_name() if running is not None else ""
+    while True:
+        if slot is not None:
+            await slot.take()
+            held = HOLDING.set(slot.limiter)
+        token = None if ctx.is_root else CURRENT.set(ctx)
+        if running is not None:
+            running.append(name)
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            if running is not None:
+                running.remove(name)
+            if token is not None:
+                CURRENT.reset(token)
+            if slot is not None:
+                HOLDING.reset(held)
+                slot.give_back()
+        yield chunk
 
 
 class RunnableLambda(Runnable[Input, Output]):
@@ -104,9 +194,10 @@ class RunnableLambda(Runnable[Input, Output]):
         self._async_gen = afunc is not None and inspect.isasyncgenfunction(afunc)
         # Containers call a plain function directly, skipping this step's coroutine.
         plain_sync = func is not None and not self._func_config and not self._sync_gen
-        self._inline = func if plain_sync and not self._blocking else None
+        # With an afunc too, async calls must use afunc: only a func-only step is inlined.
+        self._inline = func if plain_sync and afunc is None and not self._blocking else None
         plain_async = afunc is not None and not self._afunc_config and not self._async_gen
-        self._ainline = afunc if plain_async and func is None else None
+        self._ainline = afunc if plain_async and func is None else None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ invoke
 
@@ -166,8 +257,14 @@ class RunnableLambda(Runnable[Input, Output]):
                     )
                 else:
                     call_it = func
-                if ctx.sync or self.offload == "never":
+                if self.offload == "never":
                     out = call_it(input)
+                elif ctx.sync:
+                    start = perf_counter()
+                    out = call_it(input)
+                    spent = perf_counter() - start
+                    if spent > _offload.THRESHOLD:
+                        self._found_blocking(spent, in_loop=False)
                 elif self._blocking:
                     out = await _to_thread(call_it, input)
                 else:
@@ -184,11 +281,11 @@ class RunnableLambda(Runnable[Input, Output]):
                 CURRENT.reset(token)
         return out
 
-    def _found_blocking(self, spent: float) -> None:
+    def _found_blocking(self, spent: float, in_loop: bool = True) -> None:
         if not self._blocking and self.offload == "auto":
             self._blocking = True
             self._inline = None
-            _offload.found_blocking(self.get_name(), spent)
+            _offload.found_blocking(self.get_name(), spent, in_loop)
 
     def _returned_ctx(self, ctx: Context) -> Context:
         if ctx.recursion_limit <= 0:
@@ -266,20 +363,16 @@ class RunnableLambda(Runnable[Input, Output]):
                 yield out
             return
         value = await gather_input(inputs)
-        if ctx.limiter is not None:
-            await ctx.limiter.acquire()
-        token = CURRENT.set(ctx) if not ctx.is_root else None
+        slot = _Slot(ctx.limiter) if ctx.limiter is not None else None
+        chunks = self._iter_generator(value, ctx)
         try:
-            async for chunk in self._iter_generator(value, ctx):
+            async for chunk in _in_step(self, chunks, ctx, slot):
                 yield chunk
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise
         finally:
-            if token is not None:
-                CURRENT.reset(token)
-            if ctx.limiter is not None:
-                ctx.limiter.release()
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         return f"RunnableLambda({self.get_name()})"
@@ -348,16 +441,15 @@ class RunnableGenerator(Runnable[Input, Output]):
     async def _atransform(
         self, inputs: AsyncIterator[Input], ctx: Context
     ) -> AsyncIterator[Output]:
-        limiter = ctx.limiter
-        if limiter is not None:
-            await limiter.acquire()
-        token = CURRENT.set(ctx) if not ctx.is_root else None
+        slot = _Slot(ctx.limiter) if ctx.limiter is not None else None
         try:
             kwargs = {"config": ctx.child_config()} if self._config else {}
             if self._atransform_fn is not None and (self._transform is None or not ctx.sync):
+                if slot is not None:
+                    inputs = _LendingInput(inputs, slot)
                 agen = self._atransform_fn(inputs, **kwargs)
                 try:
-                    async for chunk in agen:
+                    async for chunk in _in_step(self, agen, ctx, slot):
                         yield chunk
                 finally:
                     await agen.aclose()  # type: ignore[attr-defined]
@@ -365,29 +457,32 @@ class RunnableGenerator(Runnable[Input, Output]):
                 assert self._transform is not None
                 if type(inputs) is ListIter:
                     source: Iterator[Any] = iter(inputs.items)
+                elif ctx.sync:
+                    # Driven without a loop nothing upstream suspends, so the generator
+                    # can pull its input chunks one by one and the stream passes through.
+                    from runnables.core.bridge import drive_stream
+
+                    source = drive_stream(inputs)
                 else:
                     source = iter([await gather_input(inputs)])
                 gen = self._transform(source, **kwargs)
+                pulled = RunnableLambda._pull_sync(self, gen, ctx)  # type: ignore[arg-type]
                 try:
-                    async for chunk in RunnableLambda._pull_sync(self, gen, ctx):  # type: ignore[arg-type]
+                    async for chunk in _in_step(self, pulled, ctx, slot):
                         yield chunk
                 finally:
+                    await pulled.aclose()  # type: ignore[attr-defined]
                     gen.close()  # type: ignore[attr-defined]
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise
-        finally:
-            if token is not None:
-                CURRENT.reset(token)
-            if limiter is not None:
-                limiter.release()
 
     offload = "auto"
 
-    def _found_blocking(self, spent: float) -> None:
+    def _found_blocking(self, spent: float, in_loop: bool = True) -> None:
         if not self._blocking:
             self._blocking = True
-            _offload.found_blocking(self.get_name(), spent)
+            _offload.found_blocking(self.get_name(), spent, in_loop)
 
     def __repr__(self) -> str:
         return f"RunnableGenerator({self.get_name()})"

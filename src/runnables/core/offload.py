@@ -13,7 +13,10 @@ The policy, in order:
    mark known-slow functions with ``offload="always"`` to avoid even that.
 
 Steps driven synchronously (``invoke`` with no event loop) always run inline: the
-caller is waiting anyway. Tune the default with :func:`set_offload_policy` or the
+caller is waiting anyway. They are timed too: a step found slow there is marked
+(without a warning), so a sync ``batch`` moves its remaining inputs to the bridge loop,
+where the slow step runs on worker threads and the inputs overlap, as they do with
+langchain-core's thread-pool ``batch``. Tune the default with :func:`set_offload_policy` or the
 environment variables ``RUNNABLES_OFFLOAD_THRESHOLD`` (seconds) and
 ``RUNNABLES_OFFLOAD_WARN`` (``0`` to silence the warning).
 """
@@ -88,11 +91,16 @@ def check_mode(mode: str) -> None:
         raise ConfigError(f"offload must be one of {OFFLOAD_MODES!r}, got {mode!r}.")
 
 
-def found_blocking(step_name: str, seconds: float) -> None:
-    """Record that a step blocked the loop; warn once for it."""
+def found_blocking(step_name: str, seconds: float, in_loop: bool = True) -> None:
+    """Record that a step is slow; warn once for it if it blocked an event loop.
+
+    A step found slow in a synchronous drive blocked no loop (the caller was waiting
+    anyway), so it is marked silently: later async calls offload it, and sync ``batch``
+    moves the rest of its inputs to the bridge loop, where they overlap on threads.
+    """
     global generation
     generation += 1
-    if _policy.warn:
+    if _policy.warn and in_loop:
         warnings.warn(
             f"Step {step_name!r} is a sync function that blocked the event loop for "
             f"{seconds * 1000:.0f} ms (threshold {_policy.threshold * 1000:.0f} ms); its later "

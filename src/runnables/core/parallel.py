@@ -91,7 +91,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         results: dict[str, Any] = {}
         pending_keys: list[str] = []
         pending: list[Awaitable[Any]] = []
-        timed = not ctx.sync
+        in_loop = not ctx.sync
         token = None if ctx.is_root else CURRENT.set(ctx)
         try:
             start = perf_counter()
@@ -108,11 +108,10 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
                         aw.close()  # type: ignore[attr-defined]
                     note_step(exc, step.get_name())
                     raise
-                if timed:
-                    now = perf_counter()
-                    if now - start > _offload.THRESHOLD:
-                        step._found_blocking(now - start)
-                    start = now
+                now = perf_counter()
+                if now - start > _offload.THRESHOLD:
+                    step._found_blocking(now - start, in_loop)
+                start = now
                 if isinstance(out, Runnable):
                     pending_keys.append(key)
                     pending.append(step._run_returned(out, input, ctx))

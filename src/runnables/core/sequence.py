@@ -95,7 +95,7 @@ class RunnableSequence(Runnable[Input, Output]):
         Each sync step is timed from the previous clock read, so a step that blocks the
         loop is still found (see ``offload``) without paying for two clock reads.
         """
-        timed = not ctx.sync
+        in_loop = not ctx.sync
         token = None if ctx.is_root else CURRENT.set(ctx)
         try:
             start = perf_counter()
@@ -108,11 +108,10 @@ class RunnableSequence(Runnable[Input, Output]):
                     except BaseException as exc:
                         note_step(exc, step.get_name())
                         raise
-                    if timed:
-                        now = perf_counter()
-                        if now - start > _offload.THRESHOLD:
-                            step._found_blocking(now - start)
-                        start = now
+                    now = perf_counter()
+                    if now - start > _offload.THRESHOLD:
+                        step._found_blocking(now - start, in_loop)
+                    start = now
                     if isinstance(input, Runnable):
                         input = await step._run_returned(input, prev, ctx)
                     continue

@@ -76,7 +76,16 @@ class Run:
 
 
 class Tracer:
-    """An observer of runs. Methods are called synchronously, in run order."""
+    """An observer of runs. Methods are called synchronously, in run order.
+
+    A tracer that buffers for a slower consumer sets ``full``; streaming steps then
+    await ``drained()`` before producing their next chunk.
+    """
+
+    full: bool = False
+
+    async def drained(self) -> None:
+        pass
 
     def on_start(self, run: Run) -> None:
         pass
@@ -125,10 +134,37 @@ def fail_run(ctx: Context, run: Run, exc: BaseException) -> None:
         tracer.on_error(run)
 
 
+def _through_binding(step: Runnable[Any, Any], ctx: Context) -> tuple[Runnable[Any, Any], Context]:
+    """Let a plain binding's config apply to the run of the step it wraps.
+
+    As in langchain-core, ``with_config``/``bind`` add no run of their own: otherwise
+    ``chain.with_config(run_name="x")`` would report two nested runs named ``x``, and the
+    outer one would lack the binding's tags. Bindings that add listeners or a deadline
+    keep running themselves, since they do work around the call.
+    """
+    from runnables.core.binding import RunnableBinding
+
+    while (
+        type(step) is RunnableBinding
+        and step.listeners is None
+        and step.config.get("timeout") is None
+    ):
+        inner = step._ctx(ctx)
+        if inner is not ctx and (ctx.run_name is not None or ctx.run_id is not None):
+            # The caller's run_name/run_id name this run and win over the binding's,
+            # as langchain-core merges the call's config over the bound one.
+            inner = inner.replace(
+                run_name=ctx.run_name or inner.run_name, run_id=ctx.run_id or inner.run_id
+            )
+        step, ctx = step._target, inner
+    return step, ctx
+
+
 async def traced_ainvoke(
     step: Runnable[Any, Any], input: Any, ctx: Context, tag: str | None = None
 ) -> Any:
     """Run a step with a run record around it."""
+    step, ctx = _through_binding(step, ctx)
     run = start_run(step, ctx, tag, input)
     child = ctx.replace(run=run, run_name=None, run_id=None)
     try:
@@ -168,6 +204,7 @@ async def traced_atransform(
     The run starts when the step's first input chunk arrives (not when the stream is
     set up), so start times and event order show when each step really began.
     """
+    step, ctx = _through_binding(step, ctx)
     known = type(inputs) is ListIter and len(inputs.items) == 1
     recorder: _Recorder | None = None
     if not known:
@@ -187,6 +224,8 @@ async def traced_atransform(
         async for chunk in agen:
             for tracer in tracers:
                 tracer.on_stream(run, chunk)
+                if tracer.full:
+                    await tracer.drained()
             output = chunk if not got else add(output, chunk)
             got = True
             yield chunk
