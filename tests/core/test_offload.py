@@ -124,3 +124,35 @@ def test_offload_rejects_unknown_modes_and_thresholds() -> None:
     with pytest.raises(ConfigError, match="-1"):
         set_offload_policy(threshold=-1)
     assert get_offload_policy().threshold > 0
+
+
+@pytest.mark.usefixtures("offload_policy")
+def test_sync_batch_of_a_slow_function_overlaps_after_the_first_input() -> None:
+    # langchain-core's batch runs sync functions on a thread pool; ours must not fall
+    # back to one input at a time when the function turns out to block.
+    set_offload_policy(threshold=0.01)
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow(x: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # found slow in a sync drive: marked, no warning
+        assert (RunnableLambda(slow) | (lambda x: x + 1)).batch(list(range(6))) == [
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+        ]
+    assert peak >= 2
