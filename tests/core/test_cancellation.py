@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import other_tasks, settle
+from engine_testing import other_tasks, settle
 from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
 
 TIMEOUT = 10

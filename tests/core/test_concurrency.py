@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from conftest import Overlap
+from engine_testing import Overlap
 from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import other_tasks
+from engine_testing import other_tasks
 from runnables import RunnableConfig, RunnableLambda, RunnableParallel, StepTimeoutError
 
 GUARD = 10  # seconds: a missing deadline fails the test instead of hanging it

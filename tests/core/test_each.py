@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Overlap, other_tasks, settle
+from engine_testing import Overlap, other_tasks, settle
 from runnables import RunnableLambda, RunnableParallel
 from runnables.core.each import RunnableEach
 from runnables.errors import InvalidInputError

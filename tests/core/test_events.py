@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import other_tasks
+from engine_testing import other_tasks
 from runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 

@@ -323,21 +323,20 @@ class Runnable(Generic[Input, Output]):
                 await lent.acquire()
                 HOLDING.set(lent)
 
-    async def astream(
+    def astream(
         self, input: Input, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Output]:
-        """Stream output chunks as they are produced.
+        """Stream output chunks as they are produced (an async generator).
 
-        Leaving the ``async for`` early (or cancelling the caller) cancels everything
-        the stream started and closes every generator inside it.
+        Closing it (``await stream.aclose()``, or ``async with contextlib.aclosing(...)``)
+        or cancelling the caller cancels everything the stream started and closes every
+        generator inside it at once; a plain ``break`` leaves the closing to Python's
+        async-generator finalizer, a loop iteration or two later.
         """
+        # Returning the root generator itself (rather than re-yielding from it) saves a
+        # generator layer per chunk.
         target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
-        agen = transform_root(target, ListIter((input,)), make_context(config))
-        try:
-            async for chunk in agen:
-                yield chunk
-        finally:
-            await agen.aclose()
+        return transform_root(target, ListIter((input,)), make_context(config))
 
     async def atransform(
         self,
