@@ -29,7 +29,7 @@ from fastapi.exceptions import RequestValidationError
 
 __all__ = [
     "DEFAULT_CONFIG_KEYS",
-    "ClientDisconnected",
+    "ClientDisconnectedError",
     "InFlight",
     "check_bearer",
     "filter_config",
@@ -55,7 +55,7 @@ _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnectedError(Exception):
     """The client closed the connection before the answer was ready."""
 
 
@@ -207,7 +207,7 @@ def _invalid(loc: tuple[str | int, ...], msg: str, value: Any) -> RequestValidat
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     """Await ``work``, cancelling it as soon as the client disconnects.
 
-    Raises :class:`ClientDisconnected` in that case. The request body must have been
+    Raises :class:`ClientDisconnectedError` in that case. The request body must have been
     read already: the next ASGI message is then ``http.disconnect``.
     """
     from runnables.serve.sse import wait_for_disconnect
@@ -222,5 +222,5 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
         watcher.cancel()
         await asyncio.gather(task, watcher, return_exceptions=True)
     if task.cancelled():
-        raise ClientDisconnected()
+        raise ClientDisconnectedError()
     return task.result()

@@ -33,10 +33,10 @@ from typing import Any
 
 from runnables.serve.sse import frame
 
-__all__ = ["BufferedRun", "ReplayGone", "RunStore", "parse_event_id"]
+__all__ = ["BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
 
 
-class ReplayGone(Exception):
+class ReplayGoneError(Exception):
     """The events after the requested position are no longer in the buffer."""
 
 
@@ -129,7 +129,7 @@ class BufferedRun:
         """The frames after seq ``after`` (``-1``: all), following the run until it ends."""
         seq = after + 1
         if seq < self.first_seq:
-            raise ReplayGone(
+            raise ReplayGoneError(
                 f"Event {self.run_id}:{after} is no longer buffered; the oldest held is "
                 f"{self.run_id}:{self.first_seq}."
             )

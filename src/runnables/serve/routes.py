@@ -68,7 +68,7 @@ from runnables.core.config import RunnableConfig
 from runnables.errors import StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
-    ClientDisconnected,
+    ClientDisconnectedError,
     InFlight,
     check_bearer,
     filter_config,
@@ -342,8 +342,9 @@ class _Handler:
         value, config, _ = await self.single(request)
         run_id = uuid4()
         config["run_id"] = run_id
+        runnable = self.runnable
         output = await self._run(
-            request, self.runnable.ainvoke(value, cast(RunnableConfig, config)), str(run_id)
+            request, lambda: runnable.ainvoke(value, cast(RunnableConfig, config)), str(run_id)
         )
         if isinstance(output, Response):
             return output
@@ -377,18 +378,18 @@ class _Handler:
         ids = [str(r) for r in run_ids]
         output = await self._run(
             request,
-            self.runnable.abatch(values, cast(list[RunnableConfig], configs)),
+            lambda: self.runnable.abatch(values, cast(list[RunnableConfig], configs)),
             ", ".join(ids),
         )
         if isinstance(output, Response):
             return output
         return _json({"output": output, "metadata": {"run_ids": ids}})
 
-    async def _run(self, request: Request, work: Awaitable[Any], run_id: str) -> Any:
+    async def _run(self, request: Request, work: Callable[[], Awaitable[Any]], run_id: str) -> Any:
         self.in_flight.enter()
         try:
-            return await until_disconnect(request, work)
-        except ClientDisconnected:
+            return await until_disconnect(request, work())
+        except ClientDisconnectedError:
             logger.info("Run %s was cancelled: the client disconnected.", run_id)
             return Response(status_code=499)
         except StepTimeoutError as exc:

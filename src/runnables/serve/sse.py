@@ -129,7 +129,10 @@ class SSEResponse(Response):
         frames = self.frames
         try:
             async for chunk in frames:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except OSError:
+                    return  # ASGI 2.4 servers report a closed connection this way
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:

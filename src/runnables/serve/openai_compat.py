@@ -1,0 +1,410 @@
+"""A chat model or a chain that takes messages, served as OpenAI's chat-completions API.
+
+``add_openai_routes(app, chain, model_name="my-chain")`` adds:
+
+- ``POST {prefix}/chat/completions``: the request's ``messages`` (OpenAI's format) go
+  through :func:`runnables.messages.convert_to_messages` and into the runnable. Its
+  output may be an ``AIMessage`` (or chunks of one) or a string (or string chunks, as
+  from ``... | StrOutputParser()``). ``stream: false`` answers a ``chat.completion``;
+  ``stream: true`` answers SSE ``chat.completion.chunk`` events ending with
+  ``data: [DONE]``, plus a final usage chunk when ``stream_options.include_usage`` is
+  set. ``usage`` comes from the message's ``usage_metadata`` when the model reports it.
+  Tool calls in the output are returned as OpenAI tool calls.
+- ``GET {prefix}/models``: the served model names.
+
+Several runnables can be served at once by passing a mapping of model names to
+runnables; the request's ``model`` then picks one (404 ``model_not_found`` otherwise).
+With a single runnable, any ``model`` is accepted and echoed back. Sampling parameters
+(``temperature``, ``max_tokens``...) are accepted and ignored: the chain decides them.
+
+Errors use OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, so the
+official SDK raises its usual exceptions (``BadRequestError``, ``AuthenticationError``,
+``RateLimitError``...). The guards are those of ``add_routes`` (bearer auth, body size,
+in-flight cap with ``Retry-After``, ``timeout`` → 504), and a client that disconnects
+cancels the run at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, cast
+from uuid import uuid4
+
+try:
+    from fastapi import APIRouter, FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from starlette.responses import JSONResponse, Response
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    from runnables.errors import MissingExtraError
+
+    raise MissingExtraError("Serving runnables over HTTP", "serve", "fastapi") from exc
+
+from runnables.core.base import Runnable, coerce_to_runnable
+from runnables.core.config import RunnableConfig
+from runnables.errors import StepTimeoutError
+from runnables.messages import AIMessage, BaseMessage
+from runnables.messages.convert import convert_to_messages
+from runnables.serve.limits import (
+    ClientDisconnectedError,
+    InFlight,
+    check_bearer,
+    read_json_body,
+    until_disconnect,
+)
+from runnables.serve.sse import SSEResponse, dumps
+
+__all__ = ["add_openai_routes"]
+
+logger = logging.getLogger("runnables.serve")
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "server_overloaded",
+    504: "timeout",
+    500: "server_error",
+}
+
+
+def add_openai_routes(
+    app: FastAPI | APIRouter,
+    runnable: Any,
+    prefix: str = "/v1",
+    *,
+    model_name: str = "runnables",
+    auth_token: str | Sequence[str] | None = None,
+    max_body_bytes: int | None = 1_000_000,
+    max_in_flight: int | None = None,
+    retry_after: float = 1.0,
+    timeout: float | None = None,
+) -> None:
+    """Serve ``runnable`` as ``POST {prefix}/chat/completions`` and ``GET {prefix}/models``.
+
+    ``runnable`` is a chat model or chain that takes a list of messages, or a mapping of
+    model names to such runnables. The other arguments mean what they mean for
+    :func:`runnables.serve.add_routes`.
+
+    >>> from fastapi import FastAPI
+    >>> from runnables.models import FakeListChatModel
+    >>> app = FastAPI()
+    >>> add_openai_routes(app, FakeListChatModel(responses=["hi"]), model_name="fake")
+    """
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise ValueError(
+            f"add_openai_routes prefix must start with '/' and not end with one, got "
+            f"{prefix!r}; for example prefix='/v1'."
+        )
+    if isinstance(runnable, Mapping):
+        if not runnable:
+            raise ValueError("add_openai_routes got an empty mapping of model names.")
+        models = {str(k): coerce_to_runnable(v) for k, v in runnable.items()}
+        strict = True
+    else:
+        models = {model_name: coerce_to_runnable(runnable)}
+        strict = False
+    if isinstance(auth_token, str):
+        auth_token = [auth_token]
+    handler = _OpenAIHandler(
+        models,
+        strict=strict,
+        tokens=[t.encode() for t in auth_token] if auth_token is not None else None,
+        max_body_bytes=max_body_bytes,
+        in_flight=InFlight(max_in_flight, retry_after),
+        timeout=timeout,
+    )
+    app.add_api_route(
+        f"{prefix}/chat/completions",
+        handler.chat_completions,
+        methods=["POST"],
+        summary="Create a chat completion (OpenAI-compatible)",
+        response_model=None,
+    )
+    app.add_api_route(
+        f"{prefix}/models",
+        handler.list_models,
+        methods=["GET"],
+        summary="List the served models (OpenAI-compatible)",
+        response_model=None,
+    )
+
+
+def _openai_error(
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    return JSONResponse(
+        {
+            "error": {
+                "message": message,
+                "type": _ERROR_TYPES.get(status, "invalid_request_error"),
+                "param": param,
+                "code": code,
+            }
+        },
+        status_code=status,
+        headers=dict(headers or {}),
+    )
+
+
+class _OpenAIHandler:
+    def __init__(
+        self,
+        models: dict[str, Runnable[Any, Any]],
+        *,
+        strict: bool,
+        tokens: list[bytes] | None,
+        max_body_bytes: int | None,
+        in_flight: InFlight,
+        timeout: float | None,
+    ) -> None:
+        self.models = models
+        self.strict = strict
+        self.tokens = tokens
+        self.max_body_bytes = max_body_bytes
+        self.in_flight = in_flight
+        self.timeout = timeout
+        self.created = int(time.time())
+
+    async def list_models(self, request: Request) -> Response:
+        """The models this server answers for, in OpenAI's list format."""
+        if self.tokens is not None:
+            try:
+                check_bearer(request, self.tokens)
+            except HTTPException as exc:
+                return _openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+        data = [
+            {"id": name, "object": "model", "created": self.created, "owned_by": "runnables"}
+            for name in self.models
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def chat_completions(self, request: Request) -> Response:
+        """Answer one chat-completions request, streamed or not."""
+        try:
+            if self.tokens is not None:
+                check_bearer(request, self.tokens)
+            body = await read_json_body(request, self.max_body_bytes)
+            runnable, model, messages, stream, include_usage = self._parse(body)
+            self.in_flight.enter()
+        except HTTPException as exc:
+            return _openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+        except RequestValidationError as exc:
+            error = exc.errors()[0]
+            param = ".".join(str(p) for p in error.get("loc", ())[1:]) or None
+            return _openai_error(400, str(error.get("msg")), param=param)
+        run_id = uuid4()
+        config: dict[str, Any] = {"run_id": run_id}
+        if self.timeout is not None:
+            config["timeout"] = self.timeout
+        completion_id = f"chatcmpl-{run_id.hex}"
+        if stream:
+            frames = self._stream(
+                runnable,
+                messages,
+                cast(RunnableConfig, config),
+                completion_id,
+                model,
+                include_usage,
+            )
+            in_flight = self.in_flight
+
+            async def leave() -> None:
+                in_flight.leave()
+
+            return SSEResponse(frames, on_close=leave)
+        try:
+            output = await until_disconnect(
+                request, runnable.ainvoke(messages, cast(RunnableConfig, config))
+            )
+        except ClientDisconnectedError:
+            logger.info("Run %s was cancelled: the client disconnected.", run_id)
+            return Response(status_code=499)
+        except StepTimeoutError as exc:
+            logger.warning("Run %s timed out: %s", run_id, exc)
+            return _openai_error(504, f"The run took longer than {exc.timeout:g} s.")
+        except Exception:
+            logger.exception("Run %s failed.", run_id)
+            return _openai_error(500, f"Internal Server Error (run id {run_id}).")
+        finally:
+            self.in_flight.leave()
+        text, tool_calls, usage = _read_output(output)
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        answer: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if tool_calls else "stop",
+                    "logprobs": None,
+                }
+            ],
+        }
+        if usage is not None:
+            answer["usage"] = usage
+        return Response(dumps(answer), media_type="application/json")
+
+    def _parse(self, body: Any) -> tuple[Runnable[Any, Any], str, list[BaseMessage], bool, bool]:
+        if not isinstance(body, dict):
+            raise HTTPException(400, "The body must be a JSON object.")
+        model = body.get("model")
+        if self.strict:
+            if model not in self.models:
+                raise HTTPException(
+                    404,
+                    f"The model {model!r} does not exist here; the served models are "
+                    f"{sorted(self.models)!r}.",
+                )
+            runnable = self.models[model]
+        else:
+            runnable = next(iter(self.models.values()))
+            if not isinstance(model, str) or not model:
+                model = next(iter(self.models))
+        raw = body.get("messages")
+        if not isinstance(raw, list) or not raw:
+            raise HTTPException(400, "'messages' must be a non-empty list of messages.")
+        try:
+            messages = convert_to_messages(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise HTTPException(400, f"'messages' could not be read: {exc}") from None
+        stream = bool(body.get("stream"))
+        options = body.get("stream_options") or {}
+        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+        return runnable, model, messages, stream, include_usage
+
+    async def _stream(
+        self,
+        runnable: Runnable[Any, Any],
+        messages: list[BaseMessage],
+        config: RunnableConfig,
+        completion_id: str,
+        model: str,
+        include_usage: bool,
+    ) -> AsyncIterator[bytes]:
+        created = int(time.time())
+        head = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
+        extra = {"usage": None} if include_usage else {}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+            return b"data: " + dumps({**head, "choices": [choice], **extra}).encode() + b"\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        usage: dict[str, int] | None = None
+        saw_tools = False
+        source = runnable.astream(messages, config)
+        try:
+            async for piece in source:
+                text, tool_deltas, piece_usage = _read_chunk(piece)
+                if piece_usage is not None:
+                    usage = _add_usage(usage, piece_usage)
+                if tool_deltas:
+                    saw_tools = True
+                    yield chunk({"tool_calls": tool_deltas})
+                if text:
+                    yield chunk({"content": text})
+        except StepTimeoutError as exc:
+            logger.warning("Run %s timed out: %s", config.get("run_id"), exc)
+            error = {
+                "error": {
+                    "message": f"The run took longer than {exc.timeout:g} s.",
+                    "type": "timeout",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            yield b"data: " + dumps(error).encode() + b"\n\n"
+            return
+        except Exception:
+            logger.exception("Run %s failed.", config.get("run_id"))
+            error = {
+                "error": {
+                    "message": "Internal Server Error",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            yield b"data: " + dumps(error).encode() + b"\n\n"
+            return
+        finally:
+            await source.aclose()  # type: ignore[attr-defined]
+        yield chunk({}, "tool_calls" if saw_tools else "stop")
+        if include_usage:
+            final = {**head, "choices": [], "usage": usage}
+            yield b"data: " + dumps(final).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+
+def _usage(meta: Mapping[str, Any] | None) -> dict[str, int] | None:
+    if not meta:
+        return None
+    return {
+        "prompt_tokens": int(meta.get("input_tokens", 0)),
+        "completion_tokens": int(meta.get("output_tokens", 0)),
+        "total_tokens": int(meta.get("total_tokens", 0)),
+    }
+
+
+def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
+    if a is None:
+        return b
+    return {k: a.get(k, 0) + v for k, v in b.items()}
+
+
+def _openai_tool_calls(message: AIMessage) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": call.get("id") or f"call_{i}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
+        }
+        for i, call in enumerate(message.tool_calls)
+    ]
+
+
+def _read_output(output: Any) -> tuple[str, list[dict[str, Any]], dict[str, int] | None]:
+    if isinstance(output, AIMessage):
+        return output.text, _openai_tool_calls(output), _usage(output.usage_metadata)
+    if isinstance(output, BaseMessage):
+        return output.text, [], None
+    if isinstance(output, str):
+        return output, [], None
+    return dumps(output), [], None
+
+
+def _read_chunk(piece: Any) -> tuple[str, list[dict[str, Any]], dict[str, int] | None]:
+    if isinstance(piece, BaseMessage):
+        deltas: list[dict[str, Any]] = []
+        for c in getattr(piece, "tool_call_chunks", None) or ():
+            delta: dict[str, Any] = {"index": c.get("index") or 0}
+            if c.get("id"):
+                delta["id"] = c["id"]
+                delta["type"] = "function"
+            delta["function"] = {"name": c.get("name") or "", "arguments": c.get("args") or ""}
+            deltas.append(delta)
+        return piece.text, deltas, _usage(getattr(piece, "usage_metadata", None))
+    if isinstance(piece, str):
+        return piece, [], None
+    return "", [], None
