@@ -1,0 +1,234 @@
+"""The OpenAI-compatible routes, driven by the official openai SDK over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from fastapi import FastAPI
+
+from runnables import RunnableLambda
+from runnables.messages import AIMessage, BaseMessage
+from runnables.models import FakeListChatModel, FakeTimedChatModel
+from runnables.output_parsers import StrOutputParser
+from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder
+from runnables.serve import add_openai_routes
+
+Start = Callable[..., Any]  # the live_server fixture (tests/serve/conftest.py)
+
+
+def client(url: str, api_key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=0, timeout=10)
+
+
+def test_a_chat_model_answers_a_chat_completion_with_usage(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["hello there"]), model_name="fake")
+    url = live_server(app).url
+
+    completion = client(url).chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "hi"}]
+    )
+
+    assert completion.object == "chat.completion"
+    assert completion.model == "fake"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].message.content == "hello there"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.total_tokens > 0
+
+
+def test_streaming_sends_chunks_then_usage_then_done(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["abc"]), model_name="fake")
+    url = live_server(app).url
+
+    chunks = list(
+        client(url).chat.completions.create(
+            model="fake",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    assert {c.object for c in chunks} == {"chat.completion.chunk"}
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "abc"
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert len({c.id for c in chunks}) == 1
+
+
+def test_the_stream_ends_with_done_on_the_wire(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["ok"]))
+    url = live_server(app).url
+
+    raw = httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+    ).text
+
+    assert raw.rstrip().endswith("data: [DONE]")
+    assert '"usage"' not in raw  # only with stream_options.include_usage
+
+
+def test_a_chain_that_takes_messages_and_returns_a_string(live_server: Start) -> None:
+    seen: list[list[BaseMessage]] = []
+
+    def remember(messages: list[BaseMessage]) -> list[BaseMessage]:
+        seen.append(messages)
+        return messages
+
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "be brief"), MessagesPlaceholder("messages")]
+    )
+    chain = (
+        RunnableLambda(remember)
+        | (lambda messages: {"messages": messages})
+        | prompt
+        | FakeListChatModel(responses=["short answer"])
+        | StrOutputParser()
+    )
+    app = FastAPI()
+    add_openai_routes(app, chain, model_name="brief-chain")
+    url = live_server(app).url
+
+    streamed = client(url).chat.completions.create(
+        model="brief-chain",
+        messages=[
+            {"role": "system", "content": "context"},
+            {"role": "user", "content": "question?"},
+            {"role": "assistant", "content": "earlier answer"},
+            {"role": "user", "content": [{"type": "text", "text": "and now?"}]},
+        ],
+        stream=True,
+    )
+
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == (
+        "short answer"
+    )
+    assert [m.type for m in seen[0]] == ["system", "human", "ai", "human"]
+    assert seen[0][-1].text == "and now?"
+
+
+def test_tool_calls_in_the_output_are_openai_tool_calls(live_server: Start) -> None:
+    message = AIMessage("", tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "call_1"}])
+    app = FastAPI()
+    add_openai_routes(app, RunnableLambda(lambda _: message))
+    url = live_server(app).url
+
+    completion = client(url).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "add"}]
+    )
+
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.id == "call_1" and call.function.name == "add"
+    assert json.loads(call.function.arguments) == {"a": 1, "b": 2}
+
+
+def test_models_lists_the_served_names(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(
+        app,
+        {"alpha": FakeListChatModel(responses=["a"]), "beta": FakeListChatModel(responses=["b"])},
+    )
+    url = live_server(app).url
+    sdk = client(url)
+
+    assert sorted(m.id for m in sdk.models.list()) == ["alpha", "beta"]
+    answer = sdk.chat.completions.create(model="beta", messages=[{"role": "user", "content": "?"}])
+    assert answer.choices[0].message.content == "b"
+    with pytest.raises(openai.NotFoundError, match="gamma"):
+        sdk.chat.completions.create(model="gamma", messages=[{"role": "user", "content": "?"}])
+
+
+def test_bad_messages_are_a_400_the_sdk_raises(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["a"]))
+    url = live_server(app).url
+
+    with pytest.raises(openai.BadRequestError, match="messages"):
+        client(url).chat.completions.create(model="m", messages=[])
+    response = httpx.post(
+        f"{url}/v1/chat/completions", json={"model": "m", "messages": [{"content": "x"}]}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and "role" in error["message"]
+
+
+def test_bearer_auth_uses_the_api_key(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["ok"]), auth_token="sk-test")
+    url = live_server(app).url
+
+    with pytest.raises(openai.AuthenticationError):
+        client(url, api_key="wrong").chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+    answer = client(url, api_key="sk-test").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.choices[0].message.content == "ok"
+
+
+def test_a_failing_chain_sends_no_traceback(live_server: Start) -> None:
+    def boom(_: Any) -> str:
+        raise RuntimeError("internal secret")
+
+    app = FastAPI()
+    add_openai_routes(app, RunnableLambda(boom))
+    url = live_server(app).url
+
+    with pytest.raises(openai.InternalServerError) as caught:
+        client(url).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert "secret" not in str(caught.value.body)
+
+
+def test_a_client_disconnect_cancels_a_streamed_completion(live_server: Start) -> None:
+    started = threading.Event()
+    cancelled = threading.Event()
+    cancelled_at: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled_at.append(time.monotonic())
+            cancelled.set()
+            raise
+
+    model = FakeTimedChatModel(["never"], time_to_first_token=30, sleep=sleep)
+    app = FastAPI()
+    add_openai_routes(app, model)
+    url = live_server(app).url
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    body = json.dumps(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    ).encode()
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    assert started.wait(10)
+    closed_at = time.monotonic()
+    sock.close()
+
+    assert cancelled.wait(5)
+    assert cancelled_at[0] - closed_at < 1.0

@@ -1,0 +1,235 @@
+"""Resumable streams: reconnecting with Last-Event-ID replays the rest without a re-run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from runnables import RunnableLambda
+from runnables.serve import add_routes
+from runnables.serve.replay import ReplayGoneError, RunStore, parse_event_id
+
+Start = Callable[..., Any]  # the live_server fixture (tests/serve/conftest.py)
+Parse = Callable[[str], list[dict[str, Any]]]
+
+
+class Gate:
+    """A generator step that yields ``n`` words, the later ones only once released."""
+
+    def __init__(self, n: int, release_after: int) -> None:
+        self.n = n
+        self.release_after = release_after
+        self.runs = 0
+        self.release = threading.Event()
+        self.finished = threading.Event()
+        self.cancelled = threading.Event()
+
+    def step(self) -> RunnableLambda[str, str]:
+        gate = self
+
+        async def words(_: str) -> AsyncIterator[str]:
+            gate.runs += 1
+            try:
+                for i in range(gate.n):
+                    if i == gate.release_after:
+                        while not gate.release.is_set():
+                            await asyncio.sleep(0.005)
+                    yield f"w{i} "
+            except asyncio.CancelledError:
+                gate.cancelled.set()
+                raise
+            gate.finished.set()
+
+        return RunnableLambda(words)
+
+
+def read_until(sock: socket.socket, marker: bytes) -> bytes:
+    data = b""
+    while marker not in data:
+        got = sock.recv(65536)
+        if not got:
+            break
+        data += got
+    return data
+
+
+def start_stream(url: str, path: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    body = b'{"input": "go"}'
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return sock
+
+
+def last_id(raw: bytes, parse_sse: Parse) -> str:
+    text = raw.decode().split("\r\n\r\n", 1)[1]  # past the HTTP headers
+    # Chunked transfer encoding wraps the events; keep only complete SSE lines.
+    ids = [e["id"] for e in parse_sse(text) if e["id"]]
+    return ids[-1]
+
+
+def test_reconnecting_with_last_event_id_gets_the_rest_without_a_rerun(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    gate = Gate(n=6, release_after=3)
+    app = FastAPI()
+    add_routes(app, gate.step(), path="/g", resume_grace=30)
+    url = live_server(app).url
+
+    sock = start_stream(url, "/g/stream")
+    seen = read_until(sock, b'"w2 "')
+    resume_from = last_id(seen, parse_sse)
+    sock.close()  # the connection drops mid-stream
+    gate.release.set()
+    run_id, seq = parse_event_id(resume_from) or ("", 0)
+
+    response = httpx.get(f"{url}/g/stream/{run_id}", headers={"Last-Event-ID": resume_from})
+
+    events = parse_sse(response.text)
+    assert [e["id"] for e in events] == [
+        f"{run_id}:{i}" for i in range(seq + 1, seq + 1 + len(events))
+    ]
+    assert [json.loads(e["data"]) for e in events if e["event"] == "data"] == ["w3 ", "w4 ", "w5 "]
+    assert events[-1]["event"] == "end"
+    assert gate.runs == 1
+
+
+def test_posting_again_with_last_event_id_resumes_the_same_run(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    gate = Gate(n=4, release_after=2)
+    app = FastAPI()
+    add_routes(app, gate.step(), path="/g", resume_grace=30)
+    url = live_server(app).url
+
+    sock = start_stream(url, "/g/stream")
+    resume_from = last_id(read_until(sock, b'"w1 "'), parse_sse)
+    sock.close()
+    gate.release.set()
+
+    response = httpx.post(
+        f"{url}/g/stream", json={"input": "ignored"}, headers={"Last-Event-ID": resume_from}
+    )
+
+    data = [json.loads(e["data"]) for e in parse_sse(response.text) if e["event"] == "data"]
+    assert data == ["w2 ", "w3 "]
+    assert gate.runs == 1
+
+
+def test_a_finished_run_replays_from_the_start_without_an_id(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(str.upper), path="/u")
+    url = live_server(app).url
+
+    first = parse_sse(httpx.post(f"{url}/u/stream_events", json={"input": "a"}).text)
+    run_id = json.loads(first[0]["data"])["run_id"]
+    again = parse_sse(httpx.get(f"{url}/u/stream_events/{run_id}").text)
+
+    assert again == first
+
+
+def test_an_unknown_run_is_404(live_server: Start) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(str.upper), path="/u")
+    url = live_server(app).url
+
+    response = httpx.get(f"{url}/u/stream/not-a-run", headers={"Last-Event-ID": "not-a-run:3"})
+
+    assert response.status_code == 404
+    assert "not-a-run" in response.json()["detail"]
+
+
+def test_a_dropped_run_with_no_reconnect_is_cancelled_after_the_grace(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    gate = Gate(n=4, release_after=2)
+    app = FastAPI()
+    add_routes(app, gate.step(), path="/g", resume_grace=0.2)
+    url = live_server(app).url
+
+    sock = start_stream(url, "/g/stream")
+    read_until(sock, b'"w1 "')
+    sock.close()
+
+    assert gate.cancelled.wait(10)
+    assert not gate.finished.is_set()
+
+
+# ---------------------------------------------------------------------- the buffer itself
+
+
+def test_parse_event_id_reads_run_and_position() -> None:
+    assert parse_event_id("abc-1:12") == ("abc-1", 12)
+    assert parse_event_id("12") is None
+    assert parse_event_id("abc:x") is None
+    assert parse_event_id(None) is None
+
+
+async def events(n: int, produced: list[int]) -> AsyncIterator[tuple[str, str | None]]:
+    for i in range(n):
+        produced.append(i)
+        yield "data", str(i)
+    yield "end", None
+
+
+async def test_the_producer_waits_rather_than_drop_events_no_client_has_read() -> None:
+    store = RunStore(max_events=4, resume_grace=30, retention=30)
+    produced: list[int] = []
+    run = store.start("r", events(100, produced))
+    await asyncio.sleep(0.05)
+
+    assert len(run.frames) == 4
+    assert len(produced) <= 5  # held back: nothing has been read yet
+
+    reader = run.read(-1)
+    got = [await reader.__anext__() for _ in range(10)]
+    await reader.aclose()
+    assert b"id: r:9" in got[-1]
+    await store.aclose(0)
+
+
+async def test_reading_from_a_position_already_dropped_is_refused() -> None:
+    store = RunStore(max_events=3, resume_grace=30, retention=30)
+    run = store.start("r", events(10, []))
+    reader = run.read(-1)
+    async for _ in reader:
+        pass
+    assert run.first_seq > 0
+
+    with pytest.raises(ReplayGoneError, match="no longer buffered"):
+        await run.read(0).__anext__()
+    await store.aclose(0)
+
+
+async def test_aclose_cancels_runs_that_outlive_the_grace() -> None:
+    store = RunStore(max_events=10, resume_grace=30, retention=30)
+    cancelled = asyncio.Event()
+
+    async def forever() -> AsyncIterator[tuple[str, str | None]]:
+        try:
+            yield "data", "1"
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    store.start("r", forever())
+    await asyncio.sleep(0.01)
+    await store.aclose(0.05)
+
+    assert cancelled.is_set()
+    assert store.get("r") is None
