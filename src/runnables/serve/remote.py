@@ -1,0 +1,712 @@
+"""``RemoteRunnable``: a chain served by ``add_routes`` (or LangServe), used as a local step.
+
+    from runnables.serve import RemoteRunnable
+
+    chat = RemoteRunnable("http://127.0.0.1:8000/chat")
+    await chat.ainvoke({"topic": "cats"})
+    async for chunk in chat.astream({"topic": "cats"}):
+        print(chunk, end="")
+    chain = prepare | chat | postprocess          # composes with local steps
+
+Each call is one HTTP request on a pooled ``httpx.AsyncClient`` (one per event loop,
+shared with every other call to the same server):
+
+- ``ainvoke`` posts to ``{url}/invoke``; ``abatch`` sends the whole batch in one post to
+  ``{url}/batch``; ``astream`` reads ``{url}/stream`` as server-sent events and yields
+  each ``data`` chunk as it arrives; ``astream_events`` reads ``{url}/stream_events``.
+- **Resuming**: every event the server sends has an id. If the connection drops in the
+  middle of a stream, the client sends the request again with ``Last-Event-ID`` and the
+  server replays what was missed, without running the chain again (``max_reconnects``
+  times, with a short backoff). A stream that drops before its first event is not
+  retried: the server may or may not have started the chain.
+- **Errors**: an HTTP error status, or an ``error`` event in a stream, raises
+  :class:`RemoteRunnableError` (also an ``httpx.HTTPStatusError``, as LangServe's client
+  raises, so code that catches that keeps working).
+- **Cancellation**: leaving a stream early, or cancelling the caller, closes the HTTP
+  response at once; the server sees the disconnect and cancels the chain.
+- **Values**: messages and prompt values in the server's JSON (LangServe marks them
+  with a ``type`` field) come back as :mod:`runnables.messages` objects.
+- **Config**: ``tags``, ``metadata``, ``configurable`` (their JSON-serialisable parts),
+  ``run_name``, ``max_concurrency``, ``recursion_limit`` and the time left before the
+  call's deadline (as ``timeout``) are sent; the server keeps those its allow-list
+  permits. Callbacks stay local.
+- **Events in a local chain**: when a local ``astream_events`` runs a chain that
+  contains a ``RemoteRunnable``, the remote chain's own events (its steps, models and
+  parsers) appear as children of the ``RemoteRunnable`` step, as if it ran locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import enum
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
+from uuid import UUID
+
+from runnables.core._util import gather_input
+from runnables.core.base import Runnable, run_leaf
+from runnables.core.config import CURRENT, DEFAULT_RECURSION_LIMIT, Context, RunnableConfig
+from runnables.errors import MissingExtraError, RunnablesError
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise MissingExtraError("RemoteRunnable", "serve", "httpx") from exc
+
+if TYPE_CHECKING:
+    from runnables.core.events import EventQueue
+
+__all__ = ["RemoteRunnable", "RemoteRunnableError", "SSEParser", "ServerEvent"]
+
+#: Seconds to wait before each reconnection attempt (the last value repeats).
+RECONNECT_BACKOFF = (0.05, 0.25, 1.0)
+
+# Connection failures after which a stream can be resumed with Last-Event-ID.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError, httpx.WriteError)
+
+
+class RemoteRunnableError(RunnablesError, httpx.HTTPStatusError):
+    """The server answered with an error: an HTTP error status or an ``error`` event.
+
+    ``status_code`` is the HTTP status (or the one the ``error`` event carries) and
+    ``message`` the server's explanation. The server never sends its traceback; look
+    for the run id in the server's log.
+    """
+
+    def __init__(self, message: str, *, status_code: int, url: str, detail: Any = None) -> None:
+        request = httpx.Request("POST", url)
+        response = httpx.Response(status_code, text=str(detail or message), request=request)
+        super().__init__(message, request=request, response=response)
+        self.status_code = status_code
+        self.url = url
+        self.detail = detail
+
+
+# ---------------------------------------------------------------------- server-sent events
+
+
+class ServerEvent(NamedTuple):
+    """One server-sent event: its type (``"message"`` by default), data and id."""
+
+    event: str
+    data: bytes
+    id: str | None
+
+
+class SSEParser:
+    """Turn network reads into :class:`ServerEvent` values, following the SSE format.
+
+    Handles ``\\r\\n``, ``\\r`` and ``\\n`` line ends, comments (keep-alives), multi-line
+    ``data``, and events split across reads at any byte. ``last_id`` is the most
+    recent ``id`` field seen (what a client sends back as ``Last-Event-ID``).
+
+    >>> p = SSEParser()
+    >>> p.feed(b"event: data\\r\\nid: r:1\\r\\ndata: 1\\r\\n\\r\\nevent: e")
+    [ServerEvent(event='data', data=b'1', id='r:1')]
+    >>> p.feed(b"nd\\r\\n\\r\\n")
+    [ServerEvent(event='end', data=b'', id='r:1')]
+    """
+
+    __slots__ = ("_buf", "last_id")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.last_id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerEvent]:
+        """The events completed by ``chunk``; an unfinished event is kept for the next read."""
+        buf = self._buf + chunk if self._buf else chunk
+        held = b""
+        if b"\r" in buf:
+            if buf[-1:] == b"\r":  # a "\n" may start the next read
+                buf, held = buf[:-1], b"\r"
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        blocks = buf.split(b"\n\n")
+        self._buf = blocks.pop() + held
+        return [ev for ev in map(self._parse, blocks) if ev is not None]
+
+    def close(self) -> list[ServerEvent]:
+        """The last event, if the stream ended without the blank line that ends it."""
+        rest, self._buf = self._buf, b""
+        rest = rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n").strip(b"\n")
+        event = self._parse(rest) if rest else None
+        return [event] if event is not None else []
+
+    def _parse(self, block: bytes) -> ServerEvent | None:
+        data: list[bytes] = []
+        event = "message"
+        named = False
+        for line in block.split(b"\n"):
+            if not line or line[:1] == b":":
+                continue
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                event = value.decode("utf-8", "replace") or "message"
+                named = True
+            elif name == b"id" and b"\0" not in value:
+                self.last_id = value.decode("utf-8", "replace")
+        if not data and not named:
+            return None  # an id or retry line alone dispatches nothing
+        return ServerEvent(event, b"\n".join(data), self.last_id)
+
+
+# ---------------------------------------------------------------------- values on the wire
+
+
+def _jsonable(obj: Any) -> Any:
+    from runnables.messages import BaseMessage
+    from runnables.prompts.value import ChatPromptValue, StringPromptValue
+
+    if isinstance(obj, BaseMessage):
+        return obj.model_dump()
+    if isinstance(obj, ChatPromptValue):
+        return {"messages": obj.messages, "type": "ChatPromptValueConcrete"}
+    if isinstance(obj, StringPromptValue):
+        return {"text": obj.text, "type": "StringPromptValue"}
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, UUID):
+        return str(obj)
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return obj.isoformat()
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(
+        f"RemoteRunnable cannot send {obj!r} (a {type(obj).__name__}) to the server: it is "
+        "not JSON-serialisable. Send plain data, messages, or pydantic models."
+    )
+
+
+_ENCODER = json.JSONEncoder(default=_jsonable, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(obj: Any) -> bytes:
+    """``obj`` as the JSON body of a request (messages as their ``model_dump()``)."""
+    return _ENCODER.encode(obj).encode()
+
+
+def _message_classes() -> dict[str, type[Any]]:
+    from runnables import messages as m
+
+    classes: list[type[Any]] = [
+        m.AIMessage,
+        m.HumanMessage,
+        m.SystemMessage,
+        m.ChatMessage,
+        m.ToolMessage,
+        m.AIMessageChunk,
+        m.HumanMessageChunk,
+        m.SystemMessageChunk,
+        m.ChatMessageChunk,
+        m.ToolMessageChunk,
+    ]
+    return {cls.type: cls for cls in classes}
+
+
+_MESSAGES: dict[str, type[Any]] = {}
+
+
+def decode(value: Any) -> Any:
+    """Turn the server's JSON back into objects: dicts marked as messages (``"type":
+    "ai"``, ``"AIMessageChunk"``...) or prompt values become those objects."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: decode(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    kind = out.get("type")
+    if not isinstance(kind, str):
+        return out
+    if not _MESSAGES:
+        _MESSAGES.update(_message_classes())
+    cls = _MESSAGES.get(kind)
+    if cls is not None and "content" in out:
+        fields = {k: v for k, v in out.items() if k in cls._fields}
+        try:
+            return cls(**fields)
+        except (TypeError, ValueError):
+            return out  # a user's dict that only looks like a message
+    if kind in ("ChatPromptValue", "ChatPromptValueConcrete") and "messages" in out:
+        from runnables.prompts.value import ChatPromptValue
+
+        return ChatPromptValue(out["messages"])
+    if kind == "StringPromptValue" and isinstance(out.get("text"), str):
+        from runnables.prompts.value import StringPromptValue
+
+        return StringPromptValue(out["text"])
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` without the parts JSON cannot carry (objects put in config for local use)."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            safe = _json_safe(v)
+            if safe is not _SKIP and isinstance(k, str):
+                out[k] = safe
+        return out
+    if isinstance(value, (list, tuple)):
+        return [s for s in map(_json_safe, value) if s is not _SKIP]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return _SKIP
+
+
+_SKIP: Any = object()
+
+
+# ---------------------------------------------------------------------- the runnable
+
+
+class RemoteRunnable(Runnable[Any, Any]):
+    """A runnable served over HTTP by ``add_routes`` (or by LangServe) at ``url``.
+
+    ``url`` is the route's base, for example ``"http://127.0.0.1:8000/chat"``.
+    ``timeout``: seconds httpx may wait on each network operation (connecting, and each
+    read of an answer or stream); ``None`` waits as long as it takes, though the call's
+    own ``timeout`` (config) still applies. ``headers`` are sent with every request (an
+    ``Authorization`` header, for example). ``max_reconnects``: how many times a
+    dropped stream is resumed with ``Last-Event-ID`` before the error is raised.
+    """
+
+    _is_leaf = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_reconnects: int = 3,
+        name: str | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"RemoteRunnable needs an http:// or https:// URL, got {url!r}. Pass the "
+                "route's address, for example 'http://127.0.0.1:8000/chat'."
+            )
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.headers: dict[str, str] = dict(headers or {})
+        self.max_reconnects = max_reconnects
+        self.name = name
+        self.kwargs: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"RemoteRunnable({self.url!r})"
+
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> RemoteRunnable:
+        # Call-time keyword arguments travel in the request's "kwargs" field.
+        new = RemoteRunnable(
+            self.url,
+            timeout=self.timeout,
+            headers=self.headers,
+            max_reconnects=self.max_reconnects,
+            name=self.name,
+        )
+        new.kwargs = {**self.kwargs, **kwargs}
+        return new
+
+    def _needs_loop(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------------ requests
+
+    def _server_config(self, ctx: Context, config: RunnableConfig | None = None) -> dict[str, Any]:
+        """The config sent to the server (see the module docstring for what is sent)."""
+        source: Mapping[str, Any] = config if config is not None else ctx.config
+        out: dict[str, Any] = {}
+        for key in ("tags", "metadata", "configurable"):
+            value = source.get(key)
+            if value:
+                out[key] = _json_safe(value)
+        run_name = (config or {}).get("run_name")
+        if isinstance(run_name, str):
+            out["run_name"] = run_name
+        if ctx.limiter is not None:
+            out["max_concurrency"] = ctx.limiter.limit
+        if ctx.recursion_limit != DEFAULT_RECURSION_LIMIT:
+            out["recursion_limit"] = ctx.recursion_limit
+        left = self._time_left(ctx)
+        if left is not None:
+            out["timeout"] = left
+        return out
+
+    @staticmethod
+    def _time_left(ctx: Context) -> float | None:
+        if ctx.deadline is None:
+            return None
+        return max(0.001, ctx.deadline - time.monotonic())
+
+    def _timeout(self, ctx: Context) -> float | None:
+        left = self._time_left(ctx)
+        if left is None:
+            return self.timeout
+        return left if self.timeout is None else min(left, self.timeout)
+
+    def _error(self, response: httpx.Response, endpoint: str) -> RemoteRunnableError:
+        detail: Any = response.text
+        try:
+            detail = response.json()
+        except ValueError:
+            pass
+        if isinstance(detail, dict) and "detail" in detail:
+            detail = detail["detail"]
+        return RemoteRunnableError(
+            f"The server at {endpoint} answered {response.status_code} "
+            f"{response.reason_phrase}: {str(detail)[:500]}",
+            status_code=response.status_code,
+            url=endpoint,
+            detail=detail,
+        )
+
+    def _error_event(self, data: bytes, endpoint: str) -> RemoteRunnableError:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = {"message": data.decode("utf-8", "replace")}
+        if not isinstance(payload, dict):
+            payload = {"message": str(payload)}
+        status = payload.get("status_code", 500)
+        message = payload.get("message", "the chain failed")
+        return RemoteRunnableError(
+            f"The chain at {endpoint} failed on the server ({status}): {message}",
+            status_code=status if isinstance(status, int) else 500,
+            url=endpoint,
+            detail=payload,
+        )
+
+    async def _post(self, route: str, body: dict[str, Any], ctx: Context) -> Any:
+        from runnables.providers.openai.transport import get_client
+
+        endpoint = f"{self.url}/{route}"
+        client = get_client(self.url)
+        response = await client.post(
+            endpoint,
+            content=encode(body),
+            headers={"Content-Type": "application/json", **self.headers},
+            timeout=self._timeout(ctx),
+        )
+        if response.status_code >= 400:
+            raise self._error(response, endpoint)
+        return response.json()
+
+    async def _events(
+        self, route: str, body: dict[str, Any], ctx: Context
+    ) -> AsyncGenerator[ServerEvent, None]:
+        """The events of a streamed route up to ``end``, resuming after dropped connections.
+
+        ``error`` events raise :class:`RemoteRunnableError`; ``end`` ends the iteration.
+        """
+        from runnables.providers.openai.transport import get_client
+
+        endpoint = f"{self.url}/{route}"
+        client = get_client(self.url)
+        content = encode(body)
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            **self.headers,
+        }
+        parser = SSEParser()
+        attempt = 0
+        while True:
+            if parser.last_id is not None:
+                headers["Last-Event-ID"] = parser.last_id
+            try:
+                async with client.stream(
+                    "POST", endpoint, content=content, headers=headers, timeout=self._timeout(ctx)
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise self._error(response, endpoint)
+                    parser = _resume(parser)
+                    async for raw in response.aiter_bytes():
+                        for ev in parser.feed(raw):
+                            kind = ev.event
+                            if kind == "end":
+                                return
+                            if kind == "error":
+                                raise self._error_event(ev.data, endpoint)
+                            attempt = 0  # progress: the next drop gets every attempt again
+                            yield ev
+                    for ev in parser.close():
+                        if ev.event == "end":
+                            return
+                        if ev.event == "error":
+                            raise self._error_event(ev.data, endpoint)
+                        yield ev
+                # The server closed the stream without "end": as good as a dropped connection.
+                failure: Exception = httpx.RemoteProtocolError(
+                    f"The stream from {endpoint} ended without its 'end' event."
+                )
+            except _DROPPED as exc:
+                failure = exc
+            if parser.last_id is None or attempt >= self.max_reconnects:
+                raise failure
+            await asyncio.sleep(RECONNECT_BACKOFF[min(attempt, len(RECONNECT_BACKOFF) - 1)])
+            attempt += 1
+
+    def _body(self, input: Any, ctx: Context) -> dict[str, Any]:
+        return {"input": input, "config": self._server_config(ctx), "kwargs": self.kwargs}
+
+    # ------------------------------------------------------------------ the step
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> Any:
+        queue = _event_queue(ctx)
+        if queue is not None:
+            if ctx.limiter is not None or ctx.running is not None:
+                return await run_leaf(
+                    self, ctx, lambda: self._ainvoke_with_events(input, ctx, queue)
+                )
+            return await self._ainvoke_with_events(input, ctx, queue)
+        if ctx.limiter is not None or ctx.running is not None:
+            return await run_leaf(self, ctx, lambda: self._invoke(input, ctx))
+        return await self._invoke(input, ctx)
+
+    async def _invoke(self, input: Any, ctx: Context) -> Any:
+        answer = await self._post("invoke", self._body(input, ctx), ctx)
+        return decode(_output(answer, f"{self.url}/invoke"))
+
+    async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+        input = await gather_input(inputs)
+        queue = _event_queue(ctx)
+        limiter = ctx.limiter
+        running = ctx.running
+        name = self.get_name() if running is not None else ""
+        if limiter is not None:
+            await limiter.acquire()
+        if running is not None:
+            running.append(name)
+        try:
+            if queue is not None:
+                agen = self._relay_events(input, ctx, queue, None)
+            else:
+                agen = self._stream(input, ctx)
+            try:
+                async for chunk in agen:
+                    yield chunk
+            finally:
+                await agen.aclose()
+        finally:
+            if running is not None:
+                running.remove(name)
+            if limiter is not None:
+                limiter.release()
+
+    async def _stream(self, input: Any, ctx: Context) -> AsyncGenerator[Any, None]:
+        events = self._events("stream", self._body(input, ctx), ctx)
+        try:
+            async for ev in events:
+                if ev.event == "data":
+                    yield decode(json.loads(ev.data))
+        finally:
+            await events.aclose()
+
+    # ------------------------------------------------------------------ events
+
+    async def _ainvoke_with_events(self, input: Any, ctx: Context, queue: EventQueue) -> Any:
+        result: list[Any] = []
+        agen = self._relay_events(input, ctx, queue, result)
+        try:
+            async for _ in agen:
+                pass
+        finally:
+            await agen.aclose()
+        return result[0] if result else None
+
+    async def _relay_events(
+        self, input: Any, ctx: Context, queue: EventQueue, result: list[Any] | None
+    ) -> AsyncGenerator[Any, None]:
+        """Stream over ``/stream_events``: the remote root's chunks are this step's
+        output; every remote event goes to the local event stream under this step's run.
+        """
+        run = ctx.run
+        prefix = [*run.parent_ids, str(run.id)] if run is not None else []
+        body = {**self._body(input, ctx), "version": "v2"}
+        events = self._events("stream_events", body, ctx)
+        root: str | None = None
+        try:
+            async for ev in events:
+                if ev.event != "data":
+                    continue
+                event = decode(json.loads(ev.data))
+                if not isinstance(event, dict):
+                    continue
+                parents = event.get("parent_ids") or []
+                if root is None and not parents:
+                    root = event.get("run_id")
+                if event.get("run_id") == root:
+                    kind = str(event.get("event", ""))
+                    data = event.get("data") or {}
+                    if kind.endswith("_stream") and "chunk" in data:
+                        yield data["chunk"]
+                    elif kind.endswith("_end") and result is not None:
+                        result.append(data.get("output"))
+                event["parent_ids"] = [*prefix, *parents]
+                queue.push_event(event)
+                if queue.full:
+                    await queue.drained()
+        finally:
+            await events.aclose()
+
+    def astream_events(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        version: Literal["v1", "v2"] = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream the remote run's events, exactly as the server's ``astream_events`` makes
+        them (filters are applied by the server).
+
+        Inside a local call, or with local ``callbacks`` in the config, this runs as a
+        step of the local run instead, so the remote events nest under it.
+        """
+        if CURRENT.get() is not None or (config and config.get("callbacks")):
+            return super().astream_events(
+                input,
+                config,
+                version=version,
+                include_names=include_names,
+                include_types=include_types,
+                include_tags=include_tags,
+                exclude_names=exclude_names,
+                exclude_types=exclude_types,
+                exclude_tags=exclude_tags,
+                **kwargs,
+            )
+        target = self._with_kwargs(kwargs) if kwargs else self
+        filters = {
+            "include_names": include_names,
+            "include_types": include_types,
+            "include_tags": include_tags,
+            "exclude_names": exclude_names,
+            "exclude_types": exclude_types,
+            "exclude_tags": exclude_tags,
+        }
+        return target._remote_events(input, config, filters)
+
+    async def _remote_events(
+        self, input: Any, config: RunnableConfig | None, filters: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        from runnables.core.config import make_context
+
+        ctx = make_context(config)
+        body: dict[str, Any] = {
+            "input": input,
+            "config": self._server_config(ctx, config),
+            "kwargs": self.kwargs,
+            "version": "v2",
+            **{k: list(v) for k, v in filters.items() if v is not None},
+        }
+        events = self._events("stream_events", body, ctx)
+        try:
+            async for ev in events:
+                if ev.event == "data":
+                    yield decode(json.loads(ev.data))
+        finally:
+            await events.aclose()
+
+    # ------------------------------------------------------------------ batch
+
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Run many inputs with one request to ``{url}/batch``; outputs in input order.
+
+        The server runs the batch concurrently. With ``return_exceptions`` each input is
+        sent as its own ``/invoke`` request instead (concurrently), so one failure takes
+        only its own place in the list, as a :class:`RemoteRunnableError`.
+        """
+        target = self._with_kwargs(kwargs) if kwargs else self
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        configs = [config] if config is None or isinstance(config, Mapping) else list(config)
+        if return_exceptions or any(c and c.get("callbacks") for c in configs):
+            return await Runnable.abatch(
+                target, inputs, config, return_exceptions=return_exceptions
+            )
+        from runnables.core.config import make_context
+
+        ctxs = [make_context(c) for c in configs]
+        if len(ctxs) == 1:
+            server_config: Any = target._server_config(ctxs[0], configs[0])
+        elif len(ctxs) == len(inputs):
+            server_config = [target._server_config(x, c) for x, c in zip(ctxs, configs)]
+        else:
+            from runnables.errors import ConfigError
+
+            raise ConfigError(
+                f"abatch got {len(inputs)} inputs but {len(ctxs)} configs; pass one "
+                "config for all inputs or exactly one per input."
+            )
+        body = {"inputs": inputs, "config": server_config, "kwargs": target.kwargs}
+        answer = await target._post("batch", body, ctxs[0])
+        outputs = _output(answer, f"{self.url}/batch")
+        if not isinstance(outputs, list) or len(outputs) != len(inputs):
+            raise RemoteRunnableError(
+                f"The server at {self.url}/batch answered {len(inputs)} inputs with "
+                f"{outputs!r:.200}, not a list of {len(inputs)} outputs. Check that the URL "
+                "names a route made by add_routes or LangServe.",
+                status_code=502,
+                url=f"{self.url}/batch",
+            )
+        return cast(list[Any], decode(outputs))
+
+
+def _output(answer: Any, endpoint: str) -> Any:
+    if not isinstance(answer, dict) or "output" not in answer:
+        raise RemoteRunnableError(
+            f"The server at {endpoint} answered {answer!r:.200}, which has no 'output'. "
+            "Check that the URL names a route made by add_routes or LangServe.",
+            status_code=502,
+            url=endpoint,
+        )
+    return answer["output"]
+
+
+def _resume(parser: SSEParser) -> SSEParser:
+    # A new connection starts a new byte stream, but the last id carries over.
+    fresh = SSEParser()
+    fresh.last_id = parser.last_id
+    return fresh
+
+
+def _event_queue(ctx: Context) -> EventQueue | None:
+    """The ``astream_events`` consumer observing this call, if any."""
+    if not ctx.tracers:
+        return None
+    from runnables.core.events import EventQueue
+
+    for tracer in ctx.tracers:
+        if isinstance(tracer, EventQueue):
+            return tracer
+    return None
