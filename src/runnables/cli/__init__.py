@@ -1,0 +1,1 @@
+"""The ``runnables`` command line: ``serve``, ``run`` and ``graph`` (see :mod:`.main`)."""
