@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -173,7 +173,7 @@ def filter_config(
         raise _invalid(where, f"config must be a JSON object, got {type(raw).__name__}.", raw)
     allowed = set(allowed)
     config: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, value in cast(Mapping[str, Any], raw).items():
         types = _CONFIG_TYPES.get(key)
         if types is None:
             raise _invalid(
@@ -191,7 +191,7 @@ def filter_config(
                 f"{type(value).__name__}.",
                 value,
             )
-        if key == "tags" and not all(isinstance(t, str) for t in value):
+        if key == "tags" and not all(isinstance(t, str) for t in cast(list[Any], value)):
             raise _invalid((*where, key), "config['tags'] must be a list of strings.", value)
         config[key] = value
     return config
