@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _NOTED = "__runnables_step__"
+
+
+def _code_of(func: Any) -> Any:
+    """What to inspect for a callable: itself, or its ``__call__`` for a callable object."""
+    if inspect.isroutine(func) or isinstance(func, (functools.partial, type)) or not callable(func):
+        return func
+    return func.__call__
+
+
+def is_async_function(func: Any) -> bool:
+    """``async def`` functions and callable objects whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(_code_of(func))
+
+
+def is_async_generator_function(func: Any) -> bool:
+    """Async generator functions and callable objects whose ``__call__`` is one."""
+    return inspect.isasyncgenfunction(_code_of(func))
+
+
+def is_generator_function(func: Any) -> bool:
+    """Generator functions and callable objects whose ``__call__`` is one."""
+    return inspect.isgeneratorfunction(_code_of(func))
 
 
 def add(a: Any, b: Any) -> Any:

@@ -15,7 +15,6 @@ returns new runnables and never changes this one.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -36,7 +35,15 @@ from typing import (
 )
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, add, gather_all, gather_input, note_step
+from runnables.core._util import (
+    ListIter,
+    add,
+    gather_all,
+    gather_input,
+    is_async_generator_function,
+    is_generator_function,
+    note_step,
+)
 from runnables.core.bridge import drive, drive_stream, run_on_bridge, stream_on_bridge
 from runnables.core.config import (
     CURRENT,
@@ -819,7 +826,7 @@ def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     """Turn a runnable, a function, a generator function or a dict into a runnable."""
     if isinstance(thing, Runnable):
         return thing
-    if inspect.isasyncgenfunction(thing) or inspect.isgeneratorfunction(thing):
+    if is_async_generator_function(thing) or is_generator_function(thing):
         from runnables.core.function import RunnableGenerator
 
         return RunnableGenerator(thing)

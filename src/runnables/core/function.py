@@ -15,7 +15,15 @@ from time import perf_counter
 from typing import Any, TypeVar, cast, overload
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, add, gather_input, note_step
+from runnables.core._util import (
+    ListIter,
+    add,
+    gather_input,
+    is_async_function,
+    is_async_generator_function,
+    is_generator_function,
+    note_step,
+)
 from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
 from runnables.core.config import CURRENT, ROOT, Context
 from runnables.core.limiter import HOLDING, Limiter
@@ -168,9 +176,7 @@ class RunnableLambda(Runnable[Input, Output]):
             raise InvalidRunnableError(
                 f"RunnableLambda expected a function, got {func!r} (a {type(func).__name__})."
             )
-        if func is not None and (
-            inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
-        ):
+        if func is not None and (is_async_function(func) or is_async_generator_function(func)):
             if afunc is not None:
                 raise InvalidRunnableError(
                     f"RunnableLambda got two async functions ({func!r} and {afunc!r}); pass the "
@@ -178,7 +184,7 @@ class RunnableLambda(Runnable[Input, Output]):
                 )
             func, afunc = None, func
         if afunc is not None and not (
-            inspect.iscoroutinefunction(afunc) or inspect.isasyncgenfunction(afunc)
+            is_async_function(afunc) or is_async_generator_function(afunc)
         ):
             raise InvalidRunnableError(
                 f"afunc must be an async function (async def), got {afunc!r}."
@@ -190,8 +196,8 @@ class RunnableLambda(Runnable[Input, Output]):
         self._blocking = offload == "always"
         self._func_config = func is not None and _accepts_config(func)
         self._afunc_config = afunc is not None and _accepts_config(afunc)
-        self._sync_gen = func is not None and inspect.isgeneratorfunction(func)
-        self._async_gen = afunc is not None and inspect.isasyncgenfunction(afunc)
+        self._sync_gen = func is not None and is_generator_function(func)
+        self._async_gen = afunc is not None and is_async_generator_function(afunc)
         # Containers call a plain function directly, skipping this step's coroutine.
         plain_sync = func is not None and not self._func_config and not self._sync_gen
         # With an afunc too, async calls must use afunc: only a func-only step is inlined.
@@ -406,7 +412,7 @@ class RunnableGenerator(Runnable[Input, Output]):
         *,
         name: str | None = None,
     ) -> None:
-        if inspect.isasyncgenfunction(transform):
+        if is_async_generator_function(transform):
             if atransform is not None:
                 raise InvalidRunnableError(
                     "RunnableGenerator got two async generator functions; pass the sync one "
@@ -414,7 +420,7 @@ class RunnableGenerator(Runnable[Input, Output]):
                 )
             self._transform: Callable[..., Iterator[Any]] | None = None
             self._atransform_fn: Callable[..., AsyncIterator[Any]] | None = transform
-        elif inspect.isgeneratorfunction(transform):
+        elif is_generator_function(transform):
             self._transform = transform  # type: ignore[assignment]
             self._atransform_fn = atransform
         else:
