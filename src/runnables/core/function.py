@@ -419,7 +419,7 @@ class RunnableGenerator(Runnable[Input, Output]):
                     "as transform and the async one as atransform."
                 )
             self._transform: Callable[..., Iterator[Any]] | None = None
-            self._atransform_fn: Callable[..., AsyncIterator[Any]] | None = transform
+            self._atransform_fn: Callable[..., AsyncIterator[Any]] | None = transform  # type: ignore[assignment]
         elif is_generator_function(transform):
             self._transform = transform  # type: ignore[assignment]
             self._atransform_fn = atransform
