@@ -86,6 +86,8 @@ if TYPE_CHECKING:
     from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
     from runnables.providers.local import ChatLocal
     from runnables.providers.openai import ChatOpenAI
+    from runnables.serve import add_openai_routes, add_routes
+    from runnables.serve.remote import RemoteRunnable
 
 __version__ = "0.1.0"
 
@@ -117,6 +119,9 @@ _LAZY = {
     "ChatOpenAI": "runnables.providers.openai",
     "ChatLocal": "runnables.providers.local",
     "init_chat_model": "runnables.models.init",
+    "add_routes": "runnables.serve",
+    "add_openai_routes": "runnables.serve",
+    "RemoteRunnable": "runnables.serve.remote",
 }
 
 
@@ -169,6 +174,7 @@ __all__ = [
     "PydanticOutputParser",
     "RateLimiter",
     "RecursionLimitError",
+    "RemoteRunnable",
     "RouterInput",
     "RouterRunnable",
     "Run",
@@ -195,6 +201,8 @@ __all__ = [
     "SystemMessage",
     "ToolMessage",
     "UserError",
+    "add_openai_routes",
+    "add_routes",
     "chain",
     "coerce_to_runnable",
     "ensure_config",
