@@ -341,7 +341,7 @@ def make_parser() -> argparse.ArgumentParser:
         prog="runnables",
         description="Serve a chain over HTTP, run it in the terminal, or draw it.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser(
         "serve",
