@@ -30,26 +30,19 @@ already exists (creating it takes a minute), comparing with the hand-written flo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from harness import Result, main
+from http_servers import ensure_langserve_venv, langserve_versions, uvicorn_server
 
-BENCH = Path(__file__).resolve().parent
-VENV = BENCH / ".venvs" / "langserve"
-VENV_PYTHON = VENV / "bin" / "python"
-LANGSERVE_REQUIREMENTS = ("langserve[server]==0.3.*", "uvicorn[standard]")
 TARGET = 5.0
 CONNECTIONS = 50
 BODY = {"input": "hello", "config": {}, "kwargs": {}}
@@ -112,66 +105,7 @@ def langserve_app() -> Any:
     return app
 
 
-# ---------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def uvicorn_server(python: str | Path, factory: str, *, wait: float = 60) -> Iterator[str]:
-    """Run ``factory`` (a function of this module) under uvicorn; yield its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(python),
-            "-m",
-            "uvicorn",
-            f"{Path(__file__).stem}:{factory}",
-            "--factory",
-            "--app-dir",
-            str(BENCH),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read() if proc.stderr else ""
-                raise RuntimeError(f"The {factory} server exited with {proc.returncode}: {err}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"The {factory} server did not start within {wait} s.")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+# ---------------------------------------------------------------------- checks
 
 
 def check_output(url: str) -> None:
@@ -180,38 +114,6 @@ def check_output(url: str) -> None:
     answer = httpx.post(f"{url}/chain/invoke", json=BODY, timeout=30).json()
     if answer.get("output") != EXPECTED:
         raise RuntimeError(f"{url} answered {answer!r}, expected output {EXPECTED!r}.")
-
-
-def ensure_langserve_venv(create: bool) -> str | None:
-    """The LangServe environment's python (created if ``create``), or None."""
-    if VENV_PYTHON.exists():
-        return str(VENV_PYTHON)
-    if not create:
-        return None
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run(
-        [str(VENV_PYTHON), "-m", "pip", "install", "-q", *LANGSERVE_REQUIREMENTS],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return str(VENV_PYTHON)
-
-
-def langserve_versions(python: str) -> str:
-    out = subprocess.run(
-        [
-            python,
-            "-c",
-            "import langserve, langchain_core; "
-            "print(langserve.__version__, langchain_core.__version__)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    return f"langserve {out[0]} with langchain-core {out[1]}"
 
 
 # ---------------------------------------------------------------------- load generators
@@ -305,7 +207,8 @@ def load(url: str, seconds: float, connections: int) -> dict[str, float]:
 
 def measure(python: str | Path, factory: str, seconds: float, rounds: int) -> dict[str, float]:
     """The best round's figures for one side (after a warm-up of about a second)."""
-    with uvicorn_server(python, factory) as url:
+    with uvicorn_server(python, Path(__file__).stem, factory) as server:
+        url = server.url
         check_output(url)
         load(f"{url}/chain/invoke", 1, CONNECTIONS)  # warm-up
         best: dict[str, float] | None = None
