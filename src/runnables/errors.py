@@ -23,6 +23,9 @@ Warnings::
     RuntimeWarning
     ├── BlockingStepWarning     a sync step blocked the event loop; it now runs on a thread
     └── BlockingCallWarning     a sync call (invoke/batch/stream) blocked a running loop
+
+    UserWarning
+    └── ConfigWarning           an unknown config key looks like a misspelt known one
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "BlockingCallWarning",
     "BlockingStepWarning",
     "ConfigError",
+    "ConfigWarning",
     "InvalidInputError",
     "InvalidRunnableError",
     "MissingExtraError",
@@ -107,3 +111,11 @@ class BlockingStepWarning(RuntimeWarning):
 
 class BlockingCallWarning(RuntimeWarning):
     """``invoke``/``batch``/``stream`` was called from a coroutine and blocked its event loop."""
+
+
+class ConfigWarning(UserWarning):
+    """An unknown config key looks like a misspelling of a known one (``"max_concurency"``).
+
+    Unknown keys are configurable values, as in langchain-core, so the key is moved into
+    ``config["configurable"]`` and the option that was probably meant does not apply.
+    """

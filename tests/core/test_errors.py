@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runnables import (
-    ConfigError,
+    ConfigWarning,
     InvalidRunnableError,
     RecursionLimitError,
     Runnable,
@@ -162,8 +162,8 @@ def test_composing_with_a_non_runnable_says_what_to_do() -> None:
         RunnableLambda(lambda x: x) | 42  # type: ignore[operator]
 
 
-def test_unknown_config_key_is_a_config_error_naming_it() -> None:
-    with pytest.raises(ConfigError, match="'max_concurency'"):
+def test_misspelt_config_key_warns_naming_it_and_the_key_meant() -> None:
+    with pytest.warns(ConfigWarning, match=r"'max_concurency'.*did you mean 'max_concurrency'"):
         RunnableLambda(lambda x: x).invoke(1, {"max_concurency": 2})  # type: ignore[typeddict-unknown-key]
 
 

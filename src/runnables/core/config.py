@@ -14,11 +14,13 @@ for configuration.
 from __future__ import annotations
 
 import time
+import warnings
 from contextvars import ContextVar
+from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 from uuid import UUID
 
-from runnables.errors import ConfigError
+from runnables.errors import ConfigError, ConfigWarning
 
 if TYPE_CHECKING:
     from runnables.core.limiter import Limiter
@@ -141,13 +143,16 @@ SYNC_ROOT = Context({}, sync=True)
 CURRENT: ContextVar[Context | None] = ContextVar("runnables_context", default=None)
 
 
-def _check(config: RunnableConfig) -> None:
-    unknown = set(config) - _KNOWN_KEYS
-    if unknown:
-        raise ConfigError(
-            f"Unknown config key(s) {sorted(unknown)!r}. The keys are: {sorted(_KNOWN_KEYS)!r}. "
-            "Put your own values under 'metadata' or 'configurable'."
-        )
+def _check(config: RunnableConfig) -> RunnableConfig:
+    """Validate ``config`` and return it with any unknown keys moved into ``configurable``.
+
+    langchain-core's meaning: a top-level key it does not know (``{"thread_id": "t1"}``)
+    is a configurable value, and ``None`` values are dropped. A key that looks like a
+    misspelling of a config key (``"max_concurency"``) is moved too, but with a
+    :class:`ConfigWarning`, since the option the user meant is not taking effect.
+    """
+    if not _KNOWN_KEYS.issuperset(config):
+        config = _move_unknown_keys(config)
     mc = config.get("max_concurrency")
     if mc is not None and (not isinstance(mc, int) or isinstance(mc, bool) or mc < 1):
         raise ConfigError(
@@ -163,6 +168,33 @@ def _check(config: RunnableConfig) -> None:
     tags = config.get("tags")
     if tags is not None and (isinstance(tags, str) or not isinstance(tags, (list, tuple))):
         raise ConfigError(f"config['tags'] must be a list of strings, got {tags!r}.")
+    return config
+
+
+def _move_unknown_keys(config: RunnableConfig) -> RunnableConfig:
+    out: dict[str, Any] = {}
+    moved: dict[str, Any] = {}
+    for key, value in cast(dict[str, Any], config).items():
+        if key in _KNOWN_KEYS:
+            out[key] = value
+            continue
+        meant = get_close_matches(str(key).lower(), _KNOWN_KEYS, n=1, cutoff=0.84)
+        if meant:
+            warnings.warn(
+                f"Unknown config key {key!r}: did you mean {meant[0]!r}? It was put under "
+                f"config['configurable'][{key!r}] (langchain-core's rule for unknown keys), "
+                f"so it does not act as {meant[0]!r}. Spell it {meant[0]!r}, or pass it inside "
+                "'configurable' to silence this warning.",
+                ConfigWarning,
+                # Reported at this line (calls come in at different depths), so the
+                # default filter shows each misspelling once, not once per call.
+                stacklevel=1,
+            )
+        if value is not None:
+            moved[key] = value
+    if moved:
+        out["configurable"] = {**(out.get("configurable") or {}), **moved}
+    return cast(RunnableConfig, out)
 
 
 def make_context(config: RunnableConfig | None, *, sync: bool = False) -> Context:
@@ -182,7 +214,7 @@ def make_context(config: RunnableConfig | None, *, sync: bool = False) -> Contex
 
 def derive(base: Context, config: RunnableConfig) -> Context:
     """The context for ``config`` applied on top of ``base`` (an enclosing call's)."""
-    _check(config)
+    config = _check(config)
     from runnables.core.limiter import Limiter
     from runnables.core.tracing import tracers_for
 
@@ -230,7 +262,8 @@ def derive(base: Context, config: RunnableConfig) -> Context:
 def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
     """The config in effect: the enclosing call's inherited config merged with ``config``.
 
-    Inside a step, ``ensure_config()`` returns what the step was called with.
+    Inside a step, ``ensure_config()`` returns what the step was called with. Unknown
+    top-level keys of ``config`` move into ``configurable``, as in langchain-core.
     """
     parent = CURRENT.get()
     base: dict[str, Any] = dict(parent.child_config()) if parent is not None else {}
@@ -239,6 +272,8 @@ def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
     base.setdefault("configurable", {})
     base.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if config:
+        if not _KNOWN_KEYS.issuperset(config):
+            config = _move_unknown_keys(config)
         return merge_configs(base, config)  # type: ignore[arg-type]
     return base  # type: ignore[return-value]
 
