@@ -8,14 +8,25 @@ from typing import Any
 
 import pytest
 
-from runnables.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
+from runnables.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    HumanMessageChunk,
+    SystemMessage,
+    SystemMessageChunk,
+    tool_call,
+)
 from runnables.models import (
     FakeEchoChatModel,
     FakeListChatModel,
     FakeListChatModelError,
+    FakeMessagesListChatModel,
     FakeTimedChatModel,
     FunctionChatModel,
     GenericFakeChatModel,
+    ParrotFakeChatModel,
 )
 
 
@@ -152,3 +163,95 @@ async def test_every_fake_model_reports_usage() -> None:
         assert out.usage_metadata and out.usage_metadata["total_tokens"] > 0, model
         chunks = [c async for c in model.astream("hello")]
         assert any(isinstance(c, AIMessageChunk) and c.usage_metadata for c in chunks), model
+
+
+async def test_messages_list_model_cycles_through_scripted_messages_of_any_kind() -> None:
+    call = tool_call(name="lookup", args={"q": "x"}, id="c1")
+    model = FakeMessagesListChatModel(
+        responses=[AIMessage("one", tool_calls=[call]), HumanMessage("two")]
+    )
+    first = await model.ainvoke("?")
+    assert type(first) is AIMessage and first.content == "one"
+    assert first.tool_calls == [call]
+    assert first.usage_metadata is not None
+    second = await model.ainvoke("?")
+    assert type(second) is HumanMessage and second.content == "two"
+    assert model.i == 0  # back to the start, like langchain-core's counter
+    assert (await model.ainvoke("?")).content == "one"
+
+
+async def test_messages_list_model_streams_each_message_whole_as_one_chunk() -> None:
+    call = tool_call(name="lookup", args={"q": "x"}, id="c1")
+    model = FakeMessagesListChatModel(
+        responses=[AIMessage("hello there", tool_calls=[call]), SystemMessage("s")]
+    )
+    chunks = [c async for c in model.astream("?")]
+    assert len(chunks) == 1
+    assert isinstance(chunks[0], AIMessageChunk)
+    assert chunks[0].content == "hello there"
+    assert chunks[0].tool_calls == [call]
+    assert chunks[0].usage_metadata is not None
+    chunks = [c async for c in model.astream("?")]
+    assert [type(c) for c in chunks] == [SystemMessageChunk]
+
+
+async def test_messages_list_model_answers_are_copies_of_the_script() -> None:
+    scripted = AIMessage("one", tool_calls=[tool_call(name="f", args={}, id="1")])
+    model = FakeMessagesListChatModel(responses=[scripted])
+    reply = await model.ainvoke("?")
+    reply.tool_calls.append(tool_call(name="g", args={}, id="2"))
+    assert scripted.id is None
+    assert [c["name"] for c in (await model.ainvoke("?")).tool_calls] == ["f"]
+
+
+async def test_messages_list_model_sleeps_before_each_answer_without_blocking() -> None:
+    model = FakeMessagesListChatModel(responses=[AIMessage("a")], sleep=0.2)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    # Five calls at once overlap their sleeps: well under five times 0.2 s.
+    replies = await model.abatch(["?"] * 5)
+    assert [r.content for r in replies] == ["a"] * 5
+    assert 0.19 <= loop.time() - start < 0.9
+
+
+def test_messages_list_model_needs_a_list_of_messages() -> None:
+    with pytest.raises(ValueError, match="non-empty list of messages"):
+        FakeMessagesListChatModel(responses=[])
+    with pytest.raises(ValueError, match="FakeListChatModel"):
+        FakeMessagesListChatModel(responses=["text"])  # type: ignore[list-item]
+
+
+async def test_parrot_model_repeats_the_last_message_whatever_its_kind() -> None:
+    model = ParrotFakeChatModel()
+    reply = await model.ainvoke("ping")
+    assert type(reply) is HumanMessage and reply.content == "ping"
+    reply = await model.ainvoke([HumanMessage("q"), SystemMessage("be brief")])
+    assert type(reply) is SystemMessage and reply.content == "be brief"
+    call = tool_call(name="f", args={"a": 1}, id="1")
+    reply = await model.ainvoke([HumanMessage("q"), AIMessage("calling", tool_calls=[call])])
+    assert type(reply) is AIMessage and reply.tool_calls == [call]
+
+
+async def test_parrot_model_streams_the_last_message_as_one_chunk_of_its_kind() -> None:
+    model = ParrotFakeChatModel()
+    chunks = [c async for c in model.astream([SystemMessage("s"), HumanMessage("hi there")])]
+    assert [type(c) for c in chunks] == [HumanMessageChunk]
+    assert chunks[0].content == "hi there"
+
+
+async def test_parrot_model_does_not_return_the_input_message_itself() -> None:
+    given = HumanMessage("ping")
+    reply = await ParrotFakeChatModel().ainvoke([given])
+    assert reply is not given and given.id is None
+
+
+async def test_parrot_model_refuses_an_empty_conversation() -> None:
+    with pytest.raises(ValueError, match="no messages"):
+        await ParrotFakeChatModel().ainvoke([])
+
+
+def test_langchain_core_test_model_names_are_exported_from_the_package() -> None:
+    import runnables
+
+    assert runnables.ParrotFakeChatModel is ParrotFakeChatModel
+    assert runnables.FakeMessagesListChatModel is FakeMessagesListChatModel

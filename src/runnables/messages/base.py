@@ -572,6 +572,37 @@ _CHUNK_TO_MESSAGE: dict[type[BaseMessage], type[BaseMessage]] = {
 }
 
 
+_MESSAGE_TO_CHUNK: dict[type[BaseMessage], type[BaseMessageChunk]] = {
+    v: cast(type[BaseMessageChunk], k) for k, v in _CHUNK_TO_MESSAGE.items()
+}
+
+
+def _message_to_chunk(message: BaseMessage) -> BaseMessageChunk:
+    """The chunk of ``message``'s own kind holding all of it (chunks unchanged)."""
+    if isinstance(message, BaseMessageChunk):
+        return message
+    if isinstance(message, AIMessage):
+        return AIMessageChunk(
+            message.content,
+            tool_calls=message.tool_calls,
+            invalid_tool_calls=message.invalid_tool_calls,
+            usage_metadata=message.usage_metadata,
+            additional_kwargs=message.additional_kwargs,
+            response_metadata=message.response_metadata,
+            name=message.name,
+            id=message.id,
+            chunk_position="last",
+        )
+    target = _MESSAGE_TO_CHUNK.get(type(message))
+    if target is None:
+        raise TypeError(
+            f"{type(message).__name__} has no chunk type; use one of "
+            f"{sorted(t.__name__ for t in _MESSAGE_TO_CHUNK)}."
+        )
+    fields = {f: getattr(message, f) for f in message._fields if f != "content"}
+    return target(message.content, **fields)
+
+
 def message_chunk_to_message(chunk: BaseMessage) -> BaseMessage:
     """The complete message a (summed) chunk stands for; other messages unchanged.
 

@@ -18,9 +18,11 @@ from runnables.models.fake import (
     FakeEchoChatModel,
     FakeListChatModel,
     FakeListChatModelError,
+    FakeMessagesListChatModel,
     FakeTimedChatModel,
     FunctionChatModel,
     GenericFakeChatModel,
+    ParrotFakeChatModel,
 )
 from runnables.models.ratelimit import InMemoryRateLimiter, RateLimiter, estimate_tokens
 from runnables.models.tools import convert_to_json_schema, convert_to_openai_tool
@@ -33,12 +35,14 @@ __all__ = [
     "FakeEchoChatModel",
     "FakeListChatModel",
     "FakeListChatModelError",
+    "FakeMessagesListChatModel",
     "FakeTimedChatModel",
     "FunctionChatModel",
     "GenericFakeChatModel",
     "InMemoryCache",
     "InMemoryRateLimiter",
     "LanguageModelInput",
+    "ParrotFakeChatModel",
     "RateLimiter",
     "SQLiteCache",
     "StructuredOutputError",

@@ -38,6 +38,7 @@ from runnables.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
+    BaseMessageChunk,
     UsageMetadata,
     add_chunks,
     add_usage,
@@ -46,6 +47,7 @@ from runnables.messages import (
     messages_to_dict,
     tool_call_chunk,
 )
+from runnables.messages.base import _message_to_chunk
 from runnables.models.cache import BaseCache, get_llm_cache
 from runnables.models.ratelimit import RateLimiter, Reservation, estimate_tokens
 from runnables.models.tools import convert_to_openai_tool
@@ -153,6 +155,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     ) -> AsyncIterator[AIMessageChunk]:
         """Produce the response as chunks. The default yields ``_agenerate``'s as one."""
         message = _as_message(await self._agenerate(messages, stop=stop, **params))
+        if isinstance(message, AIMessage) and message.usage_metadata is None:
+            # Estimated here so the stream is one chunk, as the response is one message.
+            message.usage_metadata = _estimate_usage(messages, len(message.text))
         yield _to_chunk(message)
 
     @property
@@ -252,7 +257,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         except BaseException:
             self._settle(reservation, None)
             raise
-        self._settle(reservation, message.usage_metadata)
+        self._settle(reservation, getattr(message, "usage_metadata", None))
         if cache is not None and key is not None:
             await cache.aupdate(*key, message)
         return message
@@ -297,7 +302,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 CURRENT.reset(token)
         if message.id is None:
             message.id = self._run_id()
-        if message.usage_metadata is None:
+        # A test model (ParrotFakeChatModel) may answer with a message of another kind,
+        # which has no usage_metadata slot.
+        if isinstance(message, AIMessage) and message.usage_metadata is None:
             message.usage_metadata = _estimate_usage(messages, len(message.text))
         return message
 
@@ -329,6 +336,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         parts: list[AIMessageChunk] = []
         usage: UsageMetadata | None = None
         out_chars = 0
+        last_chunk: BaseMessage | None = None
         run_id = self._run_id()
         agen = self._astream(messages, **self._params)
         pull = agen.__anext__
@@ -354,15 +362,18 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                         break
                 if chunk.id is None:
                     chunk.id = run_id
-                if chunk.usage_metadata is not None:
-                    usage = add_usage(usage, chunk.usage_metadata)
+                # getattr: a test model may stream chunks of another kind than AI.
+                chunk_usage = getattr(chunk, "usage_metadata", None)
+                if chunk_usage is not None:
+                    usage = add_usage(usage, chunk_usage)
+                last_chunk = chunk
                 content = chunk.content
                 out_chars += len(content) if content.__class__ is str else len(chunk.text)
                 if keep:
                     parts.append(chunk)
                 yield chunk
             finished = True
-            if usage is None:
+            if usage is None and isinstance(last_chunk, AIMessageChunk | None):
                 # Every response carries usage; estimate it when the provider reports none.
                 last = AIMessageChunk(
                     "",
@@ -476,11 +487,13 @@ def _normalize_tool_choice(
     return {"type": "function", "function": {"name": choice}}
 
 
-def _as_message(result: ChatResult | AIMessage | str) -> AIMessage:
-    if isinstance(result, AIMessageChunk):
+def _as_message(result: ChatResult | BaseMessage | str) -> AIMessage:
+    if isinstance(result, BaseMessageChunk):
         return cast(AIMessage, message_chunk_to_message(result))
-    if isinstance(result, AIMessage):
-        return result
+    if isinstance(result, BaseMessage):
+        # Normally an AIMessage; test models such as ParrotFakeChatModel may answer with
+        # a message of another kind, returned as it is (as langchain-core does).
+        return cast(AIMessage, result)
     if isinstance(result, ChatResult):
         if not result.generations:
             raise ValueError("The model returned a ChatResult with no generations.")
@@ -494,6 +507,9 @@ def _as_message(result: ChatResult | AIMessage | str) -> AIMessage:
 
 
 def _to_chunk(message: AIMessage) -> AIMessageChunk:
+    if not isinstance(message, AIMessage):
+        # A message of another kind (from a test model): the chunk of its own kind.
+        return cast(AIMessageChunk, _message_to_chunk(message))
     chunks = [
         tool_call_chunk(name=t["name"], args=json.dumps(t["args"]), id=t["id"], index=i)
         for i, t in enumerate(message.tool_calls)

@@ -4,7 +4,11 @@
   by character (langchain-core's class of the same name).
 - :class:`GenericFakeChatModel`: answers with the next message of an iterator (tool
   calls included, streamed as tool-call chunks).
+- :class:`FakeMessagesListChatModel`: answers with scripted messages in turn, of any
+  kind, each streamed as one chunk (langchain-core's class of the same name).
 - :class:`FakeEchoChatModel`: answers with the last human message.
+- :class:`ParrotFakeChatModel`: answers with the last message, whatever its kind
+  (langchain-core's class of the same name).
 - :class:`FunctionChatModel`: answers by calling your function with the messages.
 - :class:`FakeTimedChatModel`: answers with scripted text at a configurable speed (time
   to first token, tokens per second, jitter) to simulate a real provider.
@@ -36,9 +40,11 @@ from runnables.models.ratelimit import RateLimiter
 __all__ = [
     "FakeEchoChatModel",
     "FakeListChatModel",
+    "FakeMessagesListChatModel",
     "FakeTimedChatModel",
     "FunctionChatModel",
     "GenericFakeChatModel",
+    "ParrotFakeChatModel",
 ]
 
 _WORDS = re.compile(r"(\s)")
@@ -162,6 +168,78 @@ class FakeListChatModel(BaseChatModel):
                 )
             else:
                 yield AIMessageChunk(ch)
+
+
+class FakeMessagesListChatModel(BaseChatModel):
+    """Answers with the messages of ``responses`` in turn (starting again after the last).
+
+    As in langchain-core, a response is returned as it is scripted, of whatever kind
+    (an ``AIMessage`` with ``tool_calls`` to simulate tool use, or any other message),
+    and streaming yields it whole as one chunk of its own kind. Each answer is a copy,
+    so changing it does not change the script. ``sleep`` waits that many seconds before
+    each answer (without blocking the event loop); ``i`` is the index of the next one.
+
+    >>> model = FakeMessagesListChatModel(responses=[AIMessage("one"), AIMessage("two")])
+    >>> model.invoke("?").content, model.invoke("?").content, model.invoke("?").content
+    ('one', 'two', 'one')
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[BaseMessage],
+        *,
+        sleep: float | None = None,
+        i: int = 0,
+        cache: BaseCache | bool | None = None,
+        rate_limiter: RateLimiter | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
+        if not responses or not all(isinstance(r, BaseMessage) for r in responses):
+            raise ValueError(
+                "FakeMessagesListChatModel needs a non-empty list of messages, got "
+                f"{responses!r}. For plain strings use FakeListChatModel(responses=[...])."
+            )
+        self.responses = list(responses)
+        self.sleep = sleep
+        self.i = i
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"responses": [r.model_dump() for r in self.responses]}
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        if self.sleep is not None:
+            await asyncio.sleep(self.sleep)
+        response = self.responses[self.i % len(self.responses)]
+        self.i = (self.i + 1) % len(self.responses)
+        return cast(AIMessage, response.model_copy(deep=True))
+
+
+class ParrotFakeChatModel(BaseChatModel):
+    """Answers with (a copy of) the last message it is given, whatever its kind.
+
+    langchain-core's class of the same name: ``invoke([..., SystemMessage("s")])``
+    returns a ``SystemMessage``, and streaming yields the message whole as one chunk of
+    its kind. To echo the last *human* message as an ``AIMessage``, use
+    :class:`FakeEchoChatModel`.
+
+    >>> reply = ParrotFakeChatModel().invoke("ping")
+    >>> type(reply).__name__, reply.content
+    ('HumanMessage', 'ping')
+    """
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        if not messages:
+            raise ValueError(
+                "ParrotFakeChatModel got no messages, so it has nothing to repeat; give it "
+                "at least one message."
+            )
+        return cast(AIMessage, messages[-1].model_copy(deep=True))
 
 
 class FakeListChatModelError(Exception):
