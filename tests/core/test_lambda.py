@@ -47,6 +47,115 @@ async def test_sync_async_and_both() -> None:
     assert await RunnableLambda(f).ainvoke(1) == "sync"
 
 
+def _recording_pair(calls: list[str]) -> tuple[Any, Any]:
+    def f(x: int) -> int:
+        calls.append("func")
+        return x
+
+    async def af(x: int) -> int:
+        calls.append("afunc")
+        return x
+
+    return f, af
+
+
+async def _echo(x: int) -> int:
+    await asyncio.sleep(0)
+    return x
+
+
+def _echo_sync(x: int) -> int:
+    return x
+
+
+# Each case runs a lambda with both functions through a sync entry point that goes to the
+# bridge loop. ``lam`` is runnables' or langchain-core's RunnableLambda, ``par`` the
+# matching RunnableParallel; ``other`` is an async step for runnables and a sync one for
+# langchain-core, which cannot run an async-only step from a sync call.
+SYNC_ENTRY_POINTS: dict[str, Any] = {
+    "batch with max_concurrency": lambda both, other, par: both.batch(
+        [1, 2], {"max_concurrency": 1}
+    ),
+    "batch with a config per input": lambda both, other, par: both.batch([1, 2], [{}, {}]),
+    "batch_as_completed": lambda both, other, par: sorted(both.batch_as_completed([1, 2])),
+    "invoke of a sequence with an async step": lambda both, other, par: (both | other).invoke(1),
+    "invoke of a parallel with an async branch": lambda both, other, par: par(
+        a=both, b=other
+    ).invoke(1),
+    "stream of a sequence with an async step": lambda both, other, par: list(
+        (both | other).stream(1)
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SYNC_ENTRY_POINTS))
+def test_sync_entry_points_use_func_of_a_lambda_with_both_like_langchain(case: str) -> None:
+    from langchain_core.runnables import RunnableLambda as LcLambda
+    from langchain_core.runnables import RunnableParallel as LcParallel
+
+    run = SYNC_ENTRY_POINTS[case]
+    calls: list[str] = []
+    result = run(RunnableLambda(*_recording_pair(calls)), RunnableLambda(_echo), RunnableParallel)
+    lc_calls: list[str] = []
+    lc_result = run(LcLambda(*_recording_pair(lc_calls)), LcLambda(_echo_sync), LcParallel)
+    assert (result, calls) == (lc_result, lc_calls)
+    assert set(calls) == {"func"}
+
+
+async def test_async_entry_points_still_use_afunc_of_a_lambda_with_both() -> None:
+    calls: list[str] = []
+    both = RunnableLambda(*_recording_pair(calls))
+    await both.abatch([1, 2], {"max_concurrency": 1})
+    await (both | RunnableLambda(_echo)).ainvoke(1)
+    await RunnableParallel(a=both, b=_echo).ainvoke(1)
+    assert calls == ["afunc"] * 4
+
+
+def test_func_chosen_on_the_bridge_follows_the_offload_policy() -> None:
+    threads: list[str] = []
+
+    def f(x: int) -> int:
+        threads.append(threading.current_thread().name)
+        return x
+
+    async def af(x: int) -> int:
+        raise AssertionError("a sync call must not use afunc")
+
+    cheap = RunnableLambda(f, af)
+    marked = RunnableLambda(f, af, offload="always")
+    assert (cheap | RunnableLambda(_echo)).invoke(1) == 1
+    assert marked.invoke(1) == 1
+    cheap_thread, marked_thread = threads
+    assert cheap_thread == "runnables-bridge"  # cheap: inline on the loop
+    assert marked_thread not in ("runnables-bridge", threading.current_thread().name)
+
+
+def test_generator_and_passthrough_with_both_use_the_sync_one_from_sync_calls() -> None:
+    calls: list[str] = []
+
+    def gen(chunks: Iterator[int]) -> Iterator[int]:
+        calls.append("transform")
+        yield from chunks
+
+    async def agen(chunks: AsyncIterator[int]) -> AsyncIterator[int]:
+        calls.append("atransform")
+        async for c in chunks:
+            yield c
+
+    def seen(x: int) -> None:
+        calls.append("func")
+
+    async def aseen(x: int) -> None:
+        calls.append("afunc")
+
+    from runnables import RunnablePassthrough
+
+    step = RunnableGenerator(gen, agen) | RunnablePassthrough(seen, aseen) | _echo
+    assert step.invoke(1) == 1
+    assert list(step.stream(1)) == [1]
+    assert calls == ["transform", "func"] * 2
+
+
 def test_sync_invoke_of_an_async_function_works() -> None:
     async def af(x: int) -> int:
         await asyncio.sleep(0)

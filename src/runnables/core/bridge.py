@@ -29,13 +29,50 @@ import sys
 import threading
 import warnings
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runnables.errors import BlockingCallWarning
 
-__all__ = ["drive", "drive_stream", "run_on_bridge", "stream_on_bridge"]
+if TYPE_CHECKING:
+    from runnables.core.config import Context
+
+__all__ = [
+    "SYNC_CALLER",
+    "drive",
+    "is_sync_call",
+    "drive_stream",
+    "run_on_bridge",
+    "stream_on_bridge",
+]
 
 T = TypeVar("T")
+
+#: True in the context of a call that came in through a sync entry point (``invoke``,
+#: ``batch``, ``stream``...) and runs on the bridge loop. Steps with a sync and an async
+#: implementation (``RunnableLambda(func, afunc)``) read it to use the sync one there, as
+#: langchain-core's sync methods do; ``ctx.sync`` alone cannot say it, since a bridged call
+#: runs on a loop. Everything the call runs inherits it, nested calls made from its
+#: functions included: they are part of the sync call. Only such steps read it, so no
+#: other step pays for it.
+SYNC_CALLER: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "runnables_sync_caller", default=False
+)
+
+
+def is_sync_call(ctx: Context) -> bool:
+    """Whether a step with both a sync and an async implementation should use the sync one:
+    the call came in through a sync entry point, driven inline or run on the bridge loop.
+
+    Such steps ask only after checking they have both, so no other step pays for it.
+    """
+    return ctx.sync or SYNC_CALLER.get()
+
+
+def _sync_caller_context() -> contextvars.Context:
+    """A copy of the caller's context, marked as a sync caller's."""
+    marked = contextvars.copy_context()
+    marked.run(SYNC_CALLER.set, True)
+    return marked
 
 
 class _SuspendedError(RuntimeError):
@@ -155,7 +192,7 @@ def run_on_bridge(coro: Coroutine[Any, Any, T]) -> T:
         # A step running on the bridge called a sync API: a private loop in a new thread
         # avoids waiting on ourselves.
         box: dict[str, Any] = {}
-        context = contextvars.copy_context()
+        context = _sync_caller_context()  # asyncio.run's task copies it
 
         def main() -> None:
             try:
@@ -169,7 +206,7 @@ def run_on_bridge(coro: Coroutine[Any, Any, T]) -> T:
         if "error" in box:
             raise box["error"]
         return box["result"]  # type: ignore[no-any-return]
-    context = contextvars.copy_context()
+    context = _sync_caller_context()
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def start() -> None:
@@ -217,7 +254,7 @@ def stream_on_bridge(agen_factory: Any, buffer: int = 64) -> Iterator[Any]:
         return
     items: queue.SimpleQueue[Any] = queue.SimpleQueue()
     credits: list[asyncio.Semaphore] = []
-    context = contextvars.copy_context()
+    context = _sync_caller_context()
     started = threading.Event()
     task_box: list[asyncio.Task[None]] = []
 

@@ -25,6 +25,7 @@ from runnables.core._util import (
     note_step,
 )
 from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
+from runnables.core.bridge import is_sync_call
 from runnables.core.config import CURRENT, ROOT, Context
 from runnables.core.limiter import HOLDING, Limiter
 from runnables.errors import InvalidRunnableError, RecursionLimitError
@@ -250,7 +251,7 @@ class RunnableLambda(Runnable[Input, Output]):
         try:
             if self._sync_gen or self._async_gen:
                 out = await self._run_generator(input, ctx)
-            elif self.afunc is not None and (self.func is None or not ctx.sync):
+            elif self.afunc is not None and (self.func is None or not is_sync_call(ctx)):
                 if self._afunc_config:
                     out = await self.afunc(input, config=ctx.child_config())
                 else:
@@ -316,7 +317,7 @@ class RunnableLambda(Runnable[Input, Output]):
         return final
 
     async def _iter_generator(self, input: Any, ctx: Context) -> AsyncIterator[Any]:
-        if self._async_gen and (self.func is None or not ctx.sync):
+        if self._async_gen and (self.func is None or not is_sync_call(ctx)):
             afunc = cast(Callable[..., AsyncIterator[Any]], self.afunc)
             agen = afunc(input, config=ctx.child_config()) if self._afunc_config else afunc(input)
             try:
@@ -450,7 +451,9 @@ class RunnableGenerator(Runnable[Input, Output]):
         slot = _Slot(ctx.limiter) if ctx.limiter is not None else None
         try:
             kwargs = {"config": ctx.child_config()} if self._config else {}
-            if self._atransform_fn is not None and (self._transform is None or not ctx.sync):
+            if self._atransform_fn is not None and (
+                self._transform is None or not is_sync_call(ctx)
+            ):
                 if slot is not None:
                     inputs = _LendingInput(inputs, slot)
                 agen = self._atransform_fn(inputs, **kwargs)

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from runnables.core._util import ListIter, add, gather_input, note_step
 from runnables.core.base import Runnable, RunnableLike, call, call_transform
+from runnables.core.bridge import is_sync_call
 from runnables.core.config import Context
 from runnables.core.parallel import RunnableParallel
 from runnables.core.streams import merge, tee
@@ -62,7 +63,7 @@ class RunnablePassthrough(Runnable[Any, Any]):
 
     async def _side_effect(self, value: Any, ctx: Context) -> None:
         try:
-            if self.afunc is not None and (self.func is None or not ctx.sync):
+            if self.afunc is not None and (self.func is None or not is_sync_call(ctx)):
                 await self.afunc(value)
             elif self.func is not None:
                 self.func(value)
