@@ -246,7 +246,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             key = self._cache_key(messages)
             hit = await cache.alookup(*key)
             if hit is not None:
-                return hit.model_copy()
+                return hit  # the cache hands out its own copy (InMemoryCache: a deep one)
         reservation = await self._reserve(messages)
         try:
             message: AIMessage

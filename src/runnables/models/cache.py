@@ -27,7 +27,12 @@ class BaseCache:
     """
 
     def lookup(self, prompt: str, llm_string: str) -> AIMessage | None:
-        """The cached response for these messages and parameters, or None."""
+        """The cached response for these messages and parameters, or None.
+
+        The caller owns what this returns and may change it, so return a copy of what
+        is stored (as :class:`InMemoryCache` and :class:`SQLiteCache` do), never the
+        stored object itself.
+        """
         raise NotImplementedError
 
     def update(self, prompt: str, llm_string: str, return_val: AIMessage) -> None:
@@ -52,7 +57,11 @@ class BaseCache:
 
 
 class InMemoryCache(BaseCache):
-    """A dict of responses; with ``maxsize``, the least recently used are dropped."""
+    """A dict of responses; with ``maxsize``, the least recently used are dropped.
+
+    Entries are deep copies, stored and returned: a caller changing a response it got
+    (``reply.tool_calls.append(...)``) changes neither the cache nor later hits.
+    """
 
     def __init__(self, *, maxsize: int | None = None) -> None:
         if maxsize is not None and maxsize < 1:
@@ -63,12 +72,14 @@ class InMemoryCache(BaseCache):
     def lookup(self, prompt: str, llm_string: str) -> AIMessage | None:
         key = (prompt, llm_string)
         hit = self._data.get(key)
-        if hit is not None and self.maxsize is not None:
+        if hit is None:
+            return None
+        if self.maxsize is not None:
             self._data.move_to_end(key)
-        return hit
+        return hit.model_copy(deep=True)
 
     def update(self, prompt: str, llm_string: str, return_val: AIMessage) -> None:
-        self._data[(prompt, llm_string)] = return_val
+        self._data[(prompt, llm_string)] = return_val.model_copy(deep=True)
         self._data.move_to_end((prompt, llm_string))
         if self.maxsize is not None and len(self._data) > self.maxsize:
             self._data.popitem(last=False)
