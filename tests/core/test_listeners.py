@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from engine_testing import other_tasks
 from runnables import Run, RunnableConfig, RunnableLambda, RunnableParallel
 from runnables.core import tracing
 
@@ -158,6 +159,87 @@ async def test_nested_call_inside_a_step_reports_to_the_callers_handlers() -> No
     starts = [c for c in handler.calls if c[0] == "start"]
     assert [s[2]["name"] for s in starts] == ["outer", "inner"]
     assert starts[1][2]["parent_run_id"] == starts[0][2]["run_id"]
+
+
+class AsyncHandler:
+    """A callback handler whose methods are coroutines that suspend."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        await asyncio.sleep(0)
+        self.calls.append(("start", kw["name"]))
+
+    async def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+        await asyncio.sleep(0)
+        self.calls.append(("end", str(kw["run_id"])))
+
+    async def on_chain_error(self, error: BaseException, **kw: Any) -> None:
+        await asyncio.sleep(0)
+        self.calls.append(("error", repr(error)))
+
+
+async def test_async_callback_handlers_are_awaited_before_the_call_returns() -> None:
+    handler = AsyncHandler()
+    before = other_tasks()
+    chain = RunnableLambda(lambda x: x + 1, name="inc") | RunnableLambda(
+        lambda x: x * 2, name="double"
+    )
+    assert await chain.ainvoke(1, {"callbacks": [handler]}) == 4
+    # No task was left behind to run the handlers later: they all ran already.
+    assert other_tasks() - before == set()
+    assert [c[0] for c in handler.calls] == ["start", "start", "end", "start", "end", "end"]
+    assert [c[1] for c in handler.calls if c[0] == "start"] == ["RunnableSequence", "inc", "double"]
+
+
+async def test_async_callback_handler_runs_before_the_step_it_announces() -> None:
+    handler = AsyncHandler()
+    order: list[str] = []
+
+    def step(x: int) -> int:
+        order.append(f"step after {len(handler.calls)} calls")
+        return x
+
+    await RunnableLambda(step, name="s").ainvoke(1, {"callbacks": [handler]})
+    assert order == ["step after 1 calls"]  # on_chain_start had finished
+
+
+async def test_async_callback_handlers_on_errors_and_streams_leave_no_task() -> None:
+    handler = AsyncHandler()
+    before = other_tasks()
+
+    def fail(x: Any) -> Any:
+        raise ValueError("nope")
+
+    with pytest.raises(ValueError):
+        await RunnableLambda(fail, name="fail").ainvoke(1, {"callbacks": [handler]})
+
+    def letters(x: str) -> Iterator[str]:
+        yield from x
+
+    chunks = [c async for c in RunnableLambda(letters).astream("ab", {"callbacks": [handler]})]
+    assert chunks == ["a", "b"]
+    assert other_tasks() - before == set()
+    assert [c[0] for c in handler.calls] == ["start", "error", "start", "end"]
+
+
+def test_async_callback_handlers_run_in_sync_invoke_too() -> None:
+    handler = AsyncHandler()
+    # A sync chain is driven inline, without an event loop; the handlers still run.
+    assert (RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x)).invoke(
+        1, {"callbacks": [handler]}
+    ) == 2
+    assert [c[0] for c in handler.calls] == ["start", "start", "end", "start", "end", "end"]
+
+
+async def test_async_callback_handlers_in_sync_invoke_inside_a_coroutine() -> None:
+    handler = AsyncHandler()
+    before = other_tasks()
+    # A sync chain is driven inline in this thread, whose loop is busy running this test.
+    assert RunnableLambda(lambda x: x, name="s").invoke(1, {"callbacks": [handler]}) == 1
+    assert [c[0] for c in handler.calls] == ["start", "end"]
+    assert other_tasks() - before == set()
 
 
 @pytest.fixture

@@ -83,6 +83,10 @@ class Tracer:
     """
 
     full: bool = False
+    #: Awaitables the last notification produced (async callback handlers). The traced
+    #: step awaits them before it goes on, so no handler outlives the call that made it
+    #: (structured concurrency). ``None`` for tracers that never produce any.
+    pending: list[Awaitable[Any]] | None = None
 
     async def drained(self) -> None:
         pass
@@ -134,6 +138,68 @@ def fail_run(ctx: Context, run: Run, exc: BaseException) -> None:
         tracer.on_error(run)
 
 
+def has_pending(ctx: Context) -> bool:
+    """Whether a tracer's last notification left awaitables (checked without a coroutine,
+    so tracers that never produce any, like astream_events', cost one loop)."""
+    return any(tracer.pending for tracer in ctx.tracers)
+
+
+async def settle(ctx: Context) -> None:
+    """Await what the tracers' last notifications left pending (async handlers)."""
+    for tracer in ctx.tracers:
+        if tracer.pending:
+            await _settle(tracer.pending, ctx)
+
+
+async def _settle(pending: list[Awaitable[Any]], ctx: Context) -> None:
+    # Taken off the list before awaiting: a concurrent branch may add its own meanwhile,
+    # and it awaits those itself.
+    awaitables = pending[:]
+    pending.clear()
+    if ctx.sync:
+        # Driven inline without a loop, an await that suspends cannot be resumed: run the
+        # handlers on a loop of their own, as langchain-core's sync callback manager does.
+        _run_blocking(awaitables)
+        return
+    for i, awaitable in enumerate(awaitables):
+        try:
+            await awaitable
+        except BaseException:
+            _close(awaitables[i + 1 :])
+            raise
+
+
+def _run_blocking(awaitables: list[Awaitable[Any]]) -> None:
+    import asyncio
+
+    async def run_all() -> None:
+        for i, awaitable in enumerate(awaitables):
+            try:
+                await awaitable
+            except BaseException:
+                _close(awaitables[i + 1 :])
+                raise
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(run_all())
+        return
+    # A sync call made inside a coroutine: that thread's loop is busy running us.
+    import concurrent.futures
+    import contextvars
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(contextvars.copy_context().run, asyncio.run, run_all()).result()
+
+
+def _close(awaitables: list[Awaitable[Any]]) -> None:
+    for awaitable in awaitables:
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()
+
+
 def _through_binding(step: Runnable[Any, Any], ctx: Context) -> tuple[Runnable[Any, Any], Context]:
     """Let a plain binding's config apply to the run of the step it wraps.
 
@@ -166,13 +232,19 @@ async def traced_ainvoke(
     """Run a step with a run record around it."""
     step, ctx = _through_binding(step, ctx)
     run = start_run(step, ctx, tag, input)
+    if has_pending(ctx):
+        await settle(ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
     try:
         output = await step._ainvoke(input, child)
     except BaseException as exc:
         fail_run(ctx, run, exc)
+        if has_pending(ctx):
+            await settle(ctx)
         raise
     end_run(ctx, run, output)
+    if has_pending(ctx):
+        await settle(ctx)
     return output
 
 
@@ -215,6 +287,8 @@ async def traced_atransform(
             first = _MISSING
         inputs = _prepend(first, recorder)
     run = start_run(step, ctx, tag, inputs.items[0] if known else _MISSING)  # type: ignore[attr-defined]
+    if has_pending(ctx):
+        await settle(ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
     output: Any = None
     got = False
@@ -224,6 +298,8 @@ async def traced_atransform(
         async for chunk in agen:
             for tracer in tracers:
                 tracer.on_stream(run, chunk)
+                if tracer.pending:
+                    await _settle(tracer.pending, ctx)
                 if tracer.full:
                     await tracer.drained()
             output = chunk if not got else add(output, chunk)
@@ -231,6 +307,8 @@ async def traced_atransform(
             yield chunk
     except BaseException as exc:
         fail_run(ctx, run, exc)
+        if has_pending(ctx):
+            await settle(ctx)
         raise
     finally:
         aclose = getattr(agen, "aclose", None)
@@ -239,6 +317,8 @@ async def traced_atransform(
     if recorder is not None and recorder.got:
         run.input = recorder.value
     end_run(ctx, run, output)
+    if has_pending(ctx):
+        await settle(ctx)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -257,6 +337,8 @@ class CallbackTracer(Tracer):
 
     def __init__(self, handlers: list[Any]) -> None:
         self.handlers = handlers
+        self._queue: list[Awaitable[Any]] = []
+        self.pending = self._queue
 
     def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
         for handler in self.handlers:
@@ -265,12 +347,9 @@ class CallbackTracer(Tracer):
                 continue
             result = fn(*args, **kwargs)
             if inspect.isawaitable(result):
-                import asyncio
-
-                try:
-                    asyncio.get_running_loop().create_task(result)  # type: ignore[arg-type]
-                except RuntimeError:
-                    result.close()  # type: ignore[attr-defined]
+                # Awaited by the traced step right after this notification, in handler
+                # order, before the step goes on (as langchain-core awaits async handlers).
+                self._queue.append(result)
 
     def on_start(self, run: Run) -> None:
         self._each(
