@@ -25,9 +25,11 @@ The replies:
 
 The server records every request (:attr:`FakeOpenAIServer.requests`) and the
 ``time.monotonic()`` at which a client went away in the middle of a reply
-(:attr:`FakeOpenAIServer.disconnects`), and counts open connections
+(:attr:`FakeOpenAIServer.disconnects`), counts open connections
 (:attr:`FakeOpenAIServer.open_connections`), so tests can check that a cancelled call
-really closed its connection and that none leaked.
+really closed its connection and that none leaked, and counts the chat requests being
+answered (:attr:`FakeOpenAIServer.in_flight`, highest so far ``max_in_flight``), so
+tests can check a concurrency bound.
 """
 
 from __future__ import annotations
@@ -67,8 +69,13 @@ class Complete(Reply):
     request asks for it (``stream_options.include_usage``) and always when not streamed.
 
     Stream faults, counted in content chunks sent before the fault: ``hang_after``,
-    ``close_after``, ``malformed_after`` (sends ``malformed``), ``error_after`` (sends an
-    error object with ``error_message``). ``send_done=False`` ends without ``[DONE]``.
+    ``close_after``, ``malformed_after`` (sends ``malformed`` and ends the stream),
+    ``error_after`` (sends an error object with ``error_message`` and ``error_code``).
+    ``inject_after`` sends the raw bytes ``inject`` (for example ``b"event: ping\n
+    data: {}\n\n"``) and carries on. ``send_done=False`` ends without ``[DONE]``.
+
+    Unstreamed, ``body_delay`` sends the answer's body in ten pieces this many seconds
+    apart (a server that trickles a long answer).
     """
 
     text: str = "Hello! How can I help?"
@@ -85,7 +92,11 @@ class Complete(Reply):
     malformed: bytes = b'data: {"choices": [{"delta": \n\n'
     error_after: int | None = None
     error_message: str = "The model crashed while generating."
+    error_code: str | int | None = None
+    inject_after: int | None = None
+    inject: bytes = b"event: ping\ndata: {}\n\n"
     send_done: bool = True
+    body_delay: float = 0.0
 
 
 @dataclass
@@ -189,6 +200,8 @@ class FakeOpenAIServer:
         self.disconnects: list[float] = []
         self.open_connections = 0
         self.total_connections = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -366,6 +379,14 @@ class FakeOpenAIServer:
             err = {"error": {"message": f"No route for {request.method} {path}.", "type": "x"}}
             await self._send_json(writer, 404, err, {})
             return True
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._reply_chat(request, writer)
+        finally:
+            self.in_flight -= 1
+
+    async def _reply_chat(self, request: RecordedRequest, writer: asyncio.StreamWriter) -> bool:
         reply = self._next_reply(request)
         try:
             params = request.json or {}
@@ -389,6 +410,9 @@ class FakeOpenAIServer:
             include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
             await self._stream(writer, reply, model, include_usage)
             return True
+        if reply.body_delay:
+            await self._trickle(writer, json.dumps(_completion(reply, model)).encode(), reply)
+            return True
         await self._send_json(writer, 200, _completion(reply, model), {})
         return True
 
@@ -409,6 +433,19 @@ class FakeOpenAIServer:
         body = json.dumps(obj).encode()
         await self._send(writer, status, {"content-type": "application/json", **headers}, body)
 
+    async def _trickle(self, writer: asyncio.StreamWriter, body: bytes, reply: Complete) -> None:
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode())
+        step = max(1, -(-len(body) // 10))
+        for start in range(0, len(body), step):
+            await writer.drain()
+            await asyncio.sleep(reply.body_delay)
+            writer.write(body[start : start + step])
+        await writer.drain()
+
     async def _stream(
         self, writer: asyncio.StreamWriter, reply: Complete, model: str, include_usage: bool
     ) -> None:
@@ -422,6 +459,8 @@ class FakeOpenAIServer:
         for event in _stream_events(reply, model, include_usage):
             is_content = event.startswith(b"data: {") and b'"delta"' in event
             if is_content:
+                if reply.inject_after is not None and sent == reply.inject_after:
+                    writer.write(b"%x\r\n%s\r\n" % (len(reply.inject), reply.inject))
                 for after, action in (
                     (reply.hang_after, "hang"),
                     (reply.close_after, "close"),
@@ -448,7 +487,11 @@ class FakeOpenAIServer:
         if action == "malformed":
             data = reply.malformed
         else:
-            error = {"message": reply.error_message, "type": "server_error", "code": None}
+            error = {
+                "message": reply.error_message,
+                "type": "server_error",
+                "code": reply.error_code,
+            }
             data = b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
         writer.write(b"%x\r\n%s\r\n" % (len(data), data))
         writer.write(b"0\r\n\r\n")

@@ -172,6 +172,93 @@ async def test_malformed_sse_raises_a_typed_error(no_leaks: Leaks) -> None:
         await no_leaks(server)
 
 
+@pytest.mark.parametrize(
+    ("payload", "shown"),
+    [
+        (b"data: 123\n\n", "JSON but not an object: b'123'"),
+        (b"data: [1,2]\n\n", "JSON but not an object: b'[1,2]'"),
+        (b'data: "text"\n\n', "JSON but not an object"),
+        (b'data: {"choices":"x"}\n\n', "not in the Chat Completions shape"),
+        (b'data: {"choices":[1]}\n\n', "not in the Chat Completions shape"),
+        (b'data: {"choices":[{"delta":"x"}]}\n\n', '{"choices": [{"delta": "x"}]}'),
+        (b'data: {"usage":"many"}\n\n', '{"usage": "many"}'),
+    ],
+)
+async def test_json_that_is_not_a_chunk_raises_a_typed_error_naming_it(
+    payload: bytes, shown: str, no_leaks: Leaks
+) -> None:
+    async with FakeOpenAIServer([Complete("a b c", malformed_after=1, malformed=payload)]) as s:
+        with pytest.raises(MalformedStreamError) as caught:
+            await asyncio.wait_for(collect(model(s)), GUARD)
+        assert shown in str(caught.value)
+        await no_leaks(s)
+
+
+async def test_a_huge_malformed_chunk_is_named_truncated() -> None:
+    payload = b'data: {"choices":"' + b"x" * 5000 + b'"}\n\n'
+    async with FakeOpenAIServer([Complete("a", malformed_after=1, malformed=payload)]) as s:
+        with pytest.raises(MalformedStreamError) as caught:
+            await asyncio.wait_for(collect(model(s)), GUARD)
+        assert len(str(caught.value)) < 600
+
+
+async def test_a_null_error_field_is_an_ordinary_chunk() -> None:
+    chunk = b'data: {"error":null,"choices":[{"index":0,"delta":{"content":"mid "}}]}\n\n'
+    reply = Complete("a b", inject_after=1, inject=chunk)
+    async with FakeOpenAIServer([reply]) as s:
+        assert await asyncio.wait_for(collect(model(s)), GUARD) == "a mid b"
+
+
+async def test_a_string_error_raises_api_error_with_that_message(no_leaks: Leaks) -> None:
+    payload = b'data: {"error": "model overloaded"}\n\n'
+    async with FakeOpenAIServer([Complete("a b", malformed_after=1, malformed=payload)]) as s:
+        with pytest.raises(APIError, match="model overloaded") as caught:
+            await asyncio.wait_for(collect(model(s)), GUARD)
+        assert type(caught.value) is APIError
+        assert caught.value.message == "model overloaded"
+        await no_leaks(s)
+
+
+async def test_unknown_named_events_are_ignored_as_the_sdk_does() -> None:
+    reply = Complete("a b c", inject_after=1, inject=b"event: ping\ndata: {}\n\n")
+    other = Complete("a b", inject_after=1, inject=b"event: keepalive\ndata: not json\n\n")
+    async with FakeOpenAIServer([reply, other]) as s:
+        assert await asyncio.wait_for(collect(model(s)), GUARD) == "a b c"
+        assert await asyncio.wait_for(collect(model(s)), GUARD) == "a b"
+
+
+async def test_an_error_event_raises_api_error() -> None:
+    payload = b'event: error\ndata: {"error": {"message": "quota gone"}}\n\n'
+    async with FakeOpenAIServer([Complete("a b", malformed_after=1, malformed=payload)]) as s:
+        with pytest.raises(APIError, match="quota gone"):
+            await asyncio.wait_for(collect(model(s)), GUARD)
+
+
+async def test_a_retryable_error_object_as_the_first_event_is_retried(no_leaks: Leaks) -> None:
+    first = Complete("x", error_after=0, error_code=503, error_message="warming up")
+    async with FakeOpenAIServer([first, Complete("fine")]) as s:
+        assert await asyncio.wait_for(collect(model(s)), GUARD) == "fine"
+        assert len(s.chat_requests) == 2
+        await no_leaks(s)
+
+
+async def test_a_retryable_error_object_after_the_first_chunk_is_not_retried() -> None:
+    late = Complete("a b", error_after=1, error_code=503, error_message="fell over")
+    async with FakeOpenAIServer([late, Complete("never")]) as s:
+        with pytest.raises(InternalServerError, match="fell over") as caught:
+            await asyncio.wait_for(collect(model(s)), GUARD)
+        assert caught.value.status_code == 503
+        assert len(s.chat_requests) == 1
+
+
+async def test_a_non_retryable_error_object_as_the_first_event_raises_at_once() -> None:
+    first = Complete("x", error_after=0, error_code=400, error_message="bad tool schema")
+    async with FakeOpenAIServer([first, Complete("never")]) as s:
+        with pytest.raises(BadRequestError, match="bad tool schema"):
+            await asyncio.wait_for(collect(model(s)), GUARD)
+        assert len(s.chat_requests) == 1
+
+
 async def test_error_object_inside_the_stream_raises_with_its_message(no_leaks: Leaks) -> None:
     reply = Complete("a b", error_after=1, error_message="GPU fell over")
     async with FakeOpenAIServer([reply]) as s:

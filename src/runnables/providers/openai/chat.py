@@ -30,7 +30,11 @@ from runnables.messages import (
 from runnables.models.base import BaseChatModel
 from runnables.models.cache import BaseCache
 from runnables.models.ratelimit import RateLimiter
-from runnables.providers.openai.errors import APIError, MissingCredentialsError
+from runnables.providers.openai.errors import (
+    APIError,
+    MalformedStreamError,
+    MissingCredentialsError,
+)
 
 if TYPE_CHECKING:
     from runnables.providers.openai.transport import OpenAITransport
@@ -245,44 +249,74 @@ class ChatOpenAI(BaseChatModel):
         chunk_cls = AIMessageChunk
         try:
             async for obj in events:
-                choices = obj.get("choices")
-                if choices:
-                    choice = choices[0]
-                    delta = choice.get("delta") or {}
-                    finish = choice.get("finish_reason")
-                    tools = delta.get("tool_calls")
-                    if tools is None and finish is None:
-                        # The hot path: one token of text.
-                        yield chunk_cls(delta.get("content") or "", id=obj.get("id"))
-                        continue
-                    meta: dict[str, Any] = {}
-                    if finish is not None:
-                        meta = {
-                            "finish_reason": finish,
-                            "model_name": obj.get("model"),
-                            "system_fingerprint": obj.get("system_fingerprint"),
-                            "model_provider": "openai",
-                        }
-                    yield chunk_cls(
-                        delta.get("content") or "",
-                        tool_call_chunks=_tool_call_chunks(tools) if tools else None,
-                        response_metadata=meta,
-                        id=obj.get("id"),
+                # Build first, yield after: a malformed chunk raises a typed error, and
+                # nothing thrown into the generator at a yield is caught here.
+                try:
+                    choices = obj.get("choices")
+                    if choices:
+                        choice = choices[0]
+                        delta = choice.get("delta") or {}
+                        finish = choice.get("finish_reason")
+                        tools = delta.get("tool_calls")
+                        if tools is None and finish is None:
+                            # The hot path: one token of text.
+                            chunk = chunk_cls(delta.get("content") or "", id=obj.get("id"))
+                        else:
+                            chunk = chunk_cls(
+                                delta.get("content") or "",
+                                tool_call_chunks=_tool_call_chunks(tools) if tools else None,
+                                response_metadata=_finish_metadata(obj, finish),
+                                id=obj.get("id"),
+                            )
+                    else:
+                        chunk = None
+                    usage = obj.get("usage")
+                    last = (
+                        chunk_cls(
+                            "",
+                            usage_metadata=_usage(usage),
+                            id=obj.get("id"),
+                            chunk_position="last",
+                        )
+                        if usage
+                        else None
                     )
-                usage = obj.get("usage")
-                if usage:
-                    yield chunk_cls(
-                        "",
-                        usage_metadata=_usage(usage),
-                        id=obj.get("id"),
-                        chunk_position="last",
-                    )
+                except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                    raise _malformed_chunk(self._transport.base_url + _PATH, obj, exc) from None
+                if chunk is not None:
+                    yield chunk
+                if last is not None:
+                    yield last
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         params = f", params={self._params!r}" if self._params else ""
         return f"ChatOpenAI(model={self.model_name!r}, base_url={self.base_url!r}{params})"
+
+
+def _finish_metadata(obj: dict[str, Any], finish: Any) -> dict[str, Any]:
+    if finish is None:
+        return {}
+    return {
+        "finish_reason": finish,
+        "model_name": obj.get("model"),
+        "system_fingerprint": obj.get("system_fingerprint"),
+        "model_provider": "openai",
+    }
+
+
+def _malformed_chunk(url: str, obj: Any, exc: Exception) -> MalformedStreamError:
+    shown = json.dumps(obj, ensure_ascii=False, default=str)
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    return MalformedStreamError(
+        f"The server at {url} sent a streamed chunk that is not in the Chat Completions "
+        f"shape ({type(exc).__name__}: {exc}): {shown}. Check that base_url points at an "
+        "OpenAI-compatible server.",
+        url=url,
+        body=obj,
+    )
 
 
 def _format_key(fmt: Any) -> Any:

@@ -388,22 +388,38 @@ class OpenAITransport:
                                     if not done:
                                         await _drain(reads)
                                     return
+                                if event is not None and event != "error":
+                                    # As the openai SDK does: named events other than
+                                    # "error" (ping, keep-alive...) carry no answer.
+                                    continue
                                 try:
                                     obj = loads(data)
                                 except ValueError:
                                     raise _bad_json(url, data) from None
-                                if event is not None or "error" in obj:
-                                    raise _stream_error(url, event, obj)
+                                if obj.__class__ is not dict:
+                                    raise _not_an_object(url, data)
+                                if event is not None or (obj.get("error")):
+                                    failure = _stream_error(url, event, obj, started)
+                                    if started or not self._retryable(failure):
+                                        raise failure
+                                    # Nothing was yielded yet: retried like the same
+                                    # status answered over HTTP.
+                                    err = failure
+                                    break
                                 started = True
                                 yield obj
-                        if not started:
-                            raise APIConnectionError(
-                                f"The server at {url} ended the stream without sending any event.",
-                                url=url,
-                            )
-                        # Some servers end without [DONE]; a clean end of the body is fine.
-                        ok = True
-                        return
+                            if err is not None:
+                                break
+                        if err is None:
+                            if not started:
+                                raise APIConnectionError(
+                                    f"The server at {url} ended the stream without sending "
+                                    "any event.",
+                                    url=url,
+                                )
+                            # Some servers end without [DONE]; a clean end of the body is fine.
+                            ok = True
+                            return
                     except httpx.TimeoutException as exc:
                         err = _timeout_error(url, "between streamed chunks", exc, attempt)
                         if started:
@@ -473,13 +489,29 @@ def _bad_json(url: str, data: bytes) -> MalformedStreamError:
     )
 
 
-def _stream_error(url: str, event: str | None, obj: Any) -> APIError:
+def _not_an_object(url: str, data: bytes) -> MalformedStreamError:
+    return MalformedStreamError(
+        f"The server at {url} sent a streamed event whose data is JSON but not an object: "
+        f"{data[:200]!r}. Check that base_url points at an OpenAI-compatible server.",
+        url=url,
+    )
+
+
+def _stream_error(url: str, event: str | None, obj: dict[str, Any], started: bool) -> APIError:
+    """The error for an error object sent inside a stream (``{"error": ...}``)."""
     said = server_message(obj) or json.dumps(obj)[:500]
-    code = obj.get("error", {}).get("code") if isinstance(obj, dict) else None
+    error = obj.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)  # some servers send the status as a string
     status = code if isinstance(code, int) and 400 <= code < 600 else None
     if status is not None:
         err = status_error(status, obj, url)
-        err.add_note("The error arrived inside the stream, after the answer had started.")
+        err.add_note(
+            "The error arrived inside the stream, after the answer had started."
+            if started
+            else "The error arrived as the first event of the stream."
+        )
         return err
     kind = f" ({event!r} event)" if event else ""
     return APIError(
