@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from runnables.core._util import AddableDict
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.binding import RunnableBinding
 from runnables.core.branch import RunnableBranch
@@ -94,6 +95,10 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+#: langchain-core's base class for runnables that can be serialized; code subclasses it
+#: or annotates with it. Every runnable here is one, so it is ``Runnable`` itself.
+RunnableSerializable = Runnable
+
 # Loaded on first attribute access: name -> module.
 _LAZY = {
     "Graph": "runnables.core.graph",
@@ -146,6 +151,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "AIMessage",
     "AIMessageChunk",
+    "AddableDict",
     "BaseChatModel",
     "BlockingCallWarning",
     "BlockingStepWarning",
@@ -202,6 +208,7 @@ __all__ = [
     "RunnablePick",
     "RunnableRetry",
     "RunnableSequence",
+    "RunnableSerializable",
     "RunnableWithFallbacks",
     "RunnablesError",
     "StepTimeoutError",

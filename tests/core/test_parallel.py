@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from runnables import (
+    AddableDict,
     InvalidRunnableError,
     RunnableLambda,
     RunnableMap,
@@ -89,6 +90,51 @@ async def test_streaming_chunks_add_up_per_key() -> None:
     chunks = [c async for c in par.astream("abc")]
     assert [c["gen"] for c in chunks if "gen" in c] == ["a", "b", "c"]
     assert [c["n"] for c in chunks if "n" in c] == [3]
+
+
+def _accumulate(chunks: Any) -> Any:
+    # The langchain pattern for rebuilding a streamed output.
+    final = None
+    for chunk in chunks:
+        final = chunk if final is None else final + chunk
+    return final
+
+
+def _sync_letters(text: str) -> Iterator[str]:
+    yield from text
+
+
+GENERATORS = pytest.mark.parametrize(
+    "gen", [_letters, _sync_letters], ids=["async_gen", "sync_gen"]
+)
+EXPECTED = {"gen": "abc", "n": 3, "d": {"text": "abc"}}
+
+
+def _three_branches(gen: Any) -> RunnableParallel:
+    return RunnableParallel(gen=RunnableLambda(gen), n=len, d=lambda s: {"text": s})
+
+
+@GENERATORS
+def test_stream_chunks_add_up_to_the_invoke_output(gen: Any) -> None:
+    chunks = list(_three_branches(gen).stream("abc"))
+    assert _accumulate(chunks) == EXPECTED == _three_branches(gen).invoke("abc")
+    assert all(isinstance(c, AddableDict) for c in chunks) and len(chunks) == 5
+
+
+@GENERATORS
+async def test_astream_chunks_add_up_to_the_ainvoke_output(gen: Any) -> None:
+    chunks = [c async for c in _three_branches(gen).astream("abc")]
+    assert _accumulate(chunks) == EXPECTED == await _three_branches(gen).ainvoke("abc")
+    assert all(isinstance(c, AddableDict) for c in chunks) and len(chunks) == 5
+
+
+def test_stream_chunks_add_up_like_langchain() -> None:
+    from langchain_core.runnables import RunnableLambda as LcLambda
+    from langchain_core.runnables import RunnableParallel as LcParallel
+
+    lc = LcParallel(gen=LcLambda(_sync_letters), n=LcLambda(len))
+    ours = RunnableParallel(gen=RunnableLambda(_sync_letters), n=len)
+    assert _accumulate(ours.stream("abc")) == _accumulate(lc.stream("abc"))
 
 
 async def test_sync_branch_raising_closes_the_pending_async_branches() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from runnables import (
+    AddableDict,
     InvalidRunnableError,
     RunnableAssign,
     RunnableGenerator,
@@ -132,3 +133,62 @@ async def test_pick_streams_only_chunks_that_have_the_key() -> None:
 
     chain = RunnableGenerator(chunks) | RunnablePick("a")
     assert [c async for c in chain.astream(None)] == ["1", "2"]
+
+
+def _accumulate(chunks: Any) -> Any:
+    # The langchain pattern for rebuilding a streamed output.
+    final = None
+    for chunk in chunks:
+        final = chunk if final is None else final + chunk
+    return final
+
+
+async def _words(d: dict[str, Any]) -> AsyncIterator[str]:
+    for word in d["text"].split():
+        yield word + " "
+
+
+def _assign_chain() -> Any:
+    return RunnableLambda(lambda x: {"text": x, "n": 1}).assign(
+        words=RunnableLambda(_words), shout=lambda d: d["text"].upper()
+    )
+
+
+ASSIGNED = {"text": "a b", "n": 1, "words": "a b ", "shout": "A B"}
+
+
+def test_assign_stream_chunks_add_up_to_the_invoke_output() -> None:
+    chain = _assign_chain()
+    assert chain.invoke("a b") == ASSIGNED
+    assert _accumulate(chain.stream("a b")) == ASSIGNED
+    assert all(isinstance(c, AddableDict) for c in chain.stream("a b"))
+
+
+async def test_assign_astream_chunks_add_up_to_the_ainvoke_output() -> None:
+    chain = _assign_chain()
+    assert await chain.ainvoke("a b") == ASSIGNED
+    chunks = [c async for c in chain.astream("a b")]
+    assert _accumulate(chunks) == ASSIGNED
+    assert all(isinstance(c, AddableDict) for c in chunks)
+
+
+def test_sync_assign_stream_chunks_add_up_like_langchain() -> None:
+    from langchain_core.runnables import RunnableLambda as LcLambda
+    from langchain_core.runnables import RunnablePassthrough as LcPassthrough
+
+    def words(d: dict[str, Any]) -> Iterator[str]:
+        for word in d["text"].split():
+            yield word + " "
+
+    lc = LcLambda(lambda x: {"text": x}) | LcPassthrough.assign(w=LcLambda(words))
+    ours = RunnableLambda(lambda x: {"text": x}) | RunnablePassthrough.assign(
+        w=RunnableLambda(words)
+    )
+    assert _accumulate(ours.stream("a b")) == _accumulate(lc.stream("a b"))
+
+
+async def test_pick_of_several_keys_streams_addable_dicts() -> None:
+    par = RunnableParallel(a=RunnableLambda(_words), b=lambda d: 1, c=lambda d: 2)
+    chain = par | RunnablePick(["a", "b"])
+    assert _accumulate([c async for c in chain.astream({"text": "x y"})]) == {"a": "x y ", "b": 1}
+    assert isinstance(RunnablePick(["a"]).invoke({"a": 1}), AddableDict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,7 +40,7 @@ def add(a: Any, b: Any) -> Any:
     if a is None:
         return b
     if isinstance(a, dict) and isinstance(b, dict):
-        out = dict(a)
+        out = AddableDict(a) if isinstance(a, AddableDict) else dict(a)
         for key, value in b.items():
             out[key] = add(out[key], value) if key in out else value
         return out
@@ -48,6 +48,46 @@ def add(a: Any, b: Any) -> Any:
         return a + b
     except TypeError:
         return b
+
+
+class AddableDict(dict[str, Any]):
+    """A dict whose ``+`` merges another dict key by key: the stream chunk of
+    ``RunnableParallel``, ``RunnableAssign`` (``.assign()``) and ``RunnablePick`` of
+    several keys, as in langchain-core.
+
+    A key in both has its values added (strings concatenate, message chunks merge,
+    nested dicts merge in turn; values that cannot be added keep the later one); a
+    ``None`` value gives way to the other side. So the usual way to rebuild a streamed
+    output works:
+
+    >>> final = None
+    >>> for chunk in [AddableDict(a="Hel"), AddableDict(b=1), AddableDict(a="lo")]:
+    ...     final = chunk if final is None else final + chunk
+    >>> final
+    {'a': 'Hello', 'b': 1}
+    """
+
+    __slots__ = ()
+
+    def __add__(self, other: Mapping[str, Any]) -> AddableDict:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return _merge(self, other)
+
+    def __radd__(self, other: Mapping[str, Any]) -> AddableDict:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return _merge(other, self)
+
+
+def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> AddableDict:
+    out = AddableDict(left)
+    for key, value in right.items():
+        if key not in out or out[key] is None:
+            out[key] = value
+        elif value is not None:
+            out[key] = add(out[key], value)
+    return out
 
 
 class ListIter(AsyncIterator[T]):

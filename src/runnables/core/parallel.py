@@ -7,7 +7,7 @@ from time import perf_counter
 from typing import Any
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_all, gather_input, note_step
+from runnables.core._util import AddableDict, ListIter, gather_all, gather_input, note_step
 from runnables.core.base import Runnable, call, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context
 from runnables.core.streams import merge, tee
@@ -26,7 +26,8 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     A dict in a chain (``step | {"a": ..., "b": ...}``) is a ``RunnableParallel``.
     If one branch fails, the others are cancelled and its exception is raised.
-    Streaming yields ``{key: chunk}`` dicts as each branch produces chunks.
+    Streaming yields ``{key: chunk}`` dicts as each branch produces chunks; they are
+    :class:`AddableDict`, so ``final = final + chunk`` rebuilds the whole output.
     """
 
     def __init__(
@@ -132,12 +133,12 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     async def _atransform(
         self, inputs: AsyncIterator[Any], ctx: Context
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[AddableDict]:
         if ctx.sync:
             value = ListIter((await gather_input(inputs),))
             for key, step in self.steps__.items():
                 async for chunk in call_transform(step, ListIter(value.items), ctx):
-                    yield {key: chunk}
+                    yield AddableDict({key: chunk})
             return
         copies = tee(inputs, len(self._steps))
         if ctx.tracers:
@@ -153,7 +154,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         merged = merge(streams)
         try:
             async for i, chunk in merged:
-                yield {keys[i]: chunk}
+                yield AddableDict({keys[i]: chunk})
         finally:
             await merged.aclose()
 

@@ -9,7 +9,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from runnables.core._util import ListIter, add, gather_input, note_step
+from runnables.core._util import AddableDict, ListIter, add, gather_input, note_step
 from runnables.core.base import Runnable, RunnableLike, call, call_transform
 from runnables.core.bridge import is_sync_call
 from runnables.core.config import Context
@@ -92,7 +92,11 @@ class RunnablePassthrough(Runnable[Any, Any]):
 
 
 class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
-    """Pass a dict through, adding the keys that ``mapper`` computes from it."""
+    """Pass a dict through, adding the keys that ``mapper`` computes from it.
+
+    Streaming yields :class:`AddableDict` chunks (the passed-through keys, then each new
+    key's chunks as they come), so ``final = final + chunk`` rebuilds the whole output.
+    """
 
     def __init__(
         self, mapper: RunnableParallel | Mapping[str, Any], *, name: str | None = None
@@ -132,7 +136,7 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
             value = self._check(await gather_input(inputs))
             passed = {k: v for k, v in value.items() if k not in keys}
             if passed:
-                yield passed
+                yield AddableDict(passed)
             async for chunk in call_transform(self.mapper, ListIter((value,)), ctx):
                 yield chunk
             return
@@ -143,7 +147,7 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
                 self._check(chunk)
                 passed = {k: v for k, v in chunk.items() if k not in keys}
                 if passed:
-                    yield passed
+                    yield AddableDict(passed)
 
         merged = merge([passthrough(), call_transform(self.mapper, for_mapper, ctx)])
         try:
@@ -154,7 +158,7 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
 
 
 class RunnablePick(Runnable[dict[str, Any], Any]):
-    """Pick one key (a value) or several keys (a dict) from a dict input.
+    """Pick one key (a value) or several keys (an :class:`AddableDict`) from a dict input.
 
     >>> RunnablePick("a").invoke({"a": 1, "b": 2})
     1
@@ -187,7 +191,7 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
             )
         if isinstance(self.keys, str):
             return value.get(self.keys)
-        picked = {k: value[k] for k in self.keys if k in value}
+        picked = AddableDict({k: value[k] for k in self.keys if k in value})
         return picked or None
 
     async def _ainvoke(self, input: dict[str, Any], ctx: Context) -> Any:
