@@ -74,3 +74,16 @@ def test_import_runnables_does_not_import_optional_packages(
 def test_import_runnables_does_not_import_pydantic(imported: set[str]) -> None:
     # Schemas are built on demand (get_input_schema...); plain chains never need pydantic.
     assert "pydantic" not in imported
+
+
+def test_langchain_names_addable_dict_and_runnable_serializable_are_exported() -> None:
+    from runnables import AddableDict, Runnable, RunnableSerializable
+
+    class Shout(RunnableSerializable[str, str]):
+        def invoke(self, input: str, config: Any = None, **kwargs: Any) -> str:
+            return input.upper()
+
+    assert RunnableSerializable is Runnable
+    assert (Shout() | (lambda s: s + "!")).invoke("hi") == "HI!"
+    assert AddableDict(a="x") + {"a": "y", "b": 1} == {"a": "xy", "b": 1}
+    assert {"a": "x"} + AddableDict(a="y") == {"a": "xy"}
