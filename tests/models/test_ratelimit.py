@@ -144,3 +144,123 @@ def test_sync_invoke_respects_the_limiter(monkeypatch: Any) -> None:
     assert model.invoke("x").content == "hi"
     assert model.invoke("x").content == "hi"
     assert clock.sleeps == pytest.approx([0.01])
+
+
+def test_a_correction_settles_what_was_taken_not_an_estimate_above_the_bucket() -> None:
+    clock = FakeClock()
+    # A 100-token bucket that refills at 10 tokens a second.
+    limiter = RateLimiter(
+        tokens_per_minute=600, max_token_bucket=100, clock=clock, sleep=clock.sleep
+    )
+    r, _ = limiter.reserve(1000)  # more than the bucket: takes the whole bucket
+    limiter.correct(r, 10)  # used 10, so 90 come back (not 990)
+    _, wait = limiter.reserve(100)
+    assert wait == pytest.approx(1.0)  # 10 tokens short, at 10 a second
+
+
+def test_a_refund_never_fills_the_bucket_above_capacity() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(
+        tokens_per_minute=600, max_token_bucket=100, clock=clock, sleep=clock.sleep
+    )
+    r, _ = limiter.reserve(50)
+    clock.now += 60  # the bucket refills to its capacity meanwhile
+    limiter.correct(r, 0)  # the refund of 50 must not lift it to 150
+    assert limiter.reserve(100)[1] == pytest.approx(0.0)
+    assert limiter.reserve(10)[1] == pytest.approx(1.0)
+
+
+def test_cancelling_gives_back_no_more_than_the_bucket_holds() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(
+        requests_per_minute=60, tokens_per_minute=600, max_token_bucket=100, clock=clock
+    )
+    r, _ = limiter.reserve(1000)
+    clock.now += 60
+    limiter.cancel(r)
+    assert limiter.reserve(100)[1] == pytest.approx(0.0)
+    assert limiter.reserve(10)[1] == pytest.approx(1.0)
+
+
+def _reporting_model(limiter: RateLimiter, total_tokens: int) -> FunctionChatModel:
+    """A model whose responses report ``total_tokens`` of usage, streamed or not."""
+
+    def answer(messages: list[BaseMessage]) -> AIMessage:
+        return AIMessage(
+            "ok",
+            usage_metadata={
+                "input_tokens": total_tokens - 1,
+                "output_tokens": 1,
+                "total_tokens": total_tokens,
+            },
+        )
+
+    return FunctionChatModel(answer, rate_limiter=limiter)
+
+
+@pytest.mark.parametrize("path", ["ainvoke", "astream"])
+async def test_reported_usage_of_a_model_call_moves_the_next_calls_wait(path: str) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(tokens_per_minute=600, clock=clock, sleep=clock.sleep)
+    model = _reporting_model(limiter, total_tokens=400)  # "hi" is estimated at 1 token
+
+    async def call(text: str) -> None:
+        if path == "ainvoke":
+            await model.ainvoke(text)
+        else:
+            _ = [c async for c in model.astream(text)]
+
+    await call("hi")
+    assert clock.sleeps == []
+    # 600 - 400 = 200 tokens left; this call is estimated at 300, so it waits for 100
+    # more at 10 a second. Had the estimate stood (1 token), it would not wait at all.
+    await call("x" * 1200)
+    assert clock.sleeps == pytest.approx([10.0])
+
+
+async def test_usage_below_the_estimate_frees_budget_for_the_next_call() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(tokens_per_minute=600, clock=clock, sleep=clock.sleep)
+    model = _reporting_model(limiter, total_tokens=2)
+    await model.ainvoke("x" * 2000)  # estimated at 500, reported 2
+    await model.ainvoke("x" * 2000)  # 598 left: fits without waiting
+    assert clock.sleeps == []
+
+
+async def test_waiting_for_the_rate_limit_in_astream_does_not_hold_a_max_concurrency_slot() -> None:
+    # As above, on the streaming path: A streams and must wait for the limiter; B is not
+    # limited. With max_concurrency=1, B must run while A waits.
+    clock = FakeClock()
+    gate = asyncio.Event()
+    a_waiting = asyncio.Event()
+
+    async def limiter_sleep(seconds: float) -> None:
+        a_waiting.set()
+        await gate.wait()
+
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=limiter_sleep)
+    limiter.reserve()  # use up the burst so the next request waits
+    order: list[str] = []
+
+    async def a_stream(messages: list[BaseMessage]) -> Any:
+        order.append("a")
+        yield "a"
+
+    async def b_stream(messages: list[BaseMessage]) -> Any:
+        await a_waiting.wait()
+        order.append("b")
+        gate.set()
+        yield "b"
+
+    a = FunctionChatModel(stream_func=a_stream, rate_limiter=limiter)
+    b = FunctionChatModel(stream_func=b_stream)
+    from runnables import RunnableParallel
+
+    both = RunnableParallel(a=a, b=b)
+
+    async def consume() -> list[Any]:
+        return [c async for c in both.astream("x", {"max_concurrency": 1})]
+
+    chunks = await asyncio.wait_for(consume(), timeout=30)
+    assert order == ["b", "a"]
+    assert "".join(c["a"].text for c in chunks if "a" in c) == "a"

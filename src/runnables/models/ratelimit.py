@@ -34,10 +34,14 @@ def estimate_tokens(text_length: int) -> int:
 class Reservation:
     """One request's claim on the limiter (returned by :meth:`RateLimiter.aacquire`)."""
 
-    __slots__ = ("settled", "tokens")
+    __slots__ = ("settled", "taken", "tokens")
 
-    def __init__(self, tokens: int) -> None:
+    def __init__(self, tokens: int, taken: float | None = None) -> None:
+        #: The tokens the request asked for.
         self.tokens = tokens
+        #: The tokens actually taken from the bucket (at most its capacity): what a
+        #: correction or a cancellation settles against.
+        self.taken = float(tokens) if taken is None else taken
         self.settled = False
 
 
@@ -127,6 +131,7 @@ class RateLimiter:
         """Claim one request and ``tokens`` now; return the claim and the seconds to wait."""
         now = self._clock()
         wait = 0.0
+        taken = 0.0
         if self._requests is not None:
             self._requests.refill(now)
             wait = self._requests.wait_after_taking(1)
@@ -134,8 +139,9 @@ class RateLimiter:
             self._tokens.refill(now)
             # A request bigger than the whole bucket could never fit; it waits for a full
             # bucket instead of forever.
-            wait = max(wait, self._tokens.wait_after_taking(min(tokens, self._tokens.capacity)))
-        return Reservation(tokens), wait
+            taken = min(tokens, self._tokens.capacity)
+            wait = max(wait, self._tokens.wait_after_taking(taken))
+        return Reservation(tokens, taken), wait
 
     async def aacquire(self, tokens: int = 0) -> Reservation:
         """Wait until one more request (with about ``tokens`` tokens) fits the limits."""
@@ -160,8 +166,11 @@ class RateLimiter:
         if reservation.settled or self._tokens is None:
             return
         reservation.settled = True
-        self._tokens.refill(self._clock())
-        self._tokens.level += reservation.tokens - actual_tokens
+        bucket = self._tokens
+        bucket.refill(self._clock())
+        # Settle against what was taken (not the estimate, which may exceed the bucket),
+        # and never above capacity: a refund must not allow a burst past the limit.
+        bucket.level = min(bucket.capacity, bucket.level + reservation.taken - actual_tokens)
 
     def cancel(self, reservation: Reservation) -> None:
         """Give back the share of a request that never ran."""
@@ -171,10 +180,10 @@ class RateLimiter:
         now = self._clock()
         if self._requests is not None:
             self._requests.refill(now)
-            self._requests.level += 1
+            self._requests.level = min(self._requests.capacity, self._requests.level + 1)
         if self._tokens is not None:
             self._tokens.refill(now)
-            self._tokens.level += min(reservation.tokens, self._tokens.capacity)
+            self._tokens.level = min(self._tokens.capacity, self._tokens.level + reservation.taken)
 
     def __repr__(self) -> str:
         return (
