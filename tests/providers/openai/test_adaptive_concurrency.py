@@ -93,3 +93,15 @@ async def test_cancelled_wait_still_leaves_the_slot_count_balanced() -> None:
         await task
     engine.release()  # what run_leaf does in its finally
     assert engine.in_use == 0
+
+
+async def test_raise_max_lifts_an_uncut_limit_and_lets_a_cut_one_grow() -> None:
+    uncut = AdaptiveConcurrency(4)
+    uncut.raise_max(10)
+    assert (uncut.limit, uncut.max_limit) == (10, 10)
+    cut = AdaptiveConcurrency(4)
+    cut.release(await cut.acquire(), rate_limited=True)
+    cut.raise_max(10)
+    assert (cut.limit, cut.max_limit) == (1, 10)
+    uncut.raise_max(2)  # never lowers the ceiling
+    assert uncut.max_limit == 10

@@ -201,6 +201,73 @@ async def test_a_burst_of_429s_shrinks_the_endpoints_concurrency() -> None:
         assert limit.in_flight == 0
 
 
+async def test_the_adaptive_limit_grows_back_after_429s_over_http() -> None:
+    def script(request: RecordedRequest) -> Reply:
+        if len(limited) < 4:
+            limited.append(request)
+            return rate_limited("0.01")
+        return Complete("ok", headers_delay=0.05)
+
+    limited: list[RecordedRequest] = []
+    async with FakeOpenAIServer(script) as server:
+        m = ChatOpenAI(model="m", base_url=server.base_url, max_concurrency=4)
+        m._transport.backoff_initial = 0.01
+        outs = await asyncio.wait_for(m.abatch(["x"] * 4), GUARD)
+        assert [o.content for o in outs] == ["ok"] * 4
+        limit = endpoint_concurrency(server.base_url)
+        cut = limit.limit
+        assert cut < 4
+        for _ in range(limit.grow_after * (4 - cut)):
+            await asyncio.wait_for(m.ainvoke("x"), GUARD)
+        assert limit.limit == 4  # back to the model's max_concurrency, and no further
+        await asyncio.wait_for(m.abatch(["x"] * 8), GUARD)
+        assert limit.limit == 4
+
+
+async def test_abatch_max_concurrency_with_429s_ends_right_within_the_bound() -> None:
+    def script(request: RecordedRequest) -> Reply:
+        if len(limited) < 5:
+            limited.append(request)
+            return rate_limited("0.02")
+        return Complete("ok", headers_delay=0.05)
+
+    limited: list[RecordedRequest] = []
+    async with FakeOpenAIServer(script) as server:
+        m = ChatOpenAI(model="m", base_url=server.base_url)
+        m._transport.backoff_initial = 0.01
+        inputs = [f"q{i}" for i in range(12)]
+        outs = await asyncio.wait_for(m.abatch(inputs, {"max_concurrency": 3}), GUARD)
+        assert [o.content for o in outs] == ["ok"] * 12
+        assert 1 <= server.max_in_flight <= 3
+        assert len(server.chat_requests) == 12 + 5
+        assert endpoint_concurrency(server.base_url).in_flight == 0
+
+
+async def test_each_model_keeps_its_own_max_concurrency_on_a_shared_endpoint() -> None:
+    async with FakeOpenAIServer(default=Complete("ok", headers_delay=0.2)) as server:
+        small = ChatOpenAI(model="m", base_url=server.base_url, max_concurrency=2)
+        await asyncio.wait_for(small.abatch(["x"] * 6), GUARD)
+        assert server.max_in_flight == 2
+        big = ChatOpenAI(model="m", base_url=server.base_url, max_concurrency=100)
+        server.max_in_flight = 0
+        await asyncio.wait_for(big.abatch(["x"] * 10), GUARD)
+        assert server.max_in_flight > 2  # not held to the first model's cap
+        server.max_in_flight = 0
+        await asyncio.wait_for(small.abatch(["x"] * 6), GUARD)
+        assert server.max_in_flight == 2
+        assert endpoint_concurrency(server.base_url).max_limit == 100
+
+
+async def test_max_concurrency_bounds_requests_without_adaptive_concurrency() -> None:
+    async with FakeOpenAIServer(default=Complete("ok", headers_delay=0.1)) as server:
+        m = ChatOpenAI(
+            model="m", base_url=server.base_url, max_concurrency=2, adaptive_concurrency=False
+        )
+        outs = await asyncio.wait_for(m.abatch(["x"] * 6), GUARD)
+        assert [o.content for o in outs] == ["ok"] * 6
+        assert server.max_in_flight == 2
+
+
 def test_sync_invoke_works_through_the_bridge() -> None:
     async def main() -> FakeOpenAIServer:
         return await FakeOpenAIServer().start()

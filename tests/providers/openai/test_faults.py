@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +24,7 @@ from runnables.providers.openai import (
     InternalServerError,
     MalformedStreamError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
 )
 from runnables.testing.openai_server import (
@@ -97,7 +99,12 @@ async def test_persistent_500_raises_internal_server_error(no_leaks: Leaks) -> N
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, BadRequestError), (401, AuthenticationError), (404, NotFoundError)],
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+    ],
 )
 async def test_client_errors_are_not_retried(
     status: int, error: type[APIError], no_leaks: Leaks
@@ -110,6 +117,44 @@ async def test_client_errors_are_not_retried(
         assert caught.value.message == f"the server says {status}"
         assert len(server.chat_requests) == 1
         await no_leaks(server)
+
+
+@pytest.mark.parametrize("status", [408, 409])
+async def test_408_and_409_are_retried(status: int, no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([ErrorReply(status, "try again"), Complete("ok")]) as server:
+        answer = await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+        assert answer.content == "ok"
+        assert len(server.chat_requests) == 2
+        await no_leaks(server)
+
+
+async def test_connect_timeout_raises_saying_it_timed_out_connecting() -> None:
+    # A listening socket that never accepts, its backlog filled: the kernel drops
+    # further SYNs, so connecting hangs until the client's connect timeout.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(8):
+            filler = socket.socket()
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            fillers.append(filler)
+        m = ChatOpenAI(
+            model="test", base_url=f"http://127.0.0.1:{port}/v1", connect_timeout=0.3, max_retries=0
+        )
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError, match="timed out connecting"):
+            await asyncio.wait_for(m.ainvoke("hi"), GUARD)
+        assert time.monotonic() - start < 5
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
 
 
 async def test_hang_before_headers_times_out_and_retries_then_raises(no_leaks: Leaks) -> None:
@@ -294,6 +339,39 @@ async def test_no_retry_starts_after_the_calls_deadline() -> None:
         assert time.monotonic() - start < 2.5
         assert any("deadline" in note for note in caught.value.__notes__)
         assert len(server.chat_requests) == 1
+
+
+async def test_retry_after_above_the_cap_raises_at_once_saying_how_long(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([rate_limited(retry_after="120"), Complete("late")]) as server:
+        start = time.monotonic()
+        with pytest.raises(RateLimitError) as caught:
+            await asyncio.wait_for(model(server).ainvoke("hi"), GUARD)
+        assert time.monotonic() - start < 5  # neither waited 120 s nor retried sooner
+        assert any("asked to wait 120 s" in note for note in caught.value.__notes__)
+        assert len(server.chat_requests) == 1
+        await no_leaks(server)
+
+
+async def test_retry_after_past_the_deadline_raises_saying_how_long() -> None:
+    async with FakeOpenAIServer([rate_limited(retry_after="30"), Complete("late")]) as server:
+        with pytest.raises(RateLimitError) as caught:
+            await asyncio.wait_for(model(server).ainvoke("hi", config={"timeout": 2.0}), GUARD)
+        notes = caught.value.__notes__
+        assert any("asked to wait 30 s" in n and "deadline" in n for n in notes)
+        assert len(server.chat_requests) == 1
+
+
+async def test_timeout_bounds_the_whole_unstreamed_answer(no_leaks: Leaks) -> None:
+    # Ten pieces 0.15 s apart: no single read waits 0.5 s, the whole answer takes 1.5 s.
+    trickle = Complete("a long answer", body_delay=0.15)
+    async with FakeOpenAIServer([trickle]) as server:
+        with pytest.raises(APITimeoutError, match=r"whole answer \(timeout=0.5 s\)"):
+            await asyncio.wait_for(model(server, timeout=0.5, max_retries=0).ainvoke("hi"), GUARD)
+        await asyncio.wait_for(server.wait_disconnect(), GUARD)
+        await no_leaks(server)
+    async with FakeOpenAIServer([trickle]) as server:
+        answer = await asyncio.wait_for(model(server, timeout=5.0).ainvoke("hi"), GUARD)
+        assert answer.content == "a long answer"
 
 
 async def test_the_calls_deadline_stops_a_hanging_request(no_leaks: Leaks) -> None:

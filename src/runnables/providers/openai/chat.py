@@ -69,15 +69,20 @@ class ChatOpenAI(BaseChatModel):
     object in ``additional_kwargs["parsed"]``).
 
     Timeouts, in seconds: ``connect_timeout``; ``timeout``, the wait for a whole answer
-    that is not streamed; ``stream_idle_timeout``, the longest silence allowed between two
-    pieces of a stream (and before its first). The call's own ``timeout`` config bounds
-    all of them and every retry. ``max_retries`` retries connection errors, timeouts
-    before the first streamed piece, 408, 409, 429 and 5xx, with exponential backoff and
-    jitter, honouring ``Retry-After``.
+    that is not streamed (each attempt: connecting, headers and body); ``stream_idle_timeout``,
+    the longest silence allowed between two pieces of a stream (and before its first). The
+    call's own ``timeout`` config bounds all of them and every retry. ``max_retries``
+    retries connection errors, timeouts before the first streamed piece, 408, 409, 429 and
+    5xx (also an error object with such a status as a stream's first event), with
+    exponential backoff and jitter, honouring ``Retry-After`` up to 60 s (a longer wait,
+    or one past the call's deadline, raises the error with a note saying how long the
+    server asked for).
 
-    ``max_concurrency`` bounds the requests in flight to this ``base_url`` from this
-    process; with ``adaptive_concurrency`` the bound halves on every burst of 429s and
-    grows back as requests succeed.
+    ``max_concurrency`` bounds the requests this model has in flight (on one event loop),
+    with or without ``adaptive_concurrency``. With it, every model calling the same
+    ``base_url`` also shares one adaptive bound for that endpoint: it halves on every
+    burst of 429s and grows back as requests succeed, up to the largest
+    ``max_concurrency`` among them.
 
     >>> model = ChatOpenAI(model="gpt-4o-mini")  # doctest: +SKIP
     >>> (await model.ainvoke("Hello")).content  # doctest: +SKIP

@@ -100,6 +100,18 @@ class AdaptiveConcurrency:
         self.in_flight -= 1
         self._wake()
 
+    def raise_max(self, max_limit: int) -> None:
+        """Let the limit grow to ``max_limit`` if that is above the current ceiling.
+
+        A limit still at its ceiling (never cut by a 429) moves up with it; one that was
+        cut keeps growing back one step at a time, as before.
+        """
+        if max_limit > self.max_limit:
+            if self.limit == self.max_limit:
+                self.limit = max_limit
+            self.max_limit = max_limit
+            self._wake()
+
     def _wake(self) -> None:
         waiters = self._waiters
         while waiters and self.in_flight < self.limit:

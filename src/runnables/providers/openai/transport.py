@@ -8,12 +8,15 @@ the loop shuts down (``asyncio.run`` and pytest close their loops that way), or 
 :class:`OpenAITransport` sends one request with
 
 - retries with exponential backoff and jitter on connection errors, timeouts before the
-  first streamed event, 408, 409, 429 and 5xx, honouring ``Retry-After`` (seconds or an
-  HTTP date) and ``retry-after-ms``; never on other 4xx; never starting after the call's
-  deadline;
-- timeouts: ``connect_timeout``, ``timeout`` (waiting for a whole non-streamed answer)
-  and ``stream_idle_timeout`` (the longest silence between two network reads of a
-  stream, including the wait for the headers). The silence timer is httpx's per-read
+  first streamed event (or an error object with such a status as the stream's first
+  event), 408, 409, 429 and 5xx, honouring ``Retry-After`` (seconds or an HTTP date) and
+  ``retry-after-ms``; never on other 4xx; never starting after the call's deadline; a
+  ``Retry-After`` longer than :data:`MAX_RETRY_AFTER` or the deadline raises the error
+  at once, with a note saying how long the server asked to wait;
+- timeouts: ``connect_timeout``, ``timeout`` (the whole of an attempt at a non-streamed
+  answer: connecting, the headers and the body) and ``stream_idle_timeout`` (the
+  longest silence between two network reads of a stream, including the wait for the
+  headers). The silence timer is httpx's per-read
   timeout: it is reset by every read, and the per-read cost is paid by httpx anyway;
 - adaptive concurrency per endpoint (:mod:`.concurrency`);
 - streams parsed by :class:`~.sse.SSEDecoder` straight from the network reads, yielding
@@ -61,7 +64,8 @@ __all__ = [
 ]
 
 RETRY_STATUSES = frozenset((408, 409, 429))
-#: Retry-After values above this are not honoured (the computed backoff is used).
+#: The longest Retry-After waited for: a server asking for more gets its error raised
+#: (with a note saying how long it asked for) rather than a retry sooner than it asked.
 MAX_RETRY_AFTER = 60.0
 
 
@@ -137,12 +141,20 @@ def get_client(base_url: str) -> httpx.AsyncClient:
     return client
 
 
-def endpoint_concurrency(base_url: str, max_limit: int = 256) -> AdaptiveConcurrency:
-    """The adaptive concurrency limit shared by every call to ``base_url`` on this loop."""
+def endpoint_concurrency(base_url: str, max_limit: int | None = None) -> AdaptiveConcurrency:
+    """The adaptive concurrency limit shared by every call to ``base_url`` on this loop.
+
+    Its ceiling is the largest ``max_limit`` asked for so far (256 if none was): the
+    endpoint's shared state (how far 429s have cut it) is one, while each model's own
+    ``max_concurrency`` is held by the model itself (:class:`OpenAITransport`). Without
+    ``max_limit`` this only looks the limit up.
+    """
     state = _state()
     limit = state.limits.get(base_url)
     if limit is None:
-        limit = state.limits[base_url] = AdaptiveConcurrency(max_limit)
+        limit = state.limits[base_url] = AdaptiveConcurrency(max_limit or 256)
+    elif max_limit is not None and max_limit > limit.max_limit:
+        limit.raise_max(max_limit)
     return limit
 
 
@@ -219,6 +231,9 @@ class OpenAITransport:
         common = {"content-type": "application/json", **self.headers}
         if self.api_key:
             common["authorization"] = f"Bearer {self.api_key}"
+        self._loop_limits: (
+            tuple[asyncio.AbstractEventLoop, AdaptiveConcurrency, AdaptiveConcurrency | None] | None
+        ) = None
         self._json_headers = {**common, "accept": "application/json"}
         # identity: the stream is parsed from the raw network reads, undecoded.
         self._sse_headers = {
@@ -230,7 +245,7 @@ class OpenAITransport:
     # ------------------------------------------------------------------ policy
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None and 0 <= retry_after <= MAX_RETRY_AFTER:
+        if retry_after is not None and retry_after >= 0:
             return retry_after
         delay = min(self.backoff_initial * 2.0**attempt, self.backoff_max)
         return delay * (1 - 0.25 * random.random())  # jitter spreads out retry storms
@@ -252,14 +267,46 @@ class OpenAITransport:
 
     # ------------------------------------------------------------------ sending
 
-    async def _acquire(self) -> tuple[AdaptiveConcurrency | None, int]:
-        if not self.adaptive_concurrency:
-            return None, 0
-        limit = endpoint_concurrency(self.base_url, self.max_concurrency)
-        epoch = limit.try_acquire()
-        if epoch is None:
-            epoch = await wait_without_slot(limit.acquire)
-        return limit, epoch
+    def _limits(self) -> tuple[AdaptiveConcurrency, AdaptiveConcurrency | None]:
+        """This model's own cap and the endpoint's shared adaptive limit, on this loop."""
+        loop = asyncio.get_running_loop()
+        cached = self._loop_limits
+        if cached is not None and cached[0] is loop:
+            return cached[1], cached[2]
+        n = self.max_concurrency
+        # A fixed cap (min = max): a 429 never moves it; the shared limit adapts.
+        own = AdaptiveConcurrency(n, min_limit=n)
+        shared = endpoint_concurrency(self.base_url, n) if self.adaptive_concurrency else None
+        self._loop_limits = (loop, own, shared)
+        return own, shared
+
+    async def _acquire(self) -> tuple[AdaptiveConcurrency, AdaptiveConcurrency | None, int]:
+        own, shared = self._limits()
+        if own.try_acquire() is None:
+            await wait_without_slot(own.acquire)
+        if shared is None:
+            return own, None, 0
+        try:
+            epoch = shared.try_acquire()
+            if epoch is None:
+                epoch = await wait_without_slot(shared.acquire)
+        except BaseException:
+            own.release(0)
+            raise
+        return own, shared, epoch
+
+    @staticmethod
+    def _release(
+        own: AdaptiveConcurrency,
+        shared: AdaptiveConcurrency | None,
+        epoch: int,
+        *,
+        rate_limited: bool,
+        ok: bool,
+    ) -> None:
+        if shared is not None:
+            shared.release(epoch, rate_limited=rate_limited, ok=ok)
+        own.release(0)
 
     async def _send(
         self, path: str, content: bytes, stream: bool, deadline: float | None, attempt: int
@@ -307,41 +354,63 @@ class OpenAITransport:
                 err.add_note(f"Gave up after {attempt + 1} attempts.")
             raise err
         delay = self._backoff(attempt, retry_after)
-        if deadline is not None and time.monotonic() + delay >= deadline:
+        asked = retry_after is not None and retry_after >= 0
+        if asked and delay > MAX_RETRY_AFTER:
             err.add_note(
-                "Not retried: the call's deadline comes before the next attempt "
-                f"(in {delay:.2g} s)."
+                f"Not retried: the server asked to wait {delay:g} s (Retry-After), more than "
+                f"the {MAX_RETRY_AFTER:g} s this client waits. Try again later."
             )
+            raise err
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            if asked:
+                err.add_note(
+                    f"Not retried: the server asked to wait {delay:g} s (Retry-After), past "
+                    "the call's deadline."
+                )
+            else:
+                err.add_note(
+                    "Not retried: the call's deadline comes before the next attempt "
+                    f"(in {delay:.2g} s)."
+                )
             raise err
         await wait_without_slot(lambda: asyncio.sleep(delay))
 
     async def post(self, path: str, body: dict[str, Any], *, deadline: float | None = None) -> Any:
         """POST ``body`` as JSON and return the decoded JSON answer."""
         content = _dumps(body)
+        url = self.base_url + path
         attempt = 0
         while True:
-            limit, epoch = await self._acquire()
+            own, limit, epoch = await self._acquire()
             rate_limited = ok = False
             try:
-                response, err, retry_after = await self._send(
-                    path, content, False, deadline, attempt
-                )
-                if response is not None:
-                    try:
-                        raw = await response.aread()
-                    except httpx.TimeoutException as exc:
-                        err = _timeout_error(response.request.url, "reading the answer", exc, 0)
-                    except httpx.TransportError as exc:
-                        err = _connection_error(str(response.request.url), exc, 0)
-                    finally:
-                        await response.aclose()
-                    if err is None:
-                        ok = True
-                        return _loads(raw, str(response.request.url))
+                # ``timeout`` bounds the whole attempt (connect, headers and body), not
+                # each network read: a server trickling an answer cannot stretch it.
+                whole = asyncio.timeout(self.timeout)
+                try:
+                    async with whole:
+                        response, err, retry_after = await self._send(
+                            path, content, False, deadline, attempt
+                        )
+                        if response is not None:
+                            try:
+                                raw = await response.aread()
+                            except httpx.TimeoutException as exc:
+                                err = _timeout_error(url, "reading the answer", exc, 0)
+                            except httpx.TransportError as exc:
+                                err = _connection_error(url, exc, 0)
+                            finally:
+                                await response.aclose()
+                            if err is None:
+                                ok = True
+                                return _loads(raw, url)
+                except TimeoutError:
+                    if not whole.expired():
+                        raise
+                    err, retry_after = _whole_timeout_error(url, self.timeout), None
                 rate_limited = isinstance(err, APIStatusError) and err.status_code == 429
             finally:
-                if limit is not None:
-                    limit.release(epoch, rate_limited=rate_limited, ok=ok)
+                self._release(own, limit, epoch, rate_limited=rate_limited, ok=ok)
             assert err is not None
             await self._retry_wait(err, attempt, retry_after, deadline)
             attempt += 1
@@ -360,7 +429,7 @@ class OpenAITransport:
         attempt = 0
         loads = json.loads
         while True:
-            limit, epoch = await self._acquire()
+            own, limit, epoch = await self._acquire()
             rate_limited = ok = False
             started = False
             response: httpx.Response | None = None
@@ -436,8 +505,7 @@ class OpenAITransport:
             finally:
                 if response is not None:
                     await response.aclose()
-                if limit is not None:
-                    limit.release(epoch, rate_limited=rate_limited, ok=ok or started)
+                self._release(own, limit, epoch, rate_limited=rate_limited, ok=ok or started)
             assert err is not None
             await self._retry_wait(err, attempt, retry_after, deadline)
             attempt += 1
@@ -527,6 +595,14 @@ def _timeout_error(url: Any, what: str, exc: Exception, attempt: int) -> APITime
         f"The request to {url} timed out {what} ({type(exc).__name__}). Raise the timeout "
         "(connect_timeout, timeout or stream_idle_timeout) or check that the server is up.",
         url=str(url),
+    )
+
+
+def _whole_timeout_error(url: str, timeout: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"The request to {url} timed out waiting for the whole answer (timeout={timeout:g} s). "
+        "Raise timeout, or stream the answer (astream) to see it as it is written.",
+        url=url,
     )
 
 
