@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -86,20 +87,15 @@ def check_bearer(request: Request, tokens: Sequence[bytes]) -> None:
 
 async def read_json_body(request: Request, max_bytes: int | None) -> Any:
     """The request's JSON body; 413 past ``max_bytes``, 422 if it is not JSON."""
-    import json
-
     if max_bytes is not None:
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            raise _too_large(int(length), max_bytes)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_bytes:
-                raise _too_large(size, max_bytes, at_least=True)
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        if length is not None and length.isdigit():
+            if int(length) > max_bytes:
+                raise _too_large(int(length), max_bytes)
+            # The server delivers no more than Content-Length bytes: read it whole.
+            body = await request.body()
+        else:
+            body = await _read_limited(request, max_bytes)
     else:
         body = await request.body()
     try:
@@ -115,6 +111,18 @@ async def read_json_body(request: Request, max_bytes: int | None) -> Any:
                 }
             ]
         ) from None
+
+
+async def _read_limited(request: Request, max_bytes: int) -> bytes:
+    """A body without ``Content-Length`` (chunked), read until it passes ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(size, max_bytes, at_least=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(size: int, limit: int, *, at_least: bool = False) -> HTTPException:
@@ -204,23 +212,41 @@ def _invalid(loc: tuple[str | int, ...], msg: str, value: Any) -> RequestValidat
 # ---------------------------------------------------------------------- disconnect
 
 
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+async def until_disconnect(request: Request, work: Awaitable[T], *, may_suspend: bool = True) -> T:
     """Await ``work``, cancelling it as soon as the client disconnects.
 
     Raises :class:`ClientDisconnectedError` in that case. The request body must have been
     read already: the next ASGI message is then ``http.disconnect``.
+
+    ``work`` runs in the calling task, and one watcher task waits for the disconnect and
+    cancels the caller. With ``may_suspend=False`` (a chain that never yields to the loop:
+    only cheap sync functions, see ``Runnable._needs_loop``) there is no watcher at all,
+    since nothing could observe a disconnect before the work is done anyway.
     """
+    if not may_suspend:
+        return await work
     from runnables.serve.sse import wait_for_disconnect
 
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(wait_for_disconnect(request.receive))
+    caller = asyncio.current_task()
+    assert caller is not None
+    state = {"finished": False, "disconnected": False}
+
+    async def watch() -> None:
+        await wait_for_disconnect(request.receive)
+        if not state["finished"]:
+            state["disconnected"] = True
+            caller.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if not state["disconnected"]:
+            raise
+        caller.uncancel()
+        raise ClientDisconnectedError() from None
     finally:
-        if not task.done():
-            task.cancel()
+        # Set before the watcher can run again, so a disconnect that arrives after the
+        # work is done never cancels the response being sent.
+        state["finished"] = True
         watcher.cancel()
-        await asyncio.gather(task, watcher, return_exceptions=True)
-    if task.cancelled():
-        raise ClientDisconnectedError()
-    return task.result()
