@@ -110,3 +110,40 @@ async def test_abatch_and_astream() -> None:
     assert [v.to_messages()[0].content for v in values] == ["a", "b"]
     assert [v async for v in prompt.astream("c")] == [ChatPromptValue([HumanMessage("c")])]
     assert prompt._needs_loop() is False
+
+
+def test_format_messages_missing_a_variable_names_the_chat_prompt_and_all_its_variables() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Answer in {language}, as {persona}."), ("human", "{q}")]
+    )
+    with pytest.raises(PromptInputError) as info:
+        prompt.format_messages(q="x")
+    msg = str(info.value)
+    assert msg.startswith("ChatPromptTemplate is missing the variables 'language', 'persona'.")
+    assert "It expects 'language', 'persona', 'q'" in msg
+    assert info.value.missing == ["language", "persona"]
+    assert info.value.expected == ["language", "persona", "q"]
+
+
+def test_a_named_chat_prompt_owns_its_missing_variable_error() -> None:
+    prompt = ChatPromptTemplate([("human", "{q} {r}")], name="qa_prompt")
+    with pytest.raises(PromptInputError, match=r"^qa_prompt is missing the variable 'r'"):
+        prompt.format(q="x")
+
+
+def test_a_variable_left_out_of_explicit_input_variables_is_still_owned_by_the_chat_prompt() -> (
+    None
+):
+    prompt = ChatPromptTemplate([("system", "{a}"), ("human", "{q}")], input_variables=["q"])
+    with pytest.raises(PromptInputError) as info:
+        prompt.format_messages(q="x")
+    assert str(info.value).startswith("ChatPromptTemplate is missing the variable 'a'")
+    assert info.value.expected == ["a", "q"]
+
+
+def test_jinja2_chat_template_missing_a_variable_is_an_error() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "{{ a }}"), ("human", "{{ q }}")], template_format="jinja2"
+    )
+    with pytest.raises(PromptInputError, match="ChatPromptTemplate is missing the variable 'a'"):
+        prompt.format_messages(q="x")

@@ -117,3 +117,43 @@ def test_input_schema_lists_the_variables() -> None:
     schema = PromptTemplate.from_template("{a} {b}").get_input_jsonschema()
     body = schema["$defs"]["PromptTemplateInput"] if "$defs" in schema else schema
     assert sorted(body["required"]) == ["a", "b"]
+
+
+def test_jinja2_format_without_a_variable_is_an_error_not_empty_text() -> None:
+    prompt = PromptTemplate.from_template("{{ a }} and {{ b }}", template_format="jinja2")
+    with pytest.raises(PromptInputError) as info:
+        prompt.format(a=1)
+    assert "PromptTemplate is missing the variable 'b'" in str(info.value)
+    assert "It expects 'a', 'b'" in str(info.value)
+    assert info.value.missing == ["b"]
+
+
+def test_jinja2_variable_missing_inside_a_loop_is_named() -> None:
+    # Declared in input_variables by hand, so only rendering finds the gap.
+    prompt = PromptTemplate(
+        "{% for x in items %}{{ x }}{{ sep }}{% endfor %}",
+        input_variables=["items"],
+        template_format="jinja2",
+    )
+    with pytest.raises(PromptInputError, match="missing the variable 'sep'"):
+        prompt.format(items=[1])
+
+
+def test_jinja2_is_defined_tests_still_work_under_strict_undefined() -> None:
+    prompt = PromptTemplate(
+        "{% if extra is defined %}{{ extra }}{% else %}none{% endif %}",
+        input_variables=[],
+        template_format="jinja2",
+    )
+    assert prompt.format() == "none"
+    assert prompt.format(extra="x") == "x"
+
+
+def test_jinja2_templates_cannot_change_the_values_passed_in() -> None:
+    items: list[int] = [1]
+    from jinja2.exceptions import SecurityError
+
+    prompt = PromptTemplate.from_template("{{ items.append(2) }}", template_format="jinja2")
+    with pytest.raises(SecurityError, match="unsafe"):
+        prompt.format(items=items)
+    assert items == [1]

@@ -359,16 +359,34 @@ class ChatPromptTemplate(BasePromptTemplate):
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """The messages for these variables."""
         values = self._merge_partial_and_user_variables(**kwargs)
+        # Checked against the whole prompt's variables, so the error names this prompt
+        # and lists everything it expects, not one message template's share.
+        if not self._required.issubset(values.keys()):
+            raise missing_variables_error(
+                self.get_name(),
+                self._required.difference(values),
+                self.input_variables,
+                list(kwargs),
+            )
         out: list[BaseMessage] = []
-        for entry in self.messages:
-            if isinstance(entry, BaseMessage):
-                out.append(entry)
-            elif isinstance(entry, BaseStringMessagePromptTemplate):
-                out.append(entry.format(**values))
-            elif isinstance(entry, ChatPromptTemplate):
-                out.extend(entry.format_messages(**values))
-            else:
-                out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+        try:
+            for entry in self.messages:
+                if isinstance(entry, BaseMessage):
+                    out.append(entry)
+                elif isinstance(entry, BaseStringMessagePromptTemplate):
+                    out.append(entry.format(**values))
+                elif isinstance(entry, ChatPromptTemplate):
+                    out.extend(entry.format_messages(**values))
+                else:
+                    out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+        except PromptInputError as exc:
+            if not exc.missing:
+                raise
+            # A variable no input_variables declared (they were given explicitly).
+            expected = sorted({*self.input_variables, *exc.expected})
+            raise missing_variables_error(
+                self.get_name(), exc.missing, expected, list(kwargs)
+            ) from None
         return out
 
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:

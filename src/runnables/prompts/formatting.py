@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from string import Formatter
 from typing import Any, Literal
@@ -108,11 +109,22 @@ def f_string_variables(template: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def _jinja_env() -> Any:
     try:
-        from jinja2.sandbox import SandboxedEnvironment
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
     except ImportError:
         raise MissingExtraError("jinja2 prompt templates", "jinja2", "jinja2") from None
-    # The sandbox blocks access to internals (__class__, __globals__...) from a template.
-    return SandboxedEnvironment()
+    # The sandbox blocks access to internals (__class__, __globals__...) from a template,
+    # and the immutable one also blocks changing the values passed in ({{ items.append(1)
+    # }}). StrictUndefined makes a missing variable an error instead of empty text.
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+
+
+def jinja2_undefined_name(exc: BaseException) -> str | None:
+    """The variable a jinja2 ``UndefinedError`` is about, if it is a missing variable."""
+    if type(exc).__name__ != "UndefinedError":
+        return None
+    match = re.fullmatch(r"'([^']+)' is undefined", str(exc))
+    return match.group(1) if match else None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -12,6 +12,7 @@ from runnables.prompts.formatting import (
     check_format,
     formatter_for,
     get_template_variables,
+    jinja2_undefined_name,
     missing_variables_error,
 )
 from runnables.prompts.value import StringPromptValue
@@ -39,7 +40,8 @@ class PromptTemplate(StringPromptTemplate):
     'Tell me a joke about cats'
 
     ``template_format="jinja2"`` uses jinja2 syntax (``{{ topic }}``), rendered in
-    jinja2's sandbox (needs the ``jinja2`` extra). The default f-string format refuses
+    jinja2's immutable sandbox (needs the ``jinja2`` extra); a variable the template uses
+    but the input lacks is an error there too, never empty text. The default f-string format refuses
     attribute access and indexing in fields (``{user.name}``), so a template cannot reach
     into the values' internals.
     """
@@ -107,14 +109,30 @@ class PromptTemplate(StringPromptTemplate):
         '1 and 2'
         """
         values = self._merge_partial_and_user_variables(**kwargs)
+        if not self._required.issubset(values.keys()):
+            raise missing_variables_error(
+                self.get_name(),
+                self._required.difference(values),
+                self.input_variables,
+                list(kwargs),
+            )
         try:
             return self._render(values)
-        except KeyError as exc:
+        except KeyError as exc:  # an f-string variable not declared in input_variables
             missing = exc.args[0] if exc.args else "?"
             if missing in values:
                 raise
             raise missing_variables_error(
-                self.get_name(), [missing], self._variables, list(values)
+                self.get_name(), [missing], self._variables, list(kwargs)
+            ) from None
+        except Exception as exc:
+            if self.template_format != "jinja2":
+                raise
+            name = jinja2_undefined_name(exc)
+            if name is None:
+                raise  # the sandbox's SecurityError, an undefined attribute...
+            raise missing_variables_error(
+                self.get_name(), [name], self._variables, list(kwargs)
             ) from None
 
     def __add__(self, other: Any) -> PromptTemplate:
