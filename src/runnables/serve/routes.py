@@ -56,6 +56,7 @@ try:
     from fastapi.exceptions import RequestValidationError
     from fastapi.params import Depends
     from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
     from starlette.types import Receive, Scope, Send
 except ImportError as exc:  # pragma: no cover - depends on the environment
     from runnables.errors import MissingExtraError
@@ -197,18 +198,23 @@ def add_routes(
     # The POST routes' fast path (see _ASGIEndpoint) skips FastAPI's dependency system,
     # so it is taken only where no dependency could apply: on a FastAPI app (an
     # APIRouter may be included later with dependencies) with none of its own.
-    fast = isinstance(app, FastAPI) and not deps and not app.router.dependencies
+    fast = (
+        app.router
+        if isinstance(app, FastAPI) and not deps and not app.router.dependencies
+        else None
+    )
 
     def post(route: str, endpoint: Callable[..., Any], summary: str) -> None:
-        if fast:
+        if fast is not None:
             # Matched first; the API route below still documents it in the OpenAPI schema.
-            app.router.add_route(
+            asgi = Route(
                 f"{path}/{route}",
                 _ASGIEndpoint(endpoint),
                 methods=["POST"],
                 name=f"{path}/{route}:asgi",
                 include_in_schema=False,
             )
+            fast.routes.append(asgi)
         app.add_api_route(
             f"{path}/{route}",
             endpoint,
