@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 
 from runnables import (
     AddableDict,
+    BlockingStepWarning,
     InvalidRunnableError,
     RunnableLambda,
     RunnableMap,
@@ -151,3 +155,82 @@ async def test_sync_branch_raising_closes_the_pending_async_branches() -> None:
     with pytest.raises(ValueError, match="bad branch"):
         await par.ainvoke(1)
     assert started == []  # the coroutine was closed without running (no "never awaited")
+
+
+def _sleeper(seconds: float, name: str) -> RunnableLambda[Any, str]:
+    def run(x: Any) -> str:
+        time.sleep(seconds)
+        return name
+
+    return RunnableLambda(run, name=name)
+
+
+def _meeting_branches(barrier: threading.Barrier) -> RunnableParallel:
+    """A branch found blocking (it sleeps past the threshold), then two that can only
+    finish if they run at the same time (each waits at the barrier for the other)."""
+
+    def meet(name: str) -> RunnableLambda[Any, str]:
+        def run(x: Any) -> str:
+            barrier.wait(timeout=10)
+            return name
+
+        return RunnableLambda(run, name=name)
+
+    return RunnableParallel(slow=_sleeper(0.05, "slow"), b=meet("b"), c=meet("c"))
+
+
+async def test_first_ainvoke_runs_branches_after_a_blocking_one_at_once_on_threads() -> None:
+    par = _meeting_branches(threading.Barrier(2))
+    with pytest.warns(BlockingStepWarning, match="'slow'"):
+        out = await asyncio.wait_for(par.ainvoke(None), 20)
+    assert out == {"slow": "slow", "b": "b", "c": "c"}
+
+
+def test_first_invoke_moves_branches_after_a_blocking_one_to_the_bridge_at_once() -> None:
+    par = _meeting_branches(threading.Barrier(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # found slow in a sync drive: marked, no warning
+        assert par.invoke(None) == {"slow": "slow", "b": "b", "c": "c"}
+
+
+def _three_slow_branches() -> RunnableParallel:
+    return RunnableParallel(a=_sleeper(0.3, "a"), b=_sleeper(0.3, "b"), c=_sleeper(0.3, "c"))
+
+
+def test_first_invoke_of_slow_sync_branches_takes_about_two_branches_time() -> None:
+    par = _three_slow_branches()
+    start = time.perf_counter()
+    assert par.invoke(None) == {"a": "a", "b": "b", "c": "c"}
+    assert time.perf_counter() - start < 0.8  # in turn: 0.9 s; the first, then the rest: 0.6
+
+
+async def test_first_ainvoke_of_slow_sync_branches_takes_about_two_branches_time() -> None:
+    par = _three_slow_branches()
+    start = time.perf_counter()
+    with pytest.warns(BlockingStepWarning):
+        assert await par.ainvoke(None) == {"a": "a", "b": "b", "c": "c"}
+    assert time.perf_counter() - start < 0.8
+    start = time.perf_counter()  # all three are marked now: they start on threads
+    assert await par.ainvoke(None) == {"a": "a", "b": "b", "c": "c"}
+    assert time.perf_counter() - start < 0.6
+
+
+async def test_a_failing_branch_on_a_thread_raises_after_the_started_ones_finish() -> None:
+    late_started = threading.Event()
+    finished: list[str] = []
+
+    def boom(x: Any) -> str:
+        late_started.wait(timeout=10)
+        raise ValueError(f"bad input {x!r}")
+
+    def late(x: Any) -> str:
+        late_started.set()
+        time.sleep(0.1)
+        finished.append("late")
+        return "late"
+
+    par = RunnableParallel(slow=_sleeper(0.05, "slow"), boom=boom, late=late)
+    with pytest.warns(BlockingStepWarning), pytest.raises(ValueError, match="bad input 1") as err:
+        await par.ainvoke(1)
+    assert "(raised in runnables step 'boom')" in err.value.__notes__
+    assert finished == ["late"]  # a started thread cannot be stopped: it was waited for

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+import asyncio
+import contextvars
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 
 from runnables.core import offload as _offload
 from runnables.core._util import AddableDict, ListIter, gather_all, gather_input, note_step
-from runnables.core.base import Runnable, call, call_transform, coerce_to_runnable
+from runnables.core.base import Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context
 from runnables.core.streams import merge, tee
 from runnables.errors import InvalidRunnableError
@@ -48,6 +51,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         }
         self._keys = list(self.steps__)
         self._steps = list(self.steps__.values())
+        self._items = tuple(self.steps__.items())
         self._nl_generation = -1
         self._nl = True
 
@@ -84,34 +88,60 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
             return {k: await aw for k, aw in zip(self._keys, aws)}
         return dict(zip(self._keys, await gather_all(aws)))
 
-    async def _run_fused(self, input: Any, ctx: Context) -> dict[str, Any]:
+    async def _run_fused(
+        self,
+        input: Any,
+        ctx: Context,
+        items: Sequence[tuple[str, Runnable[Any, Any]]] | None = None,
+        offloading: bool = False,
+    ) -> dict[str, Any]:
         """The plain path: cheap sync branches are called directly, in turn (they would not
         overlap anyway: a sync function never yields to the loop); the others run
         concurrently as tasks.
+
+        Once a branch is found blocking (``offloading``), the sync branches not started yet
+        run at once instead: each on a worker thread from async code; from a sync drive,
+        the rest of the branches move to the bridge loop, which does the same there. So a
+        first call of slow sync branches takes about two branches' time, not all of them.
         """
         results: dict[str, Any] = {}
         pending_keys: list[str] = []
         pending: list[Awaitable[Any]] = []
+        threaded: list[tuple[str, Runnable[Any, Any]]] = []
+        threads: list[_ThreadCall] = []
+        rest: Sequence[tuple[str, Runnable[Any, Any]]] = ()
+        if items is None:
+            items = self._items
         in_loop = not ctx.sync
         token = None if ctx.is_root else CURRENT.set(ctx)
         try:
             start = perf_counter()
-            for key, step in self.steps__.items():
+            for i, (key, step) in enumerate(items):
                 inline = step._inline
                 if inline is None:
                     pending_keys.append(key)
                     pending.append(step._ainvoke(input, ctx))
                     continue
+                if offloading:
+                    if not in_loop:
+                        rest = items[i:]
+                        break
+                    thread = _ThreadCall(inline, input, step.get_name())
+                    threads.append(thread)
+                    pending_keys.append(key)
+                    pending.append(thread.result())
+                    threaded.append((key, step))
+                    continue
                 try:
                     out = inline(input)
                 except BaseException as exc:
-                    for aw in pending:
-                        aw.close()  # type: ignore[attr-defined]
                     note_step(exc, step.get_name())
+                    await _abandon(pending, threads)
                     raise
                 now = perf_counter()
                 if now - start > _offload.THRESHOLD:
                     step._found_blocking(now - start, in_loop)
+                    offloading = True
                 start = now
                 if isinstance(out, Runnable):
                     pending_keys.append(key)
@@ -121,15 +151,33 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         finally:
             if token is not None:
                 CURRENT.reset(token)
+        if rest:
+            from runnables.core.bridge import run_on_bridge
+            from runnables.core.config import ROOT
+
+            on_loop = ROOT if ctx.is_root else ctx.replace(sync=False)
+            try:
+                results.update(run_on_bridge(self._run_fused(input, on_loop, rest, True)))
+            except BaseException:
+                await _abandon(pending, threads)
+                raise
         if pending:
             if ctx.sync:
                 for key, aw in zip(pending_keys, pending):
                     results[key] = await aw
             else:
                 results.update(zip(pending_keys, await gather_all(pending)))
-        if len(results) == len(self._keys) and not pending:
+        for key, step in threaded:
+            out, spent = results[key]
+            if spent > _offload.THRESHOLD:
+                # Measured off the loop: marked silently, so later calls start it on a thread.
+                step._found_blocking(spent, in_loop=False)
+            if isinstance(out, Runnable):
+                out = await step._run_returned(out, input, ctx)
+            results[key] = out
+        if len(results) == len(items) and not pending:
             return results
-        return {key: results[key] for key in self._keys}
+        return {key: results[key] for key, _ in items}
 
     async def _atransform(
         self, inputs: AsyncIterator[Any], ctx: Context
@@ -165,4 +213,63 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
 RunnableMap = RunnableParallel
 
-_ = call
+
+def _timed_call(func: Callable[[Any], Any], input: Any, name: str) -> tuple[Any, float]:
+    start = perf_counter()
+    try:
+        out = func(input)
+    except BaseException as exc:
+        note_step(exc, name)
+        raise
+    return out, perf_counter() - start
+
+
+class _ThreadCall:
+    """A sync branch started on a worker thread at once, in the current context.
+
+    A thread cannot be stopped, so when the call fails or is cancelled the branch is
+    withdrawn if its thread has not started yet, and waited for otherwise: nothing the
+    call started outlives it.
+    """
+
+    __slots__ = ("_lock", "_state", "future")
+
+    _PENDING, _RUNNING, _WITHDRAWN = 0, 1, 2
+
+    def __init__(self, func: Callable[[Any], Any], input: Any, name: str) -> None:
+        self._lock = threading.Lock()
+        self._state = self._PENDING
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        self.future = loop.run_in_executor(None, context.run, self._run, func, input, name)
+
+    def _run(self, func: Callable[[Any], Any], input: Any, name: str) -> tuple[Any, float]:
+        with self._lock:
+            if self._state == self._WITHDRAWN:
+                return None, 0.0
+            self._state = self._RUNNING
+        return _timed_call(func, input, name)
+
+    async def result(self) -> tuple[Any, float]:
+        """The branch's output and the seconds it took."""
+        try:
+            return await asyncio.shield(self.future)
+        except asyncio.CancelledError:
+            await self.withdraw()
+            raise
+
+    async def withdraw(self) -> None:
+        with self._lock:
+            if self._state == self._PENDING:
+                self._state = self._WITHDRAWN
+                return
+        await asyncio.gather(self.future, return_exceptions=True)
+
+
+async def _abandon(pending: Sequence[Awaitable[Any]], threads: Sequence[_ThreadCall]) -> None:
+    """Drop the branches of a failed call: close those not started, withdraw or wait for
+    those on threads."""
+    for aw in pending:
+        aw.close()  # type: ignore[attr-defined]
+    for thread in threads:
+        await thread.withdraw()
