@@ -52,6 +52,7 @@ from runnables.providers.openai.errors import (
     server_message,
     status_error,
 )
+from runnables.providers.openai.pool import install as install_fast_pool
 from runnables.providers.openai.sse import DONE, SSEDecoder
 
 __all__ = [
@@ -130,12 +131,13 @@ def get_client(base_url: str) -> httpx.AsyncClient:
     key = (base_url, loopback)
     client = state.clients.get(key)
     if client is None or client.is_closed:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+        # A proxy from the environment must not catch requests to this machine
+        # (HTTP_PROXY without NO_PROXY=localhost gives "connection refused").
+        transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=not loopback)
+        install_fast_pool(transport)  # linear-time pool bookkeeping (see .pool)
         client = httpx.AsyncClient(
-            # A proxy from the environment must not catch requests to this machine
-            # (HTTP_PROXY without NO_PROXY=localhost gives "connection refused").
-            trust_env=not loopback,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
-            timeout=None,
+            transport=transport, trust_env=not loopback, limits=limits, timeout=None
         )
         state.clients[key] = client
     return client
