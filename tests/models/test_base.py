@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from pydantic import BaseModel
@@ -317,3 +317,96 @@ async def test_astream_consumer_does_not_see_the_model_steps_config_between_chun
     async for _chunk in model.astream("hi", {"tags": ["inner"], "max_concurrency": 1}):
         seen.append(get_config()["tags"])
     assert seen and all(tags == [] for tags in seen)
+
+
+def _recording_model(answer: AIMessage) -> tuple[FunctionChatModel, list[dict[str, Any]]]:
+    """A model that answers ``answer`` and records the parameters of every call."""
+    seen: list[dict[str, Any]] = []
+
+    def respond(messages: list[BaseMessage], params: dict[str, Any]) -> AIMessage:
+        seen.append(params)
+        return answer
+
+    return FunctionChatModel(respond), seen
+
+
+async def test_with_structured_output_function_calling_passes_strict_to_the_tool() -> None:
+    answer = AIMessage(
+        "", tool_calls=[tool_call(name="Person", args={"name": "Ada", "age": 36}, id="1")]
+    )
+    model, seen = _recording_model(answer)
+    structured = model.with_structured_output(Person, method="function_calling", strict=True)
+    assert await structured.ainvoke("who?") == Person(name="Ada", age=36)
+    (tool,) = seen[0]["tools"]
+    assert tool["function"]["name"] == "Person"
+    assert tool["function"]["strict"] is True
+    assert seen[0]["tool_choice"] == {"type": "function", "function": {"name": "Person"}}
+
+
+async def test_with_structured_output_json_schema_sends_response_format_and_reads_the_text() -> (
+    None
+):
+    model, seen = _recording_model(AIMessage('```json\n{"name": "Ada", "age": 36}\n```'))
+    structured = model.with_structured_output(Person, method="json_schema", strict=True)
+    assert await structured.ainvoke("who?") == Person(name="Ada", age=36)
+    fmt = seen[0]["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["name"] == "Person"
+    assert fmt["json_schema"]["strict"] is True
+    assert fmt["json_schema"]["description"] == "A person."
+    assert set(fmt["json_schema"]["schema"]["properties"]) == {"name", "age"}
+    assert "tools" not in seen[0]
+
+
+async def test_with_structured_output_json_mode_reads_json_text_with_or_without_a_schema() -> None:
+    model, seen = _recording_model(AIMessage('{"name": "Ada", "age": 36}'))
+    out = await model.with_structured_output(Person, method="json_mode").ainvoke("who?")
+    assert out == Person(name="Ada", age=36)
+    assert seen[0]["response_format"] == {"type": "json_object"}
+    as_dict = await model.with_structured_output(method="json_mode").ainvoke("who?")
+    assert as_dict == {"name": "Ada", "age": 36}
+
+
+async def test_with_structured_output_json_text_that_does_not_parse_is_reported() -> None:
+    model, _ = _recording_model(AIMessage("I cannot answer that."))
+    structured = model.with_structured_output(Person, method="json_schema", include_raw=True)
+    out = await structured.ainvoke("?")
+    assert out["parsed"] is None
+    assert isinstance(out["parsing_error"], StructuredOutputError)
+    with pytest.raises(StructuredOutputError, match="not valid JSON"):
+        await model.with_structured_output(Person, method="json_mode").ainvoke("?")
+
+
+def test_with_structured_output_refuses_an_unknown_method_and_strict_json_mode() -> None:
+    model, _ = _recording_model(AIMessage(""))
+    with pytest.raises(ValueError, match="method='xml'"):
+        model.with_structured_output(Person, method="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot take strict"):
+        model.with_structured_output(Person, method="json_mode", strict=True)
+    with pytest.raises(ValueError, match="needs a schema"):
+        model.with_structured_output(method="function_calling")
+
+
+class Movie(TypedDict):
+    """A film.
+
+    Args:
+        title: the film's title
+    """
+
+    title: str
+    year: Annotated[int, ..., "the year it came out"]
+
+
+async def test_with_structured_output_of_a_typed_dict_returns_a_dict() -> None:
+    answer = AIMessage(
+        "", tool_calls=[tool_call(name="Movie", args={"title": "Heat", "year": 1995}, id="1")]
+    )
+    model, seen = _recording_model(answer)
+    out = await model.with_structured_output(Movie).ainvoke("?")
+    assert out == {"title": "Heat", "year": 1995}
+    assert type(out) is dict
+    assert seen[0]["tools"][0]["function"]["description"] == "A film."
+    model, _ = _recording_model(AIMessage('{"title": "Heat", "year": 1995}'))
+    out = await model.with_structured_output(Movie, method="json_schema").ainvoke("?")
+    assert out == {"title": "Heat", "year": 1995}

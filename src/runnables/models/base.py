@@ -28,7 +28,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runnables.core._util import gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
@@ -62,6 +62,11 @@ __all__ = [
     "LanguageModelInput",
     "StructuredOutputError",
 ]
+
+StructuredOutputMethod = Literal["function_calling", "json_mode", "json_schema"]
+"""How ``with_structured_output`` asks the model for the schema (langchain-core's values)."""
+
+_STRUCTURED_METHODS = ("function_calling", "json_mode", "json_schema")
 
 LanguageModelInput = Any
 """A string, a prompt value (anything with ``.to_messages()``), a message, or a list of
@@ -425,23 +430,70 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     def with_structured_output(
         self,
-        schema: Mapping[str, Any] | type,
+        schema: Mapping[str, Any] | type | None = None,
         *,
+        method: StructuredOutputMethod = "function_calling",
         include_raw: bool = False,
+        strict: bool | None = None,
     ) -> RunnableSequence[LanguageModelInput, Any]:
         """This model answering with ``schema``: a validated pydantic object, or a dict.
 
-        Built on a tool call the model is told to make. With ``include_raw`` the output
-        is ``{"raw": AIMessage, "parsed": object or None, "parsing_error": exception or
-        None}`` and a response that does not parse is returned, not raised.
+        ``schema``: a pydantic model class (answers are validated instances of it), a
+        TypedDict class or a JSON schema / OpenAI tool dict (answers are dicts).
+
+        ``method`` (langchain-core's values) says how the model is asked:
+
+        - ``"function_calling"`` (default): the model is told to call a tool whose
+          arguments are the schema; the answer is read from that tool call. Works with
+          every model that supports ``bind_tools``.
+        - ``"json_schema"``: the schema is sent as ``response_format={"type":
+          "json_schema", ...}`` (the provider's native structured output) and the answer
+          is read as JSON from the message text. Needs a provider that reads
+          ``response_format``, such as ``ChatOpenAI``.
+        - ``"json_mode"``: ``response_format={"type": "json_object"}`` is sent and the
+          answer is read as JSON from the text (``schema`` may be None: a dict then).
+          The prompt itself must ask for JSON with the schema's keys.
+
+        ``strict``: passed on as the tool's (or the JSON schema's) ``strict`` flag, so a
+        provider that supports it holds the model to the schema exactly; not allowed with
+        ``"json_mode"``. With ``include_raw`` the output is ``{"raw": AIMessage, "parsed":
+        object or None, "parsing_error": exception or None}`` and a response that does
+        not parse is returned, not raised.
 
         >>> from pydantic import BaseModel
         >>> class Answer(BaseModel):
         ...     text: str
         >>> # structured = model.with_structured_output(Answer)
         """
-        tool = convert_to_openai_tool(schema)
+        if method not in _STRUCTURED_METHODS:
+            raise ValueError(
+                f"with_structured_output got method={method!r}; use one of "
+                f"{list(_STRUCTURED_METHODS)}."
+            )
+        if method == "json_mode":
+            if strict is not None:
+                raise ValueError(
+                    "with_structured_output(method='json_mode') cannot take strict: JSON mode "
+                    "does not send a schema. Use method='json_schema' with strict=True."
+                )
+            json_mode = self.bind(response_format={"type": "json_object"})
+            return json_mode | _JsonContentParser(schema, include_raw)
+        if schema is None:
+            raise ValueError(
+                f"with_structured_output(method={method!r}) needs a schema: a pydantic model "
+                "class, a TypedDict class or a JSON schema dict."
+            )
+        tool = convert_to_openai_tool(schema, strict=strict)
         name = tool["function"]["name"]
+        if method == "json_schema":
+            fn = tool["function"]
+            json_schema: dict[str, Any] = {"name": name, "schema": fn.get("parameters", {})}
+            if fn.get("description"):
+                json_schema["description"] = fn["description"]
+            if strict is not None:
+                json_schema["strict"] = strict
+            native = self.bind(response_format={"type": "json_schema", "json_schema": json_schema})
+            return native | _JsonContentParser(schema, include_raw)
         bound = self.bind_tools([tool], tool_choice=name)
         parser = _ToolCallParser(schema, name, include_raw)
         return bound | parser
@@ -536,6 +588,54 @@ def _estimate_usage(messages: list[BaseMessage], output_chars: int) -> UsageMeta
     return {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
 
 
+def _validated(schema: Any, value: Any, what: str) -> Any:
+    """``value`` validated as ``schema`` if it is a pydantic model class, else as it is."""
+    validate = getattr(schema, "model_validate", None)
+    if isinstance(schema, type) and validate is not None:
+        try:
+            return validate(value)
+        except Exception as exc:
+            raise StructuredOutputError(
+                f"The model's {what} {value!r} do not match {schema.__name__}: {exc}"
+            ) from exc
+    return value
+
+
+class _JsonContentParser(Runnable[AIMessage, Any]):
+    """Reads the JSON text of a ``json_schema`` / ``json_mode`` answer into the schema."""
+
+    _run_type = "parser"
+
+    def __init__(self, schema: Any, include_raw: bool) -> None:
+        self.schema = schema
+        self.include_raw = include_raw
+        self.name = "StructuredOutputParser"
+
+    def _needs_loop(self) -> bool:
+        return False
+
+    def _parse(self, message: AIMessage) -> Any:
+        from runnables.output_parsers.json import JsonOutputParser
+
+        text = message.text
+        try:
+            value = JsonOutputParser().parse(text)
+        except Exception as exc:
+            raise StructuredOutputError(
+                f"The model's answer is not valid JSON ({exc}); it was {text[:200]!r}."
+            ) from exc
+        return _validated(self.schema, value, "JSON answer")
+
+    async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
+        if not self.include_raw:
+            return self._parse(input)
+        try:
+            parsed = self._parse(input)
+        except StructuredOutputError as exc:
+            return {"raw": input, "parsed": None, "parsing_error": exc}
+        return {"raw": input, "parsed": parsed, "parsing_error": None}
+
+
 class _ToolCallParser(Runnable[AIMessage, Any]):
     """Reads the forced tool call of ``with_structured_output`` into the schema."""
 
@@ -565,17 +665,7 @@ class _ToolCallParser(Runnable[AIMessage, Any]):
                 f"The model answered without calling {self.tool!r}, so there is no structured "
                 f"output to read. Its answer was: {message.text[:200]!r}."
             )
-        args = calls[0]["args"]
-        validate = getattr(self.schema, "model_validate", None)
-        if isinstance(self.schema, type) and validate is not None:
-            try:
-                return validate(args)
-            except Exception as exc:
-                raise StructuredOutputError(
-                    f"The model's {self.tool!r} arguments {args!r} do not match "
-                    f"{self.schema.__name__}: {exc}"
-                ) from exc
-        return args
+        return _validated(self.schema, calls[0]["args"], f"{self.tool!r} arguments")
 
     async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
         if not self.include_raw:

@@ -113,14 +113,106 @@ def _function_schema(func: Callable[..., Any]) -> tuple[str, str, dict[str, Any]
     return name, description, schema
 
 
+_MAX_TYPED_DICT_DEPTH = 25
+
+
+def is_typeddict(obj: Any) -> bool:
+    """Whether ``obj`` is a TypedDict class (from ``typing`` or ``typing_extensions``)."""
+    import typing_extensions
+
+    return isinstance(obj, type) and typing_extensions.is_typeddict(obj)
+
+
+def _typed_dict_to_model(tp: Any, visited: dict[Any, Any], depth: int = 0) -> Any:
+    """``tp`` with every TypedDict in it turned into a pydantic model, as langchain-core does.
+
+    The TypedDict's docstring gives the description and its ``Args:`` section the field
+    descriptions. A field ``Annotated[T, default, "description"]`` has that default (``...``
+    for none) and description; ``Annotated[T, ..., "text"]`` is required. Other fields are
+    required unless the TypedDict marks them not required (``total=False``,
+    ``NotRequired``), which langchain-core ignores.
+    """
+    if tp in visited:
+        return visited[tp]
+    if depth >= _MAX_TYPED_DICT_DEPTH:
+        return tp
+    if is_typeddict(tp):
+        from pydantic import Field, create_model
+
+        # Its own docstring only: inspect.getdoc would inherit dict's.
+        description, arg_docs = _doc_parts(tp.__dict__.get("__doc__"))
+        try:
+            hints = typing.get_type_hints(tp, include_extras=True)
+        except Exception:
+            hints = dict(getattr(tp, "__annotations__", {}))
+        optional_keys: frozenset[str] = getattr(tp, "__optional_keys__", frozenset())
+        fields: dict[str, Any] = {}
+        for key, hint in hints.items():
+            # NotRequired is also read from the hint: with string annotations (from
+            # __future__ import annotations) Python < 3.12 misses it in __optional_keys__.
+            bare, required = _strip_required(hint)
+            optional = key in optional_keys if required is None else not required
+            hint = bare
+            default: Any = None if optional else ...
+            field_doc = arg_docs.get(key)
+            if typing.get_origin(hint) is typing.Annotated:
+                inner, *extra = typing.get_args(hint)
+                hint = _typed_dict_to_model(inner, visited, depth + 1)
+                if extra:
+                    default = extra[0]
+                if len(extra) > 1:
+                    if not isinstance(extra[1], str):
+                        raise ValueError(
+                            f"The field {key!r} of {tp.__name__} is annotated with "
+                            f"{extra[1]!r} as its description; the third argument of "
+                            "Annotated must be a string description."
+                        )
+                    field_doc = field_doc or extra[1]
+            else:
+                hint = _typed_dict_to_model(hint, visited, depth + 1)
+            fields[key] = (hint, Field(default, description=field_doc))
+        model = create_model(tp.__name__, **fields)
+        model.__doc__ = description or None
+        visited[tp] = model
+        return model
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is not None and args and origin is not typing.Annotated:
+        new_args = tuple(_typed_dict_to_model(a, visited, depth + 1) for a in args)
+        if new_args != args:
+            try:
+                return tp.copy_with(new_args)
+            except AttributeError:
+                return origin[new_args]
+    return tp
+
+
+def _strip_required(hint: Any) -> tuple[Any, bool | None]:
+    """``hint`` without ``Required``/``NotRequired``, and which one it had (None: neither)."""
+    import typing_extensions
+
+    required: bool | None = None
+    while True:
+        origin = typing.get_origin(hint)
+        if origin in (typing.Required, typing_extensions.Required):
+            required = True
+        elif origin in (typing.NotRequired, typing_extensions.NotRequired):
+            required = False
+        else:
+            return hint, required
+        hint = typing.get_args(hint)[0]
+
+
 def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str, Any]:
     """A tool definition in OpenAI's format from a function, pydantic model or schema.
 
     Accepts: a typed Python function (its docstring gives the description and the
     ``Args:`` section the parameter descriptions), a pydantic model class (its docstring
     is the description), a JSON schema dict with a ``title``, a dict with ``name`` and
-    ``parameters``, a dict already in OpenAI's format, or an object with ``name``,
-    ``description`` and ``args_schema`` (a tool object).
+    ``parameters``, a dict already in OpenAI's format, a TypedDict class (read as
+    langchain-core reads it: docstring, ``Args:``, ``Annotated[type, default,
+    "description"]`` fields), or an object with ``name``, ``description`` and
+    ``args_schema`` (a tool object).
 
     >>> def add(a: int, b: int) -> int:
     ...     '''Add two numbers.'''
@@ -147,7 +239,9 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
                 "'title' (the tool's name), or pass {'name': ..., 'description': ..., "
                 "'parameters': {...}}."
             )
-    elif _is_pydantic_model(tool):
+    elif _is_pydantic_model(tool) or is_typeddict(tool):
+        if not _is_pydantic_model(tool):
+            tool = _typed_dict_to_model(tool, {})
         schema = _strip_titles(tool.model_json_schema())
         name = schema.pop("title", tool.__name__)
         description = schema.pop("description", None)
