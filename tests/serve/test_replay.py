@@ -19,6 +19,7 @@ from runnables.serve.replay import ReplayGoneError, RunStore, parse_event_id
 
 Start = Callable[..., Any]  # the live_server fixture (tests/serve/conftest.py)
 Parse = Callable[[str], list[dict[str, Any]]]
+RESUMABLE = {"Resume-Grace": "30"}
 
 
 class Gate:
@@ -61,12 +62,14 @@ def read_until(sock: socket.socket, marker: bytes) -> bytes:
     return data
 
 
-def start_stream(url: str, path: str) -> socket.socket:
+def start_stream(url: str, path: str, grace: float | None = 30) -> socket.socket:
+    """POST a stream on a plain socket; ``grace`` is sent as ``Resume-Grace`` (None: not)."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     body = b'{"input": "go"}'
+    extra = f"Resume-Grace: {grace:g}\r\n" if grace is not None else ""
     sock.sendall(
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}"
         f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
@@ -135,8 +138,10 @@ def test_a_finished_run_replays_from_the_start_without_an_id(
     add_routes(app, RunnableLambda(str.upper), path="/u")
     url = live_server(app).url
 
-    first = parse_sse(httpx.post(f"{url}/u/stream_events", json={"input": "a"}).text)
-    run_id = json.loads(first[0]["data"])["run_id"]
+    first = parse_sse(
+        httpx.post(f"{url}/u/stream_events", json={"input": "a"}, headers=RESUMABLE).text
+    )
+    run_id = json.loads(first[0]["data"])["run_id"]  # the root run's first event
     again = parse_sse(httpx.get(f"{url}/u/stream_events/{run_id}").text)
 
     assert again == first
@@ -158,15 +163,18 @@ def test_a_dropped_run_with_no_reconnect_is_cancelled_after_the_grace(
 ) -> None:
     gate = Gate(n=4, release_after=2)
     app = FastAPI()
-    add_routes(app, gate.step(), path="/g", resume_grace=0.2)
+    add_routes(app, gate.step(), path="/g", resume_grace=30)
     url = live_server(app).url
 
-    sock = start_stream(url, "/g/stream")
-    read_until(sock, b'"w1 "')
+    sock = start_stream(url, "/g/stream", grace=0.2)
+    seen = read_until(sock, b'"w1 "')
     sock.close()
 
     assert gate.cancelled.wait(10)
     assert not gate.finished.is_set()
+    run_id, _ = parse_event_id(last_id(seen, parse_sse)) or ("", 0)
+    # Nobody is left to read the abandoned run's events: they are not kept.
+    assert httpx.get(f"{url}/g/stream/{run_id}").status_code == 404
 
 
 # ---------------------------------------------------------------------- the buffer itself

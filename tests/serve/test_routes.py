@@ -63,14 +63,17 @@ class Probe:
             raise
 
 
-def raw_post(url: str, path: str, body: dict[str, Any]) -> socket.socket:
+def raw_post(
+    url: str, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> socket.socket:
     """Send a POST on a plain socket, so the test controls when the connection closes."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     data = json.dumps(body).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     sock.sendall(
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        f"{extra}Content-Length: {len(data)}\r\n\r\n".encode()
         + data
     )
     return sock
@@ -150,10 +153,12 @@ def test_stream_events_sends_v2_events_under_the_run_id(
     )
 
     events = parse_sse(response.text)
-    run_id = json.loads(events[0]["data"])["run_id"]
+    # As LangServe 0.3: no metadata event here (its client logs one as unsupported).
+    assert [e["event"] for e in events] == ["data"] * 3 + ["end"]
     data = [json.loads(e["data"]) for e in events if e["event"] == "data"]
     assert [d["event"] for d in data] == ["on_chain_start", "on_chain_stream", "on_chain_end"]
-    assert data[0]["run_id"] == run_id
+    run_id = data[0]["run_id"]
+    assert [e["id"] for e in events] == [f"{run_id}:{i}" for i in range(len(events))]
     assert data[-1]["data"]["output"] == "zz"
     assert events[-1]["event"] == "end"
 
@@ -493,23 +498,77 @@ def test_a_client_disconnect_cancels_invoke_and_its_model_call(live_server: Star
     assert probe.cancelled_at - closed_at < 1.0
 
 
-@pytest.mark.parametrize("options", [{"resumable": False}, {"resume_grace": 0}])
-def test_a_client_disconnect_cancels_a_stream_and_its_model_call(
-    live_server: Start, options: dict[str, Any]
+@pytest.mark.parametrize(
+    ("route", "options", "headers"),
+    [
+        ("stream", {}, {}),  # the defaults: resumable routes, a client that did not ask
+        ("stream_events", {}, {}),
+        ("stream", {"resumable": False}, {"Resume-Grace": "30"}),
+        ("stream", {"resume_grace": 0}, {"Resume-Grace": "30"}),
+        ("stream", {}, {"Resume-Grace": "0"}),
+    ],
+)
+def test_a_client_disconnect_cancels_a_stream_and_its_model_call_within_100_ms(
+    live_server: Start, route: str, options: dict[str, Any], headers: dict[str, str]
 ) -> None:
     probe = Probe()
     app = FastAPI()
     add_routes(app, slow_chain(probe), path="/slow", **options)
     url = live_server(app).url
 
-    sock = raw_post(url, "/slow/stream", {"input": "hi"})
+    sock = raw_post(url, f"/slow/{route}", {"input": "hi"}, headers)
     assert probe.started.wait(10)
-    assert b"event: metadata" in sock.recv(4096)
+    got = b""
+    while b"event: " not in got:  # the first event may come after the headers
+        got += sock.recv(4096)
     closed_at = time.monotonic()
     sock.close()
 
     assert probe.cancelled.wait(5), "the model call was not cancelled"
-    assert probe.cancelled_at - closed_at < 1.0
+    # The requirement is 100 ms; 0.3 s of slack is for the shared, noisy test machine
+    # (a scheduling hiccup of a thread), not for any wait in the server.
+    assert probe.cancelled_at - closed_at < 0.3
+
+
+def test_a_stream_without_resume_grace_is_not_held_for_a_reconnect(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(str.upper), path="/u")
+    url = live_server(app).url
+
+    response = httpx.post(f"{url}/u/stream", json={"input": "a"})
+
+    events = parse_sse(response.text)
+    run_id = json.loads(events[0]["data"])["run_id"]
+    assert [e["id"] for e in events] == [f"{run_id}:{i}" for i in range(len(events))]
+    assert "resume-grace" not in response.headers
+    assert httpx.get(f"{url}/u/stream/{run_id}").status_code == 404
+
+
+def test_resume_grace_is_capped_by_the_routes_resume_grace(live_server: Start) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(str.upper), path="/u", resume_grace=2)
+    url = live_server(app).url
+
+    asked = httpx.post(f"{url}/u/stream", json={"input": "a"}, headers={"Resume-Grace": "1.5"})
+    capped = httpx.post(f"{url}/u/stream", json={"input": "a"}, headers={"Resume-Grace": "60"})
+
+    assert asked.headers["resume-grace"] == "1.5"
+    assert capped.headers["resume-grace"] == "2"
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_an_invalid_resume_grace_is_422_naming_the_header(live_server: Start, value: str) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(str.upper), path="/u")
+    url = live_server(app).url
+
+    response = httpx.post(f"{url}/u/stream", json={"input": "a"}, headers={"Resume-Grace": value})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["header", "resume-grace"] and value in error["msg"]
 
 
 def test_shutdown_lets_an_open_stream_finish(live_server: Start, parse_sse: Parse) -> None:
@@ -550,7 +609,7 @@ def test_shutdown_gives_a_detached_stream_run_its_grace_to_finish(live_server: S
     app = FastAPI()
     add_routes(app, RunnableLambda(work), path="/w", resume_grace=30, shutdown_grace=10)
     server = live_server(app)
-    sock = raw_post(server.url, "/w/stream", {"input": "x"})
+    sock = raw_post(server.url, "/w/stream", {"input": "x"}, {"Resume-Grace": "30"})
     assert started.wait(10)
     sock.close()  # the run is now detached, waiting for a reconnect
 

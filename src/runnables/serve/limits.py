@@ -8,7 +8,8 @@ the config allow-list, and the helper that cancels work when the client leaves.
   when the client sends one, else while the body is read (the read stops there).
 - **In flight**: at most ``max_in_flight`` runs at once per ``add_routes`` call; one
   more is answered 503 with ``Retry-After`` instead of queueing until the server falls
-  over. A stream counts until its run ends, not until its connection does.
+  over. A stream counts until its run ends, not until its connection does. Once
+  shutdown has begun (:mod:`runnables.serve.shutdown`) every new run is answered 503.
 - **Config**: a request may set only the config keys in ``config_keys`` (default
   ``configurable``, ``tags``, ``metadata``, ``run_name``). Other ``RunnableConfig`` keys
   (``callbacks``, ``max_concurrency``, ``recursion_limit``, ``timeout``, ``run_id``...)
@@ -140,7 +141,7 @@ def _too_large(size: int, limit: int, *, at_least: bool = False) -> HTTPExceptio
 class InFlight:
     """A count of the runs in progress with a cap; over the cap a request gets 503."""
 
-    __slots__ = ("count", "limit", "retry_after")
+    __slots__ = ("closing", "count", "limit", "retry_after")
 
     def __init__(self, limit: int | None, retry_after: float = 1.0) -> None:
         if limit is not None and limit < 1:
@@ -148,9 +149,17 @@ class InFlight:
         self.limit = limit
         self.retry_after = retry_after
         self.count = 0
+        self.closing = False  # set when shutdown begins: no new runs
 
     def enter(self) -> None:
-        """Count one more run, or raise 503 if the cap is reached."""
+        """Count one more run, or raise 503 if the cap is reached or the server is closing."""
+        if self.closing:
+            raise HTTPException(
+                status_code=503,
+                detail="The server is shutting down and starts no new runs; retry after the "
+                "delay in the Retry-After header.",
+                headers={"Retry-After": str(max(1, round(self.retry_after)))},
+            )
         if self.limit is not None and self.count >= self.limit:
             raise HTTPException(
                 status_code=503,

@@ -14,16 +14,19 @@ shared with every other call to the same server):
 - ``ainvoke`` posts to ``{url}/invoke``; ``abatch`` sends the whole batch in one post to
   ``{url}/batch``; ``astream`` reads ``{url}/stream`` as server-sent events and yields
   each ``data`` chunk as it arrives; ``astream_events`` reads ``{url}/stream_events``.
-- **Resuming**: every event the server sends has an id. If the connection drops in the
-  middle of a stream, the client sends the request again with ``Last-Event-ID`` and the
-  server replays what was missed, without running the chain again (``max_reconnects``
-  times, with a short backoff). A stream that drops before its first event is not
-  retried: the server may or may not have started the chain.
+- **Resuming**: every event the server sends has an id. Stream requests carry
+  ``Resume-Grace: <resume_grace>``, which asks the server to keep the run going that
+  long after a dropped connection. If the connection drops in the middle of a stream,
+  the client sends the request again with ``Last-Event-ID`` and the server replays what
+  was missed, without running the chain again (``max_reconnects`` times, with a short
+  backoff). A stream that drops before its first event is not retried: the server may
+  or may not have started the chain.
 - **Errors**: an HTTP error status, or an ``error`` event in a stream, raises
   :class:`RemoteRunnableError` (also an ``httpx.HTTPStatusError``, as LangServe's client
   raises, so code that catches that keeps working).
 - **Cancellation**: leaving a stream early, or cancelling the caller, closes the HTTP
-  response at once; the server sees the disconnect and cancels the chain.
+  response at once and, for a run the server keeps for a reconnect, sends ``DELETE
+  {url}/stream/{run_id}``, so the server cancels the chain at once either way.
 - **Values**: messages and prompt values in the server's JSON (LangServe marks them
   with a ``type`` field) come back as :mod:`runnables.messages` objects.
 - **Config**: ``tags``, ``metadata``, ``configurable`` (their JSON-serialisable parts),
@@ -38,6 +41,7 @@ shared with every other call to the same server):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import enum
@@ -281,6 +285,8 @@ class RemoteRunnable(Runnable[Any, Any]):
     own ``timeout`` (config) still applies. ``headers`` are sent with every request (an
     ``Authorization`` header, for example). ``max_reconnects``: how many times a
     dropped stream is resumed with ``Last-Event-ID`` before the error is raised.
+    ``resume_grace``: the seconds a stream's run should wait on the server for a
+    reconnect (sent as ``Resume-Grace``; the server caps it; ``0`` asks for none).
     """
 
     _is_leaf = True
@@ -292,6 +298,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         max_reconnects: int = 3,
+        resume_grace: float = 5.0,
         name: str | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
@@ -303,6 +310,9 @@ class RemoteRunnable(Runnable[Any, Any]):
         self.timeout = timeout
         self.headers: dict[str, str] = dict(headers or {})
         self.max_reconnects = max_reconnects
+        if not resume_grace >= 0:
+            raise ValueError(f"resume_grace must be >= 0 seconds, got {resume_grace!r}.")
+        self.resume_grace = resume_grace
         self.name = name
         self.kwargs: dict[str, Any] = {}
 
@@ -316,6 +326,7 @@ class RemoteRunnable(Runnable[Any, Any]):
             timeout=self.timeout,
             headers=self.headers,
             max_reconnects=self.max_reconnects,
+            resume_grace=self.resume_grace,
             name=self.name,
         )
         new.kwargs = {**self.kwargs, **kwargs}
@@ -422,44 +433,72 @@ class RemoteRunnable(Runnable[Any, Any]):
             "Accept": "text/event-stream",
             **self.headers,
         }
+        if self.max_reconnects > 0 and self.resume_grace > 0:
+            headers["Resume-Grace"] = f"{self.resume_grace:g}"
         parser = SSEParser()
         attempt = 0
-        while True:
-            if parser.last_id is not None:
-                headers["Last-Event-ID"] = parser.last_id
-            try:
-                async with client.stream(
-                    "POST", endpoint, content=content, headers=headers, timeout=self._timeout(ctx)
-                ) as response:
-                    if response.status_code >= 400:
-                        await response.aread()
-                        raise self._error(response, endpoint)
-                    parser = _resume(parser)
-                    async for raw in response.aiter_bytes():
-                        for ev in parser.feed(raw):
-                            kind = ev.event
-                            if kind == "end":
+        kept = False  # the server keeps the run for a reconnect (it granted a grace)
+        over = False  # the server's run is over (end or error), or it was never kept
+        try:
+            while True:
+                if parser.last_id is not None:
+                    headers["Last-Event-ID"] = parser.last_id
+                try:
+                    async with client.stream(
+                        "POST",
+                        endpoint,
+                        content=content,
+                        headers=headers,
+                        timeout=self._timeout(ctx),
+                    ) as response:
+                        if response.status_code >= 400:
+                            over = True
+                            await response.aread()
+                            raise self._error(response, endpoint)
+                        kept = kept or response.headers.get("resume-grace", "0") not in ("", "0")
+                        parser = _resume(parser)
+                        async for raw in response.aiter_bytes():
+                            for ev in parser.feed(raw):
+                                kind = ev.event
+                                if kind == "end":
+                                    over = True
+                                    return
+                                if kind == "error":
+                                    over = True
+                                    raise self._error_event(ev.data, endpoint)
+                                attempt = 0  # progress: the next drop gets every attempt again
+                                yield ev
+                        for ev in parser.close():
+                            if ev.event in ("end", "error"):
+                                over = True
+                            if ev.event == "end":
                                 return
-                            if kind == "error":
+                            if ev.event == "error":
                                 raise self._error_event(ev.data, endpoint)
-                            attempt = 0  # progress: the next drop gets every attempt again
                             yield ev
-                    for ev in parser.close():
-                        if ev.event == "end":
-                            return
-                        if ev.event == "error":
-                            raise self._error_event(ev.data, endpoint)
-                        yield ev
-                # The server closed the stream without "end": as good as a dropped connection.
-                failure: Exception = httpx.RemoteProtocolError(
-                    f"The stream from {endpoint} ended without its 'end' event."
-                )
-            except _DROPPED as exc:
-                failure = exc
-            if parser.last_id is None or attempt >= self.max_reconnects:
-                raise failure
-            await asyncio.sleep(RECONNECT_BACKOFF[min(attempt, len(RECONNECT_BACKOFF) - 1)])
-            attempt += 1
+                    # The server closed the stream without "end": as good as a dropped
+                    # connection.
+                    failure: Exception = httpx.RemoteProtocolError(
+                        f"The stream from {endpoint} ended without its 'end' event."
+                    )
+                except _DROPPED as exc:
+                    failure = exc
+                if parser.last_id is None or attempt >= self.max_reconnects:
+                    raise failure
+                await asyncio.sleep(RECONNECT_BACKOFF[min(attempt, len(RECONNECT_BACKOFF) - 1)])
+                attempt += 1
+        finally:
+            if kept and not over and parser.last_id is not None:
+                # Leaving on purpose (or giving up): the server need not wait for us.
+                await self._cancel_run(client, endpoint, parser.last_id)
+
+    async def _cancel_run(self, client: httpx.AsyncClient, endpoint: str, last_id: str) -> None:
+        run_id = last_id.rpartition(":")[0]
+        if not run_id:
+            return
+        # Best effort: if it fails, the server cancels the run when its grace runs out.
+        with contextlib.suppress(httpx.HTTPError):
+            await client.delete(f"{endpoint}/{run_id}", headers=self.headers, timeout=2.0)
 
     def _body(self, input: Any, ctx: Context) -> dict[str, Any]:
         return {"input": input, "config": self._server_config(ctx), "kwargs": self.kwargs}

@@ -12,10 +12,15 @@ How a resumable stream runs:
   original ``POST {path}/stream`` with that header (the id names the run, so the body is
   not looked at). Without an id the run is replayed from its first event. An unknown or
   expired run is 404; a position the buffer has already dropped is 410.
+- **Opting in**: only a stream whose request asked for it is resumable: the client
+  sends ``Resume-Grace: <seconds>`` (the route's ``resume_grace`` caps it). Without the
+  header a stream is not buffered at all: a disconnect cancels its run at once, and
+  there is nothing to resume (its events still carry ids).
 - **The disconnect rule**: when the last connection of an unfinished run goes away, the
-  run keeps going for ``resume_grace`` seconds; if nobody reconnects in that time it is
-  cancelled (``resume_grace=0`` cancels it at once, like a non-resumable stream).
+  run keeps going for its grace; if nobody reconnects in that time it is cancelled and
+  its events are dropped (nobody is left to read them).
 - **Retention**: a finished run's events stay ``retention`` seconds, then are dropped.
+  At most ``max_runs`` runs are held: past it, the oldest finished run is dropped first.
 - **Bounds**: at most ``max_events`` events per run are held. Events already written to
   a client are dropped oldest first to make room; if the oldest held event has not been
   written yet, the run waits (back-pressure) instead of growing the buffer.
@@ -29,11 +34,12 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
-from runnables.serve.sse import frame
+from runnables.serve.sse import dumps, frame
 
 __all__ = ["BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
+
+_CANCELLED = "The run was cancelled."
 
 
 class ReplayGoneError(Exception):
@@ -61,17 +67,21 @@ class BufferedRun:
         "delivered",
         "done",
         "frames",
+        "grace",
         "max_events",
         "next_seq",
         "run_id",
+        "stop_message",
         "store",
         "task",
     )
 
-    def __init__(self, store: RunStore, run_id: str, max_events: int) -> None:
+    def __init__(self, store: RunStore, run_id: str, max_events: int, grace: float) -> None:
         self.store = store
         self.run_id = run_id
         self.max_events = max_events
+        self.grace = grace  # seconds the run outlives its last reader, for a reconnect
+        self.stop_message: str | None = None  # why the run was stopped, if it was
         self.frames: deque[bytes] = deque()
         self.next_seq = 0  # the seq the next event will get
         self.delivered = -1  # the highest seq written to some client
@@ -113,7 +123,7 @@ class BufferedRun:
                 await self._push(event, data)
         except asyncio.CancelledError:
             # A reader still attached (at shutdown) learns why the stream stops here.
-            message = '{"status_code":503,"message":"The run was cancelled."}'
+            message = dumps({"status_code": 503, "message": self.stop_message or _CANCELLED})
             self.frames.append(frame("error", message, f"{self.run_id}:{self.next_seq}"))
             self.next_seq += 1
             raise
@@ -169,20 +179,31 @@ class BufferedRun:
         self.attached -= 1
         if self.attached or self.done or self.task is None:
             return
-        grace = self.store.resume_grace
-        if grace <= 0:
-            self.task.cancel()
+        if self.grace <= 0:
+            self._abandon()
         else:
-            self._grace_handle = asyncio.get_running_loop().call_later(grace, self._abandon)
+            self._grace_handle = asyncio.get_running_loop().call_later(self.grace, self._abandon)
 
     def _abandon(self) -> None:
         self._grace_handle = None
         if not self.attached and self.task is not None:
+            # Nobody reads this run any more: its events are of no use to anyone.
+            self.store.runs.pop(self.run_id, None)
+            self.task.cancel()
+
+    def stop(self, message: str) -> None:
+        """Cancel the run; attached readers get an ``error`` event (503) with ``message``."""
+        if self.task is not None and not self.task.done():
+            self.stop_message = message
             self.task.cancel()
 
 
 class RunStore:
-    """The buffered runs of one ``add_routes`` call, by run id."""
+    """The buffered runs of one ``add_routes`` call, by run id.
+
+    ``resume_grace`` is the most a request may ask for with ``Resume-Grace``;
+    ``max_runs`` the most runs held at once (``None``: no cap).
+    """
 
     def __init__(
         self,
@@ -190,9 +211,12 @@ class RunStore:
         max_events: int = 10_000,
         retention: float = 60.0,
         resume_grace: float = 5.0,
+        max_runs: int | None = 1_000,
     ) -> None:
         if max_events < 2:
             raise ValueError(f"replay_max_events must be at least 2, got {max_events!r}.")
+        if max_runs is not None and max_runs < 1:
+            raise ValueError(f"replay_max_runs must be at least 1 or None, got {max_runs!r}.")
         if retention < 0 or resume_grace < 0:
             raise ValueError(
                 f"replay_retention and resume_grace must be >= 0 seconds, got {retention!r} "
@@ -201,6 +225,8 @@ class RunStore:
         self.max_events = max_events
         self.retention = retention
         self.resume_grace = resume_grace
+        self.max_runs = max_runs
+        # Insertion order is start order, so the first finished run found is the oldest.
         self.runs: dict[str, BufferedRun] = {}
         self._on_finish: dict[str, Callable[[], None]] = {}
         self._closing = False
@@ -210,9 +236,18 @@ class RunStore:
         run_id: str,
         events: AsyncIterator[tuple[str, str | None]],
         on_finish: Callable[[], None] | None = None,
+        *,
+        grace: float | None = None,
     ) -> BufferedRun:
-        """Start running ``events`` in the background and buffer what it yields."""
-        run = BufferedRun(self, run_id, self.max_events)
+        """Start running ``events`` in the background and buffer what it yields.
+
+        ``grace``: how long the run outlives its last reader (default and cap: the
+        store's ``resume_grace``).
+        """
+        grace = self.resume_grace if grace is None else min(grace, self.resume_grace)
+        if self.max_runs is not None and len(self.runs) >= self.max_runs:
+            self._evict()
+        run = BufferedRun(self, run_id, self.max_events, grace)
         self.runs[run_id] = run
         if on_finish is not None:
             self._on_finish[run_id] = on_finish
@@ -223,26 +258,38 @@ class RunStore:
         """The run with this id, if its events are still held."""
         return self.runs.get(run_id)
 
+    def _evict(self) -> None:
+        # The oldest finished run goes first; runs still going are never dropped here
+        # (the in-flight cap bounds those), so the store may briefly exceed max_runs.
+        for run_id, run in self.runs.items():
+            if run.done:
+                del self.runs[run_id]
+                return
+
     def _finished(self, run: BufferedRun) -> None:
         callback = self._on_finish.pop(run.run_id, None)
         if callback is not None:
             callback()
         if self.retention <= 0 or self._closing:
             self.runs.pop(run.run_id, None)
-        else:
-            asyncio.get_running_loop().call_later(self.retention, self.runs.pop, run.run_id, None)
+        elif self.runs.get(run.run_id) is run:
+            asyncio.get_running_loop().call_later(self.retention, self._expire, run)
 
-    async def aclose(self, grace: float) -> None:
-        """Let the runs still going finish for up to ``grace`` seconds, then cancel them."""
+    def _expire(self, run: BufferedRun) -> None:
+        if self.runs.get(run.run_id) is run:
+            del self.runs[run.run_id]
+
+    async def aclose(self, grace: float, message: str = _CANCELLED) -> None:
+        """Let the runs still going finish for up to ``grace`` seconds, then stop them
+        (readers still attached get an ``error`` event with ``message``)."""
         self._closing = True
-        tasks = [r.task for r in self.runs.values() if r.task is not None and not r.task.done()]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
+        runs = [r for r in self.runs.values() if r.task is not None and not r.task.done()]
+        if runs:
+            tasks = [r.task for r in runs if r.task is not None]
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, grace))
+            for run in runs:
+                if run.task in pending:
+                    run.stop(message)
             with contextlib.suppress(Exception):
                 await asyncio.gather(*pending, return_exceptions=True)
         self.runs.clear()
-
-
-_ = Any

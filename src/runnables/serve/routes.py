@@ -9,11 +9,14 @@ The routes, under ``path``:
                             ``{"output": [...], "metadata": {"run_ids": [...]}}``
 ``POST {path}/stream``      SSE: ``metadata`` (``{"run_id"}``), one ``data`` per chunk,
                             then ``end``, or ``error`` (``{"status_code", "message"}``)
-``POST {path}/stream_events``  SSE as above; each ``data`` is one ``astream_events``
-                            (v2) event. The body may add ``include_names``,
+``POST {path}/stream_events``  SSE: one ``data`` per ``astream_events`` (v2) event
+                            (the first names the run: its ``run_id``), then ``end`` or
+                            ``error``; no ``metadata`` event, as LangServe 0.3 sends
+                            none there. The body may add ``include_names``,
                             ``include_types``, ``include_tags`` and the ``exclude_*`` lists.
 ``GET {path}/stream/{run_id}``  resume a stream (see :mod:`runnables.serve.replay`);
-                            likewise ``GET {path}/stream_events/{run_id}``
+                            likewise ``GET {path}/stream_events/{run_id}``; ``DELETE``
+                            on either cancels a resumable run at once (204)
 ``GET {path}/input_schema``, ``output_schema``, ``config_schema``: JSON schemas
 ``GET {path}/playground``   the playground page (:mod:`runnables.serve.playground`); its
                             base path is the request's own URL without ``/playground``,
@@ -33,17 +36,24 @@ In a stream, the same failures arrive as an ``error`` event (the response has al
 started with 200). Validation, size, auth and capacity are checked before a stream
 starts, so they are real HTTP statuses there too.
 
-A client that disconnects cancels its run: at once for ``invoke`` and ``batch``; for a
-stream at once when ``resumable=False`` or ``resume_grace=0``, otherwise after
-``resume_grace`` seconds unless a client reconnects to the run in that time.
+A client that disconnects cancels its run (and the model call under way) at once. A
+client that means to reconnect says so: it sends ``Resume-Grace: <seconds>`` with its
+stream request, and that stream's run then outlives a dropped connection by that long
+(capped by ``resume_grace``), its events buffered for a reconnect with ``Last-Event-ID``
+(the response echoes the grace granted in its own ``Resume-Grace`` header).
+:class:`~runnables.serve.remote.RemoteRunnable` sends it; the playground does not.
 
-Shutdown: the app's lifespan is wrapped so that, when it ends, runs still going get up
-to ``shutdown_grace`` seconds to finish before being cancelled. Open streams are also
-let finish by uvicorn's ``timeout_graceful_shutdown`` (set it to about the same value).
+Shutdown (see :mod:`runnables.serve.shutdown`): once
+:func:`~runnables.serve.shutdown.begin_shutdown` is called (``runnables serve`` calls
+it when uvicorn begins to shut down) new runs get 503, open streams get
+``shutdown_grace`` seconds to finish, and those still going then end with an ``error``
+event (503). The app's lifespan is wrapped too, so that when it ends, runs still going
+get what is left of that grace before being cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -78,6 +88,7 @@ from runnables.serve.limits import (
     until_disconnect,
 )
 from runnables.serve.replay import RunStore, parse_event_id
+from runnables.serve.shutdown import SHUTDOWN_MESSAGE, register
 from runnables.serve.sse import SSEResponse, dumps, frame
 
 __all__ = ["add_routes"]
@@ -136,6 +147,7 @@ def add_routes(
     resume_grace: float = 5.0,
     replay_retention: float = 60.0,
     replay_max_events: int = 10_000,
+    replay_max_runs: int | None = 1_000,
     shutdown_grace: float = 10.0,
 ) -> None:
     """Serve ``runnable`` on ``app`` under ``path`` (see the module docstring for routes).
@@ -153,13 +165,20 @@ def add_routes(
         max_in_flight: the most runs at once through these routes (503 past it, with
             ``Retry-After: retry_after``). ``None``: no cap.
         timeout: seconds each run may take (``config["timeout"]``); 504 when it runs out.
-        resumable: run streams in the background with a replay buffer, so a client can
-            reconnect with ``Last-Event-ID`` (see :mod:`runnables.serve.replay`).
-        resume_grace: with ``resumable``, how long a stream's run keeps going after its
-            client disconnects, waiting for a reconnect, before it is cancelled.
-        replay_retention: seconds a finished stream's events are kept for reconnects.
+        resumable: let a stream request ask to be resumable with the header
+            ``Resume-Grace: <seconds>``: its run then goes on in the background with a
+            replay buffer, so the client can reconnect with ``Last-Event-ID`` (see
+            :mod:`runnables.serve.replay`). Streams without the header, and every stream
+            when ``False``, are cancelled as soon as their client disconnects.
+        resume_grace: the most seconds a ``Resume-Grace`` header may ask for: how long a
+            resumable stream's run keeps going after its client disconnects, waiting for
+            a reconnect, before it is cancelled. ``0`` makes no stream resumable.
+        replay_retention: seconds a finished resumable stream's events are kept.
         replay_max_events: the most events held per stream.
-        shutdown_grace: seconds runs still going at shutdown get to finish.
+        replay_max_runs: the most resumable runs held at once; past it the oldest
+            finished one is dropped first. ``None``: no cap.
+        shutdown_grace: seconds open streams (and runs still going) get to finish once
+            shutdown begins (:mod:`runnables.serve.shutdown`).
 
     >>> from fastapi import FastAPI
     >>> from runnables import RunnableLambda
@@ -188,10 +207,15 @@ def add_routes(
         in_flight=InFlight(max_in_flight, retry_after),
         timeout=timeout,
         store=RunStore(
-            max_events=replay_max_events, retention=replay_retention, resume_grace=resume_grace
+            max_events=replay_max_events,
+            retention=replay_retention,
+            resume_grace=resume_grace,
+            max_runs=replay_max_runs,
         )
         if resumable
         else None,
+        owner=app,
+        shutdown_grace=shutdown_grace,
     )
     deps = list(dependencies or ())
     name = handler.runnable.get_name()
@@ -245,10 +269,28 @@ def add_routes(
         post("stream", handler.stream, f"Stream the output of {name} (SSE)")
         if resumable:
             get("stream/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
+            app.add_api_route(
+                f"{path}/stream/{{run_id}}",
+                handler.cancel_stream,
+                methods=["DELETE"],
+                dependencies=deps,
+                summary="Cancel a resumable stream's run",
+                name=f"{path}/stream/cancel",
+                response_model=None,
+            )
     if "stream_events" in endpoints:
         post("stream_events", handler.stream_events, f"Stream the events of {name} (SSE)")
         if resumable:
             get("stream_events/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
+            app.add_api_route(
+                f"{path}/stream_events/{{run_id}}",
+                handler.cancel_stream,
+                methods=["DELETE"],
+                dependencies=deps,
+                summary="Cancel a resumable stream's run",
+                name=f"{path}/stream_events/cancel",
+                response_model=None,
+            )
     if "input_schema" in endpoints:
         get("input_schema", handler.input_schema, f"The input schema of {name}")
     if "output_schema" in endpoints:
@@ -264,21 +306,22 @@ def add_routes(
                 include_in_schema=False,
                 response_model=None,
             )
-    if handler.store is not None:
-        _close_on_shutdown(app, handler.store, shutdown_grace)
+    _close_on_shutdown(app, handler)
 
 
-def _close_on_shutdown(app: FastAPI | APIRouter, store: RunStore, grace: float) -> None:
+def _close_on_shutdown(app: FastAPI | APIRouter, handler: _Handler) -> None:
     router = app.router if isinstance(app, FastAPI) else app
     original = router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(owner: Any) -> AsyncIterator[Any]:
+        handler.loop = asyncio.get_running_loop()
         async with original(owner) as state:
             try:
                 yield state
             finally:
-                await store.aclose(grace)
+                handler.begin_shutdown(None)  # does nothing if it has begun already
+                await handler.drain()
 
     router.lifespan_context = lifespan
 
@@ -317,7 +360,11 @@ class _Handler:
         in_flight: InFlight,
         timeout: float | None,
         store: RunStore | None,
+        owner: object = None,
+        shutdown_grace: float = 10.0,
     ) -> None:
+        if not shutdown_grace >= 0:
+            raise ValueError(f"shutdown_grace must be >= 0 seconds, got {shutdown_grace!r}.")
         self.runnable = runnable
         self.config_keys = tuple(config_keys)
         self.modifier = per_req_config_modifier
@@ -331,6 +378,64 @@ class _Handler:
         self.timeout = timeout
         self.store = store
         self.input_model = runnable.get_input_schema()
+        # Shutdown (see runnables.serve.shutdown): the tasks running stream events, the
+        # ones stopped by shutdown, and the loop they run on.
+        self.owner = owner
+        self.shutdown_grace = shutdown_grace
+        self.streams: set[asyncio.Task[Any]] = set()
+        self.stopped: set[asyncio.Task[Any]] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
+        self.deadline: float | None = None
+        register(self)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def begin_shutdown(self, grace: float | None) -> None:
+        """No new runs from now on; open streams are stopped after ``grace`` seconds
+        (default ``shutdown_grace``). Safe to call from any thread."""
+        if self.closing:
+            return
+        self.closing = True
+        self.in_flight.closing = True
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return  # nothing was ever served: no stream to stop
+        seconds = self.shutdown_grace if grace is None else grace
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._arm(seconds)
+        else:
+            loop.call_soon_threadsafe(self._arm, seconds)
+
+    def _arm(self, grace: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + grace
+        loop.call_later(grace, self._stop_streams)
+
+    def _stop_streams(self) -> None:
+        if self.store is not None:
+            for run in self.store.runs.values():
+                if not run.done:
+                    run.stop_message = SHUTDOWN_MESSAGE
+        for task in list(self.streams):
+            if not task.done():
+                self.stopped.add(task)
+                task.cancel()
+
+    async def drain(self) -> None:
+        """At the lifespan's end: let the streams still going have the rest of the grace."""
+        left = self.shutdown_grace
+        if self.deadline is not None:
+            left = max(0.0, self.deadline - asyncio.get_running_loop().time())
+        if self.store is not None:
+            await self.store.aclose(left, SHUTDOWN_MESSAGE)
+        if self.streams:
+            # Stopped by _stop_streams when the grace runs out; the margin lets them end.
+            await asyncio.wait(list(self.streams), timeout=left + 1.0)
 
     # ------------------------------------------------------------------ parsing
 
@@ -458,11 +563,14 @@ class _Handler:
         return await self._start_stream(request, "stream_events")
 
     async def _start_stream(self, request: Request, kind: str) -> Response:
-        resume = parse_event_id(request.headers.get("last-event-id"))
+        headers = request.headers
+        resume = parse_event_id(headers.get("last-event-id"))
         if resume is not None and self.store is not None:
             self.guard(request)
             return self._resume(*resume)
+        self.loop = asyncio.get_running_loop()
         value, config, body = await self.single(request)
+        grace = self._resume_grace(headers.get("resume-grace"))
         filters: dict[str, Any] = {}
         if kind == "stream_events":
             for key in _EVENT_FILTERS:
@@ -477,15 +585,34 @@ class _Handler:
         rid = str(run_id)
         events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
         self.in_flight.enter()
-        if self.store is None:
+        if self.store is None or grace <= 0:
+            # Not resumable: the run is driven by the response itself, so a disconnect
+            # cancels it at once, and nothing is kept once it is over.
             in_flight = self.in_flight
 
             async def leave() -> None:
                 in_flight.leave()
 
             return SSEResponse(_frames(events, rid), on_close=leave)
-        run = self.store.start(rid, events, on_finish=self.in_flight.leave)
-        return SSEResponse(run.read(-1))
+        run = self.store.start(rid, events, on_finish=self.in_flight.leave, grace=grace)
+        return SSEResponse(run.read(-1), headers={"Resume-Grace": f"{run.grace:g}"})
+
+    def _resume_grace(self, raw: str | None) -> float:
+        """The grace a ``Resume-Grace`` header asks for, capped by ``resume_grace``."""
+        if raw is None or self.store is None:
+            return 0.0
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < float("inf"):
+            raise _invalid(
+                ("header", "resume-grace"),
+                f"Resume-Grace must be a number of seconds >= 0, got {raw!r}; for example "
+                "'Resume-Grace: 5'.",
+                raw,
+            )
+        return min(seconds, self.store.resume_grace)
 
     async def _events(
         self,
@@ -495,8 +622,14 @@ class _Handler:
         run_id: str,
         filters: Mapping[str, Any],
     ) -> Events:
-        yield "metadata", dumps({"run_id": run_id})
+        task = asyncio.current_task()
+        assert task is not None
+        self.streams.add(task)
         try:
+            if kind == "stream":
+                # LangServe sends this on /stream only; on /stream_events its client
+                # logs it as an unsupported event type.
+                yield "metadata", dumps({"run_id": run_id})
             source: AsyncIterator[Any]
             if kind == "stream":
                 source = self.runnable.astream(value, config)
@@ -513,11 +646,21 @@ class _Handler:
             logger.warning("Run %s timed out: %s", run_id, exc)
             message = f"The run took longer than this server's limit of {exc.timeout:g} s."
             yield "error", dumps({"status_code": 504, "message": message})
+        except asyncio.CancelledError:
+            if task not in self.stopped:
+                raise
+            # Stopped by shutdown: the client is still there and learns why.
+            task.uncancel()
+            logger.info("Run %s was stopped: the server is shutting down.", run_id)
+            yield "error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE})
         except Exception:
             logger.exception("Run %s failed.", run_id)
             yield "error", dumps({"status_code": 500, "message": "Internal Server Error"})
         else:
             yield "end", None
+        finally:
+            self.streams.discard(task)
+            self.stopped.discard(task)
 
     async def resume_stream(self, request: Request, run_id: str) -> Response:
         """Resume a stream: the events after ``Last-Event-ID`` (or all of them)."""
@@ -543,14 +686,29 @@ class _Handler:
                 )
         return self._resume(run_id, after)
 
+    async def cancel_stream(self, request: Request, run_id: str) -> Response:
+        """Cancel a resumable stream's run now, rather than after its ``Resume-Grace``:
+        what a client that leaves on purpose sends (204; 404 for an unknown run)."""
+        self.guard(request)
+        store = self.store
+        run = store.get(run_id) if store is not None else None
+        if store is None or run is None:
+            raise HTTPException(
+                status_code=404, detail=f"No stream with run id {run_id!r} is held."
+            )
+        run.stop("The client cancelled the run.")
+        store.runs.pop(run_id, None)
+        return Response(status_code=204)
+
     def _resume(self, run_id: str, after: int) -> Response:
         assert self.store is not None
         run = self.store.get(run_id)
         if run is None:
             raise HTTPException(
                 status_code=404,
-                detail=f"No stream with run id {run_id!r} is held: it never existed or its "
-                "retention ran out. Start a new run.",
+                detail=f"No stream with run id {run_id!r} is held: it never existed, was "
+                "started without a Resume-Grace header, or its retention ran out. Start a "
+                "new run.",
             )
         frames = run.read(after)
         if after + 1 < run.first_seq:
