@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine_testing import other_tasks
-from runnables import Runnable, RunnableLambda, RunnablePassthrough
+from runnables import PromptTemplate, Runnable, RunnableLambda, RunnablePassthrough
 
 
 def add1(x: int) -> int:
@@ -187,3 +187,118 @@ async def test_leaving_astream_events_early_cancels_the_run() -> None:
     await stream.aclose()  # type: ignore[attr-defined]
     assert cleaned.is_set()
     assert other_tasks() <= before
+
+
+def _compact(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Events with run ids replaced by their order of first appearance."""
+    ids: dict[str, int] = {}
+    out = []
+    for e in events:
+        run = ids.setdefault(e["run_id"], len(ids))
+        parents = [ids[p] for p in e["parent_ids"]]
+        out.append((e["event"], e["name"], run, parents, e["tags"], e["data"]))
+    return out
+
+
+async def test_events_match_langchain_core_field_for_field() -> None:
+    inner = RunnableLambda(dbl, name="inner")
+
+    async def outer(x: int) -> int:
+        return await inner.ainvoke(x, {"tags": ["b", "a"]})
+
+    chain = (
+        RunnableLambda(add1) | RunnableLambda(outer, name="outer").with_config(tags=["z", "m"])
+    ).with_config(run_name="top")
+    events = [e async for e in chain.astream_events(1, {"tags": ["t", "c"]}, version="v2")]
+    # Recorded from langchain-core 1.8.3 running the same chain: the step's own tag comes
+    # first; a binding leaves the tags sorted; a streamed step's start has no input, an
+    # invoked one's has; nested ends have input and output, the root's end only output.
+    assert _compact(events) == [
+        ("on_chain_start", "top", 0, [], ["c", "t"], {"input": 1}),
+        ("on_chain_start", "add1", 1, [0], ["seq:step:1", "c", "t"], {}),
+        ("on_chain_stream", "add1", 1, [0], ["seq:step:1", "c", "t"], {"chunk": 2}),
+        ("on_chain_start", "outer", 2, [0], ["seq:step:2", "c", "m", "t", "z"], {}),
+        ("on_chain_end", "add1", 1, [0], ["seq:step:1", "c", "t"], {"input": 1, "output": 2}),
+        ("on_chain_start", "inner", 3, [0, 2], ["c", "m", "t", "z", "b", "a"], {"input": 2}),
+        (
+            "on_chain_end",
+            "inner",
+            3,
+            [0, 2],
+            ["c", "m", "t", "z", "b", "a"],
+            {"input": 2, "output": 4},
+        ),
+        ("on_chain_stream", "outer", 2, [0], ["seq:step:2", "c", "m", "t", "z"], {"chunk": 4}),
+        ("on_chain_stream", "top", 0, [], ["c", "t"], {"chunk": 4}),
+        (
+            "on_chain_end",
+            "outer",
+            2,
+            [0],
+            ["seq:step:2", "c", "m", "t", "z"],
+            {"input": 2, "output": 4},
+        ),
+        ("on_chain_end", "top", 0, [], ["c", "t"], {"output": 4}),
+    ]
+
+
+async def test_root_end_event_has_only_the_output_and_nested_ends_have_the_input() -> None:
+    events = await _events(RunnableLambda(add1, name="s"), 1)
+    assert [(e["event"], e["data"]) for e in events] == [
+        ("on_chain_start", {"input": 1}),
+        ("on_chain_stream", {"chunk": 2}),
+        ("on_chain_end", {"output": 2}),
+    ]
+    zero = await _events(RunnableLambda(lambda _: 0, name="z") | RunnableLambda(add1), 5)
+    # langchain-core reports a falsy input as {} (``inputs or run_info["inputs"] or {}``).
+    assert zero[-2]["name"] == "add1"
+    assert zero[-2]["data"] == {"output": 1, "input": {}}
+
+
+@pytest.mark.parametrize("version", ["v1", "v3"])
+def test_astream_events_other_than_v2_is_not_implemented_and_says_so(version: str) -> None:
+    with pytest.raises(NotImplementedError, match=rf"only version='v2'.*version='{version}'"):
+        RunnableLambda(add1).astream_events(1, version=version)  # type: ignore[arg-type]
+
+
+async def test_a_step_without_streaming_is_an_invoked_run_with_its_input_on_start() -> None:
+    chain = RunnableLambda(lambda x: {"q": x}, name="mk") | PromptTemplate.from_template("{q}!")
+    events = await _events(chain, "hi")
+    compact = [
+        (kind, name, run, tags, {k: getattr(v, "text", v) for k, v in data.items()})
+        for kind, name, run, _, tags, data in _compact(events)
+    ]
+    # Recorded from langchain-core 1.8.3: the prompt (invoke only) starts once its input
+    # is complete, with that input, and has no stream events of its own.
+    assert compact == [
+        ("on_chain_start", "RunnableSequence", 0, [], {"input": "hi"}),
+        ("on_chain_start", "mk", 1, ["seq:step:1"], {}),
+        ("on_chain_stream", "mk", 1, ["seq:step:1"], {"chunk": {"q": "hi"}}),
+        ("on_chain_end", "mk", 1, ["seq:step:1"], {"output": {"q": "hi"}, "input": "hi"}),
+        ("on_prompt_start", "PromptTemplate", 2, ["seq:step:2"], {"input": {"q": "hi"}}),
+        (
+            "on_prompt_end",
+            "PromptTemplate",
+            2,
+            ["seq:step:2"],
+            {"output": "hi!", "input": {"q": "hi"}},
+        ),
+        ("on_chain_stream", "RunnableSequence", 0, [], {"chunk": "hi!"}),
+        ("on_chain_end", "RunnableSequence", 0, [], {"output": "hi!"}),
+    ]
+
+
+async def test_a_binding_without_config_still_sorts_the_tags_as_langchain_core() -> None:
+    def keep(x: int, k: int = 0) -> int:
+        return x + k
+
+    chain = RunnableLambda(keep, name="a").bind(k=1) | RunnableLambda(add1, name="b")
+    events = [e async for e in chain.astream_events(1, {"tags": ["t", "c"]}, version="v2")]
+    tags = {e["name"]: e["tags"] for e in events}
+    # Recorded from langchain-core 1.8.3: the call's tags keep their order, a binding's
+    # step sees them sorted, after its own step tag.
+    assert tags == {
+        "RunnableSequence": ["t", "c"],
+        "a": ["seq:step:1", "c", "t"],
+        "b": ["seq:step:2", "t", "c"],
+    }

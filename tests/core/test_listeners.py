@@ -57,9 +57,49 @@ async def test_with_listeners_on_error_gets_the_error_and_it_still_raises() -> N
         await step.ainvoke(1)
     assert info.value is boom
     assert ended == []
-    assert errors[0].error is boom
-    assert errors[0].outputs is None
+    assert errors[0].exception is boom
+    assert errors[0].outputs == {}
     _times_ok(errors[0])
+
+
+async def test_run_error_is_a_string_with_repr_and_traceback_as_in_langchain_core() -> None:
+    errors: list[Run] = []
+
+    def fail(x: Any) -> Any:
+        raise ValueError("bad 1")
+
+    step = RunnableLambda(fail, name="f").with_listeners(on_error=errors.append)
+    with pytest.raises(ValueError):
+        await step.ainvoke(1)
+    error = errors[0].error
+    assert isinstance(error, str)
+    # langchain-core's format: repr(exc) followed by the formatted traceback.
+    assert error.startswith("ValueError('bad 1')Traceback (most recent call last):")
+    assert 'raise ValueError("bad 1")' in error
+    assert isinstance(errors[0].exception, ValueError)
+
+
+async def test_run_outputs_are_empty_until_the_end_as_in_langchain_core() -> None:
+    seen: list[tuple[str, Any, Any]] = []
+    step = RunnableLambda(lambda x: {"a": x}, name="d").with_listeners(
+        on_start=lambda run: seen.append(("start", run.outputs, run.error)),
+        on_end=lambda run: seen.append(("end", run.outputs, run.error)),
+    )
+    await step.ainvoke(1)
+    # Recorded from langchain-core 1.8.3 with the same listeners.
+    assert seen == [("start", {}, None), ("end", {"a": 1}, None)]
+
+
+async def test_callback_on_chain_error_receives_the_exception_itself() -> None:
+    handler = Handler()
+    boom = ValueError("nope")
+
+    def fail(x: Any) -> Any:
+        raise boom
+
+    with pytest.raises(ValueError):
+        await RunnableLambda(fail).ainvoke(1, {"callbacks": [handler]})
+    assert [c[1] for c in handler.calls if c[0] == "error"] == [boom]
 
 
 async def test_async_listeners_are_awaited_and_may_take_the_config() -> None:

@@ -379,8 +379,14 @@ class Runnable(Generic[Input, Output]):
 
         Event names and fields follow langchain-core's v2 (``on_chain_start``,
         ``on_chain_stream``, ``on_chain_end``, with ``run_id``, ``parent_ids``, ``name``,
-        ``tags``, ``metadata`` and ``data``).
+        ``tags``, ``metadata`` and ``data``). Only ``version="v2"`` is supported; any
+        other version raises ``NotImplementedError`` at the call.
         """
+        if version != "v2":
+            raise NotImplementedError(
+                f"astream_events supports only version='v2' (langchain-core's current event "
+                f"format), got version={version!r}. Pass version='v2' and read the v2 events."
+            )
         from runnables.core.events import stream_events
 
         target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self

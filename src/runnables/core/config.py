@@ -209,11 +209,16 @@ def make_context(config: RunnableConfig | None, *, sync: bool = False) -> Contex
     base = parent if parent is not None else (SYNC_ROOT if sync else ROOT)
     if base.sync != sync:
         base = base.replace(sync=sync)
-    return derive(base, config)
+    return derive(base, config, sort_tags=False)
 
 
-def derive(base: Context, config: RunnableConfig) -> Context:
-    """The context for ``config`` applied on top of ``base`` (an enclosing call's)."""
+def derive(base: Context, config: RunnableConfig, *, sort_tags: bool = True) -> Context:
+    """The context for ``config`` applied on top of ``base`` (an enclosing call's).
+
+    ``sort_tags``: a bound config (``with_config``) leaves the tags sorted, as
+    langchain-core's ``merge_configs`` does, so runs and events list tags in the same
+    order; a call's own config keeps the caller's order, as there.
+    """
     config = _check(config)
     from runnables.core.limiter import Limiter
     from runnables.core.tracing import tracers_for
@@ -221,7 +226,10 @@ def derive(base: Context, config: RunnableConfig) -> Context:
     sync = base.sync
     inherited: dict[str, Any] = dict(base.config)
     if "tags" in config:
-        inherited["tags"] = list(dict.fromkeys([*inherited.get("tags", ()), *config["tags"]]))
+        tags = dict.fromkeys([*inherited.get("tags", ()), *config["tags"]])
+        inherited["tags"] = sorted(tags, key=str) if sort_tags else list(tags)
+    elif sort_tags and inherited.get("tags"):
+        inherited["tags"] = sorted(inherited["tags"], key=str)
     if "metadata" in config:
         inherited["metadata"] = {**inherited.get("metadata", {}), **config["metadata"]}
     if "configurable" in config:

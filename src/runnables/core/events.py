@@ -2,8 +2,11 @@
 
 Each event is a dict with ``event`` (``on_{run_type}_{start|stream|end}``, for example
 ``on_chain_start``), ``name``, ``run_id``, ``parent_ids`` (root first), ``tags``,
-``metadata`` and ``data`` (``input`` on start when known; ``chunk`` on stream;
-``output`` and ``input`` on end). An error ends the iteration with the exception.
+``metadata`` and ``data``, exactly as langchain-core 1.8 fills it: the root's start has
+the call's ``input`` and its end only ``output``; a nested step's start has ``input``
+only when the step was invoked (a streamed step does not know its input yet), and its
+end has ``output`` and ``input``; a stream event has ``chunk``. An error ends the
+iteration with the exception.
 
 The run executes in a task of its own, so events from concurrent branches arrive as
 they happen rather than when the root produces output; leaving the iteration early
@@ -96,8 +99,10 @@ LOW_WATER = 64
 class EventQueue(Tracer):
     """Turns run notifications into v2 event dicts and queues them for the consumer."""
 
-    def __init__(self, keep: EventFilter) -> None:
+    def __init__(self, keep: EventFilter, root_input: Any = None) -> None:
         self.keep = keep
+        self.root_input = root_input
+        self.root: Run | None = None
         self.events: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
@@ -164,20 +169,37 @@ class EventQueue(Tracer):
                 drain.set_result(None)
 
     def on_start(self, run: Run) -> None:
+        if self.root is None:
+            # langchain-core gives the root's start the call's input, and its end none.
+            self.root = run
+            self._push(run, "start", {"input": self.root_input})
+            return
         self._push(run, "start", {"input": run.input} if run.input is not _MISSING else {})
 
     def on_stream(self, run: Run, chunk: Any) -> None:
         self._push(run, "stream", {"chunk": chunk})
 
     def on_end(self, run: Run) -> None:
-        data: dict[str, Any] = {"output": run.output}
-        if run.input is not _MISSING:
-            data["input"] = run.input
-        self._push(run, "end", data)
+        if run is self.root:
+            self._push(run, "end", {"output": run.output})
+        else:
+            # A nested end always has "input", {} when unknown or falsy: langchain-core
+            # computes it as ``inputs or run_info.get("inputs") or {}``.
+            data: dict[str, Any] = {"output": run.output, "input": _input_or_empty(run.input)}
+            self._push(run, "end", data)
         self._runs.pop(id(run), None)
 
     def on_error(self, run: Run) -> None:
         self._runs.pop(id(run), None)
+
+
+def _input_or_empty(value: Any) -> Any:
+    if value is _MISSING:
+        return {}
+    try:
+        return value if value else {}
+    except Exception:  # a value whose truth is ambiguous (an array) is kept as it is
+        return value
 
 
 async def stream_events(
@@ -189,7 +211,7 @@ async def stream_events(
     """Run ``runnable`` on ``input`` and yield its events as they happen."""
     from runnables.core.base import transform_root
 
-    queue = EventQueue(EventFilter(**filters))
+    queue = EventQueue(EventFilter(**filters), input)
     ctx = make_context(config)
     ctx = ctx.replace(tracers=(*ctx.tracers, queue))
     loop = asyncio.get_running_loop()

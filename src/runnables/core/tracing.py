@@ -10,13 +10,14 @@ When nothing observes, ``ctx.tracers`` is empty and none of this code runs.
 from __future__ import annotations
 
 import inspect
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from runnables.core._util import ListIter, add
+from runnables.core._util import ListIter, add, gather_input
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -47,7 +48,8 @@ class Run:
     end_time: datetime | None = None
     input: Any = _MISSING
     output: Any = _MISSING
-    error: BaseException | None = None
+    #: The exception the step raised (the object itself, for ``raise`` or ``isinstance``).
+    exception: BaseException | None = None
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -57,11 +59,27 @@ class Run:
         return self.input if isinstance(self.input, dict) else {"input": self.input}
 
     @property
-    def outputs(self) -> dict[str, Any] | None:
-        """The output as a dict, or None while running or after an error."""
+    def outputs(self) -> dict[str, Any]:
+        """The output as a dict; ``{}`` while running or after an error, as in
+        langchain-core's run records."""
         if self.output is _MISSING:
-            return None
+            return {}
         return self.output if isinstance(self.output, dict) else {"output": self.output}
+
+    @property
+    def error(self) -> str | None:
+        """The error as langchain-core's run records hold it: a string, the exception's
+        ``repr`` and its traceback (``None`` unless the step failed). The exception
+        itself is :attr:`exception`. Formatted when read, so failures cost nothing extra.
+        """
+        exc = self.exception
+        if exc is None:
+            return None
+        msg = repr(exc)
+        try:
+            return (msg + "\n\n".join(traceback.format_exception(exc))).strip()
+        except Exception:
+            return msg
 
     @property
     def trace_id(self) -> UUID:
@@ -106,9 +124,8 @@ class Tracer:
 
 def start_run(step: Runnable[Any, Any], ctx: Context, tag: str | None, input: Any) -> Run:
     parent = ctx.run
-    tags = list(ctx.config.get("tags", ()))
-    if tag is not None:
-        tags.append(tag)
+    # The step's own tag ("seq:step:1", "map:key:a") comes first, as in langchain-core.
+    tags = list(ctx.config.get("tags", ())) if tag is None else [tag, *ctx.config.get("tags", ())]
     run = Run(
         id=ctx.run_id or uuid4(),
         name=ctx.run_name or step.get_name(),
@@ -132,7 +149,7 @@ def end_run(ctx: Context, run: Run, output: Any) -> None:
 
 
 def fail_run(ctx: Context, run: Run, exc: BaseException) -> None:
-    run.error = exc
+    run.exception = exc
     run.end_time = _now()
     for tracer in ctx.tracers:
         tracer.on_error(run)
@@ -216,7 +233,13 @@ def _through_binding(step: Runnable[Any, Any], ctx: Context) -> tuple[Runnable[A
         and step.config.get("timeout") is None
     ):
         inner = step._ctx(ctx)
-        if inner is not ctx and (ctx.run_name is not None or ctx.run_id is not None):
+        if inner is ctx:
+            tags = ctx.config.get("tags")
+            if tags and (ordered := sorted(tags, key=str)) != list(tags):
+                # A binding without config (bind(...) only) still sorts the tags in
+                # langchain-core, which merges every binding's config into the call's.
+                inner = ctx.replace(config={**ctx.config, "tags": ordered})
+        elif ctx.run_name is not None or ctx.run_id is not None:
             # The caller's run_name/run_id name this run and win over the binding's,
             # as langchain-core merges the call's config over the bound one.
             inner = inner.replace(
@@ -277,8 +300,16 @@ async def traced_atransform(
     set up), so start times and event order show when each step really began.
     """
     step, ctx = _through_binding(step, ctx)
-    known = type(inputs) is ListIter and len(inputs.items) == 1
+    from runnables.core.base import Runnable
+
+    if type(step)._atransform is Runnable._atransform:
+        # A step without a streaming implementation gathers all its input, then runs
+        # once. As in langchain-core, its run is an invoked one: it starts when the input
+        # is complete, its start event has the input, and it has no stream events.
+        yield await traced_ainvoke(step, await gather_input(inputs), ctx, tag)
+        return
     recorder: _Recorder | None = None
+    known = type(inputs) is ListIter and len(inputs.items) == 1
     if not known:
         recorder = _Recorder(inputs)
         try:
@@ -286,7 +317,12 @@ async def traced_atransform(
         except StopAsyncIteration:
             first = _MISSING
         inputs = _prepend(first, recorder)
-    run = start_run(step, ctx, tag, inputs.items[0] if known else _MISSING)  # type: ignore[attr-defined]
+    # As in langchain-core, a streaming step's start does not know its input (no "input"
+    # in its start event), even when it is one value given up front; the run holds it
+    # from just after the start on, and its end reports it.
+    run = start_run(step, ctx, tag, _MISSING)
+    if known:
+        run.input = inputs.items[0]  # type: ignore[attr-defined]
     if has_pending(ctx):
         await settle(ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
@@ -369,7 +405,7 @@ class CallbackTracer(Tracer):
         self._each("on_chain_end", run.outputs, run_id=run.id, parent_run_id=run.parent_run_id)
 
     def on_error(self, run: Run) -> None:
-        self._each("on_chain_error", run.error, run_id=run.id, parent_run_id=run.parent_run_id)
+        self._each("on_chain_error", run.exception, run_id=run.id, parent_run_id=run.parent_run_id)
 
 
 def tracers_for(callbacks: Any, existing: tuple[Tracer, ...]) -> tuple[Tracer, ...]:
@@ -443,7 +479,7 @@ class ListenerTracer:
         try:
             output = await fn(input, ctx)
         except BaseException as exc:
-            run.error = exc
+            run.exception = exc
             run.end_time = _now()
             await self._notify(self.on_error, run, ctx)
             raise
@@ -474,7 +510,7 @@ class ListenerTracer:
                 got = True
                 yield chunk
         except BaseException as exc:
-            run.error = exc
+            run.exception = exc
             run.end_time = _now()
             await self._notify(self.on_error, run, ctx)
             raise
