@@ -18,6 +18,7 @@ from runnables.messages import (
     HumanMessage,
     HumanMessageChunk,
     SystemMessage,
+    SystemMessageChunk,
     ToolMessage,
     ToolMessageChunk,
     UsageMetadata,
@@ -214,9 +215,129 @@ def test_provider_id_wins_over_a_generated_run_id() -> None:
     )
 
 
-def test_adding_chunks_of_different_kinds_is_a_type_error() -> None:
+def test_adding_chunks_of_different_kinds_gives_the_left_kind_as_langchain_core() -> None:
+    left = AIMessageChunk("a", id="x", response_metadata={"m": "a"})
+    right = HumanMessageChunk("b", id="y", response_metadata={"k": 1}, name="n")
+    out = left + right
+    assert type(out) is AIMessageChunk
+    assert (out.content, out.id, out.response_metadata) == ("ab", "x", {"m": "a", "k": 1})
+    back = right + left
+    assert type(back) is HumanMessageChunk
+    assert (back.content, back.id, back.name) == ("ba", "y", "n")
+    mixed = HumanMessageChunk("b") + [SystemMessageChunk("c"), AIMessageChunk("d")]
+    assert type(mixed) is HumanMessageChunk and mixed.content == "bcd"
+
+
+def test_adding_chunks_of_different_kinds_matches_langchain_core_content_and_metadata() -> None:
+    import langchain_core.messages as lc
+
+    theirs = lc.AIMessageChunk("a", id="x", additional_kwargs={"p": "1"}) + lc.HumanMessageChunk(
+        [{"type": "text", "text": "b"}], additional_kwargs={"p": "2"}
+    )
+    ours = AIMessageChunk("a", id="x", additional_kwargs={"p": "1"}) + HumanMessageChunk(
+        [{"type": "text", "text": "b"}], additional_kwargs={"p": "2"}
+    )
+    assert ours.content == theirs.content
+    assert ours.additional_kwargs == theirs.additional_kwargs
+    assert ours.id == theirs.id
+
+
+def test_adding_another_kind_keeps_the_left_chunks_usage_and_tool_calls() -> None:
+    usage: UsageMetadata = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+    left = AIMessageChunk(
+        "a",
+        usage_metadata=usage,
+        tool_call_chunks=[tool_call_chunk(name="f", args="{}", id="1", index=0)],
+    )
+    out = left + HumanMessageChunk("b")
+    assert out.usage_metadata == usage
+    assert [c["name"] for c in out.tool_calls] == ["f"]
+    out.tool_call_chunks.append(tool_call_chunk(name="g", args="{}", id="2", index=1))
+    assert len(left.tool_call_chunks) == 1  # the sum shares nothing with its operands
+    tool = ToolMessageChunk("b", tool_call_id="t", artifact=1) + HumanMessageChunk("c")
+    assert (tool.content, tool.tool_call_id, tool.artifact) == ("bc", "t", 1)
+
+
+def test_add_chunks_still_refuses_chunks_of_different_kinds() -> None:
     with pytest.raises(TypeError, match="HumanMessageChunk"):
-        AIMessageChunk("a") + HumanMessageChunk("b")  # type: ignore[operator]
+        add_chunks(AIMessageChunk("a"), HumanMessageChunk("b"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (5, "5"),
+        (3.5, "3.5"),
+        (None, "None"),
+        ({"a": 1}, "{'a': 1}"),
+        ([1, "a", {"type": "text", "text": "b"}], ["1", "a", {"type": "text", "text": "b"}]),
+        (("a", 2), ["a", "2"]),
+    ],
+)
+def test_tool_message_content_that_is_not_text_is_stringified_as_langchain_core(
+    content: Any, expected: Any
+) -> None:
+    import langchain_core.messages as lc
+
+    assert ToolMessage(content, tool_call_id="1").content == expected
+    assert ToolMessage(content=content, tool_call_id="1").content == expected
+    assert lc.ToolMessage(content, tool_call_id="1").content == expected
+
+
+def _pretty_cases(m: Any) -> list[Any]:
+    return [
+        m.HumanMessage("What is the capital of France?"),
+        m.HumanMessage("hi", name="ada"),
+        m.SystemMessage("Be brief."),
+        m.AIMessage(
+            "Let me check the weather.",
+            tool_calls=[{"name": "get_weather", "args": {"city": "Paris", "n": 2}, "id": "1"}],
+        ),
+        m.AIMessage(
+            "",
+            tool_calls=[{"name": "a", "args": {}, "id": None}],
+            invalid_tool_calls=[
+                {
+                    "name": "b",
+                    "args": "{bad",
+                    "id": "2",
+                    "error": "oops",
+                    "type": "invalid_tool_call",
+                }
+            ],
+        ),
+        m.AIMessage("x", name="bot"),
+        m.AIMessage([{"type": "text", "text": "blocks"}]),
+        m.AIMessageChunk("partial"),
+        m.AIMessageChunk(
+            "", tool_call_chunks=[{"name": "f", "args": '{"a": 1}', "id": "x", "index": 0}]
+        ),
+        m.HumanMessageChunk("human chunk"),
+        m.ToolMessage("result", tool_call_id="1"),
+        m.ChatMessage("c", role="critic"),
+    ]
+
+
+def test_pretty_repr_is_exactly_langchain_cores_for_every_kind_and_chunk() -> None:
+    import langchain_core.messages as lc
+
+    import runnables.messages as ours
+
+    for theirs_msg, our_msg in zip(_pretty_cases(lc), _pretty_cases(ours), strict=True):
+        assert our_msg.pretty_repr() == theirs_msg.pretty_repr()
+        assert our_msg.pretty_repr(html=True) == theirs_msg.pretty_repr(html=True)
+
+
+def test_ai_message_pretty_print_shows_its_tool_calls(capsys: pytest.CaptureFixture[str]) -> None:
+    AIMessage(
+        "Checking.", tool_calls=[tool_call(name="get_weather", args={"city": "Paris"}, id="1")]
+    ).pretty_print()
+    assert capsys.readouterr().out == (
+        "=" * 34
+        + " Ai Message "
+        + "=" * 34
+        + "\n\nChecking.\nTool Calls:\n  get_weather (1)\n Call ID: 1\n  Args:\n    city: Paris\n"
+    )
 
 
 def test_tool_message_chunks_with_different_ids_do_not_add() -> None:

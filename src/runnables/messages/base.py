@@ -219,18 +219,21 @@ class BaseMessage:
                 object.__setattr__(new, key, value)
         return new
 
-    def pretty_repr(self) -> str:
-        """A human-readable rendering: a title line, then the text."""
-        title = f" {self.type.replace('Chunk', '').title()} Message "
-        sep = "=" * ((80 - len(title)) // 2)
-        head = f"{sep}{title}{sep}"
-        if self.name:
-            head += f"\nName: {self.name}"
-        return f"{head}\n\n{self.text}"
+    def pretty_repr(self, html: bool = False) -> str:
+        """A human-readable rendering, exactly as langchain-core's: a title, then content.
+
+        ``html=True`` makes the title bold (with terminal escape codes, as langchain-core).
+        """
+        title = _title_line(self.type.title() + " Message", bold=html)
+        if self.name is not None:
+            title += f"\nName: {self.name}"
+        return f"{title}\n\n{self.content}"
 
     def pretty_print(self) -> None:
-        """Print :meth:`pretty_repr`."""
-        print(self.pretty_repr())
+        """Print :meth:`pretty_repr` (bold title in an interactive session)."""
+        import sys
+
+        print(self.pretty_repr(html=hasattr(sys, "ps2")))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -275,6 +278,29 @@ class BaseMessage:
         )
 
 
+def _title_line(title: str, *, bold: bool = False) -> str:
+    """``title`` centred in a line of 80 ``=`` (langchain-core's ``get_msg_title_repr``)."""
+    padded = " " + title + " "
+    sep = "=" * ((80 - len(padded)) // 2)
+    second = sep + "=" if len(padded) % 2 else sep
+    if bold:
+        padded = f"\033[1m{padded}\033[0m"
+    return f"{sep}{padded}{second}"
+
+
+def _format_tool_call_lines(tc: Mapping[str, Any]) -> list[str]:
+    lines = [f"  {tc.get('name', 'Tool')} ({tc.get('id')})", f" Call ID: {tc.get('id')}"]
+    if tc.get("error"):
+        lines.append(f"  Error: {tc.get('error')}")
+    lines.append("  Args:")
+    args = tc.get("args")
+    if isinstance(args, str):
+        lines.append(f"    {args}")
+    elif isinstance(args, dict):
+        lines.extend(f"    {arg}: {value}" for arg, value in args.items())
+    return lines
+
+
 def _rebuild(cls: type[BaseMessage], fields: dict[str, Any]) -> BaseMessage:
     new = object.__new__(cls)
     for key, value in fields.items():
@@ -309,10 +335,23 @@ class BaseMessageChunk(BaseMessage):
     __slots__ = ()
 
     def __add__(self, other: Any) -> Any:
+        """Sum with another chunk, or a list of chunks.
+
+        Chunks of the same kind merge fully (:func:`add_chunks`). Chunks of different
+        kinds merge as in langchain-core: the result is of the left chunk's kind, with
+        the contents and the ``additional_kwargs`` / ``response_metadata`` merged and the
+        left chunk's ``id``; the others' other fields are dropped. (langchain-core also
+        drops the left chunk's own usage, tool calls and name here, or fails for a left
+        tool or chat chunk; this keeps them.)
+        """
         if isinstance(other, BaseMessageChunk):
-            return add_chunks(self, other)
+            if type(other) is type(self):
+                return add_chunks(self, other)
+            return _add_other_kinds(self, [other])
         if isinstance(other, (list, tuple)) and all(isinstance(o, BaseMessageChunk) for o in other):
-            return add_chunks(self, *other)
+            if all(type(o) is type(self) for o in other):
+                return add_chunks(self, *other)
+            return _add_other_kinds(self, other)
         return NotImplemented
 
 
@@ -347,7 +386,8 @@ class ToolMessage(BaseMessage):
 
     ``tool_call_id`` is the ``id`` of the :class:`ToolCall` it answers; ``artifact`` is
     any value for the application that is not sent to the model; ``status`` is
-    ``"success"`` or ``"error"``.
+    ``"success"`` or ``"error"``. Content that is not a string or a list of blocks is
+    made a string, as in langchain-core (``ToolMessage(5, ...)`` holds ``"5"``).
     """
 
     __slots__ = ("artifact", "status", "tool_call_id")
@@ -356,17 +396,32 @@ class ToolMessage(BaseMessage):
 
     def __init__(
         self,
-        content: Content = "",
+        content: Content | object = "",
         *,
         tool_call_id: str,
         artifact: Any = None,
         status: Literal["success", "error"] = "success",
         **fields: Any,
     ) -> None:
-        super().__init__(content, **fields)
+        super().__init__(_tool_content(content), **fields)
         self.tool_call_id = str(tool_call_id)
         self.artifact = artifact
         self.status = status
+
+
+def _tool_content(content: Any) -> Content:
+    """A tool's result as message content: what is not a string (or block) becomes one.
+
+    As langchain-core: ``5`` becomes ``"5"``, ``{"a": 1}`` becomes ``"{'a': 1}"``, and
+    list items that are neither strings nor dicts become strings.
+    """
+    if isinstance(content, str):
+        return content
+    if isinstance(content, tuple):
+        content = list(content)
+    if isinstance(content, list):
+        return [x if isinstance(x, (str, dict)) else str(x) for x in content]
+    return str(content)
 
 
 class AIMessage(BaseMessage):
@@ -411,6 +466,20 @@ class AIMessage(BaseMessage):
         self.tool_calls = [] if tool_calls is None else [_as_tool_call(t) for t in tool_calls]
         self.invalid_tool_calls = [] if invalid_tool_calls is None else invalid_tool_calls
         self.usage_metadata = usage_metadata
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """The title and content, then the tool calls (langchain-core's format exactly)."""
+        base = super().pretty_repr(html=html)
+        lines: list[str] = []
+        if self.tool_calls:
+            lines.append("Tool Calls:")
+            for tc in self.tool_calls:
+                lines.extend(_format_tool_call_lines(tc))
+        if self.invalid_tool_calls:
+            lines.append("Invalid Tool Calls:")
+            for itc in self.invalid_tool_calls:
+                lines.extend(_format_tool_call_lines(itc))
+        return (base.strip() + "\n" + "\n".join(lines)).strip()
 
 
 def _as_tool_call(t: Any) -> ToolCall:
@@ -770,6 +839,19 @@ def _best_id(ids: Iterable[str | None]) -> str | None:
 
 
 C = TypeVar("C", bound=BaseMessageChunk)
+
+
+def _add_other_kinds(first: C, others: Sequence[BaseMessageChunk]) -> C:
+    """``first + others`` where some are of another kind (see ``BaseMessageChunk.__add__``)."""
+    new = first.model_copy(deep=True)  # shares no list or dict with ``first``
+    new.content = merge_content(first.content, *(o.content for o in others))
+    new.additional_kwargs = merge_dicts(
+        first.additional_kwargs, *(o.additional_kwargs for o in others)
+    )
+    new.response_metadata = merge_dicts(
+        first.response_metadata, *(o.response_metadata for o in others)
+    )
+    return new
 
 
 def add_chunks(first: C, *others: BaseMessageChunk) -> C:
