@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from runnables.messages import AIMessage, HumanMessage, SystemMessage
@@ -147,3 +149,58 @@ def test_jinja2_chat_template_missing_a_variable_is_an_error() -> None:
     )
     with pytest.raises(PromptInputError, match="ChatPromptTemplate is missing the variable 'a'"):
         prompt.format_messages(q="x")
+
+
+def test_a_message_template_with_content_blocks_formats_every_block_as_langchain_core() -> None:
+    from langchain_core.prompts import ChatPromptTemplate as LcChatPromptTemplate
+
+    entries: list[Any] = [
+        ("system", "Describe in {language}."),
+        (
+            "human",
+            [
+                {"type": "text", "text": "{q}"},
+                {"type": "image_url", "image_url": {"url": "{img}", "detail": "{level}"}},
+                "and {{literal}} {q}",
+                {"type": "image_url", "image_url": "{img}"},
+                {"type": "file", "source": {"url": "{img}"}, "cache_control": {"type": "x"}},
+            ],
+        ),
+    ]
+    values = {"language": "French", "q": "What is it?", "img": "https://a/b.png", "level": "high"}
+    ours = ChatPromptTemplate.from_messages(entries)
+    theirs = LcChatPromptTemplate.from_messages(entries)
+    assert ours.input_variables == theirs.input_variables == ["img", "language", "level", "q"]
+    got = ours.invoke(values).to_messages()
+    expected = theirs.invoke(values).to_messages()
+    assert [type(m).__name__ for m in got] == [type(m).__name__ for m in expected]
+    assert [m.content for m in got] == [m.content for m in expected]
+    assert got[1].content[2] == {"type": "text", "text": "and {literal} What is it?"}
+
+
+def test_content_blocks_keep_the_role_and_missing_variables_name_the_chat_prompt() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("ai", [{"type": "text", "text": "{a}"}]), ("human", [{"type": "text", "text": "{b}"}])]
+    )
+    messages = prompt.invoke({"a": "A", "b": "B"}).to_messages()
+    assert messages == [
+        AIMessage([{"type": "text", "text": "A"}]),
+        HumanMessage([{"type": "text", "text": "B"}]),
+    ]
+    with pytest.raises(PromptInputError, match="ChatPromptTemplate is missing the variable 'b'"):
+        prompt.format_messages(a="A")
+    assert prompt.partial(a="A").invoke("B").to_messages()[0].content == [
+        {"type": "text", "text": "A"}
+    ]
+
+
+def test_content_blocks_with_jinja2_templates() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("human", [{"type": "text", "text": "{{ q | upper }}"}])], template_format="jinja2"
+    )
+    assert prompt.invoke({"q": "hi"}).to_messages()[0].content == [{"type": "text", "text": "HI"}]
+
+
+def test_a_content_block_that_is_not_a_string_or_dict_is_refused() -> None:
+    with pytest.raises(InvalidPromptTemplateError, match="content block"):
+        ChatPromptTemplate.from_messages([("human", [42])])

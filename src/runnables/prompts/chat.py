@@ -41,6 +41,7 @@ __all__ = [
     "BaseStringMessagePromptTemplate",
     "ChatMessagePromptTemplate",
     "ChatPromptTemplate",
+    "ContentBlocksMessagePromptTemplate",
     "HumanMessagePromptTemplate",
     "MessageLikeRepresentation",
     "MessagesPlaceholder",
@@ -153,6 +154,109 @@ class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
         return ChatMessage(self.prompt.format(**kwargs), role=self.role, **self.additional_kwargs)
 
 
+class _BlockTemplate:
+    """One content block of a multimodal message template: every string in it a template."""
+
+    def __init__(self, block: Any, template_format: PromptTemplateFormat) -> None:
+        if isinstance(block, str):
+            block = {"type": "text", "text": block}
+        if not isinstance(block, dict):
+            raise InvalidPromptTemplateError(
+                f"A content block of a message template must be a string or a dict, got "
+                f"{block!r} (a {type(block).__name__})."
+            )
+        if block.get("type") == "image_url" and isinstance(block.get("image_url"), str):
+            block = {**block, "image_url": {"url": block["image_url"]}}  # langchain's shorthand
+        self.block = block
+        self.template_format = template_format
+        self.templates: dict[str, PromptTemplate] = {}
+        self._collect(block)
+        self.input_variables = sorted(
+            {v for t in self.templates.values() for v in t.input_variables}
+        )
+
+    def _collect(self, value: Any) -> None:
+        if isinstance(value, str):
+            if value not in self.templates:
+                self.templates[value] = PromptTemplate(value, template_format=self.template_format)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                self._collect(item)
+
+    def format(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return self._fill(self.block, values)  # type: ignore[no-any-return]
+
+    def _fill(self, value: Any, values: Mapping[str, Any]) -> Any:
+        if isinstance(value, str):
+            return self.templates[value].format(**values)
+        if isinstance(value, dict):
+            return {k: self._fill(v, values) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._fill(v, values) for v in value]
+        return value
+
+
+class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
+    """A message whose content is a list of blocks, each a template (multimodal input).
+
+    What ``("human", [{"type": "text", "text": "{q}"}, {"type": "image_url",
+    "image_url": {"url": "{img}"}}])`` in a chat prompt becomes, as in langchain-core:
+    a string in the list is a text block, and every string inside a dict block is a
+    template (an ``image_url`` given as a string is the block's ``url``).
+
+    >>> t = ContentBlocksMessagePromptTemplate(
+    ...     [{"type": "text", "text": "{q}"}, {"type": "image_url", "image_url": "{img}"}]
+    ... )
+    >>> t.format(q="What is this?", img="https://example.com/a.png").content[1]
+    {'type': 'image_url', 'image_url': {'url': 'https://example.com/a.png'}}
+    """
+
+    def __init__(
+        self,
+        blocks: Sequence[str | Mapping[str, Any]],
+        *,
+        message_class: type[BaseMessage] = HumanMessage,
+        template_format: PromptTemplateFormat = "f-string",
+    ) -> None:
+        if isinstance(blocks, (str, Mapping)):
+            raise InvalidPromptTemplateError(
+                f"ContentBlocksMessagePromptTemplate needs a list of content blocks, got "
+                f"{blocks!r}."
+            )
+        self.message_class = message_class
+        self.blocks = [
+            _BlockTemplate(dict(b) if isinstance(b, Mapping) else b, template_format)
+            for b in blocks
+        ]
+        self.input_variables = sorted({v for b in self.blocks for v in b.input_variables})
+
+    def format(self, **kwargs: Any) -> BaseMessage:
+        """The message for these variables."""
+        return self.message_class([b.format(kwargs) for b in self.blocks])
+
+    def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
+        """A one-message list."""
+        return [self.format(**kwargs)]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ContentBlocksMessagePromptTemplate)
+            and other.message_class is self.message_class
+            and [b.block for b in other.blocks] == [b.block for b in self.blocks]
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ContentBlocksMessagePromptTemplate({[b.block for b in self.blocks]!r}, "
+            f"message_class={self.message_class.__name__})"
+        )
+
+
 class MessagesPlaceholder(BaseMessagePromptTemplate):
     """A place in a chat prompt for a list of messages passed in a variable (a history).
 
@@ -256,10 +360,14 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
             f"Unknown message role {role!r} in a chat prompt. Use one of 'system', 'human' "
             "(or 'user'), 'ai' (or 'assistant') or 'placeholder'."
         )
+    if isinstance(template, list):
+        return ContentBlocksMessagePromptTemplate(
+            template, message_class=cls._message_class, template_format=template_format
+        )
     if not isinstance(template, str):
         raise InvalidPromptTemplateError(
-            f"The {role!r} message of a chat prompt needs a string template, got {template!r} "
-            f"(a {type(template).__name__})."
+            f"The {role!r} message of a chat prompt needs a string template or a list of "
+            f"content blocks, got {template!r} (a {type(template).__name__})."
         )
     return cls.from_template(template, template_format=template_format)
 
@@ -295,7 +403,9 @@ class ChatPromptTemplate(BasePromptTemplate):
     """A prompt that formats into a list of messages (a :class:`ChatPromptValue`).
 
     Entries may be ``(role, template)`` tuples (roles ``system``, ``human``/``user``,
-    ``ai``/``assistant``, and ``placeholder`` with ``"{variable}"``), strings (human
+    ``ai``/``assistant``, and ``placeholder`` with ``"{variable}"``; the template may be a
+    list of content blocks for multimodal input, see
+    :class:`ContentBlocksMessagePromptTemplate`), strings (human
     templates), messages (kept as they are), message templates, and
     :class:`MessagesPlaceholder`.
     """
