@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -50,6 +52,23 @@ CHAINS = textwrap.dedent(
 
     gated = RunnableGenerator(_gate)
 
+    def _pid(_):
+        time.sleep(0.05)  # holds this worker's loop, so the next connection may go elsewhere
+        return os.getpid()
+
+    pid = RunnableLambda(_pid)
+
+    async def _slow(inputs):
+        import asyncio
+
+        async for _ in inputs:
+            pass
+        for i in range(100):
+            yield f"w{i} "
+            await asyncio.sleep(0.1)
+
+    slow = RunnableGenerator(_slow)
+
     app = FastAPI()
     add_routes(app, upper, path="/up")
     """
@@ -87,9 +106,10 @@ def free_port() -> int:
 class Served:
     """A ``runnables serve`` process and its base URL."""
 
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+    def __init__(self, proc: subprocess.Popen[str], port: int, host: str = "127.0.0.1") -> None:
         self.proc = proc
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.url = f"http://{host}:{port}"
 
 
 StartServe = Callable[..., Served]
@@ -99,7 +119,9 @@ StartServe = Callable[..., Served]
 def serve(project: Path) -> Iterator[StartServe]:
     procs: list[subprocess.Popen[str]] = []
 
-    def start(*args: str, ready: str = "/openapi.json", wait: float = 60) -> Served:
+    def start(
+        *args: str, ready: str = "/openapi.json", wait: float = 60, host: str = "127.0.0.1"
+    ) -> Served:
         port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "runnables.cli", "serve", *args, "--port", str(port)],
@@ -109,7 +131,7 @@ def serve(project: Path) -> Iterator[StartServe]:
             text=True,
         )
         procs.append(proc)
-        served = Served(proc, port)
+        served = Served(proc, port, host)
         deadline = time.monotonic() + wait
         while True:
             if proc.poll() is not None:
@@ -172,6 +194,60 @@ async def test_serve_with_two_workers_serves_from_each_process(serve: StartServe
     remote = RemoteRunnable(served.url)
     assert await remote.abatch(["a", "b"]) == ["A", "B"]
     assert await remote.ainvoke("c") == "C"
+
+
+def test_serve_with_two_workers_answers_from_two_processes(serve: StartServe) -> None:
+    served = serve("chains:pid", "--workers", "2", ready="/input_schema")
+    pids: set[int] = set()
+
+    def one(_: int) -> int:
+        # A new connection each time: the kernel hands each to whichever worker accepts.
+        return int(httpx.post(served.url + "/invoke", json={"input": 0}).json()["output"])
+
+    deadline = time.monotonic() + 60
+    with ThreadPoolExecutor(8) as pool:
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pids.update(pool.map(one, range(16)))
+
+    assert len(pids) == 2, f"every answer came from {pids}"
+    assert served.proc.pid not in pids  # the workers, not the supervisor
+
+
+def test_serve_binds_the_host_it_is_given(serve: StartServe) -> None:
+    # The whole of 127.0.0.0/8 is loopback on Linux: a second address to bind.
+    served = serve("chains:upper", "--host", "127.0.0.2", host="127.0.0.2")
+
+    assert httpx.post(served.url + "/invoke", json={"input": "a"}).json()["output"] == "A"
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(f"http://127.0.0.1:{served.port}/invoke", json={"input": "a"})
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_sigterm_stops_an_open_stream_after_the_grace_with_an_error_event(
+    serve: StartServe, workers: list[str]
+) -> None:
+    served = serve("chains:slow", "--graceful-shutdown", "1", *workers, ready="/input_schema")
+    lines: list[str] = []
+
+    with httpx.stream("POST", served.url + "/stream", json={"input": "x"}, timeout=30) as r:
+        it = r.iter_lines()
+        for line in it:
+            lines.append(line)
+            if line.startswith("event: data"):
+                break
+        signalled = time.monotonic()
+        served.proc.send_signal(signal.SIGTERM)
+        lines.extend(it)
+        took = time.monotonic() - signalled
+
+    events = [line for line in lines if line.startswith(("event:", "data:"))]
+    assert events[-2] == "event: error", lines[-6:]
+    error = json.loads(events[-1].removeprefix("data: "))
+    assert error["status_code"] == 503 and "shutting down" in error["message"]
+    # The grace is 1 s and uvicorn's backstop 3 s; the stream itself would take 10 s.
+    assert 0.8 < took < 2.5
+    # uvicorn re-raises the signal once it has shut down, as a process killed by it.
+    assert served.proc.wait(15) in (0, -signal.SIGTERM)
 
 
 def test_serve_with_no_target_serves_the_chat_chain_on_the_local_model(serve: StartServe) -> None:
@@ -294,8 +370,9 @@ def test_a_bad_target_exits_2_with_a_message_naming_it(
 def test_a_missing_attribute_lists_the_runnables_the_module_has(project: Path) -> None:
     result = cli(project, "graph", "chains:chian")
 
-    assert "Runnables and apps it defines: app, broken, chain, describe, gated, upper." in (
-        result.stderr
+    assert (
+        "Runnables and apps it defines: app, broken, chain, describe, gated, pid, slow, upper."
+        in (result.stderr)
     )
 
 

@@ -37,6 +37,7 @@ __all__ = ["CLIError", "build_app", "load_target", "main"]
 #: what to serve (uvicorn starts workers from an import string, not from an object).
 TARGET_ENV = "RUNNABLES_SERVE_TARGET"
 PATH_ENV = "RUNNABLES_SERVE_PATH"
+GRACE_ENV = "RUNNABLES_SERVE_GRACE"
 
 
 class CLIError(Exception):
@@ -179,8 +180,60 @@ def build_app(target: Any, path: str = "", *, spec: str = "the target") -> Any:
     return app
 
 
+#: The seconds uvicorn's own graceful shutdown waits beyond the routes' grace, as a
+#: backstop: by then every stream has been stopped and has sent its last event.
+SHUTDOWN_BACKSTOP = 2.0
+
+
+def _shutdown_server_class() -> Any:
+    import uvicorn
+
+    from runnables.serve.shutdown import begin_shutdown
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, telling the routes when shutdown begins (Ctrl-C, SIGTERM):
+        uvicorn alone waits for open streams without their knowing."""
+
+        grace: float | None = None
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            begin_shutdown(grace=self.grace)
+            await super().shutdown(sockets)
+
+    return GracefulServer
+
+
+def _notify_shutdown_on_signals(grace: float | None) -> None:
+    """In a ``--workers`` process: call ``begin_shutdown`` when the exit signal comes.
+
+    uvicorn's supervisor builds each worker's ``Server`` itself, so there is no class to
+    replace; its signal handlers (installed before the app is loaded) are wrapped
+    instead, and the notice is passed to the event loop, where the routes live.
+    """
+    import signal
+
+    from runnables.serve.shutdown import begin_shutdown
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(lambda: begin_shutdown(grace=grace))
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
 def worker_app() -> Any:
     """The app each ``serve --workers N`` worker process builds (a uvicorn factory)."""
+    grace = os.environ.get(GRACE_ENV)
+    _notify_shutdown_on_signals(float(grace) if grace else None)
     spec = os.environ.get(TARGET_ENV)
     if not spec:
         from runnables.serve.default_app import create_app
@@ -203,9 +256,14 @@ def serve(args: argparse.Namespace) -> int:
         "log_level": args.log_level,
         "loop": args.loop,
         "http": args.http,
-        # Open streams get this long to finish on Ctrl-C / SIGTERM.
-        "timeout_graceful_shutdown": args.graceful_shutdown,
+        # The routes stop open streams after the grace (begin_shutdown); uvicorn's own
+        # timeout is only a backstop behind it.
+        "timeout_graceful_shutdown": args.graceful_shutdown + SHUTDOWN_BACKSTOP,
     }
+    if not args.graceful_shutdown >= 0:
+        raise CLIError(
+            f"--graceful-shutdown must be a number of seconds >= 0, got {args.graceful_shutdown!r}."
+        )
     if args.target is None:
         if args.path not in (None, "", "/"):
             raise CLIError(
@@ -238,9 +296,20 @@ def serve(args: argparse.Namespace) -> int:
             os.environ[PATH_ENV] = args.path or ""
         else:
             os.environ.pop(TARGET_ENV, None)
+        os.environ[GRACE_ENV] = str(args.graceful_shutdown)
         uvicorn.run("runnables.cli.main:worker_app", factory=True, workers=args.workers, **options)
-    else:
-        uvicorn.run(app, **options)
+        return 0
+    server = _shutdown_server_class()(uvicorn.Config(app, **options))
+    server.grace = args.graceful_shutdown
+    try:
+        server.run()
+    except KeyboardInterrupt:  # a second Ctrl-C: uvicorn's forced exit
+        pass
+    if not server.started:
+        raise CLIError(
+            f"The server did not start (see uvicorn's message above); is port {args.port} "
+            f"on {args.host} already in use?"
+        )
     return 0
 
 
@@ -371,7 +440,8 @@ def make_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="on shutdown, how long open streams may take to finish (default 10)",
+        help="on shutdown (Ctrl-C, SIGTERM), how long open streams may take to finish "
+        "before they are stopped with an error event (default 10)",
     )
     p.set_defaults(handler=serve)
 
