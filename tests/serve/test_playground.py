@@ -78,3 +78,11 @@ def test_page_calls_the_routes_relative_to_its_base_path() -> None:
     page = playground_html()
     assert "`${BASE}/input_schema`" in page
     assert "`${BASE}/stream_events`" in page
+
+
+def test_the_playground_does_not_ask_for_resumable_streams() -> None:
+    # Without Resume-Grace, closing the tab cancels the run (and the model) at once.
+    page = render_playground("chain", "/chat")
+
+    assert "/stream_events" in page
+    assert "resume-grace" not in page.lower()

@@ -78,6 +78,7 @@ def make_app(seen: Server) -> FastAPI:
     add_routes(app, RunnableLambda(show_config), path="/config")
     add_routes(app, RunnableGenerator(words), path="/words", resume_grace=30)
     add_routes(app, RunnableGenerator(slow), path="/slow", resume_grace=0)
+    add_routes(app, RunnableGenerator(slow), path="/slow_kept", resume_grace=30)
     add_routes(
         app,
         RunnableLambda(lambda x: x) | FakeListChatModel(responses=["hello there"]),
@@ -280,6 +281,21 @@ async def test_leaving_a_stream_early_cancels_the_run_on_the_server(
 
     # Generous: the server sees the closed connection and cancels the chain.
     assert await asyncio.to_thread(seen.slow_cancelled.wait, 10)
+
+
+async def test_leaving_a_resumable_stream_early_cancels_it_at_once_not_after_its_grace(
+    served: tuple[str, Server],
+) -> None:
+    url, seen = served
+    stream = RemoteRunnable(f"{url}/slow_kept", resume_grace=30).astream(None)
+
+    assert await stream.__anext__() == "first"
+    await asyncio.to_thread(seen.slow_started.wait, 10)
+    await stream.aclose()
+
+    # The server would wait 30 s for a reconnect; the client's DELETE ends the run now.
+    assert await asyncio.to_thread(seen.slow_cancelled.wait, 2)
+    assert any(r.startswith("DELETE /slow_kept/stream/") for r in seen.requests)
 
 
 async def test_cancelling_the_caller_cancels_the_run_on_the_server(

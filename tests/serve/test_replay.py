@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -241,3 +242,74 @@ async def test_aclose_cancels_runs_that_outlive_the_grace() -> None:
 
     assert cancelled.is_set()
     assert store.get("r") is None
+
+
+# ---------------------------------------------------------------------- retention and caps
+
+
+def test_a_finished_runs_events_expire_after_the_retention(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(str.upper), path="/u", replay_retention=0.3)
+    url = live_server(app).url
+
+    first = parse_sse(httpx.post(f"{url}/u/stream", json={"input": "a"}, headers=RESUMABLE).text)
+    run_id = json.loads(first[0]["data"])["run_id"]
+    kept = httpx.get(f"{url}/u/stream/{run_id}")
+    deadline = time.monotonic() + 10
+    while (gone := httpx.get(f"{url}/u/stream/{run_id}")).status_code == 200:
+        assert time.monotonic() < deadline, "the run's events were never dropped"
+        time.sleep(0.05)
+
+    assert kept.status_code == 200
+    assert gone.status_code == 404 and "retention" in gone.json()["detail"]
+
+
+def test_resuming_from_an_event_the_buffer_dropped_is_410(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    async def words(_: str) -> AsyncIterator[str]:
+        for i in range(10):
+            yield f"w{i}"
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(words), path="/w", replay_max_events=3)
+    url = live_server(app).url
+
+    events = parse_sse(httpx.post(f"{url}/w/stream", json={"input": "a"}, headers=RESUMABLE).text)
+    run_id = json.loads(events[0]["data"])["run_id"]
+    late = httpx.get(f"{url}/w/stream/{run_id}", headers={"Last-Event-ID": f"{run_id}:0"})
+    recent = httpx.get(f"{url}/w/stream/{run_id}", headers={"Last-Event-ID": events[-2]["id"]})
+
+    assert len(events) == 12  # metadata, ten chunks, end: all delivered as they came
+    assert late.status_code == 410 and "no longer buffered" in late.json()["detail"]
+    assert [e["event"] for e in parse_sse(recent.text)] == ["end"]
+
+
+async def test_past_max_runs_the_oldest_finished_run_is_dropped_first() -> None:
+    store = RunStore(max_runs=3, resume_grace=30, retention=30)
+    release = asyncio.Event()
+
+    async def held() -> AsyncIterator[tuple[str, str | None]]:
+        yield "data", "1"
+        await release.wait()
+        yield "end", None
+
+    running = store.start("running", held())
+    for name in ("old", "new"):
+        run = store.start(name, events(1, []))
+        async for _ in run.read(-1):
+            pass
+    store.start("newest", events(1, []))
+
+    assert store.get("running") is running  # still going: never evicted
+    assert store.get("old") is None
+    assert store.get("new") is not None and store.get("newest") is not None
+    release.set()
+    await store.aclose(1)
+
+
+def test_replay_max_runs_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="replay_max_runs must be at least 1"):
+        RunStore(max_runs=0)
