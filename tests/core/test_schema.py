@@ -10,6 +10,7 @@ import pytest
 import typing_extensions
 from pydantic import BaseModel, ValidationError
 
+from runnables.core.base import Output, Runnable
 from runnables.core.binding import RunnableBinding
 from runnables.core.branch import RunnableBranch
 from runnables.core.configurable import ConfigurableField
@@ -423,3 +424,37 @@ def test_schemas_have_langchain_cores_shape(case: str) -> None:
 def _renamed(schema: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(schema).replace("QuestionTE", "Question").replace("ask_te", "ask")
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+class Lengths(Runnable[str, int]):
+    """A subclass that declares its types only through its generic parameters."""
+
+    async def _ainvoke(self, input: str, ctx: Any) -> int:
+        return len(input)
+
+
+class MoreLengths(Lengths):
+    pass
+
+
+class HalfDeclared(Runnable[str, Output]):
+    async def _ainvoke(self, input: str, ctx: Any) -> Any:
+        return input
+
+
+def test_a_subclass_takes_its_types_from_its_generic_parameters() -> None:
+    assert Lengths().InputType is str
+    assert Lengths().OutputType is int
+    assert MoreLengths().InputType is str  # inherited from the parameterized base
+    # Recorded from langchain-core 1.8.3 for the same class (LG(Runnable[str, int])).
+    assert Lengths().input_schema.model_json_schema() == {"title": "LengthsInput", "type": "string"}
+    assert Lengths().output_schema.model_json_schema() == {
+        "title": "LengthsOutput",
+        "type": "integer",
+    }
+    assert input_type(Lengths() | RunnableLambda(halve)) is str
+
+
+def test_a_type_variable_left_open_is_any() -> None:
+    assert HalfDeclared().InputType is str
+    assert HalfDeclared().OutputType is Any

@@ -281,8 +281,26 @@ def input_type(runnable: Runnable[Any, Any]) -> Any:
     options = _branch_options(runnable)
     if options is not None:
         return _first_typed(input_type(r) for r in [*options, *_branch_conditions(runnable)])
+    declared = _generic_args(runnable)
+    if declared is not None and not isinstance(declared[0], typing.TypeVar):
+        return declared[0]
     inner = _delegate(runnable)
     return Any if inner is None else input_type(inner)
+
+
+def _generic_args(runnable: Runnable[Any, Any]) -> tuple[Any, Any] | None:
+    """The ``[Input, Output]`` a subclass gave ``Runnable`` (``class G(Runnable[str, int])``).
+
+    langchain-core reads the class's ``__orig_bases__``; the nearest class in the MRO
+    that parameterizes a ``Runnable`` base is read here, so a subclass of ``G`` has G's.
+    """
+    for cls in type(runnable).__mro__:
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin = get_origin(base)
+            args = get_args(base)
+            if isinstance(origin, type) and issubclass(origin, Runnable) and len(args) == 2:
+                return args[0], args[1]
+    return None
 
 
 def output_type(runnable: Runnable[Any, Any]) -> Any:
@@ -350,6 +368,9 @@ def _output_given(runnable: Runnable[Any, Any], fed: Any) -> Any:
     options = _branch_options(runnable)
     if options is not None:
         return _one_of([_output_given(r, fed) for r in options])
+    declared = _generic_args(runnable)
+    if declared is not None and not isinstance(declared[1], typing.TypeVar):
+        return declared[1]
     inner = _delegate(runnable)
     return Any if inner is None else _output_given(inner, fed)
 
