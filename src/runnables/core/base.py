@@ -305,7 +305,15 @@ class Runnable(Generic[Input, Output]):
         if config is None or isinstance(config, Mapping):
             ctxs = [make_context(config)] * len(inputs)
         else:
-            ctxs = [make_context(c) for c in config]
+            configs = list(config)
+            if len(configs) != len(inputs):
+                from runnables.errors import ConfigError
+
+                raise ConfigError(
+                    f"abatch_as_completed got {len(inputs)} inputs but {len(configs)} configs; "
+                    "pass one config for all inputs or exactly one per input."
+                )
+            ctxs = [make_context(c) for c in configs]
         loop = asyncio.get_running_loop()
 
         async def one(i: int) -> tuple[int, Any]:
