@@ -234,7 +234,12 @@ class OpenAITransport:
         if self.api_key:
             common["authorization"] = f"Bearer {self.api_key}"
         self._loop_limits: (
-            tuple[asyncio.AbstractEventLoop, AdaptiveConcurrency, AdaptiveConcurrency | None] | None
+            tuple[
+                weakref.ref[asyncio.AbstractEventLoop],
+                AdaptiveConcurrency,
+                AdaptiveConcurrency | None,
+            ]
+            | None
         ) = None
         self._json_headers = {**common, "accept": "application/json"}
         # identity: the stream is parsed from the raw network reads, undecoded.
@@ -273,13 +278,14 @@ class OpenAITransport:
         """This model's own cap and the endpoint's shared adaptive limit, on this loop."""
         loop = asyncio.get_running_loop()
         cached = self._loop_limits
-        if cached is not None and cached[0] is loop:
+        if cached is not None and cached[0]() is loop:
             return cached[1], cached[2]
         n = self.max_concurrency
         # A fixed cap (min = max): a 429 never moves it; the shared limit adapts.
         own = AdaptiveConcurrency(n, min_limit=n)
         shared = endpoint_concurrency(self.base_url, n) if self.adaptive_concurrency else None
-        self._loop_limits = (loop, own, shared)
+        # A weak reference: a model must not keep a finished loop alive.
+        self._loop_limits = (weakref.ref(loop), own, shared)
         return own, shared
 
     async def _acquire(self) -> tuple[AdaptiveConcurrency, AdaptiveConcurrency | None, int]:
@@ -424,7 +430,10 @@ class OpenAITransport:
 
         Ends at the ``[DONE]`` event. Failures before the first event are retried like
         a failed request; after it, they raise (the caller has seen part of the answer).
-        An error object sent inside the stream raises :class:`APIError` with its message.
+        An error object sent inside the stream (``{"error": ...}`` with a non-null error,
+        or an ``error`` event) raises :class:`APIError` with its message; as the first
+        event, with a retryable status in its ``code``, it is retried like that HTTP
+        status. Other named events (``ping``...) are skipped, as the openai SDK does.
         """
         content = _dumps(body)
         url = self.base_url + path
