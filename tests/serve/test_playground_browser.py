@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -404,6 +405,15 @@ def test_sequential_steps_do_not_overlap(browser: WebDriver, server: LoopbackSer
     for before, after in itertools.pairwise(steps):
         assert after["start"] >= before["start"] + (before["end"] - before["start"]) / 2, steps
     assert browser.find_element(By.ID, "output").text == "c:b:a:go"
+
+
+def test_the_finished_run_shows_its_run_id(browser: WebDriver, server: LoopbackServer) -> None:
+    open_playground(browser, server, "/sequence")
+    fill(browser, "input", "go")
+    assert run_and_wait(browser) == "done"
+
+    meta = browser.find_element(By.ID, "run-meta").text
+    assert re.search(r"run_id [0-9a-f-]{36}", meta), meta
 
 
 def test_batch_shows_max_concurrency_bars_at_a_time(
