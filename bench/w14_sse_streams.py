@@ -6,7 +6,9 @@ is served over ``POST /chain/stream`` three ways, each by its own uvicorn proces
 W13's settings (``--loop uvloop --http httptools``, 1 worker, no access log):
 
 - **runnables**: ``add_routes(app, FakeTimedChatModel(...) | StrOutputParser())`` with
-  its defaults (resumable streams, so every event also goes to the replay buffer);
+  its defaults. A client that may want to resume sends ``Resume-Grace``, and then every
+  event also goes to the run's replay buffer: that variant is measured too and reported
+  in the notes ("runnables, resumable");
 - **hand-written**: a bare FastAPI ``StreamingResponse`` over an async generator that
   sleeps on the same schedule and writes LangServe-shaped frames itself (``metadata``,
   one ``data`` per token, ``end``): the floor for this server stack;
@@ -168,14 +170,18 @@ class Tally:
 BODY = json.dumps({"input": "hi", "config": {}, "kwargs": {}}).encode()
 
 
-async def one_stream(port: int, tokens: int, tally: Tally) -> None:
+async def one_stream(port: int, tokens: int, tally: Tally, extra: bytes = b"") -> None:
     """POST one stream request and read it to ``end``, checking every event."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(
             b"POST /chain/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-            b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+            + extra
+            + b"Content-Length: "
+            + str(len(BODY)).encode()
+            + b"\r\n\r\n"
+            + BODY
         )
         status = await reader.readline()
         if b" 200 " not in status:
@@ -245,10 +251,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
-async def load(port: int, pid: int, streams: int, tokens: int) -> dict[str, Any]:
+async def load(
+    port: int, pid: int, streams: int, tokens: int, extra: bytes = b""
+) -> dict[str, Any]:
     """Run ``streams`` streams at once; chunks/s, memory per open stream, failures."""
     warm = Tally()
-    await asyncio.gather(*(one_stream(port, tokens, warm) for _ in range(10)))
+    await asyncio.gather(*(one_stream(port, tokens, warm, extra) for _ in range(10)))
     await asyncio.sleep(0.3)  # let the server settle (its replay buffers expire later)
     baseline = rss_bytes(pid)
     peak = baseline
@@ -265,7 +273,8 @@ async def load(port: int, pid: int, streams: int, tokens: int) -> dict[str, Any]
     sampler = asyncio.create_task(sample())
     start = time.perf_counter()
     outcomes = await asyncio.gather(
-        *(one_stream(port, tokens, tally) for _ in range(streams)), return_exceptions=True
+        *(one_stream(port, tokens, tally, extra) for _ in range(streams)),
+        return_exceptions=True,
     )
     took = time.perf_counter() - start
     done.set()
@@ -282,11 +291,14 @@ async def load(port: int, pid: int, streams: int, tokens: int) -> dict[str, Any]
     }
 
 
-def measure(python: str, factory: str, streams: int, tokens: int, tps: float) -> dict[str, Any]:
+def measure(
+    python: str, factory: str, streams: int, tokens: int, tps: float, extra: bytes = b""
+) -> dict[str, Any]:
+    """One side's figures; ``extra`` is added to every request's headers."""
     gc.collect()
     env = {"W14_TOKENS": str(tokens), "W14_TPS": str(tps)}
     with uvicorn_server(python, Path(__file__).stem, factory, env=env) as server:
-        return asyncio.run(load(server.port, server.pid, streams, tokens))
+        return asyncio.run(load(server.port, server.pid, streams, tokens, extra))
 
 
 def _raise_fd_limit(needed: int) -> None:
@@ -309,6 +321,9 @@ def run(quick: bool) -> list[Result]:
     _raise_fd_limit(2 * streams + 256)  # the servers inherit it
     sides: dict[str, dict[str, Any]] = {
         "runnables": measure(sys.executable, "runnables_app", streams, int(tokens), tps),
+        "runnables, resumable": measure(
+            sys.executable, "runnables_app", streams, int(tokens), tps, b"Resume-Grace: 5\r\n"
+        ),
         "hand-written": measure(sys.executable, "hand_app", streams, int(tokens), tps),
     }
     python = ensure_langserve_venv(create=not quick)
@@ -325,7 +340,8 @@ def run(quick: bool) -> list[Result]:
     ]
     for name, side in sides.items():
         notes.append(
-            f"{name}: {side['seconds']:.2f} s for {side['streams']} streams, "
+            f"{name}: {side['chunks_per_s']:,.0f} chunks/s, "
+            f"{side['seconds']:.2f} s for {side['streams']} streams, "
             f"at most {side['peak_open']} "
             f"open at once, {side['kib_per_stream']:.1f} KiB per open stream, "
             f"{side['failures']} failed"
@@ -353,7 +369,7 @@ def run(quick: bool) -> list[Result]:
             hand=hand["chunks_per_s"],
             langchain=ls["chunks_per_s"] if ls is not None else None,
             target="every stream completes, no error",
-            passed=rn["failures"] == 0,
+            passed=rn["failures"] == 0 and sides["runnables, resumable"]["failures"] == 0,
             ratios=rate_ratios,
             notes=notes if ok else [*notes, "a side had failed streams: see above"],
         ),
