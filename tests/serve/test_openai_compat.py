@@ -232,3 +232,198 @@ def test_a_client_disconnect_cancels_a_streamed_completion(live_server: Start) -
 
     assert cancelled.wait(5)
     assert cancelled_at[0] - closed_at < 1.0
+
+
+# ---------------------------------------------------------------------- guards
+
+
+class Gate:
+    """A model's ``sleep`` that holds each call until released (the server runs in its
+    own thread and loop, so the gate is made of threading events)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.cancelled = threading.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.entered.set()
+        try:
+            # Poll so the wait stays cancellable from the server's loop.
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+
+def gated_model(gate: Gate, text: str = "done") -> FakeTimedChatModel:
+    return FakeTimedChatModel([text], time_to_first_token=1, sleep=gate)
+
+
+USER = [{"role": "user", "content": "hi"}]
+
+
+def test_a_body_over_max_body_bytes_is_a_413_the_sdk_raises(live_server: Start) -> None:
+    ran = threading.Event()
+
+    def answer(_: Any) -> str:
+        ran.set()
+        return "ok"
+
+    app = FastAPI()
+    add_openai_routes(app, RunnableLambda(answer), max_body_bytes=200)
+    url = live_server(app).url
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(url).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x" * 1000}]
+        )
+
+    assert caught.value.status_code == 413
+    assert "over this server's limit of 200 bytes" in caught.value.message
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["type"] == "invalid_request_error"
+    assert not ran.is_set()
+    # A body under the limit still goes through.
+    answer_ = client(url).chat.completions.create(model="m", messages=USER)
+    assert answer_.choices[0].message.content == "ok"
+
+
+def test_a_chunked_body_over_max_body_bytes_is_a_413(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["ok"]), max_body_bytes=200)
+    url = live_server(app).url
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 1000}]})
+
+    def chunks() -> Any:  # no Content-Length: the limit applies while reading
+        yield body[:500].encode()
+        yield body[500:].encode()
+
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert "at least" in response.json()["error"]["message"]
+
+
+def test_over_max_in_flight_is_a_503_with_retry_after(live_server: Start) -> None:
+    gate = Gate()
+    app = FastAPI()
+    add_openai_routes(app, gated_model(gate), max_in_flight=1, retry_after=7)
+    url = live_server(app).url
+    first: list[Any] = []
+    holder = threading.Thread(
+        target=lambda: first.append(client(url).chat.completions.create(model="m", messages=USER))
+    )
+    holder.start()
+    assert gate.entered.wait(10)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(url).chat.completions.create(model="m", messages=USER)
+
+    gate.release.set()
+    holder.join(10)
+    assert caught.value.status_code == 503
+    assert caught.value.response.headers["retry-after"] == "7"
+    assert "limit" in caught.value.message and "Retry-After" in caught.value.message
+    assert first[0].choices[0].message.content == "done"
+    # The held run has left the count: the next request is served.
+    again = client(url).chat.completions.create(model="m", messages=USER)
+    assert again.choices[0].message.content == "done"
+
+
+def test_a_stream_in_flight_counts_until_its_run_ends(live_server: Start) -> None:
+    gate = Gate()
+    app = FastAPI()
+    add_openai_routes(app, gated_model(gate, "a b"), max_in_flight=1)
+    url = live_server(app).url
+    streamed: list[str] = []
+
+    def hold() -> None:
+        stream = client(url).chat.completions.create(model="m", messages=USER, stream=True)
+        streamed.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert gate.entered.wait(10)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(url).chat.completions.create(model="m", messages=USER, stream=True)
+
+    gate.release.set()
+    holder.join(10)
+    assert caught.value.status_code == 503
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert streamed == ["a b"]
+    again = client(url).chat.completions.create(model="m", messages=USER)
+    assert again.choices[0].message.content == "a b"
+
+
+def test_a_run_past_the_timeout_is_a_504(live_server: Start) -> None:
+    gate = Gate()
+    app = FastAPI()
+    add_openai_routes(app, gated_model(gate), timeout=0.2)
+    url = live_server(app).url
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(url).chat.completions.create(model="m", messages=USER)
+
+    assert caught.value.status_code == 504
+    assert isinstance(caught.value.body, dict) and caught.value.body["type"] == "timeout"
+    assert caught.value.body["message"] == "The run took longer than this server's limit of 0.2 s."
+    assert "Traceback" not in caught.value.response.text
+    assert gate.cancelled.wait(5)  # the run was stopped, not left running
+
+
+def test_a_stream_past_the_timeout_ends_with_an_error_chunk(live_server: Start) -> None:
+    """The 200 and the role chunk are already sent when the deadline passes, so the
+    timeout comes as an OpenAI error chunk (which the SDK raises) and no ``[DONE]``."""
+    gate = Gate()
+    app = FastAPI()
+    add_openai_routes(app, gated_model(gate), timeout=0.2)
+    url = live_server(app).url
+
+    stream = client(url).chat.completions.create(model="m", messages=USER, stream=True)
+    first = next(iter(stream))
+    with pytest.raises(openai.APIError) as caught:
+        list(stream)
+
+    assert first.choices[0].delta.role == "assistant"
+    assert not isinstance(caught.value, openai.APIStatusError)
+    assert caught.value.message == "The run took longer than this server's limit of 0.2 s."
+    assert caught.value.body == {
+        "message": "The run took longer than this server's limit of 0.2 s.",
+        "type": "timeout",
+        "param": None,
+        "code": None,
+    }
+    assert gate.cancelled.wait(5)
+    raw = httpx.post(
+        f"{url}/v1/chat/completions", json={"model": "m", "messages": USER, "stream": True}
+    )
+    assert raw.status_code == 200
+    assert "[DONE]" not in raw.text and "Traceback" not in raw.text
+
+
+def test_a_failing_stream_sends_no_traceback(live_server: Start) -> None:
+    async def boom(_: Any) -> Any:
+        raise RuntimeError("internal secret")
+        yield ""  # pragma: no cover - makes this an async generator
+
+    app = FastAPI()
+    add_openai_routes(app, RunnableLambda(boom))
+    url = live_server(app).url
+
+    stream = client(url).chat.completions.create(model="m", messages=USER, stream=True)
+    with pytest.raises(openai.APIError) as caught:
+        list(stream)
+
+    assert caught.value.message == "Internal Server Error"
+    raw = httpx.post(
+        f"{url}/v1/chat/completions", json={"model": "m", "messages": USER, "stream": True}
+    ).text
+    assert "secret" not in raw and "Traceback" not in raw and "RuntimeError" not in raw

@@ -232,7 +232,7 @@ class _OpenAIHandler:
             return Response(status_code=499)
         except StepTimeoutError as exc:
             logger.warning("Run %s timed out: %s", run_id, exc)
-            return _openai_error(504, f"The run took longer than {exc.timeout:g} s.")
+            return _openai_error(504, _timeout_message(exc))
         except Exception:
             logger.exception("Run %s failed.", run_id)
             return _openai_error(500, f"Internal Server Error (run id {run_id}).")
@@ -328,7 +328,7 @@ class _OpenAIHandler:
             logger.warning("Run %s timed out: %s", config.get("run_id"), exc)
             error = {
                 "error": {
-                    "message": f"The run took longer than {exc.timeout:g} s.",
+                    "message": _timeout_message(exc),
                     "type": "timeout",
                     "param": None,
                     "code": None,
@@ -355,6 +355,11 @@ class _OpenAIHandler:
             final = {**head, "choices": [], "usage": usage}
             yield b"data: " + dumps(final).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
+
+
+def _timeout_message(exc: StepTimeoutError) -> str:
+    # The same words as add_routes' 504; the step names stay in the server's log.
+    return f"The run took longer than this server's limit of {exc.timeout:g} s."
 
 
 def _usage(meta: Mapping[str, Any] | None) -> dict[str, int] | None:
