@@ -432,6 +432,21 @@ async def test_astream_events_yields_the_servers_events(served: tuple[str, Serve
     assert streamed and all(isinstance(c, AIMessageChunk) for c in streamed)
 
 
+async def test_astream_events_rejects_versions_but_v2_as_a_local_runnable_does(
+    served: tuple[str, Server],
+) -> None:
+    url, seen = served
+    with pytest.raises(NotImplementedError) as local:
+        RunnableLambda(lambda x: x).astream_events("hi", version="v1")
+
+    with pytest.raises(NotImplementedError) as remote:
+        RemoteRunnable(f"{url}/chat").astream_events([HumanMessage("hi")], version="v1")
+
+    assert str(remote.value) == str(local.value)
+    assert "version='v1'" in str(remote.value)
+    assert not any("stream_events" in r for r in seen.requests)  # raised at the call
+
+
 async def test_astream_events_passes_filters_to_the_server(served: tuple[str, Server]) -> None:
     url, _ = served
     remote = RemoteRunnable(f"{url}/chat")

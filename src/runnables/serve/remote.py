@@ -621,9 +621,16 @@ class RemoteRunnable(Runnable[Any, Any]):
         them (filters are applied by the server).
 
         Inside a local call, or with local ``callbacks`` in the config, this runs as a
-        step of the local run instead, so the remote events nest under it.
+        step of the local run instead, so the remote events nest under it. Only
+        ``version="v2"`` is supported, as for a local runnable: any other version raises
+        ``NotImplementedError`` at the call.
         """
-        if CURRENT.get() is not None or (config and config.get("callbacks")):
+        # Another version takes the local path, whose check raises the same error.
+        if (
+            version != "v2"
+            or CURRENT.get() is not None
+            or (config is not None and config.get("callbacks"))
+        ):
             return super().astream_events(
                 input,
                 config,
