@@ -345,8 +345,12 @@ class Runnable(Generic[Input, Output]):
 
         Closing it (``await stream.aclose()``, or ``async with contextlib.aclosing(...)``)
         or cancelling the caller cancels everything the stream started and closes every
-        generator inside it at once; a plain ``break`` leaves the closing to Python's
-        async-generator finalizer, a loop iteration or two later.
+        generator inside it before returning. A stream left with a plain ``break`` is
+        closed by the event loop's async-generator finalizer only once nothing refers
+        to it any more: a stream kept in a variable stays open, its generators suspended
+        and its branches holding their resources, until that reference goes. To close it
+        at a point you choose, use ``async with contextlib.aclosing(chain.astream(x))``
+        or ``await stream.aclose()``.
         """
         # Returning the root generator itself (rather than re-yielding from it) saves a
         # generator layer per chunk.
