@@ -427,3 +427,33 @@ def test_a_failing_stream_sends_no_traceback(live_server: Start) -> None:
         f"{url}/v1/chat/completions", json={"model": "m", "messages": USER, "stream": True}
     ).text
     assert "secret" not in raw and "Traceback" not in raw and "RuntimeError" not in raw
+
+
+def test_stream_must_be_a_boolean(live_server: Start) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["a"]))
+    url = live_server(app).url
+
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "false"},
+    )
+
+    assert response.status_code == 400
+    assert "'stream' must be true or false, got 'false'" in response.json()["error"]["message"]
+
+
+def test_after_begin_shutdown_new_completions_get_a_503(live_server: Start) -> None:
+    from runnables.serve.shutdown import begin_shutdown
+
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["a"]))
+    url = live_server(app).url
+    assert client(url).chat.completions.create(model="m", messages=USER).choices
+
+    begin_shutdown(app)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(url).chat.completions.create(model="m", messages=USER)
+    assert caught.value.status_code == 503
+    assert caught.value.response.headers.get("retry-after")

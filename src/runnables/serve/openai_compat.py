@@ -54,6 +54,7 @@ from runnables.serve.limits import (
     read_json_body,
     until_disconnect,
 )
+from runnables.serve.shutdown import register
 from runnables.serve.sse import SSEResponse, dumps
 
 __all__ = ["add_openai_routes"]
@@ -118,6 +119,7 @@ def add_openai_routes(
         max_body_bytes=max_body_bytes,
         in_flight=InFlight(max_in_flight, retry_after),
         timeout=timeout,
+        owner=app,
     )
     app.add_api_route(
         f"{prefix}/chat/completions",
@@ -167,6 +169,7 @@ class _OpenAIHandler:
         max_body_bytes: int | None,
         in_flight: InFlight,
         timeout: float | None,
+        owner: object,
     ) -> None:
         self.models = models
         self.strict = strict
@@ -175,6 +178,16 @@ class _OpenAIHandler:
         self.in_flight = in_flight
         self.timeout = timeout
         self.created = int(time.time())
+        self.owner = owner  # for begin_shutdown(app)
+        register(self)
+
+    def begin_shutdown(self, grace: float | None) -> None:
+        """Answer new requests 503 from now on (see :mod:`runnables.serve.shutdown`).
+
+        Completions already running are left to finish; uvicorn's
+        ``timeout_graceful_shutdown`` bounds them (``runnables serve`` sets it).
+        """
+        self.in_flight.closing = True
 
     async def list_models(self, request: Request) -> Response:
         """The models this server answers for, in OpenAI's list format."""
@@ -283,7 +296,11 @@ class _OpenAIHandler:
             messages = convert_to_messages(raw)
         except (ValueError, TypeError, KeyError) as exc:
             raise HTTPException(400, f"'messages' could not be read: {exc}") from None
-        stream = bool(body.get("stream"))
+        stream = body.get("stream", False)
+        if stream is None:
+            stream = False
+        if not isinstance(stream, bool):
+            raise HTTPException(400, f"'stream' must be true or false, got {stream!r}.")
         options = body.get("stream_options") or {}
         include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
         return runnable, model, messages, stream, include_usage
