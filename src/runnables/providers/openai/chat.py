@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runnables.core.config import CURRENT
@@ -153,6 +153,7 @@ class ChatOpenAI(BaseChatModel):
         # Private, so the key never reaches reprs, cache keys or traces.
         self._api_key = api_key
         self._loopback = is_loopback(self.base_url)
+        self._to_chunks = _chunk_converter(self.base_url + _PATH)
         self._transport = transport_cls(
             base_url=self.base_url,
             api_key=api_key,
@@ -246,58 +247,54 @@ class ChatOpenAI(BaseChatModel):
             message.additional_kwargs["parsed"] = fmt.model_validate_json(message.text)
         return message
 
-    async def _astream(
+    def _astream(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> AsyncIterator[AIMessageChunk]:
+        # Not a generator of its own: the transport's stream turns each event into message
+        # chunks itself (one generator layer fewer per chunk), and reads the call's
+        # deadline when the stream starts, in the context the engine pulls it in.
         body = self._payload(messages, stop, params, stream=True)
-        events = self._transport.stream(_PATH, body, deadline=self._deadline())
-        chunk_cls = AIMessageChunk
-        try:
-            async for obj in events:
-                # Build first, yield after: a malformed chunk raises a typed error, and
-                # nothing thrown into the generator at a yield is caught here.
-                try:
-                    choices = obj.get("choices")
-                    if choices:
-                        choice = choices[0]
-                        delta = choice.get("delta") or {}
-                        finish = choice.get("finish_reason")
-                        tools = delta.get("tool_calls")
-                        if tools is None and finish is None:
-                            # The hot path: one token of text.
-                            chunk = chunk_cls(delta.get("content") or "", id=obj.get("id"))
-                        else:
-                            chunk = chunk_cls(
-                                delta.get("content") or "",
-                                tool_call_chunks=_tool_call_chunks(tools) if tools else None,
-                                response_metadata=_finish_metadata(obj, finish),
-                                id=obj.get("id"),
-                            )
-                    else:
-                        chunk = None
-                    usage = obj.get("usage")
-                    last = (
-                        chunk_cls(
-                            "",
-                            usage_metadata=_usage(usage),
-                            id=obj.get("id"),
-                            chunk_position="last",
-                        )
-                        if usage
-                        else None
-                    )
-                except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-                    raise _malformed_chunk(self._transport.base_url + _PATH, obj, exc) from None
-                if chunk is not None:
-                    yield chunk
-                if last is not None:
-                    yield last
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
+        return self._transport.stream(_PATH, body, deadline=self._deadline, convert=self._to_chunks)
 
     def __repr__(self) -> str:
         params = f", params={self._params!r}" if self._params else ""
         return f"ChatOpenAI(model={self.model_name!r}, base_url={self.base_url!r}{params})"
+
+
+def _chunk_converter(url: str) -> Callable[[dict[str, Any]], Any]:
+    """The function from a streamed event's JSON to its message chunk(s) (or ``None``)."""
+    chunk_cls = AIMessageChunk
+
+    def to_chunks(obj: dict[str, Any]) -> Any:
+        try:
+            chunk = None
+            choices = obj.get("choices")
+            if choices:
+                choice = choices[0]
+                delta = choice.get("delta") or {}
+                finish = choice.get("finish_reason")
+                tools = delta.get("tool_calls")
+                if tools is None and finish is None:
+                    # The hot path: one token of text.
+                    chunk = chunk_cls(delta.get("content") or "", id=obj.get("id"))
+                else:
+                    chunk = chunk_cls(
+                        delta.get("content") or "",
+                        tool_call_chunks=_tool_call_chunks(tools) if tools else None,
+                        response_metadata=_finish_metadata(obj, finish),
+                        id=obj.get("id"),
+                    )
+            usage = obj.get("usage")
+            if not usage:
+                return chunk
+            last = chunk_cls(
+                "", usage_metadata=_usage(usage), id=obj.get("id"), chunk_position="last"
+            )
+            return last if chunk is None else [chunk, last]
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise _malformed_chunk(url, obj, exc) from None
+
+    return to_chunks
 
 
 def _finish_metadata(obj: dict[str, Any], finish: Any) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import json
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -424,9 +424,20 @@ class OpenAITransport:
             attempt += 1
 
     async def stream(
-        self, path: str, body: dict[str, Any], *, deadline: float | None = None
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        deadline: float | Callable[[], float | None] | None = None,
+        convert: Callable[[dict[str, Any]], Any] | None = None,
     ) -> AsyncIterator[Any]:
         """POST ``body`` and yield the decoded JSON of each server-sent event.
+
+        ``convert``, if given, turns each event's JSON object into what is yielded
+        instead: one item, a list of items, or ``None`` for nothing (a caller that
+        converts saves a generator layer per event on the hot path). ``deadline`` may be
+        a function, called when the stream starts: a generator's body runs in the
+        context its first item is pulled in, which may not be the one it was made in.
 
         Ends at the ``[DONE]`` event. Failures before the first event are retried like
         a failed request; after it, they raise (the caller has seen part of the answer).
@@ -438,7 +449,10 @@ class OpenAITransport:
         content = _dumps(body)
         url = self.base_url + path
         attempt = 0
+        if callable(deadline):
+            deadline = deadline()
         loads = json.loads
+        raw_decode = _RAW_DECODE
         while True:
             own, limit, epoch = await self._acquire()
             rate_limited = ok = False
@@ -473,12 +487,20 @@ class OpenAITransport:
                                     # "error" (ping, keep-alive...) carry no answer.
                                     continue
                                 try:
-                                    obj = loads(data)
+                                    # raw_decode skips json.loads' encoding sniffing;
+                                    # anything unusual gets json.loads' own verdict.
+                                    text = data.decode()
+                                    obj, end = raw_decode(text)
+                                    if end != len(text):
+                                        raise ValueError
                                 except ValueError:
-                                    raise _bad_json(url, data) from None
+                                    try:
+                                        obj = loads(data)
+                                    except ValueError:
+                                        raise _bad_json(url, data) from None
                                 if obj.__class__ is not dict:
                                     raise _not_an_object(url, data)
-                                if event is not None or (obj.get("error")):
+                                if event is not None or obj.get("error"):
                                     failure = _stream_error(url, event, obj, started)
                                     if started or not self._retryable(failure):
                                         raise failure
@@ -487,7 +509,17 @@ class OpenAITransport:
                                     err = failure
                                     break
                                 started = True
-                                yield obj
+                                if convert is None:
+                                    yield obj
+                                    continue
+                                out = convert(obj)
+                                if out is None:
+                                    continue
+                                if out.__class__ is list:
+                                    for item in out:
+                                        yield item
+                                else:
+                                    yield out
                             if err is not None:
                                 break
                         if err is None:
@@ -534,6 +566,9 @@ async def _drain(reads: AsyncIterator[bytes]) -> None:
                     return
     except (TimeoutError, httpx.HTTPError):
         pass
+
+
+_RAW_DECODE = json.JSONDecoder().raw_decode
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
