@@ -317,3 +317,105 @@ def test_with_nothing_listening_sync_calls_construct_no_run() -> None:
     assert chain.invoke(1) == {"a": 2}
     assert list(chain.stream(1)) == [{"a": 2}]
     assert chain.batch([1, 2], {"max_concurrency": 1}) == [{"a": 2}, {"a": 3}]
+
+
+async def _agen_letters(x: str) -> AsyncIterator[str]:
+    for c in x:
+        yield c
+
+
+async def test_a_listened_step_in_a_traced_chain_is_one_run_with_its_step_tag() -> None:
+    # langchain-core 1.8.3: the listener sees the step's own run, tags ['seq:step:2', 't'],
+    # and the events show that run once (no second run for the binding).
+    seen: list[tuple[str, Run]] = []
+    step = RunnableLambda(_agen_letters, name="b").with_listeners(
+        on_start=lambda r: seen.append(("start", r)), on_end=lambda r: seen.append(("end", r))
+    )
+    chain = RunnableLambda(lambda x: x, name="a") | step
+    events = [e async for e in chain.astream_events("xy", {"tags": ["t"]}, version="v2")]
+    b_starts = [e for e in events if e["event"] == "on_chain_start" and e["name"] == "b"]
+    assert len(b_starts) == 1
+    assert [kind for kind, _ in seen] == ["start", "end"]
+    run = seen[0][1]
+    assert run is seen[1][1]
+    assert str(run.id) == b_starts[0]["run_id"]
+    assert run.tags == ["seq:step:2", "t"]
+    assert run.inputs == {"input": "xy"}
+    assert run.outputs == {"output": "xy"}
+
+
+async def test_a_streamed_listener_run_starts_with_input_empty_string_as_in_langchain_core() -> (
+    None
+):
+    at_start: list[dict[str, Any]] = []
+    ended: list[Run] = []
+    step = RunnableLambda(_agen_letters).with_listeners(
+        on_start=lambda r: at_start.append(dict(r.inputs)), on_end=ended.append
+    )
+    assert [c async for c in step.astream("xy")] == ["x", "y"]
+    assert at_start == [{"input": ""}]
+    assert ended[0].inputs == {"input": "xy"}
+
+
+async def test_a_listener_on_a_step_with_a_timeout_still_runs_once() -> None:
+    ended: list[Run] = []
+    step = (
+        RunnableLambda(lambda x: x + 1, name="inc")
+        .with_listeners(on_end=ended.append)
+        .with_config(timeout=5)
+    )
+    assert await step.ainvoke(1) == 2
+    assert [(r.name, r.outputs) for r in ended] == [("inc", {"output": 2})]
+
+
+async def test_a_listener_that_raises_is_logged_and_the_call_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(run: Run) -> None:
+        raise ValueError("listener bug")
+
+    step = RunnableLambda(lambda x: x + 1, name="inc").with_listeners(on_end=broken)
+    with caplog.at_level("WARNING", logger="runnables"):
+        assert await step.ainvoke(1) == 2
+    assert "on_end listener" in caplog.text
+    assert "broken" in caplog.text
+    assert "listener bug" in caplog.text
+
+
+class _Broken(Handler):
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        raise RuntimeError("handler bug")
+
+
+async def test_a_callback_handler_that_raises_is_logged_and_the_call_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken, after = _Broken(), Handler()
+    chain = RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x * 2)
+    with caplog.at_level("WARNING", logger="runnables"):
+        assert await chain.ainvoke(1, {"callbacks": [broken, after]}) == 4
+    assert "Error in _Broken.on_chain_start callback: RuntimeError('handler bug')" in caplog.text
+    # The other handlers still hear every event, the broken one its other events.
+    assert [c[0] for c in after.calls].count("start") == 3
+    assert [c[0] for c in broken.calls].count("end") == 3
+
+
+async def test_a_callback_handler_with_raise_error_fails_the_call() -> None:
+    broken = _Broken()
+    broken.raise_error = True  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="handler bug"):
+        await RunnableLambda(lambda x: x).ainvoke(1, {"callbacks": [broken]})
+
+
+async def test_an_async_callback_handler_that_raises_is_logged_and_the_call_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class AsyncBroken:
+        async def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+            await asyncio.sleep(0)
+            raise KeyError("async bug")
+
+    with caplog.at_level("WARNING", logger="runnables"):
+        assert await RunnableLambda(lambda x: x).ainvoke(1, {"callbacks": [AsyncBroken()]}) == 1
+    assert "Error in AsyncBroken.on_chain_end callback: KeyError('async bug')" in caplog.text
+    assert other_tasks() == set()

@@ -95,12 +95,25 @@ class RunnableBinding(Runnable[Input, Output]):
     def _ctx(self, ctx: Context) -> Context:
         return derive(ctx, self.config) if self.config else ctx
 
+    def _without_listeners(self) -> RunnableBinding[Input, Output]:
+        """This binding without its listeners (which then watch the run it makes)."""
+        return RunnableBinding(
+            bound=self.bound,
+            kwargs=self.kwargs,
+            config=self.config,
+            custom_input_type=self.custom_input_type,
+            custom_output_type=self.custom_output_type,
+        )
+
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
-        inner = self._ctx(ctx)
         if self.listeners is not None:
-            return cast(
-                Output, await self.listeners.around(self, input, inner, self._invoke_target)
-            )
+            # The listeners watch the wrapped step's own run, made by the tracing code
+            # (which passes through this binding), as in langchain-core where listeners
+            # are a callback handler on the bound step's run.
+            from runnables.core.tracing import traced_ainvoke
+
+            return cast(Output, await traced_ainvoke(self, input, ctx))
+        inner = self._ctx(ctx)
         # Driven without a loop there is no timer to arm: leaves check the deadline after
         # each sync step instead (run_leaf).
         if (
@@ -118,17 +131,12 @@ class RunnableBinding(Runnable[Input, Output]):
             return await self._target._ainvoke(input, ctx)
         return cast(Output, await call(self._target, input, inner))
 
-    async def _invoke_target(self, input: Input, ctx: Context) -> Output:
-        if ctx.deadline is not None and not ctx.sync:
-            from runnables.core.deadline import run_with_deadline
-
-            return await run_with_deadline(lambda: self._target._ainvoke(input, ctx), ctx)
-        return await self._target._ainvoke(input, ctx)
-
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
-        inner = self._ctx(ctx)
         if self.listeners is not None:
-            return self.listeners.around_stream(self, inputs, inner, self._target)
+            from runnables.core.tracing import traced_atransform
+
+            return traced_atransform(self, inputs, ctx)
+        inner = self._ctx(ctx)
         if (
             inner is not ctx
             and inner.deadline is not None

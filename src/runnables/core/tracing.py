@@ -10,6 +10,7 @@ When nothing observes, ``ctx.tracers`` is empty and none of this code runs.
 from __future__ import annotations
 
 import inspect
+import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from runnables.core.config import Context
 
 __all__ = ["Run", "Tracer", "traced_ainvoke", "traced_atransform"]
+
+logger = logging.getLogger("runnables")
 
 
 def _now() -> datetime:
@@ -53,9 +56,13 @@ class Run:
 
     @property
     def inputs(self) -> dict[str, Any]:
-        """The input as langchain-core's run records hold it: a dict."""
+        """The input as langchain-core's run records hold it: a dict.
+
+        A streamed step's input is not known until its input stream ends; until then
+        (and when the stream was empty) this is ``{"input": ""}``, as in langchain-core.
+        """
         if self.input is _MISSING:
-            return {}
+            return {"input": ""}
         return self.input if isinstance(self.input, dict) else {"input": self.input}
 
     @property
@@ -122,10 +129,19 @@ class Tracer:
         pass
 
 
-def start_run(step: Runnable[Any, Any], ctx: Context, tag: str | None, input: Any) -> Run:
+def start_run(
+    step: Runnable[Any, Any],
+    ctx: Context,
+    tag: str | None,
+    input: Any,
+    extra_metadata: dict[str, Any] | None = None,
+) -> Run:
     parent = ctx.run
     # The step's own tag ("seq:step:1", "map:key:a") comes first, as in langchain-core.
     tags = list(ctx.config.get("tags", ())) if tag is None else [tag, *ctx.config.get("tags", ())]
+    metadata = dict(ctx.config.get("metadata", {}))
+    if extra_metadata:
+        metadata.update(extra_metadata)
     run = Run(
         id=ctx.run_id or uuid4(),
         name=ctx.run_name or step.get_name(),
@@ -133,7 +149,7 @@ def start_run(step: Runnable[Any, Any], ctx: Context, tag: str | None, input: An
         parent_run_id=parent.id if parent is not None else None,
         parent_ids=[*parent.parent_ids, str(parent.id)] if parent is not None else [],
         tags=tags,
-        metadata=dict(ctx.config.get("metadata", {})),
+        metadata=metadata,
         input=input,
     )
     for tracer in ctx.tracers:
@@ -217,21 +233,28 @@ def _close(awaitables: list[Awaitable[Any]]) -> None:
             close()
 
 
-def _through_binding(step: Runnable[Any, Any], ctx: Context) -> tuple[Runnable[Any, Any], Context]:
-    """Let a plain binding's config apply to the run of the step it wraps.
+def _through_binding(
+    step: Runnable[Any, Any], ctx: Context
+) -> tuple[Runnable[Any, Any], Context, tuple[ListenerTracer, ...]]:
+    """Let a binding's config and listeners apply to the run of the step it wraps.
 
-    As in langchain-core, ``with_config``/``bind`` add no run of their own: otherwise
-    ``chain.with_config(run_name="x")`` would report two nested runs named ``x``, and the
-    outer one would lack the binding's tags. Bindings that add listeners or a deadline
-    keep running themselves, since they do work around the call.
+    As in langchain-core, ``with_config``/``bind``/``with_listeners`` add no run of their
+    own: otherwise ``chain.with_config(run_name="x")`` would report two nested runs named
+    ``x``, and the outer one would lack the binding's tags. A listener sees the wrapped
+    step's run itself (its step tag, its id in the events). Bindings with a deadline keep
+    running themselves, since they do work around the call.
     """
     from runnables.core.binding import RunnableBinding
 
-    while (
-        type(step) is RunnableBinding
-        and step.listeners is None
-        and step.config.get("timeout") is None
-    ):
+    listeners: tuple[ListenerTracer, ...] = ()
+    while type(step) is RunnableBinding:
+        if step.config.get("timeout") is not None:
+            if step.listeners is not None:
+                listeners = (*listeners, step.listeners)
+                step = step._without_listeners()
+            break
+        if step.listeners is not None:
+            listeners = (*listeners, step.listeners)
         inner = step._ctx(ctx)
         if inner is ctx:
             tags = ctx.config.get("tags")
@@ -246,17 +269,42 @@ def _through_binding(step: Runnable[Any, Any], ctx: Context) -> tuple[Runnable[A
                 run_name=ctx.run_name or inner.run_name, run_id=ctx.run_id or inner.run_id
             )
         step, ctx = step._target, inner
-    return step, ctx
+    return step, ctx, listeners
+
+
+async def _notify(
+    listeners: tuple[ListenerTracer, ...], event: str, run: Run, ctx: Context
+) -> None:
+    for listener in listeners:
+        await listener.notify(event, run, ctx)
 
 
 async def traced_ainvoke(
     step: Runnable[Any, Any], input: Any, ctx: Context, tag: str | None = None
 ) -> Any:
     """Run a step with a run record around it."""
-    step, ctx = _through_binding(step, ctx)
-    run = start_run(step, ctx, tag, input)
+    step, ctx, listeners = _through_binding(step, ctx)
+    return await _traced_ainvoke(step, input, ctx, tag, listeners)
+
+
+async def _traced_ainvoke(
+    step: Runnable[Any, Any],
+    input: Any,
+    ctx: Context,
+    tag: str | None,
+    listeners: tuple[ListenerTracer, ...],
+) -> Any:
+    run_input, extra = input, None
+    chat_start = getattr(step, "_chat_run_start", None)
+    if chat_start is not None:
+        # A chat model's run holds its messages, as langchain-core's does:
+        # {"messages": [[...]]}, and its metadata the model's ls_* parameters.
+        input, run_input, extra = chat_start(input)
+    run = start_run(step, ctx, tag, run_input, extra)
     if has_pending(ctx):
         await settle(ctx)
+    if listeners:
+        await _notify(listeners, "on_start", run, ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
     try:
         output = await step._ainvoke(input, child)
@@ -264,10 +312,14 @@ async def traced_ainvoke(
         fail_run(ctx, run, exc)
         if has_pending(ctx):
             await settle(ctx)
+        if listeners:
+            await _notify(listeners, "on_error", run, ctx)
         raise
     end_run(ctx, run, output)
     if has_pending(ctx):
         await settle(ctx)
+    if listeners:
+        await _notify(listeners, "on_end", run, ctx)
     return output
 
 
@@ -299,32 +351,44 @@ async def traced_atransform(
     The run starts when the step's first input chunk arrives (not when the stream is
     set up), so start times and event order show when each step really began.
     """
-    step, ctx = _through_binding(step, ctx)
+    step, ctx, listeners = _through_binding(step, ctx)
     from runnables.core.base import Runnable
 
     if type(step)._atransform is Runnable._atransform:
         # A step without a streaming implementation gathers all its input, then runs
         # once. As in langchain-core, its run is an invoked one: it starts when the input
         # is complete, its start event has the input, and it has no stream events.
-        yield await traced_ainvoke(step, await gather_input(inputs), ctx, tag)
+        yield await _traced_ainvoke(step, await gather_input(inputs), ctx, tag, listeners)
         return
     recorder: _Recorder | None = None
-    known = type(inputs) is ListIter and len(inputs.items) == 1
-    if not known:
-        recorder = _Recorder(inputs)
-        try:
-            first = await recorder.__anext__()
-        except StopAsyncIteration:
-            first = _MISSING
-        inputs = _prepend(first, recorder)
+    start_input: Any = _MISSING
+    extra: dict[str, Any] | None = None
+    chat_start = getattr(step, "_chat_run_start", None)
+    if chat_start is not None:
+        # A chat model reads all its input before it starts, as in langchain-core, so
+        # its run starts after the step before it ends, with its messages known.
+        messages, start_input, extra = chat_start(await gather_input(inputs))
+        inputs = ListIter((messages,))
+        known = False
+    else:
+        known = type(inputs) is ListIter and len(inputs.items) == 1
+        if not known:
+            recorder = _Recorder(inputs)
+            try:
+                first = await recorder.__anext__()
+            except StopAsyncIteration:
+                first = _MISSING
+            inputs = _prepend(first, recorder)
     # As in langchain-core, a streaming step's start does not know its input (no "input"
     # in its start event), even when it is one value given up front; the run holds it
     # from just after the start on, and its end reports it.
-    run = start_run(step, ctx, tag, _MISSING)
-    if known:
-        run.input = inputs.items[0]  # type: ignore[attr-defined]
+    run = start_run(step, ctx, tag, start_input, extra)
     if has_pending(ctx):
         await settle(ctx)
+    if listeners:
+        await _notify(listeners, "on_start", run, ctx)
+    if known:
+        run.input = inputs.items[0]  # type: ignore[attr-defined]
     child = ctx.replace(run=run, run_name=None, run_id=None)
     output: Any = None
     got = False
@@ -342,9 +406,13 @@ async def traced_atransform(
             got = True
             yield chunk
     except BaseException as exc:
+        if recorder is not None and recorder.got:
+            run.input = recorder.value
         fail_run(ctx, run, exc)
         if has_pending(ctx):
             await settle(ctx)
+        if listeners:
+            await _notify(listeners, "on_error", run, ctx)
         raise
     finally:
         aclose = getattr(agen, "aclose", None)
@@ -355,6 +423,8 @@ async def traced_atransform(
     end_run(ctx, run, output)
     if has_pending(ctx):
         await settle(ctx)
+    if listeners:
+        await _notify(listeners, "on_end", run, ctx)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -381,11 +451,15 @@ class CallbackTracer(Tracer):
             fn = getattr(handler, method, None)
             if fn is None:
                 continue
-            result = fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                _handler_failed(handler, method, exc)
+                continue
             if inspect.isawaitable(result):
                 # Awaited by the traced step right after this notification, in handler
                 # order, before the step goes on (as langchain-core awaits async handlers).
-                self._queue.append(result)
+                self._queue.append(_Guarded(result, handler, method))
 
     def on_start(self, run: Run) -> None:
         self._each(
@@ -406,6 +480,39 @@ class CallbackTracer(Tracer):
 
     def on_error(self, run: Run) -> None:
         self._each("on_chain_error", run.exception, run_id=run.id, parent_run_id=run.parent_run_id)
+
+
+def _handler_failed(handler: Any, method: str, exc: Exception) -> None:
+    """What langchain-core does when a callback handler raises: log a warning naming the
+    handler and the event, and go on with the call, unless the handler has
+    ``raise_error = True``, in which case the error propagates into the call.
+    """
+    logger.warning("Error in %s.%s callback: %r", type(handler).__name__, method, exc)
+    if getattr(handler, "raise_error", False):
+        raise exc
+
+
+class _Guarded:
+    """An async handler's awaitable whose errors are handled as a sync handler's are."""
+
+    __slots__ = ("_awaitable", "_handler", "_method")
+
+    def __init__(self, awaitable: Awaitable[Any], handler: Any, method: str) -> None:
+        self._awaitable = awaitable
+        self._handler = handler
+        self._method = method
+
+    def __await__(self) -> Any:
+        try:
+            return (yield from self._awaitable.__await__())
+        except Exception as exc:
+            _handler_failed(self._handler, self._method, exc)
+            return None
+
+    def close(self) -> None:
+        close = getattr(self._awaitable, "close", None)
+        if close is not None:
+            close()
 
 
 def tracers_for(callbacks: Any, existing: tuple[Tracer, ...]) -> tuple[Tracer, ...]:
@@ -431,7 +538,12 @@ def _listener_call(fn: Callable[..., Any], run: Run, ctx: Context) -> Any:
 
 
 class ListenerTracer:
-    """Calls ``on_start``/``on_end``/``on_error`` with the run record of one step."""
+    """The ``on_start``/``on_end``/``on_error`` functions of one ``with_listeners``.
+
+    They receive the run record of the step the binding wraps (the same record events
+    and callbacks see). As in langchain-core, a listener that raises is logged and the
+    call goes on.
+    """
 
     def __init__(
         self,
@@ -447,79 +559,20 @@ class ListenerTracer:
             for fn in (on_start, on_end, on_error)
         )
 
-    async def _notify(self, fn: Callable[..., Any] | None, run: Run, ctx: Context) -> None:
+    async def notify(self, event: str, run: Run, ctx: Context) -> None:
+        """Call the listener for ``event`` (``"on_start"``, ``"on_end"``, ``"on_error"``)."""
+        fn: Callable[..., Any] | None = getattr(self, event)
         if fn is None:
             return
-        result = _listener_call(fn, run, ctx)
-        if inspect.isawaitable(result):
-            await result
-
-    def _run(self, step: Runnable[Any, Any], ctx: Context, input: Any) -> Run:
-        parent = ctx.run
-        return Run(
-            id=ctx.run_id or uuid4(),
-            name=ctx.run_name or step.get_name(),
-            run_type=step._run_type,
-            parent_run_id=parent.id if parent is not None else None,
-            parent_ids=[*parent.parent_ids, str(parent.id)] if parent is not None else [],
-            tags=list(ctx.config.get("tags", ())),
-            metadata=dict(ctx.config.get("metadata", {})),
-            input=input,
-        )
-
-    async def around(
-        self,
-        step: Runnable[Any, Any],
-        input: Any,
-        ctx: Context,
-        fn: Callable[[Any, Context], Awaitable[Any]],
-    ) -> Any:
-        run = self._run(step, ctx, input)
-        await self._notify(self.on_start, run, ctx)
         try:
-            output = await fn(input, ctx)
-        except BaseException as exc:
-            run.exception = exc
-            run.end_time = _now()
-            await self._notify(self.on_error, run, ctx)
-            raise
-        run.output = output
-        run.end_time = _now()
-        await self._notify(self.on_end, run, ctx)
-        return output
-
-    async def around_stream(
-        self,
-        step: Runnable[Any, Any],
-        inputs: AsyncIterator[Any],
-        ctx: Context,
-        target: Runnable[Any, Any],
-    ) -> AsyncIterator[Any]:
-        from runnables.core.base import call_transform
-
-        known = type(inputs) is ListIter and len(inputs.items) == 1
-        recorder = None if known else _Recorder(inputs)
-        run = self._run(step, ctx, inputs.items[0] if known else _MISSING)  # type: ignore[attr-defined]
-        await self._notify(self.on_start, run, ctx)
-        output: Any = None
-        got = False
-        agen = call_transform(target, inputs if recorder is None else recorder, ctx)
-        try:
-            async for chunk in agen:
-                output = chunk if not got else add(output, chunk)
-                got = True
-                yield chunk
-        except BaseException as exc:
-            run.exception = exc
-            run.end_time = _now()
-            await self._notify(self.on_error, run, ctx)
-            raise
-        finally:
-            aclose = getattr(agen, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        if recorder is not None and recorder.got:
-            run.input = recorder.value
-        run.output = output
-        run.end_time = _now()
-        await self._notify(self.on_end, run, ctx)
+            result = _listener_call(fn, run, ctx)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            logger.warning(
+                "Error in the %s listener %s of %r: %r",
+                event,
+                getattr(fn, "__qualname__", repr(fn)),
+                run.name,
+                exc,
+            )

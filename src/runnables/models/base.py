@@ -231,6 +231,56 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             "(role, content) tuples or OpenAI-style dicts."
         )
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The ``ls_*`` tracing metadata of a call, by langchain-core's rule.
+
+        ``ls_provider`` is the class name without a leading ``Chat`` (or a trailing
+        one), lowercased; ``ls_model_type`` is ``"chat"``; ``ls_stop``,
+        ``ls_model_name``, ``ls_temperature`` and ``ls_max_tokens`` are added when the
+        call's parameters (``kwargs``) or the model's ``model``/``model_name``,
+        ``temperature`` and ``max_tokens`` attributes give them. A provider may
+        override this to report a conventional provider name.
+        """
+        provider = type(self).__name__
+        if provider.startswith("Chat"):
+            provider = provider[4:]
+        elif provider.endswith("Chat"):
+            provider = provider[:-4]
+        params: dict[str, Any] = {"ls_provider": provider.lower(), "ls_model_type": "chat"}
+        if stop:
+            params["ls_stop"] = stop
+        model = kwargs.get("model")
+        if not isinstance(model, str):
+            model = getattr(self, "model", None)
+            if not isinstance(model, str):
+                model = getattr(self, "model_name", None)
+        if isinstance(model, str):
+            params["ls_model_name"] = model
+        temperature = kwargs.get("temperature")
+        if not isinstance(temperature, (int, float)):
+            temperature = getattr(self, "temperature", None)
+        if isinstance(temperature, (int, float)):
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens")
+        if not isinstance(max_tokens, int):
+            max_tokens = getattr(self, "max_tokens", None)
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        return params
+
+    def _chat_run_start(
+        self, input: LanguageModelInput
+    ) -> tuple[list[BaseMessage], dict[str, Any], dict[str, Any]]:
+        """For a traced call: the messages to run on, the run's recorded input and the
+        metadata it adds, as langchain-core's chat-model runs have them (input
+        ``{"messages": [[...]]}``, metadata with the ``ls_*`` parameters and
+        ``ls_integration``). Called only when something observes the call.
+        """
+        messages = self._convert_input(input)
+        metadata = self._get_ls_params(**self._params)
+        metadata["ls_integration"] = "langchain_chat_model"
+        return messages, {"messages": [messages]}, metadata
+
     def _cache_key(self, messages: list[BaseMessage]) -> tuple[str, str]:
         prompt = json.dumps(messages_to_dict(messages), sort_keys=True, default=str)
         llm = json.dumps(

@@ -1,0 +1,143 @@
+"""Chat-model runs in astream_events and run records, as langchain-core 1.8.3 has them.
+
+The expected values were taken by running the same chains on langchain-core 1.8.3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from runnables import ChatPromptTemplate, Run, Runnable, RunnableLambda
+from runnables.messages import HumanMessage
+from runnables.models import FakeListChatModel
+
+FAKE_LS = {
+    "ls_provider": "fakelistchatmodel",
+    "ls_model_type": "chat",
+    "ls_integration": "langchain_chat_model",
+}
+
+
+async def _events(runnable: Runnable[Any, Any], input: Any) -> list[dict[str, Any]]:
+    return [e async for e in runnable.astream_events(input, version="v2")]
+
+
+def _model_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"].startswith("on_chat_model_")]
+
+
+async def test_chat_model_start_in_a_prompt_chain_has_the_messages_and_ls_metadata() -> None:
+    prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
+    events = await _events(prompt | FakeListChatModel(responses=["hi"]), {"q": "x"})
+    order = [(e["event"], e["name"]) for e in events if not e["event"].endswith("_stream")]
+    assert order == [
+        ("on_chain_start", "RunnableSequence"),
+        ("on_prompt_start", "ChatPromptTemplate"),
+        ("on_prompt_end", "ChatPromptTemplate"),
+        ("on_chat_model_start", "FakeListChatModel"),
+        ("on_chat_model_end", "FakeListChatModel"),
+        ("on_chain_end", "RunnableSequence"),
+    ]
+    model = _model_events(events)
+    expected_input = {"messages": [[HumanMessage("x")]]}
+    assert model[0]["data"] == {"input": expected_input}
+    assert [e["data"]["chunk"].content for e in model[1:-1]] == ["h", "i"]
+    assert model[-1]["data"]["input"] == expected_input
+    assert model[-1]["data"]["output"].content == "hi"
+    for event in model:
+        assert event["tags"] == ["seq:step:2"]
+        assert event["metadata"] == FAKE_LS
+    # The ls_* keys are the model run's own: the chain's events do not get them.
+    assert events[0]["metadata"] == {}
+
+
+async def test_a_chat_model_after_a_streaming_step_starts_when_that_step_has_ended() -> None:
+    async def gen(x: str) -> AsyncIterator[str]:
+        for c in ["a", "b"]:
+            yield c
+
+    events = await _events(RunnableLambda(gen) | FakeListChatModel(responses=["hi"]), "x")
+    order = [(e["event"], e["name"]) for e in events if not e["event"].endswith("_stream")]
+    assert order.index(("on_chain_end", "gen")) < order.index(
+        ("on_chat_model_start", "FakeListChatModel")
+    )
+    start = _model_events(events)[0]
+    assert start["data"] == {"input": {"messages": [[HumanMessage("ab")]]}}
+
+
+async def test_an_invoked_chat_model_run_records_its_messages_as_input() -> None:
+    model = FakeListChatModel(responses=["hi"])
+
+    async def ask(x: str) -> Any:
+        return await model.ainvoke(x)
+
+    events = _model_events(await _events(RunnableLambda(ask), "x"))
+    assert [e["event"] for e in events] == ["on_chat_model_start", "on_chat_model_end"]
+    assert events[0]["data"] == {"input": {"messages": [[HumanMessage("x")]]}}
+    assert events[1]["data"]["input"] == {"messages": [[HumanMessage("x")]]}
+    assert events[1]["data"]["output"].content == "hi"
+    assert len(events[0]["parent_ids"]) == 1
+
+
+async def test_a_root_chat_model_keeps_the_call_input_on_start_and_only_output_on_end() -> None:
+    events = _model_events(await _events(FakeListChatModel(responses=["hi"]), "x"))
+    assert events[0]["data"] == {"input": "x"}
+    assert list(events[-1]["data"]) == ["output"]
+    assert events[0]["metadata"] == FAKE_LS
+
+
+async def test_ls_metadata_takes_bound_parameters_after_the_call_metadata() -> None:
+    model = (
+        FakeListChatModel(responses=["hi"])
+        .bind(stop=["z"], temperature=0.5, max_tokens=7, model="m1")
+        .with_config(metadata={"a": 1})
+    )
+    events = await _events(model, "x")
+    assert events[0]["metadata"] == {
+        "a": 1,
+        "ls_provider": "fakelistchatmodel",
+        "ls_model_type": "chat",
+        "ls_stop": ["z"],
+        "ls_model_name": "m1",
+        "ls_temperature": 0.5,
+        "ls_max_tokens": 7,
+        "ls_integration": "langchain_chat_model",
+    }
+
+
+def test_ls_provider_drops_a_chat_prefix_or_suffix_and_reads_model_attributes() -> None:
+    class ChatAcme(FakeListChatModel):
+        model = "acme-1"
+        temperature = 0.2
+
+    class AcmeChat(FakeListChatModel):
+        model_name = "acme-2"
+        max_tokens = 9
+
+    assert ChatAcme(responses=["x"])._get_ls_params() == {
+        "ls_provider": "acme",
+        "ls_model_type": "chat",
+        "ls_model_name": "acme-1",
+        "ls_temperature": 0.2,
+    }
+    assert AcmeChat(responses=["x"])._get_ls_params(stop=["."], temperature=1) == {
+        "ls_provider": "acme",
+        "ls_model_type": "chat",
+        "ls_stop": ["."],
+        "ls_model_name": "acme-2",
+        "ls_temperature": 1,
+        "ls_max_tokens": 9,
+    }
+
+
+async def test_listeners_on_a_chat_model_see_its_one_run_in_the_events() -> None:
+    seen: list[Run] = []
+    model = FakeListChatModel(responses=["hi"]).with_listeners(on_end=seen.append)
+    events = await _events(RunnableLambda(lambda x: x) | model, "x")
+    starts = [e for e in events if e["event"] == "on_chat_model_start"]
+    assert len(starts) == 1
+    assert str(seen[0].id) == starts[0]["run_id"]
+    assert seen[0].tags == ["seq:step:2"]
+    assert seen[0].inputs == {"messages": [[HumanMessage("x")]]}
+    assert seen[0].metadata == FAKE_LS
