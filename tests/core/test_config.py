@@ -262,3 +262,38 @@ async def test_a_streaming_steps_config_does_not_leak_into_the_consumers_loop() 
         # not inherit the stream's config.
         outside.append(get_config()["tags"])
     assert outside == [[], []]
+
+
+async def test_configurable_model_and_checkpoint_ns_strings_show_in_metadata() -> None:
+    # langchain-core 1.8.3's ensure_config: only "model" and "checkpoint_ns", only string
+    # values, and never over a metadata key that is already set.
+    async def agen(x: int) -> Any:
+        yield x
+
+    chain = RunnableLambda(lambda x: x, name="a") | RunnableLambda(agen, name="b")
+    config: RunnableConfig = {
+        "configurable": {"model": "m", "checkpoint_ns": "ns", "thread_id": "t", "x": 1},
+        "metadata": {"checkpoint_ns": "mine"},
+    }
+    events = [e async for e in chain.astream_events(1, config, version="v2")]
+    assert {repr(e["metadata"]) for e in events} == {repr({"checkpoint_ns": "mine", "model": "m"})}
+    plain = [e async for e in chain.astream_events(1, {"thread_id": "t", "model": 5}, version="v2")]  # type: ignore[typeddict-unknown-key]
+    assert all(e["metadata"] == {} for e in plain)
+
+
+def test_ensure_config_copies_a_configurable_model_into_metadata() -> None:
+    assert ensure_config({"configurable": {"model": "m"}})["metadata"] == {"model": "m"}
+    assert ensure_config({"model": "m"})["metadata"] == {"model": "m"}  # type: ignore[typeddict-unknown-key]
+    assert ensure_config({"configurable": {"thread_id": "t"}})["metadata"] == {}
+
+
+async def test_a_bound_configurable_model_shows_in_the_bound_steps_metadata() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def f(x: int, config: RunnableConfig) -> int:
+        seen.append(dict(config.get("metadata", {})))
+        return x
+
+    bound = RunnableLambda(f).with_config(configurable={"model": "m"})
+    await bound.ainvoke(1)
+    assert seen == [{"model": "m"}]

@@ -234,6 +234,7 @@ def derive(base: Context, config: RunnableConfig, *, sort_tags: bool = True) -> 
         inherited["metadata"] = {**inherited.get("metadata", {}), **config["metadata"]}
     if "configurable" in config:
         inherited["configurable"] = {**inherited.get("configurable", {}), **config["configurable"]}
+        _configurable_to_metadata(inherited)
     if "callbacks" in config:
         inherited["callbacks"] = config["callbacks"]
     limiter = base.limiter
@@ -267,11 +268,39 @@ def derive(base: Context, config: RunnableConfig, *, sort_tags: bool = True) -> 
     return ctx
 
 
+#: The configurable values langchain-core 1.8 copies into the metadata (when strings).
+_METADATA_FROM_CONFIGURABLE = ("model", "checkpoint_ns")
+
+
+def _configurable_to_metadata(config: dict[str, Any]) -> None:
+    """Copy ``configurable``'s ``model`` and ``checkpoint_ns`` into ``metadata``.
+
+    langchain-core 1.8's ``ensure_config`` rule: each of those two keys whose value is a
+    string and that the metadata does not already have is added to it, so runs and
+    events show them. Only those keys; other configurable values stay out of metadata.
+    """
+    configurable = config.get("configurable")
+    if not configurable:
+        return
+    metadata = config.get("metadata") or {}
+    added: dict[str, Any] | None = None
+    for key in _METADATA_FROM_CONFIGURABLE:
+        value = configurable.get(key)
+        if isinstance(value, str) and key not in metadata:
+            if added is None:
+                added = dict(metadata)  # the metadata dict may be shared with the caller's
+            added[key] = value
+    if added is not None:
+        config["metadata"] = added
+
+
 def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
     """The config in effect: the enclosing call's inherited config merged with ``config``.
 
     Inside a step, ``ensure_config()`` returns what the step was called with. Unknown
-    top-level keys of ``config`` move into ``configurable``, as in langchain-core.
+    top-level keys of ``config`` move into ``configurable``, and string values of
+    ``configurable``'s ``model`` and ``checkpoint_ns`` are copied into ``metadata`` when
+    it lacks them, as in langchain-core.
     """
     parent = CURRENT.get()
     base: dict[str, Any] = dict(parent.child_config()) if parent is not None else {}
@@ -282,7 +311,9 @@ def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
     if config:
         if not _KNOWN_KEYS.issuperset(config):
             config = _move_unknown_keys(config)
-        return merge_configs(base, config)  # type: ignore[arg-type]
+        merged = cast(dict[str, Any], merge_configs(base, config))  # type: ignore[arg-type]
+        _configurable_to_metadata(merged)
+        return merged  # type: ignore[return-value]
     return base  # type: ignore[return-value]
 
 
