@@ -287,6 +287,15 @@ async def test_a_retryable_error_object_as_the_first_event_is_retried(no_leaks: 
         await no_leaks(s)
 
 
+async def test_an_error_after_events_that_carry_no_answer_is_still_retried() -> None:
+    # Azure first sends prompt-filter results with no choices: nothing reaches the caller.
+    filters = b'data: {"choices":[],"prompt_filter_results":[]}\n\n'
+    first = Complete("x", inject_after=0, inject=filters, error_after=0, error_code=503)
+    async with FakeOpenAIServer([first, Complete("fine")]) as s:
+        assert await asyncio.wait_for(collect(model(s)), GUARD) == "fine"
+        assert len(s.chat_requests) == 2
+
+
 async def test_a_retryable_error_object_after_the_first_chunk_is_not_retried() -> None:
     late = Complete("a b", error_after=1, error_code=503, error_message="fell over")
     async with FakeOpenAIServer([late, Complete("never")]) as s:

@@ -508,13 +508,16 @@ class OpenAITransport:
                                     # status answered over HTTP.
                                     err = failure
                                     break
-                                started = True
+                                # started: the caller has been given part of the answer
+                                # (from then on a failure cannot be retried).
                                 if convert is None:
+                                    started = True
                                     yield obj
                                     continue
                                 out = convert(obj)
                                 if out is None:
                                     continue
+                                started = True
                                 if out.__class__ is list:
                                     for item in out:
                                         yield item
@@ -526,7 +529,7 @@ class OpenAITransport:
                             if not started:
                                 raise APIConnectionError(
                                     f"The server at {url} ended the stream without sending "
-                                    "any event.",
+                                    "any part of an answer.",
                                     url=url,
                                 )
                             # Some servers end without [DONE]; a clean end of the body is fine.
