@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import httpcore
+from httpcore._async import connection_pool as _pool_module
 
 __all__ = ["FastPool", "install"]
 
@@ -96,6 +97,11 @@ def install(transport: Any) -> bool:
     pool = getattr(transport, "_pool", None)
     if type(pool) is not httpcore.AsyncConnectionPool or not all(
         hasattr(pool, name) for name in _NEEDED
+    ):
+        return False
+    request_cls = getattr(_pool_module, "AsyncPoolRequest", None)
+    if not hasattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections") or not (
+        hasattr(request_cls, "assign_to_connection") and hasattr(request_cls, "is_queued")
     ):
         return False
     pool.__class__ = FastPool
