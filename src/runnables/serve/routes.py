@@ -157,6 +157,13 @@ def add_routes(
     ``per_req_config_modifier``) mean the same; ``config_keys`` defaults to
     ``configurable``, ``tags``, ``metadata`` and ``run_name``.
 
+    On a ``FastAPI`` app without dependencies (neither ``dependencies`` here nor the
+    app's own), the POST routes are served as plain ASGI endpoints, ahead of their API
+    routes (which still document them in the OpenAPI schema): FastAPI's per-request
+    dependency solving would cost about as much as running a cheap chain. With any
+    dependency, or on an ``APIRouter`` (which may be included later with dependencies),
+    every route is an ordinary API route, so the dependencies always apply.
+
     Args:
         auth_token: a token (or several) that requests must send as
             ``Authorization: Bearer <token>``; ``None`` (default) means no auth. The
