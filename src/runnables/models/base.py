@@ -651,18 +651,35 @@ def _validated(schema: Any, value: Any, what: str) -> Any:
     return value
 
 
-class _JsonContentParser(Runnable[AIMessage, Any]):
-    """Reads the JSON text of a ``json_schema`` / ``json_mode`` answer into the schema."""
+class _StructuredParser(Runnable[AIMessage, Any]):
+    """What the parsers of ``with_structured_output`` share: ``include_raw``'s dict."""
 
     _run_type = "parser"
+    include_raw: bool
+
+    def _needs_loop(self) -> bool:
+        return False
+
+    def _parse(self, message: AIMessage) -> Any:
+        raise NotImplementedError
+
+    async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
+        if not self.include_raw:
+            return self._parse(input)
+        try:
+            parsed = self._parse(input)
+        except StructuredOutputError as exc:
+            return {"raw": input, "parsed": None, "parsing_error": exc}
+        return {"raw": input, "parsed": parsed, "parsing_error": None}
+
+
+class _JsonContentParser(_StructuredParser):
+    """Reads the JSON text of a ``json_schema`` / ``json_mode`` answer into the schema."""
 
     def __init__(self, schema: Any, include_raw: bool) -> None:
         self.schema = schema
         self.include_raw = include_raw
         self.name = "StructuredOutputParser"
-
-    def _needs_loop(self) -> bool:
-        return False
 
     def _parse(self, message: AIMessage) -> Any:
         from runnables.output_parsers.json import JsonOutputParser
@@ -676,29 +693,15 @@ class _JsonContentParser(Runnable[AIMessage, Any]):
             ) from exc
         return _validated(self.schema, value, "JSON answer")
 
-    async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
-        if not self.include_raw:
-            return self._parse(input)
-        try:
-            parsed = self._parse(input)
-        except StructuredOutputError as exc:
-            return {"raw": input, "parsed": None, "parsing_error": exc}
-        return {"raw": input, "parsed": parsed, "parsing_error": None}
 
-
-class _ToolCallParser(Runnable[AIMessage, Any]):
+class _ToolCallParser(_StructuredParser):
     """Reads the forced tool call of ``with_structured_output`` into the schema."""
-
-    _run_type = "parser"
 
     def __init__(self, schema: Any, tool: str, include_raw: bool) -> None:
         self.schema = schema
         self.tool = tool
         self.include_raw = include_raw
         self.name = "StructuredOutputParser"
-
-    def _needs_loop(self) -> bool:
-        return False
 
     def _parse(self, message: AIMessage) -> Any:
         if isinstance(message, AIMessageChunk):
@@ -716,12 +719,3 @@ class _ToolCallParser(Runnable[AIMessage, Any]):
                 f"output to read. Its answer was: {message.text[:200]!r}."
             )
         return _validated(self.schema, calls[0]["args"], f"{self.tool!r} arguments")
-
-    async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
-        if not self.include_raw:
-            return self._parse(input)
-        try:
-            parsed = self._parse(input)
-        except StructuredOutputError as exc:
-            return {"raw": input, "parsed": None, "parsing_error": exc}
-        return {"raw": input, "parsed": parsed, "parsing_error": None}

@@ -268,6 +268,17 @@ def add_routes(
             **extra,
         )
 
+    def delete(route: str, endpoint: Callable[..., Any], route_name: str) -> None:
+        app.add_api_route(
+            f"{path}/{route}",
+            endpoint,
+            methods=["DELETE"],
+            dependencies=deps,
+            summary="Cancel a resumable stream's run",
+            name=f"{path}/{route_name}",
+            response_model=None,
+        )
+
     if "invoke" in endpoints:
         post("invoke", handler.invoke, f"Invoke {name}")
     if "batch" in endpoints:
@@ -276,28 +287,12 @@ def add_routes(
         post("stream", handler.stream, f"Stream the output of {name} (SSE)")
         if resumable:
             get("stream/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
-            app.add_api_route(
-                f"{path}/stream/{{run_id}}",
-                handler.cancel_stream,
-                methods=["DELETE"],
-                dependencies=deps,
-                summary="Cancel a resumable stream's run",
-                name=f"{path}/stream/cancel",
-                response_model=None,
-            )
+            delete("stream/{run_id}", handler.cancel_stream, "stream/cancel")
     if "stream_events" in endpoints:
         post("stream_events", handler.stream_events, f"Stream the events of {name} (SSE)")
         if resumable:
             get("stream_events/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
-            app.add_api_route(
-                f"{path}/stream_events/{{run_id}}",
-                handler.cancel_stream,
-                methods=["DELETE"],
-                dependencies=deps,
-                summary="Cancel a resumable stream's run",
-                name=f"{path}/stream_events/cancel",
-                response_model=None,
-            )
+            delete("stream_events/{run_id}", handler.cancel_stream, "stream_events/cancel")
     if "input_schema" in endpoints:
         get("input_schema", handler.input_schema, f"The input schema of {name}")
     if "output_schema" in endpoints:
