@@ -275,18 +275,7 @@ class Runnable(Generic[Input, Output]):
         inputs = list(inputs)
         if not inputs:
             return []
-        if config is None or isinstance(config, Mapping):
-            ctxs = [make_context(config)] * len(inputs)
-        else:
-            configs = list(config)
-            if len(configs) != len(inputs):
-                from runnables.errors import ConfigError
-
-                raise ConfigError(
-                    f"abatch got {len(inputs)} inputs but {len(configs)} configs; pass one "
-                    "config for all inputs or exactly one per input."
-                )
-            ctxs = [make_context(c) for c in configs]
+        ctxs = _batch_contexts("abatch", inputs, config)
         return await batch_root(self, inputs, ctxs, return_exceptions)
 
     async def abatch_as_completed(
@@ -302,18 +291,7 @@ class Runnable(Generic[Input, Output]):
         inputs = list(inputs)
         if not inputs:
             return
-        if config is None or isinstance(config, Mapping):
-            ctxs = [make_context(config)] * len(inputs)
-        else:
-            configs = list(config)
-            if len(configs) != len(inputs):
-                from runnables.errors import ConfigError
-
-                raise ConfigError(
-                    f"abatch_as_completed got {len(inputs)} inputs but {len(configs)} configs; "
-                    "pass one config for all inputs or exactly one per input."
-                )
-            ctxs = [make_context(c) for c in configs]
+        ctxs = _batch_contexts("abatch_as_completed", inputs, config)
         loop = asyncio.get_running_loop()
 
         async def one(i: int) -> tuple[int, Any]:
@@ -667,6 +645,23 @@ class Runnable(Generic[Input, Output]):
 
 
 # ---------------------------------------------------------------------- running steps
+
+
+def _batch_contexts(
+    method: str, inputs: list[Any], config: RunnableConfig | Sequence[RunnableConfig] | None
+) -> list[Context]:
+    """One context per input: the same for a single config, or one per config of a list."""
+    if config is None or isinstance(config, Mapping):
+        return [make_context(config)] * len(inputs)
+    configs = list(config)
+    if len(configs) != len(inputs):
+        from runnables.errors import ConfigError
+
+        raise ConfigError(
+            f"{method} got {len(inputs)} inputs but {len(configs)} configs; pass one "
+            "config for all inputs or exactly one per input."
+        )
+    return [make_context(c) for c in configs]
 
 
 def call(step: Runnable[Any, Any], input: Any, ctx: Context) -> Awaitable[Any]:
