@@ -10,7 +10,11 @@ GGUF's chat template, evaluates the prompt and samples tokens. Each piece of tex
 handed to the event loop as llama.cpp produces it, so ``astream`` yields it live.
 Leaving the stream early, or cancelling the call, sets a flag that llama.cpp checks
 after every token: generation stops at the next token, and the worker gives the
-instance back to the pool. Importing this module imports neither llama.cpp nor the model.
+instance back to the pool. The first call of an instance loads the model (a fraction of
+a second for the bundled one); llama.cpp cannot stop a load half-way, so a call
+cancelled while its instance loads returns once the load is done, and the loaded
+instance stays in the pool for the next call. Importing this module imports neither
+llama.cpp nor the model.
 """
 
 from __future__ import annotations
