@@ -212,7 +212,7 @@ async def test_first_ainvoke_of_slow_sync_branches_takes_about_two_branches_time
     assert time.perf_counter() - start < 0.8
     start = time.perf_counter()  # all three are marked now: they start on threads
     assert await par.ainvoke(None) == {"a": "a", "b": "b", "c": "c"}
-    assert time.perf_counter() - start < 0.6
+    assert time.perf_counter() - start < 0.75  # in turn: 0.9 s; together: 0.3 s
 
 
 async def test_a_failing_branch_on_a_thread_raises_after_the_started_ones_finish() -> None:

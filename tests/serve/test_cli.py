@@ -245,7 +245,7 @@ def test_sigterm_stops_an_open_stream_after_the_grace_with_an_error_event(
     error = json.loads(events[-1].removeprefix("data: "))
     assert error["status_code"] == 503 and "shutting down" in error["message"]
     # The grace is 1 s and uvicorn's backstop 3 s; the stream itself would take 10 s.
-    assert 0.8 < took < 2.5
+    assert 0.8 < took < 2.9
     # uvicorn re-raises the signal once it has shut down, as a process killed by it.
     assert served.proc.wait(15) in (0, -signal.SIGTERM)
 
