@@ -28,6 +28,7 @@ from runnables.core.base import Input, Output, Runnable, call, call_transform, r
 from runnables.core.bridge import is_sync_call
 from runnables.core.config import CURRENT, ROOT, Context
 from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.threaded import athreaded
 from runnables.errors import InvalidRunnableError, RecursionLimitError
 
 __all__ = ["RunnableGenerator", "RunnableLambda", "chain"]
@@ -385,6 +386,12 @@ class RunnableLambda(Runnable[Input, Output]):
         return f"RunnableLambda({self.get_name()})"
 
 
+def _call_transform(
+    transform: Callable[..., Iterator[Any]], kwargs: dict[str, Any], chunks: Iterator[Any]
+) -> Iterator[Any]:
+    return transform(chunks, **kwargs)
+
+
 class RunnableGenerator(Runnable[Input, Output]):
     """A step made from a generator function that transforms a *stream* of input chunks.
 
@@ -398,9 +405,10 @@ class RunnableGenerator(Runnable[Input, Output]):
     'HI'
 
     An async generator function (``async def`` with ``yield``) receives an async
-    iterator. A sync one, called from async code, receives its input gathered first
-    (it cannot wait for chunks without blocking the loop): write it as an async
-    generator to stream through it.
+    iterator. A sync one streams through too: driven inline (``stream`` of sync steps)
+    it pulls its input chunk by chunk; fed from async steps it runs on a thread of its
+    own (see :mod:`runnables.core.threaded`), which waits for each input chunk while the
+    loop stays free, and is closed and waited for if the stream is left early.
     """
 
     _is_leaf = True
@@ -473,7 +481,15 @@ class RunnableGenerator(Runnable[Input, Output]):
 
                     source = drive_stream(inputs)
                 else:
-                    source = iter([await gather_input(inputs)])
+                    # Its input comes from async steps: waiting for a chunk would block
+                    # the loop, so the generator runs on a thread of its own.
+                    threaded = self._athreaded(inputs, ctx, slot, kwargs)
+                    try:
+                        async for chunk in threaded:
+                            yield chunk
+                    finally:
+                        await threaded.aclose()  # type: ignore[attr-defined]
+                    return
                 gen = self._transform(source, **kwargs)
                 pulled = RunnableLambda._pull_sync(self, gen, ctx)  # type: ignore[arg-type]
                 try:
@@ -485,6 +501,30 @@ class RunnableGenerator(Runnable[Input, Output]):
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise
+
+    async def _athreaded(
+        self,
+        inputs: AsyncIterator[Any],
+        ctx: Context,
+        slot: _Slot | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[Any]:
+        """Stream the sync transform on its own thread, fed from the async ``inputs``.
+
+        The slot rules are those of the async generator path: held while the user's code
+        runs (while the thread produces a chunk), lent while it waits for input.
+        """
+        transform = cast(Callable[..., Iterator[Any]], self._transform)
+        if slot is not None:
+            inputs = _LendingInput(inputs, slot)
+        pulled = athreaded(
+            functools.partial(_call_transform, transform, kwargs), inputs, self.get_name()
+        )
+        try:
+            async for chunk in _in_step(self, pulled, ctx, slot):
+                yield chunk
+        finally:
+            await pulled.aclose()  # type: ignore[attr-defined]
 
     offload = "auto"
 
