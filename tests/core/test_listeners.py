@@ -419,3 +419,33 @@ async def test_an_async_callback_handler_that_raises_is_logged_and_the_call_goes
         assert await RunnableLambda(lambda x: x).ainvoke(1, {"callbacks": [AsyncBroken()]}) == 1
     assert "Error in AsyncBroken.on_chain_end callback: KeyError('async bug')" in caplog.text
     assert other_tasks() == set()
+
+
+def test_a_listened_step_in_a_sequence_has_its_step_tag_without_other_tracing() -> None:
+    tags: list[list[str]] = []
+    listened = RunnableLambda(lambda x: x + 1).with_listeners(
+        on_end=lambda run: tags.append(list(run.tags))
+    )
+    chain = RunnableLambda(lambda x: x * 2) | listened
+
+    assert chain.invoke(1, {"tags": ["t"]}) == 3
+    assert list(chain.stream(1, {"tags": ["t"]})) == [3]
+
+    # langchain-core 1.8.3 gives the same tags, the step's own first.
+    assert tags == [["seq:step:2", "t"], ["seq:step:2", "t"]]
+
+
+async def test_a_listened_branch_of_a_parallel_has_its_key_tag_without_other_tracing() -> None:
+    tags: list[list[str]] = []
+    listened = RunnableLambda(lambda x: x + 1).with_listeners(
+        on_end=lambda run: tags.append(list(run.tags))
+    )
+    par = RunnableParallel(a=listened, c=lambda x: x)
+
+    assert await par.ainvoke(1, {"tags": ["t"]}) == {"a": 2, "c": 1}
+    assert [chunk async for chunk in par.astream(1, {"tags": ["t"]})] in (
+        [{"a": 2}, {"c": 1}],
+        [{"c": 1}, {"a": 2}],
+    )
+
+    assert tags == [["map:key:a", "t"], ["map:key:a", "t"]]

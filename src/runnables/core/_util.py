@@ -154,3 +154,19 @@ async def gather_all(aws: Sequence[Awaitable[T]], return_exceptions: bool = Fals
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def has_listeners(step: Any) -> bool:
+    """Whether ``step`` is a binding (or bindings) with ``with_listeners`` on it.
+
+    Containers check this once, when built: a listened step needs its step tag
+    (``seq:step:2``, ``map:key:a``) on its run, which containers give only on their traced
+    path, so they take that path for such a step even when nothing else traces the call.
+    """
+    from runnables.core.binding import RunnableBinding
+
+    while isinstance(step, RunnableBinding):
+        if step.listeners is not None:
+            return True
+        step = step.bound
+    return False

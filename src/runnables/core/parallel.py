@@ -10,7 +10,14 @@ from time import perf_counter
 from typing import Any
 
 from runnables.core import offload as _offload
-from runnables.core._util import AddableDict, ListIter, gather_all, gather_input, note_step
+from runnables.core._util import (
+    AddableDict,
+    ListIter,
+    gather_all,
+    gather_input,
+    has_listeners,
+    note_step,
+)
 from runnables.core.base import Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context
 from runnables.core.streams import merge, tee
@@ -52,6 +59,8 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         self._keys = list(self.steps__)
         self._steps = list(self.steps__.values())
         self._items = tuple(self.steps__.items())
+        # A listened branch gets its map:key tag only on the traced path (see has_listeners).
+        self._traced = any(has_listeners(s) for s in self._steps)
         self._nl_generation = -1
         self._nl = True
 
@@ -74,7 +83,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         return self._nl
 
     async def _ainvoke(self, input: Any, ctx: Context) -> dict[str, Any]:
-        if ctx.tracers:
+        if ctx.tracers or self._traced:
             from runnables.core.tracing import traced_ainvoke
 
             aws = [
@@ -189,7 +198,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
                     yield AddableDict({key: chunk})
             return
         copies = tee(inputs, len(self._steps))
-        if ctx.tracers:
+        if ctx.tracers or self._traced:
             from runnables.core.tracing import traced_atransform
 
             streams = [

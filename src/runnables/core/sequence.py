@@ -7,7 +7,7 @@ from time import perf_counter
 from typing import Any, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import note_step
+from runnables.core._util import has_listeners, note_step
 from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context
 from runnables.errors import InvalidRunnableError
@@ -46,6 +46,8 @@ class RunnableSequence(Runnable[Input, Output]):
             )
         self.steps: list[Runnable[Any, Any]] = flat
         self.name = name
+        # A listened step gets its seq:step tag only on the traced path (see has_listeners).
+        self._traced = any(has_listeners(s) for s in flat)
         self._nl_generation = -1
         self._nl = True
 
@@ -77,7 +79,7 @@ class RunnableSequence(Runnable[Input, Output]):
         return super().get_name(suffix, name=name)
 
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
-        if ctx.tracers:
+        if ctx.tracers or self._traced:
             from runnables.core.tracing import traced_ainvoke
 
             for i, step in enumerate(self.steps, 1):
@@ -132,7 +134,7 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
         stream: AsyncIterator[Any] = inputs
-        if ctx.tracers:
+        if ctx.tracers or self._traced:
             from runnables.core.tracing import traced_atransform
 
             for i, step in enumerate(self.steps, 1):
