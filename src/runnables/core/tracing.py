@@ -194,6 +194,11 @@ async def _settle(pending: list[Awaitable[Any]], ctx: Context) -> None:
         # handlers on a loop of their own, as langchain-core's sync callback manager does.
         _run_blocking(awaitables)
         return
+    await _await_in_order(awaitables)
+
+
+async def _await_in_order(awaitables: list[Awaitable[Any]]) -> None:
+    """Await each in turn; if one raises, close the rest (never started) and re-raise."""
     for i, awaitable in enumerate(awaitables):
         try:
             await awaitable
@@ -205,25 +210,18 @@ async def _settle(pending: list[Awaitable[Any]], ctx: Context) -> None:
 def _run_blocking(awaitables: list[Awaitable[Any]]) -> None:
     import asyncio
 
-    async def run_all() -> None:
-        for i, awaitable in enumerate(awaitables):
-            try:
-                await awaitable
-            except BaseException:
-                _close(awaitables[i + 1 :])
-                raise
-
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(run_all())
+        asyncio.run(_await_in_order(awaitables))
         return
     # A sync call made inside a coroutine: that thread's loop is busy running us.
     import concurrent.futures
     import contextvars
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(contextvars.copy_context().run, asyncio.run, run_all()).result()
+        run = contextvars.copy_context().run
+        pool.submit(run, asyncio.run, _await_in_order(awaitables)).result()
 
 
 def _close(awaitables: list[Awaitable[Any]]) -> None:
