@@ -284,6 +284,8 @@ def test_resuming_from_an_event_the_buffer_dropped_is_410(
 
     assert len(events) == 12  # metadata, ten chunks, end: all delivered as they came
     assert late.status_code == 410 and "no longer buffered" in late.json()["detail"]
+    first = late.json()["first_event_id"]  # where the client can choose to resume from
+    assert first.startswith(f"{run_id}:") and first in late.json()["detail"]
     assert [e["event"] for e in parse_sse(recent.text)] == ["end"]
 
 
@@ -313,3 +315,49 @@ async def test_past_max_runs_the_oldest_finished_run_is_dropped_first() -> None:
 def test_replay_max_runs_must_be_positive() -> None:
     with pytest.raises(ValueError, match="replay_max_runs must be at least 1"):
         RunStore(max_runs=0)
+
+
+# ---------------------------------------------------------------------- no gaps
+
+
+def frame_ids(frames: list[bytes]) -> list[int]:
+    ids = []
+    for raw in frames:
+        for line in raw.decode().split("\r\n"):
+            if line.startswith("id: "):
+                ids.append(int(line.rpartition(":")[2]))
+    return ids
+
+
+async def test_a_resumed_reader_slower_than_the_old_connection_gets_a_410_never_a_gap() -> None:
+    # The scenario at a bounded size: the client's old half-open connection is
+    # still attached and takes every event as fast as the run makes them, while its
+    # resumed connection reads more slowly. The buffer drops what the old one was sent.
+    store = RunStore(max_events=16, resume_grace=30, retention=30)
+    run = store.start("r", events(2_000, []))
+    old = run.read(-1)
+    resumed = run.read(-1)
+    got: list[bytes] = []
+
+    async def drain_old() -> None:
+        async for _ in old:
+            pass
+
+    async def read_slowly() -> None:
+        async for chunk in resumed:
+            got.append(chunk)
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+    await asyncio.wait_for(asyncio.gather(drain_old(), read_slowly()), 30)
+
+    ids = frame_ids(got)
+    assert ids == list(range(len(ids))), "the resumed reader skipped events"
+    last = got[-1].decode()
+    if "event: end" not in last:
+        assert "event: error" in last
+        data = json.loads(last.split("data: ", 1)[1])
+        assert data["status_code"] == 410
+        assert data["first_event_id"].startswith("r:")
+        assert int(data["first_event_id"].rpartition(":")[2]) > ids[-1] + 1
+    await store.aclose(0)

@@ -9,7 +9,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypedDict
 
 import httpx
@@ -422,6 +422,58 @@ def test_a_run_over_the_deadline_is_504(live_server: Start, parse_sse: Parse) ->
     last = parse_sse(streamed.text)[-1]
     assert last["event"] == "error"
     assert json.loads(last["data"])["status_code"] == 504
+
+
+def test_clients_that_never_read_free_their_slots_once_the_timeout_runs_out(
+    live_server: Start,
+) -> None:
+    async def flood(text: str) -> AsyncIterator[str]:
+        if text != "flood":
+            yield text
+            return
+        while True:  # far more than the socket buffers hold
+            yield "x" * 65_536
+
+    app = FastAPI()
+    add_routes(
+        app, RunnableLambda(flood), path="/f", max_in_flight=3, timeout=1.0, replay_max_events=8
+    )
+    url = live_server(app).url
+    host, port = url.removeprefix("http://").split(":")
+    stuck = []
+    for extra in ("", "", "Resume-Grace: 30\r\n"):  # two plain streams, one resumable
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        body = b'{"input": "flood"}'
+        sock.sendall(
+            f"POST /f/stream HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"{extra}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        stuck.append(sock)  # and never read
+    try:
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = httpx.post(f"{url}/f/invoke", json={"input": "hi"}, timeout=30).status_code
+            statuses.append(status)
+            if status == 200 and 503 in statuses:
+                break
+            time.sleep(0.1)
+
+        assert statuses[-1] == 200, f"the slots were never freed: {statuses[-5:]}"
+        assert 503 in statuses  # the three streams did hold the route full
+        for sock in stuck:
+            # The server closed each connection: draining it reaches EOF, no normal end.
+            received = b""
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+            assert b"event: end" not in received
+    finally:
+        for sock in stuck:
+            sock.close()
 
 
 def test_bearer_token_is_required_when_configured(live_server: Start) -> None:

@@ -124,6 +124,8 @@ _EVENT_FILTERS = (
     "exclude_tags",
 )
 _SCHEMA_MODULE = "runnables.core.schema"
+#: Seconds a stream's response may outlast the route's ``timeout`` (see ``_deadline``).
+_STREAM_MARGIN = 1.0
 ConfigModifier = Callable[[dict[str, Any], Request], dict[str, Any] | Awaitable[dict[str, Any]]]
 Events = AsyncIterator[tuple[str, str | None]]
 
@@ -586,6 +588,7 @@ class _Handler:
         config["run_id"] = run_id
         rid = str(run_id)
         events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
+        deadline = self._deadline()
         self.in_flight.enter()
         if self.store is None or grace <= 0:
             # Not resumable: the run is driven by the response itself, so a disconnect
@@ -595,9 +598,19 @@ class _Handler:
             async def leave() -> None:
                 in_flight.leave()
 
-            return SSEResponse(_frames(events, rid), on_close=leave)
-        run = self.store.start(rid, events, on_finish=self.in_flight.leave, grace=grace)
-        return SSEResponse(run.read(-1), headers={"Resume-Grace": f"{run.grace:g}"})
+            return SSEResponse(_frames(events, rid), on_close=leave, deadline=deadline)
+        run = self.store.start(
+            rid, events, on_finish=self.in_flight.leave, grace=grace, deadline=deadline
+        )
+        return SSEResponse(
+            run.read(-1), headers={"Resume-Grace": f"{run.grace:g}"}, deadline=deadline
+        )
+
+    def _deadline(self) -> float | None:
+        """The most seconds a stream's response may take: the run's ``timeout`` and a
+        margin for its own 504 ``error`` event to be written. Past it the run is
+        cancelled and the connection closed, even if its client never reads."""
+        return None if self.timeout is None else self.timeout + _STREAM_MARGIN
 
     def _resume_grace(self, raw: str | None) -> float:
         """The grace a ``Resume-Grace`` header asks for, capped by ``resume_grace``."""
@@ -712,14 +725,13 @@ class _Handler:
                 "started without a Resume-Grace header, or its retention ran out. Start a "
                 "new run.",
             )
-        frames = run.read(after)
         if after + 1 < run.first_seq:
-            raise HTTPException(
+            gone = run.gone(after)
+            return JSONResponse(
+                {"detail": gone["message"], "first_event_id": gone["first_event_id"]},
                 status_code=410,
-                detail=f"The events after {run_id}:{after} are no longer buffered; the oldest "
-                f"held is {run_id}:{run.first_seq}.",
             )
-        return SSEResponse(frames)
+        return SSEResponse(run.read(after), deadline=self._deadline())
 
     # ------------------------------------------------------------------ schemas, page
 

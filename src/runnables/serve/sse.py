@@ -24,6 +24,7 @@ import dataclasses
 import datetime
 import enum
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 __all__ = ["SSEResponse", "dumps", "frame", "jsonable", "wait_for_disconnect"]
+
+logger = logging.getLogger("runnables.serve")
 
 
 def jsonable(obj: Any) -> Any:
@@ -101,6 +104,9 @@ class SSEResponse(Response):
     whichever finishes first ends the other, so a client that leaves cancels the
     writer (and the chain it drives, if the iterator runs it) straight away.
     ``on_close`` is awaited once the response is over, however it ended.
+    ``deadline``: the most seconds the whole response may take; past it the writer is
+    cancelled and the response left unfinished (the server closes it), so a client
+    that never reads cannot hold a run (and its ``max_in_flight`` slot) forever.
     """
 
     media_type = "text/event-stream"
@@ -112,8 +118,10 @@ class SSEResponse(Response):
         status_code: int = 200,
         headers: dict[str, str] | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.frames = frames
+        self.deadline = deadline
         self.status_code = status_code
         self.background = None
         self.on_close = on_close
@@ -146,13 +154,26 @@ class SSEResponse(Response):
         writer = asyncio.ensure_future(self._write(send))
         watcher = asyncio.ensure_future(wait_for_disconnect(receive))
         try:
-            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                (writer, watcher), timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in (writer, watcher):
                 task.cancel()
             results = await asyncio.gather(writer, watcher, return_exceptions=True)
             if self.on_close is not None:
                 await self.on_close()
+        if not done:
+            # The deadline ran out with the writer stuck: a client that does not read
+            # blocks ``send`` for good. Its run is cancelled above (closing the frames);
+            # the response is left unfinished, so the server closes the connection (it
+            # cannot end a chunked body normally: that final send would block too).
+            logger.warning(
+                "A stream was still being written %g s after it started (its client is not "
+                "reading); its run was cancelled and its connection closed.",
+                self.deadline,
+            )
+            return
         error = results[0]
         if isinstance(error, Exception):
             raise error
