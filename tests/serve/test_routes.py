@@ -284,7 +284,9 @@ def test_body_that_is_not_json_is_422(live_server: Start) -> None:
     add_routes(app, RunnableLambda(repeat), path="/repeat")
     url = live_server(app).url
 
-    response = httpx.post(f"{url}/repeat/invoke", content=b"{not json")
+    response = httpx.post(
+        f"{url}/repeat/invoke", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 422
 
@@ -369,7 +371,9 @@ def test_chunked_body_over_the_limit_is_413(live_server: Start) -> None:
             yield b"x" * 100
         yield b'"}'
 
-    response = httpx.post(f"{url}/len/invoke", content=body())
+    response = httpx.post(
+        f"{url}/len/invoke", content=body(), headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 413
 

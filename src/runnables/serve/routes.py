@@ -29,10 +29,13 @@ so LangServe's ``RemoteRunnable`` and this library's both read them.
 Status codes: 422 for a body, input or config that does not validate (FastAPI's
 ``{"detail": [{"loc": ["body", "input", "question"], "msg": ...}]}``, naming the field);
 413 past ``max_body_bytes``; 401 without a valid bearer token (when ``auth_token`` is
-set); 503 with ``Retry-After`` past ``max_in_flight``; 504 when ``timeout`` runs out; 500
-for any other failure. A failure's traceback is logged (logger ``runnables.serve``, with
-the run id) and never sent: the client gets ``"Internal Server Error"`` and the run id.
-In a stream, the same failures arrive as an ``error`` event (the response has already
+set); 503 with ``Retry-After`` past ``max_in_flight``; 504 when ``timeout`` runs out; 422
+when the run itself refuses what the request sent (an ``InvalidInputError`` or
+``ConfigError``: say, an int sent to a chat model or an unknown configurable
+alternative), with that error's message; 500 for any other failure. A failure's
+traceback is logged (logger ``runnables.serve``, with the run id) and never sent: the
+client gets ``"Internal Server Error"`` and the run id. In a stream, the same failures
+arrive as an ``error`` event (the response has already
 started with 200). Validation, size, auth and capacity are checked before a stream
 starts, so they are real HTTP statuses there too.
 
@@ -77,7 +80,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import StepTimeoutError
+from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
@@ -89,7 +92,7 @@ from runnables.serve.limits import (
 )
 from runnables.serve.replay import RunStore, parse_event_id
 from runnables.serve.shutdown import SHUTDOWN_MESSAGE, register
-from runnables.serve.sse import SSEResponse, dumps, frame
+from runnables.serve.sse import SSEResponse, dumps, encode, frame
 
 __all__ = ["add_routes"]
 
@@ -124,6 +127,10 @@ _EVENT_FILTERS = (
     "exclude_tags",
 )
 _SCHEMA_MODULE = "runnables.core.schema"
+#: Errors a run raises because of what the request sent (an input a step cannot use,
+#: a configurable alternative that does not exist): 422 with their message, which the
+#: library writes to name the value and the fix, rather than a 500.
+_CLIENT_ERRORS = (InvalidInputError, ConfigError)
 #: Seconds a stream's response may outlast the route's ``timeout`` (see ``_deadline``).
 _STREAM_MARGIN = 1.0
 ConfigModifier = Callable[[dict[str, Any], Request], dict[str, Any] | Awaitable[dict[str, Any]]]
@@ -550,6 +557,9 @@ class _Handler:
             )
         except HTTPException:
             raise
+        except _CLIENT_ERRORS as exc:
+            logger.info("Run %s refused its input or config: %s", run_id, exc)
+            return _error(422, str(exc), run_id)
         except Exception:
             logger.exception("Run %s failed.", run_id)
             return _error(500, "Internal Server Error", run_id)
@@ -668,6 +678,9 @@ class _Handler:
             task.uncancel()
             logger.info("Run %s was stopped: the server is shutting down.", run_id)
             yield "error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE})
+        except _CLIENT_ERRORS as exc:
+            logger.info("Run %s refused its input or config: %s", run_id, exc)
+            yield "error", dumps({"status_code": 422, "message": str(exc)})
         except Exception:
             logger.exception("Run %s failed.", run_id)
             yield "error", dumps({"status_code": 500, "message": "Internal Server Error"})
@@ -784,7 +797,7 @@ def _unpack(validated: BaseModel) -> Any:
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
-    return Response(dumps(content), status_code=status_code, media_type="application/json")
+    return Response(encode(dumps(content)), status_code=status_code, media_type="application/json")
 
 
 def _error(status_code: int, message: str, run_id: str) -> Response:

@@ -32,7 +32,7 @@ from uuid import UUID
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["SSEResponse", "dumps", "frame", "jsonable", "wait_for_disconnect"]
+__all__ = ["SSEResponse", "dumps", "encode", "frame", "jsonable", "wait_for_disconnect"]
 
 logger = logging.getLogger("runnables.serve")
 
@@ -66,12 +66,33 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-_ENCODER = json.JSONEncoder(default=jsonable, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = json.JSONEncoder(
+    default=jsonable, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_LENIENT = json.JSONEncoder(default=jsonable, separators=(",", ":"), ensure_ascii=False)
 
 
 def dumps(obj: Any) -> str:
-    """``obj`` as compact JSON (see the module docstring for what becomes what)."""
-    return _ENCODER.encode(obj)
+    """``obj`` as compact JSON (see the module docstring for what becomes what).
+
+    Always valid JSON: ``NaN`` and infinities, which JSON has no word for, become
+    ``null`` (as JavaScript's ``JSON.stringify`` does).
+    """
+    try:
+        return _ENCODER.encode(obj)
+    except ValueError:
+        # Only outputs holding a non-finite float pay for this second pass.
+        text = _LENIENT.encode(obj)
+        return _ENCODER.encode(json.loads(text, parse_constant=lambda _: None))
+
+
+def encode(text: str) -> bytes:
+    """``text`` (JSON from :func:`dumps`) as UTF-8 bytes, whatever strings it holds.
+
+    A lone surrogate (``"\\ud800"``, which a chain may produce) cannot be UTF-8; it is
+    written as its JSON escape instead, which is what it means inside a JSON string.
+    """
+    return text.encode("utf-8", "backslashreplace")
 
 
 def frame(event: str, data: str | None, id: str | None = None) -> bytes:
@@ -86,7 +107,7 @@ def frame(event: str, data: str | None, id: str | None = None) -> bytes:
     if data is not None:
         parts.append(f"data: {data}\r\n")
     parts.append("\r\n")
-    return "".join(parts).encode()
+    return encode("".join(parts))
 
 
 async def wait_for_disconnect(receive: Receive) -> None:
