@@ -480,6 +480,43 @@ def test_clients_that_never_read_free_their_slots_once_the_timeout_runs_out(
             sock.close()
 
 
+def test_a_batch_over_max_batch_size_is_413_naming_the_limit(live_server: Start) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(len), path="/len", max_batch_size=3)
+    url = live_server(app).url
+
+    fits = httpx.post(f"{url}/len/batch", json={"inputs": ["a", "bb", "ccc"]})
+    over = httpx.post(f"{url}/len/batch", json={"inputs": ["a"] * 4})
+
+    assert fits.json()["output"] == [1, 2, 3]
+    assert over.status_code == 413
+    assert "4 inputs" in over.json()["detail"] and "limit of 3" in over.json()["detail"]
+
+
+def test_a_batch_runs_at_most_max_in_flight_of_its_inputs_at_once(live_server: Start) -> None:
+    running = 0
+    most = 0
+
+    async def step(x: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        # Give every other input that could start now the chance to start.
+        for _ in range(20):
+            await asyncio.sleep(0)
+        running -= 1
+        return x * 2
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(step), path="/double", max_in_flight=2)
+    url = live_server(app).url
+
+    response = httpx.post(f"{url}/double/batch", json={"inputs": list(range(12))}, timeout=30)
+
+    assert response.json()["output"] == [x * 2 for x in range(12)]
+    assert most == 2
+
+
 def test_bearer_token_is_required_when_configured(live_server: Start) -> None:
     app = FastAPI()
     add_routes(app, RunnableLambda(len), path="/len", auth_token=["s3cret", "other"])

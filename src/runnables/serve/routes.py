@@ -152,6 +152,7 @@ def add_routes(
     max_in_flight: int | None = None,
     retry_after: float = 1.0,
     timeout: float | None = None,
+    max_batch_size: int | None = 1_000,
     resumable: bool = True,
     resume_grace: float = 5.0,
     replay_retention: float = 60.0,
@@ -181,6 +182,11 @@ def add_routes(
         max_in_flight: the most runs at once through these routes (503 past it, with
             ``Retry-After: retry_after``). ``None``: no cap.
         timeout: seconds each run may take (``config["timeout"]``); 504 when it runs out.
+            A stream's response may take ``timeout`` + 1 s in all: past that its run is
+            cancelled and its connection closed, even if its client never reads.
+        max_batch_size: the most inputs one ``/batch`` request may send (413 past it,
+            naming the limit). ``None``: no cap. A batch also keeps to
+            ``max_in_flight``: at most that many of its inputs run at once.
         resumable: let a stream request ask to be resumable with the header
             ``Resume-Grace: <seconds>``: its run then goes on in the background with a
             replay buffer, so the client can reconnect with ``Last-Event-ID`` (see
@@ -222,6 +228,7 @@ def add_routes(
         max_body_bytes=max_body_bytes,
         in_flight=InFlight(max_in_flight, retry_after),
         timeout=timeout,
+        max_batch_size=max_batch_size,
         store=RunStore(
             max_events=replay_max_events,
             retention=replay_retention,
@@ -371,6 +378,7 @@ class _Handler:
         in_flight: InFlight,
         timeout: float | None,
         store: RunStore | None,
+        max_batch_size: int | None = None,
         owner: object = None,
         shutdown_grace: float = 10.0,
     ) -> None:
@@ -387,6 +395,9 @@ class _Handler:
         self.max_body_bytes = max_body_bytes
         self.in_flight = in_flight
         self.timeout = timeout
+        if max_batch_size is not None and max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1 or None, got {max_batch_size!r}.")
+        self.max_batch_size = max_batch_size
         self.store = store
         self.input_model = runnable.get_input_schema()
         # Shutdown (see runnables.serve.shutdown): the tasks running stream events, the
@@ -512,6 +523,12 @@ class _Handler:
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
             raise _invalid(("body", "inputs"), "Field required: send {'inputs': [...]}.", inputs)
+        if self.max_batch_size is not None and len(inputs) > self.max_batch_size:
+            raise HTTPException(
+                status_code=413,
+                detail=f"The batch has {len(inputs)} inputs, over this server's limit of "
+                f"{self.max_batch_size} per request; split it into smaller batches.",
+            )
         raw = body.get("config")
         if isinstance(raw, list):
             if len(raw) != len(inputs):
@@ -532,11 +549,18 @@ class _Handler:
         for config, run_id in zip(configs, run_ids):
             config["run_id"] = run_id
         ids = [str(r) for r in run_ids]
-        output = await self._run(
-            request,
-            lambda: self.runnable.abatch(values, cast(list[RunnableConfig], configs)),
-            ", ".join(ids),
-        )
+        limit = self.in_flight.limit
+        if limit is not None and len(values) > limit:
+            # Each input has its own config (its run id), so abatch would give each its
+            # own budget: the route's cap is kept here instead.
+            def work() -> Awaitable[list[Any]]:
+                return _bounded_batch(self.runnable, values, configs, limit)
+        else:
+
+            def work() -> Awaitable[list[Any]]:
+                return self.runnable.abatch(values, cast(list[RunnableConfig], configs))
+
+        output = await self._run(request, work, ", ".join(ids))
         if isinstance(output, Response):
             return output
         return _json({"output": output, "metadata": {"run_ids": ids}})
@@ -770,6 +794,29 @@ class _Handler:
 
         base = request.url.path.rstrip("/").removesuffix("/playground")
         return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
+
+
+async def _bounded_batch(
+    runnable: Runnable[Any, Any], values: list[Any], configs: list[dict[str, Any]], limit: int
+) -> list[Any]:
+    """``abatch`` with at most ``limit`` inputs running at once, over per-input configs:
+    ``limit`` workers take the inputs in order; the first failure cancels the rest."""
+    results: list[Any] = [None] * len(values)
+    position = iter(range(len(values)))
+
+    async def worker() -> None:
+        for i in position:
+            results[i] = await runnable.ainvoke(values[i], cast(RunnableConfig, configs[i]))
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(limit)]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
+    return results
 
 
 async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
