@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -361,3 +362,70 @@ async def test_a_resumed_reader_slower_than_the_old_connection_gets_a_410_never_
         assert data["first_event_id"].startswith("r:")
         assert int(data["first_event_id"].rpartition(":")[2]) > ids[-1] + 1
     await store.aclose(0)
+
+
+def dechunk(body: bytes) -> bytes:
+    """A chunked HTTP/1.1 body as the bytes it carries."""
+    out = b""
+    while body:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        out += body[:n]
+        body = body[n + 2 :]
+    return out
+
+
+def test_over_http_a_resumed_slow_reader_beside_the_old_connection_never_sees_a_gap(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    # The issue's scenario over real sockets, at a bounded size: the old connection is
+    # still attached and drained at full speed (as a half-open socket takes writes),
+    # while the resumed one stalls, then reads. 4,000 events of 4 KB overflow the
+    # socket buffers, so the resumed connection's writer falls behind.
+    release = threading.Event()
+
+    async def words(_: str) -> AsyncIterator[str]:
+        for i in range(4_000):
+            if i == 1:  # the rest once the resumed connection is attached
+                while not release.is_set():
+                    await asyncio.sleep(0.005)
+            yield f"{i:05d}" + "x" * 4_000
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(words), path="/w", replay_max_events=16)
+    url = live_server(app).url
+    host, port = url.removeprefix("http://").split(":")
+
+    old = start_stream(url, "/w/stream")
+    head = b""
+    while (found := re.search(rb"id: ([0-9a-f-]+):0\r\n", head)) is None:
+        head += old.recv(65536)
+    run_id = found.group(1).decode()
+    drained = threading.Thread(target=lambda: read_until(old, b"event: end"), daemon=True)
+
+    resumed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    resumed.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    resumed.settimeout(30)
+    resumed.connect((host, int(port)))
+    resumed.sendall(
+        f"GET /w/stream/{run_id} HTTP/1.1\r\nConnection: close\r\nHost: {host}\r\n"
+        f"Last-Event-ID: {run_id}:0\r\n\r\n".encode()
+    )
+    raw = resumed.recv(256)  # the response has started: this reader is attached
+    drained.start()
+    release.set()
+    time.sleep(1.0)  # the resumed reader stalls while the old connection takes everything
+    while chunk := resumed.recv(1 << 20):
+        raw += chunk
+    drained.join(30)
+    old.close()
+    resumed.close()
+
+    events = parse_sse(dechunk(raw.split(b"\r\n\r\n", 1)[1]).decode())
+    ids = [int(e["id"].rpartition(":")[2]) for e in events if e["id"]]
+    assert ids == list(range(1, len(ids) + 1)), "the resumed stream skipped events"
+    last = events[-1]
+    if last["event"] != "end":
+        assert last["event"] == "error"
+        error = json.loads(last["data"])
+        assert error["status_code"] == 410 and error["first_event_id"].startswith(run_id)
