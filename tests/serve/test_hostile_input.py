@@ -54,7 +54,15 @@ POSTS = [f"/{r}/{e}" for r in ("model", "chain") for e in ("invoke", "batch", "s
     "/chain/stream_events",
     "/v1/chat/completions",
 ]
-GETS = ["/chain/input_schema", "/chain/config_schema", "/chain/stream/nope", "/v1/models"]
+GETS = [
+    "/chain/input_schema",
+    "/chain/output_schema",
+    "/chain/config_schema",
+    "/chain/playground/",
+    "/chain/stream/nope",
+    "/chain/stream_events/nope",
+    "/v1/models",
+]
 
 
 def body_for(path: str, value: bytes) -> bytes:
@@ -172,17 +180,29 @@ bodies = (
 )
 
 
+# What a client may put in the headers the routes read.
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+extra_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "Resume-Grace": header_text | st.sampled_from(["nan", "inf", "-1", "1e309", "5"]),
+        "Last-Event-ID": header_text | st.just("nope:1"),
+        "Authorization": header_text,
+    },
+)
+
+
 @settings(
     max_examples=150,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(path=st.sampled_from(POSTS), body=bodies)
+@given(path=st.sampled_from(POSTS), body=bodies, headers=extra_headers)
 def test_generated_bodies_never_get_a_5xx_a_traceback_or_a_path(
-    url: str, path: str, body: bytes
+    url: str, path: str, body: bytes, headers: dict[str, str]
 ) -> None:
-    response = httpx.post(url + path, content=body, headers=JSON, timeout=30)
+    response = httpx.post(url + path, content=body, headers={**JSON, **headers}, timeout=30)
 
     assert_clean(response)
     if response.headers.get("content-type", "").startswith("text/event-stream"):
@@ -191,8 +211,10 @@ def test_generated_bodies_never_get_a_5xx_a_traceback_or_a_path(
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(path=st.sampled_from(GETS), junk=st.text(max_size=30))
-def test_generated_get_queries_never_get_a_5xx(url: str, path: str, junk: str) -> None:
-    response = httpx.get(url + path, params={"last_event_id": junk}, timeout=30)
+@given(
+    path=st.sampled_from(GETS), junk=st.text(max_size=30), method=st.sampled_from(["GET", "DELETE"])
+)
+def test_generated_queries_never_get_a_5xx(url: str, path: str, junk: str, method: str) -> None:
+    response = httpx.request(method, url + path, params={"last_event_id": junk}, timeout=30)
 
     assert_clean(response)
