@@ -89,6 +89,8 @@ def assert_clean(response: httpx.Response) -> None:
         (b'"\\ud800"', "surrogate"),
         (b"NaN", "NaN"),
         (b'{"q": Infinity}', "Infinity"),
+        (b'{"q": 1e309}', "too large"),
+        (b"9" * 5_000, "digits"),
     ],
 )
 def test_hostile_json_is_a_4xx_naming_the_problem_on_every_route(

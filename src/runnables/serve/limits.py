@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
+import sys
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -128,7 +130,7 @@ def decode_json(body: bytes) -> Any:
     # the exact depth walk off the path of ordinary bodies.
     deep = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
     try:
-        value = json.loads(body, parse_constant=_refuse_constant)
+        value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise _bad_json(
             f"The body nests arrays or objects too deeply; this server accepts at most "
@@ -140,6 +142,11 @@ def decode_json(body: bytes) -> Any:
             "are finite, or null."
         ) from None
     except ValueError as exc:  # UnicodeDecodeError too
+        if "int_max_str_digits" in str(exc):
+            raise _bad_json(
+                f"The body holds an integer of more than {sys.get_int_max_str_digits()} "
+                "digits; send a smaller number, or send it as a string."
+            ) from None
         raise _bad_json(f"The body is not valid JSON ({exc}); send a JSON object.") from None
     if deep and _depth_exceeds(value, MAX_JSON_DEPTH):
         raise _bad_json(
@@ -160,6 +167,14 @@ class _NonFiniteError(ValueError):
 
 def _refuse_constant(name: str) -> Any:
     raise _NonFiniteError(name)
+
+
+def _finite_float(text: str) -> float:
+    # json reads 1e999 as inf, which could not be sent back as JSON.
+    value = float(text)
+    if math.isinf(value):
+        raise _NonFiniteError(f"the number {text[:30]!r}, too large to be a float")
+    return value
 
 
 def _bad_json(message: str) -> RequestValidationError:
