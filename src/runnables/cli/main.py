@@ -15,6 +15,13 @@ searched first, as ``uvicorn`` does); ``attr`` may be dotted (``module:obj.chain
 with the playground) or an ASGI app such as a ``FastAPI`` instance (served as is).
 ``run`` parses ``INPUT`` as JSON when it is valid JSON, else passes it as a string.
 
+``serve`` guards what it serves (see :mod:`runnables.serve.server`): bound to loopback
+(the default, 127.0.0.1) it answers only loopback ``Host`` headers, against DNS
+rebinding (``--allowed-hosts`` names others, ``'*'`` any); request headers must arrive
+within ``--header-timeout`` seconds (10), idle keep-alive connections close after
+``--timeout-keep-alive`` (5), and at most ``--limit-concurrency`` connections (1000)
+are served at once.
+
 Exit status: 0 on success, 1 when the chain fails, 2 for a usage error (a bad
 ``module:attr``, something that is not a runnable), 130 on Ctrl-C.
 """
