@@ -437,8 +437,9 @@ def test_serve_allowed_hosts_opens_the_server_to_the_hosts_named(serve: StartSer
     assert status(f"127.0.0.1:{served.port}") == 400  # only what is named
 
 
-def test_serve_closes_a_connection_whose_headers_never_finish(serve: StartServe) -> None:
-    served = serve("chains:upper", "--header-timeout", "0.5")
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_serve_closes_a_connection_whose_headers_never_finish(serve: StartServe, http: str) -> None:
+    served = serve("chains:upper", "--header-timeout", "0.5", "--http", http)
     with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
         # A first request on the connection is answered; the next one trickles in.
         sock.sendall(b"GET /input_schema HTTP/1.1\r\nHost: localhost\r\n\r\n")
