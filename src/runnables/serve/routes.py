@@ -28,16 +28,18 @@ so LangServe's ``RemoteRunnable`` and this library's both read them.
 
 Status codes: 422 for a body, input or config that does not validate (FastAPI's
 ``{"detail": [{"loc": ["body", "input", "question"], "msg": ...}]}``, naming the field);
-413 past ``max_body_bytes``; 401 without a valid bearer token (when ``auth_token`` is
-set); 503 with ``Retry-After`` past ``max_in_flight``; 504 when ``timeout`` runs out; 422
-when the run itself refuses what the request sent (an ``InvalidInputError`` or
-``ConfigError``: say, an int sent to a chat model or an unknown configurable
-alternative), with that error's message; 500 for any other failure. A failure's
-traceback is logged (logger ``runnables.serve``, with the run id) and never sent: the
-client gets ``"Internal Server Error"`` and the run id. In a stream, the same failures
-arrive as an ``error`` event (the response has already
-started with 200). Validation, size, auth and capacity are checked before a stream
-starts, so they are real HTTP statuses there too.
+415 for a POST body that is not ``application/json``; 413 past ``max_body_bytes`` or
+``max_batch_size``; 422 for JSON this server could not answer (``NaN``, lone
+surrogates, deep nesting: see :func:`~runnables.serve.limits.read_json_body`); 401
+without a valid bearer token (when ``auth_token`` is set); 503 with ``Retry-After``
+past ``max_in_flight``; 504 when ``timeout`` runs out; 422 when the run itself refuses
+what the request sent (an ``InvalidInputError`` or ``ConfigError``: say, an int sent to
+a chat model or an unknown configurable alternative), with that error's message; 500
+for any other failure. A failure's traceback is logged (logger ``runnables.serve``,
+with the run id) and never sent: the client gets ``"Internal Server Error"`` and the
+run id. In a stream, the same failures arrive as an ``error`` event (the response has
+already started with 200). Validation, size, auth and capacity are checked before a
+stream starts, so they are real HTTP statuses there too.
 
 A client that disconnects cancels its run (and the model call under way) at once. A
 client that means to reconnect says so: it sends ``Resume-Grace: <seconds>`` with its
