@@ -37,6 +37,7 @@ def make_app() -> FastAPI:
     add_routes(app, model, path="/model")
     add_routes(app, ChatPromptTemplate.from_messages([("human", "{q}")]) | chosen, path="/chain")
     add_routes(app, RunnableLambda(lambda x: {"nan": math.nan, "inf": -math.inf}), path="/nan")
+    add_routes(app, RunnableLambda(lambda x: "half \ud800 a pair"), path="/surrogate")
     add_openai_routes(app, model)
     return app
 
@@ -220,3 +221,15 @@ def test_generated_queries_never_get_a_5xx(url: str, path: str, junk: str, metho
     response = httpx.request(method, url + path, params={"last_event_id": junk}, timeout=30)
 
     assert_clean(response)
+
+
+def test_a_lone_surrogate_in_an_output_is_sent_escaped_never_dropping_the_stream(
+    url: str, parse_sse: Parse
+) -> None:
+    answer = httpx.post(f"{url}/surrogate/invoke", json={"input": 1})
+    streamed = parse_sse(httpx.post(f"{url}/surrogate/stream", json={"input": 1}).text)
+
+    assert answer.status_code == 200
+    assert answer.json()["output"] == "half \ud800 a pair"
+    assert [e["event"] for e in streamed] == ["metadata", "data", "end"]
+    assert json.loads(streamed[1]["data"]) == "half \ud800 a pair"
