@@ -152,15 +152,20 @@ def test_nan_in_an_output_is_sent_as_null_never_as_invalid_json(url: str, parse_
 
 # ---------------------------------------------------------------------- property-based
 
+
+def nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=8), children, max_size=4
+    )
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    nested,
     max_leaves=12,
 )
 # Bodies shaped like each route's, with generated values where the route reads them.
