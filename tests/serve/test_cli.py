@@ -399,3 +399,64 @@ def test_main_without_a_command_is_a_usage_error(capsys: pytest.CaptureFixture[s
 
     assert info.value.code == 2
     assert "serve" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- serve's guards
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_serve_on_loopback_answers_only_loopback_host_headers(
+    serve: StartServe, workers: list[str]
+) -> None:
+    served = serve("chains:upper", *workers)
+    body = {"input": "a"}
+
+    rebound = httpx.post(served.url + "/invoke", json=body, headers={"Host": "evil.example"})
+    by_name = httpx.post(
+        served.url + "/invoke", json=body, headers={"Host": f"localhost:{served.port}"}
+    )
+
+    assert rebound.status_code == 400
+    assert "'evil.example'" in rebound.json()["detail"]
+    assert "--allowed-hosts" in rebound.json()["detail"]
+    assert by_name.json()["output"] == "A"
+    assert httpx.post(served.url + "/invoke", json=body).json()["output"] == "A"
+
+
+def test_serve_allowed_hosts_opens_the_server_to_the_hosts_named(serve: StartServe) -> None:
+    served = serve("chains:upper", "--allowed-hosts", "app.example,*.corp.example")
+    body = {"input": "a"}
+
+    def status(host: str) -> int:
+        response = httpx.post(served.url + "/invoke", json=body, headers={"Host": host})
+        return response.status_code
+
+    assert status("app.example") == 200
+    assert status("x.corp.example:8080") == 200
+    assert status("evil.example") == 400
+    assert status(f"127.0.0.1:{served.port}") == 400  # only what is named
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_serve_closes_a_connection_whose_headers_never_finish(serve: StartServe, http: str) -> None:
+    served = serve("chains:upper", "--header-timeout", "0.5", "--http", http)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+        # A first request on the connection is answered; the next one trickles in.
+        sock.sendall(b"GET /input_schema HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = b""
+        while b"upper_input" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"POST /invoke HTTP/1.1\r\nHost: localhost\r\n")
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # closed by the server, well before the 30 s
+        assert time.monotonic() - started < 25
+
+
+def test_serve_limits_concurrent_connections(serve: StartServe) -> None:
+    served = serve("chains:upper", "--limit-concurrency", "2")
+    body = {"input": "a"}
+    assert httpx.post(served.url + "/invoke", json=body).status_code == 200
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30):
+        time.sleep(0.5)  # the idle connection is registered by the server
+        assert httpx.post(served.url + "/invoke", json=body).status_code == 503

@@ -457,3 +457,47 @@ def test_after_begin_shutdown_new_completions_get_a_503(live_server: Start) -> N
         client(url).chat.completions.create(model="m", messages=USER)
     assert caught.value.status_code == 503
     assert caught.value.response.headers.get("retry-after")
+
+
+def test_streams_that_are_never_read_free_their_slots_once_the_timeout_runs_out(
+    live_server: Start,
+) -> None:
+    async def flood(messages: list[BaseMessage]) -> Any:
+        if messages[-1].text != "flood":
+            yield AIMessage("ok")
+            return
+        while True:  # far more than the socket buffers hold
+            yield AIMessage("x" * 65_536)
+
+    app = FastAPI()
+    add_openai_routes(app, RunnableLambda(flood), max_in_flight=2, timeout=1.0)
+    url = live_server(app).url
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(
+        {"model": "runnables", "stream": True, "messages": [{"role": "user", "content": "flood"}]}
+    ).encode()
+    stuck = []
+    for _ in range(2):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        sock.sendall(
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        stuck.append(sock)  # and never read
+    ask = {"model": "runnables", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        statuses: list[int] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            statuses.append(httpx.post(f"{url}/v1/chat/completions", json=ask).status_code)
+            if statuses[-1] == 200 and 503 in statuses:
+                break
+            time.sleep(0.1)
+
+        assert 503 in statuses and statuses[-1] == 200, statuses[-5:]
+    finally:
+        for sock in stuck:
+            sock.close()

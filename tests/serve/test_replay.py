@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -284,6 +285,8 @@ def test_resuming_from_an_event_the_buffer_dropped_is_410(
 
     assert len(events) == 12  # metadata, ten chunks, end: all delivered as they came
     assert late.status_code == 410 and "no longer buffered" in late.json()["detail"]
+    first = late.json()["first_event_id"]  # where the client can choose to resume from
+    assert first.startswith(f"{run_id}:") and first in late.json()["detail"]
     assert [e["event"] for e in parse_sse(recent.text)] == ["end"]
 
 
@@ -313,3 +316,116 @@ async def test_past_max_runs_the_oldest_finished_run_is_dropped_first() -> None:
 def test_replay_max_runs_must_be_positive() -> None:
     with pytest.raises(ValueError, match="replay_max_runs must be at least 1"):
         RunStore(max_runs=0)
+
+
+# ---------------------------------------------------------------------- no gaps
+
+
+def frame_ids(frames: list[bytes]) -> list[int]:
+    ids = []
+    for raw in frames:
+        for line in raw.decode().split("\r\n"):
+            if line.startswith("id: "):
+                ids.append(int(line.rpartition(":")[2]))
+    return ids
+
+
+async def test_a_resumed_reader_slower_than_the_old_connection_gets_a_410_never_a_gap() -> None:
+    # The issue's scenario at a bounded size: the client's old half-open connection is
+    # still attached and takes every event as fast as the run makes them, while its
+    # resumed connection reads more slowly. The buffer drops what the old one was sent.
+    store = RunStore(max_events=16, resume_grace=30, retention=30)
+    run = store.start("r", events(2_000, []))
+    old = run.read(-1)
+    resumed = run.read(-1)
+    got: list[bytes] = []
+
+    async def drain_old() -> None:
+        async for _ in old:
+            pass
+
+    async def read_slowly() -> None:
+        async for chunk in resumed:
+            got.append(chunk)
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+    await asyncio.wait_for(asyncio.gather(drain_old(), read_slowly()), 30)
+
+    ids = frame_ids(got)
+    assert ids == list(range(len(ids))), "the resumed reader skipped events"
+    last = got[-1].decode()
+    if "event: end" not in last:
+        assert "event: error" in last
+        data = json.loads(last.split("data: ", 1)[1])
+        assert data["status_code"] == 410
+        assert data["first_event_id"].startswith("r:")
+        assert int(data["first_event_id"].rpartition(":")[2]) > ids[-1] + 1
+    await store.aclose(0)
+
+
+def dechunk(body: bytes) -> bytes:
+    """A chunked HTTP/1.1 body as the bytes it carries."""
+    out = b""
+    while body:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        out += body[:n]
+        body = body[n + 2 :]
+    return out
+
+
+def test_over_http_a_resumed_slow_reader_beside_the_old_connection_never_sees_a_gap(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    # The issue's scenario over real sockets, at a bounded size: the old connection is
+    # still attached and drained at full speed (as a half-open socket takes writes),
+    # while the resumed one stalls, then reads. 4,000 events of 4 KB overflow the
+    # socket buffers, so the resumed connection's writer falls behind.
+    release = threading.Event()
+
+    async def words(_: str) -> AsyncIterator[str]:
+        for i in range(4_000):
+            if i == 1:  # the rest once the resumed connection is attached
+                while not release.is_set():
+                    await asyncio.sleep(0.005)
+            yield f"{i:05d}" + "x" * 4_000
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(words), path="/w", replay_max_events=16)
+    url = live_server(app).url
+    host, port = url.removeprefix("http://").split(":")
+
+    old = start_stream(url, "/w/stream")
+    head = b""
+    while (found := re.search(rb"id: ([0-9a-f-]+):0\r\n", head)) is None:
+        head += old.recv(65536)
+    run_id = found.group(1).decode()
+    drained = threading.Thread(target=lambda: read_until(old, b"event: end"), daemon=True)
+
+    resumed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    resumed.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    resumed.settimeout(30)
+    resumed.connect((host, int(port)))
+    resumed.sendall(
+        f"GET /w/stream/{run_id} HTTP/1.1\r\nConnection: close\r\nHost: {host}\r\n"
+        f"Last-Event-ID: {run_id}:0\r\n\r\n".encode()
+    )
+    raw = resumed.recv(256)  # the response has started: this reader is attached
+    drained.start()
+    release.set()
+    time.sleep(1.0)  # the resumed reader stalls while the old connection takes everything
+    while chunk := resumed.recv(1 << 20):
+        raw += chunk
+    drained.join(30)
+    old.close()
+    resumed.close()
+
+    events = parse_sse(dechunk(raw.split(b"\r\n\r\n", 1)[1]).decode())
+    ids = [int(e["id"].rpartition(":")[2]) for e in events if e["id"]]
+    assert ids == list(range(1, len(ids) + 1)), "the resumed stream skipped events"
+    last = events[-1]
+    if last["event"] != "end":
+        assert last["event"] == "error"
+        error = json.loads(last["data"])
+        assert error["status_code"] == 410 and error["first_event_id"].startswith(run_id)

@@ -9,7 +9,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypedDict
 
 import httpx
@@ -284,7 +284,9 @@ def test_body_that_is_not_json_is_422(live_server: Start) -> None:
     add_routes(app, RunnableLambda(repeat), path="/repeat")
     url = live_server(app).url
 
-    response = httpx.post(f"{url}/repeat/invoke", content=b"{not json")
+    response = httpx.post(
+        f"{url}/repeat/invoke", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 422
 
@@ -369,7 +371,9 @@ def test_chunked_body_over_the_limit_is_413(live_server: Start) -> None:
             yield b"x" * 100
         yield b'"}'
 
-    response = httpx.post(f"{url}/len/invoke", content=body())
+    response = httpx.post(
+        f"{url}/len/invoke", content=body(), headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 413
 
@@ -422,6 +426,95 @@ def test_a_run_over_the_deadline_is_504(live_server: Start, parse_sse: Parse) ->
     last = parse_sse(streamed.text)[-1]
     assert last["event"] == "error"
     assert json.loads(last["data"])["status_code"] == 504
+
+
+def test_clients_that_never_read_free_their_slots_once_the_timeout_runs_out(
+    live_server: Start,
+) -> None:
+    async def flood(text: str) -> AsyncIterator[str]:
+        if text != "flood":
+            yield text
+            return
+        while True:  # far more than the socket buffers hold
+            yield "x" * 65_536
+
+    app = FastAPI()
+    add_routes(
+        app, RunnableLambda(flood), path="/f", max_in_flight=3, timeout=1.0, replay_max_events=8
+    )
+    url = live_server(app).url
+    host, port = url.removeprefix("http://").split(":")
+    stuck = []
+    for extra in ("", "", "Resume-Grace: 30\r\n"):  # two plain streams, one resumable
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        body = b'{"input": "flood"}'
+        sock.sendall(
+            f"POST /f/stream HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"{extra}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        stuck.append(sock)  # and never read
+    try:
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = httpx.post(f"{url}/f/invoke", json={"input": "hi"}, timeout=30).status_code
+            statuses.append(status)
+            if status == 200 and 503 in statuses:
+                break
+            time.sleep(0.1)
+
+        assert statuses[-1] == 200, f"the slots were never freed: {statuses[-5:]}"
+        assert 503 in statuses  # the three streams did hold the route full
+        for sock in stuck:
+            # The server closed each connection: draining it reaches EOF, no normal end.
+            received = b""
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+            assert b"event: end" not in received
+    finally:
+        for sock in stuck:
+            sock.close()
+
+
+def test_a_batch_over_max_batch_size_is_413_naming_the_limit(live_server: Start) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(len), path="/len", max_batch_size=3)
+    url = live_server(app).url
+
+    fits = httpx.post(f"{url}/len/batch", json={"inputs": ["a", "bb", "ccc"]})
+    over = httpx.post(f"{url}/len/batch", json={"inputs": ["a"] * 4})
+
+    assert fits.json()["output"] == [1, 2, 3]
+    assert over.status_code == 413
+    assert "4 inputs" in over.json()["detail"] and "limit of 3" in over.json()["detail"]
+
+
+def test_a_batch_runs_at_most_max_in_flight_of_its_inputs_at_once(live_server: Start) -> None:
+    running = 0
+    most = 0
+
+    async def step(x: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        # Give every other input that could start now the chance to start.
+        for _ in range(20):
+            await asyncio.sleep(0)
+        running -= 1
+        return x * 2
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(step), path="/double", max_in_flight=2)
+    url = live_server(app).url
+
+    response = httpx.post(f"{url}/double/batch", json={"inputs": list(range(12))}, timeout=30)
+
+    assert response.json()["output"] == [x * 2 for x in range(12)]
+    assert most == 2
 
 
 def test_bearer_token_is_required_when_configured(live_server: Start) -> None:

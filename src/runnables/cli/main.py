@@ -15,6 +15,13 @@ searched first, as ``uvicorn`` does); ``attr`` may be dotted (``module:obj.chain
 with the playground) or an ASGI app such as a ``FastAPI`` instance (served as is).
 ``run`` parses ``INPUT`` as JSON when it is valid JSON, else passes it as a string.
 
+``serve`` guards what it serves (see :mod:`runnables.serve.server`): bound to loopback
+(the default, 127.0.0.1) it answers only loopback ``Host`` headers, against DNS
+rebinding (``--allowed-hosts`` names others, ``'*'`` any); request headers must arrive
+within ``--header-timeout`` seconds (10), idle keep-alive connections close after
+``--timeout-keep-alive`` (5), and at most ``--limit-concurrency`` connections (1000)
+are served at once.
+
 Exit status: 0 on success, 1 when the chain fails, 2 for a usage error (a bad
 ``module:attr``, something that is not a runnable), 130 on Ctrl-C.
 """
@@ -38,6 +45,7 @@ __all__ = ["CLIError", "build_app", "load_target", "main"]
 TARGET_ENV = "RUNNABLES_SERVE_TARGET"
 PATH_ENV = "RUNNABLES_SERVE_PATH"
 GRACE_ENV = "RUNNABLES_SERVE_GRACE"
+HOSTS_ENV = "RUNNABLES_SERVE_ALLOWED_HOSTS"
 
 
 class CLIError(Exception):
@@ -238,8 +246,34 @@ def worker_app() -> Any:
     if not spec:
         from runnables.serve.default_app import create_app
 
-        return create_app()
-    return build_app(load_target(spec), os.environ.get(PATH_ENV, ""), spec=spec)
+        app = create_app()
+    else:
+        app = build_app(load_target(spec), os.environ.get(PATH_ENV, ""), spec=spec)
+    return _guard_hosts(app, os.environ.get(HOSTS_ENV, ""))
+
+
+def _guard_hosts(app: Any, allowed: str) -> Any:
+    """``app`` behind the Host allow-list ``allowed`` (comma-separated; empty: none)."""
+    hosts = [h for h in allowed.split(",") if h.strip()]
+    if not hosts:
+        return app
+    from runnables.serve.server import HostAllowList
+
+    return HostAllowList(app, hosts)
+
+
+def _allowed_hosts(args: argparse.Namespace) -> str:
+    """``--allowed-hosts``, or the default for the bound address, comma-separated."""
+    if args.allowed_hosts is not None:
+        if not args.allowed_hosts.strip(", "):
+            raise CLIError(
+                f"--allowed-hosts must name at least one host, got {args.allowed_hosts!r}; "
+                "for example --allowed-hosts example.com,localhost, or '*' for any host."
+            )
+        return str(args.allowed_hosts)
+    from runnables.serve.server import default_allowed_hosts
+
+    return ",".join(default_allowed_hosts(args.host) or ())
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -250,12 +284,26 @@ def serve(args: argparse.Namespace) -> int:
             "runnables serve needs uvicorn, which is not installed. Install it with: "
             "pip install 'runnables[serve]'"
         ) from None
+    from runnables.serve.server import HEADER_TIMEOUT_ENV, http_protocol
+
+    for flag, value in (
+        ("--header-timeout", args.header_timeout),
+        ("--timeout-keep-alive", args.timeout_keep_alive),
+        ("--limit-concurrency", args.limit_concurrency),
+    ):
+        if not value > 0:
+            raise CLIError(f"{flag} must be a number greater than 0, got {value!r}.")
+    # Read by the protocol class, in this process and in every --workers process.
+    os.environ[HEADER_TIMEOUT_ENV] = str(args.header_timeout)
+    allowed = _allowed_hosts(args)
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "log_level": args.log_level,
         "loop": args.loop,
-        "http": args.http,
+        "http": http_protocol(args.http),
+        "timeout_keep_alive": args.timeout_keep_alive,
+        "limit_concurrency": args.limit_concurrency,
         # The routes stop open streams after the grace (begin_shutdown); uvicorn's own
         # timeout is only a backstop behind it.
         "timeout_graceful_shutdown": args.graceful_shutdown + SHUTDOWN_BACKSTOP,
@@ -297,8 +345,10 @@ def serve(args: argparse.Namespace) -> int:
         else:
             os.environ.pop(TARGET_ENV, None)
         os.environ[GRACE_ENV] = str(args.graceful_shutdown)
+        os.environ[HOSTS_ENV] = allowed
         uvicorn.run("runnables.cli.main:worker_app", factory=True, workers=args.workers, **options)
         return 0
+    app = _guard_hosts(app, allowed)
     server = _shutdown_server_class()(uvicorn.Config(app, **options))
     server.grace = args.graceful_shutdown
     try:
@@ -442,6 +492,36 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on shutdown (Ctrl-C, SIGTERM), how long open streams may take to finish "
         "before they are stopped with an error event (default 10)",
+    )
+    p.add_argument(
+        "--allowed-hosts",
+        default=None,
+        metavar="HOSTS",
+        help="comma-separated Host header values to answer (any port; '*.example.com' for "
+        "subdomains, 'loopback' for loopback names, '*' for any). Default: loopback names "
+        "when bound to loopback (against DNS rebinding), any host otherwise",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not complete this long after "
+        "it opened or after its last response (slowloris; default 10)",
+    )
+    p.add_argument(
+        "--timeout-keep-alive",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="close an idle keep-alive connection after this long (default 5)",
+    )
+    p.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="the most connections and tasks at once; past it new requests get 503 (default 1000)",
     )
     p.set_defaults(handler=serve)
 

@@ -34,6 +34,7 @@ from runnables.core._util import gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
+from runnables.errors import InvalidInputError
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -91,6 +92,14 @@ class ChatResult:
 
     generations: list[ChatGeneration]
     llm_output: dict[str, Any] | None = field(default=None)
+
+
+class _ModelInputError(InvalidInputError, TypeError):
+    """A chat model's input is not something it can turn into messages.
+
+    A ``TypeError`` as before (callers may catch that), and an ``InvalidInputError``, so
+    a server answers it 422 rather than 500.
+    """
 
 
 class StructuredOutputError(ValueError):
@@ -224,8 +233,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             try:
                 return convert_to_messages(input)
             except (TypeError, ValueError) as exc:
-                raise type(exc)(f"{self.get_name()} could not read its input: {exc}") from None
-        raise TypeError(
+                raise _ModelInputError(
+                    f"{self.get_name()} could not read its input: {exc}"
+                ) from None
+        raise _ModelInputError(
             f"{self.get_name()} got {input!r} (a {type(input).__name__}) as input. A chat "
             "model takes a string, a prompt value, a message, or a list of messages, "
             "(role, content) tuples or OpenAI-style dicts."

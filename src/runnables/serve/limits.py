@@ -4,6 +4,10 @@ the config allow-list, and the helper that cancels work when the client leaves.
 - **Auth**: with ``auth_token`` set, a request needs ``Authorization: Bearer <token>``;
   otherwise it is answered 401 with ``WWW-Authenticate: Bearer``. Tokens are compared
   with :func:`hmac.compare_digest` (constant time), against every configured token.
+- **Body**: POST bodies must be JSON (415 otherwise: a page in a browser can send
+  ``text/plain`` or a form to a local server without the user's say, but not JSON),
+  and JSON this server can answer: ``NaN``, lone surrogates and nesting deeper than
+  ``MAX_JSON_DEPTH`` are 422 (see :func:`read_json_body`).
 - **Body size**: more than ``max_body_bytes`` is answered 413, from ``Content-Length``
   when the client sends one, else while the body is read (the read stops there).
 - **In flight**: at most ``max_in_flight`` runs at once per ``add_routes`` call; one
@@ -23,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
+import sys
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -31,9 +37,11 @@ from fastapi.exceptions import RequestValidationError
 
 __all__ = [
     "DEFAULT_CONFIG_KEYS",
+    "MAX_JSON_DEPTH",
     "ClientDisconnectedError",
     "InFlight",
     "check_bearer",
+    "decode_json",
     "filter_config",
     "read_json_body",
     "until_disconnect",
@@ -86,8 +94,21 @@ def check_bearer(request: Request, tokens: Sequence[bytes]) -> None:
 # ---------------------------------------------------------------------- body
 
 
+#: The deepest nesting of arrays and objects a request body may have (422 past it).
+MAX_JSON_DEPTH = 100
+
+
 async def read_json_body(request: Request, max_bytes: int | None) -> Any:
-    """The request's JSON body; 413 past ``max_bytes``, 422 if it is not JSON."""
+    """The request's JSON body, checked so that no input can make the server fail.
+
+    415 unless ``Content-Type`` is JSON (``application/json`` or ``application/*+json``):
+    a web page can make a browser send ``text/plain`` or form bodies to a local server
+    without asking (CSRF), but not JSON. 413 past ``max_bytes``. 422, naming the
+    problem, for a body that is not JSON, or that holds what this server could not
+    answer with valid JSON: ``NaN`` or ``Infinity``, a lone UTF-16 surrogate
+    (``"\\ud800"``), or arrays and objects nested deeper than :data:`MAX_JSON_DEPTH`.
+    """
+    _check_json_content_type(request.headers.get("content-type"))
     if max_bytes is not None:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit():
@@ -99,19 +120,116 @@ async def read_json_body(request: Request, max_bytes: int | None) -> Any:
             body = await _read_limited(request, max_bytes)
     else:
         body = await request.body()
+    return decode_json(body)
+
+
+def decode_json(body: bytes) -> Any:
+    """``body`` parsed as JSON, or a 422 naming what is wrong with it (see
+    :func:`read_json_body`)."""
+    # Nesting can only be as deep as there are brackets: counting them (in C) keeps
+    # the exact depth walk off the path of ordinary bodies.
+    deep = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
     try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body",),
-                    "msg": f"The body is not valid JSON ({exc}); send a JSON object.",
-                    "input": None,
-                }
-            ]
+        # What json.loads does with bytes, with one decoder built once (loads with
+        # hooks would build a new one per call).
+        value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+    except RecursionError:
+        raise _bad_json(
+            f"The body nests arrays or objects too deeply; this server accepts at most "
+            f"{MAX_JSON_DEPTH} levels."
         ) from None
+    except _NonFiniteError as exc:
+        raise _bad_json(
+            f"The body contains {exc.args[0]}, which is not valid JSON; send numbers that "
+            "are finite, or null."
+        ) from None
+    except ValueError as exc:  # UnicodeDecodeError too
+        if "int_max_str_digits" in str(exc):
+            raise _bad_json(
+                f"The body holds an integer of more than {sys.get_int_max_str_digits()} "
+                "digits; send a smaller number, or send it as a string."
+            ) from None
+        raise _bad_json(f"The body is not valid JSON ({exc}); send a JSON object.") from None
+    if deep and _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise _bad_json(
+            f"The body nests arrays or objects too deeply; this server accepts at most "
+            f"{MAX_JSON_DEPTH} levels."
+        )
+    if (b"\\ud" in body or b"\\uD" in body) and (bad := _lone_surrogate(value)) is not None:
+        raise _bad_json(
+            f"The body contains the string {bad!r}, which holds a lone UTF-16 surrogate "
+            "(an unpaired \\ud800-\\udfff escape) that is not text; send valid Unicode."
+        )
+    return value
+
+
+class _NonFiniteError(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFiniteError(name)
+
+
+def _finite_float(text: str) -> float:
+    # json reads 1e999 as inf, which could not be sent back as JSON.
+    value = float(text)
+    if math.isinf(value):
+        raise _NonFiniteError(f"the number {text[:30]!r}, too large to be a float")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _bad_json(message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body",), "msg": message, "input": None}]
+    )
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string in ``value`` (keys too) that cannot be encoded as UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item[:40]
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _check_json_content_type(value: str | None) -> None:
+    media = (value or "").partition(";")[0].strip().lower()
+    kind, _, sub = media.partition("/")
+    if kind == "application" and (sub == "json" or sub.endswith("+json")):
+        return
+    raise HTTPException(
+        status_code=415,
+        detail=f"The request's Content-Type is {value!r}, but this endpoint takes JSON; "
+        "send the body with 'Content-Type: application/json'.",
+    )
 
 
 async def _read_limited(request: Request, max_bytes: int) -> bytes:

@@ -235,7 +235,10 @@ class _OpenAIHandler:
             async def leave() -> None:
                 in_flight.leave()
 
-            return SSEResponse(frames, on_close=leave)
+            # As on add_routes' streams: a client that never reads cannot hold its slot
+            # past the timeout (see SSEResponse's deadline).
+            deadline = None if self.timeout is None else self.timeout + 1.0
+            return SSEResponse(frames, on_close=leave, deadline=deadline)
         try:
             output = await until_disconnect(
                 request, runnable.ainvoke(messages, cast(RunnableConfig, config))

@@ -21,9 +21,18 @@ How a resumable stream runs:
   its events are dropped (nobody is left to read them).
 - **Retention**: a finished run's events stay ``retention`` seconds, then are dropped.
   At most ``max_runs`` runs are held: past it, the oldest finished run is dropped first.
-- **Bounds**: at most ``max_events`` events per run are held. Events already written to
-  a client are dropped oldest first to make room; if the oldest held event has not been
-  written yet, the run waits (back-pressure) instead of growing the buffer.
+- **Bounds** (the buffer-size rule): at most ``max_events`` events per run are held.
+  An event counts as delivered once it has been written to *some* connection's socket
+  (the server cannot see what the client really received). Delivered events are
+  dropped oldest first to make room; if the oldest held event has not been written
+  yet, the run waits (back-pressure) instead of growing the buffer. So a reconnect can
+  always resume from any of the last ``max_events`` events written; from further back
+  it is answered 410, whose body's ``first_event_id`` names the oldest event held.
+- **No gaps**: a reader gets every event in order or an explicit error, never a gap.
+  When two connections read one run (the client's old, half-open one still attached
+  and its reconnect), the faster one can make the buffer drop events the slower one
+  has not had yet; the slower one then gets an ``error`` event (``status_code`` 410,
+  ``first_event_id``) and its stream ends, rather than skipping ahead.
 - **Shutdown**: :meth:`RunStore.aclose` waits up to a grace period for the runs still
   going, then cancels them.
 """
@@ -40,6 +49,9 @@ from runnables.serve.sse import dumps, frame
 __all__ = ["BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
 
 _CANCELLED = "The run was cancelled."
+_OVERTIME = (
+    "The stream was still going {:g} s after it started, past this server's limit; it was stopped."
+)
 
 
 class ReplayGoneError(Exception):
@@ -72,6 +84,7 @@ class BufferedRun:
         "next_seq",
         "run_id",
         "stop_message",
+        "stop_status",
         "store",
         "task",
     )
@@ -82,6 +95,7 @@ class BufferedRun:
         self.max_events = max_events
         self.grace = grace  # seconds the run outlives its last reader, for a reconnect
         self.stop_message: str | None = None  # why the run was stopped, if it was
+        self.stop_status = 503
         self.frames: deque[bytes] = deque()
         self.next_seq = 0  # the seq the next event will get
         self.delivered = -1  # the highest seq written to some client
@@ -123,7 +137,9 @@ class BufferedRun:
                 await self._push(event, data)
         except asyncio.CancelledError:
             # A reader still attached (at shutdown) learns why the stream stops here.
-            message = dumps({"status_code": 503, "message": self.stop_message or _CANCELLED})
+            message = dumps(
+                {"status_code": self.stop_status, "message": self.stop_message or _CANCELLED}
+            )
             self.frames.append(frame("error", message, f"{self.run_id}:{self.next_seq}"))
             self.next_seq += 1
             raise
@@ -135,21 +151,45 @@ class BufferedRun:
             self._wake()
             self.store._finished(self)
 
+    def first_event_id(self) -> str:
+        """The id of the oldest event still held: where a client can resume from."""
+        return f"{self.run_id}:{self.first_seq}"
+
+    def gone(self, after: int) -> dict[str, object]:
+        """The 410 answer for a reader that asked for the events after seq ``after``
+        once the buffer had dropped some of them."""
+        return {
+            "status_code": 410,
+            "message": f"The events after {self.run_id}:{after} are no longer buffered "
+            f"(another connection of this run already received them, or nobody read them "
+            f"within the buffer of {self.max_events} events); the oldest held is "
+            f"{self.first_event_id()}. Resume from there with Last-Event-ID, accepting the "
+            "gap, or start a new run.",
+            "first_event_id": self.first_event_id(),
+        }
+
     async def read(self, after: int) -> AsyncIterator[bytes]:
-        """The frames after seq ``after`` (``-1``: all), following the run until it ends."""
+        """The frames after seq ``after`` (``-1``: all), following the run until it ends.
+
+        Every frame comes in order with none missing: if the buffer drops frames this
+        reader has not had yet (another reader let them go), the reader gets an
+        ``error`` event with status 410 and ``first_event_id``, and ends.
+        """
         seq = after + 1
         if seq < self.first_seq:
-            raise ReplayGoneError(
-                f"Event {self.run_id}:{after} is no longer buffered; the oldest held is "
-                f"{self.run_id}:{self.first_seq}."
-            )
+            raise ReplayGoneError(str(self.gone(after)["message"]))
         self._attach()
         try:
             while True:
                 first = self.first_seq
                 if seq < first:
-                    # Only possible with several readers: another one let these go.
-                    seq = first
+                    # Another reader (typically the client's old, half-open connection)
+                    # let these go while this one lagged. Skipping ahead would be a
+                    # silent gap, so the stream ends here with an explicit 410 instead;
+                    # the error has no id, so the client's Last-Event-ID stays on the
+                    # last event it did get.
+                    yield frame("error", dumps(self.gone(seq - 1)))
+                    return
                 if seq < self.next_seq:
                     chunk = self.frames[seq - first]
                     yield chunk
@@ -191,10 +231,12 @@ class BufferedRun:
             self.store.runs.pop(self.run_id, None)
             self.task.cancel()
 
-    def stop(self, message: str) -> None:
-        """Cancel the run; attached readers get an ``error`` event (503) with ``message``."""
+    def stop(self, message: str, status: int = 503) -> None:
+        """Cancel the run; attached readers get an ``error`` event (``status``, default
+        503) with ``message``."""
         if self.task is not None and not self.task.done():
             self.stop_message = message
+            self.stop_status = status
             self.task.cancel()
 
 
@@ -238,11 +280,13 @@ class RunStore:
         on_finish: Callable[[], None] | None = None,
         *,
         grace: float | None = None,
+        deadline: float | None = None,
     ) -> BufferedRun:
         """Start running ``events`` in the background and buffer what it yields.
 
         ``grace``: how long the run outlives its last reader (default and cap: the
-        store's ``resume_grace``).
+        store's ``resume_grace``). ``deadline``: seconds after which a run still going
+        is stopped (504), even one held up by a reader that does not read.
         """
         grace = self.resume_grace if grace is None else min(grace, self.resume_grace)
         if self.max_runs is not None and len(self.runs) >= self.max_runs:
@@ -251,7 +295,11 @@ class RunStore:
         self.runs[run_id] = run
         if on_finish is not None:
             self._on_finish[run_id] = on_finish
-        run.task = asyncio.get_running_loop().create_task(run.produce(events))
+        loop = asyncio.get_running_loop()
+        run.task = loop.create_task(run.produce(events))
+        if deadline is not None:
+            timer = loop.call_later(deadline, run.stop, _OVERTIME.format(deadline), 504)
+            run.task.add_done_callback(lambda _: timer.cancel())
         return run
 
     def get(self, run_id: str) -> BufferedRun | None:

@@ -28,13 +28,18 @@ so LangServe's ``RemoteRunnable`` and this library's both read them.
 
 Status codes: 422 for a body, input or config that does not validate (FastAPI's
 ``{"detail": [{"loc": ["body", "input", "question"], "msg": ...}]}``, naming the field);
-413 past ``max_body_bytes``; 401 without a valid bearer token (when ``auth_token`` is
-set); 503 with ``Retry-After`` past ``max_in_flight``; 504 when ``timeout`` runs out; 500
-for any other failure. A failure's traceback is logged (logger ``runnables.serve``, with
-the run id) and never sent: the client gets ``"Internal Server Error"`` and the run id.
-In a stream, the same failures arrive as an ``error`` event (the response has already
-started with 200). Validation, size, auth and capacity are checked before a stream
-starts, so they are real HTTP statuses there too.
+415 for a POST body that is not ``application/json``; 413 past ``max_body_bytes`` or
+``max_batch_size``; 422 for JSON this server could not answer (``NaN``, lone
+surrogates, deep nesting: see :func:`~runnables.serve.limits.read_json_body`); 401
+without a valid bearer token (when ``auth_token`` is set); 503 with ``Retry-After``
+past ``max_in_flight``; 504 when ``timeout`` runs out; 422 when the run itself refuses
+what the request sent (an ``InvalidInputError`` or ``ConfigError``: say, an int sent to
+a chat model or an unknown configurable alternative), with that error's message; 500
+for any other failure. A failure's traceback is logged (logger ``runnables.serve``,
+with the run id) and never sent: the client gets ``"Internal Server Error"`` and the
+run id. In a stream, the same failures arrive as an ``error`` event (the response has
+already started with 200). Validation, size, auth and capacity are checked before a
+stream starts, so they are real HTTP statuses there too.
 
 A client that disconnects cancels its run (and the model call under way) at once. A
 client that means to reconnect says so: it sends ``Resume-Grace: <seconds>`` with its
@@ -77,7 +82,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import StepTimeoutError
+from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
@@ -89,7 +94,7 @@ from runnables.serve.limits import (
 )
 from runnables.serve.replay import RunStore, parse_event_id
 from runnables.serve.shutdown import SHUTDOWN_MESSAGE, register
-from runnables.serve.sse import SSEResponse, dumps, frame
+from runnables.serve.sse import SSEResponse, dumps, encode, frame
 
 __all__ = ["add_routes"]
 
@@ -124,6 +129,12 @@ _EVENT_FILTERS = (
     "exclude_tags",
 )
 _SCHEMA_MODULE = "runnables.core.schema"
+#: Errors a run raises because of what the request sent (an input a step cannot use,
+#: a configurable alternative that does not exist): 422 with their message, which the
+#: library writes to name the value and the fix, rather than a 500.
+_CLIENT_ERRORS = (InvalidInputError, ConfigError)
+#: Seconds a stream's response may outlast the route's ``timeout`` (see ``_deadline``).
+_STREAM_MARGIN = 1.0
 ConfigModifier = Callable[[dict[str, Any], Request], dict[str, Any] | Awaitable[dict[str, Any]]]
 Events = AsyncIterator[tuple[str, str | None]]
 
@@ -143,6 +154,7 @@ def add_routes(
     max_in_flight: int | None = None,
     retry_after: float = 1.0,
     timeout: float | None = None,
+    max_batch_size: int | None = 1_000,
     resumable: bool = True,
     resume_grace: float = 5.0,
     replay_retention: float = 60.0,
@@ -172,6 +184,11 @@ def add_routes(
         max_in_flight: the most runs at once through these routes (503 past it, with
             ``Retry-After: retry_after``). ``None``: no cap.
         timeout: seconds each run may take (``config["timeout"]``); 504 when it runs out.
+            A stream's response may take ``timeout`` + 1 s in all: past that its run is
+            cancelled and its connection closed, even if its client never reads.
+        max_batch_size: the most inputs one ``/batch`` request may send (413 past it,
+            naming the limit). ``None``: no cap. A batch also keeps to
+            ``max_in_flight``: at most that many of its inputs run at once.
         resumable: let a stream request ask to be resumable with the header
             ``Resume-Grace: <seconds>``: its run then goes on in the background with a
             replay buffer, so the client can reconnect with ``Last-Event-ID`` (see
@@ -213,6 +230,7 @@ def add_routes(
         max_body_bytes=max_body_bytes,
         in_flight=InFlight(max_in_flight, retry_after),
         timeout=timeout,
+        max_batch_size=max_batch_size,
         store=RunStore(
             max_events=replay_max_events,
             retention=replay_retention,
@@ -362,6 +380,7 @@ class _Handler:
         in_flight: InFlight,
         timeout: float | None,
         store: RunStore | None,
+        max_batch_size: int | None = None,
         owner: object = None,
         shutdown_grace: float = 10.0,
     ) -> None:
@@ -378,6 +397,9 @@ class _Handler:
         self.max_body_bytes = max_body_bytes
         self.in_flight = in_flight
         self.timeout = timeout
+        if max_batch_size is not None and max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1 or None, got {max_batch_size!r}.")
+        self.max_batch_size = max_batch_size
         self.store = store
         self.input_model = runnable.get_input_schema()
         # Shutdown (see runnables.serve.shutdown): the tasks running stream events, the
@@ -503,6 +525,12 @@ class _Handler:
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
             raise _invalid(("body", "inputs"), "Field required: send {'inputs': [...]}.", inputs)
+        if self.max_batch_size is not None and len(inputs) > self.max_batch_size:
+            raise HTTPException(
+                status_code=413,
+                detail=f"The batch has {len(inputs)} inputs, over this server's limit of "
+                f"{self.max_batch_size} per request; split it into smaller batches.",
+            )
         raw = body.get("config")
         if isinstance(raw, list):
             if len(raw) != len(inputs):
@@ -523,11 +551,18 @@ class _Handler:
         for config, run_id in zip(configs, run_ids):
             config["run_id"] = run_id
         ids = [str(r) for r in run_ids]
-        output = await self._run(
-            request,
-            lambda: self.runnable.abatch(values, cast(list[RunnableConfig], configs)),
-            ", ".join(ids),
-        )
+        limit = self.in_flight.limit
+        if limit is not None and len(values) > limit:
+            # Each input has its own config (its run id), so abatch would give each its
+            # own budget: the route's cap is kept here instead.
+            def work() -> Awaitable[list[Any]]:
+                return _bounded_batch(self.runnable, values, configs, limit)
+        else:
+
+            def work() -> Awaitable[list[Any]]:
+                return self.runnable.abatch(values, cast(list[RunnableConfig], configs))
+
+        output = await self._run(request, work, ", ".join(ids))
         if isinstance(output, Response):
             return output
         return _json({"output": output, "metadata": {"run_ids": ids}})
@@ -548,6 +583,9 @@ class _Handler:
             )
         except HTTPException:
             raise
+        except _CLIENT_ERRORS as exc:
+            logger.info("Run %s refused its input or config: %s", run_id, exc)
+            return _error(422, str(exc), run_id)
         except Exception:
             logger.exception("Run %s failed.", run_id)
             return _error(500, "Internal Server Error", run_id)
@@ -586,6 +624,7 @@ class _Handler:
         config["run_id"] = run_id
         rid = str(run_id)
         events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
+        deadline = self._deadline()
         self.in_flight.enter()
         if self.store is None or grace <= 0:
             # Not resumable: the run is driven by the response itself, so a disconnect
@@ -595,9 +634,19 @@ class _Handler:
             async def leave() -> None:
                 in_flight.leave()
 
-            return SSEResponse(_frames(events, rid), on_close=leave)
-        run = self.store.start(rid, events, on_finish=self.in_flight.leave, grace=grace)
-        return SSEResponse(run.read(-1), headers={"Resume-Grace": f"{run.grace:g}"})
+            return SSEResponse(_frames(events, rid), on_close=leave, deadline=deadline)
+        run = self.store.start(
+            rid, events, on_finish=self.in_flight.leave, grace=grace, deadline=deadline
+        )
+        return SSEResponse(
+            run.read(-1), headers={"Resume-Grace": f"{run.grace:g}"}, deadline=deadline
+        )
+
+    def _deadline(self) -> float | None:
+        """The most seconds a stream's response may take: the run's ``timeout`` and a
+        margin for its own 504 ``error`` event to be written. Past it the run is
+        cancelled and the connection closed, even if its client never reads."""
+        return None if self.timeout is None else self.timeout + _STREAM_MARGIN
 
     def _resume_grace(self, raw: str | None) -> float:
         """The grace a ``Resume-Grace`` header asks for, capped by ``resume_grace``."""
@@ -655,6 +704,9 @@ class _Handler:
             task.uncancel()
             logger.info("Run %s was stopped: the server is shutting down.", run_id)
             yield "error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE})
+        except _CLIENT_ERRORS as exc:
+            logger.info("Run %s refused its input or config: %s", run_id, exc)
+            yield "error", dumps({"status_code": 422, "message": str(exc)})
         except Exception:
             logger.exception("Run %s failed.", run_id)
             yield "error", dumps({"status_code": 500, "message": "Internal Server Error"})
@@ -712,14 +764,13 @@ class _Handler:
                 "started without a Resume-Grace header, or its retention ran out. Start a "
                 "new run.",
             )
-        frames = run.read(after)
         if after + 1 < run.first_seq:
-            raise HTTPException(
+            gone = run.gone(after)
+            return JSONResponse(
+                {"detail": gone["message"], "first_event_id": gone["first_event_id"]},
                 status_code=410,
-                detail=f"The events after {run_id}:{after} are no longer buffered; the oldest "
-                f"held is {run_id}:{run.first_seq}.",
             )
-        return SSEResponse(frames)
+        return SSEResponse(run.read(after), deadline=self._deadline())
 
     # ------------------------------------------------------------------ schemas, page
 
@@ -747,6 +798,29 @@ class _Handler:
         return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
 
 
+async def _bounded_batch(
+    runnable: Runnable[Any, Any], values: list[Any], configs: list[dict[str, Any]], limit: int
+) -> list[Any]:
+    """``abatch`` with at most ``limit`` inputs running at once, over per-input configs:
+    ``limit`` workers take the inputs in order; the first failure cancels the rest."""
+    results: list[Any] = [None] * len(values)
+    position = iter(range(len(values)))
+
+    async def worker() -> None:
+        for i in position:
+            results[i] = await runnable.ainvoke(values[i], cast(RunnableConfig, configs[i]))
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(limit)]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
+    return results
+
+
 async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
     seq = 0
     try:
@@ -772,7 +846,7 @@ def _unpack(validated: BaseModel) -> Any:
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
-    return Response(dumps(content), status_code=status_code, media_type="application/json")
+    return Response(encode(dumps(content)), status_code=status_code, media_type="application/json")
 
 
 def _error(status_code: int, message: str, run_id: str) -> Response:

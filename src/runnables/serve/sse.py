@@ -24,6 +24,7 @@ import dataclasses
 import datetime
 import enum
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -31,7 +32,9 @@ from uuid import UUID
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["SSEResponse", "dumps", "frame", "jsonable", "wait_for_disconnect"]
+__all__ = ["SSEResponse", "dumps", "encode", "frame", "jsonable", "wait_for_disconnect"]
+
+logger = logging.getLogger("runnables.serve")
 
 
 def jsonable(obj: Any) -> Any:
@@ -63,12 +66,33 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-_ENCODER = json.JSONEncoder(default=jsonable, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = json.JSONEncoder(
+    default=jsonable, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_LENIENT = json.JSONEncoder(default=jsonable, separators=(",", ":"), ensure_ascii=False)
 
 
 def dumps(obj: Any) -> str:
-    """``obj`` as compact JSON (see the module docstring for what becomes what)."""
-    return _ENCODER.encode(obj)
+    """``obj`` as compact JSON (see the module docstring for what becomes what).
+
+    Always valid JSON: ``NaN`` and infinities, which JSON has no word for, become
+    ``null`` (as JavaScript's ``JSON.stringify`` does).
+    """
+    try:
+        return _ENCODER.encode(obj)
+    except ValueError:
+        # Only outputs holding a non-finite float pay for this second pass.
+        text = _LENIENT.encode(obj)
+        return _ENCODER.encode(json.loads(text, parse_constant=lambda _: None))
+
+
+def encode(text: str) -> bytes:
+    """``text`` (JSON from :func:`dumps`) as UTF-8 bytes, whatever strings it holds.
+
+    A lone surrogate (``"\\ud800"``, which a chain may produce) cannot be UTF-8; it is
+    written as its JSON escape instead, which is what it means inside a JSON string.
+    """
+    return text.encode("utf-8", "backslashreplace")
 
 
 def frame(event: str, data: str | None, id: str | None = None) -> bytes:
@@ -83,7 +107,7 @@ def frame(event: str, data: str | None, id: str | None = None) -> bytes:
     if data is not None:
         parts.append(f"data: {data}\r\n")
     parts.append("\r\n")
-    return "".join(parts).encode()
+    return encode("".join(parts))
 
 
 async def wait_for_disconnect(receive: Receive) -> None:
@@ -101,6 +125,9 @@ class SSEResponse(Response):
     whichever finishes first ends the other, so a client that leaves cancels the
     writer (and the chain it drives, if the iterator runs it) straight away.
     ``on_close`` is awaited once the response is over, however it ended.
+    ``deadline``: the most seconds the whole response may take; past it the writer is
+    cancelled and the response left unfinished (the server closes it), so a client
+    that never reads cannot hold a run (and its ``max_in_flight`` slot) forever.
     """
 
     media_type = "text/event-stream"
@@ -112,8 +139,10 @@ class SSEResponse(Response):
         status_code: int = 200,
         headers: dict[str, str] | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.frames = frames
+        self.deadline = deadline
         self.status_code = status_code
         self.background = None
         self.on_close = on_close
@@ -146,13 +175,26 @@ class SSEResponse(Response):
         writer = asyncio.ensure_future(self._write(send))
         watcher = asyncio.ensure_future(wait_for_disconnect(receive))
         try:
-            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                (writer, watcher), timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in (writer, watcher):
                 task.cancel()
             results = await asyncio.gather(writer, watcher, return_exceptions=True)
             if self.on_close is not None:
                 await self.on_close()
+        if not done:
+            # The deadline ran out with the writer stuck: a client that does not read
+            # blocks ``send`` for good. Its run is cancelled above (closing the frames);
+            # the response is left unfinished, so the server closes the connection (it
+            # cannot end a chunked body normally: that final send would block too).
+            logger.warning(
+                "A stream was still being written %g s after it started (its client is not "
+                "reading); its run was cancelled and its connection closed.",
+                self.deadline,
+            )
+            return
         error = results[0]
         if isinstance(error, Exception):
             raise error
