@@ -59,7 +59,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, cast
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -115,6 +115,10 @@ ENDPOINTS: tuple[str, ...] = (
     "config_schema",
     "playground",
 )
+# LangServe's endpoint names that name nothing served here (LangSmith feedback and
+# trace links, config hashes): accepted in disabled_endpoints, so an add_routes call
+# written for LangServe runs unchanged, and refused in enabled_endpoints.
+_LANGSERVE_ONLY = ("feedback", "public_trace_link", "config_hashes", "token_feedback")
 _EVENT_FILTERS = (
     "include_names",
     "include_types",
@@ -198,17 +202,37 @@ def add_routes(
             "for example path='/chat'."
         )
     endpoints = set(enabled_endpoints if enabled_endpoints is not None else ENDPOINTS)
-    unknown = (endpoints | set(disabled_endpoints or ())) - set(ENDPOINTS)
+    unknown = (endpoints - set(ENDPOINTS)) | (
+        set(disabled_endpoints or ()) - set(ENDPOINTS) - set(_LANGSERVE_ONLY)
+    )
     if unknown:
+        only = sorted(unknown & set(_LANGSERVE_ONLY))
+        hint = (
+            f" {only!r} are LangServe endpoints for LangSmith that this server does not have."
+            if only
+            else ""
+        )
         raise ValueError(
             f"add_routes got unknown endpoint names {sorted(unknown)!r}; the endpoints are "
-            f"{list(ENDPOINTS)!r}."
+            f"{list(ENDPOINTS)!r}.{hint}"
         )
     endpoints -= set(disabled_endpoints or ())
+    # LangServe names the root run after the route (with a router's prefix), so traces
+    # and events say which route ran; a request cannot rename it.
+    run_name = (app.prefix if isinstance(app, APIRouter) else "") + path
+    routes = app.router.routes if isinstance(app, FastAPI) else app.routes
+    taken: set[str] = {p for r in routes if isinstance(p := getattr(r, "path", None), str)}
+    clash = sorted(taken & {f"{path}/{e}" for e in endpoints})
+    if clash:
+        raise ValueError(
+            f"add_routes: the path {path or '/'!r} is already served on this app ({clash[0]!r} "
+            "exists); give each runnable its own path, e.g. path='/other'."
+        )
     handler = _Handler(
         coerce_to_runnable(runnable),
         config_keys=config_keys,
         per_req_config_modifier=per_req_config_modifier,
+        run_name=run_name,
         auth_token=auth_token,
         max_body_bytes=max_body_bytes,
         in_flight=InFlight(max_in_flight, retry_after),
@@ -300,11 +324,13 @@ def add_routes(
     if "config_schema" in endpoints:
         get("config_schema", handler.config_schema, f"The config schema of {name}")
     if "playground" in endpoints:
-        for route in ("playground", "playground/"):
+        # LangServe's page is /playground/ and its files; index.html is the page itself.
+        for route in ("playground", "playground/", "playground/index.html"):
             app.add_api_route(
                 f"{path}/{route}",
                 handler.playground,
                 methods=["GET"],
+                dependencies=deps,
                 include_in_schema=False,
                 response_model=None,
             )
@@ -358,6 +384,7 @@ class _Handler:
         config_keys: Sequence[str],
         per_req_config_modifier: ConfigModifier | None,
         auth_token: str | Sequence[str] | None,
+        run_name: str = "",
         max_body_bytes: int | None,
         in_flight: InFlight,
         timeout: float | None,
@@ -370,6 +397,7 @@ class _Handler:
         self.runnable = runnable
         self.config_keys = tuple(config_keys)
         self.modifier = per_req_config_modifier
+        self.run_name = run_name
         if isinstance(auth_token, str):
             auth_token = [auth_token]
         self.tokens = [t.encode() for t in auth_token] if auth_token is not None else None
@@ -455,13 +483,46 @@ class _Handler:
     async def config(
         self, raw: Any, request: Request, where: tuple[str | int, ...]
     ) -> dict[str, Any]:
+        if (
+            isinstance(raw, Mapping)
+            and raw.get("configurable")
+            and "configurable" not in self.config_keys
+        ):
+            # LangServe's rule: other keys the server does not allow are dropped, but
+            # configurable values would change the run, so sending them is an error.
+            raise HTTPException(
+                status_code=422,
+                detail="The config field `configurable` has been disallowed by the server. "
+                "This can be modified server side by adding `configurable` to the list of "
+                "`config_keys` argument in `add_routes`.",
+            )
         config = filter_config(raw, self.config_keys, where=where)
+        if self.run_name and "run_name" not in config:
+            config["run_name"] = self.run_name
         if self.modifier is not None:
             modified = self.modifier(config, request)
             config = await modified if inspect.isawaitable(modified) else modified
         if self.timeout is not None:
             config["timeout"] = self.timeout
+        config["run_id"] = self._run_id(config.get("run_id"), where)
         return config
+
+    def _run_id(self, given: Any, where: tuple[str | int, ...]) -> UUID:
+        """The client's run id (when ``config_keys`` lets it send one, as LangServe's
+        client does with ``run_id``), or a new one."""
+        if given is None:
+            return uuid4()
+        if isinstance(given, UUID):
+            return given
+        try:
+            return UUID(str(given))
+        except ValueError:
+            raise _invalid(
+                (*where, "run_id"),
+                f"config['run_id'] must be a UUID, got {given!r}; for example "
+                f"{str(uuid4())!r}, or leave it out for the server to pick one.",
+                given,
+            ) from None
 
     def input(self, value: Any, where: tuple[str | int, ...]) -> Any:
         try:
@@ -487,8 +548,7 @@ class _Handler:
     async def invoke(self, request: Request) -> Response:
         """Run the runnable once: ``{"input", "config"}`` → ``{"output", "metadata"}``."""
         value, config, _ = await self.single(request)
-        run_id = uuid4()
-        config["run_id"] = run_id
+        run_id = config["run_id"]
         runnable = self.runnable
         output = await self._run(
             request, lambda: runnable.ainvoke(value, cast(RunnableConfig, config)), str(run_id)
@@ -519,10 +579,12 @@ class _Handler:
             one = await self.config(raw, request, ("body", "config"))
             configs = [dict(one) for _ in inputs]
         values = [self.input(v, ("body", "inputs", i)) for i, v in enumerate(inputs)]
-        run_ids = [uuid4() for _ in inputs]
-        for config, run_id in zip(configs, run_ids):
-            config["run_id"] = run_id
-        ids = [str(r) for r in run_ids]
+        seen: set[UUID] = set()
+        for config in configs:
+            if config["run_id"] in seen:
+                config["run_id"] = uuid4()  # one config for all inputs: one id each
+            seen.add(config["run_id"])
+        ids = [str(c["run_id"]) for c in configs]
         output = await self._run(
             request,
             lambda: self.runnable.abatch(values, cast(list[RunnableConfig], configs)),
@@ -582,9 +644,7 @@ class _Handler:
                 if not isinstance(got, list) or not all(isinstance(x, str) for x in got):
                     raise _invalid(("body", key), f"{key} must be a list of strings.", got)
                 filters[key] = got
-        run_id = uuid4()
-        config["run_id"] = run_id
-        rid = str(run_id)
+        rid = str(config["run_id"])
         events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
         self.in_flight.enter()
         if self.store is None or grace <= 0:
@@ -743,7 +803,12 @@ class _Handler:
         """The playground page, pointed at these routes."""
         from runnables.serve.playground import render_playground
 
-        base = request.url.path.rstrip("/").removesuffix("/playground")
+        page = request.url.path.removesuffix("index.html").rstrip("/")
+        base = page.removesuffix("/playground")
+        # Behind a proxy that strips a prefix (root_path), the browser must ask for it.
+        root = str(request.scope.get("root_path") or "").rstrip("/")
+        if root and not base.startswith(root + "/"):
+            base = root + base
         return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
 
 
@@ -757,13 +822,22 @@ async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
         await events.aclose()  # type: ignore[attr-defined]
 
 
-def _unpack(validated: BaseModel) -> Any:
+def _unpack(validated: Any) -> Any:
+    """The validated input as the runnable gets it: LangServe's rule.
+
+    A model made for validation (the schema of a dict input, or a ``with_types``
+    model) is handed over as a dict, nested models as nested dicts, so a chain gets what
+    the client sent; this library's own types (messages, documents) stay objects.
+    """
     if isinstance(validated, RootModel):
-        return validated.root
-    if type(validated).__module__ != _SCHEMA_MODULE:
-        return validated  # the runnable's own pydantic model: it gets the instance
+        return _unpack(validated.root)
+    if not isinstance(validated, BaseModel):
+        return validated
+    module = type(validated).__module__
+    if module.startswith("runnables.") and module != _SCHEMA_MODULE:
+        return validated
     out = {
-        (field.alias or name): getattr(validated, name)
+        (field.alias or name): _unpack(getattr(validated, name))
         for name, field in type(validated).model_fields.items()
     }
     if validated.model_extra:
