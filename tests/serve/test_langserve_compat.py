@@ -223,3 +223,60 @@ def test_langserves_client_decodes_streams_with_event_ids(
     assert "\r\nid: " in raw  # the ids are there (for resuming), and the client copes
 
     assert list(remote_runnable(f"{url}/w").stream("a b c")) == ["a", "b", "c"]
+
+
+async def test_stream_log_serves_langserves_astream_log(
+    live_server: Start, remote_runnable: Any
+) -> None:
+    def shout(text: Any) -> str:
+        return str(text.to_string()).upper()
+
+    chain = PromptTemplate.from_template("say {word}") | RunnableLambda(shout)
+    app = FastAPI()
+    add_routes(app, chain, path="/log")
+    url = live_server(app).url
+    remote = remote_runnable(f"{url}/log")
+
+    patches = [p async for p in remote.astream_log({"word": "hi"})]
+    only_shout = [p async for p in remote.astream_log({"word": "hi"}, include_names=["shout"])]
+
+    state: Any = None
+    for patch in patches:
+        state = patch if state is None else state + patch
+    run = state.state
+    assert patches[0].ops[0]["op"] == "replace" and patches[0].ops[0]["path"] == ""
+    assert run["name"] == "/log" and run["type"] == "chain"
+    assert run["streamed_output"] == ["SAY HI"] and run["final_output"] == "SAY HI"
+    assert sorted(run["logs"]) == ["PromptTemplate", "shout"]
+    assert run["logs"]["shout"]["final_output"] == {"output": "SAY HI"}
+    assert run["logs"]["shout"]["end_time"] is not None
+    logged = {op["path"] for p in only_shout for op in p.ops if op["path"].startswith("/logs/")}
+    assert logged and all(path.startswith("/logs/shout") for path in logged)
+
+    bad = httpx.post(f"{url}/log/stream_log", json={"input": {"word": "x"}, "include_names": [[]]})
+    assert bad.status_code == 422
+
+
+def test_batch_metadata_has_langserves_responses(live_server: Start) -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(lambda x: x), path="/b")
+    url = live_server(app).url
+
+    got = httpx.post(f"{url}/b/batch", json={"inputs": [1, 2]}).json()
+
+    ids = got["metadata"]["run_ids"]
+    assert len(set(ids)) == 2
+    assert got["metadata"]["responses"] == [{"run_id": i, "feedback_tokens": []} for i in ids]
+
+
+def test_schemas_are_inlined_as_langserve_answers_them(live_server: Start) -> None:
+    app = FastAPI()
+    add_routes(app, PromptTemplate.from_template("{question}"), path="/p")
+    url = live_server(app).url
+
+    schema = httpx.get(f"{url}/p/input_schema").json()
+
+    assert "$ref" not in schema and "$defs" not in schema
+    assert schema["type"] == "object"
+    assert schema["properties"] == {"question": {"title": "Question", "type": "string"}}
+    assert schema["required"] == ["question"]

@@ -14,6 +14,9 @@ The routes, under ``path``:
                             ``error``; no ``metadata`` event, as LangServe 0.3 sends
                             none there. The body may add ``include_names``,
                             ``include_types``, ``include_tags`` and the ``exclude_*`` lists.
+``POST {path}/stream_log``  SSE: the run as langchain-core's ``astream_log`` patches,
+                            one ``data`` (``{"ops": [...]}``) per patch, then ``end``
+                            (:mod:`runnables.serve.run_log`); the same filters
 ``GET {path}/stream/{run_id}``  resume a stream (see :mod:`runnables.serve.replay`);
                             likewise ``GET {path}/stream_events/{run_id}``; ``DELETE``
                             on either cancels a resumable run at once (204)
@@ -100,6 +103,7 @@ Endpoint = Literal[
     "batch",
     "stream",
     "stream_events",
+    "stream_log",
     "input_schema",
     "output_schema",
     "config_schema",
@@ -110,6 +114,7 @@ ENDPOINTS: tuple[str, ...] = (
     "batch",
     "stream",
     "stream_events",
+    "stream_log",
     "input_schema",
     "output_schema",
     "config_schema",
@@ -317,6 +322,11 @@ def add_routes(
         if resumable:
             get("stream_events/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
             delete("stream_events/{run_id}", handler.cancel_stream, "stream_events/cancel")
+    if "stream_log" in endpoints:
+        post("stream_log", handler.stream_log, f"Stream the run log of {name} (SSE)")
+        if resumable:
+            get("stream_log/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
+            delete("stream_log/{run_id}", handler.cancel_stream, "stream_log/cancel")
     if "input_schema" in endpoints:
         get("input_schema", handler.input_schema, f"The input schema of {name}")
     if "output_schema" in endpoints:
@@ -592,7 +602,9 @@ class _Handler:
         )
         if isinstance(output, Response):
             return output
-        return _json({"output": output, "metadata": {"run_ids": ids}})
+        # LangServe's shape: one entry per input under "responses" (run_ids kept too).
+        responses = [{"run_id": i, "feedback_tokens": []} for i in ids]
+        return _json({"output": output, "metadata": {"run_ids": ids, "responses": responses}})
 
     async def _run(self, request: Request, work: Callable[[], Awaitable[Any]], run_id: str) -> Any:
         self.in_flight.enter()
@@ -622,6 +634,11 @@ class _Handler:
         """Stream the output as SSE: ``metadata``, ``data``..., then ``end`` or ``error``."""
         return await self._start_stream(request, "stream")
 
+    async def stream_log(self, request: Request) -> Response:
+        """Stream the run as langchain-core's ``astream_log`` patches (SSE ``data``
+        events of ``{"ops": [...]}``), for LangServe's ``RemoteRunnable.astream_log``."""
+        return await self._start_stream(request, "stream_log")
+
     async def stream_events(self, request: Request) -> Response:
         """Stream ``astream_events`` (v2) as SSE ``data`` events."""
         return await self._start_stream(request, "stream_events")
@@ -636,7 +653,7 @@ class _Handler:
         value, config, body = await self.single(request)
         grace = self._resume_grace(headers.get("resume-grace"))
         filters: dict[str, Any] = {}
-        if kind == "stream_events":
+        if kind in ("stream_events", "stream_log"):
             for key in _EVENT_FILTERS:
                 got = body.get(key)
                 if got is None:
@@ -695,6 +712,10 @@ class _Handler:
             source: AsyncIterator[Any]
             if kind == "stream":
                 source = self.runnable.astream(value, config)
+            elif kind == "stream_log":
+                from runnables.serve.run_log import run_log_patches
+
+                source = run_log_patches(self.runnable, value, config, filters)
             else:
                 source = self.runnable.astream_events(value, config, version="v2", **filters)
             try:
@@ -786,12 +807,12 @@ class _Handler:
     async def input_schema(self, request: Request) -> Response:
         """The JSON schema of the input."""
         self.guard(request)
-        return _json(self.runnable.get_input_jsonschema())
+        return _json(_inline_root(self.runnable.get_input_jsonschema()))
 
     async def output_schema(self, request: Request) -> Response:
         """The JSON schema of the output."""
         self.guard(request)
-        return _json(self.runnable.get_output_jsonschema())
+        return _json(_inline_root(self.runnable.get_output_jsonschema()))
 
     async def config_schema(self, request: Request) -> Response:
         """The JSON schema of the config a request may send."""
@@ -842,6 +863,26 @@ def _unpack(validated: Any) -> Any:
     }
     if validated.model_extra:
         out.update(validated.model_extra)
+    return out
+
+
+def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
+    """A schema that is only a ``$ref`` to one of its ``$defs``, as that definition
+    itself: the shape LangServe's schema routes answer (``{"title", "type",
+    "properties"...}`` at the top), which its playground and clients read."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs")
+    prefix = "#/$defs/"
+    if not isinstance(ref, str) or not ref.startswith(prefix) or not isinstance(defs, dict):
+        return schema
+    name = ref.removeprefix(prefix)
+    rest = {k: v for k, v in defs.items() if k != name}
+    out = {k: v for k, v in schema.items() if k not in ("$ref", "$defs", "title")}
+    out.update(defs[name])
+    if f'"{prefix}{name}"' in dumps(out) + dumps(rest):
+        return schema  # the definition refers to itself: keep the $ref form
+    if rest:
+        out["$defs"] = rest
     return out
 
 
