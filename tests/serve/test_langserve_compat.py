@@ -267,16 +267,3 @@ def test_batch_metadata_has_langserves_responses(live_server: Start) -> None:
     ids = got["metadata"]["run_ids"]
     assert len(set(ids)) == 2
     assert got["metadata"]["responses"] == [{"run_id": i, "feedback_tokens": []} for i in ids]
-
-
-def test_schemas_are_inlined_as_langserve_answers_them(live_server: Start) -> None:
-    app = FastAPI()
-    add_routes(app, PromptTemplate.from_template("{question}"), path="/p")
-    url = live_server(app).url
-
-    schema = httpx.get(f"{url}/p/input_schema").json()
-
-    assert "$ref" not in schema and "$defs" not in schema
-    assert schema["type"] == "object"
-    assert schema["properties"] == {"question": {"title": "Question", "type": "string"}}
-    assert schema["required"] == ["question"]

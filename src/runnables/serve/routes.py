@@ -807,12 +807,12 @@ class _Handler:
     async def input_schema(self, request: Request) -> Response:
         """The JSON schema of the input."""
         self.guard(request)
-        return _json(_inline_root(self.runnable.get_input_jsonschema()))
+        return _json(self.runnable.get_input_jsonschema())
 
     async def output_schema(self, request: Request) -> Response:
         """The JSON schema of the output."""
         self.guard(request)
-        return _json(_inline_root(self.runnable.get_output_jsonschema()))
+        return _json(self.runnable.get_output_jsonschema())
 
     async def config_schema(self, request: Request) -> Response:
         """The JSON schema of the config a request may send."""
@@ -863,26 +863,6 @@ def _unpack(validated: Any) -> Any:
     }
     if validated.model_extra:
         out.update(validated.model_extra)
-    return out
-
-
-def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
-    """A schema that is only a ``$ref`` to one of its ``$defs``, as that definition
-    itself: the shape LangServe's schema routes answer (``{"title", "type",
-    "properties"...}`` at the top), which its playground and clients read."""
-    ref = schema.get("$ref")
-    defs = schema.get("$defs")
-    prefix = "#/$defs/"
-    if not isinstance(ref, str) or not ref.startswith(prefix) or not isinstance(defs, dict):
-        return schema
-    name = ref.removeprefix(prefix)
-    rest = {k: v for k, v in defs.items() if k != name}
-    out = {k: v for k, v in schema.items() if k not in ("$ref", "$defs", "title")}
-    out.update(defs[name])
-    if f'"{prefix}{name}"' in dumps(out) + dumps(rest):
-        return schema  # the definition refers to itself: keep the $ref form
-    if rest:
-        out["$defs"] = rest
     return out
 
 

@@ -3,10 +3,17 @@
 Nothing of LangServe is kept in this repository: :func:`langserve_sdist` downloads its
 sdist (``pip download langserve==VERSION --no-binary :all: --no-deps``) into
 ``tests/serve/langserve_upstream/.cache/`` (ignored by git) once, and unpacks it there.
+
+LangServe's test suite is another matter: no release on PyPI ships its ``tests/``
+folder (neither the sdists nor the wheels, 0.0.1 to 0.3.3), so
+:func:`upstream_tests` takes it from the sdist if a release ever does, and otherwise
+from a LangServe source checkout named by ``LANGSERVE_SOURCE`` (a work tree, or a git
+repository read at ``LANGSERVE_REV``, default ``HEAD``).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -57,3 +64,31 @@ def import_langserve() -> None:
     path = str(langserve_sdist())
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def upstream_tests() -> Path | None:
+    """The folder holding LangServe's ``tests/unit_tests/``, or None if none is at hand."""
+    sdist = langserve_sdist()
+    if (sdist / "tests" / "unit_tests" / "test_server_client.py").exists():
+        return sdist
+    source = os.environ.get("LANGSERVE_SOURCE")
+    if not source:
+        return None
+    root = Path(source)
+    if (root / "tests" / "unit_tests" / "test_server_client.py").exists():
+        return root
+    rev = os.environ.get("LANGSERVE_REV", "HEAD")
+    out = CACHE / f"source-{rev}"
+    if not (out / "tests" / "unit_tests" / "test_server_client.py").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "--git-dir", str(_git_dir(root)), "archive", rev, "tests"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "x", "-C", str(out)], input=archive, check=True)
+    return out
+
+
+def _git_dir(root: Path) -> Path:
+    return root / ".git" if (root / ".git").exists() else root
