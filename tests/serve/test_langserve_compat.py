@@ -267,3 +267,8 @@ def test_batch_metadata_has_langserves_responses(live_server: Start) -> None:
     ids = got["metadata"]["run_ids"]
     assert len(set(ids)) == 2
     assert got["metadata"]["responses"] == [{"run_id": i, "feedback_tokens": []} for i in ids]
+
+
+def test_a_value_that_is_no_runnable_is_langserves_type_error() -> None:
+    with pytest.raises(TypeError, match="Expected a Runnable, got <class 'str'>: add_routes"):
+        add_routes(FastAPI(), "not a runnable")

@@ -80,7 +80,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import StepTimeoutError
+from runnables.errors import InvalidRunnableError, StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
@@ -205,6 +205,12 @@ def add_routes(
         raise ValueError(
             f"add_routes path must start with '/' and not end with one, got {path!r}; "
             "for example path='/chat'."
+        )
+    if not isinstance(runnable, Runnable | Mapping) and not callable(runnable):
+        # LangServe's words first, so code written against it recognises the error.
+        raise InvalidRunnableError(
+            f"Expected a Runnable, got {type(runnable)}: add_routes serves a Runnable, a "
+            f"function or a dict of them, not {runnable!r}."
         )
     endpoints = set(enabled_endpoints if enabled_endpoints is not None else ENDPOINTS)
     unknown = (endpoints - set(ENDPOINTS)) | (
