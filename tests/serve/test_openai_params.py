@@ -457,3 +457,32 @@ def test_langchain_openai_max_tokens_and_stop_reach_the_model(live_server: Start
     assert seen.calls[0]["max_tokens"] == 2
     assert seen.calls[0]["stop"] == ["."]
     assert seen.calls[0]["temperature"] == 0.0
+
+
+def test_finish_reason_is_length_through_a_chain_that_ends_in_a_parser(
+    live_server: Start,
+) -> None:
+    chain = FunctionChatModel(Recorder(cut)) | StrOutputParser()
+    url = serve(live_server, chain)
+    sdk = client(url)
+
+    short = sdk.chat.completions.create(
+        model="m",
+        messages=USER,  # type: ignore[arg-type]
+        max_tokens=2,
+        n=2,
+    )
+    whole = sdk.chat.completions.create(model="m", messages=USER, max_tokens=50)  # type: ignore[arg-type]
+    streamed = list(
+        sdk.chat.completions.create(
+            model="m",
+            messages=USER,  # type: ignore[arg-type]
+            max_tokens=2,
+            stream=True,
+        )
+    )
+
+    assert [c.message.content for c in short.choices] == ["one two", "one two"]
+    assert [c.finish_reason for c in short.choices] == ["length", "length"]
+    assert whole.choices[0].finish_reason == "stop"
+    assert [c.choices[0].finish_reason for c in streamed if c.choices][-1] == "length"

@@ -64,6 +64,7 @@ from runnables.serve.limits import (
 )
 from runnables.serve.openai_request import (
     ChatRequest,
+    FinishReasons,
     ModelSlot,
     RequestError,
     bind_request,
@@ -250,7 +251,8 @@ class _OpenAIHandler:
             if self.tokens is not None:
                 check_bearer(request, self.tokens)
             body = await read_json_body(request, self.max_body_bytes)
-            runnable, chat, convert = self._parse(body)
+            finishes = FinishReasons()
+            runnable, chat, convert = self._parse(body, finishes)
             self.in_flight.enter()
         except HTTPException as exc:
             return _openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
@@ -267,7 +269,7 @@ class _OpenAIHandler:
         completion_id = f"chatcmpl-{run_id.hex}"
         if chat.stream:
             frames = self._stream(
-                runnable, chat, cast(RunnableConfig, config), completion_id, convert
+                runnable, chat, cast(RunnableConfig, config), completion_id, convert, finishes
             )
             in_flight = self.in_flight
 
@@ -275,6 +277,7 @@ class _OpenAIHandler:
                 in_flight.leave()
 
             return SSEResponse(frames, on_close=leave)
+        run_ids = [run_id] + [uuid4() for _ in range(chat.n - 1)]
         try:
             if chat.n == 1:
                 outputs = [
@@ -283,7 +286,7 @@ class _OpenAIHandler:
                     )
                 ]
             else:
-                configs = [{**config, "run_id": uuid4() if i else run_id} for i in range(chat.n)]
+                configs = [{**config, "run_id": rid} for rid in run_ids]
                 outputs = await until_disconnect(
                     request,
                     runnable.abatch([chat.messages] * chat.n, cast(list[RunnableConfig], configs)),
@@ -305,6 +308,7 @@ class _OpenAIHandler:
         usage: dict[str, int] | None = None
         for index, output in enumerate(outputs):
             text, tool_calls, piece_usage, finish = _read_output(output)
+            finish = finish or finishes.get(run_ids[index])
             if piece_usage is not None:
                 usage = _add_usage(usage, piece_usage)
             message: dict[str, Any] = {"role": "assistant", "content": text}
@@ -330,7 +334,7 @@ class _OpenAIHandler:
         return Response(dumps(answer), media_type="application/json")
 
     def _parse(
-        self, body: Any
+        self, body: Any, finishes: FinishReasons
     ) -> tuple[Runnable[Any, Any], ChatRequest, Callable[[Any], Any] | None]:
         chat = read_request(body)
         if self.strict:
@@ -347,7 +351,7 @@ class _OpenAIHandler:
             name = next(iter(self.models))
             if not chat.model:
                 chat.model = name
-        runnable, convert = bind_request(self.models[name], self.slots[name], chat)
+        runnable, convert = bind_request(self.models[name], self.slots[name], chat, finishes)
         return runnable, chat, convert
 
     async def _stream(
@@ -357,6 +361,7 @@ class _OpenAIHandler:
         config: RunnableConfig,
         completion_id: str,
         convert: Callable[[Any], Any] | None,
+        finishes: FinishReasons,
     ) -> AsyncIterator[bytes]:
         created = int(time.time())
         head = {
@@ -426,6 +431,7 @@ class _OpenAIHandler:
                 return
             finally:
                 await source.aclose()  # type: ignore[attr-defined]
+            finish = finish or finishes.get(run_config.get("run_id"))
             yield chunk(index, {}, _finish_reason(finish, saw_tools))
         if chat.include_usage:
             final = {**head, "choices": [], "usage": usage}

@@ -25,7 +25,7 @@ from runnables.messages import BaseMessage
 from runnables.messages.convert import convert_to_messages
 from runnables.models.base import BaseChatModel
 
-__all__ = ["ChatRequest", "RequestError", "bind_request", "read_request"]
+__all__ = ["ChatRequest", "FinishReasons", "RequestError", "bind_request", "read_request"]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 # Accepted and without effect on the answer (bookkeeping on OpenAI's side).
@@ -378,7 +378,9 @@ def read_request(body: Any) -> ChatRequest:
 
 # ---------------------------------------------------------------------- binding
 
-Rebind = Callable[[dict[str, Any]], Runnable[Any, Any]]
+# (the call's parameters, a listener for the model's own run or None) -> the chain.
+Tap = Callable[[Any], None]
+Rebind = Callable[[dict[str, Any], Tap | None], Runnable[Any, Any]]
 
 
 @dataclass
@@ -422,7 +424,12 @@ def _contains_model(runnable: Runnable[Any, Any]) -> bool:
 def _find(runnable: Runnable[Any, Any]) -> ModelSlot | None:
     if isinstance(runnable, BaseChatModel):
         model = runnable
-        return ModelSlot(model, model._with_kwargs, True)
+
+        def rebind_model(params: dict[str, Any], tap: Tap | None) -> Runnable[Any, Any]:
+            bound = model._with_kwargs(params)
+            return bound.with_listeners(on_end=tap) if tap is not None else bound
+
+        return ModelSlot(model, rebind_model, True)
     if isinstance(runnable, RunnableBinding):
         binding = runnable
         inner = _find(binding.bound)
@@ -430,11 +437,11 @@ def _find(runnable: Runnable[Any, Any]) -> ModelSlot | None:
             return None
         inner_rebind = inner.rebind
 
-        def rebind_binding(params: dict[str, Any]) -> Runnable[Any, Any]:
+        def rebind_binding(params: dict[str, Any], tap: Tap | None) -> Runnable[Any, Any]:
             # The request's parameters win over those the chain bound.
             kept = {k: v for k, v in binding.kwargs.items() if k not in params}
             return RunnableBinding(
-                bound=inner_rebind(params),
+                bound=inner_rebind(params, tap),
                 kwargs=kept,
                 config=binding.config,
                 custom_input_type=binding.custom_input_type,
@@ -459,9 +466,9 @@ def _find(runnable: Runnable[Any, Any]) -> ModelSlot | None:
             return None
         step_rebind = step.rebind
 
-        def rebind_sequence(params: dict[str, Any]) -> Runnable[Any, Any]:
+        def rebind_sequence(params: dict[str, Any], tap: Tap | None) -> Runnable[Any, Any]:
             steps = list(sequence.steps)
-            steps[at] = step_rebind(params)
+            steps[at] = step_rebind(params, tap)
             return RunnableSequence(*steps, name=sequence.name)
 
         is_last = at == len(sequence.steps) - 1
@@ -474,13 +481,39 @@ def _find(runnable: Runnable[Any, Any]) -> ModelSlot | None:
     return None
 
 
+class FinishReasons:
+    """The ``finish_reason`` each run's chat model reported, by the run's trace id.
+
+    For a chain whose output is not the model's message (``model | parser``), where the
+    answer itself no longer says why the model stopped.
+    """
+
+    def __init__(self) -> None:
+        self.by_trace: dict[str, str] = {}
+
+    def record(self, run: Any) -> None:
+        outputs = getattr(run, "outputs", None) or {}
+        meta = getattr(outputs.get("output"), "response_metadata", None) or {}
+        finish = meta.get("finish_reason")
+        if isinstance(finish, str):
+            self.by_trace[str(run.trace_id)] = finish
+
+    def get(self, run_id: Any) -> str | None:
+        return self.by_trace.get(str(run_id))
+
+
 def bind_request(
-    runnable: Runnable[Any, Any], slot: ModelSlot | str, request: ChatRequest
+    runnable: Runnable[Any, Any],
+    slot: ModelSlot | str,
+    request: ChatRequest,
+    finishes: FinishReasons | None = None,
 ) -> tuple[Runnable[Any, Any], Callable[[Any], Any] | None]:
     """``runnable`` with ``request``'s parameters bound to its chat model for this call.
 
     Returns the runnable to run and, when the response format is honoured through
     structured output, a function that turns its output into the answer's text.
+    ``finishes`` records the model's finish reasons when the chain's output is not the
+    model's own message.
     """
     params = dict(request.params)
     fmt = request.response_format
@@ -530,7 +563,8 @@ def bind_request(
                 "response_format",
                 "unsupported_parameter",
             )
-    return slot.rebind(params), convert
+    tap = finishes.record if finishes is not None and not slot.is_output else None
+    return slot.rebind(params, tap), convert
 
 
 def _structured(
@@ -547,7 +581,7 @@ def _structured(
     }
     params["tools"] = [tool]
     params["tool_choice"] = {"type": "function", "function": {"name": spec["name"]}}
-    runnable = slot.rebind(params)
+    runnable = slot.rebind(params, None)
 
     def convert(message: Any) -> Any:
         import json
