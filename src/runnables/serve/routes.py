@@ -123,6 +123,7 @@ ENDPOINTS: tuple[str, ...] = (
 # LangServe's endpoint names that name nothing served here (LangSmith feedback and
 # trace links, config hashes): accepted in disabled_endpoints, so an add_routes call
 # written for LangServe runs unchanged, and refused in enabled_endpoints.
+LangServeOnlyEndpoint = Literal["feedback", "public_trace_link", "config_hashes", "token_feedback"]
 _LANGSERVE_ONLY = ("feedback", "public_trace_link", "config_hashes", "token_feedback")
 _EVENT_FILTERS = (
     "include_names",
@@ -144,7 +145,7 @@ def add_routes(
     *,
     config_keys: Sequence[str] = DEFAULT_CONFIG_KEYS,
     enabled_endpoints: Sequence[Endpoint] | None = None,
-    disabled_endpoints: Sequence[Endpoint] | None = None,
+    disabled_endpoints: Sequence[Endpoint | LangServeOnlyEndpoint] | None = None,
     dependencies: Sequence[Depends] | None = None,
     per_req_config_modifier: ConfigModifier | None = None,
     auth_token: str | Sequence[str] | None = None,
@@ -164,7 +165,12 @@ def add_routes(
     The names shared with LangServe's ``add_routes`` (``path``, ``config_keys``,
     ``enabled_endpoints``, ``disabled_endpoints``, ``dependencies``,
     ``per_req_config_modifier``) mean the same; ``config_keys`` defaults to
-    ``configurable``, ``tags``, ``metadata`` and ``run_name``.
+    ``configurable``, ``tags``, ``metadata`` and ``run_name``. As in LangServe: the root
+    run is named after the route (a request may rename it when ``run_name`` is allowed),
+    a client's ``run_id`` is used when ``config_keys`` has ``run_id``, sending
+    ``configurable`` when it is not allowed is a 422, a ``with_types`` input model
+    reaches the chain as a dict, LangServe's LangSmith endpoint names may be disabled,
+    and serving a second runnable on the same path is a ``ValueError``.
 
     On a ``FastAPI`` app without dependencies (neither ``dependencies`` here nor the
     app's own), the POST routes are served as plain ASGI endpoints, ahead of their API
