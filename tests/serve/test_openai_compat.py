@@ -440,7 +440,9 @@ def test_stream_must_be_a_boolean(live_server: Start) -> None:
     )
 
     assert response.status_code == 400
-    assert "'stream' must be true or false, got 'false'" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert "'stream': expected true or false, got 'false'" in error["message"]
+    assert error["param"] == "stream"
 
 
 def test_after_begin_shutdown_new_completions_get_a_503(live_server: Start) -> None:

@@ -355,7 +355,7 @@ def test_timeline_nests_each_step_under_its_parent(
 
     rows = bars(browser)
     assert [(r["name"], r["type"], r["depth"]) for r in rows] == [
-        ("RunnableSequence", "chain", 0),
+        ("/story", "chain", 0),  # the root run is named after the route, as LangServe's
         ("ChatPromptTemplate", "prompt", 1),
         ("FakeTimedChatModel", "chat_model", 1),
         ("StrOutputParser", "parser", 1),
@@ -380,7 +380,7 @@ def test_parallel_branches_show_as_overlapping_bars(
 
     rows = bars(browser)
     root, branches = rows[0], rows[1:]
-    assert root["name"].startswith("RunnableParallel")
+    assert root["name"] == "/parallel"  # named after the route, as LangServe names it
     assert sorted(b["name"] for b in branches) == ["nap_a", "nap_b", "nap_c"]
     assert all(b["parent"] == root["id"] and b["depth"] == 1 for b in branches)
     assert all(b["end"] is not None and b["end"] > b["start"] for b in branches)

@@ -425,9 +425,10 @@ async def test_astream_events_yields_the_servers_events(served: tuple[str, Serve
     events = [e async for e in RemoteRunnable(f"{url}/chat").astream_events([HumanMessage("hi")])]
 
     names = [(e["event"], e["name"]) for e in events]
-    assert names[0] == ("on_chain_start", "RunnableSequence")
+    # The root run is named after the route, as LangServe names it.
+    assert names[0] == ("on_chain_start", "/chat")
     assert ("on_chat_model_start", "FakeListChatModel") in names
-    assert names[-1] == ("on_chain_end", "RunnableSequence")
+    assert names[-1] == ("on_chain_end", "/chat")
     streamed = [e["data"]["chunk"] for e in events if e["event"] == "on_chat_model_stream"]
     assert streamed and all(isinstance(c, AIMessageChunk) for c in streamed)
 

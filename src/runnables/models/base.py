@@ -28,7 +28,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from runnables.core._util import gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
@@ -126,6 +126,13 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     _run_type = "chat_model"
     _is_leaf = True
+
+    #: The call parameters (``bind(...)``/``invoke(x, **params)``) this model honours,
+    #: such as ``"max_tokens"`` or ``"tools"``. ``None`` (the default) means every
+    #: parameter reaches something that reads it (a provider's API, a user's function);
+    #: servers such as :func:`runnables.serve.add_openai_routes` refuse a request
+    #: parameter that is not listed rather than ignore it.
+    call_params: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self,

@@ -104,6 +104,8 @@ class FakeListChatModel(BaseChatModel):
     'Hello!'
     """
 
+    call_params = frozenset()  # scripted answers: no parameter changes them
+
     def __init__(
         self,
         responses: Sequence[str],
@@ -184,6 +186,8 @@ class FakeMessagesListChatModel(BaseChatModel):
     ('one', 'two', 'one')
     """
 
+    call_params = frozenset()  # scripted answers: no parameter changes them
+
     def __init__(
         self,
         responses: Sequence[BaseMessage],
@@ -231,6 +235,8 @@ class ParrotFakeChatModel(BaseChatModel):
     ('HumanMessage', 'ping')
     """
 
+    call_params = frozenset()  # scripted answers: no parameter changes them
+
     async def _agenerate(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> AIMessage:
@@ -256,6 +262,8 @@ class GenericFakeChatModel(BaseChatModel):
     >>> model.invoke("?").content, model.invoke("?").content
     ('one', 'two')
     """
+
+    call_params = frozenset()  # scripted answers: no parameter changes them
 
     def __init__(
         self,
@@ -303,6 +311,8 @@ class FakeEchoChatModel(BaseChatModel):
     >>> FakeEchoChatModel().invoke("ping").content
     'ping'
     """
+
+    call_params = frozenset()  # scripted answers: no parameter changes them
 
     def _answer(self, messages: list[BaseMessage]) -> AIMessage:
         text = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
@@ -448,6 +458,8 @@ class FakeTimedChatModel(BaseChatModel):
 
     >>> model = FakeTimedChatModel(["Hi there"], time_to_first_token=0.2, tokens_per_second=50)
     """
+
+    call_params = frozenset()  # scripted answers: no parameter changes them
 
     def __init__(
         self,

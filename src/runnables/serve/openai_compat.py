@@ -14,8 +14,17 @@
 
 Several runnables can be served at once by passing a mapping of model names to
 runnables; the request's ``model`` then picks one (404 ``model_not_found`` otherwise).
-With a single runnable, any ``model`` is accepted and echoed back. Sampling parameters
-(``temperature``, ``max_tokens``...) are accepted and ignored: the chain decides them.
+With a single runnable, any ``model`` is accepted and echoed back.
+``GET {prefix}/models/{id}`` describes one served model.
+
+The request is honoured, never ignored (see :mod:`runnables.serve.openai_request`):
+``max_tokens``/``max_completion_tokens``, ``stop``, ``temperature``, ``top_p``,
+``seed``, the penalties, ``tools``/``tool_choice`` and ``response_format`` are bound to
+the chain's chat model for the call, and a chain without a reachable chat model, or a
+model that does not honour one of them, gets a 400 naming it. ``n`` runs the chain
+``n`` times (``n`` choices). ``finish_reason`` is ``length`` when the model says
+``max_tokens`` cut its answer, ``tool_calls`` when it called tools. Requests are
+validated as OpenAI does (roles, content, types and ranges): 400 with ``param`` set.
 
 Errors use OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, so the
 official SDK raises its usual exceptions (``BadRequestError``, ``AuthenticationError``,
@@ -29,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 from uuid import uuid4
 
@@ -46,13 +55,21 @@ from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
 from runnables.errors import StepTimeoutError
 from runnables.messages import AIMessage, BaseMessage
-from runnables.messages.convert import convert_to_messages
 from runnables.serve.limits import (
     ClientDisconnectedError,
     InFlight,
     check_bearer,
     read_json_body,
     until_disconnect,
+)
+from runnables.serve.openai_request import (
+    ChatRequest,
+    FinishReasons,
+    ModelSlot,
+    RequestError,
+    bind_request,
+    find_model,
+    read_request,
 )
 from runnables.serve.shutdown import register
 from runnables.serve.sse import SSEResponse, dumps
@@ -135,6 +152,13 @@ def add_openai_routes(
         summary="List the served models (OpenAI-compatible)",
         response_model=None,
     )
+    app.add_api_route(
+        f"{prefix}/models/{{model_id:path}}",
+        handler.get_model,
+        methods=["GET"],
+        summary="Describe one served model (OpenAI-compatible)",
+        response_model=None,
+    )
 
 
 def _openai_error(
@@ -172,6 +196,8 @@ class _OpenAIHandler:
         owner: object,
     ) -> None:
         self.models = models
+        # Found once: where each chain's chat model is, for binding requests' parameters.
+        self.slots: dict[str, ModelSlot | str] = {k: find_model(r) for k, r in models.items()}
         self.strict = strict
         self.tokens = tokens
         self.max_body_bytes = max_body_bytes
@@ -196,11 +222,28 @@ class _OpenAIHandler:
                 check_bearer(request, self.tokens)
             except HTTPException as exc:
                 return _openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
-        data = [
-            {"id": name, "object": "model", "created": self.created, "owned_by": "runnables"}
-            for name in self.models
-        ]
+        data = [self._model_object(name) for name in self.models]
         return JSONResponse({"object": "list", "data": data})
+
+    def _model_object(self, name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "runnables"}
+
+    async def get_model(self, request: Request, model_id: str) -> Response:
+        """One served model, in OpenAI's format (404 ``model_not_found`` otherwise)."""
+        if self.tokens is not None:
+            try:
+                check_bearer(request, self.tokens)
+            except HTTPException as exc:
+                return _openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
+        if model_id not in self.models:
+            return _openai_error(
+                404,
+                f"The model {model_id!r} does not exist here; the served models are "
+                f"{sorted(self.models)!r}.",
+                param="model",
+                code="model_not_found",
+            )
+        return JSONResponse(self._model_object(model_id))
 
     async def chat_completions(self, request: Request) -> Response:
         """Answer one chat-completions request, streamed or not."""
@@ -208,7 +251,8 @@ class _OpenAIHandler:
             if self.tokens is not None:
                 check_bearer(request, self.tokens)
             body = await read_json_body(request, self.max_body_bytes)
-            runnable, model, messages, stream, include_usage = self._parse(body)
+            finishes = FinishReasons()
+            runnable, chat, convert = self._parse(body, finishes)
             self.in_flight.enter()
         except HTTPException as exc:
             return _openai_error(exc.status_code, str(exc.detail), headers=exc.headers)
@@ -216,19 +260,16 @@ class _OpenAIHandler:
             error = exc.errors()[0]
             param = ".".join(str(p) for p in error.get("loc", ())[1:]) or None
             return _openai_error(400, str(error.get("msg")), param=param)
+        except RequestError as exc:
+            return _openai_error(exc.status, exc.message, param=exc.param, code=exc.code)
         run_id = uuid4()
         config: dict[str, Any] = {"run_id": run_id}
         if self.timeout is not None:
             config["timeout"] = self.timeout
         completion_id = f"chatcmpl-{run_id.hex}"
-        if stream:
+        if chat.stream:
             frames = self._stream(
-                runnable,
-                messages,
-                cast(RunnableConfig, config),
-                completion_id,
-                model,
-                include_usage,
+                runnable, chat, cast(RunnableConfig, config), completion_id, convert, finishes
             )
             in_flight = self.in_flight
 
@@ -239,10 +280,22 @@ class _OpenAIHandler:
             # past the timeout (see SSEResponse's deadline).
             deadline = None if self.timeout is None else self.timeout + 1.0
             return SSEResponse(frames, on_close=leave, deadline=deadline)
+        run_ids = [run_id] + [uuid4() for _ in range(chat.n - 1)]
         try:
-            output = await until_disconnect(
-                request, runnable.ainvoke(messages, cast(RunnableConfig, config))
-            )
+            if chat.n == 1:
+                outputs = [
+                    await until_disconnect(
+                        request, runnable.ainvoke(chat.messages, cast(RunnableConfig, config))
+                    )
+                ]
+            else:
+                configs = [{**config, "run_id": rid} for rid in run_ids]
+                outputs = await until_disconnect(
+                    request,
+                    runnable.abatch([chat.messages] * chat.n, cast(list[RunnableConfig], configs)),
+                )
+            if convert is not None:
+                outputs = [convert(o) for o in outputs]
         except ClientDisconnectedError:
             logger.info("Run %s was cancelled: the client disconnected.", run_id)
             return Response(status_code=499)
@@ -254,127 +307,152 @@ class _OpenAIHandler:
             return _openai_error(500, f"Internal Server Error (run id {run_id}).")
         finally:
             self.in_flight.leave()
-        text, tool_calls, usage = _read_output(output)
-        message: dict[str, Any] = {"role": "assistant", "content": text}
-        if tool_calls:
-            message["tool_calls"] = tool_calls
+        choices = []
+        usage: dict[str, int] | None = None
+        for index, output in enumerate(outputs):
+            text, tool_calls, piece_usage, finish = _read_output(output)
+            finish = finish or finishes.get(run_ids[index])
+            if piece_usage is not None:
+                usage = _add_usage(usage, piece_usage)
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if tool_calls:
+                message["tool_calls"] = tool_calls
+            choices.append(
+                {
+                    "index": index,
+                    "message": message,
+                    "finish_reason": _finish_reason(finish, bool(tool_calls)),
+                    "logprobs": None,
+                }
+            )
         answer: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": "tool_calls" if tool_calls else "stop",
-                    "logprobs": None,
-                }
-            ],
+            "model": chat.model,
+            "choices": choices,
         }
         if usage is not None:
             answer["usage"] = usage
         return Response(dumps(answer), media_type="application/json")
 
-    def _parse(self, body: Any) -> tuple[Runnable[Any, Any], str, list[BaseMessage], bool, bool]:
-        if not isinstance(body, dict):
-            raise HTTPException(400, "The body must be a JSON object.")
-        model = body.get("model")
+    def _parse(
+        self, body: Any, finishes: FinishReasons
+    ) -> tuple[Runnable[Any, Any], ChatRequest, Callable[[Any], Any] | None]:
+        chat = read_request(body)
         if self.strict:
-            if model not in self.models:
-                raise HTTPException(
-                    404,
-                    f"The model {model!r} does not exist here; the served models are "
+            if chat.model not in self.models:
+                raise RequestError(
+                    f"The model {chat.model!r} does not exist here; the served models are "
                     f"{sorted(self.models)!r}.",
+                    "model",
+                    "model_not_found",
+                    status=404,
                 )
-            runnable = self.models[model]
+            name = chat.model
         else:
-            runnable = next(iter(self.models.values()))
-            if not isinstance(model, str) or not model:
-                model = next(iter(self.models))
-        raw = body.get("messages")
-        if not isinstance(raw, list) or not raw:
-            raise HTTPException(400, "'messages' must be a non-empty list of messages.")
-        try:
-            messages = convert_to_messages(raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise HTTPException(400, f"'messages' could not be read: {exc}") from None
-        stream = body.get("stream", False)
-        if stream is None:
-            stream = False
-        if not isinstance(stream, bool):
-            raise HTTPException(400, f"'stream' must be true or false, got {stream!r}.")
-        options = body.get("stream_options") or {}
-        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
-        return runnable, model, messages, stream, include_usage
+            name = next(iter(self.models))
+            if not chat.model:
+                chat.model = name
+        runnable, convert = bind_request(self.models[name], self.slots[name], chat, finishes)
+        return runnable, chat, convert
 
     async def _stream(
         self,
         runnable: Runnable[Any, Any],
-        messages: list[BaseMessage],
+        chat: ChatRequest,
         config: RunnableConfig,
         completion_id: str,
-        model: str,
-        include_usage: bool,
+        convert: Callable[[Any], Any] | None,
+        finishes: FinishReasons,
     ) -> AsyncIterator[bytes]:
         created = int(time.time())
         head = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
-            "model": model,
+            "model": chat.model,
         }
-        extra = {"usage": None} if include_usage else {}
+        extra = {"usage": None} if chat.include_usage else {}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
             return b"data: " + dumps({**head, "choices": [choice], **extra}).encode() + b"\n\n"
 
-        yield chunk({"role": "assistant", "content": ""})
         usage: dict[str, int] | None = None
-        saw_tools = False
-        source = runnable.astream(messages, config)
-        try:
-            async for piece in source:
-                text, tool_deltas, piece_usage = _read_chunk(piece)
-                if piece_usage is not None:
-                    usage = _add_usage(usage, piece_usage)
-                if tool_deltas:
-                    saw_tools = True
-                    yield chunk({"tool_calls": tool_deltas})
-                if text:
-                    yield chunk({"content": text})
-        except StepTimeoutError as exc:
-            logger.warning("Run %s timed out: %s", config.get("run_id"), exc)
-            error = {
-                "error": {
-                    "message": _timeout_message(exc),
-                    "type": "timeout",
-                    "param": None,
-                    "code": None,
+        # The n choices are streamed one after another; OpenAI's clients tell them
+        # apart by their index, not by the order of the chunks.
+        for index in range(chat.n):
+            yield chunk(index, {"role": "assistant", "content": ""})
+            saw_tools = False
+            finish: str | None = None
+            run_config = (
+                config if index == 0 else cast(RunnableConfig, {**config, "run_id": uuid4()})
+            )
+            source: AsyncIterator[Any]
+            if convert is not None:
+                # Structured output is read from the whole tool call, so it is one chunk.
+                whole = convert
+                source = _one(whole, runnable.ainvoke(chat.messages, run_config))
+            else:
+                source = runnable.astream(chat.messages, run_config)
+            try:
+                async for piece in source:
+                    text, tool_deltas, piece_usage, piece_finish = _read_chunk(piece)
+                    if piece_usage is not None:
+                        usage = _add_usage(usage, piece_usage)
+                    if piece_finish is not None:
+                        finish = piece_finish
+                    if tool_deltas:
+                        saw_tools = True
+                        yield chunk(index, {"tool_calls": tool_deltas})
+                    if text:
+                        yield chunk(index, {"content": text})
+            except StepTimeoutError as exc:
+                logger.warning("Run %s timed out: %s", config.get("run_id"), exc)
+                error = {
+                    "error": {
+                        "message": _timeout_message(exc),
+                        "type": "timeout",
+                        "param": None,
+                        "code": None,
+                    }
                 }
-            }
-            yield b"data: " + dumps(error).encode() + b"\n\n"
-            return
-        except Exception:
-            logger.exception("Run %s failed.", config.get("run_id"))
-            error = {
-                "error": {
-                    "message": "Internal Server Error",
-                    "type": "server_error",
-                    "param": None,
-                    "code": None,
+                yield b"data: " + dumps(error).encode() + b"\n\n"
+                return
+            except Exception:
+                logger.exception("Run %s failed.", config.get("run_id"))
+                error = {
+                    "error": {
+                        "message": "Internal Server Error",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
                 }
-            }
-            yield b"data: " + dumps(error).encode() + b"\n\n"
-            return
-        finally:
-            await source.aclose()  # type: ignore[attr-defined]
-        yield chunk({}, "tool_calls" if saw_tools else "stop")
-        if include_usage:
+                yield b"data: " + dumps(error).encode() + b"\n\n"
+                return
+            finally:
+                await source.aclose()  # type: ignore[attr-defined]
+            finish = finish or finishes.get(run_config.get("run_id"))
+            yield chunk(index, {}, _finish_reason(finish, saw_tools))
+        if chat.include_usage:
             final = {**head, "choices": [], "usage": usage}
             yield b"data: " + dumps(final).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
+
+
+async def _one(convert: Callable[[Any], Any], work: Awaitable[Any]) -> AsyncIterator[Any]:
+    yield convert(await work)
+
+
+def _finish_reason(reported: str | None, called_tools: bool) -> str:
+    # OpenAI's values; a model that reports another (llama.cpp's "eos") stopped on its own.
+    if called_tools or reported == "tool_calls":
+        return "tool_calls"
+    if reported in ("length", "content_filter"):
+        return reported
+    return "stop"
 
 
 def _timeout_message(exc: StepTimeoutError) -> str:
@@ -409,17 +487,32 @@ def _openai_tool_calls(message: AIMessage) -> list[dict[str, Any]]:
     ]
 
 
-def _read_output(output: Any) -> tuple[str, list[dict[str, Any]], dict[str, int] | None]:
+def _reported_finish(message: BaseMessage) -> str | None:
+    meta = message.response_metadata
+    finish = meta.get("finish_reason") if meta else None
+    return finish if isinstance(finish, str) else None
+
+
+def _read_output(
+    output: Any,
+) -> tuple[str, list[dict[str, Any]], dict[str, int] | None, str | None]:
     if isinstance(output, AIMessage):
-        return output.text, _openai_tool_calls(output), _usage(output.usage_metadata)
+        return (
+            output.text,
+            _openai_tool_calls(output),
+            _usage(output.usage_metadata),
+            _reported_finish(output),
+        )
     if isinstance(output, BaseMessage):
-        return output.text, [], None
+        return output.text, [], None, _reported_finish(output)
     if isinstance(output, str):
-        return output, [], None
-    return dumps(output), [], None
+        return output, [], None, None
+    return dumps(output), [], None, None
 
 
-def _read_chunk(piece: Any) -> tuple[str, list[dict[str, Any]], dict[str, int] | None]:
+def _read_chunk(
+    piece: Any,
+) -> tuple[str, list[dict[str, Any]], dict[str, int] | None, str | None]:
     if isinstance(piece, BaseMessage):
         deltas: list[dict[str, Any]] = []
         for c in getattr(piece, "tool_call_chunks", None) or ():
@@ -429,7 +522,12 @@ def _read_chunk(piece: Any) -> tuple[str, list[dict[str, Any]], dict[str, int] |
                 delta["type"] = "function"
             delta["function"] = {"name": c.get("name") or "", "arguments": c.get("args") or ""}
             deltas.append(delta)
-        return piece.text, deltas, _usage(getattr(piece, "usage_metadata", None))
+        return (
+            piece.text,
+            deltas,
+            _usage(getattr(piece, "usage_metadata", None)),
+            _reported_finish(piece),
+        )
     if isinstance(piece, str):
-        return piece, [], None
-    return "", [], None
+        return piece, [], None, None
+    return "", [], None, None

@@ -14,6 +14,9 @@ The routes, under ``path``:
                             ``error``; no ``metadata`` event, as LangServe 0.3 sends
                             none there. The body may add ``include_names``,
                             ``include_types``, ``include_tags`` and the ``exclude_*`` lists.
+``POST {path}/stream_log``  SSE: the run as langchain-core's ``astream_log`` patches,
+                            one ``data`` (``{"ops": [...]}``) per patch, then ``end``
+                            (:mod:`runnables.serve.run_log`); the same filters
 ``GET {path}/stream/{run_id}``  resume a stream (see :mod:`runnables.serve.replay`);
                             likewise ``GET {path}/stream_events/{run_id}``; ``DELETE``
                             on either cancels a resumable run at once (204)
@@ -64,7 +67,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, cast
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -82,7 +85,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
+from runnables.errors import ConfigError, InvalidInputError, InvalidRunnableError, StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
@@ -105,6 +108,7 @@ Endpoint = Literal[
     "batch",
     "stream",
     "stream_events",
+    "stream_log",
     "input_schema",
     "output_schema",
     "config_schema",
@@ -115,11 +119,17 @@ ENDPOINTS: tuple[str, ...] = (
     "batch",
     "stream",
     "stream_events",
+    "stream_log",
     "input_schema",
     "output_schema",
     "config_schema",
     "playground",
 )
+# LangServe's endpoint names that name nothing served here (LangSmith feedback and
+# trace links, config hashes): accepted in disabled_endpoints, so an add_routes call
+# written for LangServe runs unchanged, and refused in enabled_endpoints.
+LangServeOnlyEndpoint = Literal["feedback", "public_trace_link", "config_hashes", "token_feedback"]
+_LANGSERVE_ONLY = ("feedback", "public_trace_link", "config_hashes", "token_feedback")
 _EVENT_FILTERS = (
     "include_names",
     "include_types",
@@ -146,7 +156,7 @@ def add_routes(
     *,
     config_keys: Sequence[str] = DEFAULT_CONFIG_KEYS,
     enabled_endpoints: Sequence[Endpoint] | None = None,
-    disabled_endpoints: Sequence[Endpoint] | None = None,
+    disabled_endpoints: Sequence[Endpoint | LangServeOnlyEndpoint] | None = None,
     dependencies: Sequence[Depends] | None = None,
     per_req_config_modifier: ConfigModifier | None = None,
     auth_token: str | Sequence[str] | None = None,
@@ -167,7 +177,12 @@ def add_routes(
     The names shared with LangServe's ``add_routes`` (``path``, ``config_keys``,
     ``enabled_endpoints``, ``disabled_endpoints``, ``dependencies``,
     ``per_req_config_modifier``) mean the same; ``config_keys`` defaults to
-    ``configurable``, ``tags``, ``metadata`` and ``run_name``.
+    ``configurable``, ``tags``, ``metadata`` and ``run_name``. As in LangServe: the root
+    run is named after the route (a request may rename it when ``run_name`` is allowed),
+    a client's ``run_id`` is used when ``config_keys`` has ``run_id``, sending
+    ``configurable`` when it is not allowed is a 422, a ``with_types`` input model
+    reaches the chain as a dict, LangServe's LangSmith endpoint names may be disabled,
+    and serving a second runnable on the same path is a ``ValueError``.
 
     On a ``FastAPI`` app without dependencies (neither ``dependencies`` here nor the
     app's own), the POST routes are served as plain ASGI endpoints, ahead of their API
@@ -214,18 +229,44 @@ def add_routes(
             f"add_routes path must start with '/' and not end with one, got {path!r}; "
             "for example path='/chat'."
         )
+    if not isinstance(runnable, Runnable | Mapping) and not callable(runnable):
+        # LangServe's words first, so code written against it recognises the error.
+        raise InvalidRunnableError(
+            f"Expected a Runnable, got {type(runnable)}: add_routes serves a Runnable, a "
+            f"function or a dict of them, not {runnable!r}."
+        )
     endpoints = set(enabled_endpoints if enabled_endpoints is not None else ENDPOINTS)
-    unknown = (endpoints | set(disabled_endpoints or ())) - set(ENDPOINTS)
+    unknown = (endpoints - set(ENDPOINTS)) | (
+        set(disabled_endpoints or ()) - set(ENDPOINTS) - set(_LANGSERVE_ONLY)
+    )
     if unknown:
+        only = sorted(unknown & set(_LANGSERVE_ONLY))
+        hint = (
+            f" {only!r} are LangServe endpoints for LangSmith that this server does not have."
+            if only
+            else ""
+        )
         raise ValueError(
             f"add_routes got unknown endpoint names {sorted(unknown)!r}; the endpoints are "
-            f"{list(ENDPOINTS)!r}."
+            f"{list(ENDPOINTS)!r}.{hint}"
         )
     endpoints -= set(disabled_endpoints or ())
+    # LangServe names the root run after the route (with a router's prefix), so traces
+    # and events say which route ran; a request cannot rename it.
+    run_name = (app.prefix if isinstance(app, APIRouter) else "") + path
+    routes = app.router.routes if isinstance(app, FastAPI) else app.routes
+    taken: set[str] = {p for r in routes if isinstance(p := getattr(r, "path", None), str)}
+    clash = sorted(taken & {f"{path}/{e}" for e in endpoints})
+    if clash:
+        raise ValueError(
+            f"add_routes: the path {path or '/'!r} is already served on this app ({clash[0]!r} "
+            "exists); give each runnable its own path, e.g. path='/other'."
+        )
     handler = _Handler(
         coerce_to_runnable(runnable),
         config_keys=config_keys,
         per_req_config_modifier=per_req_config_modifier,
+        run_name=run_name,
         auth_token=auth_token,
         max_body_bytes=max_body_bytes,
         in_flight=InFlight(max_in_flight, retry_after),
@@ -311,6 +352,11 @@ def add_routes(
         if resumable:
             get("stream_events/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
             delete("stream_events/{run_id}", handler.cancel_stream, "stream_events/cancel")
+    if "stream_log" in endpoints:
+        post("stream_log", handler.stream_log, f"Stream the run log of {name} (SSE)")
+        if resumable:
+            get("stream_log/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
+            delete("stream_log/{run_id}", handler.cancel_stream, "stream_log/cancel")
     if "input_schema" in endpoints:
         get("input_schema", handler.input_schema, f"The input schema of {name}")
     if "output_schema" in endpoints:
@@ -318,11 +364,13 @@ def add_routes(
     if "config_schema" in endpoints:
         get("config_schema", handler.config_schema, f"The config schema of {name}")
     if "playground" in endpoints:
-        for route in ("playground", "playground/"):
+        # LangServe's page is /playground/ and its files; index.html is the page itself.
+        for route in ("playground", "playground/", "playground/index.html"):
             app.add_api_route(
                 f"{path}/{route}",
                 handler.playground,
                 methods=["GET"],
+                dependencies=deps,
                 include_in_schema=False,
                 response_model=None,
             )
@@ -376,6 +424,7 @@ class _Handler:
         config_keys: Sequence[str],
         per_req_config_modifier: ConfigModifier | None,
         auth_token: str | Sequence[str] | None,
+        run_name: str = "",
         max_body_bytes: int | None,
         in_flight: InFlight,
         timeout: float | None,
@@ -389,6 +438,7 @@ class _Handler:
         self.runnable = runnable
         self.config_keys = tuple(config_keys)
         self.modifier = per_req_config_modifier
+        self.run_name = run_name
         if isinstance(auth_token, str):
             auth_token = [auth_token]
         self.tokens = [t.encode() for t in auth_token] if auth_token is not None else None
@@ -477,13 +527,46 @@ class _Handler:
     async def config(
         self, raw: Any, request: Request, where: tuple[str | int, ...]
     ) -> dict[str, Any]:
+        if (
+            isinstance(raw, Mapping)
+            and raw.get("configurable")
+            and "configurable" not in self.config_keys
+        ):
+            # LangServe's rule: other keys the server does not allow are dropped, but
+            # configurable values would change the run, so sending them is an error.
+            raise HTTPException(
+                status_code=422,
+                detail="The config field `configurable` has been disallowed by the server. "
+                "This can be modified server side by adding `configurable` to the list of "
+                "`config_keys` argument in `add_routes`.",
+            )
         config = filter_config(raw, self.config_keys, where=where)
+        if self.run_name and "run_name" not in config:
+            config["run_name"] = self.run_name
         if self.modifier is not None:
             modified = self.modifier(config, request)
             config = await modified if inspect.isawaitable(modified) else modified
         if self.timeout is not None:
             config["timeout"] = self.timeout
+        config["run_id"] = self._run_id(config.get("run_id"), where)
         return config
+
+    def _run_id(self, given: Any, where: tuple[str | int, ...]) -> UUID:
+        """The client's run id (when ``config_keys`` lets it send one, as LangServe's
+        client does with ``run_id``), or a new one."""
+        if given is None:
+            return uuid4()
+        if isinstance(given, UUID):
+            return given
+        try:
+            return UUID(str(given))
+        except ValueError:
+            raise _invalid(
+                (*where, "run_id"),
+                f"config['run_id'] must be a UUID, got {given!r}; for example "
+                f"{str(uuid4())!r}, or leave it out for the server to pick one.",
+                given,
+            ) from None
 
     def input(self, value: Any, where: tuple[str | int, ...]) -> Any:
         try:
@@ -509,8 +592,7 @@ class _Handler:
     async def invoke(self, request: Request) -> Response:
         """Run the runnable once: ``{"input", "config"}`` → ``{"output", "metadata"}``."""
         value, config, _ = await self.single(request)
-        run_id = uuid4()
-        config["run_id"] = run_id
+        run_id = config["run_id"]
         runnable = self.runnable
         output = await self._run(
             request, lambda: runnable.ainvoke(value, cast(RunnableConfig, config)), str(run_id)
@@ -547,10 +629,12 @@ class _Handler:
             one = await self.config(raw, request, ("body", "config"))
             configs = [dict(one) for _ in inputs]
         values = [self.input(v, ("body", "inputs", i)) for i, v in enumerate(inputs)]
-        run_ids = [uuid4() for _ in inputs]
-        for config, run_id in zip(configs, run_ids):
-            config["run_id"] = run_id
-        ids = [str(r) for r in run_ids]
+        seen: set[UUID] = set()
+        for config in configs:
+            if config["run_id"] in seen:
+                config["run_id"] = uuid4()  # one config for all inputs: one id each
+            seen.add(config["run_id"])
+        ids = [str(c["run_id"]) for c in configs]
         limit = self.in_flight.limit
         if limit is not None and len(values) > limit:
             # Each input has its own config (its run id), so abatch would give each its
@@ -565,7 +649,9 @@ class _Handler:
         output = await self._run(request, work, ", ".join(ids))
         if isinstance(output, Response):
             return output
-        return _json({"output": output, "metadata": {"run_ids": ids}})
+        # LangServe's shape: one entry per input under "responses" (run_ids kept too).
+        responses = [{"run_id": i, "feedback_tokens": []} for i in ids]
+        return _json({"output": output, "metadata": {"run_ids": ids, "responses": responses}})
 
     async def _run(self, request: Request, work: Callable[[], Awaitable[Any]], run_id: str) -> Any:
         self.in_flight.enter()
@@ -598,6 +684,11 @@ class _Handler:
         """Stream the output as SSE: ``metadata``, ``data``..., then ``end`` or ``error``."""
         return await self._start_stream(request, "stream")
 
+    async def stream_log(self, request: Request) -> Response:
+        """Stream the run as langchain-core's ``astream_log`` patches (SSE ``data``
+        events of ``{"ops": [...]}``), for LangServe's ``RemoteRunnable.astream_log``."""
+        return await self._start_stream(request, "stream_log")
+
     async def stream_events(self, request: Request) -> Response:
         """Stream ``astream_events`` (v2) as SSE ``data`` events."""
         return await self._start_stream(request, "stream_events")
@@ -612,7 +703,7 @@ class _Handler:
         value, config, body = await self.single(request)
         grace = self._resume_grace(headers.get("resume-grace"))
         filters: dict[str, Any] = {}
-        if kind == "stream_events":
+        if kind in ("stream_events", "stream_log"):
             for key in _EVENT_FILTERS:
                 got = body.get(key)
                 if got is None:
@@ -620,9 +711,7 @@ class _Handler:
                 if not isinstance(got, list) or not all(isinstance(x, str) for x in got):
                     raise _invalid(("body", key), f"{key} must be a list of strings.", got)
                 filters[key] = got
-        run_id = uuid4()
-        config["run_id"] = run_id
-        rid = str(run_id)
+        rid = str(config["run_id"])
         events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
         deadline = self._deadline()
         self.in_flight.enter()
@@ -684,6 +773,10 @@ class _Handler:
             source: AsyncIterator[Any]
             if kind == "stream":
                 source = self.runnable.astream(value, config)
+            elif kind == "stream_log":
+                from runnables.serve.run_log import run_log_patches
+
+                source = run_log_patches(self.runnable, value, config, filters)
             else:
                 source = self.runnable.astream_events(value, config, version="v2", **filters)
             try:
@@ -794,7 +887,12 @@ class _Handler:
         """The playground page, pointed at these routes."""
         from runnables.serve.playground import render_playground
 
-        base = request.url.path.rstrip("/").removesuffix("/playground")
+        page = request.url.path.removesuffix("index.html").rstrip("/")
+        base = page.removesuffix("/playground")
+        # Behind a proxy that strips a prefix (root_path), the browser must ask for it.
+        root = str(request.scope.get("root_path") or "").rstrip("/")
+        if root and not base.startswith(root + "/"):
+            base = root + base
         return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
 
 
@@ -831,13 +929,22 @@ async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
         await events.aclose()  # type: ignore[attr-defined]
 
 
-def _unpack(validated: BaseModel) -> Any:
+def _unpack(validated: Any) -> Any:
+    """The validated input as the runnable gets it: LangServe's rule.
+
+    A model made for validation (the schema of a dict input, or a ``with_types``
+    model) is handed over as a dict, nested models as nested dicts, so a chain gets what
+    the client sent; this library's own types (messages, documents) stay objects.
+    """
     if isinstance(validated, RootModel):
-        return validated.root
-    if type(validated).__module__ != _SCHEMA_MODULE:
-        return validated  # the runnable's own pydantic model: it gets the instance
+        return _unpack(validated.root)
+    if not isinstance(validated, BaseModel):
+        return validated
+    module = type(validated).__module__
+    if module.startswith("runnables.") and module != _SCHEMA_MODULE:
+        return validated
     out = {
-        (field.alias or name): getattr(validated, name)
+        (field.alias or name): _unpack(getattr(validated, name))
         for name, field in type(validated).model_fields.items()
     }
     if validated.model_extra:

@@ -147,6 +147,8 @@ class ChatLocal(BaseChatModel):
     >>> (await model.ainvoke("Say hi")).content  # doctest: +SKIP
     """
 
+    call_params = _KNOWN_PARAMS  # what _settings accepts; tools need a server model
+
     def __init__(
         self,
         *,
