@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from runnables.messages.base import (
     AIMessage,
@@ -82,6 +82,11 @@ def convert_to_messages(
     [SystemMessage(content='Be brief.'), HumanMessage(content='Hi')]
     """
     to_messages = getattr(messages, "to_messages", None)
+    if type(messages).__module__.startswith("langchain_core."):
+        # A langchain-core prompt value or message (a pydantic model, so iterable).
+        if to_messages is not None:
+            return [convert_to_message(m) for m in to_messages()]
+        return [convert_to_message(cast(BaseMessage, messages))]
     if to_messages is not None and not isinstance(messages, (str, Mapping)):
         return list(to_messages())
     if isinstance(messages, (str, Mapping, BaseMessage)):
@@ -104,6 +109,12 @@ def convert_to_message(message: MessageLikeRepresentation) -> BaseMessage:
         return _from_tuple(message)
     if isinstance(message, Mapping):
         return _from_dict(message)
+    if type(message).__module__.startswith("langchain_core."):
+        from runnables.interop.values import from_langchain
+
+        converted = from_langchain(message)
+        if isinstance(converted, BaseMessage):
+            return converted
     raise TypeError(
         f"Cannot turn {message!r} (a {type(message).__name__}) into a message. {_ACCEPTED}"
     )

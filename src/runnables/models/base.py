@@ -220,6 +220,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             return [HumanMessage(input)]
         if isinstance(input, BaseMessage):
             return [input]
+        if type(input).__module__.startswith("langchain_core."):
+            # A langchain-core message or prompt value (tool results from its @tool).
+            return convert_to_messages(input)
         if hasattr(input, "to_messages") or isinstance(input, (list, tuple)):
             try:
                 return convert_to_messages(input)
