@@ -29,6 +29,7 @@ from langchain_core.runnables.config import (
     get_callback_manager_for_config,
 )
 from langchain_core.runnables.utils import ConfigurableFieldSpec
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from pydantic import BaseModel
 
 from runnables.core.base import Runnable
@@ -228,6 +229,9 @@ class LangChainCallbacks(Tracer):
         self.is_async = isinstance(manager, AsyncCallbackManager)
         self.pending: list[Awaitable[Any]] | None = [] if self.is_async else None
         self.run_managers: dict[UUID, Any] = {}
+        # As in langchain-core, a streaming handler (LangGraph's "messages" mode, an
+        # astream_events handler) makes an invoked chat model stream its tokens.
+        self.wants_tokens = any(isinstance(h, _StreamingCallbackHandler) for h in manager.handlers)
 
     def _manager_for(self, run: Run) -> Any:
         parent = self.run_managers.get(run.parent_run_id) if run.parent_run_id else None

@@ -90,7 +90,9 @@ class LangChainStep(Runnable[Any, Any]):
 
     def __init__(self, runnable: LCRunnable[Any, Any]) -> None:
         self.runnable = runnable
-        self.name = runnable.get_name()
+        bound_config = getattr(runnable, "config", None)  # a langchain-core binding's
+        run_name = bound_config.get("run_name") if isinstance(bound_config, dict) else None
+        self.name = run_name if isinstance(run_name, str) else runnable.get_name()
         self._run_type = _run_type_of(runnable)
         # A langchain-core step with its own streaming transform (a chain, a parser)
         # gets its input as a stream; others get it whole, as langchain-core does.
