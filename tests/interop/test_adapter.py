@@ -63,7 +63,7 @@ class _Recorder(BaseCallbackHandler):
         run_id: UUID,
         parent_run_id: UUID | None = None,
         **kw: Any,
-    ) -> None:  # noqa: E501
+    ) -> None:
         self.events.append(("chain_start", kw.get("name"), parent_run_id))
         self.ids[str(kw.get("name"))] = run_id
 
@@ -75,7 +75,7 @@ class _Recorder(BaseCallbackHandler):
         run_id: UUID,
         parent_run_id: UUID | None = None,
         **kw: Any,
-    ) -> None:  # noqa: E501
+    ) -> None:
         assert isinstance(messages[0][0], LCBaseMessage)
         self.events.append(("chat_model_start", kw.get("name"), parent_run_id))
         self.ids["model"] = run_id
