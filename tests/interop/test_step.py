@@ -291,3 +291,61 @@ async def test_langchain_tool_bound_to_a_runnables_chat_model() -> None:
     messages += [ai, tool_message]
     final = await model.ainvoke(messages)
     assert final.text == "The answer is 42."
+
+
+async def test_chat_openai_tokens_appear_in_astream_events_under_their_parents() -> None:
+    async with FakeOpenAIServer(default=Complete("one two")) as server:
+        inner = LCChatPromptTemplate.from_messages([("human", "{q}")]) | _chat_openai(server)
+        chain = RunnableLambda(lambda q: {"q": q}) | inner.with_config(run_name="lc_chain")
+        events = [e async for e in chain.astream_events("hi")]
+        root = events[0]["run_id"]
+        step = next(e for e in events if e["name"] == "lc_chain")
+        model_events = [e for e in events if e["event"].startswith("on_chat_model")]
+        kinds = [e["event"] for e in model_events]
+        assert kinds[0] == "on_chat_model_start" and kinds[-1] == "on_chat_model_end"
+        chunks = [e["data"]["chunk"] for e in model_events if e["event"] == "on_chat_model_stream"]
+        assert [c.text for c in chunks if c.text] == ["one ", "two"]
+        assert all(isinstance(c, AIMessageChunk) for c in chunks)
+        assert all(e["parent_ids"] == [root, step["run_id"]] for e in model_events)
+        end = model_events[-1]["data"]["output"]
+        assert isinstance(end, AIMessage) and end.text == "one two"
+
+
+async def test_retriever_tool_and_langgraph_graph_as_steps() -> None:
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    @tool
+    def double(x: int) -> int:
+        """Double a number."""
+        return 2 * x
+
+    class State(TypedDict):
+        n: int
+
+    builder = StateGraph(State)
+    builder.add_node("inc", lambda s: {"n": s["n"] + 1})
+    builder.add_edge(START, "inc")
+    builder.add_edge("inc", END)
+    graph = builder.compile()
+
+    chain = (
+        RunnableLambda(lambda n: {"x": n})
+        | double
+        | RunnableLambda(lambda n: {"n": n})
+        | graph
+        | RunnableLambda(lambda s: s["n"])
+    )
+    assert await chain.ainvoke(4) == 9
+    assert await asyncio.to_thread(chain.invoke, 5) == 11
+    assert await chain.abatch([1, 2], {"max_concurrency": 1}) == [3, 5]
+    # Streamed, a LangGraph graph yields what its own astream yields (its updates).
+    streamed = RunnableLambda(lambda n: {"n": n}) | graph
+    assert [c async for c in streamed.astream(3)] == [{"inc": {"n": 4}}]
+
+    retrieve = RunnableLambda(str.strip) | _retriever()
+    docs = await retrieve.ainvoke(" Paris? ")
+    assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
+    events = [e async for e in retrieve.astream_events(" Paris? ")]
+    kinds = [e["event"] for e in events]
+    assert "on_retriever_start" in kinds and "on_retriever_end" in kinds
