@@ -223,3 +223,41 @@ def test_langserve_add_routes_serves_as_langchain() -> None:
         assert remote.batch([{"word": "a"}, {"word": "b"}]) == ["hello world"] * 2
         chunks = list(remote.stream({"word": "hi"}))
         assert "".join(chunks) == "hello world" and len(chunks) > 1
+
+
+async def test_a_langchain_tracing_handler_sees_the_run_tree() -> None:
+    from langchain_core.tracers.context import collect_runs
+
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "{q}")])
+        | FakeListChatModel(responses=["ab"])
+        | StrOutputParser()
+    )
+    outer = LCLambda(lambda x: x) | chain.as_langchain()
+    with collect_runs() as collector:
+        assert await outer.ainvoke({"q": "x"}) == "ab"
+    (root,) = collector.traced_runs
+    (_, inner) = root.child_runs
+    assert [(r.name, r.run_type) for r in inner.child_runs] == [
+        ("ChatPromptTemplate", "prompt"),
+        ("FakeListChatModel", "llm"),
+        ("StrOutputParser", "parser"),
+    ]
+    model_run = inner.child_runs[1]
+    assert model_run.outputs["generations"][0][0]["text"] == "ab"
+    assert inner.outputs == {"output": "ab"}
+
+
+async def test_langchain_astream_events_of_as_langchain() -> None:
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "{q}")])
+        | FakeListChatModel(responses=["ab"])
+        | StrOutputParser()
+    )
+    events = [e async for e in chain.as_langchain().astream_events({"q": "x"}, version="v2")]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "on_chain_start" and kinds[-1] == "on_chain_end"
+    tokens = [e["data"]["chunk"] for e in events if e["event"] == "on_chat_model_stream"]
+    assert [t.content for t in tokens if t.content] == ["a", "b"]
+    assert all(isinstance(t, LCAIMessageChunk) for t in tokens)
+    assert events[-1]["data"]["output"] == "ab"

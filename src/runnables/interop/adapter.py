@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from runnables.core.base import Runnable
 from runnables.core.config import RunnableConfig
-from runnables.core.tracing import Run, Tracer
+from runnables.core.tracing import _MISSING, Run, Tracer
 from runnables.interop.step import CallbackBridge
 from runnables.interop.values import from_langchain, to_langchain
 from runnables.messages.base import BaseMessageChunk, message_chunk_to_message
@@ -103,16 +103,17 @@ class LangChainAdapter(LCRunnable[Any, Any]):
         configurable = lc.get("configurable")
         if configurable:
             out["configurable"] = configurable
-        if lc.get("callbacks"):
-            manager: CallbackManager | AsyncCallbackManager = (
-                get_async_callback_manager_for_config(lc)
-                if is_async
-                else get_callback_manager_for_config(lc)
-            )
-            # A CallbackBridge is runnables' own (this chain runs inside a LangChainStep
-            # of an enclosing runnables call, whose tracers it inherits): not reported twice.
-            if any(not isinstance(h, CallbackBridge) for h in manager.handlers):
-                out["callbacks"] = [LangChainCallbacks(manager)]
+        # Built for every call, as each langchain-core step does: handlers also come from
+        # outside the config (LangSmith tracing from the environment, collect_runs()).
+        manager: CallbackManager | AsyncCallbackManager = (
+            get_async_callback_manager_for_config(lc)
+            if is_async
+            else get_callback_manager_for_config(lc)
+        )
+        # A CallbackBridge is runnables' own (this chain runs inside a LangChainStep of
+        # an enclosing runnables call, whose tracers it inherits): not reported twice.
+        if any(not isinstance(h, CallbackBridge) for h in manager.handlers):
+            out["callbacks"] = [LangChainCallbacks(manager)]
         return cast(RunnableConfig, out)
 
     def _bound(self, kwargs: dict[str, Any]) -> Runnable[Any, Any]:
@@ -235,7 +236,13 @@ class LangChainCallbacks(Tracer):
 
     def _manager_for(self, run: Run) -> Any:
         parent = self.run_managers.get(run.parent_run_id) if run.parent_run_id else None
-        manager = self.manager if parent is None else parent.get_child()
+        if parent is None:
+            manager = self.manager
+        else:
+            # configure(), as each langchain-core step does for its own manager: it adds
+            # the handlers that context variables ask for on every run (collect_runs()).
+            cls = AsyncCallbackManager if self.is_async else CallbackManager
+            manager = cls.configure(inheritable_callbacks=parent.get_child())
         own_tags = [t for t in run.tags if t not in manager.tags]
         if own_tags:
             manager = manager.copy()
@@ -287,9 +294,12 @@ class LangChainCallbacks(Tracer):
                 serialized, str(run.input), run_id=run.id, name=run.name
             )
         else:
+            # langchain-core passes a chain's input as it is ({"input": ""} while a
+            # streamed step's input is not known yet).
+            inputs = run.inputs if run.input is _MISSING else run.input
             call = manager.on_chain_start(
                 serialized,
-                to_langchain(run.inputs),
+                to_langchain(inputs),
                 run_id=run.id,
                 name=run.name,
                 run_type=kind if kind in ("prompt", "parser") else None,
@@ -325,7 +335,9 @@ class LangChainCallbacks(Tracer):
         elif kind == "retriever":
             self._do(None, rm.on_retriever_end(to_langchain(run.output)))
         else:
-            self._do(None, rm.on_chain_end(to_langchain(run.outputs)))
+            output = None if run.output is _MISSING else run.output
+            extra = {} if run.input is _MISSING else {"inputs": to_langchain(run.input)}
+            self._do(None, rm.on_chain_end(to_langchain(output), **extra))
 
     def on_error(self, run: Run) -> None:
         rm = self.run_managers.pop(run.id, None)
