@@ -23,7 +23,13 @@ from langchain_core.tools import tool
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_openai import ChatOpenAI
 
-from runnables import RunnableBranch, RunnableLambda, RunnableParallel, RunnablePassthrough
+from runnables import (
+    RouterRunnable,
+    RunnableBranch,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+)
 from runnables.core.base import coerce_to_runnable
 from runnables.interop.step import LangChainStep
 from runnables.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
@@ -126,6 +132,9 @@ async def test_langchain_step_takes_every_step_position() -> None:
     branch = RunnableBranch((LCLambda(lambda s: s == "up"), upper), LCLambda(str.title))
     assert await branch.ainvoke("up") == "UP"
     assert await branch.ainvoke("down") == "Down"
+
+    router = RouterRunnable({"up": upper, "title": LCLambda(str.title)})
+    assert await router.ainvoke({"key": "title", "input": "ab cd"}) == "Ab Cd"
 
     def fail(_: str) -> str:
         raise ValueError("primary failed")
@@ -349,3 +358,13 @@ async def test_retriever_tool_and_langgraph_graph_as_steps() -> None:
     events = [e async for e in retrieve.astream_events(" Paris? ")]
     kinds = [e["event"] for e in events]
     assert "on_retriever_start" in kinds and "on_retriever_end" in kinds
+
+
+def test_as_langchain_without_the_extra_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runnables.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "langchain_core", None)  # import fails as if missing
+    with pytest.raises(MissingExtraError, match=r"pip install 'runnables\[interop\]'"):
+        RunnableLambda(str.upper).as_langchain()
