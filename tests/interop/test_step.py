@@ -368,3 +368,14 @@ def test_as_langchain_without_the_extra_names_the_install_command(
     monkeypatch.setitem(sys.modules, "langchain_core", None)  # import fails as if missing
     with pytest.raises(MissingExtraError, match=r"pip install 'runnables\[interop\]'"):
         RunnableLambda(str.upper).as_langchain()
+
+
+async def test_runnables_chat_models_accept_langchain_core_messages_and_prompt_values() -> None:
+    from langchain_core.messages import HumanMessage as LCHumanMessage
+
+    model = FunctionChatModel(lambda messages: f"{type(messages[-1]).__name__}:{messages[-1].text}")
+    assert (await model.ainvoke(LCHumanMessage("one"))).text == "HumanMessage:one"
+    value = LCChatPromptTemplate.from_messages([("human", "{q}")]).invoke({"q": "two"})
+    assert (await model.ainvoke(value)).text == "HumanMessage:two"
+    tool_message = LCToolMessage("42", tool_call_id="c1")
+    assert (await model.ainvoke([tool_message])).text == "ToolMessage:42"

@@ -82,15 +82,17 @@ def convert_to_messages(
     [SystemMessage(content='Be brief.'), HumanMessage(content='Hi')]
     """
     to_messages = getattr(messages, "to_messages", None)
-    if type(messages).__module__.startswith("langchain_core."):
-        # A langchain-core prompt value or message (a pydantic model, so iterable).
-        if to_messages is not None:
-            return [convert_to_message(m) for m in to_messages()]
-        return [convert_to_message(cast(BaseMessage, messages))]
     if to_messages is not None and not isinstance(messages, (str, Mapping)):
-        return list(to_messages())
+        out = list(to_messages())
+        if out and not isinstance(out[0], BaseMessage):
+            # A langchain-core prompt value: its messages are langchain-core's.
+            return [convert_to_message(m) for m in out]
+        return out
     if isinstance(messages, (str, Mapping, BaseMessage)):
         return [convert_to_message(messages)]
+    if type(messages) is not list and type(messages).__module__.startswith("langchain_core."):
+        # A langchain-core message: a pydantic model, so iterable, but one message.
+        return [convert_to_message(cast(BaseMessage, messages))]
     if not isinstance(messages, Iterable):
         raise TypeError(
             f"Cannot turn {messages!r} (a {type(messages).__name__}) into messages: expected "

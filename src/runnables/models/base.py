@@ -221,14 +221,14 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             return [HumanMessage(input)]
         if isinstance(input, BaseMessage):
             return [input]
-        if type(input).__module__.startswith("langchain_core."):
-            # A langchain-core message or prompt value (tool results from its @tool).
-            return convert_to_messages(input)
         if hasattr(input, "to_messages") or isinstance(input, (list, tuple)):
             try:
                 return convert_to_messages(input)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{self.get_name()} could not read its input: {exc}") from None
+        if type(input).__module__.startswith("langchain_core."):
+            # A langchain-core message (a @tool's ToolMessage, a LangGraph state's).
+            return convert_to_messages(input)
         raise TypeError(
             f"{self.get_name()} got {input!r} (a {type(input).__name__}) as input. A chat "
             "model takes a string, a prompt value, a message, or a list of messages, "
