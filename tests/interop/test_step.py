@@ -379,3 +379,28 @@ async def test_runnables_chat_models_accept_langchain_core_messages_and_prompt_v
     assert (await model.ainvoke(value)).text == "HumanMessage:two"
     tool_message = LCToolMessage("42", tool_call_id="c1")
     assert (await model.ainvoke([tool_message])).text == "ToolMessage:42"
+
+
+async def test_runs_reported_from_langchain_core_worker_threads_reach_events() -> None:
+    import threading
+
+    inner = LCLambda(str.upper).with_config(run_name="inner_upper")
+    threads: list[str] = []
+
+    def outer(x: str) -> str:
+        # langchain-core runs this sync function in its executor: the nested run's
+        # callbacks come from that worker thread.
+        threads.append(threading.current_thread().name)
+        return inner.invoke(x)
+
+    chain = RunnableLambda(str.strip) | LCLambda(outer)
+    events = [e async for e in chain.astream_events(" a ")]
+    assert threads and threads[0] != threading.current_thread().name
+    starts = {e["name"]: e for e in events if e["event"] == "on_chain_start"}
+    assert starts["inner_upper"]["parent_ids"] == [
+        starts["RunnableSequence"]["run_id"],
+        starts["outer"]["run_id"],
+    ]
+    ends = {e["name"]: e for e in events if e["event"] == "on_chain_end"}
+    assert ends["inner_upper"]["data"] == {"output": "A", "input": "a"}
+    assert events[-1]["data"]["output"] == "A"
