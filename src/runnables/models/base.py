@@ -298,7 +298,12 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         return _next_run_id()
 
     async def _ainvoke(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
-        if ctx.tracers and ctx.run is not None and _token_watchers(ctx):
+        if (
+            ctx.tracers
+            and ctx.run is not None
+            and ctx.run.run_type == "chat_model"  # this model's own run
+            and _token_watchers(ctx)
+        ):
             return await self._ainvoke_streamed(input, ctx)
         messages = self._convert_input(input)
         cache = self._cache()
