@@ -228,6 +228,10 @@ async def test_chat_openai_tokens_stream_through_a_runnables_chain() -> None:
         assert message.usage_metadata is not None
         body = server.chat_requests[-1].json
         assert body["messages"] == [{"role": "user", "content": "count"}]
+        # Call arguments bound in runnables reach the langchain-core model.
+        bound = coerce_to_runnable(_chat_openai(server)).bind(stop=["END"])
+        await bound.ainvoke("hi")
+        assert server.chat_requests[-1].json["stop"] == ["END"]
 
 
 async def test_max_concurrency_holds_across_chat_openai() -> None:
