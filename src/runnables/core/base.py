@@ -15,6 +15,7 @@ returns new runnables and never changes this one.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -640,6 +641,27 @@ class Runnable(Generic[Input, Output]):
             prefix_keys=prefix_keys,
         )
 
+    def as_langchain(self) -> Any:
+        """This runnable as a langchain-core ``Runnable`` that delegates to it and streams.
+
+        Use it as a LangGraph node, serve it with LangServe's ``add_routes``, wrap it in
+        ``RunnableWithMessageHistory`` or compose it with langchain-core steps. Values
+        are converted at the boundary, and LangChain callbacks given to it see this
+        chain's runs (chat models as ``on_chat_model_start``/``on_llm_new_token``/
+        ``on_llm_end``). Needs the ``interop`` extra.
+
+        >>> from runnables import RunnableLambda
+        >>> lc = RunnableLambda(str.upper).as_langchain()
+        >>> lc.invoke("hi")
+        'HI'
+        """
+        from runnables.interop.values import require_langchain
+
+        require_langchain("Runnable.as_langchain()")
+        from runnables.interop.adapter import LangChainAdapter
+
+        return LangChainAdapter(self)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_name()!r})"
 
@@ -836,9 +858,19 @@ async def run_leaf(
 
 
 def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
-    """Turn a runnable, a function, a generator function or a dict into a runnable."""
+    """Turn a runnable, a function, a generator function or a dict into a runnable.
+
+    A langchain-core ``Runnable`` becomes a :class:`~runnables.interop.step.LangChainStep`.
+    """
     if isinstance(thing, Runnable):
         return thing
+    # A langchain-core runnable (chat model, retriever, tool, LangGraph graph, chain).
+    # Looked up in sys.modules, so the core never imports langchain-core itself.
+    lc = sys.modules.get("langchain_core.runnables.base")
+    if lc is not None and isinstance(thing, lc.Runnable):
+        from runnables.interop.step import wrap_langchain
+
+        return wrap_langchain(thing)
     if is_async_generator_function(thing) or is_generator_function(thing):
         from runnables.core.function import RunnableGenerator
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from runnables.messages.base import (
     AIMessage,
@@ -83,9 +83,16 @@ def convert_to_messages(
     """
     to_messages = getattr(messages, "to_messages", None)
     if to_messages is not None and not isinstance(messages, (str, Mapping)):
-        return list(to_messages())
+        out = list(to_messages())
+        if out and not isinstance(out[0], BaseMessage):
+            # A langchain-core prompt value: its messages are langchain-core's.
+            return [convert_to_message(m) for m in out]
+        return out
     if isinstance(messages, (str, Mapping, BaseMessage)):
         return [convert_to_message(messages)]
+    if type(messages) is not list and type(messages).__module__.startswith("langchain_core."):
+        # A langchain-core message: a pydantic model, so iterable, but one message.
+        return [convert_to_message(cast(BaseMessage, messages))]
     if not isinstance(messages, Iterable):
         raise TypeError(
             f"Cannot turn {messages!r} (a {type(messages).__name__}) into messages: expected "
@@ -104,6 +111,12 @@ def convert_to_message(message: MessageLikeRepresentation) -> BaseMessage:
         return _from_tuple(message)
     if isinstance(message, Mapping):
         return _from_dict(message)
+    if type(message).__module__.startswith("langchain_core."):
+        from runnables.interop.values import from_langchain
+
+        converted = from_langchain(message)
+        if isinstance(converted, BaseMessage):
+            return converted
     raise TypeError(
         f"Cannot turn {message!r} (a {type(message).__name__}) into a message. {_ACCEPTED}"
     )

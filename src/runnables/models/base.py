@@ -30,10 +30,11 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-from runnables.core._util import gather_input, note_step
+from runnables.core._util import ListIter, gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
+from runnables.core.tracing import has_pending, settle
 from runnables.errors import InvalidInputError
 from runnables.messages import (
     AIMessage,
@@ -243,6 +244,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 raise _ModelInputError(
                     f"{self.get_name()} could not read its input: {exc}"
                 ) from None
+        if type(input).__module__.startswith("langchain_core."):
+            # A langchain-core message (a @tool's ToolMessage, a LangGraph state's).
+            return convert_to_messages(input)
         raise _ModelInputError(
             f"{self.get_name()} got {input!r} (a {type(input).__name__}) as input. A chat "
             "model takes a string, a prompt value, a message, or a list of messages, "
@@ -312,6 +316,13 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         return _next_run_id()
 
     async def _ainvoke(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
+        if (
+            ctx.tracers
+            and ctx.run is not None
+            and ctx.run.run_type == "chat_model"  # this model's own run
+            and _token_watchers(ctx)
+        ):
+            return await self._ainvoke_streamed(input, ctx)
         messages = self._convert_input(input)
         cache = self._cache()
         key: tuple[str, str] | None = None
@@ -334,6 +345,28 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if cache is not None and key is not None:
             await cache.aupdate(*key, message)
         return message
+
+    async def _ainvoke_streamed(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
+        """An invoke watched by a handler that wants tokens (a LangChain streaming
+        handler, such as LangGraph's ``stream_mode="messages"``): streamed, each chunk
+        reported on this model's run, as langchain-core's invoke does in that case."""
+        run = ctx.run
+        assert run is not None
+        watchers = _token_watchers(ctx)
+        chunks: list[AIMessageChunk] = []
+        agen = self._atransform(ListIter((input,)), ctx)
+        try:
+            async for chunk in agen:
+                for tracer in watchers:
+                    tracer.on_stream(run, chunk)
+                if has_pending(ctx):
+                    await settle(ctx)
+                chunks.append(chunk)
+        finally:
+            await agen.aclose()  # type: ignore[attr-defined]
+        if not chunks:
+            return AIMessage("")
+        return cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
 
     async def _reserve(self, messages: list[BaseMessage]) -> Reservation | None:
         # Waiting for the rate limit happens here, before run_leaf takes a
@@ -583,6 +616,11 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 # counter. Unique like uuid4() across processes, at a tenth of its cost on every call.
 _ID_PREFIX = str(uuid.uuid4())[:24]
 _ID_COUNTER = itertools.count(1)
+
+
+def _token_watchers(ctx: Context) -> list[Any]:
+    """The tracers of this call that want an invoked model's tokens (``wants_tokens``)."""
+    return [t for t in ctx.tracers if getattr(t, "wants_tokens", False)]
 
 
 def _next_run_id() -> str:
