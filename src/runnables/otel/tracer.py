@@ -190,6 +190,7 @@ class OpenTelemetryTracer(Tracer):
             attributes = {"runnables.run_type": run_type}
             if settings.capture_content and run.inputs.get("input", "") != "":
                 attributes["input.value"] = _text(run.input)
+        attributes["runnables.run_id"] = str(run.id)
         if parent is None and self._trace_id is not None and settings.ids is not None:
             settings.ids.next.trace_id = self._trace_id
             self._trace_id = None
