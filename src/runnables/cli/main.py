@@ -238,8 +238,34 @@ def worker_app() -> Any:
     if not spec:
         from runnables.serve.default_app import create_app
 
-        return create_app()
-    return build_app(load_target(spec), os.environ.get(PATH_ENV, ""), spec=spec)
+        app = create_app()
+    else:
+        app = build_app(load_target(spec), os.environ.get(PATH_ENV, ""), spec=spec)
+    return start_otel(app) if os.environ.get(OTEL_ENV) else app
+
+
+OTEL_ENV = "RUNNABLES_SERVE_OTEL"
+
+
+def add_otel_flag(parser: argparse.ArgumentParser) -> None:
+    """The ``--otel`` flag, for every command that runs chains (``serve``, later ``batch``)."""
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="export OpenTelemetry traces and metrics over OTLP/HTTP, configured by the "
+        "standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, "
+        "OTEL_TRACES_SAMPLER); needs the 'otel' extra",
+    )
+
+
+def start_otel(app: Any = None) -> Any:
+    """Instrument from the environment; return ``app`` wrapped with request spans."""
+    try:
+        from runnables import otel
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    providers = otel.instrument_from_env()
+    return None if app is None else otel.instrument_app(app, *providers)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -289,6 +315,10 @@ def serve(args: argparse.Namespace) -> int:
                 f"(playground: {shown}/playground/)",
                 file=sys.stderr,
             )
+    if args.otel:
+        os.environ[OTEL_ENV] = "1"  # workers rebuild the app and instrument it themselves
+        if args.workers <= 1:
+            app = start_otel(app)
     if args.workers > 1:
         # Workers are separate processes: each rebuilds the app from the import string.
         if args.target is not None:
@@ -443,6 +473,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="on shutdown (Ctrl-C, SIGTERM), how long open streams may take to finish "
         "before they are stopped with an error event (default 10)",
     )
+    add_otel_flag(p)
     p.set_defaults(handler=serve)
 
     p = commands.add_parser(

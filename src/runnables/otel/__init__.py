@@ -41,7 +41,12 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
     raise MissingExtraError("runnables.otel", "otel", exc.name or "opentelemetry-sdk") from None
 
-from runnables.otel.env import CountingSpanProcessor, instrument_from_env
+from runnables.otel.env import (
+    CountingSpanProcessor,
+    Providers,
+    instrument_app,
+    instrument_from_env,
+)
 from runnables.otel.tracer import (
     OpenTelemetryTracer,
     instrument,
@@ -52,7 +57,9 @@ from runnables.otel.tracer import (
 __all__ = [
     "CountingSpanProcessor",
     "OpenTelemetryTracer",
+    "Providers",
     "instrument",
+    "instrument_app",
     "instrument_from_env",
     "is_instrumented",
     "uninstrument",

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
@@ -23,7 +23,13 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-__all__ = ["CountingSpanProcessor", "capture_content_from_env", "instrument_from_env"]
+__all__ = [
+    "CountingSpanProcessor",
+    "Providers",
+    "capture_content_from_env",
+    "instrument_app",
+    "instrument_from_env",
+]
 
 logger = logging.getLogger("runnables.otel")
 
@@ -82,7 +88,9 @@ class CountingSpanProcessor(SpanProcessor):
         self.dropped = 0
         self._lock = threading.Lock()
         self._batch = BatchSpanProcessor(
-            _CountingExporter(exporter, self), max_queue_size=max_queue_size
+            _CountingExporter(exporter, self),
+            max_queue_size=max_queue_size,
+            max_export_batch_size=min(512, max_queue_size),
         )
         inner = getattr(self._batch, "_batch_processor", None)
         # The SDK's queue, to see it full before a span is added (it drops silently).
@@ -119,7 +127,14 @@ class CountingSpanProcessor(SpanProcessor):
         return self._batch.force_flush(timeout_millis)
 
 
-def instrument_from_env(*, set_global: bool = True) -> Any:
+class Providers(NamedTuple):
+    """The providers :func:`instrument_from_env` made (flush or shut them down to export)."""
+
+    tracer_provider: Any
+    meter_provider: Any
+
+
+def instrument_from_env(*, set_global: bool = True) -> Providers:
     """Export traces and metrics over OTLP/HTTP as the environment says, and instrument.
 
     Builds an SDK tracer provider (service name from ``OTEL_SERVICE_NAME``, sampler from
@@ -128,8 +143,8 @@ def instrument_from_env(*, set_global: bool = True) -> Any:
     meter provider exporting there too; makes them the global providers (so FastAPI's
     and httpx's instrumentations use them) unless ``set_global=False``; then calls
     :func:`runnables.otel.instrument` with content capture from
-    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``. Returns the tracer provider
-    (``force_flush()``/``shutdown()`` it to export what is queued; it also flushes at exit).
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``. Returns both providers
+    (``force_flush()``/``shutdown()`` them to export what is queued; they also do at exit).
     """
     from opentelemetry import metrics, trace
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -152,4 +167,14 @@ def instrument_from_env(*, set_global: bool = True) -> Any:
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
     instrument(tracer_provider, capture, meter_provider=meter_provider)
-    return tracer_provider
+    return Providers(tracer_provider, meter_provider)
+
+
+def instrument_app(app: Any, tracer_provider: Any = None, meter_provider: Any = None) -> Any:
+    """``app`` (any ASGI app) with a SERVER span around each request, so a call that a
+    request makes nests under it (``runnables serve --otel``)."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return OpenTelemetryMiddleware(
+        app, tracer_provider=tracer_provider, meter_provider=meter_provider
+    )

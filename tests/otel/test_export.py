@@ -1,0 +1,180 @@
+"""Export: OTLP/HTTP to a receiver on loopback, request spans when served, dropped spans."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+from runnables import RunnableLambda, RunnableParallel, otel
+from runnables.cli.main import make_parser
+
+from .conftest import Telemetry
+
+
+class Receiver:
+    """A minimal OTLP/HTTP trace receiver on 127.0.0.1 (protobuf bodies)."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str]] = []  # (service.name, span name)
+        received = self.spans
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/v1/traces":
+                    request = ExportTraceServiceRequest()
+                    request.ParseFromString(body)
+                    for rs in request.resource_spans:
+                        service = next(
+                            a.value.string_value
+                            for a in rs.resource.attributes
+                            if a.key == "service.name"
+                        )
+                        for ss in rs.scope_spans:
+                            received.extend((service, s.name) for s in ss.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    try:
+        yield r
+    finally:
+        r.server.shutdown()
+        r.server.server_close()
+        r.thread.join()
+
+
+async def test_every_span_reaches_an_otlp_receiver_after_force_flush(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "otel-test-service")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    providers = otel.instrument_from_env(set_global=False)
+    try:
+        chain = RunnableLambda(lambda x: x + 1, name="one") | RunnableParallel(
+            a=RunnableLambda(lambda x: x, name="two"), b=RunnableLambda(lambda x: x, name="three")
+        )
+        for i in range(20):
+            await chain.ainvoke(i)
+        assert providers.tracer_provider.force_flush(10_000)
+    finally:
+        otel.uninstrument()
+        providers.tracer_provider.shutdown()
+        providers.meter_provider.shutdown()
+    assert len(receiver.spans) == 20 * 5
+    assert {service for service, _ in receiver.spans} == {"otel-test-service"}
+    assert {name for _, name in receiver.spans} == {
+        "RunnableSequence",
+        "one",
+        "RunnableParallel<a,b>",
+        "two",
+        "three",
+    }
+
+
+async def test_the_root_nests_under_the_served_request_span(telemetry: Telemetry) -> None:
+    pytest.importorskip("fastapi")
+    import httpx
+    from fastapi import FastAPI
+
+    from runnables.serve import add_routes
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(lambda x: x * 2, name="double"), path="/double")
+    wrapped = otel.instrument_app(app, telemetry.provider, telemetry.meters)
+    transport = httpx.ASGITransport(app=wrapped)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/double/invoke", json={"input": 21})
+    assert response.json()["output"] == 42
+    double = telemetry.named("double")
+    request = next(s for s in telemetry.spans() if s.kind is SpanKind.SERVER)
+    assert double.context.trace_id == request.context.trace_id
+    # The run's span is the request span's descendant (the route may add its own steps).
+    by_id = {s.context.span_id: s for s in telemetry.spans()}
+    parent = double
+    while parent.parent is not None and parent.parent.span_id in by_id:
+        parent = by_id[parent.parent.span_id]
+    assert parent is request
+
+
+def test_serve_takes_the_otel_flag() -> None:
+    args = make_parser().parse_args(["serve", "mod:chain", "--otel"])
+    assert args.otel is True
+    assert make_parser().parse_args(["serve", "mod:chain"]).otel is False
+
+
+class _Failing(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.FAILURE
+
+
+class _Blocked(SpanExporter):
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.entered.set()
+        self.release.wait(30)
+        return SpanExportResult.SUCCESS
+
+
+def test_spans_dropped_by_a_failing_export_are_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    processor = otel.CountingSpanProcessor(_Failing())
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    with caplog.at_level(logging.WARNING, logger="runnables.otel"):
+        for _ in range(3):
+            tracer.start_span("x").end()
+        provider.force_flush()
+    provider.shutdown()
+    assert processor.dropped == 3
+    assert "dropped" in caplog.text and "exporter reported a failure" in caplog.text
+
+
+def test_spans_dropped_by_a_full_queue_are_counted_and_never_wait() -> None:
+    exporter = _Blocked()
+    processor = otel.CountingSpanProcessor(exporter, max_queue_size=4)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    try:
+        for _ in range(4):
+            tracer.start_span("x").end()
+        # A full batch wakes the export thread, which then blocks in export.
+        assert exporter.entered.wait(30)
+        for _ in range(10):
+            tracer.start_span("y").end()  # returns at once though the exporter is stuck
+        assert processor.dropped >= 6
+    finally:
+        exporter.release.set()
+        provider.shutdown()
