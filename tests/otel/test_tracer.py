@@ -301,3 +301,16 @@ def test_importing_runnables_imports_no_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_bad_arguments_name_the_value_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runnables.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"tracer_provider must be an OpenTelemetry .*'nope'"):
+        otel.instrument("nope")
+    with pytest.raises(ConfigError, match=r"capture_content must be .* got 'yes'"):
+        otel.instrument(None, "yes")  # type: ignore[arg-type]
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "maybe")
+    with pytest.raises(ConfigError, match=r"'maybe' is not understood; set it to 'true'"):
+        otel.instrument()
+    assert not otel.is_instrumented()

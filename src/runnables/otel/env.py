@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
+from runnables.errors import ConfigError
+
 __all__ = [
     "CountingSpanProcessor",
     "Providers",
@@ -43,7 +45,7 @@ def capture_content_from_env() -> bool:
         return False
     if value in ("true", "1", "yes", "span_only", "span_and_event", "event_only"):
         return True
-    raise ValueError(
+    raise ConfigError(
         f"{CAPTURE_ENV}={os.environ[CAPTURE_ENV]!r} is not understood; set it to 'true' to "
         "record message content or 'false' (the default) to leave it out."
     )

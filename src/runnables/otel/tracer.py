@@ -30,6 +30,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from runnables.core.config import ROOT_HOOK
 from runnables.core.tracing import Run, Scope, Tracer
+from runnables.errors import ConfigError
 
 __all__ = ["OpenTelemetryTracer", "instrument", "is_instrumented", "uninstrument"]
 
@@ -89,6 +90,13 @@ class _Settings:
             from runnables.otel.env import capture_content_from_env
 
             capture_content = capture_content_from_env()
+        elif not isinstance(capture_content, bool):
+            raise ConfigError(
+                f"capture_content must be True, False or None (read the environment), got "
+                f"{capture_content!r}."
+            )
+        _check_provider("tracer_provider", tracer_provider, "get_tracer", "TracerProvider")
+        _check_provider("meter_provider", meter_provider, "get_meter", "MeterProvider")
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         tracer: Any = provider.get_tracer(_SCOPE_NAME)
         self.tracer = tracer
@@ -133,6 +141,14 @@ class _Settings:
         if not result.decision.is_recording():
             return ()
         return (OpenTelemetryTracer._for_call(self, trace_id),)
+
+
+def _check_provider(arg: str, value: Any, method: str, kind: str) -> None:
+    if value is not None and not callable(getattr(value, method, None)):
+        raise ConfigError(
+            f"{arg} must be an OpenTelemetry {kind} (with a {method}() method) or None for "
+            f"the global one, got {value!r} (a {type(value).__name__})."
+        )
 
 
 class OpenTelemetryTracer(Tracer):
