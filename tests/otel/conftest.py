@@ -20,9 +20,9 @@ from runnables.core.tracing import Run, Tracer
 class Telemetry:
     """A tracer provider and meter provider that keep what they record."""
 
-    def __init__(self) -> None:
+    def __init__(self, sampler: Any = None) -> None:
         self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
+        self.provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.reader = InMemoryMetricReader()
         self.meters = MeterProvider(metric_readers=[self.reader])

@@ -279,6 +279,25 @@ async def test_a_sampled_out_call_records_nothing_and_runs_untraced() -> None:
         otel.uninstrument()
 
 
+async def test_a_ratio_sampler_decides_once_per_root_call() -> None:
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    t = Telemetry(ParentBased(TraceIdRatioBased(0.5)))
+    otel.instrument(t.provider)
+    try:
+        chain = RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x * 2)
+        for i in range(400):
+            await chain.ainvoke(i)
+    finally:
+        otel.uninstrument()
+    traces: dict[int, int] = {}
+    for span in t.spans():
+        traces[span.context.trace_id] = traces.get(span.context.trace_id, 0) + 1
+    assert set(traces.values()) == {3}  # every recorded call is whole
+    # The root's decision is the one made up front (sampling twice would keep ~1/4).
+    assert 140 <= len(traces) <= 260
+
+
 async def test_the_per_call_form_traces_only_that_call() -> None:
     t = Telemetry()
     tracer = otel.OpenTelemetryTracer(t.provider, t.meters)

@@ -210,7 +210,14 @@ class OpenTelemetryTracer(Tracer):
         if parent is None and self._trace_id is not None and settings.ids is not None:
             settings.ids.next.trace_id = self._trace_id
             self._trace_id = None
-        span = settings.tracer.start_span(name, parent_ctx, kind, attributes)
+            try:
+                span = settings.tracer.start_span(name, parent_ctx, kind, attributes)
+            finally:
+                # Under a current span the SDK takes its trace id and leaves the preset:
+                # it must not reach the next root span this thread makes.
+                settings.ids.next.trace_id = None
+        else:
+            span = settings.tracer.start_span(name, parent_ctx, kind, attributes)
         ctx = trace.set_span_in_context(span, parent_ctx)
         self._spans[run.id] = (span, ctx, time.monotonic())
         run.scope = _SpanScope(ctx)
