@@ -333,3 +333,40 @@ def test_bad_arguments_name_the_value_and_the_fix(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigError, match=r"'maybe' is not understood; set it to 'true'"):
         otel.instrument()
     assert not otel.is_instrumented()
+
+
+@pytest.mark.parametrize("ambient", [None, True, False])
+def test_the_fast_root_decision_agrees_with_the_sdk_sampler(ambient: bool | None) -> None:
+    import random
+
+    from opentelemetry import context as otel_context
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_ON,
+        ParentBased,
+        TraceIdRatioBased,
+    )
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from runnables.otel.tracer import _fast_decision
+
+    token = None
+    if ambient is not None:
+        parent = SpanContext(1, 2, False, TraceFlags(TraceFlags.SAMPLED if ambient else 0))
+        token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+    try:
+        for sampler in (
+            ALWAYS_OFF,
+            ALWAYS_ON,
+            TraceIdRatioBased(0.3),
+            ParentBased(TraceIdRatioBased(0.3)),
+            ParentBased(ALWAYS_OFF),
+        ):
+            decide = _fast_decision(sampler)
+            assert decide is not None
+            for _ in range(200):
+                trace_id = random.getrandbits(128)
+                sdk = sampler.should_sample(otel_context.get_current(), trace_id, "x")
+                assert decide(trace_id) is sdk.decision.is_recording(), sampler
+    finally:
+        if token is not None:
+            otel_context.detach(token)

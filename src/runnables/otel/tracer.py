@@ -18,7 +18,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -114,6 +114,7 @@ class _Settings:
             tracer.id_generator = self.ids
         else:
             self.sampler = None
+        self.decide = _fast_decision(self.sampler)
         meters = meter_provider if meter_provider is not None else otel_metrics.get_meter_provider()
         meter = meters.get_meter(_SCOPE_NAME)
         self.token_usage = meter.create_histogram(
@@ -137,10 +138,58 @@ class _Settings:
         ids = self.ids
         assert ids is not None
         trace_id = ids.inner.generate_trace_id()
-        result = sampler.should_sample(otel_context.get_current(), trace_id, _SCOPE_NAME)
-        if not result.decision.is_recording():
-            return ()
+        decide = self.decide
+        if decide is not None:
+            if not decide(trace_id):
+                return ()
+        else:
+            result = sampler.should_sample(otel_context.get_current(), trace_id, _SCOPE_NAME)
+            if not result.decision.is_recording():
+                return ()
         return (OpenTelemetryTracer._for_call(self, trace_id),)
+
+
+def _fast_decision(sampler: Any) -> Callable[[int], bool] | None:
+    """For the SDK's standard samplers, their decision for a root call without building a
+    sampling result (a sampled-out call should cost next to nothing); ``None`` for any
+    other sampler, which is then asked through ``should_sample``."""
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ALWAYS_ON,
+        ParentBased,
+        TraceIdRatioBased,
+    )
+
+    if sampler is ALWAYS_OFF:
+        return lambda trace_id: False
+    if sampler is ALWAYS_ON:
+        return lambda trace_id: True
+    if type(sampler) is TraceIdRatioBased:
+        bound, limit = sampler.bound, TraceIdRatioBased.TRACE_ID_LIMIT
+        return lambda trace_id: trace_id & limit < bound
+    if type(sampler) is not ParentBased:
+        return None
+    delegates = vars(sampler)
+    defaults = {
+        "_remote_parent_sampled": ALWAYS_ON,
+        "_remote_parent_not_sampled": ALWAYS_OFF,
+        "_local_parent_sampled": ALWAYS_ON,
+        "_local_parent_not_sampled": ALWAYS_OFF,
+    }
+    if any(delegates.get(key) is not value for key, value in defaults.items()):
+        return None
+    root = _fast_decision(delegates.get("_root"))
+    if root is None:
+        return None
+    get_current_span = trace.get_current_span
+
+    def parent_based(trace_id: int) -> bool:
+        parent = get_current_span().get_span_context()
+        if parent.is_valid:
+            return bool(parent.trace_flags.sampled)
+        return root(trace_id)
+
+    return parent_based
 
 
 def _check_provider(arg: str, value: Any, method: str, kind: str) -> None:
