@@ -86,6 +86,7 @@ async def measure(quick: bool) -> Result:
         provider.shutdown()
     assert spans_per_call == 4, spans_per_call
 
+    bare = _bare_sdk_span(quick)
     lc_plain, lc_recording, lc_spans = await _langchain(quick)
     per_span = (recording.median - plain.median) / spans_per_call
     per_span_best = (recording.best - plain.best) / spans_per_call
@@ -97,7 +98,8 @@ async def measure(quick: bool) -> Result:
         f"{recording.best * 1e6:.1f} ({recording.median * 1e6:.1f})",
         f"sampled out costs {out_cost * 1e6:.2f} µs/call over plain (median; target <= 5)",
         f"recording: {per_span * 1e6:.1f} µs per span median ({per_span_best * 1e6:.1f} best), "
-        f"{spans_per_call} spans per call (target <= 60)",
+        f"{spans_per_call} spans per call (target <= 60); for scale, the SDK alone "
+        f"(start_span + end, same processor): {bare * 1e6:.1f} µs per span (best)",
     ]
     lc_per_span = None
     if lc_plain is not None and lc_recording is not None and lc_spans:
@@ -109,7 +111,10 @@ async def measure(quick: bool) -> Result:
         )
     else:
         notes.append("openinference-instrumentation-langchain not installed: not compared")
-    ratios: dict[str, float] = {}
+    ratios = {
+        "out/plain": sampled_out.median / plain.median,
+        "rec/plain": recording.median / plain.median,
+    }
     if lc_per_span is not None:
         ratios["oi/rn per span"] = lc_per_span / per_span
     return Result(
@@ -124,6 +129,21 @@ async def measure(quick: bool) -> Result:
         ratios=ratios,
         notes=notes,
     )
+
+
+def _bare_sdk_span(quick: bool) -> float:
+    from harness import time_sync_calls
+
+    provider, _ = _provider()
+    tracer = provider.get_tracer("bench")
+    attributes = {"runnables.run_type": "chain", "runnables.run_id": "x" * 36}
+
+    def one() -> None:
+        tracer.start_span("step", None, attributes=attributes).end()
+
+    timing = time_sync_calls(one, 100 if quick else 3_000, 2 if quick else 7)
+    provider.shutdown()
+    return timing.best
 
 
 async def _langchain(quick: bool) -> tuple[float | None, float | None, int]:
