@@ -25,11 +25,14 @@ class Receiver:
 
     def __init__(self) -> None:
         self.spans: list[tuple[str, str]] = []  # (service.name, span name)
+        self.paths: list[str] = []
         received = self.spans
+        paths = self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                paths.append(self.path)
                 if self.path == "/v1/traces":
                     request = ExportTraceServiceRequest()
                     request.ParseFromString(body)
@@ -96,6 +99,27 @@ async def test_every_span_reaches_an_otlp_receiver_after_force_flush(
         "two",
         "three",
     }
+
+
+@pytest.mark.parametrize("metrics", ["otlp", "none"])
+async def test_chat_metrics_go_to_the_receiver_unless_the_exporter_is_none(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, metrics: str
+) -> None:
+    from runnables.models.fake import FakeListChatModel
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", metrics)
+    providers = otel.instrument_from_env(set_global=False)
+    try:
+        await FakeListChatModel(responses=["hi"]).ainvoke("hello")
+        assert providers.tracer_provider.force_flush(10_000)
+        assert providers.meter_provider.force_flush(10_000)
+    finally:
+        otel.uninstrument()
+        providers.tracer_provider.shutdown()
+        providers.meter_provider.shutdown()
+    assert ("/v1/metrics" in receiver.paths) is (metrics == "otlp")
+    assert "/v1/traces" in receiver.paths
 
 
 async def test_the_root_nests_under_the_served_request_span(telemetry: Telemetry) -> None:

@@ -142,8 +142,9 @@ def instrument_from_env(*, set_global: bool = True) -> Providers:
     Builds an SDK tracer provider (service name from ``OTEL_SERVICE_NAME``, sampler from
     ``OTEL_TRACES_SAMPLER``/``_ARG``) exporting to ``OTEL_EXPORTER_OTLP_ENDPOINT``
     (default ``http://localhost:4318``) through a :class:`CountingSpanProcessor`, and a
-    meter provider exporting there too; makes them the global providers (so FastAPI's
-    and httpx's instrumentations use them) unless ``set_global=False``; then calls
+    meter provider exporting there too (unless ``OTEL_METRICS_EXPORTER=none``); makes
+    them the global providers (so FastAPI's and httpx's instrumentations use them) unless
+    ``set_global=False``; then calls
     :func:`runnables.otel.instrument` with content capture from
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``. Returns both providers
     (``force_flush()``/``shutdown()`` them to export what is queued; they also do at exit).
@@ -162,9 +163,13 @@ def instrument_from_env(*, set_global: bool = True) -> Providers:
     resource = Resource.create()
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(CountingSpanProcessor(OTLPSpanExporter()))
-    meter_provider = MeterProvider(
-        resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]
+    # OTEL_METRICS_EXPORTER=none: a backend that takes traces only (Phoenix, Jaeger).
+    readers = (
+        []
+        if os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "none"
+        else [PeriodicExportingMetricReader(OTLPMetricExporter())]
     )
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     if set_global:
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
