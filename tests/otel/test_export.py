@@ -202,3 +202,26 @@ def test_spans_dropped_by_a_full_queue_are_counted_and_never_wait() -> None:
     finally:
         exporter.release.set()
         provider.shutdown()
+
+
+def test_the_readme_example_exports_its_trace(receiver: Receiver) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "otel_phoenix.py"
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_SERVICE_NAME": "otel-demo",
+        "OTEL_METRICS_EXPORTER": "none",
+    }
+    out = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Paris is the capital of France." in out.stdout
+    names = [name for service, name in receiver.spans if service == "otel-demo"]
+    assert names.count("chat") == 2 and names.count("clean") == 2
+    assert "/v1/metrics" not in receiver.paths
