@@ -26,8 +26,11 @@ class Receiver:
     def __init__(self) -> None:
         self.spans: list[tuple[str, str]] = []  # (service.name, span name)
         self.paths: list[str] = []
+        #: (span name, kind, trace id, span id, parent span id) of each span received
+        self.records: list[tuple[str, int, bytes, bytes, bytes]] = []
         received = self.spans
         paths = self.paths
+        records = self.records
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -44,6 +47,10 @@ class Receiver:
                         )
                         for ss in rs.scope_spans:
                             received.extend((service, s.name) for s in ss.spans)
+                            records.extend(
+                                (s.name, s.kind, s.trace_id, s.span_id, s.parent_span_id)
+                                for s in ss.spans
+                            )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -225,3 +232,71 @@ def test_the_readme_example_exports_its_trace(receiver: Receiver) -> None:
     names = [name for service, name in receiver.spans if service == "otel-demo"]
     assert names.count("chat") == 2 and names.count("clean") == 2
     assert "/v1/metrics" not in receiver.paths
+
+
+def test_serve_otel_exports_each_request_with_the_chain_under_its_span(
+    receiver: Receiver, tmp_path: Any
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    pytest.importorskip("uvicorn")
+    (tmp_path / "chains.py").write_text(
+        "from runnables import RunnableLambda\n"
+        "chain = RunnableLambda(lambda x: x + 1, name='inc') | "
+        "RunnableLambda(lambda x: x * 2, name='double')\n"
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_SERVICE_NAME": "served",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # export each batch within 0.1 s
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runnables.cli", "serve", "chains:chain", "--otel"]
+        + ["--port", str(port), "--log-level", "warning"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/invoke", json={"input": 20}, timeout=5
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve --otel did not start"
+                time.sleep(0.2)
+        assert response.json()["output"] == 42
+        while not any(r[0] == "double" for r in receiver.records):
+            assert time.monotonic() < deadline, receiver.records
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    spans = {r[3]: r for r in receiver.records}
+    double = next(r for r in receiver.records if r[0] == "double")
+    server = [r for r in receiver.records if r[1] == 2 and r[2] == double[2]]  # 2: SERVER
+    assert len(server) == 1
+    chain_root = next(r for r in receiver.records if r[0] == "RunnableSequence")
+    assert chain_root[2] == double[2] and spans[double[4]] == chain_root
+    # The chain's root run nests under the request's server span (maybe via the route's).
+    parent = chain_root
+    while parent[4] in spans:
+        parent = spans[parent[4]]
+    assert parent == server[0]
