@@ -6,7 +6,7 @@ import asyncio
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -118,8 +118,21 @@ async def test_a_span_opened_in_a_lambda_nests_under_that_step(
         with user.start_as_current_span("user async work"):
             return x * 2
 
+    def on_thread(x: int) -> int:
+        with user.start_as_current_span("user thread work"):
+            return x
+
+    def sync_gen(chunks: Iterator[int]) -> Iterator[int]:
+        for x in chunks:
+            with user.start_as_current_span("user generator work"):
+                yield x
+
     chain = RunnableLambda(lambda x: x, name="first") | RunnableParallel(
-        s=RunnableLambda(work, name="sync step"), a=RunnableLambda(awork, name="async step")
+        s=RunnableLambda(work, name="sync step"),
+        a=RunnableLambda(awork, name="async step"),
+        t=RunnableLambda(on_thread, name="thread step", offload="always"),
+        # Fed by an async step, a sync generator runs on a thread of its own.
+        g=RunnableLambda(awork) | RunnableGenerator(sync_gen, name="generator step"),
     )
     if how == "ainvoke":
         await chain.ainvoke(1)
@@ -127,10 +140,20 @@ async def test_a_span_opened_in_a_lambda_nests_under_that_step(
         [c async for c in chain.astream(1)]
     else:
         await asyncio.to_thread(chain.invoke, 1)
-    for inner, step in (("user work", "sync step"), ("user async work", "async step")):
+    for inner, step in (
+        ("user work", "sync step"),
+        ("user thread work", "thread step"),
+        ("user generator work", "generator step"),
+    ):
         span = telemetry.named(inner)
         assert span.parent is not None
         assert span.parent.span_id == telemetry.named(step).context.span_id
+    async_steps = {
+        s.context.span_id for s in telemetry.spans() if s.name in ("async step", "awork")
+    }
+    async_work = [s for s in telemetry.spans() if s.name == "user async work"]
+    assert len(async_work) == 2
+    assert all(s.parent is not None and s.parent.span_id in async_steps for s in async_work)
 
 
 async def test_the_root_nests_under_the_ambient_span(telemetry: Telemetry) -> None:
