@@ -31,9 +31,9 @@ async def test_chat_openai_span_has_exact_usage_id_and_finish_reason(
             model="gpt-test", base_url=server.base_url, temperature=0.3, max_tokens=50
         )
         if streamed:
-            text = "".join([str(c.content) async for c in model.astream("hello")])
+            text = "".join([str(c.content) async for c in model.astream("hello", stop=["END"])])
         else:
-            text = str((await model.ainvoke("hello")).content)
+            text = str((await model.ainvoke("hello", stop=["END"])).content)
     assert text == "Hi there!"
     [span] = telemetry.spans()
     assert span.name == "chat gpt-test"
@@ -44,6 +44,7 @@ async def test_chat_openai_span_has_exact_usage_id_and_finish_reason(
     assert attrs["gen_ai.request.model"] == "gpt-test"
     assert attrs["gen_ai.request.temperature"] == 0.3
     assert attrs["gen_ai.request.max_tokens"] == 50
+    assert attrs["gen_ai.request.stop_sequences"] == ("END",)
     assert attrs["gen_ai.response.id"] == "chatcmpl-fake"
     assert attrs["gen_ai.response.model"] == "gpt-test-2025"
     assert attrs["gen_ai.response.finish_reasons"] == ("length",)

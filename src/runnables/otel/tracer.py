@@ -325,7 +325,6 @@ def _chat_start(run: Run, capture: bool) -> tuple[str, SpanKind, dict[str, Any]]
     for key, attr in (
         ("ls_temperature", "gen_ai.request.temperature"),
         ("ls_max_tokens", "gen_ai.request.max_tokens"),
-        ("ls_top_p", "gen_ai.request.top_p"),
     ):
         value = meta.get(key)
         if value is not None:
