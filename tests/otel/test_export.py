@@ -108,6 +108,35 @@ async def test_every_span_reaches_an_otlp_receiver_after_force_flush(
     }
 
 
+@pytest.mark.parametrize(
+    ("sampler", "arg", "expected"),
+    [("always_off", None, 0), ("traceidratio", "0", 0), ("traceidratio", "1", 10)],
+)
+async def test_the_sampler_comes_from_the_environment(
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    sampler: str,
+    arg: str | None,
+    expected: int,
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    if arg is not None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
+    providers = otel.instrument_from_env(set_global=False)
+    try:
+        chain = RunnableLambda(lambda x: x + 1, name="one")
+        for i in range(10):
+            await chain.ainvoke(i)
+        assert providers.tracer_provider.force_flush(10_000)
+    finally:
+        otel.uninstrument()
+        providers.tracer_provider.shutdown()
+        providers.meter_provider.shutdown()
+    assert len(receiver.spans) == expected
+
+
 @pytest.mark.parametrize("metrics", ["otlp", "none"])
 async def test_chat_metrics_go_to_the_receiver_unless_the_exporter_is_none(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch, metrics: str
