@@ -249,6 +249,8 @@ def worker_app() -> Any:
         app = create_app()
     else:
         app = build_app(load_target(spec), os.environ.get(PATH_ENV, ""), spec=spec)
+    if os.environ.get(OTEL_ENV):
+        app = start_otel(app)
     return _guard_hosts(app, os.environ.get(HOSTS_ENV, ""))
 
 
@@ -274,6 +276,30 @@ def _allowed_hosts(args: argparse.Namespace) -> str:
     from runnables.serve.server import default_allowed_hosts
 
     return ",".join(default_allowed_hosts(args.host) or ())
+
+
+OTEL_ENV = "RUNNABLES_SERVE_OTEL"
+
+
+def add_otel_flag(parser: argparse.ArgumentParser) -> None:
+    """The ``--otel`` flag, for every command that runs chains (``serve``, later ``batch``)."""
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="export OpenTelemetry traces and metrics over OTLP/HTTP, configured by the "
+        "standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, "
+        "OTEL_TRACES_SAMPLER); needs the 'otel' extra",
+    )
+
+
+def start_otel(app: Any = None) -> Any:
+    """Instrument from the environment; return ``app`` wrapped with request spans."""
+    try:
+        from runnables import otel
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    providers = otel.instrument_from_env()
+    return None if app is None else otel.instrument_app(app, *providers)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -337,6 +363,10 @@ def serve(args: argparse.Namespace) -> int:
                 f"(playground: {shown}/playground/)",
                 file=sys.stderr,
             )
+    if args.otel:
+        os.environ[OTEL_ENV] = "1"  # workers rebuild the app and instrument it themselves
+        if args.workers <= 1:
+            app = start_otel(app)
     if args.workers > 1:
         # Workers are separate processes: each rebuilds the app from the import string.
         if args.target is not None:
@@ -523,6 +553,7 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the most connections and tasks at once; past it new requests get 503 (default 1000)",
     )
+    add_otel_flag(p)
     p.set_defaults(handler=serve)
 
     p = commands.add_parser(

@@ -49,6 +49,7 @@ from runnables.core.bridge import drive, drive_stream, run_on_bridge, stream_on_
 from runnables.core.config import (
     CURRENT,
     ROOT,
+    ROOT_HOOK,
     Context,
     RunnableConfig,
     make_context,
@@ -250,7 +251,7 @@ class Runnable(Generic[Input, Output]):
         """
         if kwargs:
             return await self.bind(**kwargs).ainvoke(input, config)
-        if not config and CURRENT.get() is None:
+        if not config and CURRENT.get() is None and not ROOT_HOOK:
             return await self._ainvoke(input, ROOT)
         return cast(Output, await invoke_root(self, input, make_context(config)))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from contextvars import ContextVar
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -142,6 +143,12 @@ SYNC_ROOT = Context({}, sync=True)
 #: The context of the call whose step is running now (``None``: no call, or a plain one).
 CURRENT: ContextVar[Context | None] = ContextVar("runnables_context", default=None)
 
+#: Installed by ``runnables.otel.instrument()``: at most one function that returns the
+#: tracers of a new root call (empty when the call is not to be recorded). Changed in
+#: place, so modules that imported it see it; empty unless instrumented, so a plain call
+#: pays one truth test.
+ROOT_HOOK: list[Callable[[], tuple[Tracer, ...]]] = []
+
 
 def _check(config: RunnableConfig) -> RunnableConfig:
     """Validate ``config`` and return it with any unknown keys moved into ``configurable``.
@@ -200,6 +207,10 @@ def _move_unknown_keys(config: RunnableConfig) -> RunnableConfig:
 def make_context(config: RunnableConfig | None, *, sync: bool = False) -> Context:
     """Build the context for a public call from its config and the enclosing call."""
     parent = CURRENT.get()
+    if parent is None and ROOT_HOOK:
+        tracers = ROOT_HOOK[0]()
+        if tracers:
+            parent = Context({}, tracers=tracers, sync=sync)
     if not config:
         if parent is None:
             return SYNC_ROOT if sync else ROOT

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runnables.core.base import Runnable
     from runnables.core.config import Context
 
-__all__ = ["Run", "Tracer", "traced_ainvoke", "traced_atransform"]
+__all__ = ["Run", "Scope", "Tracer", "traced_ainvoke", "traced_atransform"]
 
 logger = logging.getLogger("runnables")
 
@@ -53,6 +53,10 @@ class Run:
     output: Any = _MISSING
     #: The exception the step raised (the object itself, for ``raise`` or ``isinstance``).
     exception: BaseException | None = None
+    #: Set by a tracer's ``on_start`` to have the step's own code run inside a scope of
+    #: its (OpenTelemetry: the run's span made current, so spans that user code or httpx
+    #: open nest under it). See :class:`Scope`.
+    scope: Scope | None = field(default=None, repr=False)
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -98,6 +102,24 @@ class Run:
         if self.end_time is None:
             return None
         return (self.end_time - self.start_time).total_seconds()
+
+
+class Scope:
+    """What a tracer makes current while a step's code runs (see ``Run.scope``).
+
+    The engine calls ``attach`` just before it runs or resumes the step and ``detach``
+    with its token just after, in the same frame and never across a ``yield``, so a
+    streamed step's scope is never in effect in its consumer's code and every detach
+    happens in the context its attach changed.
+    """
+
+    __slots__ = ()
+
+    def attach(self) -> Any:
+        raise NotImplementedError
+
+    def detach(self, token: Any) -> None:
+        raise NotImplementedError
 
 
 class Tracer:
@@ -304,8 +326,16 @@ async def _traced_ainvoke(
     if listeners:
         await _notify(listeners, "on_start", run, ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
+    scope = run.scope
     try:
-        output = await step._ainvoke(input, child)
+        if scope is None:
+            output = await step._ainvoke(input, child)
+        else:
+            token = scope.attach()
+            try:
+                output = await step._ainvoke(input, child)
+            finally:
+                scope.detach(token)
     except BaseException as exc:
         fail_run(ctx, run, exc)
         if has_pending(ctx):
@@ -392,6 +422,8 @@ async def traced_atransform(
     got = False
     agen = step._atransform(inputs, child)
     tracers = ctx.tracers
+    if run.scope is not None:
+        agen = _in_scope(agen, run.scope)
     try:
         async for chunk in agen:
             for tracer in tracers:
@@ -423,6 +455,30 @@ async def traced_atransform(
         await settle(ctx)
     if listeners:
         await _notify(listeners, "on_end", run, ctx)
+
+
+async def _in_scope(agen: AsyncIterator[Any], scope: Scope) -> AsyncIterator[Any]:
+    """``agen``'s chunks, each pulled with ``scope`` attached and detached before the
+    chunk is handed on (a scope held across the ``yield`` would be in effect in the
+    consumer's code, and detached in another context: "Failed to detach context")."""
+    try:
+        while True:
+            token = scope.attach()
+            try:
+                chunk = await agen.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                scope.detach(token)
+            yield chunk
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            token = scope.attach()
+            try:
+                await aclose()
+            finally:
+                scope.detach(token)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
