@@ -92,6 +92,7 @@ if TYPE_CHECKING:
     from runnables.providers.openai import ChatOpenAI
     from runnables.serve import add_openai_routes, add_routes
     from runnables.serve.remote import RemoteRunnable
+    from runnables.tools import BaseTool, StructuredTool, Tool, ToolException, tool
 
 __version__ = "0.1.0"
 
@@ -133,6 +134,17 @@ _LAZY = {
     "add_openai_routes": "runnables.serve",
     "RemoteRunnable": "runnables.serve.remote",
 }
+
+# Tools, documents and retrieval, chat history (langchain-core's names).
+_LAZY.update(
+    {
+        "BaseTool": "runnables.tools",
+        "StructuredTool": "runnables.tools",
+        "Tool": "runnables.tools",
+        "ToolException": "runnables.tools",
+        "tool": "runnables.tools",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -227,4 +239,13 @@ __all__ = [
     "merge_configs",
     "patch_config",
     "set_offload_policy",
+]
+
+# Tools, documents and retrieval, chat history.
+__all__ += [
+    "BaseTool",
+    "StructuredTool",
+    "Tool",
+    "ToolException",
+    "tool",
 ]

@@ -253,6 +253,20 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
         out = {"type": "function", "function": fn}
     elif hasattr(tool, "args_schema") and hasattr(tool, "name"):
         args_schema = tool.args_schema
+        if hasattr(tool, "tool_call_schema"):
+            # A BaseTool: the model sees its arguments without injected ones; a
+            # single-input Tool without a schema takes one string, named as
+            # langchain-core names it.
+            from runnables.tools import Tool
+
+            if args_schema is None and isinstance(tool, Tool):
+                args_schema = {
+                    "properties": {"__arg1": {"title": "__arg1", "type": "string"}},
+                    "required": ["__arg1"],
+                    "type": "object",
+                }
+            else:
+                args_schema = tool.tool_call_schema
         if _is_pydantic_model(args_schema):
             params = _strip_titles(args_schema.model_json_schema())
             params.pop("title", None)
