@@ -61,6 +61,8 @@ from runnables.errors import (
 
 if TYPE_CHECKING:
     from runnables.core.graph import Edge, Graph, Node
+    from runnables.documents import Document
+    from runnables.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
     from runnables.messages import (
         AIMessage,
         AIMessageChunk,
@@ -90,9 +92,11 @@ if TYPE_CHECKING:
     from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
     from runnables.providers.local import ChatLocal
     from runnables.providers.openai import ChatOpenAI
+    from runnables.retrievers import BaseRetriever
     from runnables.serve import add_openai_routes, add_routes
     from runnables.serve.remote import RemoteRunnable
     from runnables.tools import BaseTool, StructuredTool, Tool, ToolException, tool
+    from runnables.vectorstores import InMemoryVectorStore, VectorStore, VectorStoreRetriever
 
 __version__ = "0.1.0"
 
@@ -143,6 +147,14 @@ _LAZY.update(
         "Tool": "runnables.tools",
         "ToolException": "runnables.tools",
         "tool": "runnables.tools",
+        "Document": "runnables.documents",
+        "Embeddings": "runnables.embeddings",
+        "DeterministicFakeEmbedding": "runnables.embeddings",
+        "FakeEmbeddings": "runnables.embeddings",
+        "BaseRetriever": "runnables.retrievers",
+        "VectorStore": "runnables.vectorstores",
+        "InMemoryVectorStore": "runnables.vectorstores",
+        "VectorStoreRetriever": "runnables.vectorstores",
     }
 )
 
@@ -248,4 +260,12 @@ __all__ += [
     "Tool",
     "ToolException",
     "tool",
+    "Document",
+    "Embeddings",
+    "DeterministicFakeEmbedding",
+    "FakeEmbeddings",
+    "BaseRetriever",
+    "VectorStore",
+    "InMemoryVectorStore",
+    "VectorStoreRetriever",
 ]
