@@ -60,6 +60,11 @@ from runnables.errors import (
 )
 
 if TYPE_CHECKING:
+    from runnables.chat_history import (
+        BaseChatMessageHistory,
+        InMemoryChatMessageHistory,
+        RunnableWithMessageHistory,
+    )
     from runnables.core.graph import Edge, Graph, Node
     from runnables.documents import Document
     from runnables.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
@@ -155,6 +160,9 @@ _LAZY.update(
         "VectorStore": "runnables.vectorstores",
         "InMemoryVectorStore": "runnables.vectorstores",
         "VectorStoreRetriever": "runnables.vectorstores",
+        "BaseChatMessageHistory": "runnables.chat_history",
+        "InMemoryChatMessageHistory": "runnables.chat_history",
+        "RunnableWithMessageHistory": "runnables.chat_history",
     }
 )
 
@@ -268,4 +276,7 @@ __all__ += [
     "VectorStore",
     "InMemoryVectorStore",
     "VectorStoreRetriever",
+    "BaseChatMessageHistory",
+    "InMemoryChatMessageHistory",
+    "RunnableWithMessageHistory",
 ]
