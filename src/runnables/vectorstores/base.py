@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, model_validator
@@ -16,6 +16,7 @@ from runnables.retrievers.base import BaseRetriever
 __all__ = ["VectorStore", "VectorStoreRetriever", "cosine_similarity", "maximal_marginal_relevance"]
 
 VST = TypeVar("VST", bound="VectorStore")
+T = TypeVar("T")
 
 
 def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
@@ -50,9 +51,12 @@ def maximal_marginal_relevance(
 class VectorStore(ABC):
     """A store of documents searchable by the similarity of their embeddings.
 
-    Implementations provide ``aadd_documents``, ``asimilarity_search_with_score``,
-    ``adelete`` and ``aget_by_ids`` (the async path is the real one) plus their sync
-    twins; everything else here is built on those.
+    As in langchain-core, an implementation provides ``similarity_search`` and
+    ``from_texts`` plus either ``add_texts`` or ``add_documents`` (each defaults to the
+    other). Every async method defaults to its async sibling when the store overrides
+    one (``aadd_texts`` <-> ``aadd_documents``), else to the sync method on a worker
+    thread, so async callers never block their loop; a store with an async client
+    overrides the async methods to make that path native.
     """
 
     @property
@@ -60,47 +64,7 @@ class VectorStore(ABC):
         """The embeddings the store uses, if it exposes them."""
         return None
 
-    # ------------------------------------------------------------------ to implement
-
-    @abstractmethod
-    def add_documents(self, documents: list[Document], ids: list[str] | None = None) -> list[str]:
-        """Store documents; returns their ids (a document's own ``id`` is kept)."""
-
-    @abstractmethod
-    async def aadd_documents(
-        self, documents: list[Document], ids: list[str] | None = None
-    ) -> list[str]:
-        """Store documents; returns their ids."""
-
-    @abstractmethod
-    def similarity_search_with_score(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """The ``k`` most similar documents with their similarity, best first."""
-
-    @abstractmethod
-    async def asimilarity_search_with_score(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """The ``k`` most similar documents with their similarity, best first."""
-
-    def delete(self, ids: list[str] | None = None) -> bool | None:
-        """Remove documents by id."""
-        raise NotImplementedError(f"{type(self).__name__} does not support delete.")
-
-    async def adelete(self, ids: list[str] | None = None) -> bool | None:
-        """Remove documents by id."""
-        return self.delete(ids)
-
-    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """The stored documents with these ids (missing ids are skipped)."""
-        raise NotImplementedError(f"{type(self).__name__} does not support get_by_ids.")
-
-    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """The stored documents with these ids (missing ids are skipped)."""
-        return self.get_by_ids(ids)
-
-    # ------------------------------------------------------------------ built on those
+    # ------------------------------------------------------------------ adding
 
     def add_texts(
         self,
@@ -108,9 +72,23 @@ class VectorStore(ABC):
         metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
+        **kwargs: Any,
     ) -> list[str]:
         """Store texts (with ``metadatas``, one per text); returns their ids."""
-        return self.add_documents(_documents(texts, metadatas, ids), ids=ids)
+        if type(self).add_documents is VectorStore.add_documents:
+            raise NotImplementedError(_neither(self, "add_texts", "add_documents"))
+        if ids is not None:
+            kwargs["ids"] = ids
+        return self.add_documents(_documents(texts, metadatas, ids), **kwargs)
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Store documents; returns their ids (a document's own ``id`` is kept)."""
+        if type(self).add_texts is VectorStore.add_texts:
+            raise NotImplementedError(_neither(self, "add_texts", "add_documents"))
+        if "ids" not in kwargs and any(doc.id for doc in documents):
+            kwargs["ids"] = [doc.id for doc in documents]
+        texts = [doc.page_content for doc in documents]
+        return self.add_texts(texts, [doc.metadata for doc in documents], **kwargs)
 
     async def aadd_texts(
         self,
@@ -118,18 +96,63 @@ class VectorStore(ABC):
         metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
+        **kwargs: Any,
     ) -> list[str]:
         """Store texts (with ``metadatas``, one per text); returns their ids."""
-        return await self.aadd_documents(_documents(texts, metadatas, ids), ids=ids)
+        if ids is not None:
+            kwargs["ids"] = ids
+        if type(self).aadd_documents is not VectorStore.aadd_documents:
+            return await self.aadd_documents(_documents(texts, metadatas, ids), **kwargs)
+        return await _thread(self.add_texts, list(texts), metadatas, **kwargs)
 
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Store documents; returns their ids (a document's own ``id`` is kept)."""
+        if type(self).aadd_texts is not VectorStore.aadd_texts:
+            if "ids" not in kwargs and any(doc.id for doc in documents):
+                kwargs["ids"] = [doc.id for doc in documents]
+            texts = [doc.page_content for doc in documents]
+            return await self.aadd_texts(texts, [doc.metadata for doc in documents], **kwargs)
+        return await _thread(self.add_documents, documents, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Remove documents by id."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement delete.")
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Remove documents by id."""
+        return await _thread(self.delete, ids, **kwargs)
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents with these ids (missing ids are skipped)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement get_by_ids.")
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents with these ids (missing ids are skipped)."""
+        return await _thread(self.get_by_ids, ids)
+
+    # ------------------------------------------------------------------ searching
+
+    @abstractmethod
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The ``k`` documents most similar to ``query``, best first."""
-        return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
 
     async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The ``k`` documents most similar to ``query``, best first."""
-        pairs = await self.asimilarity_search_with_score(query, k, **kwargs)
-        return [doc for doc, _ in pairs]
+        return await _thread(self.similarity_search, query, k, **kwargs)
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` most similar documents with their similarity, best first."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement similarity_search_with_score."
+        )
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` most similar documents with their similarity, best first."""
+        return await _thread(self.similarity_search_with_score, query, k, **kwargs)
 
     def similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, *, score_threshold: float | None = None, **kwargs: Any
@@ -149,13 +172,15 @@ class VectorStore(ABC):
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[Document]:
         """``k`` documents relevant to ``query`` but unlike each other."""
-        raise NotImplementedError(f"{type(self).__name__} does not support MMR search.")
+        raise NotImplementedError(f"{type(self).__name__} does not implement MMR search.")
 
     async def amax_marginal_relevance_search(
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[Document]:
         """``k`` documents relevant to ``query`` but unlike each other."""
-        return self.max_marginal_relevance_search(query, k, fetch_k, lambda_mult, **kwargs)
+        return await _thread(
+            self.max_marginal_relevance_search, query, k, fetch_k, lambda_mult, **kwargs
+        )
 
     def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
         """Search by ``search_type``: similarity, similarity_score_threshold or mmr."""
@@ -179,25 +204,10 @@ class VectorStore(ABC):
             return await self.amax_marginal_relevance_search(query, **kwargs)
         raise ValueError(_bad_search_type(search_type))
 
-    @classmethod
-    def from_documents(
-        cls: type[VST], documents: list[Document], embedding: Embeddings, **kwargs: Any
-    ) -> VST:
-        """A new store holding ``documents``."""
-        store = cls(embedding=embedding, **kwargs)  # type: ignore[call-arg]
-        store.add_documents(documents)
-        return store
+    # ------------------------------------------------------------------ building
 
     @classmethod
-    async def afrom_documents(
-        cls: type[VST], documents: list[Document], embedding: Embeddings, **kwargs: Any
-    ) -> VST:
-        """A new store holding ``documents``."""
-        store = cls(embedding=embedding, **kwargs)  # type: ignore[call-arg]
-        await store.aadd_documents(documents)
-        return store
-
-    @classmethod
+    @abstractmethod
     def from_texts(
         cls: type[VST],
         texts: list[str],
@@ -208,9 +218,6 @@ class VectorStore(ABC):
         **kwargs: Any,
     ) -> VST:
         """A new store holding ``texts``."""
-        store = cls(embedding=embedding, **kwargs)  # type: ignore[call-arg]
-        store.add_texts(texts, metadatas, ids=ids)
-        return store
 
     @classmethod
     async def afrom_texts(
@@ -223,9 +230,31 @@ class VectorStore(ABC):
         **kwargs: Any,
     ) -> VST:
         """A new store holding ``texts``."""
-        store = cls(embedding=embedding, **kwargs)  # type: ignore[call-arg]
-        await store.aadd_texts(texts, metadatas, ids=ids)
-        return store
+        if ids is not None:
+            kwargs["ids"] = ids
+        return await _thread(cls.from_texts, texts, embedding, metadatas, **kwargs)
+
+    @classmethod
+    def from_documents(
+        cls: type[VST], documents: list[Document], embedding: Embeddings, **kwargs: Any
+    ) -> VST:
+        """A new store holding ``documents`` (their ids kept when they have them)."""
+        if "ids" not in kwargs and any(doc.id for doc in documents):
+            kwargs["ids"] = [doc.id for doc in documents]
+        texts = [doc.page_content for doc in documents]
+        return cls.from_texts(texts, embedding, [doc.metadata for doc in documents], **kwargs)
+
+    @classmethod
+    async def afrom_documents(
+        cls: type[VST], documents: list[Document], embedding: Embeddings, **kwargs: Any
+    ) -> VST:
+        """A new store holding ``documents`` (their ids kept when they have them)."""
+        if "ids" not in kwargs and any(doc.id for doc in documents):
+            kwargs["ids"] = [doc.id for doc in documents]
+        texts = [doc.page_content for doc in documents]
+        return await cls.afrom_texts(
+            texts, embedding, [doc.metadata for doc in documents], **kwargs
+        )
 
     def as_retriever(
         self,
@@ -245,6 +274,16 @@ class VectorStore(ABC):
             metadata=metadata,
             name=name,
         )
+
+
+async def _thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    from runnables.core.function import _to_thread
+
+    return await _to_thread(func, *args, **kwargs)
+
+
+def _neither(store: VectorStore, a: str, b: str) -> str:
+    return f"{type(store).__name__} must implement {a!r} or {b!r} (each defaults to the other)."
 
 
 def _embedding_tag(store: VectorStore) -> list[str]:
@@ -329,12 +368,10 @@ class VectorStoreRetriever(BaseRetriever):
             query, self.search_type, **(self.search_kwargs | kwargs)
         )
 
-    def add_documents(self, documents: list[Document], ids: list[str] | None = None) -> list[str]:
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Add documents to the store."""
-        return self.vectorstore.add_documents(documents, ids=ids)
+        return self.vectorstore.add_documents(documents, **kwargs)
 
-    async def aadd_documents(
-        self, documents: list[Document], ids: list[str] | None = None
-    ) -> list[str]:
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Add documents to the store."""
-        return await self.vectorstore.aadd_documents(documents, ids=ids)
+        return await self.vectorstore.aadd_documents(documents, **kwargs)

@@ -32,7 +32,10 @@ class InMemoryVectorStore(VectorStore):
     """
 
     def __init__(self, embedding: Embeddings) -> None:
-        if not isinstance(embedding, Embeddings):
+        if not (
+            callable(getattr(embedding, "embed_documents", None))
+            and callable(getattr(embedding, "embed_query", None))
+        ):
             raise TypeError(
                 f"InMemoryVectorStore needs an Embeddings object, got {embedding!r} (a "
                 f"{type(embedding).__name__}); pass one such as "
@@ -68,24 +71,26 @@ class InMemoryVectorStore(VectorStore):
             }
         return out
 
-    def add_documents(self, documents: list[Document], ids: list[str] | None = None) -> list[str]:
+    def add_documents(
+        self, documents: list[Document], ids: list[str] | None = None, **kwargs: Any
+    ) -> list[str]:
         """Embed and store documents; returns their ids."""
         vectors = self.embedding.embed_documents([d.page_content for d in documents])
         return self._store(documents, vectors, ids)
 
     async def aadd_documents(
-        self, documents: list[Document], ids: list[str] | None = None
+        self, documents: list[Document], ids: list[str] | None = None, **kwargs: Any
     ) -> list[str]:
         """Embed and store documents; returns their ids."""
         vectors = await self.embedding.aembed_documents([d.page_content for d in documents])
         return self._store(documents, vectors, ids)
 
-    def delete(self, ids: Sequence[str] | None = None) -> None:
+    def delete(self, ids: Sequence[str] | None = None, **kwargs: Any) -> None:
         """Remove the documents with these ids (unknown ids are ignored)."""
         for doc_id in ids or ():
             self.store.pop(doc_id, None)
 
-    async def adelete(self, ids: Sequence[str] | None = None) -> None:
+    async def adelete(self, ids: Sequence[str] | None = None, **kwargs: Any) -> None:
         """Remove the documents with these ids (unknown ids are ignored)."""
         self.delete(ids)
 
@@ -128,6 +133,19 @@ class InMemoryVectorStore(VectorStore):
     ) -> list[Document]:
         """The ``k`` documents most similar to a vector."""
         return self.similarity_search_by_vector(embedding, k, filter)
+
+    def similarity_search(
+        self, query: str, k: int = 4, filter: DocFilter | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """The ``k`` documents most similar to ``query``, best first."""
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, filter: DocFilter | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """The ``k`` documents most similar to ``query``, best first."""
+        pairs = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
+        return [doc for doc, _ in pairs]
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: DocFilter | None = None, **kwargs: Any
@@ -187,6 +205,57 @@ class InMemoryVectorStore(VectorStore):
         _no_extra(kwargs)
         vector = await self.embedding.aembed_query(query)
         return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> InMemoryVectorStore:
+        """A new store holding ``texts``."""
+        store = cls(embedding=embedding)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> InMemoryVectorStore:
+        """A new store holding ``texts`` (embedded with the async method)."""
+        store = cls(embedding=embedding)
+        await store.aadd_texts(texts, metadatas, ids=ids)
+        return store
+
+    def dump(self, path: str) -> None:
+        """Write the store (ids, vectors, texts, metadata) to a JSON file."""
+        import json
+        from pathlib import Path
+
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.store))
+
+    @classmethod
+    def load(cls, path: str, embedding: Embeddings, **kwargs: Any) -> InMemoryVectorStore:
+        """A store read from a file written by :meth:`dump`."""
+        import json
+        from pathlib import Path
+
+        store = cls(embedding=embedding)
+        store.store = json.loads(Path(path).read_text())
+        return store
 
 
 def _document(entry: dict[str, Any]) -> Document:
