@@ -164,3 +164,22 @@ def test_custom_history_factory_config_passes_keys_by_name() -> None:
     chat.invoke("hi", {"configurable": {"user_id": "u", "conversation_id": "c"}})
     assert histories[("u", "c")].messages == [HumanMessage("hi"), AIMessage("ok")]
     assert {s.id for s in chat.config_specs} == {"user_id", "conversation_id"}
+
+
+def test_input_schema_names_the_messages_key_as_langchain_core_does() -> None:
+    _, get = _sessions()
+    keyed = RunnableWithMessageHistory(
+        RunnableLambda(lambda d: "x"), get, input_messages_key="question"
+    )
+    schema = keyed.get_input_schema().model_json_schema()
+    assert schema["title"] == "RunnableWithChatHistoryInput"
+    assert schema["required"] == ["question"]
+    plain = RunnableWithMessageHistory(RunnableLambda(lambda m: "x"), get)
+    assert plain.get_input_schema().model_json_schema()["type"] == "array"
+
+
+def test_a_reply_that_is_not_messages_is_an_error_saying_what_is_expected() -> None:
+    _, get = _sessions()
+    chat = RunnableWithMessageHistory(RunnableLambda(lambda m: 123), get)
+    with pytest.raises(ValueError, match=r"Expected str, BaseMessage.*Got 123"):
+        chat.invoke("hi", _cfg("a"))

@@ -82,6 +82,21 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
         """The wrapped runnable's configurable fields plus the session keys."""
         return get_unique_config_specs([*self.runnable.config_specs, *self.history_factory_config])
 
+    def get_input_schema(self, config: Any = None) -> Any:
+        """The input's model: the new message(s), under ``input_messages_key`` if set."""
+        from pydantic import RootModel, create_model
+
+        if self.input_messages_key is None:
+            root: Any = RootModel[Sequence[BaseMessage]]  # type: ignore[index]
+            return type("RunnableWithChatHistoryInput", (root,), {"__module__": __name__})
+        annotation: Any = (
+            str | BaseMessage | Sequence[BaseMessage]
+            if self.history_messages_key
+            else Sequence[BaseMessage]
+        )
+        fields: Any = {self.input_messages_key: (annotation, ...)}
+        return create_model("RunnableWithChatHistoryInput", **fields)
+
     # ------------------------------------------------------------------ the session
 
     def _history(self, ctx: Context) -> BaseChatMessageHistory:
@@ -189,7 +204,7 @@ def _as_messages(value: Any, kind: type[BaseMessage], what: str) -> list[BaseMes
             return list(value[0])
         return list(value)
     raise ValueError(
-        f"Expected the {what} to be a string, a message or a list of messages, got "
-        f"{value!r} (a {type(value).__name__}); set {what}_messages_key to the dict key "
-        "holding the messages."
+        f"Expected str, BaseMessage, list[BaseMessage], or tuple[BaseMessage]. Got {value}. "
+        f"(The {what} of RunnableWithMessageHistory must be messages; set "
+        f"{what}_messages_key to the dict key that holds them.)"
     )
