@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -192,8 +192,26 @@ async def test_a_base_tool_subclass_with_arun_uses_it_for_async_calls() -> None:
     assert await _Echo().ainvoke({"text": "x"}) == "async x"
 
 
-def test_sync_invoke_of_a_tool_with_arun_takes_the_async_path() -> None:
-    assert _Echo().invoke({"text": "x"}) == "async x"
+def test_sync_invoke_of_a_tool_with_both_methods_runs_its_sync_method() -> None:
+    # As in langchain-core: the author wrote both, and _arun may even refuse sync use.
+    assert _Echo().invoke({"text": "x"}) == "sync x"
+
+
+async def test_sync_invoke_inside_a_loop_bound_chain_takes_the_async_method() -> None:
+    async def shout(s: str) -> str:
+        return s.upper()
+
+    chain = _Echo() | shout  # the async step makes the chain need a loop
+    assert await chain.ainvoke({"text": "x"}) == "ASYNC X"
+
+
+def test_an_async_only_tool_is_bridged_for_sync_callers() -> None:
+    @tool
+    async def only_async(x: int) -> int:
+        """Double."""
+        return 2 * x
+
+    assert only_async.invoke({"x": 2}) == 4
 
 
 def test_a_bad_args_schema_is_rejected_with_what_to_pass() -> None:
@@ -205,7 +223,7 @@ def test_a_tool_without_a_description_is_an_error_naming_it() -> None:
     def nodoc(x: int) -> int:
         return x
 
-    with pytest.raises(ValueError, match="'nodoc' has no description"):
+    with pytest.raises(ValueError, match=r"Function must have a docstring.*'nodoc'"):
         tool(nodoc)
 
 
@@ -273,3 +291,86 @@ async def test_bind_tools_takes_tool_objects_and_their_calls_run_them() -> None:
     assert seen[0][0]["function"]["name"] == "add"
     results = [await add.ainvoke(tc) for tc in reply.tool_calls]
     assert results == [ToolMessage("7", tool_call_id="c1", name="add")]
+
+
+def test_parse_docstring_reads_google_style_as_langchain_core() -> None:
+    @tool(parse_docstring=True)
+    def foo(bar: str, baz: int) -> str:
+        """The foo.
+
+        Additional description here.
+
+        Args:
+            bar: The bar.
+            baz (int): The baz,
+                over two lines.
+
+        Returns:
+            Something.
+        """
+        return bar
+
+    assert foo.description == "The foo. Additional description here."
+    assert foo.args["bar"]["description"] == "The bar."
+    assert foo.args["baz"]["description"] == "The baz, over two lines."
+
+
+def test_parse_docstring_rejects_a_docstring_without_args() -> None:
+    def foo(bar: str) -> str:
+        """The foo."""
+        return bar
+
+    with pytest.raises(ValueError, match="Found invalid Google-Style docstring"):
+        tool(foo, parse_docstring=True)
+
+
+def test_tool_call_schema_is_named_after_the_tool_and_described_by_it() -> None:
+    class Args(BaseModel):
+        """Bar."""
+
+        x: int
+
+    @tool("lookup", description="Look things up.", args_schema=Args)
+    def look(x: int) -> str:
+        return str(x)
+
+    schema = look.tool_call_schema
+    assert not isinstance(schema, dict)
+    assert schema.model_json_schema()["title"] == "lookup"
+    assert schema.model_json_schema()["description"] == "Look things up."
+    assert look.tool_call_schema is schema  # built once
+
+
+class _FArgs(TypedDict):
+    a: int
+    b: list[int]
+
+
+def test_runnable_as_tool_takes_the_input_keys_as_arguments() -> None:
+    from runnables import RunnableLambda
+
+    def f(x: _FArgs) -> str:
+        return str(x["a"] + max(x["b"]))
+
+    as_tool = RunnableLambda(f).as_tool(description="Sum.")
+    assert as_tool.name == "f"
+    assert as_tool.invoke({"a": 3, "b": [1, 2]}) == "5"
+    by_types = RunnableLambda(lambda x: x["a"] * 2).as_tool(name="dbl", arg_types={"a": int})
+    assert by_types.invoke({"a": 4}) == 8
+    upper = RunnableLambda(lambda s: s.upper()).with_types(input_type=str)
+    assert upper.as_tool(name="up").invoke("x") == "X"
+
+
+def test_content_blocks_pass_through_and_other_values_are_json() -> None:
+    @tool
+    def blocks() -> list[dict[str, str]]:
+        """Blocks."""
+        return [{"type": "text", "text": "hi"}]
+
+    @tool
+    def unknown() -> list[dict[str, str]]:
+        """Not blocks."""
+        return [{"type": "bad", "foo": "bar"}]
+
+    assert blocks.invoke(_call("blocks", {})).content == [{"type": "text", "text": "hi"}]
+    assert unknown.invoke(_call("unknown", {})).content == '[{"type": "bad", "foo": "bar"}]'

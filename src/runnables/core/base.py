@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from runnables.core.retry import RunnableRetry
     from runnables.core.sequence import RunnableSequence
     from runnables.core.tracing import Run
+    from runnables.tools.base import BaseTool
 
 __all__ = ["Runnable", "RunnableLike", "coerce_to_runnable"]
 
@@ -614,6 +615,25 @@ class Runnable(Generic[Input, Output]):
     ) -> RunnableBinding[Input, Output]:
         """``with_listeners`` for async listener functions (they are awaited)."""
         return self.with_listeners(on_start=on_start, on_end=on_end, on_error=on_error)
+
+    def as_tool(
+        self,
+        args_schema: type[BaseModel] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        arg_types: dict[str, type] | None = None,
+    ) -> BaseTool:
+        """This runnable as a tool a chat model can call (see :mod:`runnables.tools`).
+
+        A runnable taking a string becomes a one-argument tool; one taking a dict takes
+        its keys as arguments (from ``args_schema``, ``arg_types`` or its input type).
+        """
+        from runnables.tools.convert import convert_runnable_to_tool
+
+        return convert_runnable_to_tool(
+            self, args_schema, name=name, description=description, arg_types=arg_types
+        )
 
     def configurable_fields(self, **kwargs: Any) -> Runnable[Input, Output]:
         """Let ``config['configurable']`` override attributes of this runnable per call."""

@@ -15,7 +15,7 @@ from runnables.tools.base import (
     ToolException,
     create_schema_from_function,
 )
-from runnables.tools.convert import convert_runnable_to_tool, tool
+from runnables.tools.convert import convert_runnable_to_tool, convert_to_openai_function, tool
 from runnables.tools.structured import StructuredTool, Tool
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Tool",
     "ToolException",
     "convert_runnable_to_tool",
+    "convert_to_openai_function",
     "convert_to_json_schema",
     "convert_to_openai_tool",
     "create_schema_from_function",

@@ -20,7 +20,14 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, cast
 
-from pydantic import BaseModel, Field, SkipValidation, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SkipValidation,
+    ValidationError,
+    create_model,
+)
 
 from runnables.core._util import note_step
 from runnables.core.base import run_leaf
@@ -113,42 +120,66 @@ def _config_param(func: Callable[..., Any]) -> str | None:
 def _parse_google_docstring(
     doc: str | None, params: Sequence[str], *, strict: bool
 ) -> tuple[str, dict[str, str]]:
-    """The description and ``Args:`` entries of a Google-style docstring."""
+    """The description and ``Args:`` entries of a Google-style docstring.
+
+    Read exactly as langchain-core reads it: the description is the paragraphs before
+    ``Args:`` (and before ``Returns:``/``Example:``) joined by spaces; an argument line is
+    ``name (type): text`` at the first argument's indentation, deeper lines continue it.
+    With ``strict``, a docstring without an ``Args:`` paragraph after the description is
+    an error when there are parameters to describe.
+    """
+    described = [p for p in params if p not in ("run_manager", "callbacks", "runtime", "return")]
     if not doc:
         if strict:
-            raise ValueError("The function has no docstring; parse_docstring=True needs one.")
+            raise ValueError(
+                "Found invalid Google-Style docstring: the function has none. Write one "
+                "with an 'Args:' section, or pass error_on_invalid_docstring=False."
+            )
         return "", {}
     blocks = doc.split("\n\n")
-    description_parts: list[str] = []
+    if (
+        strict
+        and described
+        and (len(blocks) < 2 or not any(b.startswith("Args:") for b in blocks[1:]))
+    ):
+        raise ValueError(
+            "Found invalid Google-Style docstring: it needs a description, then an 'Args:' "
+            f"section describing {described!r}. Fix it, or pass "
+            "error_on_invalid_docstring=False."
+        )
+    descriptors: list[str] = []
     args_block: str | None = None
-    for i, block in enumerate(blocks):
-        if block.lstrip().startswith("Args:"):
+    past_descriptors = False
+    for block in blocks:
+        if block.startswith("Args:"):
             args_block = block
             break
-        if block.lstrip().startswith(("Returns:", "Raises:", "Yields:")):
-            break
-        description_parts.append(block)
-        if i == len(blocks) - 1:
-            break
-    if strict and (args_block is None and params):
-        raise ValueError(
-            "The docstring has no 'Args:' section describing the parameters "
-            f"{list(params)!r}; write one, or pass error_on_invalid_docstring=False."
-        )
+        if block.startswith(("Returns:", "Example:")):
+            past_descriptors = True
+        elif not past_descriptors:
+            descriptors.append(block)
     descriptions: dict[str, str] = {}
     if args_block is not None:
         current: str | None = None
-        for line in args_block.splitlines()[1:]:
-            stripped = line.strip()
-            if not stripped:
+        arg_indent: int | None = None
+        for line in args_block.split("\n")[1:]:
+            if not line.strip():
                 continue
-            if ":" in stripped and not line.startswith(" " * 8):
-                key, _, text = stripped.partition(":")
-                current = key.split(" ")[0].strip().lstrip("*")
+            indent = len(line) - len(line.lstrip())
+            if arg_indent is None and ":" in line:
+                arg_indent = indent
+            continuation = arg_indent is not None and indent > arg_indent
+            if current is not None and continuation:
+                descriptions[current] += " " + line.strip()
+            elif ":" in line:
+                head, text = line.split(":", maxsplit=1)
+                head = head.strip()
+                name, _, annotation = head.partition(" ")
+                current = name if annotation.startswith("(") and annotation.endswith(")") else head
                 descriptions[current] = text.strip()
             elif current is not None:
-                descriptions[current] = f"{descriptions[current]} {stripped}".strip()
-    return "\n\n".join(part.strip() for part in description_parts).strip(), descriptions
+                descriptions[current] += " " + line.strip()
+    return " ".join(descriptors).strip(), descriptions
 
 
 def create_schema_from_function(
@@ -234,6 +265,10 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
     3
     >>> Add().invoke({"name": "add", "args": {"a": 1, "b": 2}, "id": "c1", "type": "tool_call"})
     ToolMessage(content='3', name='add', tool_call_id='c1')
+
+    A sync call run without an event loop (``invoke`` of the tool, or of a chain of
+    sync steps) uses ``_run``; async calls use ``_arun`` when the tool has one, else
+    ``_run`` on a worker thread. A tool with only ``_arun`` is bridged for sync callers.
     """
 
     _run_type: ClassVar[str] = "tool"  # type: ignore[misc]
@@ -268,6 +303,9 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
     extras: dict[str, Any] | None = None
     """Provider-specific fields of the tool definition."""
 
+    # (name, description, schema) -> the tool_call_schema model built for them.
+    _tool_call_schema_memo: Any = PrivateAttr(default=None)
+
     def __init__(self, **kwargs: Any) -> None:
         schema = kwargs.get("args_schema")
         if schema is not None and not isinstance(schema, dict) and not _is_model_class(schema):
@@ -293,8 +331,12 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         return await _to_thread(self._run, *args, **kwargs)
 
     def _has_async(self) -> bool:
-        """Whether the tool's work is async (else ``_run`` is called, inline or threaded)."""
+        """Whether the tool has its own async implementation."""
         return type(self)._arun is not BaseTool._arun
+
+    def _has_sync(self) -> bool:
+        """Whether the tool has its own sync implementation."""
+        return type(self)._run is not BaseTool._run
 
     def _sync_impl(self) -> Callable[..., Any]:
         return self._run
@@ -318,20 +360,28 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
 
     @property
     def tool_call_schema(self) -> ArgsSchema:
-        """The arguments schema as sent to the model: injected arguments left out."""
+        """The arguments schema as sent to the model: a model named after the tool, with
+        its description, and without injected arguments."""
         schema = self.args_schema
         if isinstance(schema, dict):
+            if self.description:
+                return {"description": self.description, **schema}
             return schema
         if schema is None:
             schema = self.get_input_schema()
-        injected = [
-            k for k, f in schema.model_fields.items() if _is_injected_field(f.annotation, f)
-        ]
-        if not injected:
-            return schema
-        fields = {k: (f.annotation, f) for k, f in schema.model_fields.items() if k not in injected}
+        key = (self.name, self.description, schema)
+        memo = self._tool_call_schema_memo
+        if memo is not None and memo[0] == key:
+            return cast(type[BaseModel], memo[1])
+        fields = {
+            k: (f.annotation, f)
+            for k, f in schema.model_fields.items()
+            if not _is_injected_field(f.annotation, f)
+        }
         model = cast(type[BaseModel], create_model(self.name, **fields))  # type: ignore[call-overload]
         model.__doc__ = self.description
+        # Building a model is slow and bind_tools asks on every bind: keep the last one.
+        self._tool_call_schema_memo = (key, model)
         return model
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
@@ -346,7 +396,10 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
     # ------------------------------------------------------------------ running
 
     def _needs_loop(self) -> bool:
-        return self._has_async()
+        # A tool's sync and async methods are two implementations its author wrote (as
+        # in langchain-core), not one bridged over the other: a sync call driven without
+        # a loop runs the sync one inline; only an async-only tool needs the loop.
+        return not self._has_sync()
 
     async def _ainvoke(self, input: str | dict[str, Any] | ToolCall, ctx: Context) -> Any:
         if _is_tool_call(input):
@@ -400,7 +453,9 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         self, tool_input: str | dict[str, Any], tool_call_id: str | None, ctx: Context
     ) -> Any:
         args, kwargs = self._to_args_and_kwargs(tool_input, tool_call_id)
-        is_async = self._has_async()
+        # Sync drive: the sync implementation inline. Async: the async one if the tool has
+        # it, else the sync one on a worker thread (a tool usually blocks on I/O).
+        is_async = self._has_async() and not (ctx.sync and self._has_sync())
         impl = self._async_impl() if is_async else self._sync_impl()
         param = _config_param(impl)
         if param is not None:
@@ -528,25 +583,37 @@ def _handled(exc: Exception, flag: Any, default: Any) -> Any:
     )
 
 
-def _is_content_block(value: Any) -> bool:
-    if isinstance(value, str):
+def _is_message_content_block(obj: Any) -> bool:
+    """Whether ``obj`` may be part of a ToolMessage's content as it is."""
+    if isinstance(obj, str):
         return True
-    return isinstance(value, dict) and value.get("type") in TOOL_MESSAGE_BLOCK_TYPES
+    return isinstance(obj, dict) and obj.get("type") in TOOL_MESSAGE_BLOCK_TYPES
+
+
+def _normalize_message_content(obj: Any) -> str | list[Any] | None:
+    """``obj`` as ToolMessage content (a string or a list of blocks), or None if it is
+    not content (then it is serialized instead)."""
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, (list, tuple)) and all(_is_message_content_block(e) for e in obj):
+        return list(obj)
+    return None
 
 
 def _format_output(
     content: Any, artifact: Any, tool_call_id: str | None, name: str, status: str
 ) -> Any:
-    """The tool's output: as returned, or as a ToolMessage answering ``tool_call_id``."""
+    """The tool's output: as returned, or as a ToolMessage answering ``tool_call_id``.
+
+    Content that is not text or content blocks is sent as JSON (``str()`` if it has no
+    JSON form); a ToolMessage (or a list of them) the tool built itself passes through.
+    """
     if tool_call_id is None or isinstance(content, ToolMessage):
         return content
     if isinstance(content, list) and content and all(isinstance(c, ToolMessage) for c in content):
         return content
-    if isinstance(content, str):
-        message_content: Any = content
-    elif isinstance(content, (list, tuple)) and all(_is_content_block(c) for c in content):
-        message_content = list(content)
-    else:
+    message_content = _normalize_message_content(content)
+    if message_content is None:
         try:
             message_content = json.dumps(content, ensure_ascii=False)
         except Exception:

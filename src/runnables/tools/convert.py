@@ -10,7 +10,15 @@ from runnables.core.base import Runnable
 from runnables.tools.base import ArgsSchema, BaseTool
 from runnables.tools.structured import StructuredTool, Tool
 
-__all__ = ["convert_runnable_to_tool", "tool"]
+__all__ = ["convert_runnable_to_tool", "convert_to_openai_function", "tool"]
+
+
+def convert_to_openai_function(function: Any, *, strict: bool | None = None) -> dict[str, Any]:
+    """The ``function`` part of :func:`convert_to_openai_tool`: name, description,
+    parameters (langchain-core's older format, still used by some providers)."""
+    from runnables.models.tools import convert_to_openai_tool
+
+    return dict(convert_to_openai_tool(function, strict=strict)["function"])
 
 
 @overload

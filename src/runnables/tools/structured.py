@@ -25,6 +25,9 @@ class _FunctionTool(BaseTool):
     def _has_async(self) -> bool:
         return self.coroutine is not None
 
+    def _has_sync(self) -> bool:
+        return self.func is not None
+
     def _sync_impl(self) -> Callable[..., Any]:
         if self.func is None:
             raise NotImplementedError(
@@ -105,7 +108,8 @@ class StructuredTool(_FunctionTool):
                 text = "" if doc and "A base class for creating Pydantic models" in doc else doc
         if text is None:
             raise ValueError(
-                f"Tool {name!r} has no description: give the function a docstring or pass "
+                "Function must have a docstring if description not provided: the tool "
+                f"{name!r} has neither. Give the function a docstring or pass "
                 "description=... (the model reads it to decide when to call the tool)."
             )
         if description is None:
