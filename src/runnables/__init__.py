@@ -94,7 +94,14 @@ if TYPE_CHECKING:
         PydanticOutputParser,
         StrOutputParser,
     )
-    from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+    from runnables.prompts import (
+        ChatPromptTemplate,
+        FewShotChatMessagePromptTemplate,
+        FewShotPromptTemplate,
+        MessagesPlaceholder,
+        PromptTemplate,
+        load_prompt,
+    )
     from runnables.providers.local import ChatLocal
     from runnables.providers.openai import ChatOpenAI
     from runnables.retrievers import BaseRetriever
@@ -163,6 +170,9 @@ _LAZY.update(
         "BaseChatMessageHistory": "runnables.chat_history",
         "InMemoryChatMessageHistory": "runnables.chat_history",
         "RunnableWithMessageHistory": "runnables.chat_history",
+        "FewShotPromptTemplate": "runnables.prompts",
+        "FewShotChatMessagePromptTemplate": "runnables.prompts",
+        "load_prompt": "runnables.prompts",
     }
 )
 
@@ -279,4 +289,7 @@ __all__ += [
     "BaseChatMessageHistory",
     "InMemoryChatMessageHistory",
     "RunnableWithMessageHistory",
+    "FewShotPromptTemplate",
+    "FewShotChatMessagePromptTemplate",
+    "load_prompt",
 ]

@@ -1,4 +1,4 @@
-"""Template formats: f-string (the default) and jinja2 (rendered in a sandbox).
+"""Template formats: f-string (the default), mustache, and jinja2 (rendered in a sandbox).
 
 Also the errors a template raises: a bad template is a developer mistake
 (:class:`InvalidPromptTemplateError`); a missing variable in the input is
@@ -26,8 +26,8 @@ __all__ = [
     "missing_variables_error",
 ]
 
-PromptTemplateFormat = Literal["f-string", "jinja2"]
-_FORMATS = ("f-string", "jinja2")
+PromptTemplateFormat = Literal["f-string", "mustache", "jinja2"]
+_FORMATS = ("f-string", "mustache", "jinja2")
 
 
 class InvalidPromptTemplateError(UserError, ValueError):
@@ -56,9 +56,8 @@ class PromptInputError(RunnablesError, KeyError):
 def check_format(template_format: str) -> None:
     """Raise a clear error for a template format this library does not support."""
     if template_format not in _FORMATS:
-        hint = " (mustache is not supported; use jinja2)" if template_format == "mustache" else ""
         raise InvalidPromptTemplateError(
-            f"Unknown template_format {template_format!r}{hint}. Use one of {list(_FORMATS)}."
+            f"Unknown template_format {template_format!r}. Use one of {list(_FORMATS)}."
         )
 
 
@@ -160,13 +159,28 @@ def get_template_variables(template: str, template_format: str) -> list[str]:
     check_format(template_format)
     if template_format == "jinja2":
         return list(jinja2_variables(template))
+    if template_format == "mustache":
+        return sorted(_mustache_variables(template))
     return list(f_string_variables(template))
+
+
+def _mustache_variables(template: str) -> set[str]:
+    from runnables.prompts.mustache import MustacheSyntaxError, mustache_template_vars
+
+    try:
+        return mustache_template_vars(template)
+    except MustacheSyntaxError as exc:
+        raise InvalidPromptTemplateError(str(exc)) from None
 
 
 def format_template(template: str, template_format: str, values: Mapping[str, Any]) -> str:
     """Render a template with ``values`` (a missing f-string variable raises ``KeyError``)."""
     if template_format == "f-string":
         return template.format_map(values)
+    if template_format == "mustache":
+        from runnables.prompts.mustache import mustache_render
+
+        return mustache_render(template, values)
     return str(_jinja_template(template).render(**values))
 
 
@@ -174,6 +188,10 @@ def formatter_for(template: str, template_format: str) -> Callable[[Mapping[str,
     """A function that renders ``template``: the work of parsing it is done once, here."""
     if template_format == "f-string":
         return template.format_map
+    if template_format == "mustache":
+        from runnables.prompts.mustache import mustache_render
+
+        return functools.partial(mustache_render, template)
     compiled = _jinja_template(template)
     return lambda values: str(compiled.render(**values))
 
