@@ -76,7 +76,7 @@ def test_examples_and_selector_are_exclusive_and_one_is_required() -> None:
 
 
 def test_validate_template_checks_declared_variables() -> None:
-    with pytest.raises(InvalidPromptTemplateError, match=r"missing \['question'\]"):
+    with pytest.raises(InvalidPromptTemplateError, match=r"from \[\]. The template also uses"):
         FewShotPromptTemplate(
             examples=EXAMPLES,
             example_prompt=PromptTemplate.from_template("{q}"),
@@ -195,3 +195,43 @@ def test_pretty_repr_matches_langchain_core() -> None:
         "============================= Messages Placeholder =============================\n\n"
         "{history}"
     )
+
+
+def test_validate_template_only_warns_for_jinja2() -> None:
+    pytest.importorskip("jinja2")
+    with pytest.warns(UserWarning, match="Extra variables"):
+        FewShotPromptTemplate(
+            examples=EXAMPLES,
+            example_prompt=PromptTemplate.from_template("{q}"),
+            suffix="{{ question }}",
+            input_variables=["question", "extra"],
+            template_format="jinja2",
+            validate_template=True,
+        )
+
+
+def test_a_message_template_plus_a_few_shot_prompt_is_a_chat_prompt() -> None:
+    from runnables.prompts import SystemMessagePromptTemplate
+
+    few_shot = FewShotChatMessagePromptTemplate(
+        examples=[{"input": "1", "output": "2"}],
+        example_prompt=ChatPromptTemplate.from_messages([("human", "{input}"), ("ai", "{output}")]),
+    )
+    prompt = SystemMessagePromptTemplate.from_template("Count.") + few_shot
+    assert isinstance(prompt, ChatPromptTemplate)
+    assert [m.text for m in prompt.format_messages()] == ["Count.", "1", "2"]
+
+
+async def test_a_chat_prompt_awaits_an_async_example_selector_in_async_calls() -> None:
+    selector = _Shortest()
+    few_shot = FewShotChatMessagePromptTemplate(
+        example_selector=selector,
+        example_prompt=ChatPromptTemplate.from_messages([("human", "{q}"), ("ai", "{a}")]),
+    )
+    prompt = ChatPromptTemplate.from_messages([few_shot, ("human", "{question}")])
+    sync_texts = [m.text for m in prompt.invoke({"question": "10+10"}).to_messages()]
+    assert sync_texts == ["2+2", "4", "3+3", "6", "10+10"]  # sync: select_examples
+    value = await prompt.ainvoke({"question": "10+10"})
+    assert [m.text for m in value.to_messages()] == ["2+2", "4", "10+10"]  # aselect_examples
+    formatted = await prompt.aformat_messages(question="10+10")
+    assert [m.text for m in formatted] == ["2+2", "4", "10+10"]

@@ -17,6 +17,7 @@ from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
     PromptInputError,
     PromptTemplateFormat,
+    check_valid_template,
     get_template_variables,
 )
 from runnables.prompts.loading import load_prompt, load_prompt_from_config
@@ -43,6 +44,7 @@ __all__ = [
     "StringPromptTemplate",
     "StringPromptValue",
     "SystemMessagePromptTemplate",
+    "check_valid_template",
     "get_template_variables",
     "load_prompt",
     "load_prompt_from_config",

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from runnables.core.config import Context
 from runnables.messages import (
     AIMessage,
     AnyMessage,
@@ -65,6 +66,10 @@ class BaseMessagePromptTemplate:
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """``format_messages`` for async code (formatting never waits)."""
         return self.format_messages(**kwargs)
+
+    def __add__(self, other: Any) -> ChatPromptTemplate:
+        """A chat prompt of this entry followed by ``other`` (as langchain-core)."""
+        return ChatPromptTemplate([self]).__add__(other)
 
 
 class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
@@ -531,9 +536,39 @@ class ChatPromptTemplate(BasePromptTemplate):
             ) from None
         return out
 
+    @property
+    def _async_formatting(self) -> bool:
+        """Whether an entry formats differently in async code (an async example selector)."""
+        return any(getattr(e, "_async_formatting", False) for e in self.messages)
+
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
-        """``format_messages`` for async code (formatting never waits)."""
-        return self.format_messages(**kwargs)
+        """``format_messages`` for async code: entries with an async side (a few-shot
+        prompt's async example selector) are awaited; the rest never wait."""
+        if not self._async_formatting:
+            return self.format_messages(**kwargs)
+        values = self._merge_partial_and_user_variables(**kwargs)
+        if not self._required.issubset(values.keys()):
+            raise missing_variables_error(
+                self.get_name(),
+                self._required.difference(values),
+                self.input_variables,
+                list(kwargs),
+            )
+        out: list[BaseMessage] = []
+        for entry in self.messages:
+            if isinstance(entry, BaseMessage):
+                out.append(entry)
+            elif getattr(entry, "_async_formatting", False):
+                out.extend(await entry.aformat_messages(**values))  # type: ignore[union-attr]
+            else:
+                out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+        return out
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> ChatPromptValue:
+        values = self._validate_input(input)
+        if self._async_formatting:
+            return ChatPromptValue(await self.aformat_messages(**values))
+        return self.format_prompt(**values)
 
     def format_prompt(self, **kwargs: Any) -> ChatPromptValue:
         """Format into a :class:`ChatPromptValue`."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from runnables.core.config import Context
 from runnables.messages.base import BaseMessage
 from runnables.messages.convert import get_buffer_string
 from runnables.prompts.base import BasePromptTemplate
@@ -23,11 +24,12 @@ from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
     PromptTemplateFormat,
     check_format,
+    check_valid_template,
     format_template,
     get_template_variables,
 )
 from runnables.prompts.string import PromptTemplate, StringPromptTemplate
-from runnables.prompts.value import ChatPromptValue
+from runnables.prompts.value import ChatPromptValue, StringPromptValue
 
 __all__ = ["FewShotChatMessagePromptTemplate", "FewShotPromptTemplate"]
 
@@ -60,6 +62,13 @@ class _Examples:
             )
         self.examples = None if examples is None else [dict(e) for e in examples]
         self.example_selector = example_selector
+
+    @property
+    def _async_formatting(self) -> bool:
+        """Whether async formatting differs: the selector has ``aselect_examples``."""
+        return self.example_selector is not None and callable(
+            getattr(self.example_selector, "aselect_examples", None)
+        )
 
     def _get_examples(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         if self.examples is not None:
@@ -134,13 +143,8 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
         partials = dict(partial_variables or {})
         used = get_template_variables(prefix + suffix, template_format)
         if validate_template:
-            declared = set(input_variables or []) | set(partials)
-            if set(used) != declared:
-                raise InvalidPromptTemplateError(
-                    f"The prefix and suffix use {sorted(used)} but input_variables and "
-                    f"partial_variables declare {sorted(declared)}: missing "
-                    f"{sorted(set(used) - declared)}, extra {sorted(declared - set(used))}."
-                )
+            declared = [*(input_variables or []), *partials]
+            check_valid_template(prefix + suffix, template_format, declared)
         if input_variables is None or not validate_template:
             input_variables = [v for v in used if v not in partials]
         self._init_variables(list(input_variables), None, partials, None)
@@ -163,6 +167,12 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
         """``format``, asking an async example selector without blocking."""
         values = self._merge_partial_and_user_variables(**kwargs)
         return self._render(await self._aget_examples(values), values)
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> StringPromptValue:
+        values = self._validate_input(input)
+        if self._async_formatting:
+            return StringPromptValue(await self.aformat(**values))
+        return StringPromptValue(self.format(**values))
 
     def __repr__(self) -> str:
         return f"FewShotPromptTemplate(prefix={self.prefix!r}, suffix={self.suffix!r})"
@@ -223,6 +233,12 @@ class FewShotChatMessagePromptTemplate(BasePromptTemplate, BaseMessagePromptTemp
     def format_prompt(self, **kwargs: Any) -> ChatPromptValue:
         """The example messages as a prompt value."""
         return ChatPromptValue(self.format_messages(**kwargs))
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> ChatPromptValue:
+        values = self._validate_input(input)
+        if self._async_formatting:
+            return ChatPromptValue(await self.aformat_messages(**values))
+        return self.format_prompt(**values)
 
     def format(self, **kwargs: Any) -> str:
         """The example messages as a transcript string."""

@@ -19,6 +19,7 @@ from runnables.errors import MissingExtraError, RunnablesError, UserError
 
 __all__ = [
     "InvalidPromptTemplateError",
+    "check_valid_template",
     "PromptInputError",
     "PromptTemplateFormat",
     "format_template",
@@ -171,6 +172,35 @@ def _mustache_variables(template: str) -> set[str]:
         return mustache_template_vars(template)
     except MustacheSyntaxError as exc:
         raise InvalidPromptTemplateError(str(exc)) from None
+
+
+def check_valid_template(template: str, template_format: str, input_variables: list[str]) -> None:
+    """Check declared variables against a template, with langchain-core's rules.
+
+    f-string: a variable the template uses but ``input_variables`` lacks is an
+    :class:`InvalidPromptTemplateError` (a ``ValueError``); extra declared names are
+    fine. jinja2: missing or extra names give a ``UserWarning``. mustache: no check.
+    """
+    check_format(template_format)
+    used = set(get_template_variables(template, template_format))
+    declared = set(input_variables)
+    if template_format == "f-string":
+        if used - declared:
+            raise InvalidPromptTemplateError(
+                "Invalid prompt schema; check for mismatched or missing input parameters "
+                f"from {input_variables}. The template also uses {sorted(used - declared)}; "
+                "declare them, or leave input_variables out to infer them."
+            )
+    elif template_format == "jinja2":
+        import warnings
+
+        message = ""
+        if used - declared:
+            message += f"Missing variables: {used - declared} "
+        if declared - used:
+            message += f"Extra variables: {declared - used}"
+        if message:
+            warnings.warn(message.strip(), UserWarning, stacklevel=3)
 
 
 def format_template(template: str, template_format: str, values: Mapping[str, Any]) -> str:
