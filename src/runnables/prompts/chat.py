@@ -566,7 +566,8 @@ class ChatPromptTemplate(BasePromptTemplate):
 
     async def _ainvoke(self, input: Any, ctx: Context) -> ChatPromptValue:
         values = self._validate_input(input)
-        if self._async_formatting:
+        # A sync call driven without a loop uses the sync selector, as langchain-core.
+        if self._async_formatting and not ctx.sync:
             return ChatPromptValue(await self.aformat_messages(**values))
         return self.format_prompt(**values)
 

@@ -170,7 +170,8 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
 
     async def _ainvoke(self, input: Any, ctx: Context) -> StringPromptValue:
         values = self._validate_input(input)
-        if self._async_formatting:
+        # A sync call driven without a loop uses the sync selector, as langchain-core.
+        if self._async_formatting and not ctx.sync:
             return StringPromptValue(await self.aformat(**values))
         return StringPromptValue(self.format(**values))
 
@@ -236,7 +237,8 @@ class FewShotChatMessagePromptTemplate(BasePromptTemplate, BaseMessagePromptTemp
 
     async def _ainvoke(self, input: Any, ctx: Context) -> ChatPromptValue:
         values = self._validate_input(input)
-        if self._async_formatting:
+        # A sync call driven without a loop uses the sync selector, as langchain-core.
+        if self._async_formatting and not ctx.sync:
             return ChatPromptValue(await self.aformat_messages(**values))
         return self.format_prompt(**values)
 
