@@ -90,9 +90,13 @@ if TYPE_CHECKING:
     from runnables.models.init import init_chat_model
     from runnables.output_parsers import (
         CommaSeparatedListOutputParser,
+        JsonOutputKeyToolsParser,
         JsonOutputParser,
+        JsonOutputToolsParser,
         PydanticOutputParser,
+        PydanticToolsParser,
         StrOutputParser,
+        XMLOutputParser,
     )
     from runnables.prompts import (
         ChatPromptTemplate,
@@ -173,6 +177,10 @@ _LAZY.update(
         "FewShotPromptTemplate": "runnables.prompts",
         "FewShotChatMessagePromptTemplate": "runnables.prompts",
         "load_prompt": "runnables.prompts",
+        "XMLOutputParser": "runnables.output_parsers",
+        "JsonOutputToolsParser": "runnables.output_parsers",
+        "JsonOutputKeyToolsParser": "runnables.output_parsers",
+        "PydanticToolsParser": "runnables.output_parsers",
     }
 )
 
@@ -292,4 +300,8 @@ __all__ += [
     "FewShotPromptTemplate",
     "FewShotChatMessagePromptTemplate",
     "load_prompt",
+    "XMLOutputParser",
+    "JsonOutputToolsParser",
+    "JsonOutputKeyToolsParser",
+    "PydanticToolsParser",
 ]
