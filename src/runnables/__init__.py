@@ -71,9 +71,15 @@ if TYPE_CHECKING:
     from runnables.messages import (
         AIMessage,
         AIMessageChunk,
+        FunctionMessage,
         HumanMessage,
+        RemoveMessage,
         SystemMessage,
         ToolMessage,
+        convert_to_openai_messages,
+        filter_messages,
+        merge_message_runs,
+        trim_messages,
     )
     from runnables.models import (
         BaseChatModel,
@@ -181,6 +187,12 @@ _LAZY.update(
         "JsonOutputToolsParser": "runnables.output_parsers",
         "JsonOutputKeyToolsParser": "runnables.output_parsers",
         "PydanticToolsParser": "runnables.output_parsers",
+        "FunctionMessage": "runnables.messages",
+        "RemoveMessage": "runnables.messages",
+        "trim_messages": "runnables.messages",
+        "filter_messages": "runnables.messages",
+        "merge_message_runs": "runnables.messages",
+        "convert_to_openai_messages": "runnables.messages",
     }
 )
 
@@ -304,4 +316,10 @@ __all__ += [
     "JsonOutputToolsParser",
     "JsonOutputKeyToolsParser",
     "PydanticToolsParser",
+    "FunctionMessage",
+    "RemoveMessage",
+    "trim_messages",
+    "filter_messages",
+    "merge_message_runs",
+    "convert_to_openai_messages",
 ]

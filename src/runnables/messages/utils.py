@@ -1,0 +1,294 @@
+"""Working with lists of messages: filter, merge runs, trim to a budget, OpenAI format.
+
+Each of ``filter_messages``, ``merge_message_runs`` and ``trim_messages`` called without
+``messages`` returns a step doing that, for a chain
+(``trim_messages(max_tokens=100, token_counter=len) | model``), as in langchain-core.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from runnables.messages.base import (
+    AIMessage,
+    BaseMessage,
+    BaseMessageChunk,
+    SystemMessage,
+    ToolMessage,
+    _message_to_chunk,
+    message_chunk_to_message,
+)
+from runnables.messages.convert import (
+    MessageLikeRepresentation,
+    convert_to_messages,
+    message_to_openai_dict,
+)
+
+__all__ = [
+    "convert_to_openai_messages",
+    "count_tokens_approximately",
+    "filter_messages",
+    "merge_message_runs",
+    "trim_messages",
+]
+
+_TYPE_NAMES = {
+    "human": "human",
+    "user": "human",
+    "ai": "ai",
+    "assistant": "ai",
+    "system": "system",
+    "tool": "tool",
+    "function": "function",
+    "chat": "chat",
+}
+
+
+def _as_step(func: Callable[..., list[BaseMessage]], kwargs: dict[str, Any]) -> Any:
+    from runnables.core.function import RunnableLambda
+
+    return RunnableLambda(functools.partial(func, **kwargs), name=func.__name__)
+
+
+def _matches_type(message: BaseMessage, types: Any) -> bool:
+    if isinstance(types, (str, type)):
+        types = [types]
+    for t in types:
+        if isinstance(t, str):
+            if _TYPE_NAMES.get(t, t) == message.type or t == type(message).__name__:
+                return True
+        elif isinstance(message, t):
+            return True
+    return False
+
+
+def filter_messages(
+    messages: Sequence[MessageLikeRepresentation] | None = None,
+    *,
+    include_names: Sequence[str] | None = None,
+    exclude_names: Sequence[str] | None = None,
+    include_types: Sequence[str | type[BaseMessage]] | None = None,
+    exclude_types: Sequence[str | type[BaseMessage]] | None = None,
+    include_ids: Sequence[str] | None = None,
+    exclude_ids: Sequence[str] | None = None,
+    exclude_tool_calls: Sequence[str] | bool | None = None,
+) -> Any:
+    """The messages matching any ``include_*`` rule (all, if none) and no ``exclude_*`` one.
+
+    Types are names (``"human"``, ``"ai"``, ``"system"``, ``"tool"``...) or message
+    classes. ``exclude_tool_calls=True`` drops AI tool calls and the tool messages
+    answering them; a list of ids drops just those calls.
+
+    >>> from runnables.messages import HumanMessage, AIMessage
+    >>> filter_messages([HumanMessage("hi"), AIMessage("yo")], include_types=["human"])
+    [HumanMessage(content='hi')]
+    """
+    if messages is None:
+        return _as_step(filter_messages, {k: v for k, v in locals().items() if k != "messages"})
+    out: list[BaseMessage] = []
+    includes = (include_names, include_types, include_ids)
+    for msg in convert_to_messages(messages):
+        if exclude_names and msg.name in exclude_names:
+            continue
+        if exclude_types and _matches_type(msg, exclude_types):
+            continue
+        if exclude_ids and msg.id in exclude_ids:
+            continue
+        if exclude_tool_calls is True and (
+            (isinstance(msg, AIMessage) and msg.tool_calls) or isinstance(msg, ToolMessage)
+        ):
+            continue
+        if isinstance(exclude_tool_calls, (list, tuple, set)):
+            if isinstance(msg, ToolMessage) and msg.tool_call_id in exclude_tool_calls:
+                continue
+            if isinstance(msg, AIMessage) and msg.tool_calls:
+                kept = [tc for tc in msg.tool_calls if tc["id"] not in exclude_tool_calls]
+                if not kept and not msg.text:
+                    continue
+                if len(kept) != len(msg.tool_calls):
+                    content = msg.content
+                    if isinstance(content, list):
+                        content = [
+                            b
+                            for b in content
+                            if not (
+                                isinstance(b, dict)
+                                and b.get("type") == "tool_use"
+                                and b.get("id") in exclude_tool_calls
+                            )
+                        ]
+                    msg = msg.model_copy(update={"tool_calls": kept, "content": content})
+        if any(includes) and not (
+            (include_names and msg.name in include_names)
+            or (include_types and _matches_type(msg, include_types))
+            or (include_ids and msg.id in include_ids)
+        ):
+            continue
+        out.append(msg)
+    return out
+
+
+def merge_message_runs(
+    messages: Sequence[MessageLikeRepresentation] | None = None, *, chunk_separator: str = "\n"
+) -> Any:
+    """Consecutive messages of the same kind merged into one (tool messages never are).
+
+    String contents join with ``chunk_separator``; an AI message's tool calls add up.
+
+    >>> from runnables.messages import HumanMessage
+    >>> merge_message_runs([HumanMessage("a"), HumanMessage("b")])
+    [HumanMessage(content='a\\nb')]
+    """
+    if messages is None:
+        return _as_step(merge_message_runs, {"chunk_separator": chunk_separator})
+    merged: list[BaseMessage] = []
+    for msg in convert_to_messages(messages):
+        last = merged[-1] if merged else None
+        if (
+            last is None
+            or isinstance(msg, ToolMessage)
+            or type(message_chunk_to_message(last)) is not type(message_chunk_to_message(msg))
+        ):
+            merged.append(msg)
+            continue
+        left = _message_to_chunk(last.model_copy(update={"id": last.id}))
+        right = _message_to_chunk(msg)
+        if chunk_separator and left.content and right.content:
+            if isinstance(left.content, str) and isinstance(right.content, str):
+                left = left.model_copy(update={"content": left.content + chunk_separator})
+            elif isinstance(left.content, list):
+                left = left.model_copy(update={"content": [*left.content, chunk_separator]})
+        total: BaseMessageChunk = left + right
+        merged[-1] = message_chunk_to_message(total)
+    return merged
+
+
+def count_tokens_approximately(
+    messages: Sequence[BaseMessage],
+    *,
+    chars_per_token: float = 4.0,
+    extra_tokens_per_message: float = 3.0,
+) -> int:
+    """An estimate of the tokens in ``messages``: characters / 4, plus 3 per message."""
+    total = 0.0
+    for msg in messages:
+        text = msg.content if isinstance(msg.content, str) else repr(msg.content)
+        if isinstance(msg, AIMessage) and msg.tool_calls:
+            text += repr(msg.tool_calls)
+        if msg.name:
+            text += msg.name
+        total += math.ceil(len(text) / chars_per_token) + extra_tokens_per_message
+    return math.ceil(total)
+
+
+def _counter(token_counter: Any) -> Callable[[list[BaseMessage]], int]:
+    if token_counter == "approximate":
+        return count_tokens_approximately
+    counter = getattr(token_counter, "get_num_tokens_from_messages", None)
+    if counter is not None:
+        return counter  # type: ignore[no-any-return]
+    if callable(token_counter):
+        return token_counter  # type: ignore[no-any-return]
+    raise ValueError(
+        f"token_counter must be a function of a list of messages, a chat model, or "
+        f"'approximate', got {token_counter!r}."
+    )
+
+
+def trim_messages(
+    messages: Sequence[MessageLikeRepresentation] | None = None,
+    *,
+    max_tokens: int,
+    token_counter: Any,
+    strategy: Literal["first", "last"] = "last",
+    allow_partial: bool = False,
+    end_on: Sequence[str | type[BaseMessage]] | None = None,
+    start_on: Sequence[str | type[BaseMessage]] | None = None,
+    include_system: bool = False,
+) -> Any:
+    """The longest run of messages from the start (``"first"``) or the end (``"last"``)
+    whose token count fits ``max_tokens``.
+
+    ``token_counter`` counts a list of messages: a function, a chat model (its
+    ``get_num_tokens_from_messages``), or ``"approximate"``. With ``"last"``,
+    ``include_system`` keeps a leading system message, ``start_on`` drops messages
+    from the front of the kept run until one of those types; ``end_on`` drops messages
+    from the end until one of those types. Splitting a message (``allow_partial``) is
+    not supported: messages are kept or dropped whole.
+
+    >>> from runnables.messages import HumanMessage, AIMessage
+    >>> msgs = [HumanMessage("a"), AIMessage("b"), HumanMessage("c")]
+    >>> trim_messages(msgs, max_tokens=2, token_counter=len)
+    [AIMessage(content='b'), HumanMessage(content='c')]
+    """
+    if messages is None:
+        return _as_step(trim_messages, {k: v for k, v in locals().items() if k != "messages"})
+    if allow_partial:
+        raise ValueError(
+            "trim_messages(allow_partial=True) is not supported by runnables: messages are "
+            "kept or dropped whole. Pass allow_partial=False."
+        )
+    if strategy not in ("first", "last"):
+        raise ValueError(f"strategy must be 'first' or 'last', got {strategy!r}.")
+    if strategy == "first" and (include_system or start_on):
+        raise ValueError(
+            "include_system and start_on only apply to strategy='last'; drop them or use "
+            "strategy='last'."
+        )
+    count = _counter(token_counter)
+    msgs = convert_to_messages(messages)
+    if strategy == "first":
+        kept = _longest_prefix(msgs, max_tokens, count)
+        if end_on:
+            while kept and not _matches_type(kept[-1], end_on):
+                kept.pop()
+        return kept
+    system: list[BaseMessage] = []
+    if include_system and msgs and isinstance(msgs[0], SystemMessage):
+        system, msgs = [msgs[0]], msgs[1:]
+    if end_on:
+        while msgs and not _matches_type(msgs[-1], end_on):
+            msgs = msgs[:-1]
+    budget_rest = list(reversed(msgs))
+    kept_reversed: list[BaseMessage] = []
+    for msg in budget_rest:
+        if count(system + list(reversed([*kept_reversed, msg]))) > max_tokens:
+            break
+        kept_reversed.append(msg)
+    kept = list(reversed(kept_reversed))
+    if start_on:
+        while kept and not _matches_type(kept[0], start_on):
+            kept.pop(0)
+    if system and count(system) > max_tokens:
+        system = []
+    return system + kept
+
+
+def _longest_prefix(
+    msgs: list[BaseMessage], max_tokens: int, count: Callable[[list[BaseMessage]], int]
+) -> list[BaseMessage]:
+    kept: list[BaseMessage] = []
+    for msg in msgs:
+        if count([*kept, msg]) > max_tokens:
+            break
+        kept.append(msg)
+    return kept
+
+
+def convert_to_openai_messages(
+    messages: MessageLikeRepresentation | Sequence[MessageLikeRepresentation],
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Messages (or one message) as OpenAI chat-completions dicts.
+
+    >>> from runnables.messages import HumanMessage
+    >>> convert_to_openai_messages(HumanMessage("hi"))
+    {'role': 'user', 'content': 'hi'}
+    """
+    if isinstance(messages, (BaseMessage, dict, str)) or (
+        isinstance(messages, tuple) and len(messages) == 2 and isinstance(messages[0], str)
+    ):
+        return message_to_openai_dict(convert_to_messages([messages])[0])
+    return [message_to_openai_dict(m) for m in convert_to_messages(messages)]
