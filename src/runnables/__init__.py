@@ -65,7 +65,9 @@ if TYPE_CHECKING:
         InMemoryChatMessageHistory,
         RunnableWithMessageHistory,
     )
+    from runnables.core.custom_events import adispatch_custom_event, dispatch_custom_event
     from runnables.core.graph import Edge, Graph, Node
+    from runnables.core.helpers import aadd, add, get_config_list, run_in_executor
     from runnables.documents import Document
     from runnables.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
     from runnables.messages import (
@@ -193,6 +195,12 @@ _LAZY.update(
         "filter_messages": "runnables.messages",
         "merge_message_runs": "runnables.messages",
         "convert_to_openai_messages": "runnables.messages",
+        "add": "runnables.core.helpers",
+        "aadd": "runnables.core.helpers",
+        "get_config_list": "runnables.core.helpers",
+        "run_in_executor": "runnables.core.helpers",
+        "dispatch_custom_event": "runnables.core.custom_events",
+        "adispatch_custom_event": "runnables.core.custom_events",
     }
 )
 
@@ -322,4 +330,10 @@ __all__ += [
     "filter_messages",
     "merge_message_runs",
     "convert_to_openai_messages",
+    "add",
+    "aadd",
+    "get_config_list",
+    "run_in_executor",
+    "dispatch_custom_event",
+    "adispatch_custom_event",
 ]
