@@ -14,6 +14,7 @@ from runnables.messages import (
     SystemMessage,
     ToolMessage,
     convert_to_openai_messages,
+    count_tokens_approximately,
     filter_messages,
     get_buffer_string,
     merge_message_runs,
@@ -77,7 +78,9 @@ def test_trim_messages_first_and_approximate_counting() -> None:
     assert (
         trim_messages(MESSAGES, max_tokens=2, token_counter=len, strategy="first") == MESSAGES[:2]
     )
-    short = trim_messages(MESSAGES, max_tokens=8, token_counter="approximate")
+    # "approximate": ceil((len(text) + len(role)) / 4) + 3 per message, as langchain-core.
+    assert count_tokens_approximately([HumanMessage("Hello"), AIMessage("Hi there")]) == 14
+    short = trim_messages(MESSAGES, max_tokens=12, token_counter="approximate")
     assert short == MESSAGES[-2:]
 
 

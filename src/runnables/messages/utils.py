@@ -106,7 +106,7 @@ def filter_messages(
                 continue
             if isinstance(msg, AIMessage) and msg.tool_calls:
                 kept = [tc for tc in msg.tool_calls if tc["id"] not in exclude_tool_calls]
-                if not kept and not msg.text:
+                if not kept:  # every call excluded: the message goes, as in langchain-core
                     continue
                 if len(kept) != len(msg.tool_calls):
                     content = msg.content
@@ -166,22 +166,114 @@ def merge_message_runs(
     return merged
 
 
+def _openai_role(message: BaseMessage) -> str:
+    from runnables.messages.base import ChatMessage, FunctionMessage, HumanMessage
+
+    if isinstance(message, HumanMessage):
+        return "user"
+    if isinstance(message, AIMessage):
+        return "assistant"
+    if isinstance(message, SystemMessage):
+        return str(message.additional_kwargs.get("__openai_role__", "system"))
+    if isinstance(message, FunctionMessage):
+        return "function"
+    if isinstance(message, ToolMessage):
+        return "tool"
+    if isinstance(message, ChatMessage):
+        return message.role
+    raise ValueError(f"Unknown BaseMessage type {type(message).__name__}.")
+
+
 def count_tokens_approximately(
-    messages: Sequence[BaseMessage],
+    messages: Sequence[MessageLikeRepresentation],
     *,
     chars_per_token: float = 4.0,
     extra_tokens_per_message: float = 3.0,
+    count_name: bool = True,
+    tokens_per_image: int = 85,
+    use_usage_metadata_scaling: bool = False,
+    tools: Sequence[Any] | None = None,
 ) -> int:
-    """An estimate of the tokens in ``messages``: characters / 4, plus 3 per message."""
-    total = 0.0
-    for msg in messages:
-        text = msg.content if isinstance(msg.content, str) else repr(msg.content)
-        if isinstance(msg, AIMessage) and msg.tool_calls:
-            text += repr(msg.tool_calls)
-        if msg.name:
-            text += msg.name
-        total += math.ceil(len(text) / chars_per_token) + extra_tokens_per_message
-    return math.ceil(total)
+    """An estimate of the tokens in ``messages``, computed as langchain-core computes it.
+
+    Per message: the characters of its text, tool calls (for string content), tool
+    call id, OpenAI role and name, divided by ``chars_per_token`` and rounded up, plus
+    ``extra_tokens_per_message``; ``tokens_per_image`` per image block. ``tools`` adds
+    their JSON definitions. ``use_usage_metadata_scaling`` scales the estimate up (at
+    most 1.25x) by the last AI message's reported ``total_tokens``.
+    """
+    import json
+
+    converted = convert_to_messages(messages)
+    count = 0.0
+    if tools:
+        chars = 0
+        for tool in tools:
+            if isinstance(tool, dict):
+                definition = tool
+            else:
+                schema = tool.tool_call_schema
+                params = dict(schema) if isinstance(schema, dict) else schema.model_json_schema()
+                params.pop("title", None)
+                params.pop("description", None)
+                definition = {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": params,
+                }
+            chars += len(json.dumps(definition))
+        count += math.ceil(chars / chars_per_token)
+    provider: str | None = None
+    mixed_providers = False
+    last_total: int | None = None
+    count_at_last: float | None = None
+    for message in converted:
+        chars = 0
+        if isinstance(message.content, str):
+            chars += len(message.content)
+        else:
+            for block in message.content:
+                if isinstance(block, str):
+                    chars += len(block)
+                elif block.get("type", "") in ("image", "image_url"):
+                    count += tokens_per_image
+                elif block.get("type") == "text":
+                    chars += len(block.get("text", ""))
+                else:
+                    chars += len(repr(block))
+        if (
+            isinstance(message, AIMessage)
+            and not isinstance(message.content, list)
+            and message.tool_calls
+        ):
+            chars += len(repr(message.tool_calls))
+        if isinstance(message, ToolMessage):
+            chars += len(message.tool_call_id)
+        chars += len(_openai_role(message))
+        if message.name and count_name:
+            chars += len(message.name)
+        count += math.ceil(chars / chars_per_token)
+        count += extra_tokens_per_message
+        if use_usage_metadata_scaling and isinstance(message, AIMessage):
+            model_provider = message.response_metadata.get("model_provider")
+            if provider is None:
+                provider = model_provider
+            elif model_provider != provider:
+                mixed_providers = True
+            total = (message.usage_metadata or {}).get("total_tokens")
+            if isinstance(total, int):
+                last_total = total
+                count_at_last = count
+    if (
+        use_usage_metadata_scaling
+        and len(converted) > 1
+        and not mixed_providers
+        and provider is not None
+        and last_total is not None
+        and count_at_last
+    ):
+        count *= min(1.25, max(1.0, last_total / count_at_last))
+    return math.ceil(count)
 
 
 def _counter(token_counter: Any) -> Callable[[list[BaseMessage]], int]:
