@@ -8,11 +8,12 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from runnables import FunctionChatModel
+from runnables import FunctionChatModel, RunnableConfig
 from runnables.messages import AIMessage, BaseMessage, ToolMessage
 from runnables.tools import (
     BaseTool,
     InjectedToolArg,
+    InjectedToolCallId,
     StructuredTool,
     Tool,
     ToolException,
@@ -374,3 +375,61 @@ def test_content_blocks_pass_through_and_other_values_are_json() -> None:
 
     assert blocks.invoke(_call("blocks", {})).content == [{"type": "text", "text": "hi"}]
     assert unknown.invoke(_call("unknown", {})).content == '[{"type": "bad", "foo": "bar"}]'
+
+
+class _Context:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+class _QueryOnly(BaseModel):
+    query: str
+
+
+def test_injected_arguments_pass_through_a_custom_schema_and_may_be_any_type() -> None:
+    @tool(args_schema=_QueryOnly)
+    def search(query: str, context: Annotated[_Context, InjectedToolArg]) -> str:
+        """Search with a context object."""
+        return f"{query}:{context.value}"
+
+    assert search.invoke({"query": "q", "context": _Context("c")}) == "q:c"
+
+    @tool
+    def inferred(query: str, context: Annotated[_Context, InjectedToolArg]) -> str:
+        """Schema inferred, with an arbitrary injected type."""
+        return context.value
+
+    assert inferred.invoke({"query": "q", "context": _Context("v")}) == "v"
+    assert set(inferred.args) == {"query"}
+
+
+def test_a_function_with_an_injected_argument_converts_without_it() -> None:
+    def f(x: int, secret: Annotated[str, InjectedToolArg]) -> str:
+        """F."""
+        return secret
+
+    assert set(convert_to_openai_tool(f)["function"]["parameters"]["properties"]) == {"x"}
+
+
+def test_an_injected_tool_call_id_needs_a_tool_call() -> None:
+    @tool
+    def reply(x: int, tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+        """Echo the call id."""
+        return tool_call_id
+
+    assert reply.invoke(_call("reply", {"x": 1}, id="abc")).content == "abc"
+    with pytest.raises(ValueError, match="must always be invoked with a full model ToolCall"):
+        reply.invoke({"x": 1})
+
+
+def test_run_takes_langchain_cores_config_keywords() -> None:
+    seen: list[Any] = []
+
+    @tool
+    def where(config: RunnableConfig) -> str:
+        """Report tags."""
+        seen.append(config.get("tags"))
+        return "ok"
+
+    assert where.run({}, tags=["t"], tool_call_id="c").content == "ok"
+    assert seen == [["t"]]

@@ -89,6 +89,18 @@ def _doc_parts(doc: str | None) -> tuple[str, dict[str, str]]:
     return description, args
 
 
+def _is_injected_annotation(annotation: Any) -> bool:
+    """``Annotated[T, InjectedToolArg]`` (or a subclass or instance of it)."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return False
+    from runnables.tools.base import InjectedToolArg
+
+    return any(
+        (isinstance(m, type) and issubclass(m, InjectedToolArg)) or isinstance(m, InjectedToolArg)
+        for m in typing.get_args(annotation)[1:]
+    )
+
+
 def _function_schema(func: Callable[..., Any]) -> tuple[str, str, dict[str, Any]]:
     from pydantic import Field, create_model
 
@@ -105,6 +117,8 @@ def _function_schema(func: Callable[..., Any]) -> tuple[str, str, dict[str, Any]
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, Any)
+        if _is_injected_annotation(annotation):
+            continue  # supplied by the application at run time, not by the model
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, Field(default, description=arg_docs.get(pname)))
     model = create_model(name, **fields)

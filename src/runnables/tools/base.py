@@ -22,6 +22,7 @@ from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     PrivateAttr,
     SkipValidation,
@@ -235,13 +236,36 @@ def create_schema_from_function(
         default = ... if param.default is inspect.Parameter.empty else param.default
         doc = arg_docs.get(pname) or _annotation_description(annotation)
         fields[pname] = (annotation, Field(default, description=doc))
-    model = cast(type[BaseModel], create_model(model_name, **fields))
+    model = cast(
+        type[BaseModel],
+        create_model(  # type: ignore[call-overload]
+            model_name, __config__=ConfigDict(arbitrary_types_allowed=True), **fields
+        ),
+    )
     model.__doc__ = description or None
     return model
 
 
 def _config_param_name_only(name: str, param: inspect.Parameter) -> bool:
     return name == "config" and param.annotation in (inspect.Parameter.empty, "RunnableConfig")
+
+
+_NEEDS_TOOL_CALL = (
+    "When tool includes an InjectedToolCallId argument, tool must always be invoked with a "
+    "full model ToolCall of the form: {{'args': {{...}}, 'name': '...', 'type': 'tool_call', "
+    "'tool_call_id': '...'}} (tool {name!r}, argument {key!r})."
+)
+
+
+def _injected_keys(func: Callable[..., Any] | None) -> frozenset[str]:
+    """The parameters of ``func`` annotated as injected (InjectedToolArg and subclasses)."""
+    if func is None:
+        return frozenset()
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        return frozenset()
+    return frozenset(k for k, hint in hints.items() if k != "return" and _is_injected(hint))
 
 
 def _is_tool_call(value: Any) -> bool:
@@ -365,7 +389,7 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         schema = self.args_schema
         if isinstance(schema, dict):
             if self.description:
-                return {"description": self.description, **schema}
+                return {**schema, "description": self.description}
             return schema
         if schema is None:
             schema = self.get_input_schema()
@@ -494,11 +518,7 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         for key, field in schema.model_fields.items():
             if _is_injected_field(field.annotation, field, InjectedToolCallId):
                 if tool_call_id is None:
-                    raise ValueError(
-                        f"Tool {self.name!r} has an InjectedToolCallId argument {key!r}, so "
-                        "it must be invoked with a full ToolCall: {'name': ..., 'args': "
-                        "{...}, 'id': '...', 'type': 'tool_call'}."
-                    )
+                    raise ValueError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
                 tool_input[key] = tool_call_id
         result = schema.model_validate(tool_input)
         validated: dict[str, Any] = {}
@@ -507,7 +527,20 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             # Defaults are passed too, except pydantic's fields for *args/**kwargs.
             if given or (not field.is_required() and key not in ("args", "kwargs")):
                 validated[key] = getattr(result, key)
+        # Injected arguments the function takes but a custom schema does not declare.
+        for key in self._injected_args_keys():
+            if key in tool_input:
+                validated[key] = tool_input[key]
+            elif key == "tool_call_id":
+                if tool_call_id is None:
+                    raise ValueError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
+                validated[key] = tool_call_id
         return validated
+
+    def _injected_args_keys(self) -> frozenset[str]:
+        """Arguments of the implementation annotated as injected (not from the model)."""
+        impl = self._sync_impl() if self._has_sync() else self._async_impl()
+        return _injected_keys(impl)
 
     def _to_args_and_kwargs(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
@@ -526,8 +559,16 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         *,
         config: RunnableConfig | None = None,
         tool_call_id: str | None = None,
+        callbacks: Any = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_name: str | None = None,
     ) -> Any:
-        """Run the tool on ``tool_input``; with ``tool_call_id``, return a ToolMessage."""
+        """Run the tool on ``tool_input``; with ``tool_call_id``, return a ToolMessage.
+
+        ``callbacks``, ``tags``, ``metadata`` and ``run_name`` go into the call's config.
+        """
+        config = _run_config(config, callbacks, tags, metadata, run_name)
         if tool_call_id is not None and isinstance(tool_input, dict):
             call: ToolCall = {
                 "name": self.name,
@@ -544,8 +585,13 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         *,
         config: RunnableConfig | None = None,
         tool_call_id: str | None = None,
+        callbacks: Any = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_name: str | None = None,
     ) -> Any:
-        """Run the tool on ``tool_input`` (a bridge over :meth:`arun`)."""
+        """Run the tool on ``tool_input`` (sync; see :meth:`arun`)."""
+        config = _run_config(config, callbacks, tags, metadata, run_name)
         if tool_call_id is not None and isinstance(tool_input, dict):
             call: ToolCall = {
                 "name": self.name,
@@ -555,6 +601,28 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             }
             return self.invoke(call, config)
         return self.invoke(tool_input, config)
+
+
+def _run_config(
+    config: RunnableConfig | None,
+    callbacks: Any,
+    tags: list[str] | None,
+    metadata: dict[str, Any] | None,
+    run_name: str | None,
+) -> RunnableConfig | None:
+    extra = {
+        k: v
+        for k, v in (
+            ("callbacks", callbacks),
+            ("tags", tags),
+            ("metadata", metadata),
+            ("run_name", run_name),
+        )
+        if v is not None
+    }
+    if not extra:
+        return config
+    return cast(RunnableConfig, {**(config or {}), **extra})
 
 
 def _is_model_class(value: Any) -> bool:
