@@ -161,3 +161,15 @@ def test_function_and_remove_messages() -> None:
     assert remove.type == "remove" and remove.id == "42" and remove.content == ""
     with pytest.raises(ValueError, match="RemoveMessage has no content"):
         RemoveMessage(id="1", content="x")
+
+
+def test_convert_to_openai_messages_text_format_and_ids() -> None:
+    blocks = HumanMessage(["Hello", {"type": "text", "text": "World"}], id="m1")
+    assert convert_to_openai_messages(blocks) == {"role": "user", "content": "Hello\nWorld"}
+    assert convert_to_openai_messages(HumanMessage("hi"), text_format="block") == {
+        "role": "user",
+        "content": [{"type": "text", "text": "hi"}],
+    }
+    assert convert_to_openai_messages(blocks, include_id=True)["id"] == "m1"  # type: ignore[index]
+    with pytest.raises(ValueError, match="text_format='html'"):
+        convert_to_openai_messages(blocks, text_format="html")  # type: ignore[arg-type]

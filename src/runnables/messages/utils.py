@@ -372,15 +372,49 @@ def _longest_prefix(
 
 def convert_to_openai_messages(
     messages: MessageLikeRepresentation | Sequence[MessageLikeRepresentation],
+    *,
+    text_format: Literal["string", "block"] = "string",
+    include_id: bool = False,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Messages (or one message) as OpenAI chat-completions dicts.
+
+    ``text_format="string"`` (the default) makes content that is only text a string
+    (text blocks joined by newlines); ``"block"`` makes every content a list of blocks.
+    ``include_id`` adds each message's ``id``. Other block formats are passed through.
 
     >>> from runnables.messages import HumanMessage
     >>> convert_to_openai_messages(HumanMessage("hi"))
     {'role': 'user', 'content': 'hi'}
     """
-    if isinstance(messages, (BaseMessage, dict, str)) or (
+    if text_format not in ("string", "block"):
+        raise ValueError(
+            f"Unrecognized text_format={text_format!r}, expected one of 'string' or 'block'."
+        )
+    single = isinstance(messages, (BaseMessage, dict, str)) or (
         isinstance(messages, tuple) and len(messages) == 2 and isinstance(messages[0], str)
-    ):
-        return message_to_openai_dict(convert_to_messages([messages])[0])
-    return [message_to_openai_dict(m) for m in convert_to_messages(messages)]
+    )
+    items = convert_to_messages([messages] if single else messages)  # type: ignore[list-item]
+    out = []
+    for message in items:
+        converted = message_to_openai_dict(message)
+        content = message.content
+        if not content:
+            converted["content"] = "" if text_format == "string" else []
+            if converted.get("tool_calls"):
+                converted["content"] = converted["content"] or (
+                    "" if text_format == "string" else []
+                )
+        elif isinstance(content, str):
+            converted["content"] = (
+                content if text_format == "string" else [{"type": "text", "text": content}]
+            )
+        elif text_format == "string" and all(
+            isinstance(b, str) or b.get("type") == "text" for b in content
+        ):
+            converted["content"] = "\n".join(
+                b if isinstance(b, str) else b["text"] for b in content
+            )
+        if include_id and message.id:
+            converted["id"] = message.id
+        out.append(converted)
+    return out[0] if single else out
