@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
@@ -693,11 +693,3 @@ def _format_output(
         name=name,
         status=cast(Literal["success", "error"], status),
     )
-
-
-def tool_definition_schema(tool: BaseTool) -> dict[str, Any]:
-    """The JSON schema of the arguments the model supplies to ``tool``."""
-    schema = tool.tool_call_schema
-    if isinstance(schema, Mapping):
-        return dict(schema)
-    return schema.model_json_schema()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import textwrap
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -198,7 +197,3 @@ class Tool(_FunctionTool):
             args_schema=args_schema,
             **fields,
         )
-
-
-def _is_async_callable(func: Any) -> bool:
-    return inspect.iscoroutinefunction(func)
