@@ -7,6 +7,7 @@ import pytest
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
+    BaseMessage,
     FunctionMessage,
     FunctionMessageChunk,
     HumanMessage,
@@ -84,11 +85,34 @@ def test_trim_messages_first_and_approximate_counting() -> None:
     assert short == MESSAGES[-2:]
 
 
-def test_trim_messages_refuses_what_it_cannot_do() -> None:
-    with pytest.raises(ValueError, match="allow_partial=True"):
-        trim_messages(MESSAGES, max_tokens=1, token_counter=len, allow_partial=True)
+def test_trim_messages_allow_partial_keeps_the_lines_that_fit() -> None:
+    long = [HumanMessage("one\ntwo\nthree"), AIMessage("x")]
+
+    def chars(msgs: list[BaseMessage]) -> int:
+        return sum(len(m.text) for m in msgs)
+
+    last = trim_messages(long, max_tokens=7, token_counter=chars, allow_partial=True)
+    assert last == [HumanMessage("three"), AIMessage("x")]
+    first = trim_messages(
+        long, max_tokens=8, token_counter=chars, strategy="first", allow_partial=True
+    )
+    assert first == [HumanMessage("one\ntwo\n")]
+
+
+def test_trim_messages_counts_with_a_per_message_function() -> None:
+    def one(message: BaseMessage) -> int:
+        return 1
+
+    assert trim_messages(MESSAGES, max_tokens=2, token_counter=one) == MESSAGES[-2:]
+
+
+def test_trim_messages_refuses_bad_arguments() -> None:
     with pytest.raises(ValueError, match="token_counter must be"):
         trim_messages(MESSAGES, max_tokens=1, token_counter=3)
+    with pytest.raises(ValueError, match="Invalid token_counter shortcut 'exact'"):
+        trim_messages(MESSAGES, max_tokens=1, token_counter="exact")
+    with pytest.raises(ValueError, match="start_on parameter is only valid"):
+        trim_messages(MESSAGES, max_tokens=1, token_counter=len, strategy="first", start_on="human")
 
 
 def test_convert_to_openai_messages_one_or_many() -> None:

@@ -277,17 +277,36 @@ def count_tokens_approximately(
 
 
 def _counter(token_counter: Any) -> Callable[[list[BaseMessage]], int]:
-    if token_counter == "approximate":
-        return count_tokens_approximately
+    if isinstance(token_counter, str):
+        if token_counter == "approximate":
+            return count_tokens_approximately
+        raise ValueError(
+            f"Invalid token_counter shortcut {token_counter!r}. Use 'approximate', a "
+            "function of a list of messages, or a chat model."
+        )
     counter = getattr(token_counter, "get_num_tokens_from_messages", None)
     if counter is not None:
         return counter  # type: ignore[no-any-return]
     if callable(token_counter):
+        import inspect
+
+        try:
+            first = next(iter(inspect.signature(token_counter).parameters.values()), None)
+        except (TypeError, ValueError):
+            first = None
+        if first is not None and first.annotation in (BaseMessage, "BaseMessage"):
+            # A function of one message: the count of a list is the sum.
+            return lambda messages: sum(token_counter(m) for m in messages)
         return token_counter  # type: ignore[no-any-return]
     raise ValueError(
-        f"token_counter must be a function of a list of messages, a chat model, or "
-        f"'approximate', got {token_counter!r}."
+        f"token_counter must be a function of a list of messages (or of one message), a "
+        f"chat model, or 'approximate', got {token_counter!r}."
     )
+
+
+def _default_text_splitter(text: str) -> list[str]:
+    splits = text.split("\n")
+    return [piece + "\n" for piece in splits[:-1]] + splits[-1:]
 
 
 def trim_messages(
@@ -297,19 +316,21 @@ def trim_messages(
     token_counter: Any,
     strategy: Literal["first", "last"] = "last",
     allow_partial: bool = False,
-    end_on: Sequence[str | type[BaseMessage]] | None = None,
-    start_on: Sequence[str | type[BaseMessage]] | None = None,
+    end_on: Any = None,
+    start_on: Any = None,
     include_system: bool = False,
+    text_splitter: Callable[[str], list[str]] | None = None,
 ) -> Any:
-    """The longest run of messages from the start (``"first"``) or the end (``"last"``)
-    whose token count fits ``max_tokens``.
+    """The messages that fit ``max_tokens``, from the start (``"first"``) or the end
+    (``"last"``), with langchain-core's rules.
 
-    ``token_counter`` counts a list of messages: a function, a chat model (its
-    ``get_num_tokens_from_messages``), or ``"approximate"``. With ``"last"``,
-    ``include_system`` keeps a leading system message, ``start_on`` drops messages
-    from the front of the kept run until one of those types; ``end_on`` drops messages
-    from the end until one of those types. Splitting a message (``allow_partial``) is
-    not supported: messages are kept or dropped whole.
+    ``token_counter`` counts tokens: a function of a list of messages (or of one
+    message, annotated ``BaseMessage``), a chat model (its
+    ``get_num_tokens_from_messages``), or ``"approximate"``. ``allow_partial`` keeps the
+    part of the first message that does not fit whole (content blocks, else text split
+    by ``text_splitter``, lines by default). With ``"last"``, ``include_system`` keeps a
+    leading system message and ``start_on`` drops messages from the front until one of
+    those types; ``end_on`` drops messages from the end until one of those types.
 
     >>> from runnables.messages import HumanMessage, AIMessage
     >>> msgs = [HumanMessage("a"), AIMessage("b"), HumanMessage("c")]
@@ -318,56 +339,113 @@ def trim_messages(
     """
     if messages is None:
         return _as_step(trim_messages, {k: v for k, v in locals().items() if k != "messages"})
-    if allow_partial:
-        raise ValueError(
-            "trim_messages(allow_partial=True) is not supported by runnables: messages are "
-            "kept or dropped whole. Pass allow_partial=False."
-        )
     if strategy not in ("first", "last"):
-        raise ValueError(f"strategy must be 'first' or 'last', got {strategy!r}.")
-    if strategy == "first" and (include_system or start_on):
         raise ValueError(
-            "include_system and start_on only apply to strategy='last'; drop them or use "
-            "strategy='last'."
+            f"Unrecognized strategy={strategy!r}. Supported strategies are 'last' and 'first'."
         )
+    if start_on and strategy == "first":
+        raise ValueError("start_on parameter is only valid with strategy='last'")
+    if include_system and strategy == "first":
+        raise ValueError("include_system parameter is only valid with strategy='last'")
     count = _counter(token_counter)
+    split = text_splitter or _default_text_splitter
     msgs = convert_to_messages(messages)
     if strategy == "first":
-        kept = _longest_prefix(msgs, max_tokens, count)
-        if end_on:
-            while kept and not _matches_type(kept[-1], end_on):
-                kept.pop()
-        return kept
-    system: list[BaseMessage] = []
-    if include_system and msgs and isinstance(msgs[0], SystemMessage):
-        system, msgs = [msgs[0]], msgs[1:]
+        return _first_max_tokens(
+            msgs, max_tokens, count, split, "first" if allow_partial else None, end_on
+        )
     if end_on:
         while msgs and not _matches_type(msgs[-1], end_on):
             msgs = msgs[:-1]
-    budget_rest = list(reversed(msgs))
-    kept_reversed: list[BaseMessage] = []
-    for msg in budget_rest:
-        if count(system + list(reversed([*kept_reversed, msg]))) > max_tokens:
-            break
-        kept_reversed.append(msg)
-    kept = list(reversed(kept_reversed))
-    if start_on:
-        while kept and not _matches_type(kept[0], start_on):
-            kept.pop(0)
-    if system and count(system) > max_tokens:
-        system = []
-    return system + kept
+    system: BaseMessage | None = None
+    if include_system and msgs and isinstance(msgs[0], SystemMessage):
+        system, msgs = msgs[0], msgs[1:]
+    remaining = max_tokens
+    if system is not None:
+        remaining = max(0, max_tokens - count([system]))
+    kept = _first_max_tokens(
+        msgs[::-1], remaining, count, split, "last" if allow_partial else None, start_on
+    )[::-1]
+    return [system, *kept] if system is not None else kept
 
 
-def _longest_prefix(
-    msgs: list[BaseMessage], max_tokens: int, count: Callable[[list[BaseMessage]], int]
+def _first_max_tokens(
+    messages: list[BaseMessage],
+    max_tokens: int,
+    count: Callable[[list[BaseMessage]], int],
+    split: Callable[[str], list[str]],
+    partial: Literal["first", "last"] | None,
+    end_on: Any,
 ) -> list[BaseMessage]:
-    kept: list[BaseMessage] = []
-    for msg in msgs:
-        if count([*kept, msg]) > max_tokens:
-            break
-        kept.append(msg)
-    return kept
+    messages = list(messages)
+    if not messages:
+        return messages
+    if count(messages) <= max_tokens:
+        if end_on:
+            while messages and not _matches_type(messages[-1], end_on):
+                messages.pop()
+        return messages
+    # The longest prefix that fits, by binary search (counting can be expensive).
+    left, right = 0, len(messages)
+    while left < right:
+        mid = (left + right + 1) // 2
+        if count(messages[:mid]) <= max_tokens:
+            left = mid
+        else:
+            right = mid - 1
+    idx = left
+    if partial and idx < len(messages):
+        included = False
+        excluded = messages[idx].model_copy(deep=True)
+        if isinstance(excluded.content, list):
+            blocks = list(excluded.content)
+            if partial == "last":
+                blocks.reverse()
+            for size in range(len(blocks) - 1, 0, -1):
+                candidate = blocks[:size]
+                excluded.content = candidate[::-1] if partial == "last" else candidate
+                if count([*messages[:idx], excluded]) <= max_tokens:
+                    messages = [*messages[:idx], excluded]
+                    idx += 1
+                    included = True
+                    break
+        if not included:
+            excluded = messages[idx].model_copy(deep=True)
+            text: str | None = None
+            if isinstance(excluded.content, str):
+                text = excluded.content
+            else:
+                for block in excluded.content:
+                    if isinstance(block, str):
+                        text = block
+                        break
+                    if block.get("type") == "text":
+                        text = block.get("text")
+                        break
+            if text:
+                pieces = split(text)
+                if partial == "last":
+                    pieces.reverse()
+                base = count(messages[:idx])
+                lo, hi = 0, len(pieces)
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    excluded.content = "".join(pieces[:mid])
+                    if base + count([excluded]) <= max_tokens:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                if lo > 0:
+                    kept = pieces[:lo]
+                    if partial == "last":
+                        kept.reverse()
+                    excluded.content = "".join(kept)
+                    messages = [*messages[:idx], excluded]
+                    idx += 1
+    if end_on:
+        while idx > 0 and not _matches_type(messages[idx - 1], end_on):
+            idx -= 1
+    return messages[:idx]
 
 
 def convert_to_openai_messages(
