@@ -60,13 +60,28 @@ from runnables.errors import (
 )
 
 if TYPE_CHECKING:
+    from runnables.chat_history import (
+        BaseChatMessageHistory,
+        InMemoryChatMessageHistory,
+        RunnableWithMessageHistory,
+    )
+    from runnables.core.custom_events import adispatch_custom_event, dispatch_custom_event
     from runnables.core.graph import Edge, Graph, Node
+    from runnables.core.helpers import aadd, add, get_config_list, run_in_executor
+    from runnables.documents import Document
+    from runnables.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
     from runnables.messages import (
         AIMessage,
         AIMessageChunk,
+        FunctionMessage,
         HumanMessage,
+        RemoveMessage,
         SystemMessage,
         ToolMessage,
+        convert_to_openai_messages,
+        filter_messages,
+        merge_message_runs,
+        trim_messages,
     )
     from runnables.models import (
         BaseChatModel,
@@ -83,15 +98,29 @@ if TYPE_CHECKING:
     from runnables.models.init import init_chat_model
     from runnables.output_parsers import (
         CommaSeparatedListOutputParser,
+        JsonOutputKeyToolsParser,
         JsonOutputParser,
+        JsonOutputToolsParser,
         PydanticOutputParser,
+        PydanticToolsParser,
         StrOutputParser,
+        XMLOutputParser,
     )
-    from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+    from runnables.prompts import (
+        ChatPromptTemplate,
+        FewShotChatMessagePromptTemplate,
+        FewShotPromptTemplate,
+        MessagesPlaceholder,
+        PromptTemplate,
+        load_prompt,
+    )
     from runnables.providers.local import ChatLocal
     from runnables.providers.openai import ChatOpenAI
+    from runnables.retrievers import BaseRetriever
     from runnables.serve import add_openai_routes, add_routes
     from runnables.serve.remote import RemoteRunnable
+    from runnables.tools import BaseTool, StructuredTool, Tool, ToolException, tool
+    from runnables.vectorstores import InMemoryVectorStore, VectorStore, VectorStoreRetriever
 
 __version__ = "0.1.0"
 
@@ -133,6 +162,47 @@ _LAZY = {
     "add_openai_routes": "runnables.serve",
     "RemoteRunnable": "runnables.serve.remote",
 }
+
+# Tools, documents and retrieval, chat history (langchain-core's names).
+_LAZY.update(
+    {
+        "BaseTool": "runnables.tools",
+        "StructuredTool": "runnables.tools",
+        "Tool": "runnables.tools",
+        "ToolException": "runnables.tools",
+        "tool": "runnables.tools",
+        "Document": "runnables.documents",
+        "Embeddings": "runnables.embeddings",
+        "DeterministicFakeEmbedding": "runnables.embeddings",
+        "FakeEmbeddings": "runnables.embeddings",
+        "BaseRetriever": "runnables.retrievers",
+        "VectorStore": "runnables.vectorstores",
+        "InMemoryVectorStore": "runnables.vectorstores",
+        "VectorStoreRetriever": "runnables.vectorstores",
+        "BaseChatMessageHistory": "runnables.chat_history",
+        "InMemoryChatMessageHistory": "runnables.chat_history",
+        "RunnableWithMessageHistory": "runnables.chat_history",
+        "FewShotPromptTemplate": "runnables.prompts",
+        "FewShotChatMessagePromptTemplate": "runnables.prompts",
+        "load_prompt": "runnables.prompts",
+        "XMLOutputParser": "runnables.output_parsers",
+        "JsonOutputToolsParser": "runnables.output_parsers",
+        "JsonOutputKeyToolsParser": "runnables.output_parsers",
+        "PydanticToolsParser": "runnables.output_parsers",
+        "FunctionMessage": "runnables.messages",
+        "RemoveMessage": "runnables.messages",
+        "trim_messages": "runnables.messages",
+        "filter_messages": "runnables.messages",
+        "merge_message_runs": "runnables.messages",
+        "convert_to_openai_messages": "runnables.messages",
+        "add": "runnables.core.helpers",
+        "aadd": "runnables.core.helpers",
+        "get_config_list": "runnables.core.helpers",
+        "run_in_executor": "runnables.core.helpers",
+        "dispatch_custom_event": "runnables.core.custom_events",
+        "adispatch_custom_event": "runnables.core.custom_events",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -227,4 +297,43 @@ __all__ = [
     "merge_configs",
     "patch_config",
     "set_offload_policy",
+]
+
+# Tools, documents and retrieval, chat history.
+__all__ += [
+    "BaseTool",
+    "StructuredTool",
+    "Tool",
+    "ToolException",
+    "tool",
+    "Document",
+    "Embeddings",
+    "DeterministicFakeEmbedding",
+    "FakeEmbeddings",
+    "BaseRetriever",
+    "VectorStore",
+    "InMemoryVectorStore",
+    "VectorStoreRetriever",
+    "BaseChatMessageHistory",
+    "InMemoryChatMessageHistory",
+    "RunnableWithMessageHistory",
+    "FewShotPromptTemplate",
+    "FewShotChatMessagePromptTemplate",
+    "load_prompt",
+    "XMLOutputParser",
+    "JsonOutputToolsParser",
+    "JsonOutputKeyToolsParser",
+    "PydanticToolsParser",
+    "FunctionMessage",
+    "RemoveMessage",
+    "trim_messages",
+    "filter_messages",
+    "merge_message_runs",
+    "convert_to_openai_messages",
+    "add",
+    "aadd",
+    "get_config_list",
+    "run_in_executor",
+    "dispatch_custom_event",
+    "adispatch_custom_event",
 ]

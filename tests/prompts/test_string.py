@@ -93,8 +93,8 @@ def test_jinja2_renders_in_a_sandbox() -> None:
 
 
 def test_unknown_template_format_is_refused() -> None:
-    with pytest.raises(InvalidPromptTemplateError, match="mustache is not supported"):
-        PromptTemplate("{{a}}", template_format="mustache")  # type: ignore[arg-type]
+    with pytest.raises(InvalidPromptTemplateError, match="Unknown template_format 'handlebars'"):
+        PromptTemplate("{{a}}", template_format="handlebars")  # type: ignore[arg-type]
 
 
 def test_adding_templates_concatenates_them() -> None:

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from runnables.core.retry import RunnableRetry
     from runnables.core.sequence import RunnableSequence
     from runnables.core.tracing import Run
+    from runnables.tools.base import BaseTool
 
 __all__ = ["Runnable", "RunnableLike", "coerce_to_runnable"]
 
@@ -394,6 +395,52 @@ class Runnable(Generic[Input, Output]):
             exclude_tags=exclude_tags,
         )
 
+    def stream_events(
+        self,
+        input: Input,
+        config: RunnableConfig | None = None,
+        *,
+        version: Literal["v1", "v2", "v3"] = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """``astream_events`` for sync code: the same v2 events, bridged.
+
+        (langchain-core 1.8.3 has this name only for its new ``version="v3"`` protocol on
+        chat models and graphs, and raises for v1/v2; here every runnable streams v2.)
+        """
+        if version == "v3":
+            raise NotImplementedError(
+                "stream_events(version='v3') (langchain-core's new streaming protocol) is "
+                "not supported; use version='v2'."
+            )
+        yield from stream_on_bridge(
+            lambda: self.astream_events(
+                input,
+                config,
+                version=cast(Literal["v2"], version),
+                include_names=include_names,
+                include_types=include_types,
+                include_tags=include_tags,
+                exclude_names=exclude_names,
+                exclude_types=exclude_types,
+                exclude_tags=exclude_tags,
+                **kwargs,
+            )
+        )
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[Any]:
+        """The prompt templates among this runnable's steps (from its graph)."""
+        from runnables.prompts.base import BasePromptTemplate
+
+        nodes = self.get_graph(config).nodes.values()
+        return [node.data for node in nodes if isinstance(node.data, BasePromptTemplate)]
+
     # ------------------------------------------------------------------ sync API
 
     def invoke(self, input: Input, config: RunnableConfig | None = None, **kwargs: Any) -> Output:
@@ -616,6 +663,25 @@ class Runnable(Generic[Input, Output]):
     ) -> RunnableBinding[Input, Output]:
         """``with_listeners`` for async listener functions (they are awaited)."""
         return self.with_listeners(on_start=on_start, on_end=on_end, on_error=on_error)
+
+    def as_tool(
+        self,
+        args_schema: type[BaseModel] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        arg_types: dict[str, type] | None = None,
+    ) -> BaseTool:
+        """This runnable as a tool a chat model can call (see :mod:`runnables.tools`).
+
+        A runnable taking a string becomes a one-argument tool; one taking a dict takes
+        its keys as arguments (from ``args_schema``, ``arg_types`` or its input type).
+        """
+        from runnables.tools.convert import convert_runnable_to_tool
+
+        return convert_runnable_to_tool(
+            self, args_schema, name=name, description=description, arg_types=arg_types
+        )
 
     def configurable_fields(self, **kwargs: Any) -> Runnable[Input, Output]:
         """Let ``config['configurable']`` override attributes of this runnable per call."""

@@ -192,6 +192,27 @@ class EventQueue(Tracer):
     def on_error(self, run: Run) -> None:
         self._runs.pop(id(run), None)
 
+    def on_custom_event(self, name: str, data: Any, run: Run) -> None:
+        # Filtered as langchain-core filters them: by the event's name and the run's tags.
+        if not self.keep(_ForeignRun(name, name, run.tags)):  # type: ignore[arg-type]
+            return
+        self.events.append(
+            {
+                "event": "on_custom_event",
+                "run_id": str(run.id),
+                "name": name,
+                "tags": run.tags,
+                "metadata": run.metadata,
+                "data": data,
+                "parent_ids": run.parent_ids,
+            }
+        )
+        if len(self.events) >= HIGH_WATER:
+            self.full = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
 
 def _input_or_empty(value: Any) -> Any:
     if value is _MISSING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from runnables.core._util import AddableDict, ListIter, add, gather_input, note_step
 from runnables.core.base import Runnable, RunnableLike, call, call_transform
@@ -20,16 +20,21 @@ from runnables.errors import InvalidRunnableError
 __all__ = ["RunnableAssign", "RunnablePassthrough", "RunnablePick"]
 
 
+Other = TypeVar("Other")
+
+
 def _identity(value: Any) -> Any:
     return value
 
 
-class RunnablePassthrough(Runnable[Any, Any]):
+class RunnablePassthrough(Runnable[Other, Other]):
     """Return the input unchanged (optionally calling ``func`` on it for a side effect).
 
     >>> from runnables import RunnableParallel, RunnablePassthrough
     >>> RunnableParallel(orig=RunnablePassthrough(), n=len).invoke("abc")
     {'orig': 'abc', 'n': 3}
+
+    It is generic in its type, as langchain-core's: ``RunnablePassthrough[dict]()``.
     """
 
     def __init__(

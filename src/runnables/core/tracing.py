@@ -150,6 +150,9 @@ class Tracer:
     def on_error(self, run: Run) -> None:
         pass
 
+    def on_custom_event(self, name: str, data: Any, run: Run) -> None:
+        """A step's code dispatched a custom event (``dispatch_custom_event``)."""
+
 
 def start_run(
     step: Runnable[Any, Any],
@@ -534,6 +537,11 @@ class CallbackTracer(Tracer):
 
     def on_error(self, run: Run) -> None:
         self._each("on_chain_error", run.exception, run_id=run.id, parent_run_id=run.parent_run_id)
+
+    def on_custom_event(self, name: str, data: Any, run: Run) -> None:
+        self._each(
+            "on_custom_event", name, data, run_id=run.id, tags=run.tags, metadata=run.metadata
+        )
 
 
 def _handler_failed(handler: Any, method: str, exc: Exception) -> None:

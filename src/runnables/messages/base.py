@@ -30,11 +30,14 @@ __all__ = [
     "BaseMessageChunk",
     "ChatMessage",
     "ChatMessageChunk",
+    "FunctionMessage",
+    "FunctionMessageChunk",
     "HumanMessage",
     "HumanMessageChunk",
     "InputTokenDetails",
     "InvalidToolCall",
     "OutputTokenDetails",
+    "RemoveMessage",
     "SystemMessage",
     "SystemMessageChunk",
     "ToolCall",
@@ -181,7 +184,41 @@ class BaseMessage:
 
     @property
     def text(self) -> str:
-        """The text of the message: ``content`` if it is a string, else its text blocks."""
+        """The text of the message: ``content`` if it is a string, else its text blocks.
+
+        A string that can also be called (``msg.text()``), as langchain-core's older
+        method was, so code written either way works.
+        """
+        return _Text(self._text())
+
+    @property
+    def content_blocks(self) -> list[dict[str, Any]]:
+        """``content`` as a list of standard content blocks (``{"type": "text", ...}``).
+
+        Strings become text blocks; dict blocks are kept (OpenAI ``image_url`` blocks
+        become ``{"type": "image", "url": ...}``); an AI message's tool calls follow as
+        ``{"type": "tool_call", ...}`` blocks.
+        """
+        content = self.content
+        items: list[Any] = [content] if isinstance(content, str) else list(content)
+        blocks: list[dict[str, Any]] = []
+        for item in items:
+            if isinstance(item, str):
+                if item:
+                    blocks.append({"type": "text", "text": item})
+            elif item.get("type") == "image_url":
+                image = item.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else image
+                blocks.append({"type": "image", "url": url})
+            else:
+                blocks.append(dict(item))
+        for call in getattr(self, "tool_calls", None) or ():
+            blocks.append(
+                {"type": "tool_call", "id": call["id"], "name": call["name"], "args": call["args"]}
+            )
+        return blocks
+
+    def _text(self) -> str:
         content = self.content
         if isinstance(content, str):
             return content
@@ -276,6 +313,15 @@ class BaseMessage:
             ),
             json_schema_input_schema=core_schema.dict_schema(),
         )
+
+
+class _Text(str):
+    """The text of a message: a ``str`` that returns itself when called."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
 
 
 def _title_line(title: str, *, bold: bool = False) -> str:
@@ -466,6 +512,10 @@ class AIMessage(BaseMessage):
         self.tool_calls = [] if tool_calls is None else [_as_tool_call(t) for t in tool_calls]
         self.invalid_tool_calls = [] if invalid_tool_calls is None else invalid_tool_calls
         self.usage_metadata = usage_metadata
+        if additional_kwargs and not tool_calls and not invalid_tool_calls:
+            raw = additional_kwargs.get("tool_calls")
+            if raw:
+                self.tool_calls, self.invalid_tool_calls = _parse_openai_tool_calls(raw)
 
     def pretty_repr(self, html: bool = False) -> str:
         """The title and content, then the tool calls (langchain-core's format exactly)."""
@@ -480,6 +530,44 @@ class AIMessage(BaseMessage):
             for itc in self.invalid_tool_calls:
                 lines.extend(_format_tool_call_lines(itc))
         return (base.strip() + "\n" + "\n".join(lines)).strip()
+
+
+def _parse_openai_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """Tool calls in OpenAI's format (``additional_kwargs["tool_calls"]``) as ``tool_calls``
+    and ``invalid_tool_calls``, as langchain-core reads them; malformed input is skipped."""
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    if not isinstance(raw, list):
+        return calls, invalid
+    for item in raw:
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict):
+            continue
+        name = function.get("name")
+        arguments = function.get("arguments")
+        try:
+            args = json.loads(arguments) if arguments else {}
+        except (TypeError, ValueError):
+            invalid.append(invalid_tool_call(name=name, args=arguments, id=item.get("id")))
+            continue
+        calls.append(tool_call(name=name or "", args=args or {}, id=item.get("id")))
+    return calls, invalid
+
+
+def _openai_tool_call_chunks(raw: Any) -> list[ToolCallChunk]:
+    chunks: list[ToolCallChunk] = []
+    for item in raw if isinstance(raw, list) else ():
+        function = item.get("function") if isinstance(item, dict) else None
+        if isinstance(function, dict):
+            chunks.append(
+                tool_call_chunk(
+                    name=function.get("name"),
+                    args=function.get("arguments"),
+                    id=item.get("id"),
+                    index=item.get("index"),
+                )
+            )
+    return chunks
 
 
 def _as_tool_call(t: Any) -> ToolCall:
@@ -535,6 +623,14 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
         self.id = id
         self.usage_metadata = usage_metadata
         self.chunk_position = chunk_position
+        if (
+            additional_kwargs
+            and not tool_call_chunks
+            and not tool_calls
+            and not invalid_tool_calls
+            and additional_kwargs.get("tool_calls")
+        ):
+            tool_call_chunks = _openai_tool_call_chunks(additional_kwargs["tool_calls"])
         if tool_call_chunks:
             self.tool_call_chunks = [_as_tool_call_chunk(c) for c in tool_call_chunks]
             if tool_calls is None and invalid_tool_calls is None:
@@ -630,6 +726,46 @@ class ToolMessageChunk(ToolMessage, BaseMessageChunk):
     type: ClassVar[str] = "ToolMessageChunk"
 
 
+class FunctionMessage(BaseMessage):
+    """The result of a (legacy OpenAI) function call; ``name`` is the function's name."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "function"
+
+    def __init__(self, content: Content = "", *, name: str, **fields: Any) -> None:
+        if not name:
+            raise ValueError(
+                "FunctionMessage needs the name of the function it answers: pass name=... ."
+            )
+        super().__init__(content, name=name, **fields)
+
+
+class FunctionMessageChunk(FunctionMessage, BaseMessageChunk):
+    """A piece of a streamed function message."""
+
+    __slots__ = ()
+    type: ClassVar[str] = "FunctionMessageChunk"
+
+
+class RemoveMessage(BaseMessage):
+    """A request to delete the message with this ``id`` from a list of messages.
+
+    Has no content; used by code that manages conversation state (LangGraph reducers).
+    """
+
+    __slots__ = ()
+    type: ClassVar[str] = "remove"
+
+    def __init__(self, id: str, **fields: Any) -> None:
+        if fields.get("content"):
+            raise ValueError(
+                f"RemoveMessage has no content, got content={fields['content']!r}; pass only "
+                "the id of the message to remove."
+            )
+        fields.pop("content", None)
+        super().__init__("", id=id, **fields)
+
+
 AnyMessage = AIMessage | HumanMessage | SystemMessage | ToolMessage | ChatMessage
 
 _CHUNK_TO_MESSAGE: dict[type[BaseMessage], type[BaseMessage]] = {
@@ -638,6 +774,7 @@ _CHUNK_TO_MESSAGE: dict[type[BaseMessage], type[BaseMessage]] = {
     SystemMessageChunk: SystemMessage,
     ChatMessageChunk: ChatMessage,
     ToolMessageChunk: ToolMessage,
+    FunctionMessageChunk: FunctionMessage,
 }
 
 

@@ -304,9 +304,22 @@ def messages_to_openai(messages: Iterable[MessageLikeRepresentation]) -> list[di
 
 
 def get_buffer_string(
-    messages: Sequence[BaseMessage], human_prefix: str = "Human", ai_prefix: str = "AI"
+    messages: Sequence[BaseMessage],
+    human_prefix: str = "Human",
+    ai_prefix: str = "AI",
+    *,
+    system_prefix: str = "System",
+    function_prefix: str = "Function",
+    tool_prefix: str = "Tool",
+    message_separator: str = "\n",
 ) -> str:
-    """The conversation as ``"Role: text"`` lines (langchain-core's format)."""
+    """The conversation as ``"Role: text"`` lines (langchain-core's ``prefix`` format).
+
+    An AI message's tool calls (or legacy ``function_call``) follow its text, as
+    langchain-core prints them; ``message_separator`` goes between messages.
+    """
+    from runnables.messages.base import FunctionMessage
+
     lines = []
     for m in messages:
         if isinstance(m, HumanMessage):
@@ -314,12 +327,20 @@ def get_buffer_string(
         elif isinstance(m, AIMessage):
             role = ai_prefix
         elif isinstance(m, SystemMessage):
-            role = "System"
+            role = system_prefix
+        elif isinstance(m, FunctionMessage):
+            role = function_prefix
         elif isinstance(m, ToolMessage):
-            role = "Tool"
+            role = tool_prefix
         elif isinstance(m, ChatMessage):
             role = m.role
         else:
             role = m.type
-        lines.append(f"{role}: {m.text}")
-    return "\n".join(lines)
+        line = f"{role}: {m._text()}"
+        if isinstance(m, AIMessage):
+            if m.tool_calls:
+                line += str(m.tool_calls)
+            elif "function_call" in m.additional_kwargs:
+                line += str(m.additional_kwargs["function_call"])
+        lines.append(line)
+    return message_separator.join(lines)

@@ -89,6 +89,18 @@ def _doc_parts(doc: str | None) -> tuple[str, dict[str, str]]:
     return description, args
 
 
+def _is_injected_annotation(annotation: Any) -> bool:
+    """``Annotated[T, InjectedToolArg]`` (or a subclass or instance of it)."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return False
+    from runnables.tools.base import InjectedToolArg
+
+    return any(
+        (isinstance(m, type) and issubclass(m, InjectedToolArg)) or isinstance(m, InjectedToolArg)
+        for m in typing.get_args(annotation)[1:]
+    )
+
+
 def _function_schema(func: Callable[..., Any]) -> tuple[str, str, dict[str, Any]]:
     from pydantic import Field, create_model
 
@@ -105,6 +117,8 @@ def _function_schema(func: Callable[..., Any]) -> tuple[str, str, dict[str, Any]
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, Any)
+        if _is_injected_annotation(annotation):
+            continue  # supplied by the application at run time, not by the model
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, Field(default, description=arg_docs.get(pname)))
     model = create_model(name, **fields)
@@ -253,6 +267,20 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
         out = {"type": "function", "function": fn}
     elif hasattr(tool, "args_schema") and hasattr(tool, "name"):
         args_schema = tool.args_schema
+        if hasattr(tool, "tool_call_schema"):
+            # A BaseTool: the model sees its arguments without injected ones; a
+            # single-input Tool without a schema takes one string, named as
+            # langchain-core names it.
+            from runnables.tools import Tool
+
+            if args_schema is None and isinstance(tool, Tool):
+                args_schema = {
+                    "properties": {"__arg1": {"title": "__arg1", "type": "string"}},
+                    "required": ["__arg1"],
+                    "type": "object",
+                }
+            else:
+                args_schema = tool.tool_call_schema
         if _is_pydantic_model(args_schema):
             params = _strip_titles(args_schema.model_json_schema())
             params.pop("title", None)

@@ -12,6 +12,11 @@ from runnables.output_parsers.list import (
     MarkdownListOutputParser,
     NumberedListOutputParser,
 )
+from runnables.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    JsonOutputToolsParser,
+    PydanticToolsParser,
+)
 from runnables.output_parsers.partial_json import (
     PartialJsonParser,
     parse_json,
@@ -19,20 +24,25 @@ from runnables.output_parsers.partial_json import (
 )
 from runnables.output_parsers.pydantic import PydanticOutputParser
 from runnables.output_parsers.string import StrOutputParser
+from runnables.output_parsers.xml import XMLOutputParser
 
 __all__ = [
     "BaseOutputParser",
     "BaseTransformOutputParser",
     "CommaSeparatedListOutputParser",
+    "JsonOutputKeyToolsParser",
     "JsonOutputParser",
+    "JsonOutputToolsParser",
     "ListOutputParser",
     "MarkdownListOutputParser",
     "NumberedListOutputParser",
     "OutputParserException",
     "PartialJsonParser",
     "PydanticOutputParser",
+    "PydanticToolsParser",
     "SimpleJsonOutputParser",
     "StrOutputParser",
+    "XMLOutputParser",
     "parse_json",
     "parse_partial_json",
 ]

@@ -62,6 +62,9 @@ def text_of(value: Any) -> str:
     """The text of a parser's input: a string as is, a message's (or chunk's) text."""
     if type(value) is str:
         return value
+    content = getattr(value, "content", None)
+    if type(content) is str:  # a message with text content: no text accessor to build
+        return content
     text = getattr(value, "text", None)
     if isinstance(text, str):
         return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,7 +11,7 @@ from runnables.core.config import Context
 from runnables.output_parsers.base import BaseOutputParser, OutputParserException, text_of
 from runnables.output_parsers.partial_json import PartialJsonParser, parse_json
 
-__all__ = ["JsonOutputParser", "SimpleJsonOutputParser"]
+__all__ = ["JsonOutputParser", "SimpleJsonOutputParser", "json_patch"]
 
 _INSTRUCTIONS = """Answer with a single JSON value and nothing else: no explanation before or \
 after it, no markdown code fence, no comments, no trailing commas.
@@ -38,6 +39,9 @@ class JsonOutputParser(BaseOutputParser[Any]):
     ``pydantic_object`` (a pydantic model class) only shapes the format instructions,
     as in langchain-core; use :class:`PydanticOutputParser` to validate.
 
+    With ``diff=True`` streaming yields JSON Patch operations from each partial value to
+    the next instead of the values (langchain-core's ``diff`` mode).
+
     Partial values share the members that are already complete, so treat them as
     read-only. For very large values, consecutive partial values are coalesced so that
     copying them costs at most ``snapshot_budget`` container entries per input character
@@ -48,9 +52,14 @@ class JsonOutputParser(BaseOutputParser[Any]):
     snapshot_budget: int = 64
 
     def __init__(
-        self, pydantic_object: type[Any] | None = None, *, name: str | None = None
+        self,
+        pydantic_object: type[Any] | None = None,
+        *,
+        diff: bool = False,
+        name: str | None = None,
     ) -> None:
         self.pydantic_object = pydantic_object
+        self.diff = diff
         self.name = name
 
     def parse(self, text: str) -> Any:
@@ -77,7 +86,23 @@ class JsonOutputParser(BaseOutputParser[Any]):
         """The value yielded last (``PydanticOutputParser`` validates it)."""
         return value
 
-    async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+    def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+        # A plain function returning the stream, so the default path has no extra layer.
+        values = self._values(inputs)
+        return self._diffs(values) if self.diff else values
+
+    async def _diffs(self, values: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """JSON Patch operations (RFC 6902) from each streamed value to the next, as
+        langchain-core's ``diff=True`` yields them (jsonpatch's ``make_patch`` order)."""
+        previous: Any = None
+        try:
+            async for value in values:
+                yield json_patch(previous, value)
+                previous = copy.deepcopy(value)
+        finally:
+            await values.aclose()  # type: ignore[attr-defined]
+
+    async def _values(self, inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
         parser = PartialJsonParser()
         feed = parser.feed
         budget = self.snapshot_budget
@@ -112,6 +137,41 @@ class JsonOutputParser(BaseOutputParser[Any]):
         if self.pydantic_object is None:
             return f"{type(self).__name__}()"
         return f"{type(self).__name__}(pydantic_object={self.pydantic_object.__name__})"
+
+
+def _pointer(path: str, key: Any) -> str:
+    return f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+
+
+def json_patch(src: Any, dst: Any, path: str = "") -> list[dict[str, Any]]:
+    """The JSON Patch operations that turn ``src`` into ``dst`` (RFC 6902).
+
+    Dicts and lists are compared member by member (removed keys, then added keys, then
+    changed ones; list items by position, extra items added or removed at the end);
+    anything else that differs is replaced. ``json_patch(None, v)`` replaces the root.
+    """
+    if isinstance(src, dict) and isinstance(dst, dict):
+        ops: list[dict[str, Any]] = []
+        for key in src.keys() - dst.keys():
+            ops.append({"op": "remove", "path": _pointer(path, key)})
+        for key in [k for k in dst if k not in src]:
+            ops.append({"op": "add", "path": _pointer(path, key), "value": dst[key]})
+        for key in [k for k in src if k in dst]:
+            ops.extend(json_patch(src[key], dst[key], _pointer(path, key)))
+        return ops
+    if isinstance(src, list) and isinstance(dst, list):
+        ops = []
+        common = min(len(src), len(dst))
+        for i in range(common):
+            ops.extend(json_patch(src[i], dst[i], _pointer(path, i)))
+        for _ in range(len(dst), len(src)):
+            ops.append({"op": "remove", "path": _pointer(path, len(dst))})
+        for i in range(len(src), len(dst)):
+            ops.append({"op": "add", "path": _pointer(path, i), "value": dst[i]})
+        return ops
+    if src != dst or type(src) is not type(dst):
+        return [{"op": "replace", "path": path, "value": dst}]
+    return []
 
 
 #: langchain-core's older name.

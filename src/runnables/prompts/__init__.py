@@ -1,4 +1,5 @@
-"""Prompt templates: ``PromptTemplate``, ``ChatPromptTemplate``, ``MessagesPlaceholder``."""
+"""Prompt templates: ``PromptTemplate``, ``ChatPromptTemplate``, ``MessagesPlaceholder``,
+few-shot prompts, and ``load_prompt`` for prompt files."""
 
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.chat import (
@@ -11,12 +12,15 @@ from runnables.prompts.chat import (
     MessagesPlaceholder,
     SystemMessagePromptTemplate,
 )
+from runnables.prompts.few_shot import FewShotChatMessagePromptTemplate, FewShotPromptTemplate
 from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
     PromptInputError,
     PromptTemplateFormat,
+    check_valid_template,
     get_template_variables,
 )
+from runnables.prompts.loading import load_prompt, load_prompt_from_config
 from runnables.prompts.string import PromptTemplate, StringPromptTemplate
 from runnables.prompts.value import ChatPromptValue, PromptValue, StringPromptValue
 
@@ -28,6 +32,8 @@ __all__ = [
     "ChatMessagePromptTemplate",
     "ChatPromptTemplate",
     "ChatPromptValue",
+    "FewShotChatMessagePromptTemplate",
+    "FewShotPromptTemplate",
     "HumanMessagePromptTemplate",
     "InvalidPromptTemplateError",
     "MessagesPlaceholder",
@@ -38,5 +44,8 @@ __all__ = [
     "StringPromptTemplate",
     "StringPromptValue",
     "SystemMessagePromptTemplate",
+    "check_valid_template",
     "get_template_variables",
+    "load_prompt",
+    "load_prompt_from_config",
 ]

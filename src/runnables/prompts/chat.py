@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
+from runnables.core.config import Context
 from runnables.messages import (
     AIMessage,
     AnyMessage,
@@ -24,6 +26,7 @@ from runnables.messages import (
     convert_to_messages,
     get_buffer_string,
 )
+from runnables.messages.base import _title_line
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
@@ -64,6 +67,10 @@ class BaseMessagePromptTemplate:
         """``format_messages`` for async code (formatting never waits)."""
         return self.format_messages(**kwargs)
 
+    def __add__(self, other: Any) -> ChatPromptTemplate:
+        """A chat prompt of this entry followed by ``other`` (as langchain-core)."""
+        return ChatPromptTemplate([self]).__add__(other)
+
 
 class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
     """A message whose content is a string template (``prompt``)."""
@@ -93,9 +100,27 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
             )
         )
 
+    @classmethod
+    def from_template_file(
+        cls,
+        template_file: str | Path,
+        input_variables: list[str] | None = None,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        encoding: str | None = None,
+    ) -> BaseStringMessagePromptTemplate:
+        """A message template whose template is read from a text file."""
+        template = Path(template_file).read_text(encoding=encoding)
+        return cls(PromptTemplate(template, input_variables, template_format=template_format))
+
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
         return self._message_class(self.prompt.format(**kwargs), **self.additional_kwargs)
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """A title naming the message kind, then the template (langchain-core's format)."""
+        title = type(self).__name__.replace("MessagePromptTemplate", " Message")
+        return f"{_title_line(title, bold=html)}\n\n{self.prompt.pretty_repr(html=html)}"
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """A one-message list."""
@@ -241,6 +266,11 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
         """A one-message list."""
         return [self.format(**kwargs)]
 
+    def pretty_repr(self, html: bool = False) -> str:
+        """A title naming the message kind, then each block."""
+        title = _title_line(self.message_class.__name__.replace("Message", " Message"), bold=html)
+        return f"{title}\n\n" + "\n\n".join(repr(b.block) for b in self.blocks)
+
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, ContentBlocksMessagePromptTemplate)
@@ -308,6 +338,13 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
         if self.n_messages is not None:
             messages = messages[-self.n_messages :] if self.n_messages else []
         return messages
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """A title, then ``{variable_name}`` (langchain-core's format)."""
+        var = "{" + self.variable_name + "}"
+        if html:
+            var = f"\u001b[33;1m\033[1;3m{var}\u001b[0m"
+        return f"{_title_line('Messages Placeholder', bold=html)}\n\n{var}"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MessagesPlaceholder) and (
@@ -499,9 +536,40 @@ class ChatPromptTemplate(BasePromptTemplate):
             ) from None
         return out
 
+    @property
+    def _async_formatting(self) -> bool:
+        """Whether an entry formats differently in async code (an async example selector)."""
+        return any(getattr(e, "_async_formatting", False) for e in self.messages)
+
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
-        """``format_messages`` for async code (formatting never waits)."""
-        return self.format_messages(**kwargs)
+        """``format_messages`` for async code: entries with an async side (a few-shot
+        prompt's async example selector) are awaited; the rest never wait."""
+        if not self._async_formatting:
+            return self.format_messages(**kwargs)
+        values = self._merge_partial_and_user_variables(**kwargs)
+        if not self._required.issubset(values.keys()):
+            raise missing_variables_error(
+                self.get_name(),
+                self._required.difference(values),
+                self.input_variables,
+                list(kwargs),
+            )
+        out: list[BaseMessage] = []
+        for entry in self.messages:
+            if isinstance(entry, BaseMessage):
+                out.append(entry)
+            elif getattr(entry, "_async_formatting", False):
+                out.extend(await entry.aformat_messages(**values))  # type: ignore[union-attr]
+            else:
+                out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+        return out
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> ChatPromptValue:
+        values = self._validate_input(input)
+        # A sync call driven without a loop uses the sync selector, as langchain-core.
+        if self._async_formatting and not ctx.sync:
+            return ChatPromptValue(await self.aformat_messages(**values))
+        return self.format_prompt(**values)
 
     def format_prompt(self, **kwargs: Any) -> ChatPromptValue:
         """Format into a :class:`ChatPromptValue`."""
@@ -553,6 +621,20 @@ class ChatPromptTemplate(BasePromptTemplate):
 
     def __len__(self) -> int:
         return len(self.messages)
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """Each entry's ``pretty_repr``, separated by blank lines (langchain-core's format)."""
+        parts = []
+        for entry in self.messages:
+            pretty = getattr(entry, "pretty_repr", None)
+            parts.append(pretty(html=html) if pretty is not None else repr(entry))
+        return "\n\n".join(parts)
+
+    def pretty_print(self) -> None:
+        """Print :meth:`pretty_repr`."""
+        import sys
+
+        print(self.pretty_repr(html=hasattr(sys, "ps2")))
 
     def __repr__(self) -> str:
         return f"ChatPromptTemplate(messages={self.messages!r})"

@@ -1,4 +1,4 @@
-"""Template formats: f-string (the default) and jinja2 (rendered in a sandbox).
+"""Template formats: f-string (the default), mustache, and jinja2 (rendered in a sandbox).
 
 Also the errors a template raises: a bad template is a developer mistake
 (:class:`InvalidPromptTemplateError`); a missing variable in the input is
@@ -19,6 +19,7 @@ from runnables.errors import MissingExtraError, RunnablesError, UserError
 
 __all__ = [
     "InvalidPromptTemplateError",
+    "check_valid_template",
     "PromptInputError",
     "PromptTemplateFormat",
     "format_template",
@@ -26,8 +27,8 @@ __all__ = [
     "missing_variables_error",
 ]
 
-PromptTemplateFormat = Literal["f-string", "jinja2"]
-_FORMATS = ("f-string", "jinja2")
+PromptTemplateFormat = Literal["f-string", "mustache", "jinja2"]
+_FORMATS = ("f-string", "mustache", "jinja2")
 
 
 class InvalidPromptTemplateError(UserError, ValueError):
@@ -56,9 +57,8 @@ class PromptInputError(RunnablesError, KeyError):
 def check_format(template_format: str) -> None:
     """Raise a clear error for a template format this library does not support."""
     if template_format not in _FORMATS:
-        hint = " (mustache is not supported; use jinja2)" if template_format == "mustache" else ""
         raise InvalidPromptTemplateError(
-            f"Unknown template_format {template_format!r}{hint}. Use one of {list(_FORMATS)}."
+            f"Unknown template_format {template_format!r}. Use one of {list(_FORMATS)}."
         )
 
 
@@ -160,13 +160,57 @@ def get_template_variables(template: str, template_format: str) -> list[str]:
     check_format(template_format)
     if template_format == "jinja2":
         return list(jinja2_variables(template))
+    if template_format == "mustache":
+        return sorted(_mustache_variables(template))
     return list(f_string_variables(template))
+
+
+def _mustache_variables(template: str) -> set[str]:
+    from runnables.prompts.mustache import MustacheSyntaxError, mustache_template_vars
+
+    try:
+        return mustache_template_vars(template)
+    except MustacheSyntaxError as exc:
+        raise InvalidPromptTemplateError(str(exc)) from None
+
+
+def check_valid_template(template: str, template_format: str, input_variables: list[str]) -> None:
+    """Check declared variables against a template, with langchain-core's rules.
+
+    f-string: a variable the template uses but ``input_variables`` lacks is an
+    :class:`InvalidPromptTemplateError` (a ``ValueError``); extra declared names are
+    fine. jinja2: missing or extra names give a ``UserWarning``. mustache: no check.
+    """
+    check_format(template_format)
+    used = set(get_template_variables(template, template_format))
+    declared = set(input_variables)
+    if template_format == "f-string":
+        if used - declared:
+            raise InvalidPromptTemplateError(
+                "Invalid prompt schema; check for mismatched or missing input parameters "
+                f"from {input_variables}. The template also uses {sorted(used - declared)}; "
+                "declare them, or leave input_variables out to infer them."
+            )
+    elif template_format == "jinja2":
+        import warnings
+
+        message = ""
+        if used - declared:
+            message += f"Missing variables: {used - declared} "
+        if declared - used:
+            message += f"Extra variables: {declared - used}"
+        if message:
+            warnings.warn(message.strip(), UserWarning, stacklevel=3)
 
 
 def format_template(template: str, template_format: str, values: Mapping[str, Any]) -> str:
     """Render a template with ``values`` (a missing f-string variable raises ``KeyError``)."""
     if template_format == "f-string":
         return template.format_map(values)
+    if template_format == "mustache":
+        from runnables.prompts.mustache import mustache_render
+
+        return mustache_render(template, values)
     return str(_jinja_template(template).render(**values))
 
 
@@ -174,6 +218,10 @@ def formatter_for(template: str, template_format: str) -> Callable[[Mapping[str,
     """A function that renders ``template``: the work of parsing it is done once, here."""
     if template_format == "f-string":
         return template.format_map
+    if template_format == "mustache":
+        from runnables.prompts.mustache import mustache_render
+
+        return functools.partial(mustache_render, template)
     compiled = _jinja_template(template)
     return lambda values: str(compiled.render(**values))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from runnables.prompts.base import BasePromptTemplate
@@ -30,6 +31,19 @@ class StringPromptTemplate(BasePromptTemplate):
     def format_prompt(self, **kwargs: Any) -> StringPromptValue:
         """Format into a :class:`StringPromptValue`."""
         return StringPromptValue(self.format(**kwargs))
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """The template with each input variable shown as ``{name}`` (yellow if ``html``)."""
+        shown = {v: "{" + v + "}" for v in self.input_variables}
+        if html:
+            shown = {k: f"\u001b[33;1m\033[1;3m{v}\u001b[0m" for k, v in shown.items()}
+        return str(self.format(**shown))
+
+    def pretty_print(self) -> None:
+        """Print :meth:`pretty_repr`."""
+        import sys
+
+        print(self.pretty_repr(html=hasattr(sys, "ps2")))
 
 
 class PromptTemplate(StringPromptTemplate):
@@ -99,6 +113,25 @@ class PromptTemplate(StringPromptTemplate):
             template,
             partial_variables=partial_variables,
             template_format=template_format,
+            name=name,
+        )
+
+    @classmethod
+    def from_file(
+        cls,
+        template_file: str | Path,
+        encoding: str | None = None,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> PromptTemplate:
+        """A template read from a text file (its variables are the ones it uses)."""
+        template = Path(template_file).read_text(encoding=encoding)
+        return cls.from_template(
+            template,
+            template_format=template_format,
+            partial_variables=partial_variables,
             name=name,
         )
 

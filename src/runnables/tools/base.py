@@ -1,0 +1,695 @@
+"""``BaseTool``: a function a chat model can call, with a schema for its arguments.
+
+A tool is a runnable. Its input is a dict of arguments, a string (single-input tools),
+or a :class:`~runnables.messages.ToolCall` taken from ``AIMessage.tool_calls``; given a
+tool call it returns a :class:`~runnables.messages.ToolMessage` answering that call, so
+``[tool.invoke(tc) for tc in ai_msg.tool_calls]`` is the next turn of the conversation.
+
+Subclass it as in langchain-core: declare ``name``, ``description`` and optionally
+``args_schema`` (a pydantic model or a JSON schema dict), and implement ``_run`` (sync)
+and/or ``_arun`` (async). The async path is the real one: ``ainvoke`` awaits ``_arun``
+when the tool has one and otherwise runs ``_run`` on a worker thread (a tool usually
+blocks on I/O); sync ``invoke`` of a sync-only tool calls ``_run`` inline, no event loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, ClassVar, Literal, cast
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SkipValidation,
+    ValidationError,
+    create_model,
+)
+
+from runnables.core._util import note_step
+from runnables.core.base import run_leaf
+from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.model_step import ModelStep
+from runnables.messages.base import ToolCall, ToolMessage
+
+__all__ = [
+    "FILTERED_ARGS",
+    "ArgsSchema",
+    "BaseTool",
+    "InjectedToolArg",
+    "InjectedToolCallId",
+    "ToolException",
+    "create_schema_from_function",
+]
+
+ArgsSchema = type[BaseModel] | dict[str, Any]
+
+#: Parameters of a tool function that the caller supplies, never the model.
+FILTERED_ARGS = ("run_manager", "callbacks")
+
+#: Content blocks a tool may return as they are (anything else is made a string).
+TOOL_MESSAGE_BLOCK_TYPES = (
+    "text",
+    "image_url",
+    "image",
+    "json",
+    "search_result",
+    "custom_tool_call_output",
+    "document",
+    "file",
+)
+
+
+class ToolException(Exception):  # noqa: N818 - langchain-core's name
+    """An error a tool raises to report failure to the model rather than to the caller.
+
+    With ``handle_tool_error`` set on the tool, the error becomes the tool's output
+    (a ``ToolMessage`` with ``status="error"`` when the tool was given a tool call);
+    otherwise it is raised like any other exception.
+    """
+
+
+class InjectedToolArg:
+    """Marks a tool argument supplied at run time by the application, not the model.
+
+    ``def search(query: str, user_id: Annotated[str, InjectedToolArg]) -> str`` leaves
+    ``user_id`` out of the schema sent to the model (``tool_call_schema``), while the
+    tool still receives and validates it.
+    """
+
+
+class InjectedToolCallId(InjectedToolArg):
+    """Marks an argument that receives the id of the tool call being answered."""
+
+
+def _is_injected(annotation: Any, kind: type = InjectedToolArg) -> bool:
+    if typing.get_origin(annotation) is not Annotated:
+        return False
+    return any(
+        (isinstance(a, type) and issubclass(a, kind)) or isinstance(a, kind)
+        for a in typing.get_args(annotation)[1:]
+    )
+
+
+def _annotation_description(annotation: Any) -> str | None:
+    if typing.get_origin(annotation) is Annotated:
+        for extra in typing.get_args(annotation)[1:]:
+            if isinstance(extra, str):
+                return extra
+            description = getattr(extra, "description", None)
+            if isinstance(description, str) and description:
+                return description
+    return None
+
+
+def _config_param(func: Callable[..., Any]) -> str | None:
+    """The name of the parameter of ``func`` that receives the call's config, if any."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return None
+    for name, param in params.items():
+        if name == "config" or param.annotation in (RunnableConfig, "RunnableConfig"):
+            return name
+    return None
+
+
+def _parse_google_docstring(
+    doc: str | None, params: Sequence[str], *, strict: bool
+) -> tuple[str, dict[str, str]]:
+    """The description and ``Args:`` entries of a Google-style docstring.
+
+    Read exactly as langchain-core reads it: the description is the paragraphs before
+    ``Args:`` (and before ``Returns:``/``Example:``) joined by spaces; an argument line is
+    ``name (type): text`` at the first argument's indentation, deeper lines continue it.
+    With ``strict``, a docstring without an ``Args:`` paragraph after the description is
+    an error when there are parameters to describe.
+    """
+    described = [p for p in params if p not in ("run_manager", "callbacks", "runtime", "return")]
+    if not doc:
+        if strict:
+            raise ValueError(
+                "Found invalid Google-Style docstring: the function has none. Write one "
+                "with an 'Args:' section, or pass error_on_invalid_docstring=False."
+            )
+        return "", {}
+    blocks = doc.split("\n\n")
+    if (
+        strict
+        and described
+        and (len(blocks) < 2 or not any(b.startswith("Args:") for b in blocks[1:]))
+    ):
+        raise ValueError(
+            "Found invalid Google-Style docstring: it needs a description, then an 'Args:' "
+            f"section describing {described!r}. Fix it, or pass "
+            "error_on_invalid_docstring=False."
+        )
+    descriptors: list[str] = []
+    args_block: str | None = None
+    past_descriptors = False
+    for block in blocks:
+        if block.startswith("Args:"):
+            args_block = block
+            break
+        if block.startswith(("Returns:", "Example:")):
+            past_descriptors = True
+        elif not past_descriptors:
+            descriptors.append(block)
+    descriptions: dict[str, str] = {}
+    if args_block is not None:
+        current: str | None = None
+        arg_indent: int | None = None
+        for line in args_block.split("\n")[1:]:
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            if arg_indent is None and ":" in line:
+                arg_indent = indent
+            continuation = arg_indent is not None and indent > arg_indent
+            if current is not None and continuation:
+                descriptions[current] += " " + line.strip()
+            elif ":" in line:
+                head, text = line.split(":", maxsplit=1)
+                head = head.strip()
+                name, _, annotation = head.partition(" ")
+                current = name if annotation.startswith("(") and annotation.endswith(")") else head
+                descriptions[current] = text.strip()
+            elif current is not None:
+                descriptions[current] += " " + line.strip()
+    return " ".join(descriptors).strip(), descriptions
+
+
+def create_schema_from_function(
+    model_name: str,
+    func: Callable[..., Any],
+    *,
+    filter_args: Sequence[str] | None = None,
+    parse_docstring: bool = False,
+    error_on_invalid_docstring: bool = False,
+    include_injected: bool = True,
+) -> type[BaseModel]:
+    """A pydantic model of ``func``'s parameters (what a tool made from it accepts).
+
+    ``self``/``cls`` of methods, ``run_manager``, ``callbacks`` and names in
+    ``filter_args`` are left out; with ``include_injected=False`` so are arguments
+    annotated :class:`InjectedToolArg`. ``parse_docstring`` reads parameter descriptions
+    from the Google-style ``Args:`` section; ``Annotated[int, "text"]`` also describes one.
+    """
+    signature = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        hints = {}
+    skip = set(FILTERED_ARGS if filter_args is None else filter_args)
+    params = list(signature.parameters.items())
+    if params and params[0][0] in ("self", "cls") and "." in getattr(func, "__qualname__", ""):
+        skip.add(params[0][0])
+    description, arg_docs = (
+        _parse_google_docstring(
+            inspect.getdoc(func),
+            [p for p, _ in params if p not in skip],
+            strict=error_on_invalid_docstring,
+        )
+        if parse_docstring
+        else (inspect.getdoc(func) or "", {})
+    )
+    if parse_docstring and error_on_invalid_docstring:
+        for documented in arg_docs:
+            if documented not in signature.parameters:
+                raise ValueError(
+                    f"The docstring of {model_name!r} describes the argument {documented!r}, "
+                    "which is not in the function's signature; fix the 'Args:' section."
+                )
+    fields: dict[str, Any] = {}
+    for pname, param in params:
+        if pname in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(pname, Any)
+        if annotation is RunnableConfig or _config_param_name_only(pname, param):
+            continue
+        if not include_injected and _is_injected(annotation):
+            continue
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        doc = arg_docs.get(pname) or _annotation_description(annotation)
+        fields[pname] = (annotation, Field(default, description=doc))
+    model = cast(
+        type[BaseModel],
+        create_model(  # type: ignore[call-overload]
+            model_name, __config__=ConfigDict(arbitrary_types_allowed=True), **fields
+        ),
+    )
+    model.__doc__ = description or None
+    return model
+
+
+def _config_param_name_only(name: str, param: inspect.Parameter) -> bool:
+    return name == "config" and param.annotation in (inspect.Parameter.empty, "RunnableConfig")
+
+
+_NEEDS_TOOL_CALL = (
+    "When tool includes an InjectedToolCallId argument, tool must always be invoked with a "
+    "full model ToolCall of the form: {{'args': {{...}}, 'name': '...', 'type': 'tool_call', "
+    "'tool_call_id': '...'}} (tool {name!r}, argument {key!r})."
+)
+
+
+def _injected_keys(func: Callable[..., Any] | None) -> frozenset[str]:
+    """The parameters of ``func`` annotated as injected (InjectedToolArg and subclasses)."""
+    if func is None:
+        return frozenset()
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        return frozenset()
+    return frozenset(k for k, hint in hints.items() if k != "return" and _is_injected(hint))
+
+
+def _is_tool_call(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") == "tool_call"
+
+
+class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
+    """The base class of tools: subclass it with ``name``, ``description`` and ``_run``.
+
+    >>> from pydantic import BaseModel
+    >>> class AddArgs(BaseModel):
+    ...     a: int
+    ...     b: int
+    >>> class Add(BaseTool):
+    ...     name: str = "add"
+    ...     description: str = "Add two integers."
+    ...     args_schema: type[BaseModel] = AddArgs
+    ...     def _run(self, a: int, b: int) -> int:
+    ...         return a + b
+    >>> Add().invoke({"a": 1, "b": 2})
+    3
+    >>> Add().invoke({"name": "add", "args": {"a": 1, "b": 2}, "id": "c1", "type": "tool_call"})
+    ToolMessage(content='3', name='add', tool_call_id='c1')
+
+    A sync call run without an event loop (``invoke`` of the tool, or of a chain of
+    sync steps) uses ``_run``; async calls use ``_arun`` when the tool has one, else
+    ``_run`` on a worker thread. A tool with only ``_arun`` is bridged for sync callers.
+    """
+
+    _run_type: ClassVar[str] = "tool"  # type: ignore[misc]
+    _is_leaf: ClassVar[bool] = True  # type: ignore[misc]
+
+    name: str
+    """The tool's unique name, as the model sees it."""
+    description: str
+    """What the tool does and when to use it, as the model sees it."""
+    args_schema: Annotated[ArgsSchema | None, SkipValidation()] = None
+    """The arguments: a pydantic model class or a JSON schema dict (inferred from
+    ``_run`` when unset)."""
+    return_direct: bool = False
+    """Whether an agent should stop after this tool and return its output."""
+    verbose: bool = False
+    """Kept for langchain-core compatibility; runnables logs through events instead."""
+    callbacks: Any = Field(default=None, exclude=True)
+    """Kept for langchain-core compatibility; use ``astream_events`` or listeners."""
+    tags: list[str] | None = None
+    """Tags added to this tool's runs."""
+    metadata: dict[str, Any] | None = None
+    """Metadata added to this tool's runs."""
+    handle_tool_error: bool | str | Callable[[ToolException], Any] | None = False
+    """What a :class:`ToolException` becomes: re-raised (False), its message (True),
+    this string, or what this function returns for it."""
+    handle_validation_error: bool | str | Callable[[ValidationError], str] | None = False
+    """What invalid arguments become: re-raised (False), ``"Tool input validation
+    error"`` (True), this string, or what this function returns for the error."""
+    response_format: Literal["content", "content_and_artifact"] = "content"
+    """``"content_and_artifact"``: the tool returns ``(content, artifact)``; the
+    artifact goes into ``ToolMessage.artifact`` and is not sent to the model."""
+    extras: dict[str, Any] | None = None
+    """Provider-specific fields of the tool definition."""
+
+    # (name, description, schema) -> the tool_call_schema model built for them.
+    _tool_call_schema_memo: Any = PrivateAttr(default=None)
+
+    def __init__(self, **kwargs: Any) -> None:
+        schema = kwargs.get("args_schema")
+        if schema is not None and not isinstance(schema, dict) and not _is_model_class(schema):
+            raise TypeError(
+                f"args_schema must be a pydantic BaseModel subclass or a JSON schema dict, "
+                f"got {schema!r}. Describe the arguments with a BaseModel subclass."
+            )
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------------ to implement
+
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
+        """Do the tool's work (sync). Subclasses implement this and/or ``_arun``."""
+        raise NotImplementedError(
+            f"Tool {self.name!r} ({type(self).__name__}) has no sync implementation: "
+            "implement '_run', or call it with 'ainvoke' if it implements '_arun'."
+        )
+
+    async def _arun(self, *args: Any, **kwargs: Any) -> Any:
+        """Do the tool's work (async). The default runs ``_run`` on a worker thread."""
+        from runnables.core.function import _to_thread
+
+        return await _to_thread(self._run, *args, **kwargs)
+
+    def _has_async(self) -> bool:
+        """Whether the tool has its own async implementation."""
+        return type(self)._arun is not BaseTool._arun
+
+    def _has_sync(self) -> bool:
+        """Whether the tool has its own sync implementation."""
+        return type(self)._run is not BaseTool._run
+
+    def _sync_impl(self) -> Callable[..., Any]:
+        return self._run
+
+    def _async_impl(self) -> Callable[..., Any]:
+        return self._arun
+
+    # ------------------------------------------------------------------ schema
+
+    @property
+    def is_single_input(self) -> bool:
+        """Whether the tool takes exactly one argument."""
+        return len([k for k in self.args if k != "kwargs"]) == 1
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The JSON schema ``properties`` of the arguments the model supplies."""
+        schema = self.tool_call_schema
+        json_schema = schema if isinstance(schema, dict) else schema.model_json_schema()
+        return cast(dict[str, Any], json_schema.get("properties", {}))
+
+    @property
+    def tool_call_schema(self) -> ArgsSchema:
+        """The arguments schema as sent to the model: a model named after the tool, with
+        its description, and without injected arguments."""
+        schema = self.args_schema
+        if isinstance(schema, dict):
+            if self.description:
+                return {**schema, "description": self.description}
+            return schema
+        if schema is None:
+            schema = self.get_input_schema()
+        key = (self.name, self.description, schema)
+        memo = self._tool_call_schema_memo
+        if memo is not None and memo[0] == key:
+            return cast(type[BaseModel], memo[1])
+        fields = {
+            k: (f.annotation, f)
+            for k, f in schema.model_fields.items()
+            if not _is_injected_field(f.annotation, f)
+        }
+        model = cast(type[BaseModel], create_model(self.name, **fields))  # type: ignore[call-overload]
+        model.__doc__ = self.description
+        # Building a model is slow and bind_tools asks on every bind: keep the last one.
+        self._tool_call_schema_memo = (key, model)
+        return model
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The arguments' pydantic model (``args_schema``, or inferred from ``_run``)."""
+        schema = self.args_schema
+        if schema is None:
+            return create_schema_from_function(self.name, self._sync_impl())
+        if isinstance(schema, dict):
+            return super().get_input_schema(config)
+        return schema
+
+    # ------------------------------------------------------------------ running
+
+    def _needs_loop(self) -> bool:
+        # A tool's sync and async methods are two implementations its author wrote (as
+        # in langchain-core), not one bridged over the other: a sync call driven without
+        # a loop runs the sync one inline; only an async-only tool needs the loop.
+        return not self._has_sync()
+
+    async def _ainvoke(self, input: str | dict[str, Any] | ToolCall, ctx: Context) -> Any:
+        if _is_tool_call(input):
+            call = cast(ToolCall, input)
+            tool_call_id: str | None = call["id"]
+            tool_input: str | dict[str, Any] = dict(call["args"])
+        else:
+            tool_call_id = None
+            tool_input = cast("str | dict[str, Any]", input)
+        if ctx.limiter is not None or ctx.running is not None:
+            return await run_leaf(self, ctx, lambda: self._execute(tool_input, tool_call_id, ctx))
+        return await self._execute(tool_input, tool_call_id, ctx)
+
+    async def _execute(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None, ctx: Context
+    ) -> Any:
+        content: Any = None
+        artifact: Any = None
+        status: Literal["success", "error"] = "success"
+        try:
+            response = await self._call(tool_input, tool_call_id, ctx)
+            if self.response_format == "content_and_artifact":
+                if not isinstance(response, tuple) or len(response) != 2:
+                    raise ValueError(
+                        f"Tool {self.name!r} has response_format='content_and_artifact', so "
+                        "it must return a two-tuple (content, artifact), but it returned "
+                        f"{response!r} (a {type(response).__name__})."
+                    )
+                content, artifact = response
+            else:
+                content = response
+        except ValidationError as exc:
+            if not self.handle_validation_error:
+                note_step(exc, self.get_name())
+                raise
+            content = _handled(exc, self.handle_validation_error, "Tool input validation error")
+            status = "error"
+        except ToolException as exc:
+            if not self.handle_tool_error:
+                note_step(exc, self.get_name())
+                raise
+            default = exc.args[0] if exc.args else "Tool execution error"
+            content = _handled(exc, self.handle_tool_error, default)
+            status = "error"
+        except Exception as exc:
+            note_step(exc, self.get_name())
+            raise
+        return _format_output(content, artifact, tool_call_id, self.name, status)
+
+    async def _call(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None, ctx: Context
+    ) -> Any:
+        args, kwargs = self._to_args_and_kwargs(tool_input, tool_call_id)
+        # Sync drive: the sync implementation inline. Async: the async one if the tool has
+        # it, else the sync one on a worker thread (a tool usually blocks on I/O).
+        is_async = self._has_async() and not (ctx.sync and self._has_sync())
+        impl = self._async_impl() if is_async else self._sync_impl()
+        param = _config_param(impl)
+        if param is not None:
+            kwargs[param] = ctx.child_config()
+        token = None if ctx.is_root else CURRENT.set(ctx)
+        try:
+            if is_async:
+                return await impl(*args, **kwargs)
+            if ctx.sync:
+                return impl(*args, **kwargs)
+            from runnables.core.function import _to_thread
+
+            return await _to_thread(impl, *args, **kwargs)
+        finally:
+            if token is not None:
+                CURRENT.reset(token)
+
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
+        """Validate the input against ``args_schema``; returns the arguments to pass."""
+        schema = self.args_schema
+        if isinstance(tool_input, str):
+            if isinstance(schema, dict):
+                raise ValueError(
+                    f"Tool {self.name!r} has a JSON schema args_schema, so it takes a dict "
+                    f"of arguments, not the string {tool_input!r}."
+                )
+            if schema is not None:
+                first = next(iter(schema.model_fields))
+                schema.model_validate({first: tool_input})
+            return tool_input
+        if schema is None or isinstance(schema, dict):
+            return tool_input
+        tool_input = dict(tool_input)
+        for key, field in schema.model_fields.items():
+            if _is_injected_field(field.annotation, field, InjectedToolCallId):
+                if tool_call_id is None:
+                    raise ValueError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
+                tool_input[key] = tool_call_id
+        result = schema.model_validate(tool_input)
+        validated: dict[str, Any] = {}
+        for key, field in schema.model_fields.items():
+            given = key in tool_input or key in result.model_fields_set
+            # Defaults are passed too, except pydantic's fields for *args/**kwargs.
+            if given or (not field.is_required() and key not in ("args", "kwargs")):
+                validated[key] = getattr(result, key)
+        # Injected arguments the function takes but a custom schema does not declare.
+        for key in self._injected_args_keys():
+            if key in tool_input:
+                validated[key] = tool_input[key]
+            elif key == "tool_call_id":
+                if tool_call_id is None:
+                    raise ValueError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
+                validated[key] = tool_call_id
+        return validated
+
+    def _injected_args_keys(self) -> frozenset[str]:
+        """Arguments of the implementation annotated as injected (not from the model)."""
+        impl = self._sync_impl() if self._has_sync() else self._async_impl()
+        return _injected_keys(impl)
+
+    def _to_args_and_kwargs(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        schema = self.args_schema
+        if _is_model_class(schema) and not cast(type[BaseModel], schema).model_fields:
+            return (), {}
+        parsed = self._parse_input(tool_input, tool_call_id)
+        if isinstance(parsed, str):
+            return (parsed,), {}
+        return (), dict(parsed)
+
+    async def arun(
+        self,
+        tool_input: str | dict[str, Any],
+        *,
+        config: RunnableConfig | None = None,
+        tool_call_id: str | None = None,
+        callbacks: Any = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Any:
+        """Run the tool on ``tool_input``; with ``tool_call_id``, return a ToolMessage.
+
+        ``callbacks``, ``tags``, ``metadata`` and ``run_name`` go into the call's config.
+        """
+        config = _run_config(config, callbacks, tags, metadata, run_name)
+        if tool_call_id is not None and isinstance(tool_input, dict):
+            call: ToolCall = {
+                "name": self.name,
+                "args": tool_input,
+                "id": tool_call_id,
+                "type": "tool_call",
+            }
+            return await self.ainvoke(call, config)
+        return await self.ainvoke(tool_input, config)
+
+    def run(
+        self,
+        tool_input: str | dict[str, Any],
+        *,
+        config: RunnableConfig | None = None,
+        tool_call_id: str | None = None,
+        callbacks: Any = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Any:
+        """Run the tool on ``tool_input`` (sync; see :meth:`arun`)."""
+        config = _run_config(config, callbacks, tags, metadata, run_name)
+        if tool_call_id is not None and isinstance(tool_input, dict):
+            call: ToolCall = {
+                "name": self.name,
+                "args": tool_input,
+                "id": tool_call_id,
+                "type": "tool_call",
+            }
+            return self.invoke(call, config)
+        return self.invoke(tool_input, config)
+
+
+def _run_config(
+    config: RunnableConfig | None,
+    callbacks: Any,
+    tags: list[str] | None,
+    metadata: dict[str, Any] | None,
+    run_name: str | None,
+) -> RunnableConfig | None:
+    extra = {
+        k: v
+        for k, v in (
+            ("callbacks", callbacks),
+            ("tags", tags),
+            ("metadata", metadata),
+            ("run_name", run_name),
+        )
+        if v is not None
+    }
+    if not extra:
+        return config
+    return cast(RunnableConfig, {**(config or {}), **extra})
+
+
+def _is_model_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _is_injected_field(annotation: Any, field: Any, kind: type = InjectedToolArg) -> bool:
+    if _is_injected(annotation, kind):
+        return True
+    return any(
+        (isinstance(m, type) and issubclass(m, kind)) or isinstance(m, kind)
+        for m in getattr(field, "metadata", ())
+    )
+
+
+def _handled(exc: Exception, flag: Any, default: Any) -> Any:
+    if flag is True:
+        return default
+    if isinstance(flag, str):
+        return flag
+    if callable(flag):
+        return flag(exc)
+    raise ValueError(
+        f"An error handler must be True, a string or a function, got {flag!r}; "
+        "set handle_tool_error / handle_validation_error to one of those."
+    )
+
+
+def _is_message_content_block(obj: Any) -> bool:
+    """Whether ``obj`` may be part of a ToolMessage's content as it is."""
+    if isinstance(obj, str):
+        return True
+    return isinstance(obj, dict) and obj.get("type") in TOOL_MESSAGE_BLOCK_TYPES
+
+
+def _normalize_message_content(obj: Any) -> str | list[Any] | None:
+    """``obj`` as ToolMessage content (a string or a list of blocks), or None if it is
+    not content (then it is serialized instead)."""
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, (list, tuple)) and all(_is_message_content_block(e) for e in obj):
+        return list(obj)
+    return None
+
+
+def _format_output(
+    content: Any, artifact: Any, tool_call_id: str | None, name: str, status: str
+) -> Any:
+    """The tool's output: as returned, or as a ToolMessage answering ``tool_call_id``.
+
+    Content that is not text or content blocks is sent as JSON (``str()`` if it has no
+    JSON form); a ToolMessage (or a list of them) the tool built itself passes through.
+    """
+    if tool_call_id is None or isinstance(content, ToolMessage):
+        return content
+    if isinstance(content, list) and content and all(isinstance(c, ToolMessage) for c in content):
+        return content
+    message_content = _normalize_message_content(content)
+    if message_content is None:
+        try:
+            message_content = json.dumps(content, ensure_ascii=False)
+        except Exception:
+            message_content = str(content)
+    return ToolMessage(
+        message_content,
+        artifact=artifact,
+        tool_call_id=tool_call_id,
+        name=name,
+        status=cast(Literal["success", "error"], status),
+    )
