@@ -36,14 +36,15 @@ def is_generator_function(func: Any) -> bool:
 
 
 def add(a: Any, b: Any) -> Any:
-    """Combine two stream chunks: dicts key by key, otherwise ``a + b``, else the latest."""
+    """Combine two stream chunks as langchain-core does: ``a + b``, else the later one.
+
+    Chunks that support ``+`` (:class:`AddableDict`, message chunks, ``str``, ``list``)
+    are added; anything else, a plain ``dict`` included, replaces the previous chunk. A
+    generator yielding whole dicts means "here is the latest value", not "a part of
+    it": merging them key by key silently concatenated repeated values.
+    """
     if a is None:
         return b
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = AddableDict(a) if isinstance(a, AddableDict) else dict(a)
-        for key, value in b.items():
-            out[key] = add(out[key], value) if key in out else value
-        return out
     try:
         return a + b
     except TypeError:
@@ -56,7 +57,8 @@ class AddableDict(dict[str, Any]):
     several keys, as in langchain-core.
 
     A key in both has its values added (strings concatenate, message chunks merge,
-    nested dicts merge in turn; values that cannot be added keep the later one); a
+    nested ``AddableDict`` values merge in turn; values that cannot be added, plain
+    dicts included, keep the later one); a
     ``None`` value gives way to the other side. So the usual way to rebuild a streamed
     output works:
 
