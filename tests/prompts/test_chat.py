@@ -204,3 +204,15 @@ def test_content_blocks_with_jinja2_templates() -> None:
 def test_a_content_block_that_is_not_a_string_or_dict_is_refused() -> None:
     with pytest.raises(InvalidPromptTemplateError, match="content block"):
         ChatPromptTemplate.from_messages([("human", [42])])
+
+
+def test_configurable_messages_take_effect_with_their_own_variables() -> None:
+    from runnables import ConfigurableField
+
+    prompt = ChatPromptTemplate.from_messages([("human", "{question}")]).configurable_fields(
+        messages=ConfigurableField(id="msgs")
+    )
+    config: Any = {"configurable": {"msgs": [("system", "Be {tone}."), ("human", "{question}")]}}
+    out = prompt.invoke({"tone": "brief", "question": "Why?"}, config)
+    assert out.to_messages() == [SystemMessage("Be brief."), HumanMessage("Why?")]
+    assert prompt.invoke({"question": "Why?"}).to_messages() == [HumanMessage("Why?")]

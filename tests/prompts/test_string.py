@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from runnables import ConfigurableField, RunnableConfig
 from runnables.prompts import (
     InvalidPromptTemplateError,
     PromptInputError,
@@ -157,3 +158,35 @@ def test_jinja2_templates_cannot_change_the_values_passed_in() -> None:
     with pytest.raises(SecurityError, match="unsafe"):
         prompt.format(items=items)
     assert items == [1]
+
+
+async def test_configurable_template_takes_effect_for_the_call_that_sets_it() -> None:
+    prompt = PromptTemplate.from_template("Hello {name}").configurable_fields(
+        template=ConfigurableField(id="tmpl")
+    )
+    assert prompt.invoke({"name": "Ada"}).to_string() == "Hello Ada"
+    config: RunnableConfig = {"configurable": {"tmpl": "Bye {name}"}}
+    assert prompt.invoke({"name": "Ada"}, config).to_string() == "Bye Ada"
+    assert (await prompt.ainvoke({"name": "Ada"}, config)).to_string() == "Bye Ada"
+    # The default is untouched.
+    assert prompt.invoke({"name": "Ada"}).to_string() == "Hello Ada"
+
+
+def test_a_configured_template_takes_its_own_variables() -> None:
+    prompt = PromptTemplate.from_template("Hello {name}").configurable_fields(
+        template=ConfigurableField(id="tmpl")
+    )
+    config: RunnableConfig = {"configurable": {"tmpl": "{greeting}, {name}"}}
+    assert prompt.invoke({"greeting": "Hi", "name": "Ada"}, config).to_string() == "Hi, Ada"
+    with pytest.raises(KeyError, match="greeting"):
+        prompt.invoke({"name": "Ada"}, config)
+
+
+def test_setting_the_template_recompiles_it() -> None:
+    prompt = PromptTemplate.from_template("Hello {name}")
+    copy = prompt.model_copy(update={"template": "{a}{b}"})
+    assert copy.input_variables == ["a", "b"]
+    assert copy.format(a=1, b=2) == "12"
+    assert prompt.format(name="Ada") == "Hello Ada"
+    with pytest.raises(InvalidPromptTemplateError, match="as a string"):
+        prompt.template = 3  # type: ignore[assignment]

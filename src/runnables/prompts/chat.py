@@ -426,13 +426,13 @@ class ChatPromptTemplate(BasePromptTemplate):
                 f"ChatPromptTemplate needs a list of messages, got {messages!r}. For a single "
                 "template use ChatPromptTemplate.from_template(...)."
             )
-        self.messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
+        self._messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
         self.name = name
         partials = dict(partial_variables or {})
         required: set[str] = set()
         optional: set[str] = set()
         types = dict(input_types or {})
-        for entry in self.messages:
+        for entry in self._messages:
             if isinstance(entry, MessagesPlaceholder):
                 types.setdefault(entry.variable_name, list[AnyMessage])
                 if entry.optional:
@@ -447,6 +447,18 @@ class ChatPromptTemplate(BasePromptTemplate):
         if input_variables is None:
             input_variables = sorted(required - set(partials))
         self._init_variables(input_variables, sorted(optional), partials, types)
+
+    # Set again (directly, through `model_copy(update=...)` or per call through
+    # `configurable_fields`), the messages' variables are derived again, so the change
+    # takes effect instead of being checked against the old variables.
+    @property
+    def messages(self) -> list[_Entry]:
+        """The prompt's entries: messages, message templates and placeholders."""
+        return self._messages
+
+    @messages.setter
+    def messages(self, value: Sequence[MessageLikeRepresentation]) -> None:
+        self._reset(value)
 
     @classmethod
     def from_messages(
@@ -535,9 +547,9 @@ class ChatPromptTemplate(BasePromptTemplate):
         """Add entries at the end (in place)."""
         self._reset([*self.messages, *messages])
 
-    def _reset(self, messages: list[Any]) -> None:
+    def _reset(self, messages: Sequence[Any]) -> None:
         fresh = ChatPromptTemplate(messages, partial_variables=self.partial_variables)
-        self.messages = fresh.messages
+        self._messages = fresh._messages
         self._init_variables(
             fresh.input_variables,
             fresh.optional_variables,

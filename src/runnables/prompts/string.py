@@ -58,14 +58,10 @@ class PromptTemplate(StringPromptTemplate):
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
-        if not isinstance(template, str):
-            raise InvalidPromptTemplateError(
-                f"PromptTemplate needs the template as a string, got {template!r} (a "
-                f"{type(template).__name__})."
-            )
+        _check_template(template)
         check_format(template_format)
-        self.template = template
-        self.template_format = template_format
+        self._template = template
+        self._template_format = template_format
         self.name = name
         self._variables = get_template_variables(template, template_format)
         partial_variables = dict(partial_variables or {})
@@ -83,6 +79,41 @@ class PromptTemplate(StringPromptTemplate):
         self._render = formatter_for(template, template_format)
         self._init_variables(
             list(input_variables), optional_variables, partial_variables, input_types
+        )
+
+    # The template is compiled when set, not at each format. Setting it again (directly,
+    # through `model_copy(update=...)` or per call through `configurable_fields`) compiles
+    # the new one and takes its variables, so the change takes effect.
+    @property
+    def template(self) -> str:
+        """The template text."""
+        return self._template
+
+    @template.setter
+    def template(self, value: str) -> None:
+        _check_template(value)
+        self._recompile(value, self._template_format)
+
+    @property
+    def template_format(self) -> PromptTemplateFormat:
+        """``"f-string"`` (the default) or ``"jinja2"``."""
+        return self._template_format
+
+    @template_format.setter
+    def template_format(self, value: PromptTemplateFormat) -> None:
+        check_format(value)
+        self._recompile(self._template, value)
+
+    def _recompile(self, template: str, template_format: PromptTemplateFormat) -> None:
+        variables = get_template_variables(template, template_format)
+        render = formatter_for(template, template_format)
+        self._template, self._template_format = template, template_format
+        self._variables, self._render = variables, render
+        self._init_variables(
+            [v for v in variables if v not in self.partial_variables],
+            self.optional_variables,
+            self.partial_variables,
+            self.input_types,
         )
 
     @classmethod
@@ -161,4 +192,12 @@ class PromptTemplate(StringPromptTemplate):
     def __repr__(self) -> str:
         return (
             f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
+        )
+
+
+def _check_template(template: Any) -> None:
+    if not isinstance(template, str):
+        raise InvalidPromptTemplateError(
+            f"PromptTemplate needs the template as a string, got {template!r} (a "
+            f"{type(template).__name__})."
         )
