@@ -160,9 +160,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     ) -> AsyncIterator[AIMessageChunk]:
         """Produce the response as chunks. The default yields ``_agenerate``'s as one."""
         message = _as_message(await self._agenerate(messages, stop=stop, **params))
-        if isinstance(message, AIMessage) and message.usage_metadata is None:
-            # Estimated here so the stream is one chunk, as the response is one message.
-            message.usage_metadata = _estimate_usage(messages, len(message.text))
         yield _to_chunk(message)
 
     @property
@@ -357,10 +354,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 CURRENT.reset(token)
         if message.id is None:
             message.id = self._run_id()
-        # A test model (ParrotFakeChatModel) may answer with a message of another kind,
-        # which has no usage_metadata slot.
-        if isinstance(message, AIMessage) and message.usage_metadata is None:
-            message.usage_metadata = _estimate_usage(messages, len(message.text))
         return message
 
     async def _atransform(
@@ -390,7 +383,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         keep = cache is not None
         parts: list[AIMessageChunk] = []
         usage: UsageMetadata | None = None
-        out_chars = 0
         last_chunk: BaseMessage | None = None
         run_id = self._run_id()
         agen = self._astream(messages, **self._params)
@@ -422,21 +414,18 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 if chunk_usage is not None:
                     usage = add_usage(usage, chunk_usage)
                 last_chunk = chunk
-                content = chunk.content
-                out_chars += len(content) if content.__class__ is str else len(chunk.text)
                 if keep:
                     parts.append(chunk)
                 yield chunk
             finished = True
-            if usage is None and isinstance(last_chunk, AIMessageChunk | None):
-                # Every response carries usage; estimate it when the provider reports none.
+            if isinstance(last_chunk, AIMessageChunk) and not last_chunk.chunk_position:
+                # As in langchain-core, a stream ends with a chunk marked last; it carries
+                # no usage: only what the provider reported is reported.
                 last = AIMessageChunk(
-                    "",
+                    "" if isinstance(last_chunk.content, str) else [],
                     id=run_id,
-                    usage_metadata=_estimate_usage(messages, out_chars),
                     chunk_position="last",
                 )
-                usage = last.usage_metadata
                 if keep:
                     parts.append(last)
                 yield last
