@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import pytest
+
 from runnables import AddableDict, RunnableGenerator, RunnableLambda, RunnablePassthrough
 from runnables.messages import AIMessage, AIMessageChunk
 from runnables.models import FakeListChatModel, GenericFakeChatModel
@@ -51,9 +53,21 @@ async def test_addable_chunks_are_still_added() -> None:
     assert await RunnableLambda(words).ainvoke(1) == "ab"
 
 
-def test_nested_plain_dicts_in_addable_dicts_are_replaced_not_merged() -> None:
-    total = AddableDict(a={"x": "1"}) + AddableDict(a={"x": "2"})
-    assert total == {"a": {"x": "2"}}
+def test_addable_dicts_with_values_that_cannot_be_added_raise_and_gather_to_the_later() -> None:
+    # langchain-core 1.8.3: `+` raises TypeError naming the key; gathering a stream
+    # catches it and keeps the later chunk.
+    with pytest.raises(TypeError, match=r"incompatible types for key 'a': 'dict' and 'dict'"):
+        AddableDict(a={"x": "1"}) + AddableDict(a={"x": "2"})
+    with pytest.raises(TypeError, match=r"key 'n': 'int' and 'str'"):
+        {"n": 1} + AddableDict(n="s")
+
+
+async def test_a_stream_of_addable_dicts_that_cannot_be_added_gives_the_later_one() -> None:
+    async def parts(x: Any) -> AsyncIterator[Any]:
+        yield AddableDict(a={"x": "1"})
+        yield AddableDict(a={"x": "2"})
+
+    assert await RunnableLambda(parts).ainvoke(1) == {"a": {"x": "2"}}
 
 
 async def test_a_step_after_a_dict_stream_gets_the_last_dict_as_its_input() -> None:
@@ -96,3 +110,18 @@ async def test_message_chunks_are_merged_into_one_message() -> None:
     (gathered,) = [c async for c in (model | RunnableLambda(lambda m: m)).astream("q")]
     assert isinstance(gathered, AIMessageChunk)
     assert gathered.content == "hello there world"
+
+
+async def test_after_an_unaddable_chunk_a_runs_record_keeps_only_the_latest_chunk() -> None:
+    # langchain-core: gathering a step's value adds again after an unaddable chunk, but
+    # the run's recorded output (on_chain_end) keeps only the latest chunk from then on.
+    async def mixed(x: Any) -> AsyncIterator[Any]:
+        yield 1
+        yield "a"
+        yield "b"
+
+    step = RunnableLambda(mixed)
+    assert await step.ainvoke(None) == "ab"
+    events = [e async for e in step.astream_events(None, version="v2")]
+    (end,) = [e for e in events if e["event"] == "on_chain_end"]
+    assert end["data"]["output"] == "b"

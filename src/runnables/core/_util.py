@@ -51,16 +51,29 @@ def add(a: Any, b: Any) -> Any:
         return b
 
 
+def add_to_record(a: Any, b: Any) -> tuple[Any, bool]:
+    """:func:`add` for a run's recorded input or output: also says whether it added.
+
+    As in langchain-core, once a chunk could not be added, a run's record keeps only
+    the latest chunk from then on (the caller stops calling this and replaces).
+    """
+    if a is None:
+        return b, True
+    try:
+        return a + b, True
+    except TypeError:
+        return b, False
+
+
 class AddableDict(dict[str, Any]):
     """A dict whose ``+`` merges another dict key by key: the stream chunk of
     ``RunnableParallel``, ``RunnableAssign`` (``.assign()``) and ``RunnablePick`` of
     several keys, as in langchain-core.
 
     A key in both has its values added (strings concatenate, message chunks merge,
-    nested ``AddableDict`` values merge in turn; values that cannot be added, plain
-    dicts included, keep the later one); a
-    ``None`` value gives way to the other side. So the usual way to rebuild a streamed
-    output works:
+    nested ``AddableDict`` values merge in turn); values that cannot be added (plain
+    dicts included) raise ``TypeError``, as in langchain-core; a ``None`` value gives
+    way to the other side. So the usual way to rebuild a streamed output works:
 
     >>> final = None
     >>> for chunk in [AddableDict(a="Hel"), AddableDict(b=1), AddableDict(a="lo")]:
@@ -88,7 +101,15 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> AddableDict:
         if key not in out or out[key] is None:
             out[key] = value
         elif value is not None:
-            out[key] = add(out[key], value)
+            try:
+                out[key] = out[key] + value
+            except TypeError as exc:
+                # As in langchain-core: a TypeError, which gathering a stream turns into
+                # "the later chunk replaces the earlier" (see `add`).
+                raise TypeError(
+                    f"Cannot add incompatible types for key {key!r}: "
+                    f"{type(out[key]).__name__!r} and {type(value).__name__!r}."
+                ) from exc
     return out
 
 
