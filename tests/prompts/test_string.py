@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from runnables import ConfigurableField, RunnableConfig
@@ -190,3 +192,36 @@ def test_setting_the_template_recompiles_it() -> None:
     assert prompt.format(name="Ada") == "Hello Ada"
     with pytest.raises(InvalidPromptTemplateError, match="as a string"):
         prompt.template = 3  # type: ignore[assignment]
+
+
+def test_prompts_with_the_same_fields_are_equal_like_langchain() -> None:
+    template = "This is a {foo} test."
+    assert PromptTemplate.from_template(template) == PromptTemplate(
+        template=template, input_variables=["foo"]
+    )
+    assert PromptTemplate.from_template(template) != PromptTemplate.from_template("{foo}")
+    assert PromptTemplate.from_template("{a}") != PromptTemplate.from_template("{a}").partial(a=1)
+    # Still usable as a key, as every step is.
+    assert len({PromptTemplate.from_template("{a}"), PromptTemplate.from_template("{a}")}) == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: PromptTemplate("{foo}", ["bar"], validate_template=True),
+            r"Invalid prompt schema; check for mismatched or missing input parameters from "
+            r"\['bar'\]",
+        ),
+        (
+            lambda: PromptTemplate("{foo}", template_format="bar"),
+            "Unsupported template format: bar",
+        ),
+        (lambda: PromptTemplate("{a:{b}}"), "Nested replacement fields are not allowed"),
+        (lambda: PromptTemplate("{a.b}"), "Invalid variable name"),
+    ],
+)
+def test_template_errors_carry_langchains_wording(make: Any, message: str) -> None:
+    # Users' tests and except-clauses match on langchain-core's messages.
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -772,7 +772,8 @@ def merge_dicts(left: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str
             else:
                 raise TypeError(
                     f"Cannot merge chunks: key {key!r} holds {old!r} in one chunk and "
-                    f"{value!r} in the next, and those cannot be combined."
+                    f"{value!r} in the next, a value of unsupported type "
+                    f"{type(value).__name__!r} for merging."
                 )
     return merged
 
@@ -877,7 +878,8 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
             and o.role != first.role
         ):
             raise ValueError(
-                f"Cannot add ChatMessageChunks with different roles: {first.role!r} and {o.role!r}."
+                "Cannot concatenate ChatMessageChunks with different roles: "
+                f"{first.role!r} and {o.role!r}."
             )
     everything: tuple[BaseMessageChunk, ...] = (first, *others)
     contents = [c.content for c in everything]

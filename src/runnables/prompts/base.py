@@ -136,6 +136,16 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         return super().get_name(suffix, name=name)
 
+    # As langchain-core's pydantic models: two prompts of the same class with the same
+    # fields are equal. The hash stays the identity one, so a prompt can still key a
+    # cache or a set the way every other step does.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    __hash__ = Runnable.__hash__
+
     # For user code written against langchain-core's pydantic models.
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> BasePromptTemplate:
         """A shallow copy, with ``update`` applied to its attributes."""
@@ -143,6 +153,20 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
         for key, value in (update or {}).items():
             setattr(new, key, value)
         return new
+
+
+def _fields(prompt: Any) -> dict[str, Any]:
+    """A prompt's fields: its public attributes and those kept behind a property."""
+    out = {}
+    for key, value in vars(prompt).items():
+        name = (
+            key[1:]
+            if key.startswith("_") and isinstance(getattr(type(prompt), key[1:], None), property)
+            else key
+        )
+        if not name.startswith("_"):
+            out[name] = value
+    return out
 
 
 def _short_repr(value: Any) -> str:

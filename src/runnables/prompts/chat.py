@@ -366,8 +366,8 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
         )
     if not isinstance(template, str):
         raise InvalidPromptTemplateError(
-            f"The {role!r} message of a chat prompt needs a string template or a list of "
-            f"content blocks, got {template!r} (a {type(template).__name__})."
+            f"Invalid template: {template!r}. The {role!r} message of a chat prompt needs a "
+            f"string template or a list of content blocks, not a {type(template).__name__}."
         )
     return cls.from_template(template, template_format=template_format)
 

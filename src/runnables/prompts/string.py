@@ -72,7 +72,9 @@ class PromptTemplate(StringPromptTemplate):
             used = set(self._variables)
             if declared != used:
                 raise InvalidPromptTemplateError(
-                    f"The template uses {sorted(used)} but input_variables and "
+                    "Invalid prompt schema; check for mismatched or missing input parameters "
+                    f"from {list(input_variables)}: the template uses {sorted(used)} but "
+                    "input_variables and "
                     f"partial_variables declare {sorted(declared)}: missing "
                     f"{sorted(used - declared)}, extra {sorted(declared - used)}."
                 )
