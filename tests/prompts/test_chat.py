@@ -216,3 +216,15 @@ def test_configurable_messages_take_effect_with_their_own_variables() -> None:
     out = prompt.invoke({"tone": "brief", "question": "Why?"}, config)
     assert out.to_messages() == [SystemMessage("Be brief."), HumanMessage("Why?")]
     assert prompt.invoke({"question": "Why?"}).to_messages() == [HumanMessage("Why?")]
+
+
+def test_a_message_template_plus_a_string_is_a_chat_prompt() -> None:
+    from runnables.prompts import SystemMessagePromptTemplate
+
+    prompt = SystemMessagePromptTemplate.from_template("Be {tone}.") + "{question}"
+    assert isinstance(prompt, ChatPromptTemplate)
+    assert prompt.input_variables == ["question", "tone"]
+    assert prompt.format_messages(tone="brief", question="Why?") == [
+        SystemMessage("Be brief."),
+        HumanMessage("Why?"),
+    ]

@@ -21,7 +21,11 @@ def test_from_template_finds_the_variables_and_formats() -> None:
     assert prompt.format(adjective="dry", topic="cats") == "Tell me a dry joke about cats"
 
 
-def test_explicit_input_variables_are_kept_like_langchain() -> None:
+def test_input_variables_are_the_templates_own_like_langchain() -> None:
+    # langchain-core 1.8.3 derives them from the template; given ones are only checked
+    # (with validate_template).
+    assert PromptTemplate("This is a {foo} test.", input_variables=[]).input_variables == ["foo"]
+    assert PromptTemplate("{foo}", input_variables=["bar"]).input_variables == ["foo"]
     prompt = PromptTemplate(template="Hi {name}", input_variables=["name"])
     assert prompt.invoke({"name": "Ada"}) == StringPromptValue("Hi Ada")
 
@@ -132,10 +136,9 @@ def test_jinja2_format_without_a_variable_is_an_error_not_empty_text() -> None:
 
 
 def test_jinja2_variable_missing_inside_a_loop_is_named() -> None:
-    # Declared in input_variables by hand, so only rendering finds the gap.
+    # format does not check input_variables (as in langchain-core): rendering finds it.
     prompt = PromptTemplate(
         "{% for x in items %}{{ x }}{{ sep }}{% endfor %}",
-        input_variables=["items"],
         template_format="jinja2",
     )
     with pytest.raises(PromptInputError, match="missing the variable 'sep'"):

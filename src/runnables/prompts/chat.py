@@ -64,6 +64,15 @@ class BaseMessagePromptTemplate:
         """``format_messages`` for async code (formatting never waits)."""
         return self.format_messages(**kwargs)
 
+    def __add__(self, other: Any) -> ChatPromptTemplate:
+        """A chat prompt of this entry then ``other`` (as in langchain-core).
+
+        >>> prompt = SystemMessagePromptTemplate.from_template("Be {tone}.") + "{question}"
+        >>> [m.type for m in prompt.format_messages(tone="brief", question="Why?")]
+        ['system', 'human']
+        """
+        return ChatPromptTemplate([self]) + other
+
 
 class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
     """A message whose content is a string template (``prompt``)."""

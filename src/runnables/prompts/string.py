@@ -65,9 +65,7 @@ class PromptTemplate(StringPromptTemplate):
         self.name = name
         self._variables = get_template_variables(template, template_format)
         partial_variables = dict(partial_variables or {})
-        if input_variables is None:
-            input_variables = [v for v in self._variables if v not in partial_variables]
-        elif validate_template:
+        if input_variables is not None and validate_template:
             declared = set(input_variables) | set(partial_variables)
             used = set(self._variables)
             if declared != used:
@@ -79,8 +77,13 @@ class PromptTemplate(StringPromptTemplate):
                     f"{sorted(used - declared)}, extra {sorted(declared - used)}."
                 )
         self._render = formatter_for(template, template_format)
+        # As in langchain-core, the input variables are always the template's own (less
+        # the partial ones): given ones are only checked, with validate_template.
         self._init_variables(
-            list(input_variables), optional_variables, partial_variables, input_types
+            [v for v in self._variables if v not in partial_variables],
+            optional_variables,
+            partial_variables,
+            input_types,
         )
 
     # The template is compiled when set, not at each format. Setting it again (directly,
@@ -141,14 +144,9 @@ class PromptTemplate(StringPromptTemplate):
         >>> PromptTemplate.from_template("{a} and {b}").format(a=1, b=2)
         '1 and 2'
         """
+        # As in langchain-core, format does not check input_variables (invoke does):
+        # rendering finds a variable the template really needs and the values lack.
         values = self._merge_partial_and_user_variables(**kwargs)
-        if not self._required.issubset(values.keys()):
-            raise missing_variables_error(
-                self.get_name(),
-                self._required.difference(values),
-                self.input_variables,
-                list(kwargs),
-            )
         try:
             return self._render(values)
         except KeyError as exc:  # an f-string variable not declared in input_variables
