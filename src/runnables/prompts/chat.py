@@ -71,7 +71,8 @@ class BaseMessagePromptTemplate:
         >>> [m.type for m in prompt.format_messages(tone="brief", question="Why?")]
         ['system', 'human']
         """
-        return ChatPromptTemplate([self]) + other
+        chat: ChatPromptTemplate = ChatPromptTemplate([self]).__add__(other)
+        return chat
 
 
 class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
