@@ -228,3 +228,20 @@ def test_a_message_template_plus_a_string_is_a_chat_prompt() -> None:
         SystemMessage("Be brief."),
         HumanMessage("Why?"),
     ]
+
+
+def test_input_schema_has_langchains_shape_with_optional_variables_defaulting_to_none() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Be {tone}."), MessagesPlaceholder("history", optional=True), ("human", "{q}")]
+    )
+    schema = prompt.get_input_schema().model_json_schema()
+    assert schema["title"] == "PromptInput"
+    assert schema["type"] == "object"
+    assert schema["required"] == ["q", "tone"]
+    assert set(schema["properties"]) == {"q", "tone", "history"}
+    assert schema["properties"]["history"]["default"] is None
+    assert "$ref" not in schema
+    # A chain takes its first step's schema, as in langchain-core.
+    from runnables import RunnableLambda
+
+    assert (prompt | RunnableLambda(lambda v: v)).get_input_schema() is prompt.get_input_schema()

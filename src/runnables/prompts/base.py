@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from runnables.core.base import Runnable
-from runnables.core.config import Context
+from runnables.core.config import Context, RunnableConfig
 from runnables.prompts.formatting import PromptInputError, missing_variables_error
 from runnables.prompts.value import PromptValue
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["BasePromptTemplate"]
 
@@ -132,6 +135,16 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
 
     def _output_type_hint(self) -> Any:
         return PromptValue
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """A pydantic model of the variables, shaped as langchain-core's: titled
+        ``PromptInput``, each variable a top-level property (optional ones default None).
+        """
+        from runnables.core.schema import fields_model
+
+        required = {v: self.input_types.get(v, str) for v in self.input_variables}
+        optional = {v: self.input_types.get(v, Any) for v in self.optional_variables}
+        return fields_model("PromptInput", required, optional)
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         return super().get_name(suffix, name=name)

@@ -762,9 +762,13 @@ def _unpack(validated: BaseModel) -> Any:
         return validated.root
     if type(validated).__module__ != _SCHEMA_MODULE:
         return validated  # the runnable's own pydantic model: it gets the instance
+    # An optional field the request left out (a prompt's optional variable) stays out,
+    # rather than arriving as its default None.
+    given = validated.model_fields_set
     out = {
         (field.alias or name): getattr(validated, name)
         for name, field in type(validated).model_fields.items()
+        if name in given or field.is_required()
     }
     if validated.model_extra:
         out.update(validated.model_extra)
