@@ -10,7 +10,7 @@ from typing import Any
 
 from runnables import ChatPromptTemplate, Run, Runnable, RunnableLambda
 from runnables.messages import HumanMessage
-from runnables.models import FakeListChatModel
+from runnables.models import FakeListChatModel, FunctionChatModel
 
 FAKE_LS = {
     "ls_provider": "fakelistchatmodel",
@@ -104,6 +104,20 @@ async def test_ls_metadata_takes_bound_parameters_after_the_call_metadata() -> N
         "ls_max_tokens": 7,
         "ls_integration": "langchain_chat_model",
     }
+
+
+async def test_ls_stop_is_reported_as_it_was_bound_a_string_staying_a_string() -> None:
+    # langchain-core reports the stop it was given; the provider still gets a list.
+    seen: list[Any] = []
+
+    def answer(messages: Any, params: dict[str, Any]) -> str:
+        seen.append(params.get("stop"))
+        return "hi"
+
+    model = FunctionChatModel(answer).bind(stop="<stop_token>")
+    events = await _events(model, "x")
+    assert events[0]["metadata"]["ls_stop"] == "<stop_token>"
+    assert seen == [["<stop_token>"]]
 
 
 def test_ls_provider_drops_a_chat_prefix_or_suffix_and_reads_model_attributes() -> None:

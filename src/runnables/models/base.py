@@ -139,6 +139,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     _has_generate = False
     _has_stream = False
+    _stop_given: str | None = None  # a bound stop given as one string
 
     # ------------------------------------------------------------------ provider side
 
@@ -192,6 +193,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         stop = params.get("stop")
         if isinstance(stop, str):
             params["stop"] = [stop]
+            # Traces report stop as it was given (ls_stop), as langchain-core does.
+            new._stop_given = stop
+        elif "stop" in kwargs:
+            new._stop_given = None
         new._params = params
         return new
 
@@ -274,7 +279,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         ``ls_integration``). Called only when something observes the call.
         """
         messages = self._convert_input(input)
-        metadata = self._get_ls_params(**self._params)
+        params = self._params
+        if self._stop_given is not None:
+            params = {**params, "stop": self._stop_given}
+        metadata = self._get_ls_params(**params)
         metadata["ls_integration"] = "langchain_chat_model"
         return messages, {"messages": [messages]}, metadata
 
