@@ -4,6 +4,7 @@ from runnables.models.base import (
     BaseChatModel,
     ChatGeneration,
     ChatResult,
+    Generation,
     LanguageModelInput,
     StructuredOutputError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "BaseCache",
     "BaseChatModel",
     "ChatGeneration",
+    "Generation",
     "ChatResult",
     "FakeEchoChatModel",
     "FakeListChatModel",

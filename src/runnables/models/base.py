@@ -74,6 +74,15 @@ messages, ``(role, content)`` tuples and OpenAI-style dicts."""
 
 
 @dataclass
+class Generation:
+    """One generated text (langchain-core's output type; parsers' ``parse_result`` get it
+    for a text input)."""
+
+    text: str
+    generation_info: dict[str, Any] | None = None
+
+
+@dataclass
 class ChatGeneration:
     """One generated message (langchain-core's output type, for providers that use it)."""
 

@@ -1,6 +1,7 @@
 """Output parsers: turn a model's output into text, JSON, pydantic models or lists."""
 
 from runnables.output_parsers.base import (
+    BaseGenerationOutputParser,
     BaseOutputParser,
     BaseTransformOutputParser,
     OutputParserException,
@@ -21,6 +22,7 @@ from runnables.output_parsers.pydantic import PydanticOutputParser
 from runnables.output_parsers.string import StrOutputParser
 
 __all__ = [
+    "BaseGenerationOutputParser",
     "BaseOutputParser",
     "BaseTransformOutputParser",
     "CommaSeparatedListOutputParser",
