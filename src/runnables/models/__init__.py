@@ -3,6 +3,7 @@
 from runnables.models.base import (
     BaseChatModel,
     ChatGeneration,
+    ChatGenerationChunk,
     ChatResult,
     Generation,
     LanguageModelInput,
@@ -32,6 +33,7 @@ __all__ = [
     "BaseCache",
     "BaseChatModel",
     "ChatGeneration",
+    "ChatGenerationChunk",
     "Generation",
     "ChatResult",
     "FakeEchoChatModel",

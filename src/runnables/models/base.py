@@ -22,11 +22,13 @@ bookkeeping.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import functools
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -95,6 +97,18 @@ class ChatGeneration:
 
 
 @dataclass
+class ChatGenerationChunk:
+    """One streamed chunk as langchain-core's sync ``_stream`` yields it."""
+
+    message: AIMessageChunk
+    generation_info: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+
+@dataclass
 class ChatResult:
     """What ``_agenerate`` may return instead of a plain message."""
 
@@ -143,11 +157,17 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._has_generate = cls._agenerate is not BaseChatModel._agenerate
-        cls._has_stream = cls._astream is not BaseChatModel._astream
+        # langchain-core's sync hooks count as implementations: a model written for it
+        # with only `_generate` (or `_stream`) runs unchanged, its sync code on a thread.
+        cls._sync_generate = cls._generate is not BaseChatModel._generate
+        cls._sync_stream = cls._stream is not BaseChatModel._stream
+        cls._has_generate = cls._agenerate is not BaseChatModel._agenerate or cls._sync_generate
+        cls._has_stream = cls._astream is not BaseChatModel._astream or cls._sync_stream
 
     _has_generate = False
     _has_stream = False
+    _sync_generate = False
+    _sync_stream = False
     _stop_given: str | None = None  # a bound stop given as one string
 
     # ------------------------------------------------------------------ provider side
@@ -155,7 +175,12 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     async def _agenerate(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> ChatResult | AIMessage:
-        """Produce the whole response. The default adds up ``_astream``'s chunks."""
+        """Produce the whole response. The default runs a sync ``_generate`` on a
+        thread, else adds up ``_astream``'s chunks."""
+        if self._sync_generate:
+            return await asyncio.to_thread(
+                functools.partial(self._generate, messages, stop, None, **params)
+            )
         if not self._has_stream:
             raise NotImplementedError(
                 f"{type(self).__name__} must implement '_agenerate' or '_astream' (or both)."
@@ -168,9 +193,38 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     async def _astream(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        """Produce the response as chunks. The default yields ``_agenerate``'s as one."""
+        """Produce the response as chunks. The default iterates a sync ``_stream`` on a
+        thread, else yields ``_agenerate``'s response as one chunk."""
+        if self._sync_stream:
+            async for chunk in _threaded_chunks(
+                self._stream(messages, stop, None, **params)  # type: ignore[arg-type]
+            ):
+                yield chunk
+            return
         message = _as_message(await self._agenerate(messages, stop=stop, **params))
         yield _to_chunk(message)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult | AIMessage:
+        """langchain-core's sync hook: a model may implement only this (it runs on a
+        worker thread, never on the event loop). ``run_manager`` is always None."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement '_generate'.")
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk | ChatGenerationChunk]:
+        """langchain-core's sync streaming hook: yields chunks (or
+        ``ChatGenerationChunk``s), iterated on a worker thread."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement '_stream'.")
 
     @property
     def _llm_type(self) -> str:
@@ -320,9 +374,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         try:
             message: AIMessage
             if ctx.limiter is not None or ctx.running is not None:
-                message = await run_leaf(self, ctx, lambda: self._generate(messages, ctx))
+                message = await run_leaf(self, ctx, lambda: self._respond(messages, ctx))
             else:
-                message = await self._generate(messages, ctx)
+                message = await self._respond(messages, ctx)
         except BaseException:
             self._settle(reservation, None)
             raise
@@ -349,7 +403,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             return  # the call failed: keep the estimate, the provider may have counted it
         self.rate_limiter.correct(reservation, int(usage.get("total_tokens", 0)))
 
-    async def _generate(self, messages: list[BaseMessage], ctx: Context) -> AIMessage:
+    async def _respond(self, messages: list[BaseMessage], ctx: Context) -> AIMessage:
         token = CURRENT.set(ctx) if not ctx.is_root else None
         params = self._params
         try:
@@ -725,3 +779,20 @@ class _ToolCallParser(_StructuredParser):
                 f"output to read. Its answer was: {message.text[:200]!r}."
             )
         return _validated(self.schema, calls[0]["args"], f"{self.tool!r} arguments")
+
+
+_DONE = object()
+
+
+async def _threaded_chunks(it: Iterator[Any]) -> AsyncIterator[AIMessageChunk]:
+    """A sync ``_stream``'s chunks, each pulled on a worker thread; closed when done."""
+    try:
+        while True:
+            item: Any = await asyncio.to_thread(next, it, _DONE)
+            if item is _DONE:
+                return
+            yield getattr(item, "message", item)
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
