@@ -108,6 +108,9 @@ class Tracer:
     """
 
     full: bool = False
+    #: Whether a chat model invoked (not streamed) under this tracer should stream its
+    #: tokens to it, as langchain-core's models do for astream_events' handler.
+    streams_tokens: bool = False
     #: Awaitables the last notification produced (async callback handlers). The traced
     #: step awaits them before it goes on, so no handler outlives the call that made it
     #: (structured concurrency). ``None`` for tracers that never produce any.

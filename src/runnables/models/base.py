@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from runnables.core._util import gather_input, note_step
+from runnables.core._util import ListIter, gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
@@ -56,6 +56,7 @@ from runnables.models.tools import convert_to_openai_tool
 
 if TYPE_CHECKING:
     from runnables.core.sequence import RunnableSequence
+    from runnables.core.tracing import Run
 
 __all__ = [
     "BaseChatModel",
@@ -362,6 +363,15 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         return _next_run_id()
 
     async def _ainvoke(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
+        run = ctx.run
+        if (
+            run is not None
+            and ctx.tracers
+            and self._has_stream
+            and run.run_type == "chat_model"
+            and any(t.streams_tokens for t in ctx.tracers)
+        ):
+            return await self._ainvoke_streamed(input, ctx, run)
         messages = self._convert_input(input)
         cache = self._cache()
         key: tuple[str, str] | None = None
@@ -426,6 +436,31 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if message.id is None:
             message.id = self._run_id()
         return message
+
+    async def _ainvoke_streamed(
+        self, input: LanguageModelInput, ctx: Context, run: Run
+    ) -> AIMessage:
+        """Invoked under astream_events: stream, reporting each chunk to the run (as
+        langchain-core's models stream for its events handler), and answer the message."""
+        from runnables.core.tracing import has_pending, settle
+
+        chunks: list[AIMessageChunk] = []
+        stream = self._atransform(ListIter((input,)), ctx)
+        try:
+            async for chunk in stream:
+                for tracer in ctx.tracers:
+                    tracer.on_stream(run, chunk)
+                if has_pending(ctx):
+                    await settle(ctx)
+                for tracer in ctx.tracers:
+                    if tracer.full:
+                        await tracer.drained()
+                chunks.append(chunk)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        if not chunks:
+            return AIMessage("")
+        return cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
 
     async def _atransform(
         self, inputs: AsyncIterator[LanguageModelInput], ctx: Context
