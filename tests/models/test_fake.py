@@ -274,3 +274,33 @@ def test_langchain_core_test_model_names_are_exported_from_the_package() -> None
 
     assert runnables.ParrotFakeChatModel is ParrotFakeChatModel
     assert runnables.FakeMessagesListChatModel is FakeMessagesListChatModel
+
+
+async def test_a_configured_seed_gives_its_own_jitter_sequence() -> None:
+    from runnables import ConfigurableField
+
+    sleeps: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        sleeps.append(s)
+
+    def make(seed: int) -> Any:
+        return FakeTimedChatModel(
+            ["a b c d"],
+            time_to_first_token=1.0,
+            tokens_per_second=1,
+            jitter=0.5,
+            seed=seed,
+            sleep=fake_sleep,
+        )
+
+    async def delays(model: Any, config: Any = None) -> list[float]:
+        sleeps.clear()
+        [c async for c in model.astream("x", config)]
+        return list(sleeps)
+
+    eight = await delays(make(8))
+    seven = await delays(make(7))
+    assert seven != eight
+    configurable = make(7).configurable_fields(seed=ConfigurableField(id="seed"))
+    assert await delays(configurable, {"configurable": {"seed": 8}}) == eight

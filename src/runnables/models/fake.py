@@ -471,9 +471,20 @@ class FakeTimedChatModel(BaseChatModel):
         self.tokens_per_second = tokens_per_second
         self.jitter = jitter
         self.seed = seed
-        self._random = random.Random(seed)
         self._sleep = sleep
         self.i = 0
+
+    # Setting the seed (directly, or per call through configurable_fields) starts a
+    # fresh random sequence from it, so the jitter it sets takes effect.
+    @property
+    def seed(self) -> int | None:
+        """The seed of the jitter's random sequence (None: not reproducible)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        self._seed = value
+        self._random = random.Random(value)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
