@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from runnables import (
+    AddableDict,
     InvalidRunnableError,
     Runnable,
     RunnableGenerator,
@@ -212,12 +213,18 @@ async def test_generator_function_invoke_adds_up_chunks_and_stream_yields_them()
     assert list(RunnableLambda(gen).stream("ab")) == ["a", "b"]
 
 
-async def test_generator_of_dicts_adds_up_key_by_key() -> None:
+async def test_generator_of_plain_dicts_gives_the_last_one_and_of_addable_dicts_the_sum() -> None:
+    # langchain-core's rule: a plain dict replaces the previous chunk (it has no `+`).
     def gen(x: Any) -> Iterator[dict[str, str]]:
         yield {"a": "x"}
         yield {"a": "y", "b": "z"}
 
-    assert await RunnableLambda(gen).ainvoke(None) == {"a": "xy", "b": "z"}
+    def addable(x: Any) -> Iterator[dict[str, str]]:
+        yield AddableDict(a="x")
+        yield AddableDict(a="y", b="z")
+
+    assert await RunnableLambda(gen).ainvoke(None) == {"a": "y", "b": "z"}
+    assert await RunnableLambda(addable).ainvoke(None) == {"a": "xy", "b": "z"}
 
 
 async def test_runnable_generator_transforms_a_stream() -> None:

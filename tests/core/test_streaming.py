@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from runnables import (
+    AddableDict,
     RunnableGenerator,
     RunnableLambda,
     RunnableParallel,
@@ -111,7 +112,8 @@ async def test_pick_streams_chunks_as_they_arrive() -> None:
 
 async def test_assign_streams_passed_keys_before_the_assigned_value_is_ready() -> None:
     gate = Gate()
-    chunks = [{"text": "a"}, {"text": "b"}]
+    # AddableDict chunks add up ("ab"); plain dicts would replace each other.
+    chunks = [AddableDict(text="a"), AddableDict(text="b")]
 
     async def count(d: dict[str, str]) -> int:
         return len(d["text"])

@@ -15,6 +15,7 @@ def _answer() -> AIMessage:
         "calling",
         tool_calls=[tool_call(name="lookup", args={"q": "x"}, id="c1")],
         response_metadata={"model_name": "m", "extra": {"k": [1]}},
+        usage_metadata={"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from runnables import ChatPromptTemplate, Run, Runnable, RunnableLambda
 from runnables.messages import HumanMessage
-from runnables.models import FakeListChatModel
+from runnables.models import FakeListChatModel, FunctionChatModel
 
 FAKE_LS = {
     "ls_provider": "fakelistchatmodel",
@@ -73,10 +73,16 @@ async def test_an_invoked_chat_model_run_records_its_messages_as_input() -> None
         return await model.ainvoke(x)
 
     events = _model_events(await _events(RunnableLambda(ask), "x"))
-    assert [e["event"] for e in events] == ["on_chat_model_start", "on_chat_model_end"]
+    # As in langchain-core, the invoked model streams its tokens to astream_events.
+    assert [e["event"] for e in events] == [
+        "on_chat_model_start",
+        "on_chat_model_stream",
+        "on_chat_model_stream",
+        "on_chat_model_end",
+    ]
     assert events[0]["data"] == {"input": {"messages": [[HumanMessage("x")]]}}
-    assert events[1]["data"]["input"] == {"messages": [[HumanMessage("x")]]}
-    assert events[1]["data"]["output"].content == "hi"
+    assert events[-1]["data"]["input"] == {"messages": [[HumanMessage("x")]]}
+    assert events[-1]["data"]["output"].content == "hi"
     assert len(events[0]["parent_ids"]) == 1
 
 
@@ -104,6 +110,20 @@ async def test_ls_metadata_takes_bound_parameters_after_the_call_metadata() -> N
         "ls_max_tokens": 7,
         "ls_integration": "langchain_chat_model",
     }
+
+
+async def test_ls_stop_is_reported_as_it_was_bound_a_string_staying_a_string() -> None:
+    # langchain-core reports the stop it was given; the provider still gets a list.
+    seen: list[Any] = []
+
+    def answer(messages: Any, params: dict[str, Any]) -> str:
+        seen.append(params.get("stop"))
+        return "hi"
+
+    model = FunctionChatModel(answer).bind(stop="<stop_token>")
+    events = await _events(model, "x")
+    assert events[0]["metadata"]["ls_stop"] == "<stop_token>"
+    assert seen == [["<stop_token>"]]
 
 
 def test_ls_provider_drops_a_chat_prefix_or_suffix_and_reads_model_attributes() -> None:
@@ -141,3 +161,48 @@ async def test_listeners_on_a_chat_model_see_its_one_run_in_the_events() -> None
     assert seen[0].tags == ["seq:step:2"]
     assert seen[0].inputs == {"messages": [[HumanMessage("x")]]}
     assert seen[0].metadata == FAKE_LS
+
+
+async def test_a_model_invoked_inside_a_step_streams_its_tokens_in_astream_events() -> None:
+    # langchain-core streams a model invoked under astream_events (its handler asks for
+    # tokens), so the tokens show as on_chat_model_stream; the step still gets a message.
+    from runnables.messages import AIMessage
+    from runnables.models import GenericFakeChatModel
+
+    model = GenericFakeChatModel(messages=iter([AIMessage("hello there")] * 2))
+    got: list[Any] = []
+
+    async def step(x: str) -> str:
+        message = await model.ainvoke(x)
+        got.append(message)
+        return str(message.content)
+
+    def sync_step(x: str) -> str:
+        return str(model.invoke(x).content)
+
+    for chain in (RunnableLambda(step), RunnableLambda(sync_step)):
+        events = await _events(chain, "q")
+        names = [e["event"] for e in events]
+        tokens = [
+            e["data"]["chunk"].content for e in events if e["event"] == "on_chat_model_stream"
+        ]
+        assert "".join(tokens) == "hello there"
+        assert names.index("on_chat_model_start") < names.index("on_chat_model_stream")
+        (end,) = [e for e in events if e["event"] == "on_chat_model_end"]
+        assert type(end["data"]["output"]) is AIMessage
+        assert events[-1]["data"]["output"] == "hello there"
+    assert type(got[0]) is AIMessage
+
+
+async def test_a_model_invoked_without_astream_events_does_not_stream() -> None:
+    calls: list[str] = []
+
+    class Both(FakeListChatModel):
+        async def _agenerate(self, messages: Any, **kw: Any) -> Any:
+            calls.append("generate")
+            return await super()._agenerate(messages, **kw)
+
+    model = Both(responses=["ok"])
+    seen: list[Run] = []
+    await model.with_listeners(on_end=seen.append).ainvoke("q")
+    assert calls == ["generate"]

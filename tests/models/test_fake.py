@@ -150,19 +150,38 @@ async def test_timed_model_really_sleeps_concurrently_for_batches() -> None:
     assert loop.time() - start < 0.05 * 20 / 2  # generous: calls overlapped
 
 
-async def test_every_fake_model_reports_usage() -> None:
+async def test_fake_models_report_usage_only_when_their_script_does() -> None:
+    # As in langchain-core: no invented (estimated) usage, so `== AIMessage(...)` holds.
     models = [
         FakeListChatModel(responses=["r"]),
         GenericFakeChatModel(messages=iter(["r", "r"])),
         FakeEchoChatModel(),
         FunctionChatModel(lambda m: "r"),
-        FakeTimedChatModel(["r r"]),
+        FakeMessagesListChatModel(responses=[AIMessage("r")]),
     ]
     for model in models:
         out = await model.ainvoke("hello")
-        assert out.usage_metadata and out.usage_metadata["total_tokens"] > 0, model
+        assert out.usage_metadata is None, model
+        assert out == AIMessage(out.content, id=out.id), model
         chunks = [c async for c in model.astream("hello")]
-        assert any(isinstance(c, AIMessageChunk) and c.usage_metadata for c in chunks), model
+        assert all(c.usage_metadata is None for c in chunks), model
+        assert chunks[-1].chunk_position == "last", model
+
+
+async def test_a_fake_model_reports_the_usage_its_scripted_message_carries() -> None:
+    usage: Any = {"input_tokens": 2, "output_tokens": 1, "total_tokens": 3}
+    model = GenericFakeChatModel(messages=iter([AIMessage("a b", usage_metadata=usage)] * 2))
+    assert (await model.ainvoke("q")).usage_metadata == usage
+    chunks = [c async for c in model.astream("q")]
+    assert [c.usage_metadata for c in chunks if c.usage_metadata] == [usage]
+
+
+async def test_the_timed_model_reports_usage_as_the_provider_it_simulates() -> None:
+    model = FakeTimedChatModel(["r r"])
+    out = await model.ainvoke("hello")
+    assert out.usage_metadata and out.usage_metadata["total_tokens"] > 0
+    chunks = [c async for c in model.astream("hello")]
+    assert any(isinstance(c, AIMessageChunk) and c.usage_metadata for c in chunks)
 
 
 async def test_messages_list_model_cycles_through_scripted_messages_of_any_kind() -> None:
@@ -173,7 +192,7 @@ async def test_messages_list_model_cycles_through_scripted_messages_of_any_kind(
     first = await model.ainvoke("?")
     assert type(first) is AIMessage and first.content == "one"
     assert first.tool_calls == [call]
-    assert first.usage_metadata is not None
+    assert first.usage_metadata is None
     second = await model.ainvoke("?")
     assert type(second) is HumanMessage and second.content == "two"
     assert model.i == 0  # back to the start, like langchain-core's counter
@@ -190,7 +209,7 @@ async def test_messages_list_model_streams_each_message_whole_as_one_chunk() -> 
     assert isinstance(chunks[0], AIMessageChunk)
     assert chunks[0].content == "hello there"
     assert chunks[0].tool_calls == [call]
-    assert chunks[0].usage_metadata is not None
+    assert chunks[0].usage_metadata is None
     chunks = [c async for c in model.astream("?")]
     assert [type(c) for c in chunks] == [SystemMessageChunk]
 
@@ -255,3 +274,33 @@ def test_langchain_core_test_model_names_are_exported_from_the_package() -> None
 
     assert runnables.ParrotFakeChatModel is ParrotFakeChatModel
     assert runnables.FakeMessagesListChatModel is FakeMessagesListChatModel
+
+
+async def test_a_configured_seed_gives_its_own_jitter_sequence() -> None:
+    from runnables import ConfigurableField
+
+    sleeps: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        sleeps.append(s)
+
+    def make(seed: int) -> Any:
+        return FakeTimedChatModel(
+            ["a b c d"],
+            time_to_first_token=1.0,
+            tokens_per_second=1,
+            jitter=0.5,
+            seed=seed,
+            sleep=fake_sleep,
+        )
+
+    async def delays(model: Any, config: Any = None) -> list[float]:
+        sleeps.clear()
+        [c async for c in model.astream("x", config)]
+        return list(sleeps)
+
+    eight = await delays(make(8))
+    seven = await delays(make(7))
+    assert seven != eight
+    configurable = make(7).configurable_fields(seed=ConfigurableField(id="seed"))
+    assert await delays(configurable, {"configurable": {"seed": 8}}) == eight

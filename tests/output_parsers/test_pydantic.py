@@ -29,7 +29,7 @@ async def test_stream_gives_partial_dicts_then_the_model() -> None:
 
 
 def test_json_that_does_not_fit_the_model_is_an_output_parser_error() -> None:
-    with pytest.raises(OutputParserException, match="does not match City"):
+    with pytest.raises(OutputParserException, match="Failed to parse City from completion"):
         PydanticOutputParser(pydantic_object=City).invoke('{"name": "Oslo"}')
 
 

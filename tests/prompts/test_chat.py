@@ -204,3 +204,44 @@ def test_content_blocks_with_jinja2_templates() -> None:
 def test_a_content_block_that_is_not_a_string_or_dict_is_refused() -> None:
     with pytest.raises(InvalidPromptTemplateError, match="content block"):
         ChatPromptTemplate.from_messages([("human", [42])])
+
+
+def test_configurable_messages_take_effect_with_their_own_variables() -> None:
+    from runnables import ConfigurableField
+
+    prompt = ChatPromptTemplate.from_messages([("human", "{question}")]).configurable_fields(
+        messages=ConfigurableField(id="msgs")
+    )
+    config: Any = {"configurable": {"msgs": [("system", "Be {tone}."), ("human", "{question}")]}}
+    out = prompt.invoke({"tone": "brief", "question": "Why?"}, config)
+    assert out.to_messages() == [SystemMessage("Be brief."), HumanMessage("Why?")]
+    assert prompt.invoke({"question": "Why?"}).to_messages() == [HumanMessage("Why?")]
+
+
+def test_a_message_template_plus_a_string_is_a_chat_prompt() -> None:
+    from runnables.prompts import SystemMessagePromptTemplate
+
+    prompt = SystemMessagePromptTemplate.from_template("Be {tone}.") + "{question}"
+    assert isinstance(prompt, ChatPromptTemplate)
+    assert prompt.input_variables == ["question", "tone"]
+    assert prompt.format_messages(tone="brief", question="Why?") == [
+        SystemMessage("Be brief."),
+        HumanMessage("Why?"),
+    ]
+
+
+def test_input_schema_has_langchains_shape_with_optional_variables_defaulting_to_none() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Be {tone}."), MessagesPlaceholder("history", optional=True), ("human", "{q}")]
+    )
+    schema = prompt.get_input_schema().model_json_schema()
+    assert schema["title"] == "PromptInput"
+    assert schema["type"] == "object"
+    assert schema["required"] == ["q", "tone"]
+    assert set(schema["properties"]) == {"q", "tone", "history"}
+    assert schema["properties"]["history"]["default"] is None
+    assert "$ref" not in schema
+    # A chain takes its first step's schema, as in langchain-core.
+    from runnables import RunnableLambda
+
+    assert (prompt | RunnableLambda(lambda v: v)).get_input_schema() is prompt.get_input_schema()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from runnables import ConfigurableField, RunnableConfig
 from runnables.prompts import (
     InvalidPromptTemplateError,
     PromptInputError,
@@ -18,7 +21,11 @@ def test_from_template_finds_the_variables_and_formats() -> None:
     assert prompt.format(adjective="dry", topic="cats") == "Tell me a dry joke about cats"
 
 
-def test_explicit_input_variables_are_kept_like_langchain() -> None:
+def test_input_variables_are_the_templates_own_like_langchain() -> None:
+    # langchain-core 1.8.3 derives them from the template; given ones are only checked
+    # (with validate_template).
+    assert PromptTemplate("This is a {foo} test.", input_variables=[]).input_variables == ["foo"]
+    assert PromptTemplate("{foo}", input_variables=["bar"]).input_variables == ["foo"]
     prompt = PromptTemplate(template="Hi {name}", input_variables=["name"])
     assert prompt.invoke({"name": "Ada"}) == StringPromptValue("Hi Ada")
 
@@ -129,10 +136,9 @@ def test_jinja2_format_without_a_variable_is_an_error_not_empty_text() -> None:
 
 
 def test_jinja2_variable_missing_inside_a_loop_is_named() -> None:
-    # Declared in input_variables by hand, so only rendering finds the gap.
+    # format does not check input_variables (as in langchain-core): rendering finds it.
     prompt = PromptTemplate(
         "{% for x in items %}{{ x }}{{ sep }}{% endfor %}",
-        input_variables=["items"],
         template_format="jinja2",
     )
     with pytest.raises(PromptInputError, match="missing the variable 'sep'"):
@@ -157,3 +163,68 @@ def test_jinja2_templates_cannot_change_the_values_passed_in() -> None:
     with pytest.raises(SecurityError, match="unsafe"):
         prompt.format(items=items)
     assert items == [1]
+
+
+async def test_configurable_template_takes_effect_for_the_call_that_sets_it() -> None:
+    prompt = PromptTemplate.from_template("Hello {name}").configurable_fields(
+        template=ConfigurableField(id="tmpl")
+    )
+    assert prompt.invoke({"name": "Ada"}).to_string() == "Hello Ada"
+    config: RunnableConfig = {"configurable": {"tmpl": "Bye {name}"}}
+    assert prompt.invoke({"name": "Ada"}, config).to_string() == "Bye Ada"
+    assert (await prompt.ainvoke({"name": "Ada"}, config)).to_string() == "Bye Ada"
+    # The default is untouched.
+    assert prompt.invoke({"name": "Ada"}).to_string() == "Hello Ada"
+
+
+def test_a_configured_template_takes_its_own_variables() -> None:
+    prompt = PromptTemplate.from_template("Hello {name}").configurable_fields(
+        template=ConfigurableField(id="tmpl")
+    )
+    config: RunnableConfig = {"configurable": {"tmpl": "{greeting}, {name}"}}
+    assert prompt.invoke({"greeting": "Hi", "name": "Ada"}, config).to_string() == "Hi, Ada"
+    with pytest.raises(KeyError, match="greeting"):
+        prompt.invoke({"name": "Ada"}, config)
+
+
+def test_setting_the_template_recompiles_it() -> None:
+    prompt = PromptTemplate.from_template("Hello {name}")
+    copy = prompt.model_copy(update={"template": "{a}{b}"})
+    assert copy.input_variables == ["a", "b"]
+    assert copy.format(a=1, b=2) == "12"
+    assert prompt.format(name="Ada") == "Hello Ada"
+    with pytest.raises(InvalidPromptTemplateError, match="as a string"):
+        prompt.template = 3  # type: ignore[assignment]
+
+
+def test_prompts_with_the_same_fields_are_equal_like_langchain() -> None:
+    template = "This is a {foo} test."
+    assert PromptTemplate.from_template(template) == PromptTemplate(
+        template=template, input_variables=["foo"]
+    )
+    assert PromptTemplate.from_template(template) != PromptTemplate.from_template("{foo}")
+    assert PromptTemplate.from_template("{a}") != PromptTemplate.from_template("{a}").partial(a=1)
+    # Still usable as a key, as every step is.
+    assert len({PromptTemplate.from_template("{a}"), PromptTemplate.from_template("{a}")}) == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: PromptTemplate("{foo}", ["bar"], validate_template=True),
+            r"Invalid prompt schema; check for mismatched or missing input parameters from "
+            r"\['bar'\]",
+        ),
+        (
+            lambda: PromptTemplate("{foo}", template_format="bar"),
+            "Unsupported template format: bar",
+        ),
+        (lambda: PromptTemplate("{a:{b}}"), "Nested replacement fields are not allowed"),
+        (lambda: PromptTemplate("{a.b}"), "Invalid variable name"),
+    ],
+)
+def test_template_errors_carry_langchains_wording(make: Any, message: str) -> None:
+    # Users' tests and except-clauses match on langchain-core's messages.
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -31,7 +31,8 @@ def client(url: str, api_key: str = "unused") -> openai.OpenAI:
 
 def test_a_chat_model_answers_a_chat_completion_with_usage(live_server: Start) -> None:
     app = FastAPI()
-    add_openai_routes(app, FakeListChatModel(responses=["hello there"]), model_name="fake")
+    # The timed fake reports usage as a provider does (the list fake reports none).
+    add_openai_routes(app, FakeTimedChatModel(["hello there"]), model_name="fake")
     url = live_server(app).url
 
     completion = client(url).chat.completions.create(
@@ -48,7 +49,7 @@ def test_a_chat_model_answers_a_chat_completion_with_usage(live_server: Start) -
 
 def test_streaming_sends_chunks_then_usage_then_done(live_server: Start) -> None:
     app = FastAPI()
-    add_openai_routes(app, FakeListChatModel(responses=["abc"]), model_name="fake")
+    add_openai_routes(app, FakeTimedChatModel(["abc"]), model_name="fake")
     url = live_server(app).url
 
     chunks = list(

@@ -709,3 +709,20 @@ def test_shutdown_gives_a_detached_stream_run_its_grace_to_finish(live_server: S
     server.stop(wait=15)
 
     assert finished.is_set()
+
+
+def test_a_prompts_optional_variable_left_out_of_the_request_stays_out(
+    live_server: Start,
+) -> None:
+    from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+    prompt = ChatPromptTemplate.from_messages(
+        [MessagesPlaceholder("history", optional=True), ("human", "{q}")]
+    )
+    app = FastAPI()
+    add_routes(app, prompt | RunnableLambda(lambda v: len(v.to_messages())), path="/p")
+    url = live_server(app).url
+
+    body = httpx.post(f"{url}/p/invoke", json={"input": {"q": "hi"}}).json()
+
+    assert body["output"] == 1

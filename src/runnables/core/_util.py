@@ -36,18 +36,33 @@ def is_generator_function(func: Any) -> bool:
 
 
 def add(a: Any, b: Any) -> Any:
-    """Combine two stream chunks: dicts key by key, otherwise ``a + b``, else the latest."""
+    """Combine two stream chunks as langchain-core does: ``a + b``, else the later one.
+
+    Chunks that support ``+`` (:class:`AddableDict`, message chunks, ``str``, ``list``)
+    are added; anything else, a plain ``dict`` included, replaces the previous chunk. A
+    generator yielding whole dicts means "here is the latest value", not "a part of
+    it": merging them key by key silently concatenated repeated values.
+    """
     if a is None:
         return b
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = AddableDict(a) if isinstance(a, AddableDict) else dict(a)
-        for key, value in b.items():
-            out[key] = add(out[key], value) if key in out else value
-        return out
     try:
         return a + b
     except TypeError:
         return b
+
+
+def add_to_record(a: Any, b: Any) -> tuple[Any, bool]:
+    """:func:`add` for a run's recorded input or output: also says whether it added.
+
+    As in langchain-core, once a chunk could not be added, a run's record keeps only
+    the latest chunk from then on (the caller stops calling this and replaces).
+    """
+    if a is None:
+        return b, True
+    try:
+        return a + b, True
+    except TypeError:
+        return b, False
 
 
 class AddableDict(dict[str, Any]):
@@ -56,9 +71,9 @@ class AddableDict(dict[str, Any]):
     several keys, as in langchain-core.
 
     A key in both has its values added (strings concatenate, message chunks merge,
-    nested dicts merge in turn; values that cannot be added keep the later one); a
-    ``None`` value gives way to the other side. So the usual way to rebuild a streamed
-    output works:
+    nested ``AddableDict`` values merge in turn); values that cannot be added (plain
+    dicts included) raise ``TypeError``, as in langchain-core; a ``None`` value gives
+    way to the other side. So the usual way to rebuild a streamed output works:
 
     >>> final = None
     >>> for chunk in [AddableDict(a="Hel"), AddableDict(b=1), AddableDict(a="lo")]:
@@ -86,7 +101,15 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> AddableDict:
         if key not in out or out[key] is None:
             out[key] = value
         elif value is not None:
-            out[key] = add(out[key], value)
+            try:
+                out[key] = out[key] + value
+            except TypeError as exc:
+                # As in langchain-core: a TypeError, which gathering a stream turns into
+                # "the later chunk replaces the earlier" (see `add`).
+                raise TypeError(
+                    f"Cannot add incompatible types for key {key!r}: "
+                    f"{type(out[key]).__name__!r} and {type(value).__name__!r}."
+                ) from exc
     return out
 
 

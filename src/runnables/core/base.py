@@ -460,31 +460,48 @@ class Runnable(Generic[Input, Output]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Output]:
-        """Run on many inputs (a bridge over ``abatch``)."""
+        """Run on many inputs (a bridge over ``abatch``).
+
+        As in langchain-core, every input runs even when one fails (their side effects
+        happen); then, unless ``return_exceptions``, the exception of the first failed
+        input in input order is raised, unchanged. (``abatch`` instead cancels the rest
+        at the first failure: no task outlives the call.)
+        """
         if kwargs:
             return self.bind(**kwargs).batch(inputs, config, return_exceptions=return_exceptions)
         inputs = list(inputs)
+        out: list[Any] = []
         one_config = config is None or isinstance(config, Mapping)
         if one_config and not (config and config.get("max_concurrency")):  # type: ignore[union-attr]
             # Cheap sync chains run inline, one input after another, until a step is found
             # slow; the rest then goes to the loop, where slow steps overlap on threads.
-            out: list[Any] = []
             for i, item in enumerate(inputs):
                 if self._needs_loop():
-                    rest = run_on_bridge(
-                        self.abatch(inputs[i:], config, return_exceptions=return_exceptions)
-                    )
-                    return out + rest
+                    out += run_on_bridge(self._abatch_each(inputs[i:], config))
+                    break
                 try:
                     out.append(
                         drive(invoke_root(self, item, make_context(cast("Any", config), sync=True)))
                     )
                 except Exception as exc:
-                    if not return_exceptions:
-                        raise
-                    out.append(exc)
-            return out
-        return run_on_bridge(self.abatch(inputs, config, return_exceptions=return_exceptions))
+                    out.append(Raised(exc))
+        else:
+            out = run_on_bridge(self._abatch_each(inputs, config))
+        for i, value in enumerate(out):
+            if type(value) is Raised:
+                if not return_exceptions:
+                    raise value.exc
+                out[i] = value.exc
+        return out
+
+    async def _abatch_each(
+        self, inputs: list[Input], config: RunnableConfig | Sequence[RunnableConfig] | None
+    ) -> list[Any]:
+        """``abatch`` that lets every input finish; a failed input's place holds ``Raised``."""
+        if not inputs:
+            return []
+        ctxs = _batch_contexts("batch", inputs, config)
+        return await batch_root(self, inputs, ctxs, True, mark=True)
 
     def batch_as_completed(
         self,
@@ -817,14 +834,19 @@ async def batch_root(
     inputs: list[Any],
     ctxs: list[Context],
     return_exceptions: bool,
+    mark: bool = False,
 ) -> list[Any]:
-    """Run a batch: each input independently through all steps, sharing one budget."""
+    """Run a batch: each input independently through all steps, sharing one budget.
+
+    With ``return_exceptions`` and ``mark``, a failed input's place holds its exception
+    in :class:`Raised`, so it cannot be mistaken for a step that returned an exception.
+    """
     first = ctxs[0]
     uniform = all(c is first for c in ctxs)
     if uniform and first.deadline is None and first.limiter is None and not first.tracers:
         # The plain case: one coroutine per input, like hand-written asyncio.gather.
         if return_exceptions:
-            aws = [_catching(step._ainvoke(x, first)) for x in inputs]
+            aws = [_catching(step._ainvoke(x, first), mark) for x in inputs]
         else:
             aws = [step._ainvoke(x, first) for x in inputs]
         return await gather_all(aws, return_exceptions=False)
@@ -832,7 +854,7 @@ async def batch_root(
     # HOLDING, and each invoke_root would otherwise release the same slot again.
     lent = _lend_slot(first)
     try:
-        return await _batch_spread(step, inputs, ctxs, return_exceptions, uniform)
+        return await _batch_spread(step, inputs, ctxs, return_exceptions, uniform, mark)
     finally:
         if lent is not None:
             await lent.acquire()
@@ -845,6 +867,7 @@ async def _batch_spread(
     ctxs: list[Context],
     return_exceptions: bool,
     uniform: bool,
+    mark: bool = False,
 ) -> list[Any]:
     first = ctxs[0]
     limiter = first.limiter if uniform else None
@@ -862,20 +885,31 @@ async def _batch_spread(
                 except Exception as exc:
                     if not return_exceptions:
                         raise
-                    results[i] = exc
+                    results[i] = Raised(exc) if mark else exc
 
         await gather_all([worker() for _ in range(limiter.limit)])
         return results
     if return_exceptions:
-        return await gather_all([_catching(invoke_root(step, x, c)) for x, c in zip(inputs, ctxs)])
+        return await gather_all(
+            [_catching(invoke_root(step, x, c), mark) for x, c in zip(inputs, ctxs)]
+        )
     return await gather_all([invoke_root(step, x, c) for x, c in zip(inputs, ctxs)])
 
 
-async def _catching(aw: Awaitable[Any]) -> Any:
+class Raised:
+    """The exception a batch input raised, in its place in the batch's results."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+async def _catching(aw: Awaitable[Any], mark: bool = False) -> Any:
     try:
         return await aw
     except Exception as exc:
-        return exc
+        return Raised(exc) if mark else exc
 
 
 def _lend_slot(ctx: Context) -> Any:

@@ -99,6 +99,8 @@ LOW_WATER = 64
 class EventQueue(Tracer):
     """Turns run notifications into v2 event dicts and queues them for the consumer."""
 
+    streams_tokens = True
+
     def __init__(self, keep: EventFilter, root_input: Any = None) -> None:
         self.keep = keep
         self.root_input = root_input

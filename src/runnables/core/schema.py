@@ -57,7 +57,14 @@ from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
 from runnables.core.base import Runnable
 
-__all__ = ["config_model", "input_type", "model_for", "output_type", "struct_type"]
+__all__ = [
+    "config_model",
+    "fields_model",
+    "input_type",
+    "model_for",
+    "output_type",
+    "struct_type",
+]
 
 #: The keys of ``RunnableConfig`` that ``config_schema(include=...)`` may add.
 CONFIG_KEYS = ("tags", "metadata", "run_name", "max_concurrency", "recursion_limit")
@@ -445,6 +452,38 @@ def _build_model(name: str, tp: Any) -> type[BaseModel]:
 
 
 _cached_model = functools.lru_cache(maxsize=_CACHE_SIZE)(_build_model)
+
+
+def fields_model(
+    name: str, required: Mapping[str, Any], optional: Mapping[str, Any]
+) -> type[BaseModel]:
+    """A model with one field per key (``optional`` ones default to None).
+
+    This is the shape langchain-core gives a prompt's input schema: the variables are
+    the top-level ``properties`` of its JSON schema.
+    """
+    items = (tuple(required.items()), tuple(optional.items()))
+    try:
+        hash(items)
+    except TypeError:
+        return _build_fields_model(name, *items)
+    return _cached_fields_model(name, *items)
+
+
+def _build_fields_model(
+    name: str,
+    required: tuple[tuple[str, Any], ...],
+    optional: tuple[tuple[str, Any], ...],
+) -> type[BaseModel]:
+    fields: dict[str, tuple[Any, Any]] = {k: (_compat(v), ...) for k, v in required}
+    fields.update((k, (_compat(v), None)) for k, v in optional if k not in fields)
+    try:
+        return _object_model(name, fields)
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError, NameError):
+        return _object_model(name, {k: (Any, d) for k, (_, d) in fields.items()})
+
+
+_cached_fields_model = functools.lru_cache(maxsize=_CACHE_SIZE)(_build_fields_model)
 
 
 def _root_model(name: str, tp: Any) -> type[BaseModel]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from time import perf_counter
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from runnables.core import offload as _offload
 from runnables.core._util import has_listeners, note_step
 from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
-from runnables.core.config import CURRENT, Context
+from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.errors import InvalidRunnableError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["RunnableSequence"]
 
@@ -68,6 +71,11 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         return self.steps
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The first step's input schema: a sequence takes what its first step takes (as
+        in langchain-core, title included)."""
+        return self.steps[0].get_input_schema(config)
 
     def _needs_loop(self) -> bool:
         if self._nl_generation != _offload.generation:

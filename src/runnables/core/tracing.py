@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from runnables.core._util import ListIter, add, gather_input
+from runnables.core._util import ListIter, add_to_record, gather_input
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -130,6 +130,9 @@ class Tracer:
     """
 
     full: bool = False
+    #: Whether a chat model invoked (not streamed) under this tracer should stream its
+    #: tokens to it, as langchain-core's models do for astream_events' handler.
+    streams_tokens: bool = False
     #: Awaitables the last notification produced (async callback handlers). The traced
     #: step awaits them before it goes on, so no handler outlives the call that made it
     #: (structured concurrency). ``None`` for tracers that never produce any.
@@ -357,19 +360,23 @@ async def _traced_ainvoke(
 class _Recorder(AsyncIterator[Any]):
     """Passes input chunks through and keeps their sum, for the run's recorded input."""
 
-    __slots__ = ("_source", "got", "value")
+    __slots__ = ("_source", "addable", "got", "value")
 
     def __init__(self, source: AsyncIterator[Any]) -> None:
         self._source = source
         self.value: Any = None
         self.got = False
+        self.addable = True
 
     def __aiter__(self) -> _Recorder:
         return self
 
     async def __anext__(self) -> Any:
         chunk = await self._source.__anext__()
-        self.value = chunk if not self.got else add(self.value, chunk)
+        if self.got and self.addable:
+            self.value, self.addable = add_to_record(self.value, chunk)
+        else:
+            self.value = chunk
         self.got = True
         return chunk
 
@@ -423,6 +430,7 @@ async def traced_atransform(
     child = ctx.replace(run=run, run_name=None, run_id=None)
     output: Any = None
     got = False
+    addable = True
     agen = step._atransform(inputs, child)
     tracers = ctx.tracers
     if run.scope is not None:
@@ -435,7 +443,10 @@ async def traced_atransform(
                     await _settle(tracer.pending, ctx)
                 if tracer.full:
                     await tracer.drained()
-            output = chunk if not got else add(output, chunk)
+            if got and addable:
+                output, addable = add_to_record(output, chunk)
+            else:
+                output = chunk
             got = True
             yield chunk
     except BaseException as exc:

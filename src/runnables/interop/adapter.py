@@ -232,7 +232,9 @@ class LangChainCallbacks(Tracer):
         self.run_managers: dict[UUID, Any] = {}
         # As in langchain-core, a streaming handler (LangGraph's "messages" mode, an
         # astream_events handler) makes an invoked chat model stream its tokens.
-        self.wants_tokens = any(isinstance(h, _StreamingCallbackHandler) for h in manager.handlers)
+        self.streams_tokens = any(
+            isinstance(h, _StreamingCallbackHandler) for h in manager.handlers
+        )
 
     def _manager_for(self, run: Run) -> Any:
         parent = self.run_managers.get(run.parent_run_id) if run.parent_run_id else None

@@ -279,13 +279,26 @@ class BaseMessage:
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like langchain-core's
 
-    def __repr__(self) -> str:
-        parts = [f"content={self.content!r}"]
-        for f in self._fields[1:]:
+    # repr and str as langchain-core's pydantic messages print them (users print and log
+    # them, and tests compare the text): the fields in declaration order, those with a
+    # default_factory (dicts, lists) always, the others when they differ from their
+    # default. ToolMessage hides its additional_kwargs and response_metadata.
+    def _repr_parts(self) -> list[str]:
+        hidden = _REPR_HIDDEN.get(type(self).__name__.removesuffix("Chunk"), ())
+        parts = []
+        for f in self._fields:
+            if f in hidden:
+                continue
             value = getattr(self, f)
-            if value and not (f == "status" and value == "success"):
+            if f in _REPR_ALWAYS or value != _REPR_DEFAULTS.get(f):
                 parts.append(f"{f}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
+        return parts
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self._repr_parts())})"
+
+    def __str__(self) -> str:
+        return " ".join(self._repr_parts())
 
     def __reduce__(self) -> Any:
         return (_rebuild, (type(self), {f: getattr(self, f) for f in self._fields}))
@@ -839,8 +852,9 @@ def merge_content(first: Content, *others: Content) -> Content:
             if isinstance(content, str):
                 merged += content
             else:
-                merged = [merged, *content] if merged else list(content)
-                merged = _merge_blocks([], merged)
+                # As in langchain-core: the string becomes the list's first element,
+                # even an empty one, and is not joined to a string after it.
+                merged = [merged, *content]
         elif isinstance(content, list):
             merged = _merge_blocks(merged, content)
         elif not content:
@@ -864,12 +878,31 @@ def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
                     break
             else:
                 out.append(block)
-        elif isinstance(block, str) and out and isinstance(out[-1], str):
-            out[-1] += block
         else:
+            # Strings in two lists stay separate elements, as in langchain-core.
             out.append(block)
     return out
 
+
+#: Fields that langchain-core's messages always show in repr (required, or a factory default).
+_REPR_ALWAYS = frozenset(
+    {
+        "content",
+        "additional_kwargs",
+        "response_metadata",
+        "tool_calls",
+        "invalid_tool_calls",
+        "tool_call_chunks",
+        "tool_call_id",
+        "role",
+    }
+)
+#: Defaults of the other fields (None unless listed): shown only when different.
+_REPR_DEFAULTS: dict[str, Any] = {"status": "success"}
+#: Fields a message class leaves out of its repr (ToolMessage: repr=False there).
+_REPR_HIDDEN: dict[str, tuple[str, ...]] = {
+    "ToolMessage": ("additional_kwargs", "response_metadata")
+}
 
 #: String values under these keys identify something; equal values are not concatenated.
 _IDENTITY_KEYS = frozenset(
@@ -909,13 +942,17 @@ def merge_dicts(left: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str
             else:
                 raise TypeError(
                     f"Cannot merge chunks: key {key!r} holds {old!r} in one chunk and "
-                    f"{value!r} in the next, and those cannot be combined."
+                    f"{value!r} in the next, a value of unsupported type "
+                    f"{type(value).__name__!r} for merging."
                 )
     return merged
 
 
 def add_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> UsageMetadata:
     """Add two token counts, nested details included (``None`` counts as empty)."""
+    if not left and not right:
+        # As in langchain-core: no counts on either side add up to zero counts.
+        return {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     if not left:
         return cast(UsageMetadata, dict(right or {}))
     if not right:
@@ -1014,7 +1051,8 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
             and o.role != first.role
         ):
             raise ValueError(
-                f"Cannot add ChatMessageChunks with different roles: {first.role!r} and {o.role!r}."
+                "Cannot concatenate ChatMessageChunks with different roles: "
+                f"{first.role!r} and {o.role!r}."
             )
     everything: tuple[BaseMessageChunk, ...] = (first, *others)
     contents = [c.content for c in everything]

@@ -3,7 +3,9 @@
 from runnables.models.base import (
     BaseChatModel,
     ChatGeneration,
+    ChatGenerationChunk,
     ChatResult,
+    Generation,
     LanguageModelInput,
     StructuredOutputError,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "BaseCache",
     "BaseChatModel",
     "ChatGeneration",
+    "ChatGenerationChunk",
+    "Generation",
     "ChatResult",
     "FakeEchoChatModel",
     "FakeListChatModel",

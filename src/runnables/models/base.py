@@ -22,11 +22,13 @@ bookkeeping.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import functools
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
@@ -56,6 +58,7 @@ from runnables.models.tools import convert_to_openai_tool
 
 if TYPE_CHECKING:
     from runnables.core.sequence import RunnableSequence
+    from runnables.core.tracing import Run
 
 __all__ = [
     "BaseChatModel",
@@ -76,10 +79,31 @@ messages, ``(role, content)`` tuples and OpenAI-style dicts."""
 
 
 @dataclass
+class Generation:
+    """One generated text (langchain-core's output type; parsers' ``parse_result`` get it
+    for a text input)."""
+
+    text: str
+    generation_info: dict[str, Any] | None = None
+
+
+@dataclass
 class ChatGeneration:
     """One generated message (langchain-core's output type, for providers that use it)."""
 
     message: AIMessage
+    generation_info: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+
+@dataclass
+class ChatGenerationChunk:
+    """One streamed chunk as langchain-core's sync ``_stream`` yields it."""
+
+    message: AIMessageChunk
     generation_info: dict[str, Any] | None = None
 
     @property
@@ -151,18 +175,30 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._has_generate = cls._agenerate is not BaseChatModel._agenerate
-        cls._has_stream = cls._astream is not BaseChatModel._astream
+        # langchain-core's sync hooks count as implementations: a model written for it
+        # with only `_generate` (or `_stream`) runs unchanged, its sync code on a thread.
+        cls._sync_generate = cls._generate is not BaseChatModel._generate
+        cls._sync_stream = cls._stream is not BaseChatModel._stream
+        cls._has_generate = cls._agenerate is not BaseChatModel._agenerate or cls._sync_generate
+        cls._has_stream = cls._astream is not BaseChatModel._astream or cls._sync_stream
 
     _has_generate = False
     _has_stream = False
+    _sync_generate = False
+    _sync_stream = False
+    _stop_given: str | None = None  # a bound stop given as one string
 
     # ------------------------------------------------------------------ provider side
 
     async def _agenerate(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> ChatResult | AIMessage:
-        """Produce the whole response. The default adds up ``_astream``'s chunks."""
+        """Produce the whole response. The default runs a sync ``_generate`` on a
+        thread, else adds up ``_astream``'s chunks."""
+        if self._sync_generate:
+            return await asyncio.to_thread(
+                functools.partial(self._generate, messages, stop, None, **params)
+            )
         if not self._has_stream:
             raise NotImplementedError(
                 f"{type(self).__name__} must implement '_agenerate' or '_astream' (or both)."
@@ -175,12 +211,38 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     async def _astream(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        """Produce the response as chunks. The default yields ``_agenerate``'s as one."""
+        """Produce the response as chunks. The default iterates a sync ``_stream`` on a
+        thread, else yields ``_agenerate``'s response as one chunk."""
+        if self._sync_stream:
+            async for chunk in _threaded_chunks(
+                self._stream(messages, stop, None, **params)  # type: ignore[arg-type]
+            ):
+                yield chunk
+            return
         message = _as_message(await self._agenerate(messages, stop=stop, **params))
-        if isinstance(message, AIMessage) and message.usage_metadata is None:
-            # Estimated here so the stream is one chunk, as the response is one message.
-            message.usage_metadata = _estimate_usage(messages, len(message.text))
         yield _to_chunk(message)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult | AIMessage:
+        """langchain-core's sync hook: a model may implement only this (it runs on a
+        worker thread, never on the event loop). ``run_manager`` is always None."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement '_generate'.")
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk | ChatGenerationChunk]:
+        """langchain-core's sync streaming hook: yields chunks (or
+        ``ChatGenerationChunk``s), iterated on a worker thread."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement '_stream'.")
 
     @property
     def _llm_type(self) -> str:
@@ -212,6 +274,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         stop = params.get("stop")
         if isinstance(stop, str):
             params["stop"] = [stop]
+            # Traces report stop as it was given (ls_stop), as langchain-core does.
+            new._stop_given = stop
+        elif "stop" in kwargs:
+            new._stop_given = None
         new._params = params
         return new
 
@@ -299,7 +365,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         ``ls_integration``). Called only when something observes the call.
         """
         messages = self._convert_input(input)
-        metadata = self._get_ls_params(**self._params)
+        params = self._params
+        if self._stop_given is not None:
+            params = {**params, "stop": self._stop_given}
+        metadata = self._get_ls_params(**params)
         metadata["ls_integration"] = "langchain_chat_model"
         return messages, {"messages": [messages]}, metadata
 
@@ -316,13 +385,15 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         return _next_run_id()
 
     async def _ainvoke(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
+        run = ctx.run
         if (
-            ctx.tracers
-            and ctx.run is not None
-            and ctx.run.run_type == "chat_model"  # this model's own run
-            and _token_watchers(ctx)
+            run is not None
+            and ctx.tracers
+            and self._has_stream
+            and run.run_type == "chat_model"
+            and any(t.streams_tokens for t in ctx.tracers)
         ):
-            return await self._ainvoke_streamed(input, ctx)
+            return await self._ainvoke_streamed(input, ctx, run)
         messages = self._convert_input(input)
         cache = self._cache()
         key: tuple[str, str] | None = None
@@ -335,9 +406,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         try:
             message: AIMessage
             if ctx.limiter is not None or ctx.running is not None:
-                message = await run_leaf(self, ctx, lambda: self._generate(messages, ctx))
+                message = await run_leaf(self, ctx, lambda: self._respond(messages, ctx))
             else:
-                message = await self._generate(messages, ctx)
+                message = await self._respond(messages, ctx)
         except BaseException:
             self._settle(reservation, None)
             raise
@@ -345,28 +416,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if cache is not None and key is not None:
             await cache.aupdate(*key, message)
         return message
-
-    async def _ainvoke_streamed(self, input: LanguageModelInput, ctx: Context) -> AIMessage:
-        """An invoke watched by a handler that wants tokens (a LangChain streaming
-        handler, such as LangGraph's ``stream_mode="messages"``): streamed, each chunk
-        reported on this model's run, as langchain-core's invoke does in that case."""
-        run = ctx.run
-        assert run is not None
-        watchers = _token_watchers(ctx)
-        chunks: list[AIMessageChunk] = []
-        agen = self._atransform(ListIter((input,)), ctx)
-        try:
-            async for chunk in agen:
-                for tracer in watchers:
-                    tracer.on_stream(run, chunk)
-                if has_pending(ctx):
-                    await settle(ctx)
-                chunks.append(chunk)
-        finally:
-            await agen.aclose()  # type: ignore[attr-defined]
-        if not chunks:
-            return AIMessage("")
-        return cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
 
     async def _reserve(self, messages: list[BaseMessage]) -> Reservation | None:
         # Waiting for the rate limit happens here, before run_leaf takes a
@@ -386,7 +435,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             return  # the call failed: keep the estimate, the provider may have counted it
         self.rate_limiter.correct(reservation, int(usage.get("total_tokens", 0)))
 
-    async def _generate(self, messages: list[BaseMessage], ctx: Context) -> AIMessage:
+    async def _respond(self, messages: list[BaseMessage], ctx: Context) -> AIMessage:
         token = CURRENT.set(ctx) if not ctx.is_root else None
         params = self._params
         try:
@@ -408,11 +457,30 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 CURRENT.reset(token)
         if message.id is None:
             message.id = self._run_id()
-        # A test model (ParrotFakeChatModel) may answer with a message of another kind,
-        # which has no usage_metadata slot.
-        if isinstance(message, AIMessage) and message.usage_metadata is None:
-            message.usage_metadata = _estimate_usage(messages, len(message.text))
         return message
+
+    async def _ainvoke_streamed(
+        self, input: LanguageModelInput, ctx: Context, run: Run
+    ) -> AIMessage:
+        """Invoked under astream_events: stream, reporting each chunk to the run (as
+        langchain-core's models stream for its events handler), and answer the message."""
+        chunks: list[AIMessageChunk] = []
+        stream = self._atransform(ListIter((input,)), ctx)
+        try:
+            async for chunk in stream:
+                for tracer in ctx.tracers:
+                    tracer.on_stream(run, chunk)
+                if has_pending(ctx):
+                    await settle(ctx)
+                for tracer in ctx.tracers:
+                    if tracer.full:
+                        await tracer.drained()
+                chunks.append(chunk)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        if not chunks:
+            return AIMessage("")
+        return cast(AIMessage, message_chunk_to_message(add_chunks(chunks[0], *chunks[1:])))
 
     async def _atransform(
         self, inputs: AsyncIterator[LanguageModelInput], ctx: Context
@@ -441,7 +509,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         keep = cache is not None
         parts: list[AIMessageChunk] = []
         usage: UsageMetadata | None = None
-        out_chars = 0
         last_chunk: BaseMessage | None = None
         run_id = self._run_id()
         agen = self._astream(messages, **self._params)
@@ -473,21 +540,18 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 if chunk_usage is not None:
                     usage = add_usage(usage, chunk_usage)
                 last_chunk = chunk
-                content = chunk.content
-                out_chars += len(content) if content.__class__ is str else len(chunk.text)
                 if keep:
                     parts.append(chunk)
                 yield chunk
             finished = True
-            if usage is None and isinstance(last_chunk, AIMessageChunk | None):
-                # Every response carries usage; estimate it when the provider reports none.
+            if isinstance(last_chunk, AIMessageChunk) and not last_chunk.chunk_position:
+                # As in langchain-core, a stream ends with a chunk marked last; it carries
+                # no usage: only what the provider reported is reported.
                 last = AIMessageChunk(
-                    "",
+                    "" if isinstance(last_chunk.content, str) else [],
                     id=run_id,
-                    usage_metadata=_estimate_usage(messages, out_chars),
                     chunk_position="last",
                 )
-                usage = last.usage_metadata
                 if keep:
                     parts.append(last)
                 yield last
@@ -616,11 +680,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 # counter. Unique like uuid4() across processes, at a tenth of its cost on every call.
 _ID_PREFIX = str(uuid.uuid4())[:24]
 _ID_COUNTER = itertools.count(1)
-
-
-def _token_watchers(ctx: Context) -> list[Any]:
-    """The tracers of this call that want an invoked model's tokens (``wants_tokens``)."""
-    return [t for t in ctx.tracers if getattr(t, "wants_tokens", False)]
 
 
 def _next_run_id() -> str:
@@ -775,3 +834,20 @@ class _ToolCallParser(_StructuredParser):
                 f"output to read. Its answer was: {message.text[:200]!r}."
             )
         return _validated(self.schema, calls[0]["args"], f"{self.tool!r} arguments")
+
+
+_DONE = object()
+
+
+async def _threaded_chunks(it: Iterator[Any]) -> AsyncIterator[AIMessageChunk]:
+    """A sync ``_stream``'s chunks, each pulled on a worker thread; closed when done."""
+    try:
+        while True:
+            item: Any = await asyncio.to_thread(next, it, _DONE)
+            if item is _DONE:
+                return
+            yield getattr(item, "message", item)
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

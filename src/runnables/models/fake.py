@@ -13,7 +13,10 @@
 - :class:`FakeTimedChatModel`: answers with scripted text at a configurable speed (time
   to first token, tokens per second, jitter) to simulate a real provider.
 
-Every response carries ``usage_metadata`` (tokens estimated at four characters each).
+As in langchain-core, a fake reports ``usage_metadata`` only when its scripted message
+carries it, so ``== AIMessage(...)`` assertions hold. :class:`FakeTimedChatModel`,
+which simulates a provider, reports usage as a provider would (tokens estimated at four
+characters each).
 """
 
 from __future__ import annotations
@@ -141,8 +144,7 @@ class FakeListChatModel(BaseChatModel):
     ) -> AIMessage:
         if self.sleep:
             await asyncio.sleep(self.sleep)
-        text = self._next()
-        return AIMessage(text, usage_metadata=_estimate_usage(messages, len(text)))
+        return AIMessage(self._next())
 
     async def _astream(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
@@ -152,9 +154,7 @@ class FakeListChatModel(BaseChatModel):
         fail_at = self.error_on_chunk_number
         last = len(text) - 1
         if last < 0:
-            yield AIMessageChunk(
-                "", usage_metadata=_estimate_usage(messages, 0), chunk_position="last"
-            )
+            yield AIMessageChunk("", chunk_position="last")
             return
         for n, ch in enumerate(text):
             if sleep:
@@ -165,9 +165,7 @@ class FakeListChatModel(BaseChatModel):
                     "(error_on_chunk_number)."
                 )
             if n == last:
-                yield AIMessageChunk(
-                    ch, usage_metadata=_estimate_usage(messages, len(text)), chunk_position="last"
-                )
+                yield AIMessageChunk(ch, chunk_position="last")
             else:
                 yield AIMessageChunk(ch)
 
@@ -284,10 +282,7 @@ class GenericFakeChatModel(BaseChatModel):
                 "GenericFakeChatModel has no more scripted messages: give it more in "
                 "messages=iter([...]) (or use itertools.cycle to repeat them)."
             ) from None
-        msg = AIMessage(item) if isinstance(item, str) else item.model_copy()
-        if msg.usage_metadata is None:
-            msg.usage_metadata = _estimate_usage(messages, len(msg.text))
-        return msg
+        return AIMessage(item) if isinstance(item, str) else item.model_copy()
 
     async def _agenerate(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
@@ -316,7 +311,7 @@ class FakeEchoChatModel(BaseChatModel):
 
     def _answer(self, messages: list[BaseMessage]) -> AIMessage:
         text = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-        return AIMessage(text, usage_metadata=_estimate_usage(messages, len(text)))
+        return AIMessage(text)
 
     async def _agenerate(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
@@ -411,10 +406,6 @@ class FunctionChatModel(BaseChatModel):
                 f"The function of FunctionChatModel must return a string or an AIMessage, "
                 f"got {out!r} (a {type(out).__name__})."
             )
-        if out.usage_metadata is None:
-            out = out.model_copy(
-                update={"usage_metadata": _estimate_usage(messages, len(out.text))}
-            )
         return out
 
     async def _astream(
@@ -492,9 +483,20 @@ class FakeTimedChatModel(BaseChatModel):
         self.tokens_per_second = tokens_per_second
         self.jitter = jitter
         self.seed = seed
-        self._random = random.Random(seed)
         self._sleep = sleep
         self.i = 0
+
+    # Setting the seed (directly, or per call through configurable_fields) starts a
+    # fresh random sequence from it, so the jitter it sets takes effect.
+    @property
+    def seed(self) -> int | None:
+        """The seed of the jitter's random sequence (None: not reproducible)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        self._seed = value
+        self._random = random.Random(value)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Output parsers: turn a model's output into text, JSON, pydantic models or lists."""
 
 from runnables.output_parsers.base import (
+    BaseGenerationOutputParser,
     BaseOutputParser,
     BaseTransformOutputParser,
     OutputParserException,
@@ -27,6 +28,7 @@ from runnables.output_parsers.string import StrOutputParser
 from runnables.output_parsers.xml import XMLOutputParser
 
 __all__ = [
+    "BaseGenerationOutputParser",
     "BaseOutputParser",
     "BaseTransformOutputParser",
     "CommaSeparatedListOutputParser",

@@ -15,6 +15,7 @@ from runnables.core.config import Context
 from runnables.errors import RunnablesError
 
 __all__ = [
+    "BaseGenerationOutputParser",
     "BaseOutputParser",
     "BaseTransformOutputParser",
     "OutputParserException",
@@ -86,9 +87,28 @@ class BaseOutputParser(Runnable[Any, T], Generic[T]):
 
     Subclasses implement :meth:`parse`. As a step it accepts a string or a message and,
     unless the subclass streams, parses the whole output once it has arrived.
+
+    A parser written for langchain-core that overrides ``parse_result(result, *,
+    partial=False)`` instead gets, as there, a one-item list: a ``ChatGeneration`` of
+    the message, or a ``Generation`` of the text.
     """
 
     _run_type = "parser"
+    # Decided once per class, so a parser that only overrides parse pays nothing.
+    _uses_parse_result = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._uses_parse_result = cls.parse_result is not BaseOutputParser.parse_result
+
+    def parse_result(self, result: list[Any], *, partial: bool = False) -> T:
+        """Parse a list of candidate generations (langchain-core's hook): by default,
+        ``parse`` of the first one's text."""
+        return self.parse(result[0].text)
+
+    async def aparse_result(self, result: list[Any], *, partial: bool = False) -> T:
+        """``parse_result`` for async code (parsing is CPU-only)."""
+        return self.parse_result(result, partial=partial)
 
     def parse(self, text: str) -> T:
         """Parse a model's complete output text."""
@@ -108,6 +128,8 @@ class BaseOutputParser(Runnable[Any, T], Generic[T]):
         return False
 
     async def _ainvoke(self, input: Any, ctx: Context) -> T:
+        if self._uses_parse_result:
+            return self.parse_result([_generation_of(input)])
         return self.parse(text_of(input))
 
     @property
@@ -120,10 +142,44 @@ class BaseTransformOutputParser(BaseOutputParser[T]):
 
     async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[T]:
         parse = self.parse
+        by_result = self._uses_parse_result
         try:
             async for chunk in inputs:
-                yield parse(text_of(chunk))
+                yield (
+                    self.parse_result([_generation_of(chunk)])
+                    if by_result
+                    else parse(text_of(chunk))
+                )
         finally:
             aclose = getattr(inputs, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class BaseGenerationOutputParser(BaseOutputParser[T]):
+    """A parser that reads the generation itself (langchain-core's class): subclasses
+    implement ``parse_result(result, *, partial=False)``, where ``result[0]`` is a
+    ``ChatGeneration`` (``.message``) for a message input, else a ``Generation``
+    (``.text``)."""
+
+    def parse_result(self, result: list[Any], *, partial: bool = False) -> T:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement parse_result(result, *, partial=False)."
+        )
+
+    def parse(self, text: str) -> T:
+        """Parse a text: ``parse_result`` of a ``Generation`` of it."""
+        from runnables.models.base import Generation
+
+        return self.parse_result([Generation(text)])
+
+
+def _generation_of(value: Any) -> Any:
+    """``value`` as langchain-core hands it to ``parse_result``: a ``ChatGeneration`` of a
+    message, or a ``Generation`` of a text."""
+    from runnables.messages import BaseMessage
+    from runnables.models.base import ChatGeneration, Generation
+
+    if isinstance(value, BaseMessage):
+        return ChatGeneration(value)  # type: ignore[arg-type]
+    return Generation(text_of(value))

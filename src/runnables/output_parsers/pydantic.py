@@ -53,8 +53,9 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
         except ValidationError as exc:
             shown = json.dumps(value, ensure_ascii=False)
             raise OutputParserException(
-                f"The model's JSON does not match {self.pydantic_object.__name__}: "
-                f"{exc.error_count()} error(s).\n{exc}\nThe JSON was: {shown[:2000]}",
+                f"Failed to parse {self.pydantic_object.__name__} from completion "
+                f"{shown[:2000]}: the model's JSON does not match "
+                f"{self.pydantic_object.__name__} ({exc.error_count()} error(s)).\n{exc}",
                 llm_output=shown,
             ) from exc
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from runnables.core.base import Runnable
-from runnables.core.config import Context
+from runnables.core.config import Context, RunnableConfig
 from runnables.prompts.formatting import PromptInputError, missing_variables_error
 from runnables.prompts.value import PromptValue
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["BasePromptTemplate"]
 
@@ -133,8 +136,28 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
     def _output_type_hint(self) -> Any:
         return PromptValue
 
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """A pydantic model of the variables, shaped as langchain-core's: titled
+        ``PromptInput``, each variable a top-level property (optional ones default None).
+        """
+        from runnables.core.schema import fields_model
+
+        required = {v: self.input_types.get(v, str) for v in self.input_variables}
+        optional = {v: self.input_types.get(v, Any) for v in self.optional_variables}
+        return fields_model("PromptInput", required, optional)
+
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         return super().get_name(suffix, name=name)
+
+    # As langchain-core's pydantic models: two prompts of the same class with the same
+    # fields are equal. The hash stays the identity one, so a prompt can still key a
+    # cache or a set the way every other step does.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    __hash__ = Runnable.__hash__
 
     # For user code written against langchain-core's pydantic models.
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> BasePromptTemplate:
@@ -143,6 +166,20 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
         for key, value in (update or {}).items():
             setattr(new, key, value)
         return new
+
+
+def _fields(prompt: Any) -> dict[str, Any]:
+    """A prompt's fields: its public attributes and those kept behind a property."""
+    out = {}
+    for key, value in vars(prompt).items():
+        name = (
+            key[1:]
+            if key.startswith("_") and isinstance(getattr(type(prompt), key[1:], None), property)
+            else key
+        )
+        if not name.startswith("_"):
+            out[name] = value
+    return out
 
 
 def _short_repr(value: Any) -> str:

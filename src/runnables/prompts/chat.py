@@ -68,8 +68,14 @@ class BaseMessagePromptTemplate:
         return self.format_messages(**kwargs)
 
     def __add__(self, other: Any) -> ChatPromptTemplate:
-        """A chat prompt of this entry followed by ``other`` (as langchain-core)."""
-        return ChatPromptTemplate([self]).__add__(other)
+        """A chat prompt of this entry then ``other`` (as in langchain-core).
+
+        >>> prompt = SystemMessagePromptTemplate.from_template("Be {tone}.") + "{question}"
+        >>> [m.type for m in prompt.format_messages(tone="brief", question="Why?")]
+        ['system', 'human']
+        """
+        chat: ChatPromptTemplate = ChatPromptTemplate([self]).__add__(other)
+        return chat
 
 
 class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
@@ -403,8 +409,8 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
         )
     if not isinstance(template, str):
         raise InvalidPromptTemplateError(
-            f"The {role!r} message of a chat prompt needs a string template or a list of "
-            f"content blocks, got {template!r} (a {type(template).__name__})."
+            f"Invalid template: {template!r}. The {role!r} message of a chat prompt needs a "
+            f"string template or a list of content blocks, not a {type(template).__name__}."
         )
     return cls.from_template(template, template_format=template_format)
 
@@ -463,13 +469,13 @@ class ChatPromptTemplate(BasePromptTemplate):
                 f"ChatPromptTemplate needs a list of messages, got {messages!r}. For a single "
                 "template use ChatPromptTemplate.from_template(...)."
             )
-        self.messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
+        self._messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
         self.name = name
         partials = dict(partial_variables or {})
         required: set[str] = set()
         optional: set[str] = set()
         types = dict(input_types or {})
-        for entry in self.messages:
+        for entry in self._messages:
             if isinstance(entry, MessagesPlaceholder):
                 types.setdefault(entry.variable_name, list[AnyMessage])
                 if entry.optional:
@@ -484,6 +490,18 @@ class ChatPromptTemplate(BasePromptTemplate):
         if input_variables is None:
             input_variables = sorted(required - set(partials))
         self._init_variables(input_variables, sorted(optional), partials, types)
+
+    # Set again (directly, through `model_copy(update=...)` or per call through
+    # `configurable_fields`), the messages' variables are derived again, so the change
+    # takes effect instead of being checked against the old variables.
+    @property
+    def messages(self) -> list[_Entry]:
+        """The prompt's entries: messages, message templates and placeholders."""
+        return self._messages
+
+    @messages.setter
+    def messages(self, value: Sequence[MessageLikeRepresentation]) -> None:
+        self._reset(value)
 
     @classmethod
     def from_messages(
@@ -603,9 +621,9 @@ class ChatPromptTemplate(BasePromptTemplate):
         """Add entries at the end (in place)."""
         self._reset([*self.messages, *messages])
 
-    def _reset(self, messages: list[Any]) -> None:
+    def _reset(self, messages: Sequence[Any]) -> None:
         fresh = ChatPromptTemplate(messages, partial_variables=self.partial_variables)
-        self.messages = fresh.messages
+        self._messages = fresh._messages
         self._init_variables(
             fresh.input_variables,
             fresh.optional_variables,

@@ -58,7 +58,7 @@ def check_format(template_format: str) -> None:
     """Raise a clear error for a template format this library does not support."""
     if template_format not in _FORMATS:
         raise InvalidPromptTemplateError(
-            f"Unknown template_format {template_format!r}. Use one of {list(_FORMATS)}."
+            f"Unsupported template format: {template_format}. Use one of {list(_FORMATS)}."
         )
 
 
@@ -90,14 +90,14 @@ def f_string_variables(template: str) -> tuple[str, ...]:
             )
         if "." in field or "[" in field or "]" in field:
             raise InvalidPromptTemplateError(
-                f"The f-string template {_short(template)!r} uses {'{' + field + '}'!r}: variable "
-                "names cannot use attribute access (.) or indexing ([]). Pass the value "
-                "itself as its own variable."
+                f"Invalid variable name {field!r} in the f-string template "
+                f"{_short(template)!r}: variable names cannot use attribute access (.) or "
+                "indexing ([]). Pass the value itself as its own variable."
             )
         if spec and ("{" in spec or "}" in spec):
             raise InvalidPromptTemplateError(
-                f"The f-string template {_short(template)!r} nests a field in the format spec of "
-                f"{field!r}; nested replacement fields are not allowed."
+                f"Nested replacement fields are not allowed: the f-string template "
+                f"{_short(template)!r} nests a field in the format spec of {field!r}."
             )
         names.add(field)
     return tuple(sorted(names))

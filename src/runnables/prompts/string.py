@@ -72,31 +72,67 @@ class PromptTemplate(StringPromptTemplate):
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
-        if not isinstance(template, str):
-            raise InvalidPromptTemplateError(
-                f"PromptTemplate needs the template as a string, got {template!r} (a "
-                f"{type(template).__name__})."
-            )
+        _check_template(template)
         check_format(template_format)
-        self.template = template
-        self.template_format = template_format
+        self._template = template
+        self._template_format = template_format
         self.name = name
         self._variables = get_template_variables(template, template_format)
         partial_variables = dict(partial_variables or {})
-        if input_variables is None:
-            input_variables = [v for v in self._variables if v not in partial_variables]
-        elif validate_template:
+        if input_variables is not None and validate_template:
             declared = set(input_variables) | set(partial_variables)
             used = set(self._variables)
             if declared != used:
                 raise InvalidPromptTemplateError(
-                    f"The template uses {sorted(used)} but input_variables and "
+                    "Invalid prompt schema; check for mismatched or missing input parameters "
+                    f"from {list(input_variables)}: the template uses {sorted(used)} but "
+                    "input_variables and "
                     f"partial_variables declare {sorted(declared)}: missing "
                     f"{sorted(used - declared)}, extra {sorted(declared - used)}."
                 )
         self._render = formatter_for(template, template_format)
+        # As in langchain-core, the input variables are always the template's own (less
+        # the partial ones): given ones are only checked, with validate_template.
         self._init_variables(
-            list(input_variables), optional_variables, partial_variables, input_types
+            [v for v in self._variables if v not in partial_variables],
+            optional_variables,
+            partial_variables,
+            input_types,
+        )
+
+    # The template is compiled when set, not at each format. Setting it again (directly,
+    # through `model_copy(update=...)` or per call through `configurable_fields`) compiles
+    # the new one and takes its variables, so the change takes effect.
+    @property
+    def template(self) -> str:
+        """The template text."""
+        return self._template
+
+    @template.setter
+    def template(self, value: str) -> None:
+        _check_template(value)
+        self._recompile(value, self._template_format)
+
+    @property
+    def template_format(self) -> PromptTemplateFormat:
+        """``"f-string"`` (the default) or ``"jinja2"``."""
+        return self._template_format
+
+    @template_format.setter
+    def template_format(self, value: PromptTemplateFormat) -> None:
+        check_format(value)
+        self._recompile(self._template, value)
+
+    def _recompile(self, template: str, template_format: PromptTemplateFormat) -> None:
+        variables = get_template_variables(template, template_format)
+        render = formatter_for(template, template_format)
+        self._template, self._template_format = template, template_format
+        self._variables, self._render = variables, render
+        self._init_variables(
+            [v for v in variables if v not in self.partial_variables],
+            self.optional_variables,
+            self.partial_variables,
+            self.input_types,
         )
 
     @classmethod
@@ -141,14 +177,9 @@ class PromptTemplate(StringPromptTemplate):
         >>> PromptTemplate.from_template("{a} and {b}").format(a=1, b=2)
         '1 and 2'
         """
+        # As in langchain-core, format does not check input_variables (invoke does):
+        # rendering finds a variable the template really needs and the values lack.
         values = self._merge_partial_and_user_variables(**kwargs)
-        if not self._required.issubset(values.keys()):
-            raise missing_variables_error(
-                self.get_name(),
-                self._required.difference(values),
-                self.input_variables,
-                list(kwargs),
-            )
         try:
             return self._render(values)
         except KeyError as exc:  # an f-string variable not declared in input_variables
@@ -194,4 +225,12 @@ class PromptTemplate(StringPromptTemplate):
     def __repr__(self) -> str:
         return (
             f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
+        )
+
+
+def _check_template(template: Any) -> None:
+    if not isinstance(template, str):
+        raise InvalidPromptTemplateError(
+            f"PromptTemplate needs the template as a string, got {template!r} (a "
+            f"{type(template).__name__})."
         )

@@ -943,9 +943,14 @@ def _unpack(validated: Any) -> Any:
     module = type(validated).__module__
     if module.startswith("runnables.") and module != _SCHEMA_MODULE:
         return validated
+    # In a schema made here, an optional field the request left out (a prompt's optional
+    # variable) stays out rather than arriving as None; a user's own model is dumped whole.
+    made_here = module == _SCHEMA_MODULE
+    given = validated.model_fields_set
     out = {
         (field.alias or name): _unpack(getattr(validated, name))
         for name, field in type(validated).model_fields.items()
+        if not made_here or name in given or field.is_required()
     }
     if validated.model_extra:
         out.update(validated.model_extra)

@@ -1,0 +1,304 @@
+"""A pytest plugin that runs langchain-core's tests against runnables.
+
+Loaded with ``-p shim`` (``tests/compat`` on ``sys.path``), before any conftest, in one
+of two modes set by ``COMPAT_MODE``:
+
+- ``collect``: the real langchain-core is imported, as its own suite does; each
+  collected test is written to ``COMPAT_OUT`` with the not-applicable rule its source
+  matches (``rules.py``). This is the suite's denominator: a file that fails to import
+  under runnables still counts every test it has.
+- ``run``: every ``langchain_core`` import is served by runnables (an import-alias
+  finder placed first on ``sys.meta_path``); the tests listed as not applicable in
+  ``COMPAT_SKIP`` are deselected; each test's outcome and, for a failure, its error
+  line are written to ``COMPAT_OUT``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import inspect
+import json
+import os
+import pkgutil
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rules import not_applicable
+
+MODE = os.environ.get("COMPAT_MODE", "run")
+
+# Where a name imported from langchain_core.<package>... is looked for, in order. A
+# package not listed is looked for in ``runnables.<package>`` (so the modules the
+# section-3 APIs add are found once they exist), then in the public packages.
+PACKAGES: dict[str, list[str]] = {
+    "runnables": ["runnables", "runnables.core"],
+    "prompts": ["runnables.prompts"],
+    "prompt_values": ["runnables.prompts"],
+    "output_parsers": ["runnables.output_parsers"],
+    "messages": ["runnables.messages"],
+    "language_models": ["runnables.models"],
+    "outputs": ["runnables.models", "runnables.messages"],
+    "exceptions": ["runnables.errors", "runnables.output_parsers"],
+    "utils": ["runnables.models", "runnables.messages", "runnables.core"],
+    "tools": ["runnables.tools", "runnables.models"],
+    "caches": ["runnables.models"],
+    "rate_limiters": ["runnables.models"],
+    "documents": ["runnables.documents"],
+    "retrievers": ["runnables.retrievers"],
+    "vectorstores": ["runnables.vectorstores"],
+    "embeddings": ["runnables.embeddings"],
+    "chat_history": ["runnables.chat_history"],
+}
+PUBLIC = [
+    "runnables",
+    "runnables.messages",
+    "runnables.prompts",
+    "runnables.output_parsers",
+    "runnables.models",
+    "runnables.errors",
+]
+# langchain-core packages that have no counterpart: importing a name from them fails.
+NO_COUNTERPART = {"callbacks", "tracers", "load", "pydantic_v1", "globals", "env", "sys_info"}
+
+
+def _module_and_children(name: str) -> list[types.ModuleType]:
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return []
+    found = [module]
+    for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+        if info.name.startswith("_"):  # runnables' private helpers are not its API
+            continue
+        try:
+            found.append(importlib.import_module(f"{name}.{info.name}"))
+        except ImportError:
+            continue
+    return found
+
+
+class _Alias(types.ModuleType):
+    """A ``langchain_core...`` module whose names are runnables' names."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        parts = name.split(".")[1:]
+        self._parts = parts
+
+    def _sources(self) -> list[types.ModuleType]:
+        parts = self._parts
+        if not parts:
+            names = PUBLIC
+        elif parts[0] in NO_COUNTERPART:
+            return []
+        else:
+            names = [
+                *PACKAGES.get(parts[0], []),
+                f"runnables.{parts[0]}",
+                *(f"runnables.{'.'.join(parts[: i + 1])}" for i in range(1, len(parts))),
+                *PUBLIC,
+            ]
+        sources: list[types.ModuleType] = []
+        for module_name in dict.fromkeys(names):
+            sources += _module_and_children(module_name)
+        return sources
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        fact = FACTS.get(f"{self.__name__}.{attr}", FACTS)
+        if fact is not FACTS:
+            return fact
+        for module in self._sources():
+            # Only what a module exports (its __all__) is its API: not the helpers it
+            # imports for itself.
+            exported = getattr(module, "__all__", None)
+            if attr in vars(module) and (exported is None or attr in exported):
+                value = vars(module)[attr]
+                setattr(self, attr, value)
+                return value
+        # A name runnables lacks imports as a placeholder that fails when used, so only
+        # the tests that use it fail (with the name in their error), not the whole file.
+        missing = _missing(f"{self.__name__}.{attr}")
+        setattr(self, attr, missing)
+        return missing
+
+
+class MissingAPIError(BaseException):
+    """A test used a langchain-core name that runnables does not have.
+
+    A BaseException, so neither the code under test nor ``pytest.raises(Exception)``
+    catches it: the test fails with the missing name.
+    """
+
+
+class _MissingMeta(type):
+    def __getattr__(cls, attr: str) -> Any:
+        if attr.startswith("_"):  # pytest and mock probe private names while collecting
+            raise AttributeError(attr)
+        raise MissingAPIError(f"missing API: {cls._missing_path} (used .{attr})")
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        # A test's own subclass names the langchain-core class it derives from.
+        raise MissingAPIError(f"missing API: {cls._missing_path}")
+
+
+def _missing(path: str) -> type:
+    """A class standing for ``path``: it can be subclassed and named in annotations, but
+    calling it, instantiating a subclass or reading its attributes fails.
+
+    A missing warning class (named in ``filterwarnings`` marks) is a real warning class
+    that runnables never emits, so ``pytest.warns`` with it fails.
+    """
+    name = path.rsplit(".", 1)[1]
+    if name.endswith("Warning"):
+        return type(name, (DeprecationWarning,), {"__module__": path.rsplit(".", 1)[0]})
+    return _MissingMeta(
+        path.rsplit(".", 1)[1],
+        (),
+        {
+            "__qualname__": path,
+            "__module__": path,
+            "_missing_path": path,
+            "__class_getitem__": classmethod(lambda cls, item: cls),
+        },
+    )
+
+
+# Facts about the environment that langchain-core re-exports, not its API: the tests use
+# them in skip conditions at import time.
+FACTS: dict[str, Any] = {}
+try:
+    import pydantic
+    from packaging.version import Version
+
+    FACTS["langchain_core.utils.pydantic.PYDANTIC_VERSION"] = Version(pydantic.VERSION)
+    FACTS["langchain_core.utils.pydantic.PYDANTIC_MAJOR_VERSION"] = Version(pydantic.VERSION).major
+except ImportError:  # pragma: no cover - pydantic and packaging come with the test deps
+    pass
+
+
+def _real_root() -> Path:
+    spec = importlib.machinery.PathFinder.find_spec("langchain_core")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "The compatibility suite needs langchain-core installed to know its module "
+            "layout: pip install -e '.[compat]'."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves ``langchain_core`` and those of its submodules that langchain-core has.
+
+    Only real module paths are served, so ``from langchain_core.x import name`` with a
+    name runnables lacks fails with ImportError instead of returning a module.
+    """
+
+    def __init__(self) -> None:
+        self.root = _real_root()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "langchain_core" and not fullname.startswith("langchain_core."):
+            return None
+        where = self.root.joinpath(*fullname.split(".")[1:])
+        if fullname != "langchain_core" and not (
+            where.with_suffix(".py").is_file() or (where / "__init__.py").is_file()
+        ):
+            # Raised, not None: no other finder may look for it on the root's __path__.
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        spec = importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        if fullname == "langchain_core":
+            # The root's path is runnables' own folder: langchain-core's conftest checks
+            # with blockbuster that code under that path never blocks the event loop.
+            import runnables
+
+            spec.submodule_search_locations = list(runnables.__path__)
+        return spec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return _Alias(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+if MODE == "run":
+    for loaded in [
+        m for m in sys.modules if m == "langchain_core" or m.startswith("langchain_core.")
+    ]:
+        del sys.modules[loaded]
+    sys.meta_path.insert(0, _Finder())
+
+
+def _source(item: pytest.Item) -> str:
+    func = getattr(item, "function", None)
+    try:
+        return inspect.getsource(func) if func is not None else ""
+    except (OSError, TypeError):
+        return ""
+
+
+_out: dict[str, Any] = {}
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if MODE == "collect":
+        for item in items:
+            rule = not_applicable(_source(item))
+            _out[item.nodeid] = rule.name if rule is not None else None
+        return
+    skip_file = os.environ.get("COMPAT_SKIP")
+    skip = set(json.loads(Path(skip_file).read_text())) if skip_file else set()
+    kept = [item for item in items if item.nodeid not in skip]
+    dropped = [item for item in items if item.nodeid in skip]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        _out[report.nodeid] = {"outcome": "error", "error": _error_line(report)}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if MODE != "run":
+        return
+    if report.when == "call" or report.failed or (report.when == "setup" and report.skipped):
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "passed"
+        entry: dict[str, Any] = {"outcome": outcome}
+        if report.failed:
+            entry["error"] = _error_line(report)
+        if report.nodeid not in _out or report.failed:
+            _out[report.nodeid] = entry
+
+
+def _error_line(report: pytest.CollectReport | pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).strip().splitlines()[0][:300]
+    text = str(report.longrepr).strip().splitlines()
+    errors = [line for line in text if line.startswith("E ")]
+    return (errors[0][1:].strip() if errors else (text[-1] if text else ""))[:300]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = os.environ.get("COMPAT_OUT")
+    if path:
+        with open(path, "w") as f:
+            json.dump(_out, f, indent=0, sort_keys=True)
