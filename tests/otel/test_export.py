@@ -172,7 +172,7 @@ async def test_the_root_nests_under_the_served_request_span(telemetry: Telemetry
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.post("/double/invoke", json={"input": 21})
     assert response.json()["output"] == 42
-    double = telemetry.named("double")
+    double = telemetry.named("/double")  # add_routes names the root run after its path
     request = next(s for s in telemetry.spans() if s.kind is SpanKind.SERVER)
     assert double.context.trace_id == request.context.trace_id
     # The run's span is the request span's descendant (the route may add its own steps).
