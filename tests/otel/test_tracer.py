@@ -23,7 +23,7 @@ from runnables import (
     RunnableParallel,
     otel,
 )
-from runnables.models.fake import FakeListChatModel
+from runnables.models.fake import FakeListChatModel, FakeTimedChatModel
 
 from .conftest import RunRecorder, Telemetry, span_edges
 
@@ -242,7 +242,8 @@ async def test_a_cancelled_run_says_so(telemetry: Telemetry) -> None:
 
 
 async def test_a_chat_model_span_follows_the_genai_conventions(telemetry: Telemetry) -> None:
-    model = FakeListChatModel(responses=["hello there"])
+    # A model that reports usage (as a provider does); the list fakes report none.
+    model = FakeTimedChatModel(["hello there"])
     recorder = RunRecorder()
     await model.ainvoke("hi", {"callbacks": [recorder]})
     [span] = telemetry.spans()

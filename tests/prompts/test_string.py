@@ -100,7 +100,7 @@ def test_jinja2_renders_in_a_sandbox() -> None:
 
 
 def test_unknown_template_format_is_refused() -> None:
-    with pytest.raises(InvalidPromptTemplateError, match="Unknown template_format 'handlebars'"):
+    with pytest.raises(InvalidPromptTemplateError, match="Unsupported template format: handlebars"):
         PromptTemplate("{{a}}", template_format="handlebars")  # type: ignore[arg-type]
 
 

@@ -188,7 +188,6 @@ def test_n_returns_n_choices(live_server: Start) -> None:
 
     assert [c.index for c in completion.choices] == [0, 1, 2]
     assert sorted(c.message.content or "" for c in completion.choices) == ["a", "b", "c"]
-    assert completion.usage is not None and completion.usage.completion_tokens >= 3
 
 
 def test_n_streams_n_choices(live_server: Start) -> None:
