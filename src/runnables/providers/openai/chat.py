@@ -70,7 +70,10 @@ class ChatOpenAI(BaseChatModel):
 
     Timeouts, in seconds: ``connect_timeout``; ``timeout``, the wait for a whole answer
     that is not streamed (each attempt: connecting, headers and body); ``stream_idle_timeout``,
-    the longest silence allowed between two pieces of a stream (and before its first). The
+    the longest silence allowed between two pieces of a stream (and before its first);
+    ``stream_event_timeout`` (default 300 s), the longest a stream may go without an event
+    that carries the answer even though the connection is not silent (a server that only
+    sends keep-alive comments or pings, or trickles bytes), and before the first one. The
     call's own ``timeout`` config bounds all of them and every retry. ``max_retries``
     retries connection errors, timeouts before the first streamed piece, 408, 409, 429 and
     5xx (also an error object with such a status as a stream's first event), with
@@ -107,6 +110,7 @@ class ChatOpenAI(BaseChatModel):
         timeout: float = 600.0,
         connect_timeout: float = 10.0,
         stream_idle_timeout: float = 120.0,
+        stream_event_timeout: float = 300.0,
         max_retries: int = 2,
         max_concurrency: int = 256,
         adaptive_concurrency: bool = True,
@@ -137,6 +141,14 @@ class ChatOpenAI(BaseChatModel):
         for key, value in (("max_retries", max_retries), ("max_concurrency", max_concurrency)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{key} must be a whole number of at least 0, got {value!r}.")
+        for key, seconds in (
+            ("timeout", timeout),
+            ("connect_timeout", connect_timeout),
+            ("stream_idle_timeout", stream_idle_timeout),
+            ("stream_event_timeout", stream_event_timeout),
+        ):
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+                raise ValueError(f"{key} must be a number of seconds above 0, got {seconds!r}.")
         self.model_name = model
         self.base_url = base_url.rstrip("/")
         self.temperature = temperature
@@ -160,6 +172,7 @@ class ChatOpenAI(BaseChatModel):
             connect_timeout=connect_timeout,
             timeout=timeout,
             stream_idle_timeout=stream_idle_timeout,
+            stream_event_timeout=stream_event_timeout,
             max_retries=max_retries,
             max_concurrency=max(1, max_concurrency),
             adaptive_concurrency=adaptive_concurrency,

@@ -17,7 +17,11 @@ the loop shuts down (``asyncio.run`` and pytest close their loops that way), or 
   answer: connecting, the headers and the body) and ``stream_idle_timeout`` (the
   longest silence between two network reads of a stream, including the wait for the
   headers). The silence timer is httpx's per-read
-  timeout: it is reset by every read, and the per-read cost is paid by httpx anyway;
+  timeout: it is reset by every read, and the per-read cost is paid by httpx anyway.
+  Reads alone do not prove progress (a server can trickle bytes or send keep-alive
+  comments for ever), so ``stream_event_timeout`` bounds the time the stream may go
+  without an event that carries the answer, checked at each read, with the per-read
+  timeout capped by it so a silent connection is caught as soon;
 - adaptive concurrency per endpoint (:mod:`.concurrency`);
 - streams parsed by :class:`~.sse.SSEDecoder` straight from the network reads, yielding
   each event's decoded JSON. Closing the stream (or cancelling the task reading it)
@@ -220,6 +224,7 @@ class OpenAITransport:
     connect_timeout: float = 10.0
     timeout: float = 600.0
     stream_idle_timeout: float = 120.0
+    stream_event_timeout: float = 300.0
     write_timeout: float = 30.0
     max_retries: int = 2
     backoff_initial: float = 0.5
@@ -327,7 +332,12 @@ class OpenAITransport:
             url,
             content=content,
             headers=self._sse_headers if stream else self._json_headers,
-            timeout=self._timeout(self.stream_idle_timeout if stream else self.timeout, deadline),
+            timeout=self._timeout(
+                min(self.stream_idle_timeout, self.stream_event_timeout)
+                if stream
+                else self.timeout,
+                deadline,
+            ),
         )
         try:
             response = await client.send(request, stream=True)
@@ -466,6 +476,11 @@ class OpenAITransport:
                     _check_event_stream(response, url)
                     decoder = SSEDecoder(url=url)
                     reads = cast(AsyncIterator[bytes], response.stream).__aiter__()
+                    event_timeout = self.stream_event_timeout
+                    monotonic = time.monotonic
+                    # Reset after the consumer has taken an event's items, so a slow
+                    # consumer never counts against the server.
+                    last_event = monotonic()
                     try:
                         done = False
                         while not done:
@@ -476,6 +491,7 @@ class OpenAITransport:
                                 done = True
                             else:
                                 events = decoder.feed(chunk)
+                            answered = False
                             for event, data in events:
                                 if data == DONE:
                                     ok = True
@@ -486,6 +502,7 @@ class OpenAITransport:
                                     # As the openai SDK does: named events other than
                                     # "error" (ping, keep-alive...) carry no answer.
                                     continue
+                                answered = True
                                 try:
                                     # raw_decode skips json.loads' encoding sniffing;
                                     # anything unusual gets json.loads' own verdict.
@@ -524,6 +541,13 @@ class OpenAITransport:
                                 else:
                                     yield out
                             if err is not None:
+                                break
+                            if answered:
+                                last_event = monotonic()
+                            elif monotonic() - last_event > event_timeout:
+                                err = _event_timeout_error(url, event_timeout)
+                                if started:
+                                    raise err
                                 break
                         if err is None:
                             if not started:
@@ -644,6 +668,16 @@ def _timeout_error(url: Any, what: str, exc: Exception, attempt: int) -> APITime
         f"The request to {url} timed out {what} ({type(exc).__name__}). Raise the timeout "
         "(connect_timeout, timeout or stream_idle_timeout) or check that the server is up.",
         url=str(url),
+    )
+
+
+def _event_timeout_error(url: str, timeout: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"The stream from {url} sent no event for more than {timeout:g} s "
+        "(stream_event_timeout), though the connection was not silent (keep-alive comments, "
+        "pings or a trickle of bytes). Raise stream_event_timeout if the model is known to "
+        "think that long, or check the server.",
+        url=url,
     )
 
 
