@@ -297,12 +297,15 @@ class RunnableLambda(Runnable[Input, Output]):
 
     def _returned_ctx(self, ctx: Context) -> Context:
         if ctx.recursion_limit <= 0:
+            # recursion_limit has counted down to 0: the depth reached is what was returned.
+            depth = ctx.returned
             raise RecursionLimitError(
                 f"Recursion limit reached: step {self.get_name()!r} returned a runnable "
-                f"{ctx.recursion_limit} levels deep. Raise config['recursion_limit'] if the "
-                "depth is intended, or stop returning runnables from the function."
+                f"more than {depth} levels deep (the recursion limit). "
+                "Raise config['recursion_limit'] if the depth is intended, or stop "
+                "returning runnables from the function."
             )
-        return ctx.replace(recursion_limit=ctx.recursion_limit - 1)
+        return ctx.replace(recursion_limit=ctx.recursion_limit - 1, returned=ctx.returned + 1)
 
     async def _run_returned(self, runnable: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
         return await call(runnable, input, self._returned_ctx(ctx))
