@@ -454,3 +454,29 @@ async def test_slow_consumer_does_not_count_against_the_event_timeout(no_leaks: 
 def test_stream_event_timeout_must_be_positive_seconds(bad: object) -> None:
     with pytest.raises(ValueError, match=r"stream_event_timeout must be a number of seconds"):
         ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", stream_event_timeout=bad)  # type: ignore[arg-type]
+
+
+async def test_huge_error_text_from_the_server_is_capped(no_leaks: Leaks) -> None:
+    huge = "x" * 1_000_000
+    async with FakeOpenAIServer([server_error(400, message=huge)]) as server:
+        with pytest.raises(BadRequestError) as caught:
+            await asyncio.wait_for(model(server, max_retries=0).ainvoke("hi"), GUARD)
+        text = str(caught.value)
+        assert len(text) < 3000
+        assert "more characters)" in text
+        assert caught.value.message is not None and len(caught.value.message) < 3000
+        await no_leaks(server)
+
+
+async def test_huge_plain_text_error_body_is_capped(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([ErrorReply(500, body=b"y" * 1_000_000)]) as server:
+        with pytest.raises(InternalServerError) as caught:
+            await asyncio.wait_for(model(server, max_retries=0).ainvoke("hi"), GUARD)
+        assert len(str(caught.value)) < 3000
+        await no_leaks(server)
+
+
+def test_transport_repr_never_shows_the_api_key() -> None:
+    m = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="sk-secret-123")
+    assert "sk-secret-123" not in repr(m._transport)
+    assert "sk-secret-123" not in repr(m)

@@ -72,6 +72,8 @@ RETRY_STATUSES = frozenset((408, 409, 429))
 #: The longest Retry-After waited for: a server asking for more gets its error raised
 #: (with a note saying how long it asked for) rather than a retry sooner than it asked.
 MAX_RETRY_AFTER = 60.0
+#: The most bytes of an error response's body that are read (the rest is dropped).
+MAX_ERROR_BODY = 65536
 
 
 class _LoopState:
@@ -220,7 +222,7 @@ class OpenAITransport:
     """
 
     base_url: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in reprs or logs
     connect_timeout: float = 10.0
     timeout: float = 600.0
     stream_idle_timeout: float = 120.0
@@ -350,15 +352,22 @@ class OpenAITransport:
             return None, _connection_error(url, exc, attempt), None
         if response.status_code < 400:
             return response, None, None
+        raw = bytearray()
         try:
-            raw = await response.aread()
+            # An error body is read only up to a cap: a hostile or broken server must
+            # not make the client buffer (or put into an exception) megabytes of text.
+            async for piece in response.aiter_bytes():
+                raw += piece
+                if len(raw) > MAX_ERROR_BODY:
+                    del raw[MAX_ERROR_BODY:]
+                    break
         except httpx.HTTPError:
-            raw = b""
+            pass
         finally:
             await response.aclose()
         try:
             body: Any = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = raw.decode("utf-8", "replace")
         err = status_error(response.status_code, body, url)
         return None, err, parse_retry_after(response.headers)
