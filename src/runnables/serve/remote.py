@@ -288,8 +288,9 @@ class RemoteRunnable(Runnable[Any, Any]):
     read of an answer or stream), by default :data:`DEFAULT_TIMEOUT` (300 s), so a server
     that stops answering cannot hang the caller for ever; ``None`` waits as long as it
     takes. The call's own ``timeout`` (config) applies as well. ``headers`` are sent
-    with every request (an ``Authorization`` header, for example). ``max_reconnects``: how many times a
-    dropped stream is resumed with ``Last-Event-ID`` before the error is raised.
+    with every request (an ``Authorization`` header, for example). ``max_reconnects``:
+    how many times a dropped stream is resumed with ``Last-Event-ID`` before the error
+    is raised.
     ``resume_grace``: the seconds a stream's run should wait on the server for a
     reconnect (sent as ``Resume-Grace``; the server caps it; ``0`` asks for none).
     """
