@@ -6,6 +6,9 @@ below zero), and the time it must wait is computed from how far below zero they 
 So there is no polling (the waiter sleeps exactly as long as needed), requests are
 served first come first served, and a burst of callers queue at the right spacing.
 
+A waiter that is cancelled gives its share back, and the callers queued after it have
+their waits shortened at once by that share (they are woken and sleep the rest).
+
 When the response reports its real token usage, :meth:`RateLimiter.correct` settles the
 difference with the estimate: a response that used more tokens than estimated delays
 later requests, one that used fewer frees budget for them.
@@ -20,10 +23,14 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from runnables.errors import ConfigError
 
 __all__ = ["InMemoryRateLimiter", "RateLimiter", "Reservation", "estimate_tokens"]
+
+#: The cancel message that wakes a queued waiter early (see ``RateLimiter._wait``).
+_WAKE = "runnables-ratelimit-wake"
 
 
 def estimate_tokens(text_length: int) -> int:
@@ -34,7 +41,7 @@ def estimate_tokens(text_length: int) -> int:
 class Reservation:
     """One request's claim on the limiter (returned by :meth:`RateLimiter.aacquire`)."""
 
-    __slots__ = ("settled", "taken", "tokens")
+    __slots__ = ("ready_requests", "ready_tokens", "seq", "settled", "taken", "tokens", "wake")
 
     def __init__(self, tokens: int, taken: float | None = None) -> None:
         #: The tokens the request asked for.
@@ -43,6 +50,11 @@ class Reservation:
         #: correction or a cancellation settles against.
         self.taken = float(tokens) if taken is None else taken
         self.settled = False
+        # While queued: its place, when each bucket lets it go, and how to wake it early.
+        self.seq = 0
+        self.ready_requests = 0.0
+        self.ready_tokens = 0.0
+        self.wake: asyncio.Task[Any] | None = None
 
 
 class _Bucket:
@@ -126,33 +138,66 @@ class RateLimiter:
             if tokens_per_minute is not None
             else None
         )
+        self._queued: list[Reservation] = []  # waiting in aacquire, in reservation order
+        self._seq = 0
 
     def reserve(self, tokens: int = 0) -> tuple[Reservation, float]:
         """Claim one request and ``tokens`` now; return the claim and the seconds to wait."""
         now = self._clock()
-        wait = 0.0
+        wait_requests = wait_tokens = 0.0
         taken = 0.0
         if self._requests is not None:
             self._requests.refill(now)
-            wait = self._requests.wait_after_taking(1)
+            wait_requests = self._requests.wait_after_taking(1)
         if self._tokens is not None:
             self._tokens.refill(now)
             # A request bigger than the whole bucket could never fit; it waits for a full
             # bucket instead of forever.
             taken = min(tokens, self._tokens.capacity)
-            wait = max(wait, self._tokens.wait_after_taking(taken))
-        return Reservation(tokens, taken), wait
+            wait_tokens = self._tokens.wait_after_taking(taken)
+        reservation = Reservation(tokens, taken)
+        self._seq += 1
+        reservation.seq = self._seq
+        reservation.ready_requests = now + wait_requests
+        reservation.ready_tokens = now + wait_tokens
+        return reservation, max(wait_requests, wait_tokens)
 
     async def aacquire(self, tokens: int = 0) -> Reservation:
         """Wait until one more request (with about ``tokens`` tokens) fits the limits."""
         reservation, wait = self.reserve(tokens)
         if wait > 0:
+            self._queued.append(reservation)
             try:
-                await self._sleep(wait)
+                await self._wait(reservation, wait)
             except BaseException:
                 self.cancel(reservation)  # a cancelled waiter gives its share back
                 raise
+            finally:
+                reservation.wake = None
+                if reservation in self._queued:
+                    self._queued.remove(reservation)
         return reservation
+
+    async def _wait(self, reservation: Reservation, wait: float) -> None:
+        """Sleep ``wait`` seconds, starting again (shorter) when an earlier waiter's
+        cancellation moves this one's turn forward.
+
+        The early wake-up cancels this task's sleep with a marker, as ``asyncio.timeout``
+        does, so the sleep is awaited directly (no task per wait); a real cancellation
+        arriving meanwhile is kept (``uncancel`` leaves it counted) and raised.
+        """
+        task = asyncio.current_task()
+        while wait > 0:
+            reservation.wake = task
+            try:
+                await self._sleep(wait)
+                return
+            except asyncio.CancelledError as exc:
+                if not (exc.args and exc.args[0] == _WAKE) or task is None:
+                    raise
+                if task.uncancel() > 0:  # cancelled for real as well
+                    raise
+            wait = max(reservation.ready_requests, reservation.ready_tokens) - self._clock()
 
     def acquire(self, tokens: int = 0) -> Reservation:
         """Blocking version of :meth:`aacquire`, for sync code (sleeps the thread)."""
@@ -177,6 +222,7 @@ class RateLimiter:
         if reservation.settled:
             return
         reservation.settled = True
+        self._move_up_after(reservation)
         now = self._clock()
         if self._requests is not None:
             self._requests.refill(now)
@@ -184,6 +230,25 @@ class RateLimiter:
         if self._tokens is not None:
             self._tokens.refill(now)
             self._tokens.level = min(self._tokens.capacity, self._tokens.level + reservation.taken)
+
+    def _move_up_after(self, gone: Reservation) -> None:
+        """Shorten the waits of the callers queued after ``gone``, which gives its share
+        back, and wake them to sleep the rest."""
+        if gone not in self._queued:
+            return
+        self._queued.remove(gone)
+        requests, tokens = self._requests, self._tokens
+        for waiter in self._queued:
+            if waiter.seq < gone.seq:
+                continue
+            if requests is not None:
+                waiter.ready_requests -= 1 / requests.rate
+            if tokens is not None:
+                waiter.ready_tokens -= gone.taken / tokens.rate
+            task = waiter.wake
+            if task is not None:
+                waiter.wake = None  # one wake-up at a time; _wait sets it again
+                task.cancel(_WAKE)
 
     def __repr__(self) -> str:
         return (
