@@ -480,3 +480,26 @@ def test_transport_repr_never_shows_the_api_key() -> None:
     m = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="sk-secret-123")
     assert "sk-secret-123" not in repr(m._transport)
     assert "sk-secret-123" not in repr(m)
+
+
+async def test_configurable_base_url_and_max_retries_take_effect(no_leaks: Leaks) -> None:
+    from runnables import ConfigurableField
+    from runnables.errors import ConfigError
+
+    async with (
+        FakeOpenAIServer([Complete("first")]) as one,
+        FakeOpenAIServer([server_error(500), Complete("second")]) as two,
+    ):
+        m = model(one, max_retries=0).configurable_fields(
+            base_url=ConfigurableField(id="base_url"),
+            max_retries=ConfigurableField(id="retries"),
+        )
+        assert (await m.ainvoke("hi")).content == "first"
+        conf = {"configurable": {"base_url": two.base_url, "retries": 1}}
+        got = await asyncio.wait_for(m.ainvoke("hi", conf), GUARD)  # type: ignore[arg-type]
+        assert got.content == "second"
+        assert len(one.chat_requests) == 1 and len(two.chat_requests) == 2
+        with pytest.raises(ConfigError, match=r"'retries'.*'2'"):
+            await m.ainvoke("hi", {"configurable": {"retries": "2"}})
+        await no_leaks(one)
+        await no_leaks(two)

@@ -11,6 +11,7 @@ how to install it if it is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -183,6 +184,44 @@ class ChatOpenAI(BaseChatModel):
     def model(self) -> str:
         """The model name sent with every request (``model_name`` too, as in langchain)."""
         return self.model_name
+
+    # base_url and max_retries live in the transport: setting them (configurable_fields
+    # does, on a copy) makes a new transport, so a configured value is never ignored.
+
+    @property
+    def base_url(self) -> str:
+        """The server's address, up to ``/chat/completions`` (settable: configurable)."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        from runnables.providers.openai.transport import is_loopback
+
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {value!r}. "
+                "For example: ChatOpenAI(base_url='http://localhost:8000/v1')."
+            )
+        self._base_url = value.rstrip("/")
+        self._loopback = is_loopback(self._base_url)
+        self._to_chunks = _chunk_converter(self._base_url + _PATH)
+        transport = self.__dict__.get("_transport")
+        if transport is not None:
+            self._transport = dataclasses.replace(transport, base_url=self._base_url)
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request is retried (settable: configurable)."""
+        return self._max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"max_retries must be a whole number of at least 0, got {value!r}.")
+        self._max_retries = value
+        transport = self.__dict__.get("_transport")
+        if transport is not None:
+            self._transport = dataclasses.replace(transport, max_retries=value)
 
     @property
     def _llm_type(self) -> str:
