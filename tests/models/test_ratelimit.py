@@ -296,3 +296,29 @@ async def test_cancelling_a_queued_caller_shortens_the_waits_of_those_after_it()
     with pytest.raises(asyncio.CancelledError):
         await third
     assert limiter.reserve()[1] == pytest.approx(1.0)  # both shares given back
+
+
+async def test_a_cancel_storm_wakes_each_remaining_waiter_about_once() -> None:
+    clock = FakeClock()
+    sleeps: list[float] = []
+
+    async def sleep_until_woken(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.Event().wait()
+
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=sleep_until_woken)
+    await limiter.aacquire()
+    n = 2000
+    tasks = [asyncio.create_task(limiter.aacquire()) for _ in range(n)]
+    async with asyncio.timeout(30):
+        while len(sleeps) < n:
+            await asyncio.sleep(0)
+        for t in tasks[:-1]:  # all but the last, in one go
+            t.cancel()
+        await asyncio.gather(*tasks[:-1], return_exceptions=True)
+        while sleeps[-1] != pytest.approx(1.0):
+            await asyncio.sleep(0)
+    assert len(sleeps) <= n + 5  # not one wake-up per cancel per waiter
+    tasks[-1].cancel()
+    await asyncio.gather(tasks[-1], return_exceptions=True)
+    assert limiter.reserve()[1] == pytest.approx(1.0)

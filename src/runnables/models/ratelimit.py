@@ -138,8 +138,16 @@ class RateLimiter:
             if tokens_per_minute is not None
             else None
         )
-        self._queued: list[Reservation] = []  # waiting in aacquire, in reservation order
+        # Waiting in aacquire, by seq. A cancelled waiter's share is recorded by seq in
+        # two prefix-sum trees (seconds each bucket gives back), so a waiter's turn moves
+        # forward by the credits of those before it in O(log n), and a storm of cancels
+        # costs one wake-up pass per loop iteration, not one per cancel.
+        self._queued: dict[int, Reservation] = {}
         self._seq = 0
+        self._base = 0  # the seq the trees start after; reset whenever no one waits
+        self._credit_requests = _PrefixSums()
+        self._credit_tokens = _PrefixSums()
+        self._wake_scheduled = False
 
     def reserve(self, tokens: int = 0) -> tuple[Reservation, float]:
         """Claim one request and ``tokens`` now; return the claim and the seconds to wait."""
@@ -166,7 +174,7 @@ class RateLimiter:
         """Wait until one more request (with about ``tokens`` tokens) fits the limits."""
         reservation, wait = self.reserve(tokens)
         if wait > 0:
-            self._queued.append(reservation)
+            self._queued[reservation.seq] = reservation
             try:
                 await self._wait(reservation, wait)
             except BaseException:
@@ -174,8 +182,7 @@ class RateLimiter:
                 raise
             finally:
                 reservation.wake = None
-                if reservation in self._queued:
-                    self._queued.remove(reservation)
+                self._dequeue(reservation)
         return reservation
 
     async def _wait(self, reservation: Reservation, wait: float) -> None:
@@ -197,7 +204,21 @@ class RateLimiter:
                     raise
                 if task.uncancel() > 0:  # cancelled for real as well
                     raise
-            wait = max(reservation.ready_requests, reservation.ready_tokens) - self._clock()
+            wait = self._ready(reservation) - self._clock()
+
+    def _ready(self, reservation: Reservation) -> float:
+        """When ``reservation`` may go, given the shares given back before it."""
+        i = reservation.seq - self._base - 1  # credits of seqs before it
+        return max(
+            reservation.ready_requests - self._credit_requests.prefix(i),
+            reservation.ready_tokens - self._credit_tokens.prefix(i),
+        )
+
+    def _dequeue(self, reservation: Reservation) -> None:
+        if self._queued.pop(reservation.seq, None) is not None and not self._queued:
+            self._base = self._seq  # nobody waits: start the credits afresh
+            self._credit_requests = _PrefixSums()
+            self._credit_tokens = _PrefixSums()
 
     def acquire(self, tokens: int = 0) -> Reservation:
         """Blocking version of :meth:`aacquire`, for sync code (sleeps the thread)."""
@@ -232,19 +253,23 @@ class RateLimiter:
             self._tokens.level = min(self._tokens.capacity, self._tokens.level + reservation.taken)
 
     def _move_up_after(self, gone: Reservation) -> None:
-        """Shorten the waits of the callers queued after ``gone``, which gives its share
-        back, and wake them to sleep the rest."""
-        if gone not in self._queued:
+        """Move the callers queued after ``gone`` (which gives its share back) forward,
+        and wake the queue once this loop iteration to sleep the rest."""
+        if gone.seq not in self._queued:
             return
-        self._queued.remove(gone)
-        requests, tokens = self._requests, self._tokens
-        for waiter in self._queued:
-            if waiter.seq < gone.seq:
-                continue
-            if requests is not None:
-                waiter.ready_requests -= 1 / requests.rate
-            if tokens is not None:
-                waiter.ready_tokens -= gone.taken / tokens.rate
+        i = gone.seq - self._base
+        if self._requests is not None:
+            self._credit_requests.add(i, 1 / self._requests.rate)
+        if self._tokens is not None:
+            self._credit_tokens.add(i, gone.taken / self._tokens.rate)
+        self._dequeue(gone)
+        if self._queued and not self._wake_scheduled:
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(self._wake_queue)
+
+    def _wake_queue(self) -> None:
+        self._wake_scheduled = False
+        for waiter in self._queued.values():
             task = waiter.wake
             if task is not None:
                 waiter.wake = None  # one wake-up at a time; _wait sets it again
@@ -282,3 +307,42 @@ class InMemoryRateLimiter(RateLimiter):
             sleep=sleep,
         )
         self.check_every_n_seconds = check_every_n_seconds
+
+
+class _PrefixSums:
+    """Amounts added at positions 1, 2, ...; sums of positions ``1..i`` (a Fenwick tree,
+    doubled in size as positions grow)."""
+
+    __slots__ = ("_points", "_tree")
+
+    def __init__(self) -> None:
+        self._points: list[float] = [0.0] * 64
+        self._tree: list[float] = [0.0] * 64
+
+    def add(self, i: int, amount: float) -> None:
+        if i >= len(self._tree):
+            size = len(self._tree)
+            while size <= i:
+                size *= 2
+            self._points.extend([0.0] * (size - len(self._points)))
+            tree = [0.0] * size
+            for j in range(1, size):  # rebuild in O(size), from the point values
+                tree[j] += self._points[j]
+                parent = j + (j & -j)
+                if parent < size:
+                    tree[parent] += tree[j]
+            self._tree = tree
+        self._points[i] += amount
+        tree = self._tree
+        while i < len(tree):
+            tree[i] += amount
+            i += i & -i
+
+    def prefix(self, i: int) -> float:
+        tree = self._tree
+        i = min(i, len(tree) - 1)
+        total = 0.0
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
