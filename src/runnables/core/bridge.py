@@ -12,6 +12,8 @@ in one of two ways:
    plain script and inside a running event loop (a notebook cell, an async function),
    with no ``nest_asyncio`` and no "event loop is already running". Cancelling the
    wait (Ctrl-C) cancels the work.
+   Its worker threads (:mod:`runnables.core.workers`) do not count a worker that
+   waits for a nested sync call, so nested calls never deadlock however wide.
 
 Waiting in a thread that runs an event loop blocks that loop; when the caller is a
 coroutine (the seed's common mistake "calling .invoke() inside async functions") a
