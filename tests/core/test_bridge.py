@@ -171,3 +171,72 @@ def test_parallel_of_async_branches_runs_them_concurrently_from_sync_invoke() ->
 
     par = RunnableParallel(a=branch("a", "b"), b=branch("b", "a"))
     assert par.invoke(None) == {"a": "a", "b": "b"}
+
+
+# ---------------------------------------------------------------- nested sync calls
+
+# Wider than the bridge's worker pool on any machine (Python caps it at 32).
+WIDE = 48
+
+
+def _bounded(fn: Any, timeout: float = 30) -> Any:
+    """Run ``fn`` on a daemon thread; a hang becomes a test failure, not a hung CI."""
+    box: dict[str, Any] = {}
+
+    def main() -> None:
+        try:
+            box["out"] = fn()
+        except BaseException as exc:
+            box["err"] = exc
+
+    t = threading.Thread(target=main, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), f"the nested sync call deadlocked (no result in {timeout} s)"
+    if "err" in box:
+        raise box["err"]
+    return box["out"]
+
+
+def test_batch_of_steps_that_invoke_a_blocking_chain_does_not_deadlock() -> None:
+    # The issue's repro: inner is found blocking (50 ms > 20 ms) by the first invoke, so
+    # is outer; the batch then puts 12 outers on worker threads, each waiting for an
+    # inner that needs a worker thread too.
+    import time
+
+    def lookup(x: int) -> int:
+        time.sleep(0.05)
+        return x + 1
+
+    inner = RunnableLambda(lookup)
+    outer = RunnableLambda(lambda x: inner.invoke(x))
+    assert _bounded(lambda: outer.invoke(0)) == 1
+    assert _bounded(lambda: outer.batch(list(range(12)))) == list(range(1, 13))
+
+
+def test_nested_sync_calls_three_levels_deep_far_wider_than_the_pool() -> None:
+    inner = RunnableLambda(lambda x: x + 1, offload="always")
+    middle = RunnableLambda(lambda x: inner.invoke(x) * 10, offload="always")
+    outer = RunnableLambda(lambda x: middle.batch([x, x])[0], offload="always")
+    expected = [(x + 1) * 10 for x in range(WIDE)]
+    assert _bounded(lambda: outer.batch(list(range(WIDE)))) == expected
+
+
+def test_stream_nested_in_a_wide_batch_does_not_deadlock() -> None:
+    def count(x: int) -> Any:
+        yield from range(x % 3 + 1)
+
+    inner = RunnableLambda(count, offload="always")
+    outer = RunnableLambda(lambda x: list(inner.stream(x)), offload="always")
+    expected = [list(range(x % 3 + 1)) for x in range(WIDE)]
+    assert _bounded(lambda: outer.batch(list(range(WIDE)))) == expected
+
+
+def test_nested_calls_from_a_wide_abatch_in_the_callers_own_loop() -> None:
+    inner = RunnableLambda(lambda x: x * 2, offload="always")
+    outer = RunnableLambda(lambda x: inner.batch([x])[0], offload="always")
+
+    async def main() -> list[int]:
+        return await outer.abatch(list(range(WIDE)))
+
+    assert _bounded(lambda: asyncio.run(main())) == [x * 2 for x in range(WIDE)]

@@ -115,7 +115,8 @@ def test_a_configured_instance_is_built_once_per_distinct_configuration() -> Non
 
 
 def test_equal_values_of_different_types_are_different_configurations() -> None:
-    step = Scale().configurable_fields(unit=ConfigurableField(id="unit"))
+    # annotation=Any: values of any type are accepted (unit is declared str otherwise)
+    step = Scale().configurable_fields(unit=ConfigurableField(id="unit", annotation=Any))
     step.invoke(1, _conf(unit=1))  # type: ignore[arg-type]
     before = Scale.made
     step.invoke(1, _conf(unit=True))
@@ -123,7 +124,7 @@ def test_equal_values_of_different_types_are_different_configurations() -> None:
 
 
 def test_unhashable_values_work_without_caching() -> None:
-    step = Scale().configurable_fields(tools=ConfigurableField(id="tools"))
+    step = Scale().configurable_fields(tools=ConfigurableField(id="tools", annotation=Any))
     assert step.invoke(2, _conf(tools=["search"])) == (4, ["search"])
     assert step.invoke(2, _conf(tools={"a": [1]})) == (4, {"a": [1]})
 
@@ -451,3 +452,42 @@ def test_the_cache_of_configured_instances_is_bounded() -> None:
     for factor in range(200):
         assert step.invoke(1, _conf(factor=factor)) == factor
     assert len(step._cache._items) <= 64
+
+
+class _Scaled(Runnable[float, float]):
+    """A step with a declared attribute type (class annotation) and one declared only by
+    its __init__ parameter."""
+
+    factor: float
+
+    def __init__(self, factor: float = 2.0, label: str | None = None) -> None:
+        self.factor = factor
+        self.label = label
+
+    async def _ainvoke(self, input: float, ctx: Any) -> float:
+        return input * self.factor
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [("factor", "3", "float"), ("factor", True, "float"), ("label", 5, "str | None")],
+)
+def test_configurable_value_of_the_wrong_type_is_a_config_error_naming_it(
+    field: str, value: Any, expected: str
+) -> None:
+    step = _Scaled().configurable_fields(**{field: ConfigurableField(id=f"my_{field}")})
+    with pytest.raises(ConfigError) as caught:
+        step.invoke(1.0, {"configurable": {f"my_{field}": value}})
+    message = str(caught.value)
+    assert f"'my_{field}'" in message and repr(value) in message and expected in message
+
+
+def test_configurable_values_of_the_declared_type_pass() -> None:
+    step = _Scaled().configurable_fields(
+        factor=ConfigurableField(id="factor"), label=ConfigurableField(id="label")
+    )
+    assert step.invoke(1.0, {"configurable": {"factor": 3}}) == 3.0  # an int is a float
+    assert step.invoke(1.0, {"configurable": {"factor": 0.5, "label": None}}) == 0.5
+    typed = _Scaled().configurable_fields(factor=ConfigurableField(id="f", annotation=int))
+    with pytest.raises(ConfigError, match=r"declared as int"):
+        typed.invoke(1.0, {"configurable": {"f": 1.5}})

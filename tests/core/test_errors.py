@@ -191,3 +191,19 @@ async def test_a_returned_runnable_runs_on_the_same_input() -> None:
     assert await RunnableLambda(route).ainvoke(3) == 30
     assert RunnableLambda(route).invoke(3) == 30
     assert [c async for c in RunnableLambda(route).astream(3)] == [30]
+
+
+@pytest.mark.parametrize(("config", "limit"), [({}, 25), ({"recursion_limit": 3}, 3)])
+async def test_recursion_limit_error_names_the_depth_reached_not_zero(
+    config: dict[str, Any], limit: int
+) -> None:
+    def again(x: int) -> Any:
+        return step
+
+    step: Runnable[int, Any] = RunnableLambda(again, name="again")
+    with pytest.raises(RecursionLimitError) as caught:
+        await step.ainvoke(1, config)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "0 levels" not in message
+    assert f"more than {limit} levels deep" in message
+    assert "'again'" in message

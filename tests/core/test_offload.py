@@ -156,3 +156,56 @@ def test_sync_batch_of_a_slow_function_overlaps_after_the_first_input() -> None:
             6,
         ]
     assert peak >= 2
+
+
+def test_step_marked_blocking_by_a_stall_is_rechecked_and_unmarked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runnables.core import offload
+
+    monkeypatch.setattr(offload, "RECHECK_AFTER", 0.0)
+    stalls = [0.05]  # the first call stalls (as under CPU throttling), later ones do not
+    threads: list[int] = []
+
+    def trivial(x: int) -> int:
+        if stalls:
+            time.sleep(stalls.pop())
+        threads.append(threading.get_ident())
+        return x + 1
+
+    step = RunnableLambda(trivial)
+    chain = step | RunnableLambda(lambda x: x * 2)
+    assert chain.invoke(1) == 4
+    assert step._needs_loop()  # marked blocking by the stall
+    assert chain.invoke(1) == 4  # on the bridge loop: re-checked inline, found cheap
+    assert not step._needs_loop()
+    assert not chain._needs_loop()
+    threads.clear()
+    assert chain.invoke(2) == 6
+    assert threads == [threading.get_ident()]  # driven inline in this thread again
+
+
+async def test_step_still_slow_at_its_recheck_stays_marked_and_waits_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runnables.core import offload
+
+    monkeypatch.setattr(offload, "RECHECK_AFTER", 0.001)
+    where: list[str] = []
+
+    def slow(x: int) -> int:
+        time.sleep(0.05)
+        where.append(threading.current_thread().name)
+        return x
+
+    step = RunnableLambda(slow)
+    with pytest.warns(BlockingStepWarning):
+        await step.ainvoke(1)
+    assert step._blocking and step._recheck_wait == 0.001
+    time.sleep(0.01)  # past the re-check time
+    await step.ainvoke(1)  # due for its re-check: inline on the loop, still slow
+    assert step._blocking and step._recheck_wait == 0.002
+    assert where[-1] == threading.current_thread().name
+    step._recheck_at = time.perf_counter() + 3600  # not due: a worker thread, as before
+    await step.ainvoke(1)
+    assert step._blocking and where[-1] != threading.current_thread().name

@@ -260,3 +260,36 @@ async def test_invoke_of_generator_adds_up_the_chunks(method: str) -> None:
         assert step.invoke("abc") == "abc"
     else:
         assert await step.ainvoke("abc") == "abc"
+
+
+def test_streaming_through_a_flat_chain_of_1000_steps_has_no_recursion_error() -> None:
+    from runnables import RunnableSequence
+
+    chain = RunnableSequence(*[RunnableLambda(lambda x: x + 1) for _ in range(1000)])
+    assert list(chain.stream(0)) == [1000]  # driven inline, no loop
+
+    async def main() -> list[int]:
+        return [c async for c in chain.astream(0)]
+
+    assert asyncio.run(main()) == [1000]
+    slow = RunnableSequence(RunnableLambda(_asleep_plus_one), *chain.steps)  # on the bridge
+    assert list(slow.stream(0)) == [1001]
+
+
+async def _asleep_plus_one(x: int) -> int:
+    await asyncio.sleep(0)
+    return x + 1
+
+
+async def test_a_streaming_step_inside_a_long_chain_still_streams_its_chunks() -> None:
+    from runnables import RunnableSequence
+
+    def spell(x: int) -> Iterator[str]:
+        yield from str(x)
+
+    plain = [RunnableLambda(lambda x: x + 1) for _ in range(600)]
+    chain = RunnableSequence(*plain, RunnableLambda(spell))
+    assert [c async for c in chain.astream(0)] == ["6", "0", "0"]
+    # a function that returns a runnable still streams it, at the end of a run of steps
+    ending = RunnableSequence(*plain, RunnableLambda(lambda x: RunnableLambda(spell)))
+    assert [c async for c in ending.astream(0)] == ["6", "0", "0"]

@@ -264,3 +264,61 @@ async def test_waiting_for_the_rate_limit_in_astream_does_not_hold_a_max_concurr
     chunks = await asyncio.wait_for(consume(), timeout=30)
     assert order == ["b", "a"]
     assert "".join(c["a"].text for c in chunks if "a" in c) == "a"
+
+
+async def test_cancelling_a_queued_caller_shortens_the_waits_of_those_after_it() -> None:
+    clock = FakeClock()
+    sleeping: list[float] = []
+    asleep = asyncio.Event()
+
+    async def sleep_until_woken(seconds: float) -> None:
+        sleeping.append(seconds)
+        asleep.set()
+        await asyncio.Event().wait()  # only an early wake-up (or cancel) ends it
+
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=sleep_until_woken)
+    await limiter.aacquire()  # the first goes at once
+    second = asyncio.create_task(limiter.aacquire())
+    third = asyncio.create_task(limiter.aacquire())
+    while len(sleeping) < 2:
+        asleep.clear()
+        await asleep.wait()
+    assert sleeping == pytest.approx([1.0, 2.0])
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    async with asyncio.timeout(10):  # before the fix, no third sleep ever came
+        while len(sleeping) < 3:
+            asleep.clear()
+            await asleep.wait()
+    assert sleeping[2] == pytest.approx(1.0)  # the third now waits 1 s, not 2 s
+    third.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await third
+    assert limiter.reserve()[1] == pytest.approx(1.0)  # both shares given back
+
+
+async def test_a_cancel_storm_wakes_each_remaining_waiter_about_once() -> None:
+    clock = FakeClock()
+    sleeps: list[float] = []
+
+    async def sleep_until_woken(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.Event().wait()
+
+    limiter = RateLimiter(requests_per_minute=60, clock=clock, sleep=sleep_until_woken)
+    await limiter.aacquire()
+    n = 2000
+    tasks = [asyncio.create_task(limiter.aacquire()) for _ in range(n)]
+    async with asyncio.timeout(30):
+        while len(sleeps) < n:
+            await asyncio.sleep(0)
+        for t in tasks[:-1]:  # all but the last, in one go
+            t.cancel()
+        await asyncio.gather(*tasks[:-1], return_exceptions=True)
+        while sleeps[-1] != pytest.approx(1.0):
+            await asyncio.sleep(0)
+    assert len(sleeps) <= n + 5  # not one wake-up per cancel per waiter
+    tasks[-1].cancel()
+    await asyncio.gather(tasks[-1], return_exceptions=True)
+    assert limiter.reserve()[1] == pytest.approx(1.0)

@@ -496,3 +496,31 @@ async def test_local_event_filters_apply_to_remote_events(served: tuple[str, Ser
 def test_a_url_without_a_scheme_is_refused_with_an_example() -> None:
     with pytest.raises(ValueError, match=r"http://127\.0\.0\.1:8000/chat"):
         RemoteRunnable("localhost:8000/chat")
+
+
+def test_remote_runnable_has_a_default_timeout_and_checks_the_value() -> None:
+    from runnables.serve.remote import DEFAULT_TIMEOUT
+
+    remote = RemoteRunnable("http://127.0.0.1:9/chat")
+    assert remote.timeout == DEFAULT_TIMEOUT == 300.0
+    assert RemoteRunnable("http://127.0.0.1:9/chat", timeout=None).timeout is None
+    for bad in (0, -1, "5", True):
+        with pytest.raises(ValueError, match=r"timeout must be a number of seconds above 0"):
+            RemoteRunnable("http://127.0.0.1:9/chat", timeout=bad)  # type: ignore[arg-type]
+
+
+async def test_a_server_that_never_answers_fails_after_the_timeout() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.read()  # until the client goes away
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        remote = RemoteRunnable(f"http://127.0.0.1:{port}/chat", timeout=0.3)
+        with pytest.raises(httpx.TimeoutException):
+            await asyncio.wait_for(remote.ainvoke(1), 10)
+    finally:
+        server.close()
+        await server.wait_closed()

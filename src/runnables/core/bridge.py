@@ -12,6 +12,8 @@ in one of two ways:
    plain script and inside a running event loop (a notebook cell, an async function),
    with no ``nest_asyncio`` and no "event loop is already running". Cancelling the
    wait (Ctrl-C) cancels the work.
+   Its worker threads (:mod:`runnables.core.workers`) do not count a worker that
+   waits for a nested sync call, so nested calls never deadlock however wide.
 
 Waiting in a thread that runs an event loop blocks that loop; when the caller is a
 coroutine (the seed's common mistake "calling .invoke() inside async functions") a
@@ -31,6 +33,7 @@ import warnings
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from runnables.core.workers import WorkerPool, current_pool
 from runnables.errors import BlockingCallWarning
 
 if TYPE_CHECKING:
@@ -138,17 +141,22 @@ class _Bridge:
                 ready = threading.Event()
 
                 def main() -> None:
-                    loop = asyncio.new_event_loop()
-                    self.loop = loop
-                    asyncio.set_event_loop(loop)
-                    ready.set()
+                    try:
+                        loop = asyncio.new_event_loop()
+                        loop.set_default_executor(WorkerPool())
+                        self.loop = loop
+                        asyncio.set_event_loop(loop)
+                    finally:
+                        ready.set()  # a failure above must not hang the caller
                     loop.run_forever()
 
                 self.thread = threading.Thread(target=main, name="runnables-bridge", daemon=True)
                 self.thread.start()
                 ready.wait()
-            assert self.loop is not None
-            return self.loop
+            loop = self.loop
+            if loop is None:
+                raise RuntimeError("internal error: the bridge loop failed to start")
+            return loop
 
 
 _BRIDGE = _Bridge()
@@ -229,7 +237,11 @@ def run_on_bridge(coro: Coroutine[Any, Any, T]) -> T:
 
     loop.call_soon_threadsafe(start)
     try:
-        return future.result()
+        pool = current_pool()
+        if pool is None:
+            return future.result()
+        with pool.waiting():  # a worker of the bridge waits for the bridge: see workers.py
+            return future.result()
     except BaseException:
         future.cancel()
         raise
@@ -284,9 +296,17 @@ def stream_on_bridge(agen_factory: Any, buffer: int = 64) -> Iterator[Any]:
 
     loop.call_soon_threadsafe(start)
     finished = False
+    pool = current_pool()
     try:
         while True:
-            ok, item = items.get()
+            if pool is None:
+                ok, item = items.get()
+            else:
+                try:
+                    ok, item = items.get_nowait()
+                except queue.Empty:
+                    with pool.waiting():  # see workers.py
+                        ok, item = items.get()
             if not ok:
                 finished = True
                 if item is _DONE:

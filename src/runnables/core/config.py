@@ -76,6 +76,7 @@ class Context:
         "deadline",
         "limiter",
         "recursion_limit",
+        "returned",
         "run",
         "run_id",
         "run_name",
@@ -110,6 +111,7 @@ class Context:
         # step in a timeout error.
         self.running: list[str] | None = [] if deadline is not None else None
         self.recursion_limit = recursion_limit
+        self.returned = 0  # runnables returned by functions so far, one inside another
         self.run_name = run_name
         self.run_id = run_id
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import types
 import typing
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
@@ -329,6 +330,7 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         self.name = name
         self._kwargs: dict[str, Any] = dict(_kwargs or {})
         self._cache = _Cache()
+        self._declared: dict[str, Any] | None = None  # attr -> declared type, on first use
 
     # ------------------------------------------------------------------ structure
 
@@ -400,8 +402,10 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         for attr, spec in self.fields.items():
             if isinstance(spec, ConfigurableField):
                 if spec.id in conf:
-                    values[attr] = conf[spec.id]
-                    key.append((attr, _freeze_or_none(conf[spec.id])))
+                    value = conf[spec.id]
+                    self._check_type(attr, spec, value)
+                    values[attr] = value
+                    key.append((attr, _freeze_or_none(value)))
             elif isinstance(spec, ConfigurableFieldSingleOption):
                 chosen = conf.get(spec.id) or spec.default
                 values[attr] = _option(spec, chosen)
@@ -417,6 +421,23 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
                 values[attr] = [_option(spec, n) for n in names]
                 key.append((attr, tuple(names)))
         return values, key
+
+    def _check_type(self, attr: str, spec: ConfigurableField, value: Any) -> None:
+        """Raise a ConfigError if ``value`` is not of the attribute's declared type."""
+        declared = self._declared
+        if declared is None:
+            declared = self._declared = {}
+        if attr not in declared:
+            declared[attr] = spec.annotation or _declared_type(self.default, attr)
+        expected = declared[attr]
+        if expected is None or _matches(value, expected):
+            return
+        shown = getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
+        raise ConfigError(
+            f"config['configurable'][{spec.id!r}] sets {attr!r} of "
+            f"{self.default.get_name()}, declared as {shown}, to {value!r} "
+            f"({type(value).__name__}). Pass a value of type {shown}."
+        )
 
     def _prepare(self, ctx: Context) -> Runnable[Input, Output]:
         values, key = self._values(ctx)
@@ -497,6 +518,54 @@ def _check_attribute(default: Runnable[Any, Any], attr: str) -> None:
             f"configurable_fields({attr}=...): {attr!r} is a read-only property of "
             f"{type(default).__name__}, so it cannot be set per call."
         )
+
+
+def _declared_type(default: Runnable[Any, Any], attr: str) -> Any:
+    """The type ``attr`` is declared with: a class annotation, a property's return type,
+    or the ``__init__`` parameter of that name; None when nothing declares it."""
+    cls = type(default)
+    candidates: list[Any] = [cls]
+    prop = getattr(cls, attr, None)
+    if isinstance(prop, property) and prop.fget is not None:
+        candidates.append(prop.fget)
+    candidates.append(cls.__init__)
+    for obj in candidates:
+        try:
+            hints = typing.get_type_hints(obj)
+        except Exception:  # forward references that do not resolve: not checkable
+            continue
+        found = hints.get("return" if obj is not cls and obj is not cls.__init__ else attr)
+        if found is not None:
+            return found
+    return None
+
+
+def _matches(value: Any, expected: Any) -> bool:
+    """Whether ``value`` is of type ``expected``, as far as a runtime check can tell
+    (the items of a container are not checked; what cannot be checked passes)."""
+    if expected is Any or expected is object:
+        return True
+    if expected is None or expected is type(None):
+        return value is None
+    origin = typing.get_origin(expected)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_matches(value, arg) for arg in typing.get_args(expected))
+    if origin is typing.Literal:
+        return value in typing.get_args(expected)
+    if origin is typing.Annotated:
+        return _matches(value, typing.get_args(expected)[0])
+    if origin is not None:
+        expected = origin
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(expected, type):
+        try:
+            return isinstance(value, expected)
+        except TypeError:
+            return True
+    return True
 
 
 def _annotation_of(default: Runnable[Any, Any], attr: str, current: Any) -> Any:

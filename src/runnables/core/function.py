@@ -204,6 +204,9 @@ class RunnableLambda(Runnable[Input, Output]):
         plain_sync = func is not None and not self._func_config and not self._sync_gen
         # With an afunc too, async calls must use afunc: only a func-only step is inlined.
         self._inline = func if plain_sync and afunc is None and not self._blocking else None
+        self._inline_if_cheap = func if plain_sync and afunc is None else None
+        self._recheck_at = 0.0  # perf_counter() time of the next re-check, when blocking
+        self._recheck_wait = _offload.RECHECK_AFTER
         plain_async = afunc is not None and not self._afunc_config and not self._async_gen
         self._ainline = afunc if plain_async and func is None else None  # type: ignore[assignment]
 
@@ -274,7 +277,10 @@ class RunnableLambda(Runnable[Input, Output]):
                     if spent > _offload.THRESHOLD:
                         self._found_blocking(spent, in_loop=False)
                 elif self._blocking:
-                    out = await _to_thread(call_it, input)
+                    if self.offload == "auto" and perf_counter() >= self._recheck_at:
+                        out = self._recheck(call_it, input)
+                    else:
+                        out = await _to_thread(call_it, input)
                 else:
                     start = perf_counter()
                     out = call_it(input)
@@ -293,16 +299,37 @@ class RunnableLambda(Runnable[Input, Output]):
         if not self._blocking and self.offload == "auto":
             self._blocking = True
             self._inline = None
+            self._recheck_wait = _offload.RECHECK_AFTER
+            self._recheck_at = perf_counter() + self._recheck_wait
             _offload.found_blocking(self.get_name(), spent, in_loop)
+
+    def _recheck(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Call ``func`` inline and timed, once in a while, on a step marked blocking:
+        unmark it if it was fast, else wait twice as long for the next re-check."""
+        start = perf_counter()
+        try:
+            return func(*args)
+        finally:
+            now = perf_counter()
+            if now - start <= _offload.THRESHOLD:
+                self._blocking = False
+                self._inline = self._inline_if_cheap
+                _offload.found_cheap()
+            else:
+                self._recheck_wait = min(self._recheck_wait * 2, _offload.RECHECK_MAX)
+                self._recheck_at = now + self._recheck_wait
 
     def _returned_ctx(self, ctx: Context) -> Context:
         if ctx.recursion_limit <= 0:
+            # recursion_limit has counted down to 0: the depth reached is what was returned.
+            depth = ctx.returned
             raise RecursionLimitError(
                 f"Recursion limit reached: step {self.get_name()!r} returned a runnable "
-                f"{ctx.recursion_limit} levels deep. Raise config['recursion_limit'] if the "
-                "depth is intended, or stop returning runnables from the function."
+                f"more than {depth} levels deep (the recursion limit). "
+                "Raise config['recursion_limit'] if the depth is intended, or stop "
+                "returning runnables from the function."
             )
-        return ctx.replace(recursion_limit=ctx.recursion_limit - 1)
+        return ctx.replace(recursion_limit=ctx.recursion_limit - 1, returned=ctx.returned + 1)
 
     async def _run_returned(self, runnable: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
         return await call(runnable, input, self._returned_ctx(ctx))
@@ -342,7 +369,10 @@ class RunnableLambda(Runnable[Input, Output]):
             if ctx.sync or self.offload == "never":
                 chunk = next(gen, done)
             elif self._blocking:
-                chunk = await _to_thread(next, gen, done)
+                if self.offload == "auto" and perf_counter() >= self._recheck_at:
+                    chunk = self._recheck(next, gen, done)
+                else:
+                    chunk = await _to_thread(next, gen, done)
             else:
                 start = perf_counter()
                 chunk = next(gen, done)

@@ -11,6 +11,12 @@ The policy, in order:
    and suggests an async function, and every later call of that step runs on a worker
    thread, so the loop stays free. The call that was measured has already blocked once;
    mark known-slow functions with ``offload="always"`` to avoid even that.
+   A step marked this way is not marked for good: one call (of a plain function or a
+   generator's ``next()``) :data:`RECHECK_AFTER` seconds later runs inline and timed
+   again, and a fast one unmarks the step (a brief CPU stall, such as throttling, can
+   make a trivial step look slow once). A step still slow waits twice as long for its
+   next re-check, up to an hour, so a really blocking step costs the loop one call per
+   hour at most.
 
 Steps driven synchronously (``invoke`` with no event loop) always run inline: the
 caller is waiting anyway. They are timed too: a step found slow there is marked
@@ -62,8 +68,13 @@ def _from_env() -> OffloadPolicy:
 _policy = _from_env()
 #: Read on the hot path; a module global is the cheapest lookup.
 THRESHOLD = _policy.threshold
-#: Bumped whenever a step is found blocking, so cached "needs a loop" answers refresh.
+#: Bumped whenever a step is found blocking (or cheap again), so cached "needs a loop"
+#: answers refresh.
 generation = 0
+#: Seconds after which a step marked blocking is timed inline again (see the docstring).
+RECHECK_AFTER = 60.0
+#: The longest wait between two re-checks of a step that stays slow.
+RECHECK_MAX = 3600.0
 
 
 def get_offload_policy() -> OffloadPolicy:
@@ -89,6 +100,12 @@ def set_offload_policy(*, threshold: float | None = None, warn: bool | None = No
 def check_mode(mode: str) -> None:
     if mode not in OFFLOAD_MODES:
         raise ConfigError(f"offload must be one of {OFFLOAD_MODES!r}, got {mode!r}.")
+
+
+def found_cheap() -> None:
+    """Record that a step marked blocking was fast when re-checked, and is unmarked."""
+    global generation
+    generation += 1
 
 
 def found_blocking(step_name: str, seconds: float, in_loop: bool = True) -> None:

@@ -7,7 +7,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import has_listeners, note_step
+from runnables.core._util import ListIter, gather_input, has_listeners, note_step
 from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.errors import InvalidRunnableError
@@ -53,6 +53,7 @@ class RunnableSequence(Runnable[Input, Output]):
         self._traced = any(has_listeners(s) for s in flat)
         self._nl_generation = -1
         self._nl = True
+        self._stages: list[tuple[Runnable[Any, Any], ...]] | None = None
 
     @property
     def first(self) -> Runnable[Input, Any]:
@@ -148,8 +149,14 @@ class RunnableSequence(Runnable[Input, Output]):
             for i, step in enumerate(self.steps, 1):
                 stream = traced_atransform(step, stream, ctx, tag=f"seq:step:{i}")
             return stream
-        for step in self.steps:
-            stream = call_transform(step, stream, ctx)
+        stages = self._stages
+        if stages is None:
+            stages = self._stages = _stages(self.steps)
+        for stage in stages:
+            if len(stage) == 1:
+                stream = call_transform(stage[0], stream, ctx)
+            else:
+                stream = _gathered(stage, stream, ctx)
         return stream
 
     def __or__(self, other: Any) -> RunnableSequence[Input, Any]:
@@ -162,3 +169,54 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def __repr__(self) -> str:
         return " | ".join(repr(s) for s in self.steps)
+
+
+def _gathers(step: Runnable[Any, Any]) -> bool:
+    """Whether streaming through ``step`` gathers its whole input and yields one output
+    (the default ``_atransform``, or a plain function's)."""
+    from runnables.core.function import RunnableLambda
+
+    if type(step)._atransform is Runnable._atransform:
+        return True
+    return type(step) is RunnableLambda and not (step._sync_gen or step._async_gen)
+
+
+def _stages(steps: Sequence[Runnable[Any, Any]]) -> list[tuple[Runnable[Any, Any], ...]]:
+    """The steps grouped for streaming: each run of steps that gather their input is one
+    stage, every other step a stage of its own.
+
+    A stream nests one generator per stage, and each pull goes through all of them, so a
+    flat chain of ~500 gathering steps (plain functions) would exceed Python's recursion
+    limit; as one stage it is one generator, whatever its length.
+    """
+    out: list[tuple[Runnable[Any, Any], ...]] = []
+    run: list[Runnable[Any, Any]] = []
+    for step in steps:
+        if _gathers(step):
+            run.append(step)
+            continue
+        if run:
+            out.append(tuple(run))
+            run = []
+        out.append((step,))
+    if run:
+        out.append(tuple(run))
+    return out
+
+
+async def _gathered(
+    stage: tuple[Runnable[Any, Any], ...], inputs: AsyncIterator[Any], ctx: Context
+) -> AsyncIterator[Any]:
+    """Stream a run of gathering steps: gather once, invoke all but the last in turn, and
+    stream the last (a function that returns a runnable streams that runnable)."""
+    value = await gather_input(inputs)
+    for step in stage[:-1]:
+        value = await step._ainvoke(value, ctx)
+    last = call_transform(stage[-1], ListIter((value,)), ctx)
+    try:
+        async for chunk in last:
+            yield chunk
+    finally:
+        aclose = getattr(last, "aclose", None)
+        if aclose is not None:
+            await aclose()

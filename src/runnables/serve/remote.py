@@ -276,15 +276,21 @@ _SKIP: Any = object()
 # ---------------------------------------------------------------------- the runnable
 
 
+#: Seconds a RemoteRunnable waits on one network operation unless told otherwise.
+DEFAULT_TIMEOUT = 300.0
+
+
 class RemoteRunnable(Runnable[Any, Any]):
     """A runnable served over HTTP by ``add_routes`` (or by LangServe) at ``url``.
 
     ``url`` is the route's base, for example ``"http://127.0.0.1:8000/chat"``.
     ``timeout``: seconds httpx may wait on each network operation (connecting, and each
-    read of an answer or stream); ``None`` waits as long as it takes, though the call's
-    own ``timeout`` (config) still applies. ``headers`` are sent with every request (an
-    ``Authorization`` header, for example). ``max_reconnects``: how many times a
-    dropped stream is resumed with ``Last-Event-ID`` before the error is raised.
+    read of an answer or stream), by default :data:`DEFAULT_TIMEOUT` (300 s), so a server
+    that stops answering cannot hang the caller for ever; ``None`` waits as long as it
+    takes. The call's own ``timeout`` (config) applies as well. ``headers`` are sent
+    with every request (an ``Authorization`` header, for example). ``max_reconnects``:
+    how many times a dropped stream is resumed with ``Last-Event-ID`` before the error
+    is raised.
     ``resume_grace``: the seconds a stream's run should wait on the server for a
     reconnect (sent as ``Resume-Grace``; the server caps it; ``0`` asks for none).
     """
@@ -295,7 +301,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         self,
         url: str,
         *,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         max_reconnects: int = 3,
         resume_grace: float = 5.0,
@@ -305,6 +311,13 @@ class RemoteRunnable(Runnable[Any, Any]):
             raise ValueError(
                 f"RemoteRunnable needs an http:// or https:// URL, got {url!r}. Pass the "
                 "route's address, for example 'http://127.0.0.1:8000/chat'."
+            )
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0
+        ):
+            raise ValueError(
+                f"RemoteRunnable's timeout must be a number of seconds above 0 or None (no "
+                f"limit), got {timeout!r}."
             )
         self.url = url.rstrip("/")
         self.timeout = timeout

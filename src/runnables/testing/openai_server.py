@@ -18,7 +18,9 @@ The replies:
   asks for it, one event per chunk, optionally ``chunk_delay`` apart; and the stream
   faults: ``hang_after`` (stop sending, keep the connection open), ``close_after``
   (drop the connection mid-body), ``malformed_after`` (send a line that is not valid
-  SSE or JSON), ``error_after`` (send an error object inside the stream).
+  SSE or JSON), ``error_after`` (send an error object inside the stream),
+  ``keepalive_after`` (send only keep-alive comments from then on) and ``trickle_after``
+  (start an event and send it a byte at a time, never finishing it).
 - :class:`ErrorReply`: an HTTP error status with an OpenAI-style error object and
   headers (:func:`rate_limited` for 429 with ``Retry-After``, :func:`server_error`).
 - :class:`Hang`: read the request and never answer (not even the headers).
@@ -70,7 +72,11 @@ class Complete(Reply):
 
     Stream faults, counted in content chunks sent before the fault: ``hang_after``,
     ``close_after``, ``malformed_after`` (sends ``malformed`` and ends the stream),
-    ``error_after`` (sends an error object with ``error_message`` and ``error_code``).
+    ``error_after`` (sends an error object with ``error_message`` and ``error_code``),
+    ``keepalive_after`` (sends an SSE comment ``: keep-alive`` every ``fault_interval``
+    seconds, for ever) and ``trickle_after`` (starts a ``data:`` line and sends one more
+    byte of it every ``fault_interval`` seconds, for ever): the connection is never
+    silent, but no event comes.
     ``inject_after`` sends the raw bytes ``inject`` (for example ``b"event: ping\n
     data: {}\n\n"``) and carries on. ``send_done=False`` ends without ``[DONE]``.
 
@@ -93,6 +99,9 @@ class Complete(Reply):
     error_after: int | None = None
     error_message: str = "The model crashed while generating."
     error_code: str | int | None = None
+    keepalive_after: int | None = None
+    trickle_after: int | None = None
+    fault_interval: float = 0.05
     inject_after: int | None = None
     inject: bytes = b"event: ping\ndata: {}\n\n"
     send_done: bool = True
@@ -466,6 +475,8 @@ class FakeOpenAIServer:
                     (reply.close_after, "close"),
                     (reply.malformed_after, "malformed"),
                     (reply.error_after, "error"),
+                    (reply.keepalive_after, "keepalive"),
+                    (reply.trickle_after, "trickle"),
                 ):
                     if after is not None and sent == after:
                         await self._fault(writer, reply, action)
@@ -481,6 +492,14 @@ class FakeOpenAIServer:
     async def _fault(self, writer: asyncio.StreamWriter, reply: Complete, action: str) -> None:
         if action == "hang":
             await asyncio.Event().wait()
+        if action in ("keepalive", "trickle"):
+            piece = b": keep-alive\n\n" if action == "keepalive" else b" "
+            if action == "trickle":
+                writer.write(b"%x\r\n%s\r\n" % (len(b"data: {"), b"data: {"))
+            while True:  # until the client goes away (the write then fails)
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+                await asyncio.sleep(reply.fault_interval)
         if action == "close":
             writer.transport.abort()
             raise _DroppedError

@@ -403,3 +403,103 @@ async def test_the_calls_deadline_stops_a_hanging_request(no_leaks: Leaks) -> No
             await asyncio.wait_for(model(server).ainvoke("hi", config={"timeout": 0.3}), GUARD)
         await asyncio.wait_for(server.wait_disconnect(), GUARD)
         await no_leaks(server)
+
+
+@pytest.mark.parametrize("fault", ["keepalive_after", "trickle_after"])
+async def test_stream_that_is_never_silent_but_sends_no_event_times_out(
+    no_leaks: Leaks, fault: str
+) -> None:
+    # Each read resets the per-read timer (0.1 s apart here, under stream_idle_timeout),
+    # so only the time since the last event can end such a stream.
+    stalled = Complete("a b c d", fault_interval=0.05, **{fault: 2})  # type: ignore[arg-type]
+    async with FakeOpenAIServer([stalled]) as server:
+        m = model(server, stream_idle_timeout=5.0, stream_event_timeout=0.5)
+        got: list[str] = []
+
+        async def run() -> None:
+            async for chunk in m.astream("hi"):
+                got.append(chunk.text)
+
+        with pytest.raises(APITimeoutError, match="stream_event_timeout") as caught:
+            await asyncio.wait_for(run(), GUARD)
+        assert isinstance(caught.value, TimeoutError)
+        assert got == ["a ", "b "]
+        assert len(server.chat_requests) == 1  # part of the answer was seen: no retry
+        await asyncio.wait_for(server.wait_disconnect(), GUARD)
+        await no_leaks(server)
+
+
+async def test_keepalive_before_the_first_event_times_out_and_is_retried(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer(
+        [Complete("x", keepalive_after=0, fault_interval=0.05), Complete("ok")]
+    ) as server:
+        m = model(server, stream_event_timeout=0.5)
+        assert await asyncio.wait_for(collect(m), GUARD) == "ok"
+        assert len(server.chat_requests) == 2
+        await no_leaks(server)
+
+
+async def test_slow_consumer_does_not_count_against_the_event_timeout(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([Complete("a b c")]) as server:
+        m = model(server, stream_event_timeout=0.3)
+        got: list[str] = []
+        async for chunk in m.astream("hi"):
+            got.append(chunk.text)
+            await asyncio.sleep(0.5)  # longer than stream_event_timeout, on our side
+        assert "".join(got) == "a b c"
+        await no_leaks(server)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "10", None, True])
+def test_stream_event_timeout_must_be_positive_seconds(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"stream_event_timeout must be a number of seconds"):
+        ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", stream_event_timeout=bad)  # type: ignore[arg-type]
+
+
+async def test_huge_error_text_from_the_server_is_capped(no_leaks: Leaks) -> None:
+    huge = "x" * 1_000_000
+    async with FakeOpenAIServer([server_error(400, message=huge)]) as server:
+        with pytest.raises(BadRequestError) as caught:
+            await asyncio.wait_for(model(server, max_retries=0).ainvoke("hi"), GUARD)
+        text = str(caught.value)
+        assert len(text) < 3000
+        assert "more characters)" in text
+        assert caught.value.message is not None and len(caught.value.message) < 3000
+        await no_leaks(server)
+
+
+async def test_huge_plain_text_error_body_is_capped(no_leaks: Leaks) -> None:
+    async with FakeOpenAIServer([ErrorReply(500, body=b"y" * 1_000_000)]) as server:
+        with pytest.raises(InternalServerError) as caught:
+            await asyncio.wait_for(model(server, max_retries=0).ainvoke("hi"), GUARD)
+        assert len(str(caught.value)) < 3000
+        await no_leaks(server)
+
+
+def test_transport_repr_never_shows_the_api_key() -> None:
+    m = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="sk-secret-123")
+    assert "sk-secret-123" not in repr(m._transport)
+    assert "sk-secret-123" not in repr(m)
+
+
+async def test_configurable_base_url_and_max_retries_take_effect(no_leaks: Leaks) -> None:
+    from runnables import ConfigurableField
+    from runnables.errors import ConfigError
+
+    async with (
+        FakeOpenAIServer([Complete("first")]) as one,
+        FakeOpenAIServer([server_error(500), Complete("second")]) as two,
+    ):
+        m = model(one, max_retries=0).configurable_fields(
+            base_url=ConfigurableField(id="base_url"),
+            max_retries=ConfigurableField(id="retries"),
+        )
+        assert (await m.ainvoke("hi")).content == "first"
+        conf = {"configurable": {"base_url": two.base_url, "retries": 1}}
+        got = await asyncio.wait_for(m.ainvoke("hi", conf), GUARD)  # type: ignore[arg-type]
+        assert got.content == "second"
+        assert len(one.chat_requests) == 1 and len(two.chat_requests) == 2
+        with pytest.raises(ConfigError, match=r"'retries'.*'2'"):
+            await m.ainvoke("hi", {"configurable": {"retries": "2"}})
+        await no_leaks(one)
+        await no_leaks(two)

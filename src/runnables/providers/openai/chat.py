@@ -11,6 +11,7 @@ how to install it if it is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -70,7 +71,10 @@ class ChatOpenAI(BaseChatModel):
 
     Timeouts, in seconds: ``connect_timeout``; ``timeout``, the wait for a whole answer
     that is not streamed (each attempt: connecting, headers and body); ``stream_idle_timeout``,
-    the longest silence allowed between two pieces of a stream (and before its first). The
+    the longest silence allowed between two pieces of a stream (and before its first);
+    ``stream_event_timeout`` (default 300 s), the longest a stream may go without an event
+    that carries the answer even though the connection is not silent (a server that only
+    sends keep-alive comments or pings, or trickles bytes), and before the first one. The
     call's own ``timeout`` config bounds all of them and every retry. ``max_retries``
     retries connection errors, timeouts before the first streamed piece, 408, 409, 429 and
     5xx (also an error object with such a status as a stream's first event), with
@@ -107,6 +111,7 @@ class ChatOpenAI(BaseChatModel):
         timeout: float = 600.0,
         connect_timeout: float = 10.0,
         stream_idle_timeout: float = 120.0,
+        stream_event_timeout: float = 300.0,
         max_retries: int = 2,
         max_concurrency: int = 256,
         adaptive_concurrency: bool = True,
@@ -137,6 +142,14 @@ class ChatOpenAI(BaseChatModel):
         for key, value in (("max_retries", max_retries), ("max_concurrency", max_concurrency)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{key} must be a whole number of at least 0, got {value!r}.")
+        for key, seconds in (
+            ("timeout", timeout),
+            ("connect_timeout", connect_timeout),
+            ("stream_idle_timeout", stream_idle_timeout),
+            ("stream_event_timeout", stream_event_timeout),
+        ):
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+                raise ValueError(f"{key} must be a number of seconds above 0, got {seconds!r}.")
         self.model_name = model
         self.base_url = base_url.rstrip("/")
         self.temperature = temperature
@@ -160,6 +173,7 @@ class ChatOpenAI(BaseChatModel):
             connect_timeout=connect_timeout,
             timeout=timeout,
             stream_idle_timeout=stream_idle_timeout,
+            stream_event_timeout=stream_event_timeout,
             max_retries=max_retries,
             max_concurrency=max(1, max_concurrency),
             adaptive_concurrency=adaptive_concurrency,
@@ -170,6 +184,44 @@ class ChatOpenAI(BaseChatModel):
     def model(self) -> str:
         """The model name sent with every request (``model_name`` too, as in langchain)."""
         return self.model_name
+
+    # base_url and max_retries live in the transport: setting them (configurable_fields
+    # does, on a copy) makes a new transport, so a configured value is never ignored.
+
+    @property
+    def base_url(self) -> str:
+        """The server's address, up to ``/chat/completions`` (settable: configurable)."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        from runnables.providers.openai.transport import is_loopback
+
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {value!r}. "
+                "For example: ChatOpenAI(base_url='http://localhost:8000/v1')."
+            )
+        self._base_url = value.rstrip("/")
+        self._loopback = is_loopback(self._base_url)
+        self._to_chunks = _chunk_converter(self._base_url + _PATH)
+        transport = self.__dict__.get("_transport")
+        if transport is not None:
+            self._transport = dataclasses.replace(transport, base_url=self._base_url)
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request is retried (settable: configurable)."""
+        return self._max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"max_retries must be a whole number of at least 0, got {value!r}.")
+        self._max_retries = value
+        transport = self.__dict__.get("_transport")
+        if transport is not None:
+            self._transport = dataclasses.replace(transport, max_retries=value)
 
     @property
     def _llm_type(self) -> str:

@@ -162,8 +162,25 @@ _HINTS: dict[int, str] = {
 }
 
 
+#: The most characters of a server's own error text put into an exception's message.
+MAX_SERVER_TEXT = 2000
+
+
+def cap_text(text: str, limit: int = MAX_SERVER_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def server_message(body: Any) -> str | None:
-    """The server's own message from an OpenAI-style error body, if there is one."""
+    """The server's own message from an OpenAI-style error body, if there is one, capped
+    at :data:`MAX_SERVER_TEXT` characters."""
+    said = _server_message(body)
+    return None if said is None else cap_text(said)
+
+
+def _server_message(body: Any) -> str | None:
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
@@ -176,7 +193,7 @@ def server_message(body: Any) -> str | None:
         elif isinstance(err, str) and err:
             return err
     elif isinstance(body, str) and body.strip():
-        return body.strip()[:500]
+        return body.strip()
     return None
 
 

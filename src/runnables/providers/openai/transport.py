@@ -17,7 +17,11 @@ the loop shuts down (``asyncio.run`` and pytest close their loops that way), or 
   answer: connecting, the headers and the body) and ``stream_idle_timeout`` (the
   longest silence between two network reads of a stream, including the wait for the
   headers). The silence timer is httpx's per-read
-  timeout: it is reset by every read, and the per-read cost is paid by httpx anyway;
+  timeout: it is reset by every read, and the per-read cost is paid by httpx anyway.
+  Reads alone do not prove progress (a server can trickle bytes or send keep-alive
+  comments for ever), so ``stream_event_timeout`` bounds the time the stream may go
+  without an event that carries the answer, checked at each read, with the per-read
+  timeout capped by it so a silent connection is caught as soon;
 - adaptive concurrency per endpoint (:mod:`.concurrency`);
 - streams parsed by :class:`~.sse.SSEDecoder` straight from the network reads, yielding
   each event's decoded JSON. Closing the stream (or cancelling the task reading it)
@@ -68,6 +72,8 @@ RETRY_STATUSES = frozenset((408, 409, 429))
 #: The longest Retry-After waited for: a server asking for more gets its error raised
 #: (with a note saying how long it asked for) rather than a retry sooner than it asked.
 MAX_RETRY_AFTER = 60.0
+#: The most bytes of an error response's body that are read (the rest is dropped).
+MAX_ERROR_BODY = 65536
 
 
 class _LoopState:
@@ -216,10 +222,11 @@ class OpenAITransport:
     """
 
     base_url: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in reprs or logs
     connect_timeout: float = 10.0
     timeout: float = 600.0
     stream_idle_timeout: float = 120.0
+    stream_event_timeout: float = 300.0
     write_timeout: float = 30.0
     max_retries: int = 2
     backoff_initial: float = 0.5
@@ -327,7 +334,12 @@ class OpenAITransport:
             url,
             content=content,
             headers=self._sse_headers if stream else self._json_headers,
-            timeout=self._timeout(self.stream_idle_timeout if stream else self.timeout, deadline),
+            timeout=self._timeout(
+                min(self.stream_idle_timeout, self.stream_event_timeout)
+                if stream
+                else self.timeout,
+                deadline,
+            ),
         )
         try:
             response = await client.send(request, stream=True)
@@ -340,15 +352,22 @@ class OpenAITransport:
             return None, _connection_error(url, exc, attempt), None
         if response.status_code < 400:
             return response, None, None
+        raw = bytearray()
         try:
-            raw = await response.aread()
+            # An error body is read only up to a cap: a hostile or broken server must
+            # not make the client buffer (or put into an exception) megabytes of text.
+            async for piece in response.aiter_bytes():
+                raw += piece
+                if len(raw) > MAX_ERROR_BODY:
+                    del raw[MAX_ERROR_BODY:]
+                    break
         except httpx.HTTPError:
-            raw = b""
+            pass
         finally:
             await response.aclose()
         try:
             body: Any = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = raw.decode("utf-8", "replace")
         err = status_error(response.status_code, body, url)
         return None, err, parse_retry_after(response.headers)
@@ -466,6 +485,11 @@ class OpenAITransport:
                     _check_event_stream(response, url)
                     decoder = SSEDecoder(url=url)
                     reads = cast(AsyncIterator[bytes], response.stream).__aiter__()
+                    event_timeout = self.stream_event_timeout
+                    monotonic = time.monotonic
+                    # Reset after the consumer has taken an event's items, so a slow
+                    # consumer never counts against the server.
+                    last_event = monotonic()
                     try:
                         done = False
                         while not done:
@@ -476,6 +500,7 @@ class OpenAITransport:
                                 done = True
                             else:
                                 events = decoder.feed(chunk)
+                            answered = False
                             for event, data in events:
                                 if data == DONE:
                                     ok = True
@@ -486,6 +511,7 @@ class OpenAITransport:
                                     # As the openai SDK does: named events other than
                                     # "error" (ping, keep-alive...) carry no answer.
                                     continue
+                                answered = True
                                 try:
                                     # raw_decode skips json.loads' encoding sniffing;
                                     # anything unusual gets json.loads' own verdict.
@@ -524,6 +550,13 @@ class OpenAITransport:
                                 else:
                                     yield out
                             if err is not None:
+                                break
+                            if answered:
+                                last_event = monotonic()
+                            elif monotonic() - last_event > event_timeout:
+                                err = _event_timeout_error(url, event_timeout)
+                                if started:
+                                    raise err
                                 break
                         if err is None:
                             if not started:
@@ -644,6 +677,16 @@ def _timeout_error(url: Any, what: str, exc: Exception, attempt: int) -> APITime
         f"The request to {url} timed out {what} ({type(exc).__name__}). Raise the timeout "
         "(connect_timeout, timeout or stream_idle_timeout) or check that the server is up.",
         url=str(url),
+    )
+
+
+def _event_timeout_error(url: str, timeout: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"The stream from {url} sent no event for more than {timeout:g} s "
+        "(stream_event_timeout), though the connection was not silent (keep-alive comments, "
+        "pings or a trickle of bytes). Raise stream_event_timeout if the model is known to "
+        "think that long, or check the server.",
+        url=url,
     )
 
 
