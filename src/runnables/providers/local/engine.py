@@ -311,12 +311,15 @@ class Engine:
             self._unload = True
             self._cond.notify()
             thread = self._thread
-            if thread is None and not self._active and not self._queue:
+            if self._active or self._queue:
+                return  # the loop frees it when the last request is done
+            if thread is None:
                 model, self.model = self.model, None
                 if model is not None:
                     model.free()
                 return
-        if thread is not None and thread is not threading.current_thread():
+        # The idle loop wakes, frees the model and exits at once.
+        if thread is not threading.current_thread():
             thread.join(timeout=5.0)
 
     # ------------------------------------------------------------ loop thread
