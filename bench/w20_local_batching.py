@@ -78,16 +78,18 @@ def run(quick: bool) -> list[Result]:
 
     max_tokens = 8 if quick else 64
     sizes = (1, 4) if quick else SIZES
-    threads = os.cpu_count() or 1
+    # llama.cpp's threads spin at every barrier: on a machine whose cores are busy with
+    # other work, two threads can run 10x slower than one. W20_THREADS=1 measures that case.
+    threads = int(os.environ.get("W20_THREADS", 0)) or os.cpu_count() or 1
     path = default_model_path()
     prompts = [f"Write a long story about {t}." for t in TOPICS]
 
     base = _rss_mb()
-    single = ChatLocal(max_tokens=max_tokens, temperature=0, max_sequences=1)
+    single = ChatLocal(max_tokens=max_tokens, temperature=0, max_sequences=1, n_threads=threads)
     single.invoke("Hi")
     rss_one = _rss_mb() - base
     single_loaded = _rss_mb()
-    batched = ChatLocal(max_tokens=max_tokens, temperature=0, max_sequences=16)
+    batched = ChatLocal(max_tokens=max_tokens, temperature=0, max_sequences=16, n_threads=threads)
     batched.invoke("Hi")
     rss_sixteen = _rss_mb() - single_loaded
     direct = Llama(model_path=path, n_ctx=2048, n_threads=threads, verbose=False)
