@@ -6,7 +6,7 @@ prompt already evaluated), alternating the sizes over 12 rounds, and prints the
 median step time and time per token. If the time per token barely falls as the step
 grows, batching cannot raise throughput on this build, whatever the engine does.
 
-    python bench/probe_local_step.py [threads]
+    python bench/probe_local_step.py [threads] [model.gguf]
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def main() -> None:
     from runnables.providers.local.engine import Engine, _Model
 
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count() or 1
-    model = _Model(default_model_path(), 512, threads, 16)
+    path = sys.argv[2] if len(sys.argv) > 2 else default_model_path()
+    model = _Model(path, 512, threads, 16)
     prompt = model.prompt([{"role": "user", "content": "Write a long story about a dragon."}])
     for seq in range(16):
         for i, token in enumerate(prompt):
