@@ -42,7 +42,8 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def model() -> ChatLocal:
-    return ChatLocal(max_tokens=16, temperature=0, max_sequences=16, n_ctx=256)
+    # One thread: on a busy shared machine two llama.cpp threads spin-wait for each other.
+    return ChatLocal(max_tokens=16, temperature=0, max_sequences=16, n_ctx=256, n_threads=1)
 
 
 async def test_greedy_answers_in_a_batch_equal_each_answer_alone(model: ChatLocal) -> None:

@@ -30,7 +30,9 @@ APP = """
 from runnables.providers.local import ChatLocal
 from runnables.serve.default_app import create_app
 
-app = create_app(ChatLocal(max_sequences=16, n_ctx=256, max_tokens=24, temperature=0))
+app = create_app(
+    ChatLocal(max_sequences=16, n_ctx=256, max_tokens=24, temperature=0, n_threads=1)
+)
 """
 
 
