@@ -24,6 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from runnables import (
     ChatPromptTemplate,
     ConfigurableField,
+    MessagesPlaceholder,
     Runnable,
     RunnableConfig,
     RunnableLambda,
@@ -95,6 +96,13 @@ def chat_model() -> Runnable[Any, Any]:
     return FakeListChatModel(responses=["first answer", "second answer"])
 
 
+def history_chain() -> Runnable[Any, Any]:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You are brief."), MessagesPlaceholder("history"), ("human", "{question}")]
+    )
+    return prompt | FakeListChatModel(responses=["Paris", "About two million"])
+
+
 class Order(BaseModel):
     customer: str
     quantity: int = Field(gt=0)
@@ -115,6 +123,7 @@ def server() -> Iterator[LoopbackServer]:
     add_routes(app, failing_chain(), path="/failing")
     add_routes(app, configurable_chain(), path="/config")
     add_routes(app, chat_model(), path="/chat")
+    add_routes(app, history_chain(), path="/history")
     add_routes(app, order_chain(), path="/order")
     add_routes(app, order_chain(), path="/secret", auth_token=TOKEN)
     with LoopbackServer(app) as running:
@@ -347,6 +356,8 @@ def test_chat_input_keeps_the_conversation_across_runs(
     open_playground(browser, server, "/chat")
     field = browser.find_element(By.CSS_SELECTOR, "#fields [data-kind]")
     assert field.get_attribute("data-kind") == "messages"
+    browser.find_element(By.ID, "run").click()
+    assert error_text(browser) == "The conversation is empty; type a message before running."
     first = browser.find_element(By.CSS_SELECTOR, ".chat-msg textarea")
     first.send_keys("hello")
     assert run_and_wait(browser) == "done"
@@ -382,6 +393,51 @@ def test_chat_input_keeps_the_conversation_across_runs(
     ]
     assert conversation()[-2:] == [("ai", "second answer"), ("human", "")]
     snap(browser, shots, "chat")
+
+
+def test_a_history_field_gets_each_question_and_answer(
+    browser: WebDriver,  # noqa: F811
+    server: LoopbackServer,
+    shots: Path,
+) -> None:
+    open_playground(browser, server, "/history")
+    kinds = {
+        f.find_element(By.CSS_SELECTOR, "[name], .chat").get_attribute("name")
+        or f.find_element(By.CSS_SELECTOR, ".chat").get_attribute("data-name"): f.get_attribute(
+            "data-kind"
+        )
+        for f in browser.find_elements(By.CSS_SELECTOR, "#fields [data-kind]")
+    }
+    assert kinds == {"history": "messages", "question": "string"}
+    fill(browser, "question", "Capital of France?")
+    assert run_and_wait(browser) == "done"
+    fill(browser, "question", "How many people live there?")
+    assert run_and_wait(browser) == "done"
+    assert browser.find_element(By.ID, "output").text == "About two million"
+
+    history = [
+        (
+            m.get_attribute("data-role"),
+            m.find_element(By.TAG_NAME, "textarea").get_attribute("value"),
+        )
+        for m in browser.find_elements(By.CSS_SELECTOR, ".chat-msg")
+    ]
+    assert history == [
+        ("human", "Capital of France?"),
+        ("ai", "Paris"),
+        ("human", "How many people live there?"),
+        ("ai", "About two million"),
+    ]
+    question = browser.find_element(By.CSS_SELECTOR, '#fields [name="question"]')
+    assert question.get_attribute("value") == ""
+    # The second run sent the first question and answer as the history.
+    click_step(browser, "ChatPromptTemplate")
+    sent = json.loads(step_text(browser, "input"))
+    assert [(m["type"], m["content"]) for m in sent["history"]] == [
+        ("human", "Capital of France?"),
+        ("ai", "Paris"),
+    ]
+    snap(browser, shots, "history-field")
 
 
 # ---------------------------------------------------------------------------- auth, 422
