@@ -28,6 +28,7 @@ from runnables import (
     Runnable,
     RunnableConfig,
     RunnableLambda,
+    RunnableParallel,
     StrOutputParser,
 )
 from runnables.models import FakeListChatModel, FakeTimedChatModel
@@ -70,6 +71,16 @@ async def explode(x: str) -> str:
 
 def failing_chain() -> Runnable[Any, Any]:
     return RunnableLambda(nap) | RunnableLambda(explode) | RunnableLambda(nap)
+
+
+async def linger(x: str) -> str:
+    await asyncio.sleep(5)
+    return x
+
+
+def failing_branch_chain() -> Runnable[Any, Any]:
+    # The slow branch is still running when its sibling fails: it is cancelled, not failed.
+    return RunnableParallel(slow=RunnableLambda(linger), bad=RunnableLambda(explode))
 
 
 def configurable_chain() -> Runnable[Any, Any]:
@@ -121,6 +132,7 @@ def server() -> Iterator[LoopbackServer]:
     app = FastAPI()
     add_routes(app, slow_story_chain(), path="/story")
     add_routes(app, failing_chain(), path="/failing")
+    add_routes(app, failing_branch_chain(), path="/branches")
     add_routes(app, configurable_chain(), path="/config")
     add_routes(app, chat_model(), path="/chat")
     add_routes(app, history_chain(), path="/history")
@@ -268,6 +280,24 @@ def test_only_the_failing_step_is_red_and_its_error_is_shown(
     heading = browser.find_element(By.CSS_SELECTOR, "#step h4").get_attribute("textContent")
     assert heading == "Input (the previous step's output)"
     snap(browser, shots, "failed-step")
+
+
+def test_a_failing_branch_is_red_and_its_cancelled_sibling_is_not(
+    browser: WebDriver,  # noqa: F811
+    server: LoopbackServer,
+) -> None:
+    open_playground(browser, server, "/branches")
+    fill(browser, "input", "go")
+    assert run_and_wait(browser) == "error"
+
+    rows = {r["name"]: r for r in bars(browser)}
+    assert set(rows) == {"/branches", "linger", "explode"}
+    assert [name for name, r in rows.items() if r["failed"]] == ["explode"]
+    linger = browser.find_element(By.CSS_SELECTOR, f'.bar[data-run-id="{rows["linger"]["id"]}"]')
+    assert "aborted" in linger.get_attribute("class").split()
+    assert browser.find_element(By.ID, "step").get_attribute("data-run-id") == rows["explode"]["id"]
+    # A branch's input is the parallel's input.
+    assert step_text(browser, "input") == "go"
 
 
 # ---------------------------------------------------------------------------- config
