@@ -521,6 +521,10 @@ def test_a_422_names_the_field_the_server_rejected(
     message = browser.find_element(By.ID, "error").text
     assert message.startswith("The server rejected the request (422); fix these and run again:")
     assert "input.quantity: Input should be greater than 0" in message
+    quantity = browser.find_element(By.CSS_SELECTOR, '#fields [name="quantity"]')
+    assert quantity.get_attribute("aria-invalid") == "true"
+    customer = browser.find_element(By.CSS_SELECTOR, '#fields [name="customer"]')
+    assert customer.get_attribute("aria-invalid") is None
     snap(browser, shots, "422")
 
 
