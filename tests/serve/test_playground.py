@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -86,3 +87,20 @@ def test_the_playground_does_not_ask_for_resumable_streams() -> None:
 
     assert "/stream_events" in page
     assert "resume-grace" not in page.lower()
+
+
+def explode(text: str) -> str:
+    raise ValueError(f"cannot handle {text!r}: secret detail")
+
+
+def test_a_failed_streams_error_event_names_the_step_but_not_its_message() -> None:
+    # The playground marks that step red; the message and traceback stay in the log.
+    app = FastAPI()
+    add_routes(app, RunnableLambda(shout) | RunnableLambda(explode), path="/boom")
+
+    body = TestClient(app).post("/boom/stream_events", json={"input": "go"}).text
+
+    error = body.split("event: error", 1)[1]
+    data = json.loads(error.split("data: ", 1)[1].splitlines()[0])
+    assert data == {"status_code": 500, "message": "Internal Server Error", "step": "explode"}
+    assert "secret detail" not in body

@@ -525,6 +525,16 @@ def test_parallel_model_calls_overlap_and_merge_their_streams(
     output = browser.find_element(By.ID, "output").text
     assert '"keywords": "otters, rafts, kelp, sleep, ocean"' in output
 
+    # The README's screenshot shows one model step's details too.
+    summary = next(r for r in rows if r["name"] == "summary_model")
+    browser.find_element(By.CSS_SELECTOR, f'.tl-row[data-run-id="{summary["id"]}"]').click()
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.ID, "step").get_attribute("data-run-id") == summary["id"],
+        "the step's details",
+    )
+    assert "total_tokens" in browser.find_element(By.ID, "step-usage").text
+
     target = os.environ.get("RUNNABLES_PLAYGROUND_SCREENSHOT")
     if target:
         browser.execute_script("document.activeElement && document.activeElement.blur()")

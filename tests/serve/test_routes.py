@@ -559,6 +559,7 @@ def test_failures_are_logged_with_the_run_id_and_never_sent(
     assert json.loads(events[-1]["data"]) == {
         "status_code": 500,
         "message": "Internal Server Error",
+        "step": "boom",  # the step's name, already in the stream's events
     }
     stream_run_id = json.loads(events[0]["data"])["run_id"]
     logged = [r for r in caplog.records if r.exc_info]

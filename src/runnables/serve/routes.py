@@ -83,6 +83,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from pydantic import BaseModel, RootModel, ValidationError
 
+from runnables.core._util import _NOTED as NOTED_STEP
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
 from runnables.errors import ConfigError, InvalidInputError, InvalidRunnableError, StepTimeoutError
@@ -799,10 +800,13 @@ class _Handler:
             yield "error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE})
         except _CLIENT_ERRORS as exc:
             logger.info("Run %s refused its input or config: %s", run_id, exc)
-            yield "error", dumps({"status_code": 422, "message": str(exc)})
-        except Exception:
+            yield "error", dumps({"status_code": 422, "message": str(exc), **_failed_step(exc)})
+        except Exception as exc:
             logger.exception("Run %s failed.", run_id)
-            yield "error", dumps({"status_code": 500, "message": "Internal Server Error"})
+            # The step's name (already in the stream's events) lets the playground mark the
+            # step that failed; the message and traceback stay in the server's log.
+            failed = {"status_code": 500, "message": "Internal Server Error", **_failed_step(exc)}
+            yield "error", dumps(failed)
         else:
             yield "end", None
         finally:
@@ -894,6 +898,12 @@ class _Handler:
         if root and not base.startswith(root + "/"):
             base = root + base
         return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
+
+
+def _failed_step(exc: BaseException) -> dict[str, str]:
+    """``{"step": name}`` for the innermost step that raised ``exc``, when the engine noted it."""
+    step = getattr(exc, NOTED_STEP, None)
+    return {"step": step} if isinstance(step, str) else {}
 
 
 async def _bounded_batch(

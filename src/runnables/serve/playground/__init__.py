@@ -1,9 +1,12 @@
 """The playground page that ``add_routes`` serves at ``GET {path}/playground``.
 
 The page is one self-contained file (``index.html``: inline CSS and JavaScript, nothing
-fetched from a CDN). It builds a form from ``{path}/input_schema``, POSTs the input to
+fetched from a CDN). It builds a form from ``{path}/input_schema`` (a chat for a
+message-list input) and a config panel from ``{path}/config_schema``, POSTs the input to
 ``{path}/stream_events`` and shows the root run's output as it streams in, beside a live
-timeline with one bar per step.
+timeline with one bar per step. Clicking a step shows its input, output, error, metadata
+and token usage; the page keeps its runs to compare two side by side, and asks for the
+bearer token when the routes answer 401 (``add_routes(auth_token=...)``).
 
 >>> html = render_playground("RunnableSequence", "/chat")
 >>> 'content="/chat"' in html
