@@ -15,7 +15,7 @@ How a resumable stream runs:
 - **Opting in**: only a stream whose request asked for it is resumable: the client
   sends ``Resume-Grace: <seconds>`` (the route's ``resume_grace`` caps it). Without the
   header a stream is not buffered at all: a disconnect cancels its run at once, and
-  there is nothing to resume (its events still carry ids).
+  there is nothing to resume, so its events carry no ids.
 - **The disconnect rule**: when the last connection of an unfinished run goes away, the
   run keeps going for its grace; if nobody reconnects in that time it is cancelled and
   its events are dropped (nobody is left to read them).

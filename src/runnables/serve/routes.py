@@ -48,7 +48,9 @@ A client that disconnects cancels its run (and the model call under way) at once
 client that means to reconnect says so: it sends ``Resume-Grace: <seconds>`` with its
 stream request, and that stream's run then outlives a dropped connection by that long
 (capped by ``resume_grace``), its events buffered for a reconnect with ``Last-Event-ID``
-(the response echoes the grace granted in its own ``Resume-Grace`` header).
+(the response echoes the grace granted in its own ``Resume-Grace`` header). Only such a
+stream's events carry ``id:`` lines (``{run_id}:{seq}``); the others are plain
+``event:``/``data:`` pairs, exactly as LangServe writes them.
 :class:`~runnables.serve.remote.RemoteRunnable` sends it; the playground does not.
 
 Shutdown (see :mod:`runnables.serve.shutdown`): once
@@ -599,7 +601,8 @@ class _Handler:
         )
         if isinstance(output, Response):
             return output
-        return _json({"output": output, "metadata": {"run_id": str(run_id), "feedback_tokens": []}})
+        metadata = {"run_id": str(run_id), "feedback_tokens": []}
+        return _answer({"output": output, "metadata": metadata}, str(run_id))
 
     async def batch(self, request: Request) -> Response:
         """Run on many inputs: ``{"inputs", "config"}`` → ``{"output": [...], "metadata"}``."""
@@ -651,7 +654,8 @@ class _Handler:
             return output
         # LangServe's shape: one entry per input under "responses" (run_ids kept too).
         responses = [{"run_id": i, "feedback_tokens": []} for i in ids]
-        return _json({"output": output, "metadata": {"run_ids": ids, "responses": responses}})
+        metadata = {"run_ids": ids, "responses": responses}
+        return _answer({"output": output, "metadata": metadata}, ", ".join(ids))
 
     async def _run(self, request: Request, work: Callable[[], Awaitable[Any]], run_id: str) -> Any:
         self.in_flight.enter()
@@ -723,7 +727,7 @@ class _Handler:
             async def leave() -> None:
                 in_flight.leave()
 
-            return SSEResponse(_frames(events, rid), on_close=leave, deadline=deadline)
+            return SSEResponse(_frames(events), on_close=leave, deadline=deadline)
         run = self.store.start(
             rid, events, on_finish=self.in_flight.leave, grace=grace, deadline=deadline
         )
@@ -919,12 +923,12 @@ async def _bounded_batch(
     return results
 
 
-async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
-    seq = 0
+async def _frames(events: Events) -> AsyncIterator[bytes]:
+    # No ``id:`` lines: this stream cannot be resumed, so an id would name nothing, and
+    # plain event/data pairs are what LangServe's clients (and its tests' decoder) read.
     try:
         async for event, data in events:
-            yield frame(event, data, f"{run_id}:{seq}")
-            seq += 1
+            yield frame(event, data)
     finally:
         await events.aclose()  # type: ignore[attr-defined]
 
@@ -954,6 +958,16 @@ def _unpack(validated: Any) -> Any:
 
 def _json(content: Any, status_code: int = 200) -> Response:
     return Response(encode(dumps(content)), status_code=status_code, media_type="application/json")
+
+
+def _answer(content: Any, run_id: str) -> Response:
+    """A run's answer as JSON, or a 500 if its output holds a value JSON cannot encode
+    (LangServe's answer too: sending its ``str()`` would pass it off as data)."""
+    try:
+        return _json(content)
+    except TypeError as exc:
+        logger.error("Run %s's output could not be sent: %s", run_id, exc)
+        return _error(500, "Internal Server Error", run_id)
 
 
 def _error(status_code: int, message: str, run_id: str) -> Response:
