@@ -97,7 +97,7 @@ from runnables.serve.limits import (
     read_json_body,
     until_disconnect,
 )
-from runnables.serve.replay import RunStore, parse_event_id
+from runnables.serve.replay import DEFAULT_MAX_BYTES, RunStore, parse_event_id
 from runnables.serve.shutdown import SHUTDOWN_MESSAGE, register
 from runnables.serve.sse import SSEResponse, dumps, encode, frame
 
@@ -171,6 +171,7 @@ def add_routes(
     resume_grace: float = 5.0,
     replay_retention: float = 60.0,
     replay_max_events: int = 10_000,
+    replay_max_bytes: int | None = DEFAULT_MAX_BYTES,
     replay_max_runs: int | None = 1_000,
     shutdown_grace: float = 10.0,
 ) -> None:
@@ -216,6 +217,9 @@ def add_routes(
             a reconnect, before it is cancelled. ``0`` makes no stream resumable.
         replay_retention: seconds a finished resumable stream's events are kept.
         replay_max_events: the most events held per stream.
+        replay_max_bytes: the most bytes of events held per stream (default 16 MiB;
+            ``None``: no byte cap); with ``replay_max_events``, whichever is reached
+            first bounds how far back a reconnect can resume (410 past it).
         replay_max_runs: the most resumable runs held at once; past it the oldest
             finished one is dropped first. ``None``: no cap.
         shutdown_grace: seconds open streams (and runs still going) get to finish once
@@ -276,6 +280,7 @@ def add_routes(
         max_batch_size=max_batch_size,
         store=RunStore(
             max_events=replay_max_events,
+            max_bytes=replay_max_bytes,
             retention=replay_retention,
             resume_grace=resume_grace,
             max_runs=replay_max_runs,
