@@ -118,6 +118,18 @@ def test_a_post_that_is_not_json_is_415(url: str, path: str, content_type: str |
     assert "application/json" in response.text
 
 
+@pytest.mark.parametrize("path", POSTS)
+def test_a_post_with_no_content_type_that_is_not_json_either_is_422_naming_it(
+    url: str, path: str
+) -> None:
+    # As LangServe answers it; the same body as valid JSON is still 415 (above).
+    response = httpx.post(url + path, content=b"bad json []")
+
+    assert_clean(response)
+    assert response.status_code in (400, 422)  # /v1: OpenAI's 400
+    assert "not valid JSON" in response.text
+
+
 def test_an_unknown_configurable_alternative_is_422_naming_it(url: str, parse_sse: Parse) -> None:
     body = {"input": {"q": "x"}, "config": {"configurable": {"llm": "zzz"}}}
 
