@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from runnables import ConfigurableField, RunnableLambda
@@ -53,6 +53,8 @@ def url() -> Iterator[str]:
 
 POSTS = [f"/{r}/{e}" for r in ("model", "chain") for e in ("invoke", "batch", "stream")] + [
     "/chain/stream_events",
+    "/model/stream_log",
+    "/chain/stream_log",
     "/v1/chat/completions",
 ]
 GETS = [
@@ -114,6 +116,18 @@ def test_a_post_that_is_not_json_is_415(url: str, path: str, content_type: str |
 
     assert response.status_code == 415
     assert "application/json" in response.text
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_a_post_with_no_content_type_that_is_not_json_either_is_422_naming_it(
+    url: str, path: str
+) -> None:
+    # As LangServe answers it; the same body as valid JSON is still 415 (above).
+    response = httpx.post(url + path, content=b"bad json []")
+
+    assert_clean(response)
+    assert response.status_code in (400, 422)  # /v1: OpenAI's 400
+    assert "not valid JSON" in response.text
 
 
 def test_an_unknown_configurable_alternative_is_422_naming_it(url: str, parse_sse: Parse) -> None:
@@ -216,8 +230,133 @@ def test_generated_bodies_never_get_a_5xx_a_traceback_or_a_path(
 
     assert_clean(response)
     if response.headers.get("content-type", "").startswith("text/event-stream"):
-        events = [b for b in response.text.split("\r\n\r\n") if b.strip()]
-        assert events and ("event: end" in events[-1] or "event: error" in events[-1])
+        assert_stream_ended(path, response.text)
+
+
+def assert_stream_ended(path: str, text: str) -> None:
+    """The stream was finished, not dropped: LangServe's ``end`` or ``error`` event, or
+    OpenAI's ``[DONE]`` or error chunk on /v1; every data line is strict JSON."""
+    if "/v1/" in path:
+        lines = [line for line in text.splitlines() if line.startswith("data: ")]
+        assert lines, text[:300]
+        for line in lines[:-1]:
+            json.loads(line.removeprefix("data: "), parse_constant=pytest.fail)
+        last = lines[-1].removeprefix("data: ")
+        assert last == "[DONE]" or "error" in json.loads(last), text[-300:]
+        return
+    events = [b for b in text.split("\r\n\r\n") if b.strip()]
+    assert events and ("event: end" in events[-1] or "event: error" in events[-1])
+    for block in events:
+        for line in block.split("\r\n"):
+            if line.startswith("data: "):
+                json.loads(line.removeprefix("data: "), parse_constant=pytest.fail)
+
+
+# OpenAI chat messages: mostly well formed (so the run itself is reached), with every
+# field also drawn from junk, so each check of read_request is crossed both ways.
+roles = st.sampled_from(["system", "developer", "user", "assistant", "tool", "function"])
+content_parts = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["text", "image_url", "input_audio", "refusal"]) | st.text()},
+        optional={
+            "text": st.text(max_size=20) | json_values,
+            "image_url": st.fixed_dictionaries({"url": st.text(max_size=20)}) | json_values,
+        },
+    ),
+    max_size=3,
+)
+tool_calls = st.lists(
+    st.fixed_dictionaries(
+        {
+            "id": st.text(max_size=8),
+            "type": st.just("function") | st.text(max_size=8),
+            "function": st.fixed_dictionaries(
+                {
+                    "name": st.text(max_size=8),
+                    "arguments": st.just('{"a": 1}') | st.text(max_size=20),
+                }
+            )
+            | json_values,
+        }
+    ),
+    max_size=2,
+)
+chat_message = st.fixed_dictionaries(
+    {"role": roles | json_values},
+    optional={
+        "content": st.text(max_size=30) | content_parts | st.none() | json_values,
+        "name": st.text(max_size=8) | json_values,
+        "tool_calls": tool_calls | json_values,
+        "tool_call_id": st.text(max_size=8) | json_values,
+    },
+)
+junk_chat_bodies = st.fixed_dictionaries(
+    {"messages": st.lists(chat_message, max_size=5)},
+    optional={
+        "model": st.text(max_size=10) | json_values,
+        "stream": st.booleans() | json_values,
+        "n": st.integers(min_value=-1, max_value=3) | json_values,
+        "max_tokens": st.integers(min_value=-1, max_value=50) | json_values,
+        "stop": st.text(max_size=5) | st.lists(st.text(max_size=5), max_size=5) | json_values,
+        "temperature": st.floats(-1, 3, allow_nan=False) | json_values,
+        "stream_options": st.fixed_dictionaries({"include_usage": st.booleans()}) | json_values,
+    },
+)
+text_parts = st.lists(
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=20)}),
+    min_size=1,
+    max_size=3,
+)
+# Conversations OpenAI accepts, with any text (control characters, astral planes):
+# these reach the run, so what it answers is checked too, not only the validation.
+valid_message = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["system", "developer", "user", "assistant"]),
+        "content": st.text(max_size=30) | text_parts,
+    },
+    optional={"name": st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=8)},
+) | st.fixed_dictionaries(
+    {
+        "role": st.just("tool"),
+        "content": st.text(max_size=30),
+        "tool_call_id": st.text(min_size=1, max_size=8),
+    }
+)
+valid_chat_bodies = st.fixed_dictionaries(
+    {
+        "messages": st.lists(valid_message, min_size=1, max_size=4),
+        # One runnable is served, so any name is taken and echoed back.
+        "model": st.text(min_size=1, max_size=10),
+    },
+    optional={
+        "stream": st.booleans(),
+        "n": st.integers(min_value=1, max_value=2),
+    },
+)
+chat_bodies = valid_chat_bodies | junk_chat_bodies
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=chat_bodies)
+def test_generated_chat_messages_never_get_a_5xx_on_v1(url: str, body: dict[str, Any]) -> None:
+    path = "/v1/chat/completions"
+    response = httpx.post(url + path, content=json.dumps(body), headers=JSON, timeout=30)
+
+    assert_clean(response)
+    event(f"status {response.status_code}")  # --hypothesis-show-statistics: both are hit
+    if response.status_code == 200 and body.get("stream") is True:
+        assert_stream_ended(path, response.text)
+    elif response.status_code == 200:
+        choices = response.json()["choices"]
+        assert choices and all(c["message"]["role"] == "assistant" for c in choices)
+    else:
+        error = response.json()["error"]  # OpenAI's shape, naming the problem
+        assert error["message"] and error["type"], response.text
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)

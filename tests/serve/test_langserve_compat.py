@@ -209,20 +209,46 @@ def test_the_playground_under_root_path_points_at_the_prefixed_routes(
     assert "/proxy/x" in page
 
 
-def test_langserves_client_decodes_streams_with_event_ids(
+async def _words(text: Any) -> Any:
+    for word in str(text).split():
+        yield word
+
+
+def test_langserves_client_decodes_resumable_streams_with_event_ids(
     live_server: Start, remote_runnable: Any
 ) -> None:
-    async def words(text: Any) -> Any:
-        for word in str(text).split():
-            yield word
-
     app = FastAPI()
-    add_routes(app, RunnableLambda(words), path="/w")
+    add_routes(app, RunnableLambda(_words), path="/w")
     url = live_server(app).url
-    raw = httpx.post(f"{url}/w/stream", json={"input": "a b c"}).text
+    resumable = {"Resume-Grace": "1"}
+    raw = httpx.post(f"{url}/w/stream", json={"input": "a b c"}, headers=resumable).text
     assert "\r\nid: " in raw  # the ids are there (for resuming), and the client copes
 
+    client = remote_runnable(f"{url}/w", headers=resumable)
+    assert list(client.stream("a b c")) == ["a", "b", "c"]
     assert list(remote_runnable(f"{url}/w").stream("a b c")) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("route", ["stream", "stream_events", "stream_log"])
+def test_a_stream_not_asked_to_be_resumable_is_strict_event_data_pairs(
+    live_server: Start, route: str
+) -> None:
+    # What LangServe's own tests decode: non-blank lines taken two by two, an event: line
+    # then its data: line, and a lone event: end last.
+    app = FastAPI()
+    add_routes(app, RunnableLambda(_words), path="/w")
+    url = live_server(app).url
+
+    raw = httpx.post(f"{url}/w/{route}", json={"input": "a b"}).text
+
+    lines = [line for line in raw.split("\r\n") if line.strip()]
+    assert lines[-1] == "event: end"
+    pairs = lines[:-1]
+    assert len(pairs) % 2 == 0
+    assert all(e.startswith("event: ") for e in pairs[::2])
+    assert all(d.startswith("data: ") for d in pairs[1::2])
+    for data in pairs[1::2]:
+        json.loads(data.removeprefix("data: "))  # each data line is one JSON value
 
 
 async def test_stream_log_serves_langserves_astream_log(

@@ -15,7 +15,8 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from runnables import RunnableLambda
+from runnables import RouterRunnable, RunnableLambda
+from runnables.errors import ConfigError
 from runnables.messages import AIMessage, BaseMessage
 from runnables.models import FakeListChatModel, FakeTimedChatModel
 from runnables.output_parsers import StrOutputParser
@@ -428,6 +429,57 @@ def test_a_failing_stream_sends_no_traceback(live_server: Start) -> None:
         f"{url}/v1/chat/completions", json={"model": "m", "messages": USER, "stream": True}
     ).text
     assert "secret" not in raw and "Traceback" not in raw and "RuntimeError" not in raw
+
+
+def test_a_run_that_refuses_its_input_or_config_is_a_400_naming_the_problem(
+    live_server: Start,
+) -> None:
+    def needs_a_setting(_: Any) -> str:
+        raise ConfigError("The 'style' setting must be 'short' or 'long', got 'loud'.")
+
+    app = FastAPI()
+    # A router takes {"key", "input"}: served as a chat model, it refuses the messages.
+    router = RouterRunnable({"a": RunnableLambda(lambda x: "a")})
+    add_openai_routes(app, {"router": router, "config": RunnableLambda(needs_a_setting)})
+    url = live_server(app).url
+
+    for model, words in [("router", "takes a dict with 'key'"), ("config", "'style' setting")]:
+        raw = httpx.post(f"{url}/v1/chat/completions", json={"model": model, "messages": USER})
+        assert raw.status_code == 400
+        error = raw.json()["error"]
+        assert error["type"] == "invalid_request_error" and words in error["message"]
+        with pytest.raises(openai.BadRequestError, match=words):
+            client(url).chat.completions.create(model=model, messages=USER)
+        stream = client(url).chat.completions.create(model=model, messages=USER, stream=True)
+        with pytest.raises(openai.APIError, match=words) as caught:
+            list(stream)
+        assert caught.value.type == "invalid_request_error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_holding_a_lone_surrogate_is_sent_as_its_json_escape(
+    live_server: Start, stream: bool
+) -> None:
+    app = FastAPI()
+    add_openai_routes(app, FakeListChatModel(responses=["half \ud83d of a pair"]))
+    url = live_server(app).url
+
+    raw = httpx.post(
+        f"{url}/v1/chat/completions", json={"model": "m", "messages": USER, "stream": stream}
+    )
+
+    assert raw.status_code == 200
+    if stream:
+        chunks = [
+            json.loads(line.removeprefix("data: "))
+            for line in raw.text.splitlines()
+            if line.startswith("data: {")
+        ]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+        assert text == "half \ud83d of a pair" and raw.text.endswith("data: [DONE]\n\n")
+    else:
+        assert raw.json()["choices"][0]["message"]["content"] == "half \ud83d of a pair"
+    assert "\\ud83d" in raw.text  # as JSON's escape, the only way UTF-8 can carry it
 
 
 def test_stream_must_be_a_boolean(live_server: Start) -> None:

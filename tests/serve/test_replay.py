@@ -313,6 +313,72 @@ async def test_past_max_runs_the_oldest_finished_run_is_dropped_first() -> None:
     await store.aclose(1)
 
 
+async def big_events(n: int, size: int) -> AsyncIterator[tuple[str, str | None]]:
+    for i in range(n):
+        yield "data", json.dumps(f"{i}:" + "x" * size)
+    yield "end", None
+
+
+async def test_the_producer_waits_at_the_byte_cap_rather_than_drop_unread_events() -> None:
+    # Far under max_events: the bytes alone hold the run back.
+    store = RunStore(max_events=10_000, max_bytes=5_000, resume_grace=30, retention=30)
+    run = store.start("r", big_events(100, 1_000))
+    await asyncio.sleep(0.05)
+
+    assert 1 <= len(run.frames) <= 5 and run.held_bytes <= 5_000
+    assert run.held_bytes == sum(len(f) for f in run.frames)
+    held = run.next_seq
+    await asyncio.sleep(0.05)
+    assert run.next_seq == held  # waiting for a reader, not dropping unread events
+
+    reader = run.read(-1)
+    got = [await reader.__anext__() for _ in range(101)]
+    await reader.aclose()
+    assert frame_ids(got) == list(range(101))  # every event, in order, none skipped
+    assert run.held_bytes <= 5_000
+    await store.aclose(0)
+
+
+async def test_an_event_larger_than_the_byte_cap_is_held_alone_not_stalled_on() -> None:
+    store = RunStore(max_bytes=100, resume_grace=30, retention=30)
+    run = store.start("r", big_events(3, 500))
+    got = [chunk async for chunk in run.read(-1)]
+
+    assert frame_ids(got) == [0, 1, 2, 3]
+    assert len(run.frames) == 1  # only the last event (end) is left
+    await store.aclose(0)
+
+
+def test_resuming_from_before_the_byte_cap_is_410_naming_the_first_event_held(
+    live_server: Start, parse_sse: Parse
+) -> None:
+    async def words(_: str) -> AsyncIterator[str]:
+        for i in range(10):
+            yield f"{i}" * 400
+
+    app = FastAPI()
+    add_routes(app, RunnableLambda(words), path="/w", replay_max_bytes=2_000)
+    url = live_server(app).url
+
+    events = parse_sse(httpx.post(f"{url}/w/stream", json={"input": "a"}, headers=RESUMABLE).text)
+    run_id = json.loads(events[0]["data"])["run_id"]
+    late = httpx.get(f"{url}/w/stream/{run_id}", headers={"Last-Event-ID": f"{run_id}:1"})
+    recent = httpx.get(f"{url}/w/stream/{run_id}", headers={"Last-Event-ID": events[-3]["id"]})
+
+    assert len(events) == 12  # all delivered as they came: the cap only bounds the replay
+    assert late.status_code == 410 and "2000 bytes" in late.json()["detail"]
+    first = late.json()["first_event_id"]
+    assert first.startswith(f"{run_id}:") and int(first.rpartition(":")[2]) > 2
+    assert [e["event"] for e in parse_sse(recent.text)] == ["data", "end"]
+
+
+@pytest.mark.parametrize("value", [0, -1, True])
+def test_replay_max_bytes_must_be_positive_or_none(value: int) -> None:
+    with pytest.raises(ValueError, match=f"replay_max_bytes must be .* got {value!r}"):
+        RunStore(max_bytes=value)
+    RunStore(max_bytes=None)  # no byte cap: allowed
+
+
 def test_replay_max_runs_must_be_positive() -> None:
     with pytest.raises(ValueError, match="replay_max_runs must be at least 1"):
         RunStore(max_runs=0)

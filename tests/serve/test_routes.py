@@ -122,7 +122,7 @@ def test_batch_takes_one_config_per_input(live_server: Start) -> None:
     assert body["output"] == [["one"], ["two"]]
 
 
-def test_stream_sends_metadata_data_end_each_with_an_id(
+def test_stream_sends_metadata_data_end_with_ids_only_when_resumable(
     live_server: Start, parse_sse: Parse
 ) -> None:
     app = FastAPI()
@@ -130,12 +130,18 @@ def test_stream_sends_metadata_data_end_each_with_an_id(
     url = live_server(app).url
 
     response = httpx.post(f"{url}/chat/stream", json={"input": "hello"})
+    resumable = httpx.post(
+        f"{url}/chat/stream", json={"input": "hello"}, headers={"Resume-Grace": "1"}
+    )
 
     assert response.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(response.text)
     assert [e["event"] for e in events] == ["metadata"] + ["data"] * 6 + ["end"]
-    run_id = json.loads(events[0]["data"])["run_id"]
-    assert [e["id"] for e in events] == [f"{run_id}:{i}" for i in range(len(events))]
+    # Nothing to resume, so no ids: LangServe's plain event/data pairs.
+    assert "id:" not in response.text and {e["id"] for e in events} == {None}
+    held = parse_sse(resumable.text)
+    run_id = json.loads(held[0]["data"])["run_id"]
+    assert [e["id"] for e in held] == [f"{run_id}:{i}" for i in range(len(held))]
     chunks = [json.loads(e["data"]) for e in events[1:-1]]
     assert "".join(c["content"] for c in chunks) == "hi you"
     assert {c["type"] for c in chunks} == {"AIMessageChunk"}
@@ -149,7 +155,9 @@ def test_stream_events_sends_v2_events_under_the_run_id(
     url = live_server(app).url
 
     response = httpx.post(
-        f"{url}/repeat/stream_events", json={"input": {"question": "z", "times": 2}}
+        f"{url}/repeat/stream_events",
+        json={"input": {"question": "z", "times": 2}},
+        headers={"Resume-Grace": "1"},
     )
 
     events = parse_sse(response.text)
@@ -195,6 +203,39 @@ def test_outputs_serialise_pydantic_models_dataclasses_and_messages(live_server:
     }
     message = httpx.post(f"{url}/chat/invoke", json={"input": "hi"}).json()["output"]
     assert message["type"] == "ai" and message["content"] == "yo"
+
+
+class Opaque:
+    """A value JSON has no form for (no model_dump, not a dataclass)."""
+
+
+def test_an_output_json_cannot_encode_is_a_500_on_every_route_not_its_text(
+    live_server: Start, parse_sse: Parse, caplog: pytest.LogCaptureFixture
+) -> None:
+    # LangServe's answer: a 500 (an error event in a stream), never the value's str().
+    chain = RunnableLambda(lambda _: [Opaque()]) | RunnableLambda(lambda _: "after")
+    app = FastAPI()
+    add_routes(app, RunnableLambda(lambda _: Opaque()), path="/opaque")
+    add_routes(app, chain, path="/inner")
+    url = live_server(app).url
+
+    with caplog.at_level(logging.ERROR, logger="runnables.serve"):
+        invoked = httpx.post(f"{url}/opaque/invoke", json={"input": 1})
+        batched = httpx.post(f"{url}/opaque/batch", json={"inputs": [1, 2]})
+        streamed = httpx.post(f"{url}/opaque/stream", json={"input": 1})
+        # The chain's end output is fine; an intermediate event's data is not.
+        events = httpx.post(f"{url}/inner/stream_events", json={"input": 1})
+
+    assert invoked.status_code == 500 and invoked.json()["detail"] == "Internal Server Error"
+    assert batched.status_code == 500 and "Opaque" not in batched.text
+    error = {"status_code": 500, "message": "Internal Server Error"}
+    for response in (streamed, events):
+        assert "Opaque object at" not in response.text
+        last = parse_sse(response.text)[-1]
+        assert last["event"] == "error" and json.loads(last["data"]) == error
+    assert httpx.post(f"{url}/inner/invoke", json={"input": 1}).json()["output"] == "after"
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert invoked.json()["run_id"] in logged and "Opaque" in logged
 
 
 def test_messages_in_the_input_are_converted(live_server: Start) -> None:
@@ -635,7 +676,7 @@ def test_a_stream_without_resume_grace_is_not_held_for_a_reconnect(
 
     events = parse_sse(response.text)
     run_id = json.loads(events[0]["data"])["run_id"]
-    assert [e["id"] for e in events] == [f"{run_id}:{i}" for i in range(len(events))]
+    assert [e["id"] for e in events] == [None] * len(events)
     assert "resume-grace" not in response.headers
     assert httpx.get(f"{url}/u/stream/{run_id}").status_code == 404
 

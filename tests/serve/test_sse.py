@@ -7,6 +7,7 @@ import datetime
 import json
 from uuid import UUID
 
+import pytest
 from pydantic import BaseModel
 
 from runnables.messages import AIMessageChunk, HumanMessage
@@ -58,12 +59,13 @@ def test_prompt_values_dump_like_langchain_core() -> None:
     assert json.loads(dumps(text)) == {"text": "say hi", "type": "StringPromptValue"}
 
 
-def test_an_unknown_object_becomes_its_string_rather_than_failing() -> None:
+def test_an_unknown_object_is_refused_naming_its_type_rather_than_sent_as_text() -> None:
     class Odd:
         def __str__(self) -> str:
             return "odd"
 
-    assert json.loads(dumps({"x": Odd()})) == {"x": "odd"}
+    with pytest.raises(TypeError, match=r"Odd.*cannot be sent as JSON"):
+        dumps({"x": Odd()})
 
 
 def test_frame_has_event_id_and_one_data_line() -> None:

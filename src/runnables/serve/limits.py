@@ -103,12 +103,16 @@ async def read_json_body(request: Request, max_bytes: int | None) -> Any:
 
     415 unless ``Content-Type`` is JSON (``application/json`` or ``application/*+json``):
     a web page can make a browser send ``text/plain`` or form bodies to a local server
-    without asking (CSRF), but not JSON. 413 past ``max_bytes``. 422, naming the
+    without asking (CSRF), but not JSON. A body sent with no ``Content-Type`` at all is
+    read first, so one that is not JSON either gets the 422 naming its JSON error (as
+    LangServe answers it), and valid JSON the 415. 413 past ``max_bytes``. 422, naming the
     problem, for a body that is not JSON, or that holds what this server could not
     answer with valid JSON: ``NaN`` or ``Infinity``, a lone UTF-16 surrogate
     (``"\\ud800"``), or arrays and objects nested deeper than :data:`MAX_JSON_DEPTH`.
     """
-    _check_json_content_type(request.headers.get("content-type"))
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        _check_json_content_type(content_type)
     if max_bytes is not None:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit():
@@ -120,7 +124,10 @@ async def read_json_body(request: Request, max_bytes: int | None) -> Any:
             body = await _read_limited(request, max_bytes)
     else:
         body = await request.body()
-    return decode_json(body)
+    value = decode_json(body)
+    if content_type is None:
+        _check_json_content_type(None)  # JSON, but undeclared: still refused (CSRF)
+    return value
 
 
 def decode_json(body: bytes) -> Any:

@@ -28,9 +28,11 @@ validated as OpenAI does (roles, content, types and ranges): 400 with ``param`` 
 
 Errors use OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, so the
 official SDK raises its usual exceptions (``BadRequestError``, ``AuthenticationError``,
-``RateLimitError``...). The guards are those of ``add_routes`` (bearer auth, body size,
-in-flight cap with ``Retry-After``, ``timeout`` → 504), and a client that disconnects
-cancels the run at once.
+``RateLimitError``...); a run that refuses the request's messages or config (an
+``InvalidInputError`` or ``ConfigError``) is a 400 with that error's message. The
+guards are those of ``add_routes`` (bearer auth, body size, in-flight cap with
+``Retry-After``, ``timeout`` → 504), and a client that disconnects cancels the run at
+once.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import StepTimeoutError
+from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
 from runnables.messages import AIMessage, BaseMessage
 from runnables.serve.limits import (
     ClientDisconnectedError,
@@ -72,7 +74,7 @@ from runnables.serve.openai_request import (
     read_request,
 )
 from runnables.serve.shutdown import register
-from runnables.serve.sse import SSEResponse, dumps
+from runnables.serve.sse import SSEResponse, dumps, encode
 
 __all__ = ["add_openai_routes"]
 
@@ -89,6 +91,10 @@ _ERROR_TYPES = {
     504: "timeout",
     500: "server_error",
 }
+
+
+# A run that refuses what the request sent: the client's mistake, so a 400 naming it.
+_CLIENT_ERRORS = (InvalidInputError, ConfigError)
 
 
 def add_openai_routes(
@@ -302,6 +308,9 @@ class _OpenAIHandler:
         except StepTimeoutError as exc:
             logger.warning("Run %s timed out: %s", run_id, exc)
             return _openai_error(504, _timeout_message(exc))
+        except _CLIENT_ERRORS as exc:
+            logger.info("Run %s refused its input or config: %s", run_id, exc)
+            return _openai_error(400, str(exc))
         except Exception:
             logger.exception("Run %s failed.", run_id)
             return _openai_error(500, f"Internal Server Error (run id {run_id}).")
@@ -334,7 +343,7 @@ class _OpenAIHandler:
         }
         if usage is not None:
             answer["usage"] = usage
-        return Response(dumps(answer), media_type="application/json")
+        return Response(encode(dumps(answer)), media_type="application/json")
 
     def _parse(
         self, body: Any, finishes: FinishReasons
@@ -377,7 +386,7 @@ class _OpenAIHandler:
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
             choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
-            return b"data: " + dumps({**head, "choices": [choice], **extra}).encode() + b"\n\n"
+            return b"data: " + encode(dumps({**head, "choices": [choice], **extra})) + b"\n\n"
 
         usage: dict[str, int] | None = None
         # The n choices are streamed one after another; OpenAI's clients tell them
@@ -419,6 +428,18 @@ class _OpenAIHandler:
                     }
                 }
                 yield b"data: " + dumps(error).encode() + b"\n\n"
+                return
+            except _CLIENT_ERRORS as exc:
+                logger.info("Run %s refused its input or config: %s", config.get("run_id"), exc)
+                error = {
+                    "error": {
+                        "message": str(exc),
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+                yield b"data: " + encode(dumps(error)) + b"\n\n"
                 return
             except Exception:
                 logger.exception("Run %s failed.", config.get("run_id"))

@@ -15,19 +15,22 @@ How a resumable stream runs:
 - **Opting in**: only a stream whose request asked for it is resumable: the client
   sends ``Resume-Grace: <seconds>`` (the route's ``resume_grace`` caps it). Without the
   header a stream is not buffered at all: a disconnect cancels its run at once, and
-  there is nothing to resume (its events still carry ids).
+  there is nothing to resume, so its events carry no ids.
 - **The disconnect rule**: when the last connection of an unfinished run goes away, the
   run keeps going for its grace; if nobody reconnects in that time it is cancelled and
   its events are dropped (nobody is left to read them).
 - **Retention**: a finished run's events stay ``retention`` seconds, then are dropped.
   At most ``max_runs`` runs are held: past it, the oldest finished run is dropped first.
-- **Bounds** (the buffer-size rule): at most ``max_events`` events per run are held.
-  An event counts as delivered once it has been written to *some* connection's socket
-  (the server cannot see what the client really received). Delivered events are
-  dropped oldest first to make room; if the oldest held event has not been written
-  yet, the run waits (back-pressure) instead of growing the buffer. So a reconnect can
-  always resume from any of the last ``max_events`` events written; from further back
-  it is answered 410, whose body's ``first_event_id`` names the oldest event held.
+- **Bounds** (the buffer-size rule): at most ``max_events`` events per run are held,
+  and at most ``max_bytes`` bytes of them (the frames as written), whichever is reached
+  first; one event larger than ``max_bytes`` is still held, alone, so a run never
+  stalls on it. An event counts as delivered once it has been written to *some*
+  connection's socket (the server cannot see what the client really received).
+  Delivered events are dropped oldest first to make room; if the oldest held event has
+  not been written yet, the run waits (back-pressure) instead of growing the buffer.
+  So a reconnect can always resume from any event still within both bounds of the
+  newest one written; from further back it is answered 410, whose body's
+  ``first_event_id`` names the oldest event held.
 - **No gaps**: a reader gets every event in order or an explicit error, never a gap.
   When two connections read one run (the client's old, half-open one still attached
   and its reconnect), the faster one can make the buffer drop events the slower one
@@ -46,8 +49,10 @@ from collections.abc import AsyncIterator, Callable
 
 from runnables.serve.sse import dumps, frame
 
-__all__ = ["BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
+__all__ = ["DEFAULT_MAX_BYTES", "BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
 
+#: The default of ``replay_max_bytes``: 16 MiB of frames held per resumable stream.
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 _CANCELLED = "The run was cancelled."
 _OVERTIME = (
     "The stream was still going {:g} s after it started, past this server's limit; it was stopped."
@@ -80,6 +85,8 @@ class BufferedRun:
         "done",
         "frames",
         "grace",
+        "held_bytes",
+        "max_bytes",
         "max_events",
         "next_seq",
         "run_id",
@@ -89,10 +96,19 @@ class BufferedRun:
         "task",
     )
 
-    def __init__(self, store: RunStore, run_id: str, max_events: int, grace: float) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        max_events: int,
+        grace: float,
+        max_bytes: int | None = None,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.max_events = max_events
+        self.max_bytes = max_bytes  # None: events are counted, not their size
+        self.held_bytes = 0  # the size of the frames held
         self.grace = grace  # seconds the run outlives its last reader, for a reconnect
         self.stop_message: str | None = None  # why the run was stopped, if it was
         self.stop_status = 503
@@ -111,15 +127,26 @@ class BufferedRun:
         """The seq of the oldest event still held."""
         return self.next_seq - len(self.frames)
 
+    def _full(self, size: int) -> bool:
+        """Whether one more frame of ``size`` bytes would pass a bound."""
+        if len(self.frames) >= self.max_events:
+            return True
+        limit = self.max_bytes
+        # An empty buffer always takes the frame: a frame larger than the cap is held
+        # alone rather than stalling the run for good.
+        return limit is not None and bool(self.frames) and self.held_bytes + size > limit
+
     async def _push(self, event: str, data: str | None) -> None:
-        while len(self.frames) >= self.max_events:
+        seq = self.next_seq
+        chunk = frame(event, data, f"{self.run_id}:{seq}")
+        while self._full(len(chunk)):
             if self.first_seq <= self.delivered:
-                self.frames.popleft()
+                self.held_bytes -= len(self.frames.popleft())
             else:
                 self._space = asyncio.get_running_loop().create_future()
                 await self._space
-        seq = self.next_seq
-        self.frames.append(frame(event, data, f"{self.run_id}:{seq}"))
+        self.frames.append(chunk)
+        self.held_bytes += len(chunk)
         self.next_seq = seq + 1
         self._wake()
 
@@ -140,7 +167,9 @@ class BufferedRun:
             message = dumps(
                 {"status_code": self.stop_status, "message": self.stop_message or _CANCELLED}
             )
-            self.frames.append(frame("error", message, f"{self.run_id}:{self.next_seq}"))
+            chunk = frame("error", message, f"{self.run_id}:{self.next_seq}")
+            self.frames.append(chunk)
+            self.held_bytes += len(chunk)
             self.next_seq += 1
             raise
         finally:
@@ -162,11 +191,15 @@ class BufferedRun:
             "status_code": 410,
             "message": f"The events after {self.run_id}:{after} are no longer buffered "
             f"(another connection of this run already received them, or nobody read them "
-            f"within the buffer of {self.max_events} events); the oldest held is "
+            f"within the buffer of {self.max_events} events{self._bytes_bound()}); the "
+            f"oldest held is "
             f"{self.first_event_id()}. Resume from there with Last-Event-ID, accepting the "
             "gap, or start a new run.",
             "first_event_id": self.first_event_id(),
         }
+
+    def _bytes_bound(self) -> str:
+        return "" if self.max_bytes is None else f" or {self.max_bytes} bytes"
 
     async def read(self, after: int) -> AsyncIterator[bytes]:
         """The frames after seq ``after`` (``-1``: all), following the run until it ends.
@@ -244,19 +277,27 @@ class RunStore:
     """The buffered runs of one ``add_routes`` call, by run id.
 
     ``resume_grace`` is the most a request may ask for with ``Resume-Grace``;
-    ``max_runs`` the most runs held at once (``None``: no cap).
+    ``max_runs`` the most runs held at once (``None``: no cap); ``max_events`` and
+    ``max_bytes`` the most events, and bytes of them, held per run (``max_bytes=None``:
+    no byte cap).
     """
 
     def __init__(
         self,
         *,
         max_events: int = 10_000,
+        max_bytes: int | None = DEFAULT_MAX_BYTES,
         retention: float = 60.0,
         resume_grace: float = 5.0,
         max_runs: int | None = 1_000,
     ) -> None:
         if max_events < 2:
             raise ValueError(f"replay_max_events must be at least 2, got {max_events!r}.")
+        if max_bytes is not None and (isinstance(max_bytes, bool) or max_bytes < 1):
+            raise ValueError(
+                f"replay_max_bytes must be a number of bytes >= 1 or None, got {max_bytes!r}; "
+                f"the default is {DEFAULT_MAX_BYTES} (16 MiB per stream)."
+            )
         if max_runs is not None and max_runs < 1:
             raise ValueError(f"replay_max_runs must be at least 1 or None, got {max_runs!r}.")
         if retention < 0 or resume_grace < 0:
@@ -265,6 +306,7 @@ class RunStore:
                 f"and {resume_grace!r}."
             )
         self.max_events = max_events
+        self.max_bytes = max_bytes
         self.retention = retention
         self.resume_grace = resume_grace
         self.max_runs = max_runs
@@ -291,7 +333,7 @@ class RunStore:
         grace = self.resume_grace if grace is None else min(grace, self.resume_grace)
         if self.max_runs is not None and len(self.runs) >= self.max_runs:
             self._evict()
-        run = BufferedRun(self, run_id, self.max_events, grace)
+        run = BufferedRun(self, run_id, self.max_events, grace, self.max_bytes)
         self.runs[run_id] = run
         if on_finish is not None:
             self._on_finish[run_id] = on_finish

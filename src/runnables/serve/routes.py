@@ -48,7 +48,9 @@ A client that disconnects cancels its run (and the model call under way) at once
 client that means to reconnect says so: it sends ``Resume-Grace: <seconds>`` with its
 stream request, and that stream's run then outlives a dropped connection by that long
 (capped by ``resume_grace``), its events buffered for a reconnect with ``Last-Event-ID``
-(the response echoes the grace granted in its own ``Resume-Grace`` header).
+(the response echoes the grace granted in its own ``Resume-Grace`` header). Only such a
+stream's events carry ``id:`` lines (``{run_id}:{seq}``); the others are plain
+``event:``/``data:`` pairs, exactly as LangServe writes them.
 :class:`~runnables.serve.remote.RemoteRunnable` sends it; the playground does not.
 
 Shutdown (see :mod:`runnables.serve.shutdown`): once
@@ -96,7 +98,7 @@ from runnables.serve.limits import (
     read_json_body,
     until_disconnect,
 )
-from runnables.serve.replay import RunStore, parse_event_id
+from runnables.serve.replay import DEFAULT_MAX_BYTES, RunStore, parse_event_id
 from runnables.serve.shutdown import SHUTDOWN_MESSAGE, register
 from runnables.serve.sse import SSEResponse, dumps, encode, frame
 
@@ -170,6 +172,7 @@ def add_routes(
     resume_grace: float = 5.0,
     replay_retention: float = 60.0,
     replay_max_events: int = 10_000,
+    replay_max_bytes: int | None = DEFAULT_MAX_BYTES,
     replay_max_runs: int | None = 1_000,
     shutdown_grace: float = 10.0,
 ) -> None:
@@ -215,6 +218,9 @@ def add_routes(
             a reconnect, before it is cancelled. ``0`` makes no stream resumable.
         replay_retention: seconds a finished resumable stream's events are kept.
         replay_max_events: the most events held per stream.
+        replay_max_bytes: the most bytes of events held per stream (default 16 MiB;
+            ``None``: no byte cap); with ``replay_max_events``, whichever is reached
+            first bounds how far back a reconnect can resume (410 past it).
         replay_max_runs: the most resumable runs held at once; past it the oldest
             finished one is dropped first. ``None``: no cap.
         shutdown_grace: seconds open streams (and runs still going) get to finish once
@@ -275,6 +281,7 @@ def add_routes(
         max_batch_size=max_batch_size,
         store=RunStore(
             max_events=replay_max_events,
+            max_bytes=replay_max_bytes,
             retention=replay_retention,
             resume_grace=resume_grace,
             max_runs=replay_max_runs,
@@ -600,7 +607,8 @@ class _Handler:
         )
         if isinstance(output, Response):
             return output
-        return _json({"output": output, "metadata": {"run_id": str(run_id), "feedback_tokens": []}})
+        metadata = {"run_id": str(run_id), "feedback_tokens": []}
+        return _answer({"output": output, "metadata": metadata}, str(run_id))
 
     async def batch(self, request: Request) -> Response:
         """Run on many inputs: ``{"inputs", "config"}`` → ``{"output": [...], "metadata"}``."""
@@ -652,7 +660,8 @@ class _Handler:
             return output
         # LangServe's shape: one entry per input under "responses" (run_ids kept too).
         responses = [{"run_id": i, "feedback_tokens": []} for i in ids]
-        return _json({"output": output, "metadata": {"run_ids": ids, "responses": responses}})
+        metadata = {"run_ids": ids, "responses": responses}
+        return _answer({"output": output, "metadata": metadata}, ", ".join(ids))
 
     async def _run(self, request: Request, work: Callable[[], Awaitable[Any]], run_id: str) -> Any:
         self.in_flight.enter()
@@ -724,7 +733,7 @@ class _Handler:
             async def leave() -> None:
                 in_flight.leave()
 
-            return SSEResponse(_frames(events, rid), on_close=leave, deadline=deadline)
+            return SSEResponse(_frames(events), on_close=leave, deadline=deadline)
         run = self.store.start(
             rid, events, on_finish=self.in_flight.leave, grace=grace, deadline=deadline
         )
@@ -929,12 +938,12 @@ async def _bounded_batch(
     return results
 
 
-async def _frames(events: Events, run_id: str) -> AsyncIterator[bytes]:
-    seq = 0
+async def _frames(events: Events) -> AsyncIterator[bytes]:
+    # No ``id:`` lines: this stream cannot be resumed, so an id would name nothing, and
+    # plain event/data pairs are what LangServe's clients (and its tests' decoder) read.
     try:
         async for event, data in events:
-            yield frame(event, data, f"{run_id}:{seq}")
-            seq += 1
+            yield frame(event, data)
     finally:
         await events.aclose()  # type: ignore[attr-defined]
 
@@ -969,6 +978,16 @@ def _unpack(validated: Any) -> Any:
 
 def _json(content: Any, status_code: int = 200) -> Response:
     return Response(encode(dumps(content)), status_code=status_code, media_type="application/json")
+
+
+def _answer(content: Any, run_id: str) -> Response:
+    """A run's answer as JSON, or a 500 if its output holds a value JSON cannot encode
+    (LangServe's answer too: sending its ``str()`` would pass it off as data)."""
+    try:
+        return _json(content)
+    except TypeError as exc:
+        logger.error("Run %s's output could not be sent: %s", run_id, exc)
+        return _error(500, "Internal Server Error", run_id)
 
 
 def _error(status_code: int, message: str, run_id: str) -> Response:

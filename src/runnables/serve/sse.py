@@ -4,12 +4,15 @@
 decode it unchanged: messages become their ``model_dump()`` (with ``type``), pydantic
 models their ``model_dump()``, dataclasses a dict of their fields, prompt values
 ``{"messages"|"text": ..., "type": "ChatPromptValue"|"StringPromptValue"}``, UUIDs and
-dates strings, sets and tuples lists. Anything else becomes its ``str()``, so one odd
-value in a chunk never fails a stream that is already under way.
+dates strings, sets and tuples lists. Anything else is refused with a ``TypeError``
+naming its type, as LangServe refuses it: the routes answer 500 (in a stream, an
+``error`` event with status 500) rather than send its ``str()``, which a client would
+take for real data.
 
-``frame`` builds one SSE event. Each event has an ``id`` so a client can resume with
-``Last-Event-ID`` (see :mod:`runnables.serve.replay`); the id is ``"{run_id}:{seq}"``,
-which names the run as well as the position, so the id alone is enough to resume.
+``frame`` builds one SSE event. The events of a resumable stream have an ``id`` so a
+client can resume with ``Last-Event-ID`` (see :mod:`runnables.serve.replay`); the id is
+``"{run_id}:{seq}"``, which names the run as well as the position, so the id alone is
+enough to resume. Other streams' events have none (there is nothing to resume).
 
 ``SSEResponse`` writes a stream of frames and, at the same time, watches the
 connection: when the client goes away it cancels the writer at once (uvicorn does not
@@ -63,7 +66,11 @@ def jsonable(obj: Any) -> Any:
         return {"text": obj.to_string(), "type": name}
     if isinstance(obj, bytes):
         return obj.decode("utf-8", "replace")
-    return str(obj)
+    raise TypeError(
+        f"A value of type {type(obj).__qualname__} ({obj!r:.80}) cannot be sent as JSON; "
+        "have the chain return plain data, messages, documents, dataclasses or pydantic "
+        "models instead."
+    )
 
 
 _ENCODER = json.JSONEncoder(
@@ -76,7 +83,8 @@ def dumps(obj: Any) -> str:
     """``obj`` as compact JSON (see the module docstring for what becomes what).
 
     Always valid JSON: ``NaN`` and infinities, which JSON has no word for, become
-    ``null`` (as JavaScript's ``JSON.stringify`` does).
+    ``null`` (as JavaScript's ``JSON.stringify`` does). Raises ``TypeError`` for a value
+    of a type it does not know.
     """
     try:
         return _ENCODER.encode(obj)
