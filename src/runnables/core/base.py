@@ -924,6 +924,20 @@ async def run_leaf(
 # ---------------------------------------------------------------------- coercion
 
 
+def langchain_step(thing: Any) -> Runnable[Any, Any] | None:
+    """The runnables step for a langchain-core runnable (chat model, retriever, tool,
+    LangGraph graph, chain), or ``None`` if ``thing`` is not one.
+
+    Looked up in sys.modules, so the core never imports langchain-core itself.
+    """
+    lc = sys.modules.get("langchain_core.runnables.base")
+    if lc is not None and isinstance(thing, lc.Runnable):
+        from runnables.interop.step import wrap_langchain
+
+        return wrap_langchain(thing)
+    return None
+
+
 def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     """Turn a runnable, a function, a generator function or a dict into a runnable.
 
@@ -931,13 +945,9 @@ def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     """
     if isinstance(thing, Runnable):
         return thing
-    # A langchain-core runnable (chat model, retriever, tool, LangGraph graph, chain).
-    # Looked up in sys.modules, so the core never imports langchain-core itself.
-    lc = sys.modules.get("langchain_core.runnables.base")
-    if lc is not None and isinstance(thing, lc.Runnable):
-        from runnables.interop.step import wrap_langchain
-
-        return wrap_langchain(thing)
+    step = langchain_step(thing)
+    if step is not None:
+        return step
     if is_async_generator_function(thing) or is_generator_function(thing):
         from runnables.core.function import RunnableGenerator
 

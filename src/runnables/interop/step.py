@@ -101,6 +101,15 @@ class LangChainStep(Runnable[Any, Any]):
     def _needs_loop(self) -> bool:
         return True
 
+    # The types langchain-core knows for the object (a prompt's variables, a tool's
+    # arguments, a model's message input), so a chain starting or ending with it
+    # reports them.
+    def _input_type_hint(self) -> Any:
+        return _known_type(self.runnable.get_input_schema(), self.runnable.InputType)
+
+    def _output_type_hint(self) -> Any:
+        return _known_type(self.runnable.get_output_schema(), self.runnable.OutputType)
+
     def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Any, Any]:
         return LangChainStep(self.runnable.bind(**kwargs))
 
@@ -194,6 +203,15 @@ class LangChainStep(Runnable[Any, Any]):
                     running.remove(name)
                 if limiter is not None:
                     limiter.release()
+
+
+def _known_type(schema: Any, declared: Any) -> Any:
+    """langchain-core's schema model when it describes a dict field by field (its
+    ``InputType`` for a prompt is only ``dict``), else its declared type."""
+    fields = getattr(schema, "model_fields", None)
+    if isinstance(fields, dict) and fields and "root" not in fields:
+        return schema
+    return declared
 
 
 async def _to_langchain_stream(inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
