@@ -648,10 +648,23 @@ class Runnable(Generic[Input, Output]):
 
         Each listener receives a :class:`~runnables.core.tracing.Run` (and the config if
         it takes a second argument); async listeners are awaited.
+
+        Listeners that are methods of a langchain-core object (langchain-core's
+        ``RunnableWithMessageHistory`` wrapping a runnables chain calls this) read
+        langchain-core run records and configs, and their caller runs the result only if
+        it is a langchain-core runnable: they get langchain-core's own ``with_listeners``
+        on :meth:`as_langchain`, whose result is a langchain-core runnable.
         """
         from runnables.core.binding import RunnableBinding
         from runnables.core.tracing import ListenerTracer
 
+        if _langchain_owned(on_start, on_end, on_error):
+            return cast(
+                "RunnableBinding[Input, Output]",
+                self.as_langchain().with_listeners(
+                    on_start=on_start, on_end=on_end, on_error=on_error
+                ),
+            )
         return RunnableBinding(bound=self, listeners=ListenerTracer(on_start, on_end, on_error))
 
     def with_alisteners(
@@ -662,6 +675,14 @@ class Runnable(Generic[Input, Output]):
         on_error: Callable[..., Awaitable[Any]] | None = None,
     ) -> RunnableBinding[Input, Output]:
         """``with_listeners`` for async listener functions (they are awaited)."""
+        if _langchain_owned(on_start, on_end, on_error):
+            # As in with_listeners: langchain-core's listeners, langchain-core's binding.
+            return cast(
+                "RunnableBinding[Input, Output]",
+                self.as_langchain().with_alisteners(
+                    on_start=on_start, on_end=on_end, on_error=on_error
+                ),
+            )
         return self.with_listeners(on_start=on_start, on_end=on_end, on_error=on_error)
 
     def as_tool(
@@ -922,6 +943,15 @@ async def run_leaf(
 
 
 # ---------------------------------------------------------------------- coercion
+
+
+def _langchain_owned(*listeners: Callable[..., Any] | None) -> bool:
+    """Whether one of ``listeners`` is a method of a langchain-core object."""
+    for fn in listeners:
+        owner = getattr(fn, "__self__", None)
+        if owner is not None and type(owner).__module__.startswith("langchain_core."):
+            return True
+    return False
 
 
 def langchain_step(thing: Any) -> Runnable[Any, Any] | None:
