@@ -39,7 +39,12 @@ from runnables.interop.step import CallbackBridge
 from runnables.interop.values import from_langchain, to_langchain
 from runnables.messages.base import BaseMessageChunk, message_chunk_to_message
 
-__all__ = ["LangChainAdapter", "LangChainCallbacks", "langchain_callbacks_for"]
+__all__ = [
+    "LangChainAdapter",
+    "LangChainCallbacks",
+    "langchain_callbacks_for",
+    "runnables_config",
+]
 
 #: The config keys that mean the same in both libraries and are copied as they are.
 _SAME_KEYS = ("tags", "metadata", "run_name", "run_id", "max_concurrency", "recursion_limit")
@@ -93,28 +98,7 @@ class LangChainAdapter(LCRunnable[Any, Any]):
     # ------------------------------------------------------------------ config
 
     def _config(self, config: LCConfig | None, *, is_async: bool) -> RunnableConfig:
-        """The runnables config for a langchain-core config."""
-        lc = ensure_config(config)
-        out: dict[str, Any] = {}
-        for key in _SAME_KEYS:
-            value = lc.get(key)
-            if value is not None:
-                out[key] = value
-        configurable = lc.get("configurable")
-        if configurable:
-            out["configurable"] = configurable
-        # Built for every call, as each langchain-core step does: handlers also come from
-        # outside the config (LangSmith tracing from the environment, collect_runs()).
-        manager: CallbackManager | AsyncCallbackManager = (
-            get_async_callback_manager_for_config(lc)
-            if is_async
-            else get_callback_manager_for_config(lc)
-        )
-        # A CallbackBridge is runnables' own (this chain runs inside a LangChainStep of
-        # an enclosing runnables call, whose tracers it inherits): not reported twice.
-        if any(not isinstance(h, CallbackBridge) for h in manager.handlers):
-            out["callbacks"] = [LangChainCallbacks(manager)]
-        return cast(RunnableConfig, out)
+        return runnables_config(config, is_async=is_async)
 
     def _bound(self, kwargs: dict[str, Any]) -> Runnable[Any, Any]:
         return self.chain.bind(**kwargs) if kwargs else self.chain
@@ -206,6 +190,31 @@ class LangChainAdapter(LCRunnable[Any, Any]):
                 yield to_langchain(chunk)
         finally:
             await agen.aclose()  # type: ignore[attr-defined]
+
+
+def runnables_config(config: LCConfig | None, *, is_async: bool) -> RunnableConfig:
+    """The runnables config for a langchain-core config (its callbacks bridged)."""
+    lc = ensure_config(config)
+    out: dict[str, Any] = {}
+    for key in _SAME_KEYS:
+        value = lc.get(key)
+        if value is not None:
+            out[key] = value
+    configurable = lc.get("configurable")
+    if configurable:
+        out["configurable"] = configurable
+    # Built for every call, as each langchain-core step does: handlers also come from
+    # outside the config (LangSmith tracing from the environment, collect_runs()).
+    manager: CallbackManager | AsyncCallbackManager = (
+        get_async_callback_manager_for_config(lc)
+        if is_async
+        else get_callback_manager_for_config(lc)
+    )
+    # A CallbackBridge is runnables' own (this chain runs inside a LangChainStep of
+    # an enclosing runnables call, whose tracers it inherits): not reported twice.
+    if any(not isinstance(h, CallbackBridge) for h in manager.handlers):
+        out["callbacks"] = [LangChainCallbacks(manager)]
+    return cast(RunnableConfig, out)
 
 
 async def _from_langchain_stream(inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:

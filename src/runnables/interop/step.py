@@ -23,6 +23,7 @@ What the wrapper guarantees:
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
@@ -73,6 +74,10 @@ def wrap_langchain(thing: LCRunnable[Any, Any]) -> Runnable[Any, Any]:
 
     if isinstance(thing, LangChainAdapter):
         return thing.chain
+    # The class is looked up, not imported: its module imports runnables' tools.
+    tool_module = sys.modules.get("runnables.interop.tool")
+    if tool_module is not None and isinstance(thing, tool_module.LangChainTool):
+        return thing.tool  # type: ignore[no-any-return]
     return LangChainStep(thing)
 
 
