@@ -190,3 +190,35 @@ async def test_custom_events_reach_langchain_handlers_with_the_step_run_id() -> 
     chain = RunnableLambda(step, name="step") | RunnableLambda(lambda x: x * 2)
     assert await chain.ainvoke(1, {"callbacks": [handler]}) == 4
     assert handler.seen == [("progress", {"x": 1}, handler.starts["step"])]
+
+
+async def test_a_langchain_chat_model_step_is_a_chat_model_run_with_its_messages() -> None:
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage as LCAIMessage
+
+    from runnables import RunnableLambda
+
+    model = GenericFakeChatModel(messages=iter([LCAIMessage("hello big world")]))
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "{q}")])
+        | model
+        | RunnableLambda(lambda m: m.content)
+    )
+    seen: list[Any] = []
+
+    class Handler(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+            seen.append(("start", [m.content for m in messages[0]], kw["metadata"]))
+
+        def on_llm_new_token(self, token: str, **kw: Any) -> None:
+            seen.append(("token", token))
+
+        def on_llm_end(self, response: Any, **kw: Any) -> None:
+            seen.append(("end", response.generations[0][0].message.content))
+
+    chunks = [c async for c in chain.astream({"q": "hi"}, {"callbacks": [Handler()]})]
+    assert "".join(chunks) == "hello big world"
+    assert seen[0][:2] == ("start", ["hi"])
+    assert seen[0][2]["ls_model_type"] == "chat"
+    assert "".join(e[1] for e in seen if e[0] == "token") == "hello big world"
+    assert seen[-1] == ("end", "hello big world")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -102,6 +102,19 @@ class LangChainStep(Runnable[Any, Any]):
         # A langchain-core step with its own streaming transform (a chain, a parser)
         # gets its input as a stream; others get it whole, as langchain-core does.
         self._streams_input = type(runnable).atransform is not LCRunnable.atransform
+        if self._run_type == "chat_model":
+            # Traced, its run starts once its input is whole and holds its messages and
+            # ls_* metadata, as langchain-core's (and runnables') chat-model runs do.
+            self._chat_run_start = self._langchain_chat_run_start
+
+    #: Set on instances wrapping a chat model (read by the tracing code).
+    _chat_run_start: Callable[[Any], tuple[Any, dict[str, Any], dict[str, Any]]] | None = None
+
+    def _langchain_chat_run_start(self, input: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        model: Any = self.runnable
+        messages = model._convert_input(to_langchain(input)).to_messages()
+        get_params = getattr(model, "_get_ls_params_with_defaults", model._get_ls_params)
+        return input, {"messages": [from_langchain(messages)]}, dict(get_params())
 
     def _needs_loop(self) -> bool:
         return True
