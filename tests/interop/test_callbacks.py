@@ -222,3 +222,27 @@ async def test_a_langchain_chat_model_step_is_a_chat_model_run_with_its_messages
     assert seen[0][2]["ls_model_type"] == "chat"
     assert "".join(e[1] for e in seen if e[0] == "token") == "hello big world"
     assert seen[-1] == ("end", "hello big world")
+
+
+def test_a_langchain_tracer_in_the_config_records_the_run_tree() -> None:
+    from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
+
+    collector = RunCollectorCallbackHandler()
+    assert _chain().invoke({"q": "x"}, {"callbacks": [collector]}) == "ab"
+    (root,) = collector.traced_runs
+    assert (root.name, root.run_type, root.outputs) == (
+        "RunnableSequence",
+        "chain",
+        {"output": "ab"},
+    )
+    assert [(r.name, r.run_type) for r in root.child_runs] == [
+        ("ChatPromptTemplate", "prompt"),
+        ("FakeListChatModel", "llm"),
+        ("StrOutputParser", "parser"),
+    ]
+    model_run = root.child_runs[1]
+    # langchain-core's base tracers record a chat model's start as a prompt (their own
+    # fallback from on_chat_model_start), as for an all-langchain-core chain.
+    assert model_run.inputs == {"prompts": ["Human: x"]}
+    assert model_run.outputs is not None
+    assert model_run.outputs["generations"][0][0]["text"] == "ab"
