@@ -246,3 +246,21 @@ def test_a_langchain_tracer_in_the_config_records_the_run_tree() -> None:
     assert model_run.inputs == {"prompts": ["Human: x"]}
     assert model_run.outputs is not None
     assert model_run.outputs["generations"][0][0]["text"] == "ab"
+
+
+async def test_a_bound_langchain_chat_model_step_is_a_chat_model_run_in_events() -> None:
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage as LCAIMessage
+
+    from runnables import RunnableLambda
+
+    # bind(), as bind_tools() does: langchain-core reports the model's run, not a chain.
+    model = GenericFakeChatModel(messages=iter([LCAIMessage("hi there")])).bind(stop=["zz"])
+    chain = RunnableLambda(lambda x: x) | model
+    events = [e async for e in chain.astream_events("q", version="v2")]
+    start = next(e for e in events if e["name"] == "GenericFakeChatModel")
+    assert start["event"] == "on_chat_model_start"
+    assert start["metadata"]["ls_stop"] == ["zz"]
+    assert [m.content for m in start["data"]["input"]["messages"][0]] == ["q"]
+    tokens = [e["data"]["chunk"].content for e in events if e["event"] == "on_chat_model_stream"]
+    assert "".join(tokens) == "hi there"

@@ -43,9 +43,24 @@ __all__ = ["CallbackBridge", "LangChainStep", "wrap_langchain"]
 _STREAMED_INPUT = {"input": ""}
 
 
+def _unbound(runnable: LCRunnable[Any, Any]) -> tuple[LCRunnable[Any, Any], dict[str, Any]]:
+    """The object inside langchain-core bindings (``bind_tools``, ``bind``,
+    ``with_config``) and the call arguments they bind, innermost last."""
+    from langchain_core.runnables.base import RunnableBindingBase
+
+    kwargs: dict[str, Any] = {}
+    while isinstance(runnable, RunnableBindingBase):
+        kwargs = {**runnable.kwargs, **kwargs}
+        runnable = runnable.bound
+    return runnable, kwargs
+
+
 def _run_type_of(runnable: LCRunnable[Any, Any]) -> str:
-    """The run type langchain-core's own events give this object's run."""
+    """The run type langchain-core's own events give this object's run (a binding
+    runs no run of its own: its model's is the one reported)."""
     from langchain_core.language_models import BaseChatModel, BaseLLM
+
+    runnable = _unbound(runnable)[0]
     from langchain_core.output_parsers import BaseOutputParser
     from langchain_core.prompts import BasePromptTemplate
     from langchain_core.retrievers import BaseRetriever
@@ -111,10 +126,11 @@ class LangChainStep(Runnable[Any, Any]):
     _chat_run_start: Callable[[Any], tuple[Any, dict[str, Any], dict[str, Any]]] | None = None
 
     def _langchain_chat_run_start(self, input: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-        model: Any = self.runnable
+        model: Any
+        model, kwargs = _unbound(self.runnable)
         messages = model._convert_input(to_langchain(input)).to_messages()
         get_params = getattr(model, "_get_ls_params_with_defaults", model._get_ls_params)
-        return input, {"messages": [from_langchain(messages)]}, dict(get_params())
+        return input, {"messages": [from_langchain(messages)]}, dict(get_params(**kwargs))
 
     def _needs_loop(self) -> bool:
         return True
