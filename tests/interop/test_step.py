@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from langchain_core.documents import Document
+from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import (
     ParrotFakeChatModel as LCParrot,
@@ -31,6 +31,7 @@ from runnables import (
     RunnablePassthrough,
 )
 from runnables.core.base import coerce_to_runnable
+from runnables.documents import Document
 from runnables.interop.step import LangChainStep
 from runnables.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from runnables.models.fake import FunctionChatModel, ParrotFakeChatModel
@@ -48,7 +49,9 @@ TEMPLATE = "Context:\n{context}\n\nQuestion: {question}"
 
 def _retriever() -> Any:
     store = InMemoryVectorStore(DeterministicFakeEmbedding(size=16))
-    store.add_documents([Document(page_content=t, metadata={"i": i}) for i, t in enumerate(TEXTS)])
+    store.add_documents(
+        [LCDocument(page_content=t, metadata={"i": i}) for i, t in enumerate(TEXTS)]
+    )
     return store.as_retriever(search_kwargs={"k": 2})
 
 
@@ -358,7 +361,9 @@ async def test_retriever_tool_and_langgraph_graph_as_steps() -> None:
 
     retrieve = RunnableLambda(str.strip) | _retriever()
     docs = await retrieve.ainvoke(" Paris? ")
-    assert len(docs) == 2 and all(isinstance(d, Document) for d in docs)
+    # A langchain-core retriever's documents come out as runnables' own, ids kept.
+    assert len(docs) == 2 and all(type(d) is Document for d in docs)
+    assert all(d.id for d in docs) and {d.metadata["i"] for d in docs} <= {0, 1, 2, 3}
     events = [e async for e in retrieve.astream_events(" Paris? ")]
     kinds = [e["event"] for e in events]
     assert "on_retriever_start" in kinds and "on_retriever_end" in kinds

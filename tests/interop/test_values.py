@@ -6,9 +6,10 @@ from typing import Any
 
 import langchain_core.messages as lc
 import pytest
-from langchain_core.documents import Document
+from langchain_core.documents import Document as LCDocument
 from langchain_core.prompt_values import ChatPromptValue as LCChatPromptValue
 
+from runnables.documents import Document
 from runnables.interop import from_langchain, to_langchain
 from runnables.messages import (
     AIMessage,
@@ -99,7 +100,21 @@ def test_prompt_values_generations_and_containers_convert() -> None:
     assert from_langchain(to_langchain(nested)) == nested
 
 
-def test_documents_pass_through_unchanged() -> None:
-    doc = Document(page_content="p", metadata={"k": 1})
-    assert from_langchain(doc) is doc
-    assert to_langchain([doc])[0] is doc
+def test_documents_convert_both_ways_with_every_field() -> None:
+    lc_doc = LCDocument(page_content="p", metadata={"k": [1, 2]}, id="d1")
+    doc = from_langchain(lc_doc)
+    assert type(doc) is Document
+    assert (doc.page_content, doc.metadata, doc.id) == ("p", {"k": [1, 2]}, "d1")
+    back = to_langchain(doc)
+    assert type(back) is LCDocument
+    assert back == lc_doc
+
+
+def test_documents_convert_inside_lists_and_dicts_as_retrievers_return_them() -> None:
+    docs = [Document("a", metadata={"s": 1}), Document("b", id="2")]
+    nested = {"context": docs, "question": "q", "pair": (docs[0],)}
+    lc_nested = to_langchain(nested)
+    assert all(type(d) is LCDocument for d in lc_nested["context"])
+    assert type(lc_nested["pair"][0]) is LCDocument
+    assert [d.id for d in lc_nested["context"]] == [None, "2"]
+    assert from_langchain(lc_nested) == nested

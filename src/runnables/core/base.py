@@ -665,10 +665,23 @@ class Runnable(Generic[Input, Output]):
 
         Each listener receives a :class:`~runnables.core.tracing.Run` (and the config if
         it takes a second argument); async listeners are awaited.
+
+        Listeners that are methods of a langchain-core object (langchain-core's
+        ``RunnableWithMessageHistory`` wrapping a runnables chain calls this) read
+        langchain-core run records and configs, and their caller runs the result only if
+        it is a langchain-core runnable: they get langchain-core's own ``with_listeners``
+        on :meth:`as_langchain`, whose result is a langchain-core runnable.
         """
         from runnables.core.binding import RunnableBinding
         from runnables.core.tracing import ListenerTracer
 
+        if _langchain_owned(on_start, on_end, on_error):
+            return cast(
+                "RunnableBinding[Input, Output]",
+                self.as_langchain().with_listeners(
+                    on_start=on_start, on_end=on_end, on_error=on_error
+                ),
+            )
         return RunnableBinding(bound=self, listeners=ListenerTracer(on_start, on_end, on_error))
 
     def with_alisteners(
@@ -679,6 +692,14 @@ class Runnable(Generic[Input, Output]):
         on_error: Callable[..., Awaitable[Any]] | None = None,
     ) -> RunnableBinding[Input, Output]:
         """``with_listeners`` for async listener functions (they are awaited)."""
+        if _langchain_owned(on_start, on_end, on_error):
+            # As in with_listeners: langchain-core's listeners, langchain-core's binding.
+            return cast(
+                "RunnableBinding[Input, Output]",
+                self.as_langchain().with_alisteners(
+                    on_start=on_start, on_end=on_end, on_error=on_error
+                ),
+            )
         return self.with_listeners(on_start=on_start, on_end=on_end, on_error=on_error)
 
     def as_tool(
@@ -958,6 +979,29 @@ async def run_leaf(
 # ---------------------------------------------------------------------- coercion
 
 
+def _langchain_owned(*listeners: Callable[..., Any] | None) -> bool:
+    """Whether one of ``listeners`` is a method of a langchain-core object."""
+    for fn in listeners:
+        owner = getattr(fn, "__self__", None)
+        if owner is not None and type(owner).__module__.startswith("langchain_core."):
+            return True
+    return False
+
+
+def langchain_step(thing: Any) -> Runnable[Any, Any] | None:
+    """The runnables step for a langchain-core runnable (chat model, retriever, tool,
+    LangGraph graph, chain), or ``None`` if ``thing`` is not one.
+
+    Looked up in sys.modules, so the core never imports langchain-core itself.
+    """
+    lc = sys.modules.get("langchain_core.runnables.base")
+    if lc is not None and isinstance(thing, lc.Runnable):
+        from runnables.interop.step import wrap_langchain
+
+        return wrap_langchain(thing)
+    return None
+
+
 def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     """Turn a runnable, a function, a generator function or a dict into a runnable.
 
@@ -965,13 +1009,9 @@ def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     """
     if isinstance(thing, Runnable):
         return thing
-    # A langchain-core runnable (chat model, retriever, tool, LangGraph graph, chain).
-    # Looked up in sys.modules, so the core never imports langchain-core itself.
-    lc = sys.modules.get("langchain_core.runnables.base")
-    if lc is not None and isinstance(thing, lc.Runnable):
-        from runnables.interop.step import wrap_langchain
-
-        return wrap_langchain(thing)
+    step = langchain_step(thing)
+    if step is not None:
+        return step
     if is_async_generator_function(thing) or is_generator_function(thing):
         from runnables.core.function import RunnableGenerator
 

@@ -19,7 +19,15 @@ import typing
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from runnables.core.base import Input, Output, Runnable, call, call_transform, coerce_to_runnable
+from runnables.core.base import (
+    Input,
+    Output,
+    Runnable,
+    call,
+    call_transform,
+    coerce_to_runnable,
+    langchain_step,
+)
 from runnables.core.config import Context
 from runnables.errors import ConfigError
 
@@ -581,6 +589,11 @@ def _annotation_of(default: Runnable[Any, Any], attr: str, current: Any) -> Any:
 # ---------------------------------------------------------------------- alternatives
 
 
+def _langchain_or(thing: Any) -> Any:
+    step = langchain_step(thing)
+    return thing if step is None else step
+
+
 class RunnableConfigurableAlternatives(Runnable[Input, Output]):
     """Run ``default`` or one of ``alternatives``, chosen per call by
     ``config['configurable'][which.id]`` (``default_key`` names the default).
@@ -622,6 +635,11 @@ class RunnableConfigurableAlternatives(Runnable[Input, Output]):
                 f"The alternative key {default_key!r} is also the default_key; rename the "
                 "alternative or pass another default_key."
             )
+        # A langchain-core runnable is a step, not a factory (some, like tools, are
+        # callable): wrapped once here.
+        alternatives = {
+            k: a if isinstance(a, Runnable) else _langchain_or(a) for k, a in alternatives.items()
+        }
         for key, alt in alternatives.items():
             if not isinstance(alt, Runnable) and not callable(alt):
                 raise ConfigError(

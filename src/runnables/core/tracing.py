@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -589,11 +590,29 @@ class _Guarded:
 
 
 def tracers_for(callbacks: Any, existing: tuple[Tracer, ...]) -> tuple[Tracer, ...]:
-    """The tracers for a config's ``callbacks`` value, added to those already active."""
+    """The tracers for a config's ``callbacks`` value, added to those already active.
+
+    langchain-core handlers (and a langchain-core callback manager) go through the same
+    bridge ``as_langchain()`` uses, so they see chat models as chat-model runs with their
+    tokens, as they would in a langchain-core chain; other handlers get chain runs.
+    """
+    # Looked up in sys.modules: a langchain-core handler exists only if it is loaded.
+    lc = sys.modules.get("langchain_core.callbacks.base")
+    if lc is not None and isinstance(callbacks, lc.BaseCallbackManager):
+        from runnables.interop.adapter import LangChainCallbacks
+
+        return (*existing, LangChainCallbacks(callbacks, from_config=True))
     handlers = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
     own = [h for h in handlers if isinstance(h, Tracer)]
     others = [h for h in handlers if not isinstance(h, Tracer)]
     added: list[Tracer] = own
+    if lc is not None and others:
+        lc_handlers = [h for h in others if isinstance(h, lc.BaseCallbackHandler)]
+        if lc_handlers:
+            from runnables.interop.adapter import langchain_callbacks_for
+
+            others = [h for h in others if not isinstance(h, lc.BaseCallbackHandler)]
+            added.append(langchain_callbacks_for(lc_handlers))
     if others:
         added.append(CallbackTracer(others))
     return (*existing, *added)

@@ -5,9 +5,12 @@
   can stand wherever runnables takes a step; ``coerce_to_runnable`` wraps it in a
   :class:`~runnables.interop.step.LangChainStep` (imported only once such an object is
   passed, so ``import runnables`` never imports langchain-core).
-- runnables chains inside LangChain: :meth:`runnables.Runnable.as_langchain`.
+- runnables chains inside LangChain: :meth:`runnables.Runnable.as_langchain`; a
+  runnables tool as a langchain-core ``BaseTool``: ``tool.as_langchain()``.
+- langchain-core callback handlers in a runnables config see the same runs as through
+  ``as_langchain()`` (chat-model runs with their tokens).
 - :func:`to_langchain` / :func:`from_langchain` convert values (messages and chunks,
-  prompt values, chat generations) losslessly between the two libraries.
+  documents, prompt values, chat generations) losslessly between the two libraries.
 """
 
 from runnables.interop.values import from_langchain, is_langchain_value, to_langchain

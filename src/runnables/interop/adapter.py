@@ -39,7 +39,12 @@ from runnables.interop.step import CallbackBridge
 from runnables.interop.values import from_langchain, to_langchain
 from runnables.messages.base import BaseMessageChunk, message_chunk_to_message
 
-__all__ = ["LangChainAdapter", "LangChainCallbacks"]
+__all__ = [
+    "LangChainAdapter",
+    "LangChainCallbacks",
+    "langchain_callbacks_for",
+    "runnables_config",
+]
 
 #: The config keys that mean the same in both libraries and are copied as they are.
 _SAME_KEYS = ("tags", "metadata", "run_name", "run_id", "max_concurrency", "recursion_limit")
@@ -93,28 +98,7 @@ class LangChainAdapter(LCRunnable[Any, Any]):
     # ------------------------------------------------------------------ config
 
     def _config(self, config: LCConfig | None, *, is_async: bool) -> RunnableConfig:
-        """The runnables config for a langchain-core config."""
-        lc = ensure_config(config)
-        out: dict[str, Any] = {}
-        for key in _SAME_KEYS:
-            value = lc.get(key)
-            if value is not None:
-                out[key] = value
-        configurable = lc.get("configurable")
-        if configurable:
-            out["configurable"] = configurable
-        # Built for every call, as each langchain-core step does: handlers also come from
-        # outside the config (LangSmith tracing from the environment, collect_runs()).
-        manager: CallbackManager | AsyncCallbackManager = (
-            get_async_callback_manager_for_config(lc)
-            if is_async
-            else get_callback_manager_for_config(lc)
-        )
-        # A CallbackBridge is runnables' own (this chain runs inside a LangChainStep of
-        # an enclosing runnables call, whose tracers it inherits): not reported twice.
-        if any(not isinstance(h, CallbackBridge) for h in manager.handlers):
-            out["callbacks"] = [LangChainCallbacks(manager)]
-        return cast(RunnableConfig, out)
+        return runnables_config(config, is_async=is_async)
 
     def _bound(self, kwargs: dict[str, Any]) -> Runnable[Any, Any]:
         return self.chain.bind(**kwargs) if kwargs else self.chain
@@ -208,6 +192,31 @@ class LangChainAdapter(LCRunnable[Any, Any]):
             await agen.aclose()  # type: ignore[attr-defined]
 
 
+def runnables_config(config: LCConfig | None, *, is_async: bool) -> RunnableConfig:
+    """The runnables config for a langchain-core config (its callbacks bridged)."""
+    lc = ensure_config(config)
+    out: dict[str, Any] = {}
+    for key in _SAME_KEYS:
+        value = lc.get(key)
+        if value is not None:
+            out[key] = value
+    configurable = lc.get("configurable")
+    if configurable:
+        out["configurable"] = configurable
+    # Built for every call, as each langchain-core step does: handlers also come from
+    # outside the config (LangSmith tracing from the environment, collect_runs()).
+    manager: CallbackManager | AsyncCallbackManager = (
+        get_async_callback_manager_for_config(lc)
+        if is_async
+        else get_callback_manager_for_config(lc)
+    )
+    # A CallbackBridge is runnables' own (this chain runs inside a LangChainStep of
+    # an enclosing runnables call, whose tracers it inherits): not reported twice.
+    if any(not isinstance(h, CallbackBridge) for h in manager.handlers):
+        out["callbacks"] = [LangChainCallbacks(manager)]
+    return cast(RunnableConfig, out)
+
+
 async def _from_langchain_stream(inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
     async for chunk in inputs:
         yield from_langchain(chunk)
@@ -225,8 +234,14 @@ class LangChainCallbacks(Tracer):
     the traced step awaits in order before going on.
     """
 
-    def __init__(self, manager: CallbackManager | AsyncCallbackManager) -> None:
+    def __init__(
+        self, manager: CallbackManager | AsyncCallbackManager, *, from_config: bool = False
+    ) -> None:
         self.manager = manager
+        # Handlers given in a runnables config (not through as_langchain()): no
+        # langchain-core caller put the config's metadata into the manager, so each run
+        # reports its own (which holds the config's), as langchain-core's runs do.
+        self.from_config = from_config
         self.is_async = isinstance(manager, AsyncCallbackManager)
         self.pending: list[Awaitable[Any]] | None = [] if self.is_async else None
         self.run_managers: dict[UUID, Any] = {}
@@ -249,7 +264,10 @@ class LangChainCallbacks(Tracer):
         if own_tags:
             manager = manager.copy()
             manager.add_tags(own_tags, inherit=False)
-        ls_params = {k: v for k, v in run.metadata.items() if k.startswith("ls_")}
+        if self.from_config:
+            ls_params = run.metadata
+        else:
+            ls_params = {k: v for k, v in run.metadata.items() if k.startswith("ls_")}
         if ls_params:
             manager = manager.copy()
             manager.add_metadata(ls_params, inherit=False)
@@ -341,6 +359,13 @@ class LangChainCallbacks(Tracer):
             extra = {} if run.input is _MISSING else {"inputs": to_langchain(run.input)}
             self._do(None, rm.on_chain_end(to_langchain(output), **extra))
 
+    def on_custom_event(self, name: str, data: Any, run: Run) -> None:
+        # As langchain-core's dispatch_custom_event: the step's child manager, with the
+        # step's run id.
+        rm = self.run_managers.get(run.id)
+        manager = self.manager if rm is None else rm.get_child()
+        self._do(None, manager.on_custom_event(name, data, run_id=run.id))
+
     def on_error(self, run: Run) -> None:
         rm = self.run_managers.pop(run.id, None)
         if rm is None or run.exception is None:
@@ -353,6 +378,23 @@ class LangChainCallbacks(Tracer):
             "retriever": "on_retriever_error",
         }.get(kind, "on_chain_error")
         self._do(None, getattr(rm, method)(run.exception))
+
+
+def langchain_callbacks_for(handlers: list[Any]) -> LangChainCallbacks:
+    """The tracer for langchain-core handlers given in a runnables config's ``callbacks``.
+
+    A sync manager when every handler is sync, so they are called inline in run order as
+    any other handler is; an async one as soon as one handler is async (its coroutines
+    are awaited by the traced step, as the other async handlers' are).
+    """
+    from langchain_core.callbacks import AsyncCallbackHandler
+
+    manager: CallbackManager | AsyncCallbackManager
+    if any(isinstance(h, AsyncCallbackHandler) for h in handlers):
+        manager = AsyncCallbackManager(handlers=handlers, inheritable_handlers=handlers)
+    else:
+        manager = CallbackManager(handlers=handlers, inheritable_handlers=handlers)
+    return LangChainCallbacks(manager, from_config=True)
 
 
 def _run_messages(run: Run) -> Sequence[Any]:

@@ -23,7 +23,8 @@ What the wrapper guarantees:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -42,9 +43,24 @@ __all__ = ["CallbackBridge", "LangChainStep", "wrap_langchain"]
 _STREAMED_INPUT = {"input": ""}
 
 
+def _unbound(runnable: LCRunnable[Any, Any]) -> tuple[LCRunnable[Any, Any], dict[str, Any]]:
+    """The object inside langchain-core bindings (``bind_tools``, ``bind``,
+    ``with_config``) and the call arguments they bind, innermost last."""
+    from langchain_core.runnables.base import RunnableBindingBase
+
+    kwargs: dict[str, Any] = {}
+    while isinstance(runnable, RunnableBindingBase):
+        kwargs = {**runnable.kwargs, **kwargs}
+        runnable = runnable.bound
+    return runnable, kwargs
+
+
 def _run_type_of(runnable: LCRunnable[Any, Any]) -> str:
-    """The run type langchain-core's own events give this object's run."""
+    """The run type langchain-core's own events give this object's run (a binding
+    runs no run of its own: its model's is the one reported)."""
     from langchain_core.language_models import BaseChatModel, BaseLLM
+
+    runnable = _unbound(runnable)[0]
     from langchain_core.output_parsers import BaseOutputParser
     from langchain_core.prompts import BasePromptTemplate
     from langchain_core.retrievers import BaseRetriever
@@ -73,6 +89,10 @@ def wrap_langchain(thing: LCRunnable[Any, Any]) -> Runnable[Any, Any]:
 
     if isinstance(thing, LangChainAdapter):
         return thing.chain
+    # The class is looked up, not imported: its module imports runnables' tools.
+    tool_module = sys.modules.get("runnables.interop.tool")
+    if tool_module is not None and isinstance(thing, tool_module.LangChainTool):
+        return thing.tool  # type: ignore[no-any-return]
     return LangChainStep(thing)
 
 
@@ -97,9 +117,32 @@ class LangChainStep(Runnable[Any, Any]):
         # A langchain-core step with its own streaming transform (a chain, a parser)
         # gets its input as a stream; others get it whole, as langchain-core does.
         self._streams_input = type(runnable).atransform is not LCRunnable.atransform
+        if self._run_type == "chat_model":
+            # Traced, its run starts once its input is whole and holds its messages and
+            # ls_* metadata, as langchain-core's (and runnables') chat-model runs do.
+            self._chat_run_start = self._langchain_chat_run_start
+
+    #: Set on instances wrapping a chat model (read by the tracing code).
+    _chat_run_start: Callable[[Any], tuple[Any, dict[str, Any], dict[str, Any]]] | None = None
+
+    def _langchain_chat_run_start(self, input: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        model: Any
+        model, kwargs = _unbound(self.runnable)
+        messages = model._convert_input(to_langchain(input)).to_messages()
+        get_params = getattr(model, "_get_ls_params_with_defaults", model._get_ls_params)
+        return input, {"messages": [from_langchain(messages)]}, dict(get_params(**kwargs))
 
     def _needs_loop(self) -> bool:
         return True
+
+    # The types langchain-core knows for the object (a prompt's variables, a tool's
+    # arguments, a model's message input), so a chain starting or ending with it
+    # reports them.
+    def _input_type_hint(self) -> Any:
+        return _known_type(self.runnable.get_input_schema(), self.runnable.InputType)
+
+    def _output_type_hint(self) -> Any:
+        return _known_type(self.runnable.get_output_schema(), self.runnable.OutputType)
 
     def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Any, Any]:
         return LangChainStep(self.runnable.bind(**kwargs))
@@ -194,6 +237,15 @@ class LangChainStep(Runnable[Any, Any]):
                     running.remove(name)
                 if limiter is not None:
                     limiter.release()
+
+
+def _known_type(schema: Any, declared: Any) -> Any:
+    """langchain-core's schema model when it describes a dict field by field (its
+    ``InputType`` for a prompt is only ``dict``), else its declared type."""
+    fields = getattr(schema, "model_fields", None)
+    if isinstance(fields, dict) and fields and "root" not in fields:
+        return schema
+    return declared
 
 
 async def _to_langchain_stream(inputs: AsyncIterator[Any]) -> AsyncIterator[Any]:

@@ -3,12 +3,11 @@
 Both libraries have the same message classes with the same fields (content and its
 blocks, ``tool_calls``, ``tool_call_chunks``, ``usage_metadata``, ``id``,
 ``response_metadata``, ``additional_kwargs``, ``name``, ``tool_call_id``, ``artifact``,
-``status``, ``role``, ``chunk_position``), the same prompt values and the same chat
-generations. :func:`to_langchain` and :func:`from_langchain` copy every field across,
-inside lists, tuples and dicts too, and leave any other value as it is.
-
-Documents are passed through unchanged in both directions for now: runnables code reads
-a langchain-core ``Document``'s ``page_content`` and ``metadata`` as it is.
+``status``, ``role``, ``chunk_position``), the same prompt values, the same chat
+generations and the same documents (``page_content``, ``metadata``, ``id``).
+:func:`to_langchain` and :func:`from_langchain` copy every field across, inside lists,
+tuples and dicts too (a retriever's list of documents, a parallel's dict of them), and
+leave any other value as it is.
 
 Only :func:`to_langchain` needs langchain-core installed; :func:`from_langchain` looks
 at a value's class module and never imports it.
@@ -41,8 +40,8 @@ def is_langchain_value(value: Any) -> bool:
 
 
 def from_langchain(value: Any) -> Any:
-    """``value`` with every langchain-core message, prompt value and chat generation in it
-    turned into runnables' own (other values, documents included, are kept as they are).
+    """``value`` with every langchain-core message, prompt value, chat generation and
+    document in it turned into runnables' own (other values are kept as they are).
     """
     cls = type(value)
     if cls is str or cls is int or cls is float or cls is bool or value is None:
@@ -86,6 +85,12 @@ def _chat_generation_from(value: Any) -> Any:
     return ChatGeneration(from_langchain(value.message), value.generation_info)
 
 
+def _document_from(value: Any) -> Any:
+    from runnables.documents import Document
+
+    return Document(value.page_content, metadata=value.metadata, id=value.id)
+
+
 _MESSAGE_CLASSES = (
     "AIMessage",
     "AIMessageChunk",
@@ -106,6 +111,7 @@ _FROM: dict[str, Callable[[Any], Any]] = {
     "ChatPromptValueConcrete": _prompt_value_from,
     "ChatGeneration": _chat_generation_from,
     "ChatGenerationChunk": _chat_generation_from,
+    "Document": _document_from,
 }
 
 
@@ -113,8 +119,8 @@ _FROM: dict[str, Callable[[Any], Any]] = {
 
 
 def to_langchain(value: Any) -> Any:
-    """``value`` with every runnables message, prompt value and chat generation in it
-    turned into langchain-core's (other values are kept as they are).
+    """``value`` with every runnables message, prompt value, chat generation and
+    document in it turned into langchain-core's (other values are kept as they are).
     """
     cls = type(value)
     if cls is str or cls is int or cls is float or cls is bool or value is None:
@@ -156,9 +162,16 @@ def _chat_generation_to(value: Any) -> Any:
     )
 
 
+def _document_to(value: Any) -> Any:
+    from langchain_core.documents import Document
+
+    return Document(page_content=value.page_content, metadata=value.metadata, id=value.id)
+
+
 _TO: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(_MESSAGE_CLASSES, _message_to),
     "StringPromptValue": _prompt_value_to,
     "ChatPromptValue": _prompt_value_to,
     "ChatGeneration": _chat_generation_to,
+    "Document": _document_to,
 }

@@ -602,6 +602,19 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             return self.invoke(call, config)
         return self.invoke(tool_input, config)
 
+    def as_langchain(self) -> Any:
+        """This tool as a langchain-core ``BaseTool`` (for a langchain-core chat model's
+        ``bind_tools``, LangGraph's ``ToolNode``, an agent) that runs this tool; its tool
+        calls return this tool's ``ToolMessage`` as langchain-core's. Needs the
+        ``interop`` extra.
+        """
+        from runnables.interop.values import require_langchain
+
+        require_langchain("BaseTool.as_langchain()")
+        from runnables.interop.tool import LangChainTool
+
+        return LangChainTool.of(self)
+
 
 def _run_config(
     config: RunnableConfig | None,
