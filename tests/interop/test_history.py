@@ -13,16 +13,21 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from runnables import RunnableLambda
 from runnables.core.binding import RunnableBinding
 from runnables.core.tracing import Run
-from runnables.models.fake import FakeListChatModel
+from runnables.models.fake import FunctionChatModel
 from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
+def _answer_by_history_length(messages: list[Any]) -> str:
+    # 1, 3, 5 messages in: the answer tells how much history reached the model.
+    return ["one", "two", "three"][len(messages) // 2]
+
+
 def _with_history(store: dict[str, InMemoryChatMessageHistory]) -> Any:
     chain = ChatPromptTemplate.from_messages(
         [MessagesPlaceholder("history"), ("human", "{question}")]
-    ) | FakeListChatModel(responses=["one", "two", "three"])
+    ) | FunctionChatModel(_answer_by_history_length)
 
     def history(session_id: str) -> InMemoryChatMessageHistory:
         return store.setdefault(session_id, InMemoryChatMessageHistory())
@@ -41,9 +46,6 @@ async def test_wrapping_a_runnables_chain_directly_returns_messages_and_keeps_hi
     assert type(first) is LCAIMessage and first.content == "one"
     second = await with_history.ainvoke({"question": "again"}, config)
     assert type(second) is LCAIMessage and second.content == "two"
-    # The history reached the model: its input grew by the two earlier messages.
-    assert second.usage_metadata is not None and first.usage_metadata is not None
-    assert second.usage_metadata["input_tokens"] == first.usage_metadata["input_tokens"] + 2
     chunks = [c async for c in with_history.astream({"question": "more"}, config)]
     assert all(isinstance(c, LCAIMessageChunk) for c in chunks)
     assert "".join(c.text for c in chunks) == "three"
