@@ -132,8 +132,8 @@ async def run_batch(
     (written as JSONL beside it while running, converted at the end). ``format="openai"``
     reads and writes OpenAI Batch API lines (``custom_id``, ``body``; ``response``,
     ``error``): the chain gets the request's ``messages``. ``rpm``/``tpm`` hold requests
-    (one a row) and tokens in any 60 s window, with a burst of one request and one
-    minute's tokens (see :class:`~runnables.models.ratelimit.RateLimiter`). ``timeout``
+    (one a row) and tokens in any 60 s window, with a burst of one request and five
+    seconds' tokens (see :class:`~runnables.models.ratelimit.RateLimiter`). ``timeout``
     bounds each attempt of a row; ``retries`` retries a failed row. ``order="input"``
     writes records in input order (a slow row then holds the window back). ``progress``
     draws a progress bar on stderr when it is a terminal.
@@ -172,7 +172,13 @@ async def run_batch(
     if records_path.exists():
         done, rows_before, errors_before = journal.scan_output(records_path, key_field, openai)
         mark = (previous or {}).get("watermark")
-        if mark and formats.input_format(in_path) == "jsonl":
+        # The watermark holds only if no line it counted has gone since (the file only
+        # grows, unless cut by hand): otherwise read the input from the start.
+        if (
+            mark
+            and formats.input_format(in_path) == "jsonl"
+            and rows_before >= int(mark.get("lines", rows_before + 1))
+        ):
             start_row, start_offset = int(mark["row"]), int(mark["offset"])
     tokens_before = int((previous or {}).get("tokens", 0)) if done is not None else 0
 
@@ -184,7 +190,13 @@ async def run_batch(
     if rpm is not None or tpm is not None:
         from runnables.models.ratelimit import RateLimiter
 
-        limiter = RateLimiter(requests_per_minute=rpm, tokens_per_minute=tpm)
+        # Five seconds' tokens as the burst, not the limiter's default of a minute's: a
+        # job starts with many rows at once, and any 60 s window must stay near tpm.
+        limiter = RateLimiter(
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+            max_token_bucket=tpm / 12 if tpm is not None else None,
+        )
         step = _RateLimited(step, limiter, count_tokens=tpm is not None)
 
     # Rows read and not yet written, by their index in the stream: at most one window.
@@ -216,8 +228,8 @@ async def run_batch(
         elif last_read:
             first = last_read[0]  # already written: re-read and skipped on resume
         else:
-            return {"row": start_row, "offset": start_offset}
-        return {"row": first.number, "offset": first.offset}
+            return {"row": start_row, "offset": start_offset, "lines": meter.rows}
+        return {"row": first.number, "offset": first.offset, "lines": meter.rows}
 
     meter = Progress(
         total=formats.count_rows(in_path),
