@@ -200,19 +200,20 @@ async def test_run_batch_holds_at_most_one_window_of_rows_and_writes_as_rows_fin
 
 
 async def test_rpm_spaces_requests_within_the_limit_plus_one_burst(tmp_path: Path) -> None:
-    src = write_rows(tmp_path / "in.jsonl", 12)
+    src = write_rows(tmp_path / "in.jsonl", 8)
     starts: list[float] = []
 
     async def step(row: dict[str, Any]) -> int:
         starts.append(time.monotonic())
         return int(row["n"])
 
-    rpm = 1200  # 20 a second
+    rpm = 600  # 10 a second
     await run_batch(RunnableLambda(step), src, tmp_path / "out.jsonl", rpm=rpm)
     starts.sort()
     for i in range(len(starts)):
         for j in range(i, len(starts)):
-            window = starts[j] - starts[i] + 0.02  # the recorded start lags the grant
+            # A recorded start may lag its grant on a busy machine: 50 ms of slack.
+            window = starts[j] - starts[i] + 0.05
             assert j - i + 1 <= window * rpm / 60 + 1
 
 
@@ -240,7 +241,8 @@ async def test_tpm_holds_tokens_within_the_limit_plus_the_documented_burst(
     starts.sort()
     for i in range(len(starts)):
         for j in range(i, len(starts)):
-            window = starts[j] - starts[i] + 0.02  # the recorded start lags the grant
+            # A recorded start may lag its grant on a busy machine: 50 ms of slack.
+            window = starts[j] - starts[i] + 0.05
             assert (j - i + 1) * per_row <= burst + window * rate + per_row
 
 
