@@ -33,6 +33,7 @@ __all__ = [
 #: Suffixes read as each input format.
 INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
+_decode = json.JSONDecoder().decode
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=lambda v: _plain(v))
 
 
@@ -154,7 +155,7 @@ def _jsonl(path: Path, number: int, offset: int) -> Iterator[tuple[int, int, Any
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _decode(line.decode())
             except ValueError as exc:
                 raise ConfigError(
                     f"Row {number + 1} of {str(path)!r} (byte {start}) is not valid JSON "

@@ -23,6 +23,7 @@ from runnables.batch.progress import Progress
 from runnables.core.base import Runnable, call, coerce_to_runnable
 from runnables.core.batch_stream import batch_stream_chunks
 from runnables.core.config import Context, make_context
+from runnables.core.limiter import Limiter
 from runnables.errors import ConfigError, ResumeRefusedError
 
 __all__ = ["BatchResult", "run_batch", "run_batch_sync"]
@@ -242,7 +243,7 @@ async def run_batch(
     journal.write_state(out_path, {**state, **meter.snapshot(), "watermark": watermark()})
 
     ctx = make_context({"max_concurrency": max_concurrency})
-    places = asyncio.Semaphore(max_concurrency)
+    places = Limiter(max_concurrency)
     chunks = batch_stream_chunks(step, source(), ctx, places)
     status = "interrupted"
     attempts = retries + 1

@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterab
 from typing import TYPE_CHECKING, Any
 
 from runnables.core.config import Context
-from runnables.core.limiter import HOLDING
+from runnables.core.limiter import HOLDING, Limiter
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -49,7 +49,7 @@ async def batch_stream_root(
     ctx: Context,
 ) -> AsyncIterator[tuple[int, Any]]:
     """Yield ``(index, output_or_exception)`` as inputs finish; see ``Runnable.abatch_stream``."""
-    places = asyncio.Semaphore(window_of(ctx))
+    places = Limiter(window_of(ctx))
     chunks = batch_stream_chunks(step, inputs, ctx, places)
     try:
         async for chunk in chunks:
@@ -64,13 +64,14 @@ async def batch_stream_chunks(
     step: Runnable[Any, Any],
     inputs: Iterable[Any] | AsyncIterable[Any],
     ctx: Context,
-    places: asyncio.Semaphore,
+    places: Limiter,
 ) -> AsyncGenerator[list[tuple[int, Any]], None]:
     """Yield lists of ``(index, output_or_exception)``: all the results ready at once.
 
     A worker takes one of ``places`` before reading an input; the caller gives it back
     (``places.release()``) for each result it has finished with. The window is
-    ``window_of(ctx)``; ``places`` should start with that many.
+    ``window_of(ctx)``; ``places`` should be a ``Limiter`` of that many (FIFO and O(1) a
+    hand-over, where ``asyncio.Semaphore`` scans its waiters on every release).
     """
     from runnables.core.base import _lend_slot, call, invoke_root
 

@@ -1,0 +1,140 @@
+"""W17: ``runnables batch`` over a file: 1,000,000 rows x 20 ms, max_concurrency 1024.
+
+Each row's step awaits 20 ms, so the ideal wall time is rows x 20 ms / 1024 (19.5 s);
+the job reads the JSONL input, runs the rows through ``abatch_stream``'s window and
+writes one record a row as rows finish. It runs in a child process, so its peak RSS is
+the job's own. Then the output is cut as a crash would leave it (the last 1,000 records
+gone, half a line torn) and the job resumed: *resume start* is the time from starting
+the resumed job to its first row running (fingerprinting the input, reading back a
+million output keys, skipping the rows done). A crash after the job's last state write
+lets resume start reading the input at its watermark; this measures the slower case of
+an output cut by hand, where the input is read from the start.
+
+Hand-written: ``max_concurrency`` asyncio workers sharing the open input file, each
+reading a line, parsing it, awaiting 20 ms and writing its JSON record (no resume, no
+budget, no errors as records): what this machine does at best, to tell the job's own
+cost from a busy machine's. Targets: wall <= 1.15x the ideal, peak RSS <= 100 MB,
+resume start <= 3 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import Result, main
+
+
+def child(input: str, output: str, delay: float, window: int) -> None:
+    """Run the job once (in this process) and print its figures as JSON."""
+    from runnables import RunnableLambda
+    from runnables.batch import run_batch
+
+    first: list[float] = []
+
+    async def step(row: dict[str, Any]) -> int:
+        if not first:
+            first.append(time.perf_counter())
+        await asyncio.sleep(delay)
+        return int(row["n"]) * 2
+
+    start = time.perf_counter()
+    result = asyncio.run(run_batch(RunnableLambda(step), input, output, max_concurrency=window))
+    wall = time.perf_counter() - start
+    figures = {
+        "wall": wall,
+        "first_row": (first[0] - start) if first else None,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": result.rows,
+        "new_rows": result.new_rows,
+    }
+    print(json.dumps(figures))
+
+
+async def hand(input: Path, output: Path, delay: float, window: int) -> float:
+    """The same job written by hand with plain asyncio; returns its wall time."""
+    start = time.perf_counter()
+    with input.open("rb") as src, output.open("w") as out:
+
+        async def worker() -> None:
+            for line in src:
+                row = json.loads(line)
+                await asyncio.sleep(delay)
+                out.write(json.dumps({"id": row["id"], "output": row["n"] * 2}) + "\n")
+
+        await asyncio.gather(*(worker() for _ in range(window)))
+    return time.perf_counter() - start
+
+
+def run_child(input: Path, output: Path, delay: float, window: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(input), str(output), str(delay), str(window)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure(quick: bool) -> Result:
+    rows, delay, window = (20_000, 0.005, 256) if quick else (1_000_000, 0.02, 1024)
+    ideal = rows * delay / window
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
+        with src.open("w") as f:
+            for i in range(rows):
+                f.write(f'{{"id":"r{i}","n":{i}}}\n')
+        hand_wall = asyncio.run(hand(src, Path(tmp) / "hand.jsonl", delay, window))
+        run = run_child(src, out, delay, window)
+        assert run["rows"] == rows == out.read_bytes().count(b"\n")
+        # A crash: the last 1,000 records lost, the first of them left torn.
+        cut = 1_000
+        data = out.read_bytes()
+        keep = len(data)
+        for _ in range(cut + 1):
+            keep = data.rindex(b"\n", 0, keep)
+        torn = data[keep + 1 : data.index(b"\n", keep + 1)]
+        out.write_bytes(data[: keep + 1] + torn[: len(torn) // 2])
+        resumed = run_child(src, out, delay, window)
+        assert resumed["rows"] == rows and resumed["new_rows"] == cut, resumed
+    over_ideal = run["wall"] / ideal
+    passed = over_ideal <= 1.15 and run["peak_rss_mb"] <= 100 and resumed["first_row"] <= 3
+    return Result(
+        id="W17",
+        title=f"batch file job {rows:,} rows x {delay * 1000:.0f} ms, max_concurrency {window}",
+        unit="s",
+        runnables=run["wall"],
+        hand=hand_wall,
+        langchain=None,
+        ratios={
+            "rn/ideal": over_ideal,
+            "rn/hand": run["wall"] / hand_wall,
+            "hand/ideal": hand_wall / ideal,
+        },
+        target="rn/ideal ≤ 1.15x, peak RSS ≤ 100 MB, resume start ≤ 3 s",
+        passed=passed,
+        notes=[
+            f"peak RSS {run['peak_rss_mb']:.0f} MB; resume start {resumed['first_row']:.2f} s",
+            f"one run in a child process; ideal {ideal:.2f} s; resume of {rows:,} lines "
+            f"(1,000 rows to redo) took {resumed['wall']:.2f} s in all, peak RSS "
+            f"{resumed['peak_rss_mb']:.0f} MB",
+        ],
+    )
+
+
+def run(quick: bool) -> list[Result]:
+    return [measure(quick)]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
+    else:
+        main(run)
