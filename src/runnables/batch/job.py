@@ -125,7 +125,8 @@ async def run_batch(
     {"type": ..., "message": ..., "attempts": ...}}``; a failed row is a record and the job
     goes on, until more than ``max_errors`` have failed. The chain gets the whole row, or
     its ``input_field``. Running the same job again resumes it: rows already in the
-    output are skipped, so after any number of crashes every key appears exactly once.
+    output are skipped, so after any number of crashes every key appears exactly once
+    (keys must be unique in the input: a repeated key gets one record per row).
     Resume refuses a changed input file, chain or option unless ``restart`` (which
     starts the output over).
 

@@ -16,13 +16,11 @@ the state is written), so resume can start reading a JSONL input from there.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import inspect
 import json
 import os
 import re
-from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,27 +43,26 @@ def state_path(output: Path) -> Path:
 
 
 class DoneKeys:
-    """The keys already in the output, as a sorted array of 64-bit hashes.
+    """The keys already in the output, as a set of their 64-bit hashes.
 
-    Eight bytes a row instead of a set of strings (a million keys: 8 MB, not ~100 MB).
-    Python's ``hash`` of the key's bytes is a keyed 64-bit SipHash, computed in this
-    process for both sides; the chance that one of a million new keys collides with one
-    of a million done keys is about 5e-8.
+    A hash is about 64 bytes a row in a set, against ~130 for the key strings, and is
+    built four times faster than a sorted array of hashes (8 bytes a row, but a million
+    of them take ~0.9 s to sort, most of the time a resume may take to start). Python's
+    ``hash`` of the key's bytes is a keyed 64-bit SipHash, computed in this process for
+    both sides; the chance that one of a million new keys collides with one of a million
+    done keys is about 5e-8.
     """
 
     __slots__ = ("_hashes",)
 
-    def __init__(self, hashes: array[int]) -> None:
-        self._hashes = array("q", sorted(hashes))
+    def __init__(self, hashes: set[int]) -> None:
+        self._hashes = hashes
 
     def __len__(self) -> int:
         return len(self._hashes)
 
     def __contains__(self, key_bytes: object) -> bool:
-        h = hash(key_bytes)
-        hashes = self._hashes
-        i = bisect.bisect_left(hashes, h)
-        return i < len(hashes) and hashes[i] == h
+        return hash(key_bytes) in self._hashes
 
 
 def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int, int]:
@@ -83,7 +80,7 @@ def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int
         rb"^" + re.escape(prefix) + rb'("(?:[^"\\\n]|\\.)*"|[-0-9a-zA-Z.+]+)(,"error":(?!null))?',
         re.MULTILINE,
     )
-    hashes: array[int] = array("q")
+    hashes: set[int] = set()
     errors = 0
     good_end = 0
     lines_before = 0
@@ -99,14 +96,14 @@ def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int
             count = whole.count(b"\n")
             if len(found) != count:
                 found = _scan_lines(whole, prefix, path, lines_before)
-            hashes.extend([hash(key) for key, _ in found])
+            hashes.update([hash(key) for key, _ in found])
             errors += sum(1 for _, err in found if err)
             good_end += len(whole)
             lines_before += count
     if good_end != path.stat().st_size:
         with path.open("r+b") as f:
             f.truncate(good_end)
-    return DoneKeys(hashes), len(hashes), errors
+    return DoneKeys(hashes), lines_before, errors
 
 
 _BLOCK = 8 << 20
