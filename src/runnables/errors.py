@@ -12,7 +12,8 @@ The hierarchy::
     │   ├── UserError                      a developer mistake: fix the code, not the input
     │   │   ├── InvalidRunnableError       something that cannot be made into a step
     │   │   ├── MissingExtraError          an optional extra is not installed (ImportError too)
-    │   │   └── ConfigError                a bad config key or value
+    │   │   ├── ConfigError                a bad config key or value
+    │   │   └── ResumeRefusedError         a batch job's input, chain or options changed
     │   ├── InvalidInputError              an input a step cannot use (ValueError too)
     │   ├── RecursionLimitError            a step returned runnables nested too deeply
     └── TimeoutError (builtin)
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidRunnableError",
     "MissingExtraError",
+    "ResumeRefusedError",
     "RecursionLimitError",
     "RunnablesError",
     "StepTimeoutError",
@@ -59,6 +61,12 @@ class InvalidRunnableError(UserError, TypeError):
 
 class ConfigError(UserError, ValueError):
     """A config key or value is not valid."""
+
+
+class ResumeRefusedError(UserError):
+    """A batch job cannot resume its output: the input file, the chain or an option that
+    shapes the records changed since it started. Start over with ``--restart``.
+    """
 
 
 class InvalidInputError(RunnablesError, ValueError):

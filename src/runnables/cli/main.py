@@ -8,6 +8,7 @@
     runnables run app.chains:chat '{"topic": "cats"}'
     runnables run app.chains:chat "plain text input" --events
     runnables graph app.chains:chat [--mermaid]
+    runnables batch app.chains:chat rows.jsonl -o out.jsonl   # see runnables.batch.cli
 
 ``module:attr`` names a variable in an importable module (the current folder is
 searched first, as ``uvicorn`` does); ``attr`` may be dotted (``module:obj.chain``).
@@ -576,6 +577,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="module:attr", help="the runnable to draw")
     p.add_argument("--mermaid", action="store_true", help="print Mermaid syntax instead")
     p.set_defaults(handler=graph)
+
+    from runnables.batch.cli import add_batch_parser
+
+    add_batch_parser(commands)
     return parser
 
 

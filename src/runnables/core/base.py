@@ -18,6 +18,7 @@ import asyncio
 import sys
 from collections.abc import (
     AsyncGenerator,
+    AsyncIterable,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -318,6 +319,35 @@ class Runnable(Generic[Input, Output]):
             if lent is not None:
                 await lent.acquire()
                 HOLDING.set(lent)
+
+    def abatch_stream(
+        self,
+        inputs: Iterable[Input] | AsyncIterable[Input],
+        config: RunnableConfig | None = None,
+    ) -> AsyncIterator[tuple[int, Output | Exception]]:
+        """Run on an iterable of any length; yield ``(index, output)`` pairs as inputs finish.
+
+        The batch for inputs that do not fit in memory (a file of millions of rows). Inputs
+        come from a list, a generator or an async generator and are read lazily: at most
+        ``max_concurrency`` run at once under the call's one budget (256 without one), and
+        at most as many finished outputs wait for the consumer, so memory is bounded by the
+        budget whatever the length, and a slow consumer stops the reading (backpressure).
+        ``index`` is the input's position. A failed input yields its exception in place of
+        the output and the rest go on; an error raised by the input iterable itself ends
+        the stream with that error. Closing the stream cancels the inputs still running;
+        the iterable is not closed (it belongs to the caller).
+
+        It is named for the ``abatch`` family it belongs to (``abatch``,
+        ``abatch_as_completed``: many inputs, one budget) with ``_stream`` because its
+        inputs arrive as a stream; not ``astream_batch``, as every ``astream*`` method
+        streams the chunks of *one* output.
+
+        >>> async for i, out in chain.abatch_stream(read_rows(), {"max_concurrency": 64}):
+        ...     write(i, out)
+        """
+        from runnables.core.batch_stream import batch_stream_root
+
+        return batch_stream_root(self, inputs, make_context(config))
 
     def astream(
         self, input: Input, config: RunnableConfig | None = None, **kwargs: Any

@@ -1,0 +1,114 @@
+"""``runnables batch``: run a chain over a file, resumably; ``runnables batch status``.
+
+::
+
+    runnables batch app.chains:summarize rows.jsonl -o out.jsonl --key id --input-field text \\
+        --max-concurrency 64 --rpm 500 --tpm 200000 --timeout 60 --max-errors 100
+    runnables batch status out.jsonl
+
+Running the same command again resumes the job. Exit status: 0 every row ok, 3 some
+rows failed (their error records are in the output), 1 aborted by ``--max-errors``,
+2 a usage error (including a refused resume), 130 stopped by Ctrl-C (resume it by
+running the command again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_batch_parser", "batch"]
+
+
+def add_batch_parser(commands: Any) -> None:
+    """Add the ``batch`` command to the ``runnables`` command's subparsers."""
+    p = commands.add_parser(
+        "batch",
+        help="run a runnable over every row of a file, resumably",
+        description=(
+            "Run a runnable over every row of INPUT (JSONL, CSV or Parquet), writing one "
+            "record a row to OUTPUT as rows finish. Run it again to resume. "
+            "'runnables batch status OUTPUT' shows a job's progress."
+        ),
+    )
+    p.add_argument("target", metavar="module:attr", help="the runnable (or 'status')")
+    p.add_argument("input", metavar="INPUT", help="the input file (for status: the output file)")
+    p.add_argument("-o", "--output", default=None, help="the output file (.jsonl or .parquet)")
+    p.add_argument("--key", default="id", help="the field that identifies a row (default id)")
+    p.add_argument("--input-field", default=None, help="give the chain this field, not the row")
+    p.add_argument("--max-concurrency", type=int, default=64, metavar="N", help="default 64")
+    p.add_argument("--rpm", type=float, default=None, metavar="N", help="requests per minute")
+    p.add_argument("--tpm", type=float, default=None, metavar="N", help="tokens per minute")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds per row")
+    p.add_argument("--retries", type=int, default=0, metavar="N", help="retry a failed row")
+    p.add_argument("--max-errors", type=int, default=None, metavar="N", help="abort past N")
+    p.add_argument("--restart", action="store_true", help="start the output over")
+    p.add_argument("--order", choices=["completion", "input"], default="completion")
+    p.add_argument("--format", choices=["records", "openai"], default="records")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or summary")
+    p.set_defaults(handler=batch)
+
+
+def batch(args: argparse.Namespace) -> int:
+    """The handler of ``runnables batch``."""
+    from runnables.cli.main import CLIError, load_target, require_runnable
+    from runnables.errors import UserError
+
+    if args.target == "status":
+        return status(Path(args.input))
+    if args.output is None:
+        raise CLIError("Name the output file with -o/--output, for example -o out.jsonl.")
+    from runnables.batch.job import run_batch
+
+    runnable = require_runnable(load_target(args.target), args.target)
+    try:
+        result = asyncio.run(
+            run_batch(
+                runnable,
+                args.input,
+                args.output,
+                key=args.key,
+                input_field=args.input_field,
+                max_concurrency=args.max_concurrency,
+                rpm=args.rpm,
+                tpm=args.tpm,
+                timeout=args.timeout,
+                retries=args.retries,
+                max_errors=args.max_errors,
+                restart=args.restart,
+                order=args.order,
+                format=args.format,
+                progress=not args.no_progress,
+            )
+        )
+    except UserError as exc:
+        raise CLIError(str(exc)) from None
+    return result.exit_code
+
+
+def status(output: Path) -> int:
+    """Print the state of the job writing ``output``."""
+    from runnables.batch.journal import read_state, state_path
+    from runnables.cli.main import CLIError
+
+    state = read_state(output)
+    if state is None:
+        raise CLIError(
+            f"No batch job state beside {str(output)!r} ({state_path(output).name!r} is "
+            "missing); name the output file of a batch job."
+        )
+    done, total = state.get("rows_done", 0), state.get("rows_total")
+    age = time.time() - float(state.get("updated_at", time.time()))
+    print(
+        f"{state.get('status')}: {done:,}/{total if total is not None else '?'} rows, "
+        f"{state.get('errors', 0):,} errors, {state.get('tokens', 0):,} tokens, "
+        f"{state.get('rows_per_second', 0):,} rows/s (updated {age:.0f} s ago)"
+    )
+    json.dump(state, sys.stdout, indent=1)
+    print()
+    return 0

@@ -1,0 +1,196 @@
+"""What a batch job keeps on disk to resume: the output itself, and a state file.
+
+The output file is the journal: a row is done exactly when its line is in the file.
+Lines are only ever appended, each written whole, so a crash (even ``kill -9``) can leave
+at most the last line torn; resume cuts it off before appending. Which rows are done is
+read back from the keys of the lines: each line starts with its key, written with the
+same encoder as when it is compared, so the key is read without parsing the rest.
+
+The state file beside the output (``out.jsonl.batch.json``) holds what resume checks
+(fingerprints of the input file and the chain, and the options that shape the records)
+and what other processes watch (rows done, errors, tokens, rate, status). It is replaced
+atomically (write, then ``os.replace``) so a reader never sees half of it. It also keeps
+a *watermark*: every input row before it is in the output (the output is flushed before
+the state is written), so resume can start reading a JSONL input from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from runnables.errors import ConfigError
+
+__all__ = [
+    "DoneKeys",
+    "chain_fingerprint",
+    "read_state",
+    "scan_output",
+    "state_path",
+    "write_state",
+]
+
+
+def state_path(output: Path) -> Path:
+    """Where the state and status of the job writing ``output`` live."""
+    return output.with_name(output.name + ".batch.json")
+
+
+class DoneKeys:
+    """The keys already in the output, as a set of their 64-bit hashes.
+
+    A hash is about 64 bytes a row in a set, against ~130 for the key strings, and is
+    built four times faster than a sorted array of hashes (8 bytes a row, but a million
+    of them take ~0.9 s to sort, most of the time a resume may take to start). Python's
+    ``hash`` of the key's bytes is a keyed 64-bit SipHash, computed in this process for
+    both sides; the chance that one of a million new keys collides with one of a million
+    done keys is about 5e-8.
+    """
+
+    __slots__ = ("_hashes",)
+
+    def __init__(self, hashes: set[int]) -> None:
+        self._hashes = hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __contains__(self, key_bytes: object) -> bool:
+        return hash(key_bytes) in self._hashes
+
+
+def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int, int]:
+    """Read an output file back: the keys done, the rows done and the error records.
+
+    A torn last line (no newline: the process died while writing it) is cut off the file.
+    The file is read in blocks with one regular expression a block (a million lines in
+    about a second); a block it does not fully match is read line by line, which names
+    the first line that is not a record of this job.
+    """
+    prefix = b'{"custom_id":' if openai else b"{" + json.dumps(key_field).encode() + b":"
+    # The key as the job's encoder writes it (a JSON string or scalar), then whether an
+    # error record follows (",\"error\":" and not null, which OpenAI lines use for success).
+    line_re = re.compile(
+        rb"^" + re.escape(prefix) + rb'("(?:[^"\\\n]|\\.)*"|[-0-9a-zA-Z.+]+)(,"error":(?!null))?',
+        re.MULTILINE,
+    )
+    hashes: set[int] = set()
+    errors = 0
+    good_end = 0
+    lines_before = 0
+    with path.open("rb") as f:
+        carry = b""
+        while block := f.read(_BLOCK):
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            whole, carry = data[:cut], data[cut:]
+            if not whole:
+                continue
+            found = line_re.findall(whole)
+            count = whole.count(b"\n")
+            if len(found) != count:
+                found = _scan_lines(whole, prefix, path, lines_before)
+            hashes.update([hash(key) for key, _ in found])
+            errors += sum(1 for _, err in found if err)
+            good_end += len(whole)
+            lines_before += count
+    if good_end != path.stat().st_size:
+        with path.open("r+b") as f:
+            f.truncate(good_end)
+    return DoneKeys(hashes), lines_before, errors
+
+
+_BLOCK = 8 << 20
+
+
+def _scan_lines(
+    whole: bytes, prefix: bytes, path: Path, lines_before: int
+) -> list[tuple[bytes, bytes]]:
+    """The slow path of :func:`scan_output`: each line parsed, the first bad one named."""
+    decoder = json.JSONDecoder()
+    found: list[tuple[bytes, bytes]] = []
+    for number, line in enumerate(whole.splitlines(), start=lines_before + 1):
+        if not line.startswith(prefix):
+            raise ConfigError(
+                f"Line {number} of {str(path)!r} does not start with the key field "
+                f"{prefix.decode()!r}; it was not written by this batch job with these "
+                "options. Use a new output file, or pass --restart to start it over."
+            )
+        text = line.decode()
+        try:
+            _, end = decoder.raw_decode(text, len(prefix))
+        except ValueError:
+            raise ConfigError(
+                f"Line {number} of {str(path)!r} has an unreadable key; the file was "
+                "changed by hand. Pass --restart to start it over."
+            ) from None
+        key_end = end if len(text) == len(line) else len(text[:end].encode())
+        failed = text[end : end + 9] == ',"error":' and text[end + 9 : end + 13] != "null"
+        found.append((line[len(prefix) : key_end], b"1" if failed else b""))
+    return found
+
+
+def chain_fingerprint(chain: Any) -> str:
+    """A hash of a chain's structure and code: resume refuses a chain that changed.
+
+    It covers the chain's ``repr`` (the steps and their parameters) and the bytecode and
+    constants of every function it runs, found through its steps.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(chain).encode())
+    for fn in _functions(chain, set()):
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            digest.update(code.co_code)
+            digest.update(repr(code.co_consts).encode())
+        else:
+            try:
+                digest.update(inspect.getsource(fn).encode())
+            except (OSError, TypeError):
+                digest.update(repr(fn).encode())
+    return digest.hexdigest()
+
+
+def _functions(step: Any, seen: set[int]) -> Iterator[Any]:
+    if id(step) in seen:
+        return
+    seen.add(id(step))
+    for attr in ("func", "afunc"):
+        fn = getattr(step, attr, None)
+        if callable(fn):
+            yield fn
+    children = getattr(step, "_children", None)
+    if callable(children):
+        for child in children():
+            yield from _functions(child, seen)
+
+
+def read_state(output: Path) -> dict[str, Any] | None:
+    """The state file of the job writing ``output``, or None if there is none."""
+    path = state_path(output)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        raise ConfigError(
+            f"The batch state file {str(path)!r} is not valid JSON; it was changed by hand. "
+            "Pass --restart to start the job over."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"The batch state file {str(path)!r} is not a JSON object.")
+    return data
+
+
+def write_state(output: Path, state: dict[str, Any]) -> None:
+    """Replace the state file atomically."""
+    path = state_path(output)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
+    os.replace(tmp, path)

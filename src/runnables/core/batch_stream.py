@@ -1,0 +1,163 @@
+"""``abatch_stream``: a batch over an iterable of any length, in bounded memory.
+
+``abatch`` and ``abatch_as_completed`` take a list and start every input at once (the
+budget then decides which run). That is right for a few thousand inputs and wrong for a
+file of millions: every input, pending coroutine and output sits in memory until the
+end. Here a fixed pool of workers, as many as the budget (the *window*), shares a
+counter of window places: a worker takes a place before it reads the next input, and
+the place comes back only once the consumer has taken that input's result. So at most
+``window`` inputs are read and not yet consumed at any moment, input is read lazily, and
+a slow consumer stops the reading (backpressure) instead of piling results up.
+
+:func:`batch_stream_chunks` is the form the file batch jobs use: it yields every result
+ready at once as one list and leaves giving the places back to its caller, who does so
+only once the results are safely written. That bounds what a crash can lose to one
+window of rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from runnables.core.config import Context
+from runnables.core.limiter import HOLDING, Limiter
+
+if TYPE_CHECKING:
+    from runnables.core.base import Runnable
+
+__all__ = ["DEFAULT_WINDOW", "batch_stream_chunks", "batch_stream_root"]
+
+#: Inputs in flight when the config sets no ``max_concurrency``: memory must be bounded
+#: even then, and this is large enough that an I/O-bound step is not the bottleneck.
+DEFAULT_WINDOW = 256
+
+_DONE = -1  # a worker found the input exhausted
+_FAILED = -2  # reading the input raised; the exception follows
+_END = object()
+
+
+def window_of(ctx: Context) -> int:
+    """How many inputs a streamed batch holds at once under ``ctx``."""
+    return ctx.limiter.limit if ctx.limiter is not None else DEFAULT_WINDOW
+
+
+async def batch_stream_root(
+    step: Runnable[Any, Any],
+    inputs: Iterable[Any] | AsyncIterable[Any],
+    ctx: Context,
+) -> AsyncIterator[tuple[int, Any]]:
+    """Yield ``(index, output_or_exception)`` as inputs finish; see ``Runnable.abatch_stream``."""
+    places = Limiter(window_of(ctx))
+    chunks = batch_stream_chunks(step, inputs, ctx, places)
+    try:
+        async for chunk in chunks:
+            for pair in chunk:
+                places.release()  # the consumer has this one now
+                yield pair
+    finally:
+        await chunks.aclose()
+
+
+async def batch_stream_chunks(
+    step: Runnable[Any, Any],
+    inputs: Iterable[Any] | AsyncIterable[Any],
+    ctx: Context,
+    places: Limiter,
+) -> AsyncGenerator[list[tuple[int, Any]], None]:
+    """Yield lists of ``(index, output_or_exception)``: all the results ready at once.
+
+    A worker takes one of ``places`` before reading an input; the caller gives it back
+    (``places.release()``) for each result it has finished with. The window is
+    ``window_of(ctx)``; ``places`` should be a ``Limiter`` of that many (FIFO and O(1) a
+    hand-over, where ``asyncio.Semaphore`` scans its waiters on every release).
+    """
+    from runnables.core.base import _lend_slot, call, invoke_root
+
+    sync_source: Iterator[Any] | None = None
+    async_source: AsyncIterator[Any] | None = None
+    if isinstance(inputs, AsyncIterable):
+        async_source = aiter(inputs)
+    elif isinstance(inputs, Iterable):
+        sync_source = iter(inputs)
+    else:
+        from runnables.errors import ConfigError
+
+        raise ConfigError(
+            f"abatch_stream needs an iterable or async iterable of inputs, got "
+            f"{type(inputs).__name__} {inputs!r}; pass a list, a generator or an async "
+            "generator."
+        )
+    window = window_of(ctx)
+    # An async generator cannot be advanced by two workers at once.
+    reading = asyncio.Lock() if async_source is not None else None
+    # Unbounded in type, bounded in fact: an entry holds a place until consumed.
+    finished: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+    counter = 0
+    # invoke_root adds the deadline; without one the plain call is enough.
+    run = invoke_root if ctx.deadline is not None else call
+
+    async def next_input() -> tuple[int, Any]:
+        """The next input and its index; index ``_DONE`` once the inputs run out."""
+        nonlocal counter
+        if sync_source is not None:
+            item = next(sync_source, _END)
+        else:
+            assert async_source is not None and reading is not None
+            async with reading:
+                item = await anext(async_source, _END)
+        if item is _END:
+            return _DONE, None
+        index = counter
+        counter += 1
+        return index, item
+
+    async def worker() -> None:
+        while True:
+            await places.acquire()
+            try:
+                index, item = await next_input()
+            except Exception as exc:
+                finished.put_nowait((_FAILED, exc))
+                return
+            if index == _DONE:
+                places.release()
+                finished.put_nowait((_DONE, None))
+                return
+            try:
+                out: Any = await run(step, item, ctx)
+            except Exception as exc:
+                out = exc
+            del item  # not kept alive while the result waits for the consumer
+            finished.put_nowait((index, out))
+
+    # Lend the caller's slot once, before the workers copy HOLDING (see batch_root).
+    lent = _lend_slot(ctx)
+    loop = asyncio.get_running_loop()
+    workers = [loop.create_task(worker()) for _ in range(window)]
+    try:
+        running = window
+        while running:
+            chunk: list[tuple[int, Any]] = []
+            entry = await finished.get()
+            while True:
+                index, out = entry
+                if index >= 0:
+                    chunk.append(entry)
+                elif index == _DONE:
+                    running -= 1
+                else:
+                    raise out
+                if finished.empty():
+                    break
+                entry = finished.get_nowait()
+            if chunk:
+                yield chunk
+    finally:
+        for t in workers:
+            t.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if lent is not None:
+            await lent.acquire()
+            HOLDING.set(lent)

@@ -1,0 +1,50 @@
+"""Reading an output file back for resume: keys, error records, torn and foreign lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runnables.batch.formats import key_text
+from runnables.batch.journal import scan_output
+from runnables.errors import ConfigError
+
+
+def test_scan_output_reads_keys_as_written_and_counts_only_error_records(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    lines = [
+        '{"id":"a\\"b","output":1}',
+        '{"id":"é\\\\","error":{"type":"X","message":"m","attempts":1}}',
+        '{"id":12,"output":{"error":{"nested":"not a record error"}}}',
+    ]
+    out.write_text("\n".join(lines) + "\n")
+    done, rows, errors = scan_output(out, "id", openai=False)
+    assert (rows, errors) == (3, 1)
+    assert key_text('a"b') in done and key_text("é\\") in done and key_text(12) in done
+    assert key_text("12") not in done and key_text("zz") not in done
+
+
+def test_scan_output_cuts_a_torn_last_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b'{"id":"r1","output":1}\n{"id":"r2","outp')
+    done, rows, _ = scan_output(out, "id", openai=False)
+    assert rows == 1 and key_text("r2") not in done
+    assert out.read_bytes() == b'{"id":"r1","output":1}\n'
+
+
+def test_scan_output_counts_openai_error_lines_not_successes(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text(
+        '{"custom_id":"a","error":null,"id":"batch_req_1","response":{}}\n'
+        '{"custom_id":"b","error":{"code":"E","message":"m"},"id":"batch_req_2","response":null}\n'
+    )
+    _, rows, errors = scan_output(out, "custom_id", openai=True)
+    assert (rows, errors) == (2, 1)
+
+
+def test_scan_output_names_a_line_that_is_not_a_record_of_this_job(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id":"r1","output":1}\n{"uid":"r2","output":2}\n')
+    with pytest.raises(ConfigError, match=r"Line 2 of .* does not start with the key field"):
+        scan_output(out, "id", openai=False)
