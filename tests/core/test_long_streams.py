@@ -269,3 +269,25 @@ def test_sync_stream_with_callbacks_through_plain_steps_and_a_generator() -> Non
     chain = RunnableSequence(*plain, RunnableGenerator(_sync_add_one))
     assert list(chain.stream(0, {"callbacks": [handler]})) == [N + 1]
     assert handler.starts == handler.ends == N + 2
+
+
+async def test_a_deadline_stops_a_long_stream_waiting_deep_inside() -> None:
+    from runnables import StepTimeoutError
+
+    closed: list[int] = []
+
+    async def hang(chunks: AsyncIterator[int]) -> AsyncIterator[int]:
+        async for c in chunks:
+            yield c
+        await asyncio.Event().wait()
+        yield -1  # never reached
+
+    steps = _closing_steps(closed, N)
+    steps.insert(N - 10, RunnableGenerator(hang))
+    chain = RunnableSequence(RunnableLambda(_spread), *steps).with_timeout(0.5)
+    got: list[int] = []
+    with pytest.raises(StepTimeoutError):
+        async for c in chain.astream(0):
+            got.append(c)
+    assert got == [0, 10, 20]
+    assert sorted(closed) == list(range(N))
