@@ -81,6 +81,13 @@ async def test_astream_events_through_1000_steps_reports_every_step() -> None:
     assert streamed[-1]["data"]["output"] == N
 
 
+def test_sync_stream_events_through_1000_generator_steps() -> None:
+    chain = _chain(RunnableGenerator(_add_one))
+    events = list(chain.stream_events(0, version="v2"))
+    assert events[-1]["event"] == "on_chain_end"
+    assert events[-1]["data"]["output"] == 3 * N + 30
+
+
 class _Counting:
     """A callback handler counting chain starts and ends."""
 
