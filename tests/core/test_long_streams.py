@@ -298,3 +298,23 @@ async def test_a_deadline_stops_a_long_stream_waiting_deep_inside() -> None:
             got.append(c)
     assert got == [0, 10, 20]
     assert sorted(closed) == list(range(N))
+
+
+def test_sync_stream_of_long_chains_without_sync_generators_stays_inline() -> None:
+    """Only a sync generator pulling its input needs the bridge loop; other long chains
+    are still driven inline (and invoked inline), nested parallel steps included."""
+    from runnables import RunnablePassthrough, RunnablePick
+
+    def letters(x: int) -> Iterator[str]:
+        yield from "abc"
+
+    passthroughs = RunnableSequence(RunnableLambda(letters), *[RunnablePassthrough()] * N)
+    assert not passthroughs._needs_loop()
+    assert list(passthroughs.stream(0)) == ["a", "b", "c"]
+    fan = RunnableParallel(a=RunnablePassthrough(), b=RunnablePassthrough())
+    ends = [RunnablePassthrough()] * (N // 2)
+    chain = RunnableSequence(RunnableLambda(letters), *ends, fan, RunnablePick("a"), *ends)
+    assert not chain._needs_loop()
+    short = RunnableSequence(RunnableLambda(letters), fan, RunnablePick("a"))
+    assert list(chain.stream(0)) == list(short.stream(0))
+    assert chain.invoke(0) == "abc"

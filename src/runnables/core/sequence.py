@@ -94,12 +94,13 @@ class RunnableSequence(Runnable[Input, Output]):
         return self._nl
 
     def _cut_at_pulling(self) -> bool:
-        """Whether this chain streams through ``Segmented`` with a step that pulls its
-        input chunk by chunk (a sync generator): driven inline, without a loop, it would
-        pull the steps before it on its own stack, nesting them all again. Such a chain
-        streams on the bridge loop, where that step runs on a thread of its own."""
+        """Whether this chain streams through ``Segmented`` with a step that may pull
+        its input chunk by chunk from sync code (a sync generator): driven inline,
+        without a loop, it would pull the steps before it on its own stack, nesting them
+        all again. Such a chain streams (and so runs) on the bridge loop, where that
+        step runs on a thread of its own."""
         steps = self.steps  # under tracing each step is pulled on its own
-        return len(steps) > LONG and not all(_gathers(step) for step in steps[1:])
+        return len(steps) > LONG and any(_pulls_in_sync_code(step) for step in steps[1:])
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         return super().get_name(suffix, name=name)
@@ -210,6 +211,15 @@ def _traced_at(
     from runnables.core.tracing import traced_atransform
 
     return traced_atransform(step, stream, ctx, tag=tag)
+
+
+def _pulls_in_sync_code(step: Runnable[Any, Any]) -> bool:
+    """Whether ``step``, or a step inside it, is a sync generator over its input stream."""
+    from runnables.core.function import RunnableGenerator
+
+    if isinstance(step, RunnableGenerator) and step._transform is not None:
+        return True
+    return any(_pulls_in_sync_code(child) for child in step._children())
 
 
 def _gathers(step: Runnable[Any, Any]) -> bool:
