@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
@@ -10,12 +11,20 @@ from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input, has_listeners, note_step
 from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.streams import Segmented
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
 __all__ = ["RunnableSequence"]
+
+#: Streaming nests one generator per stage (a few per step under tracing) on Python's
+#: stack, and a nest is closed only at its outermost generator. A chain of more stages
+#: than this streams through ``Segmented`` instead: each stage pulled by a driver, not
+#: nested, so any length fits the stack and leaving early closes every stage. Chains
+#: of ordinary length stay one nest, as before, and pay nothing for it.
+LONG = 64
 
 
 class RunnableSequence(Runnable[Input, Output]):
@@ -80,9 +89,18 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def _needs_loop(self) -> bool:
         if self._nl_generation != _offload.generation:
-            self._nl = any(step._needs_loop() for step in self.steps)
+            self._nl = any(step._needs_loop() for step in self.steps) or self._cut_at_pulling()
             self._nl_generation = _offload.generation
         return self._nl
+
+    def _cut_at_pulling(self) -> bool:
+        """Whether this chain streams through ``Segmented`` with a step that may pull
+        its input chunk by chunk from sync code (a sync generator): driven inline,
+        without a loop, it would pull the steps before it on its own stack, nesting them
+        all again. Such a chain streams (and so runs) on the bridge loop, where that
+        step runs on a thread of its own."""
+        steps = self.steps  # under tracing each step is pulled on its own
+        return len(steps) > LONG and any(_pulls_in_sync_code(step) for step in steps[1:])
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         return super().get_name(suffix, name=name)
@@ -146,12 +164,20 @@ class RunnableSequence(Runnable[Input, Output]):
         if ctx.tracers or self._traced:
             from runnables.core.tracing import traced_atransform
 
-            for i, step in enumerate(self.steps, 1):
+            steps = self.steps
+            if len(steps) > LONG:
+                parts = [
+                    partial(_traced_at, s, ctx, f"seq:step:{i}") for i, s in enumerate(steps, 1)
+                ]
+                return Segmented(inputs, parts)
+            for i, step in enumerate(steps, 1):
                 stream = traced_atransform(step, stream, ctx, tag=f"seq:step:{i}")
             return stream
         stages = self._stages
         if stages is None:
             stages = self._stages = _stages(self.steps)
+        if len(stages) > LONG:
+            return Segmented(inputs, [partial(_stream_stage, stage, ctx=ctx) for stage in stages])
         for stage in stages:
             if len(stage) == 1:
                 stream = call_transform(stage[0], stream, ctx)
@@ -169,6 +195,31 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def __repr__(self) -> str:
         return " | ".join(repr(s) for s in self.steps)
+
+
+def _stream_stage(
+    stage: tuple[Runnable[Any, Any], ...], stream: AsyncIterator[Any], ctx: Context
+) -> AsyncIterator[Any]:
+    if len(stage) == 1:
+        return call_transform(stage[0], stream, ctx)
+    return _gathered(stage, stream, ctx)
+
+
+def _traced_at(
+    step: Runnable[Any, Any], ctx: Context, tag: str, stream: AsyncIterator[Any]
+) -> AsyncIterator[Any]:
+    from runnables.core.tracing import traced_atransform
+
+    return traced_atransform(step, stream, ctx, tag=tag)
+
+
+def _pulls_in_sync_code(step: Runnable[Any, Any]) -> bool:
+    """Whether ``step``, or a step inside it, is a sync generator over its input stream."""
+    from runnables.core.function import RunnableGenerator
+
+    if isinstance(step, RunnableGenerator) and step._transform is not None:
+        return True
+    return any(_pulls_in_sync_code(child) for child in step._children())
 
 
 def _gathers(step: Runnable[Any, Any]) -> bool:

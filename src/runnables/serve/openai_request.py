@@ -13,6 +13,7 @@ never ignored silently.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -147,6 +148,8 @@ def _check_messages(raw: Any) -> list[BaseMessage]:
                 f"{where}.tool_call_id",
                 "missing_required_parameter",
             )
+        if role == "assistant" and message.get("tool_calls") is not None:
+            _check_tool_calls(message["tool_calls"], f"{where}.tool_calls")
         name = message.get("name")
         if name is not None and not isinstance(name, str):
             raise RequestError(
@@ -158,6 +161,88 @@ def _check_messages(raw: Any) -> list[BaseMessage]:
         return convert_to_messages(raw)
     except (ValueError, TypeError, KeyError) as exc:
         raise RequestError(f"Invalid 'messages': {exc}", "messages") from None
+
+
+def _check_tool_calls(calls: Any, where: str) -> None:
+    """An assistant message's ``tool_calls``, as OpenAI takes them: an array of
+    ``{"id", "type": "function", "function": {"name", "arguments"}}`` whose arguments are
+    the JSON text of an object (read back as the call's arguments)."""
+    if not isinstance(calls, list):
+        raise RequestError(
+            f"Invalid type for '{where}': expected an array of tool calls, got {calls!r}.",
+            where,
+            "invalid_type",
+        )
+    for i, call in enumerate(calls):
+        at = f"{where}[{i}]"
+        if not isinstance(call, dict):
+            raise RequestError(
+                f"Invalid type for '{at}': expected an object with 'id', 'type' and "
+                f"'function', got {call!r}.",
+                at,
+                "invalid_type",
+            )
+        if not isinstance(call.get("id"), str):
+            raise RequestError(
+                f"Invalid type for '{at}.id': expected a string (the id a tool message "
+                f"answers), got {call.get('id')!r}.",
+                f"{at}.id",
+                "invalid_type",
+            )
+        if call.get("type", "function") != "function":
+            raise RequestError(
+                f"Invalid value for '{at}.type': {call['type']!r}; the supported value is "
+                "'function'.",
+                f"{at}.type",
+                "invalid_value",
+            )
+        function = call.get("function")
+        if function is None:
+            raise RequestError(
+                f"Missing required parameter: '{at}.function' (an object with 'name' and "
+                "'arguments').",
+                f"{at}.function",
+                "missing_required_parameter",
+            )
+        if not isinstance(function, dict):
+            raise RequestError(
+                f"Invalid type for '{at}.function': expected an object with 'name' and "
+                f"'arguments', got {function!r}.",
+                f"{at}.function",
+                "invalid_type",
+            )
+        name = function.get("name")
+        if name is None:
+            raise RequestError(
+                f"Missing required parameter: '{at}.function.name' (the name of the tool called).",
+                f"{at}.function.name",
+                "missing_required_parameter",
+            )
+        if not isinstance(name, str):
+            raise RequestError(
+                f"Invalid type for '{at}.function.name': expected a string, got {name!r}.",
+                f"{at}.function.name",
+                "invalid_type",
+            )
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            raise RequestError(
+                f"Invalid type for '{at}.function.arguments': expected a string of JSON text "
+                f"(json.dumps of the arguments), got {arguments!r}.",
+                f"{at}.function.arguments",
+                "invalid_type",
+            )
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise RequestError(
+                f"Invalid value for '{at}.function.arguments': {arguments!r} is not the JSON "
+                "text of an object; send the call's arguments as json.dumps of a JSON object.",
+                f"{at}.function.arguments",
+                "invalid_value",
+            )
 
 
 def _check_stop(value: Any) -> list[str] | None:
