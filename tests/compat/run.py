@@ -33,6 +33,10 @@ from rules import FILES, NOT_APPLICABLE, VERSION  # noqa: E402
 CACHE = REPO / ".cache" / "compat"
 SOURCE = CACHE / f"langchain_core-{VERSION}"
 BASELINE = HERE / "baseline.json"
+#: How many tests the check lets slip below the baseline: a test or two of langchain-core's
+#: suite depend on timing and were seen to flip between runs on a loaded machine (the
+#: measured count varied by one over three runs). A real regression costs more than that.
+FLAKY_MARGIN = 2
 REPORT = REPO / "COMPAT.md"
 TIMEOUT = 120  # seconds per test: a hang fails that test, not the suite
 
@@ -206,8 +210,9 @@ def report(m: dict[str, Any]) -> str:
         "",
         f"langchain-core {VERSION}'s unit tests (from its sdist), with `langchain_core` imports",
         "served by runnables. Produced by `python tests/compat/run.py --write`; CI runs",
-        "`python tests/compat/run.py --check` (in `scripts/check`), which fails when fewer",
-        "tests pass, or a smaller share, than `tests/compat/baseline.json` records.",
+        "`python tests/compat/run.py --check` (in `scripts/check`), which fails when more",
+        f"than {FLAKY_MARGIN} fewer tests pass than `tests/compat/baseline.json` records (a test",
+        "or two depend on timing and flip between runs on a loaded machine).",
         "",
         f"**{m['passed']} of {m['applicable']} applicable tests pass ({rate(m)}%).**",
         "",
@@ -264,10 +269,12 @@ def main() -> None:
         )
     if args.check:
         base = json.loads(BASELINE.read_text())
-        if m["passed"] < base["passed"] or rate(m) < base["rate"]:
+        floor = base["passed"] - FLAKY_MARGIN
+        if m["passed"] < floor or m["passed"] / m["applicable"] < floor / base["applicable"]:
             raise SystemExit(
                 f"Compatibility fell: {m['passed']} tests pass ({rate(m)}%), the committed "
-                f"baseline is {base['passed']} ({base['rate']}%). Fix the regression, or if a "
+                f"baseline is {base['passed']} ({base['rate']}%, {FLAKY_MARGIN} may flip). Fix the "
+                "regression, or if a "
                 "change is intended, rerun with --write and say why in the commit."
             )
 
