@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+from typing import Any
 
 import pytest
 
@@ -160,3 +161,42 @@ async def test_control_token_text_in_user_content_stays_plain_text(model: ChatLo
     # The template's own turns only: its default system turn, the user's, the answer's.
     assert honest.count(im_start) == forged.count(im_start) == 3
     assert len(forged) > len(honest)
+
+
+async def test_a_prompt_that_starts_like_an_earlier_one_reuses_its_cache_and_answers_the_same(
+    model: ChatLocal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = [("system", "You answer briefly."), ("user", "Name three colours.")]
+    engine = model._engine
+    starts: list[int] = []
+    reuse = engine._reuse
+
+    def recorded(loaded: Any, request: Any, tokens: list[int]) -> int:
+        starts.append(reuse(loaded, request, tokens))
+        return starts[-1]
+
+    monkeypatch.setattr(engine, "_reuse", recorded)
+    first = await model.ainvoke(question)
+    second = await model.ainvoke(question)
+    # A fresh engine (its own ChatLocal) evaluates the whole prompt from nothing.
+    alone = ChatLocal(max_tokens=16, temperature=0, max_sequences=1, n_ctx=256, n_threads=1)
+    try:
+        reference = await alone.ainvoke(question)
+    finally:
+        alone._engine.unload()
+
+    assert len(starts) == 2
+    assert starts[1] > 0 and starts[1] >= starts[0]  # the second reused the first's prompt
+    assert first.content == second.content == reference.content  # and no number changed
+    assert _all_sequences_hold_at_most_their_prompt(model)
+
+
+def _all_sequences_hold_at_most_their_prompt(model: ChatLocal) -> bool:
+    engine = model._engine
+    loaded = engine.model
+    assert loaded is not None
+    return all(
+        loaded.lib.llama_memory_seq_pos_max(loaded.memory, seq)
+        == len(engine._kept.get(seq, [])) - 1
+        for seq in range(engine.max_sequences)
+    )

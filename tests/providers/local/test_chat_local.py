@@ -33,7 +33,8 @@ def model() -> ChatLocal:
 
 
 def _all_sequences_free(model: ChatLocal) -> bool:
-    """No sequence runs, every slot is free, and no slot holds KV cache any more."""
+    """No sequence runs, every slot is free, and a slot's KV cache holds at most its last
+    prompt (kept for the next request with the same start), never an answer's tokens."""
     engine = model._engine
     loaded = engine.model
     assert loaded is not None
@@ -44,7 +45,7 @@ def _all_sequences_free(model: ChatLocal) -> bool:
     return (
         engine.running == 0
         and len(engine._free_seqs) == engine.max_sequences
-        and cached == [-1] * engine.max_sequences
+        and cached == [len(engine._kept.get(seq, [])) - 1 for seq in range(engine.max_sequences)]
     )
 
 

@@ -17,8 +17,11 @@ company it keeps. The one-token steps are shared by all running sequences.
 
 Memory: the context holds ``max_sequences`` separate KV streams of ``n_ctx`` tokens
 each (llama.cpp's non-unified cache), so a sequence attends over its own stream only,
-laid out exactly as if it ran alone. A finished or cancelled sequence's stream is
-cleared (``llama_memory_seq_rm``) before the next request takes the slot.
+laid out exactly as if it ran alone. When a sequence ends, its slot drops the answer's
+part of the stream (``llama_memory_seq_rm``) and keeps the prompt's; a new request takes
+the free slot whose kept prompt shares the longest start with its own (a chat's system
+prompt and earlier turns) and evaluates only the rest, as llama-cpp-python's ``Llama``
+does with its one context. After a failure the slot is cleared whole.
 
 The model is loaded with llama.cpp's own loader, not llama-cpp-python's ``Llama``:
 ``Llama(verbose=False)`` silences llama.cpp by swapping the process's file descriptors
@@ -66,6 +69,8 @@ class Request:
         "pending",
         "pos",
         "post",
+        "prefilled",
+        "prompt",
         "prompt_tokens",
         "sampled",
         "sampler",
@@ -90,6 +95,8 @@ class Request:
         self.finished = False
         self.seq = -1
         self.sampler: Any = None
+        self.prompt: list[int] = []
+        self.prefilled = False  # the whole prompt is in this sequence's KV cache
         self.prompt_tokens = 0
         self.pos = 0  # tokens of this sequence in the KV cache
         self.token = -1  # the last sampled token, not yet in the KV cache
@@ -262,6 +269,10 @@ class Engine:
         self._queue: deque[Request] = deque()
         self._active: list[Request] = []
         self._free_seqs = list(range(max_sequences - 1, -1, -1))
+        # A free slot's KV stream still holds its last request's prompt: the next request
+        # that starts with the same tokens (a chat's system prompt and earlier turns)
+        # evaluates only the rest, as llama-cpp-python's Llama does with its one context.
+        self._kept: dict[int, list[int]] = {}
         self._thread: threading.Thread | None = None
         self._unload = False
         self.model: _Model | None = None
@@ -328,6 +339,7 @@ class Engine:
         try:
             if self.model is None:
                 self.model = _Model(self.path, self.n_ctx, self.n_threads, self.max_sequences)
+                self._kept = {}
         except BaseException as exc:
             with self._cond:
                 failed, self._queue = list(self._queue), deque()
@@ -363,7 +375,7 @@ class Engine:
             while True:
                 for request in [r for r in self._active if r.cancelled]:
                     self._active.remove(request)
-                    self._release(model, request)
+                    self._release(model, request, keep=True)
                     request.finished = True
                     request.post(GONE, None)
                 admitted: list[Request] = []
@@ -383,9 +395,16 @@ class Engine:
                     self._thread = None
                     return None
 
-    def _release(self, model: _Model, request: Request) -> None:
-        # Called with the lock held, or for a request no longer in _active.
-        model.lib.llama_memory_seq_rm(model.memory, request.seq, -1, -1)
+    def _release(self, model: _Model, request: Request, *, keep: bool) -> None:
+        # Called with the lock held, or for a request no longer in _active. ``keep``: the
+        # slot keeps the prompt's part of the cache (not after a failure: the cache may
+        # be half written).
+        if keep and request.prefilled:
+            model.lib.llama_memory_seq_rm(model.memory, request.seq, len(request.prompt), -1)
+            self._kept[request.seq] = request.prompt
+        else:
+            model.lib.llama_memory_seq_rm(model.memory, request.seq, -1, -1)
+            self._kept.pop(request.seq, None)
         if request.sampler is not None:
             model.lib.llama_sampler_free(request.sampler)
             request.sampler = None
@@ -396,7 +415,7 @@ class Engine:
             if request in self._active:
                 self._active.remove(request)
             if request.seq >= 0 and request.seq not in self._free_seqs:
-                self._release(model, request)
+                self._release(model, request, keep=kind != ERROR)
             request.finished = True
         request.post(kind, value)
 
@@ -419,7 +438,7 @@ class Engine:
                 for token in tokens:  # the penalties count the prompt's tokens too
                     lib.llama_sampler_accept(request.sampler, token)
             batch = model.batch
-            for start in range(0, len(tokens), model.n_batch):
+            for start in range(self._reuse(model, request, tokens), len(tokens), model.n_batch):
                 chunk = tokens[start : start + model.n_batch]
                 for i, token in enumerate(chunk):
                     self._put(batch, i, token, start + i, request.seq, False)
@@ -427,9 +446,28 @@ class Engine:
                 batch.logits[len(chunk) - 1] = start + len(chunk) == len(tokens)
                 self._decode(model)
             request.pos = len(tokens)
+            request.prompt, request.prefilled = tokens, True
             self._accept(model, request, lib.llama_sampler_sample(request.sampler, model.ctx, -1))
         except BaseException as exc:
             self._finish(model, request, ERROR, exc)
+
+    def _reuse(self, model: _Model, request: Request, tokens: list[int]) -> int:
+        """Give ``request`` the free slot whose kept prompt shares the longest prefix with
+        ``tokens``, drop the rest of that slot's cache, and say where evaluation starts."""
+        with self._cond:
+            best, shared = request.seq, _shared_prefix(self._kept.get(request.seq, []), tokens)
+            for seq in self._free_seqs:
+                n = _shared_prefix(self._kept.get(seq, []), tokens)
+                if n > shared:
+                    best, shared = seq, n
+            if best != request.seq:
+                self._free_seqs.remove(best)
+                self._free_seqs.append(request.seq)
+                request.seq = best
+            self._kept.pop(best, None)
+        start = min(shared, len(tokens) - 1)  # the last token is evaluated for its logits
+        model.lib.llama_memory_seq_rm(model.memory, request.seq, start, -1)
+        return start
 
     def _step(self, model: _Model) -> None:
         """One decode over the last token of every running sequence, then one sample each."""
@@ -492,6 +530,16 @@ class Engine:
                 request.post(TEXT, rest)
         request.pending = ""
         self._finish(model, request, END, (reason, request.prompt_tokens, request.sampled))
+
+
+def _shared_prefix(a: list[int], b: list[int]) -> int:
+    """How many tokens ``a`` and ``b`` share from the start."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _stop_at(text: str, stops: list[str]) -> int | None:
