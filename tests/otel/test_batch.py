@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -220,3 +221,30 @@ def test_batch_takes_the_otel_flag() -> None:
     parser = make_parser()
     assert parser.parse_args(["batch", "m:c", "in.jsonl", "-o", "o.jsonl", "--otel"]).otel
     assert not parser.parse_args(["batch", "m:c", "in.jsonl", "-o", "o.jsonl"]).otel
+
+
+async def test_an_interrupted_job_ends_its_span_marked_cancelled(
+    telemetry: Telemetry, tmp_path: Path
+) -> None:
+    src, out = write_rows(tmp_path / "in.jsonl", 10), tmp_path / "out.jsonl"
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def hang(row: dict[str, Any]) -> int:
+        if row["n"] == 3:
+            started.set()
+            await never.wait()
+        return int(row["n"])
+
+    job = asyncio.create_task(run_batch(RunnableLambda(hang), src, out, max_concurrency=1))
+    await started.wait()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    (span,) = [s for s in telemetry.spans() if s.name.startswith("batch ")]
+    attrs = dict(span.attributes or {})
+    assert attrs["runnables.batch.status"] == "interrupted"
+    assert attrs["runnables.cancelled"] is True
+    assert attrs["runnables.batch.rows_done"] == 3
+    assert span.status.status_code is StatusCode.ERROR
+    (hung,) = [r for r in row_roots(telemetry.spans()) if (r.attributes or {})[ROW_KEY] == "r3"]
+    assert (hung.attributes or {})["runnables.cancelled"] is True
