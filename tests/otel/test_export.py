@@ -28,9 +28,12 @@ class Receiver:
         self.paths: list[str] = []
         #: (span name, kind, trace id, span id, parent span id) of each span received
         self.records: list[tuple[str, int, bytes, bytes, bytes]] = []
+        #: every span received, as its protobuf message (links, attributes, status)
+        self.raw: list[Any] = []
         received = self.spans
         paths = self.paths
         records = self.records
+        raw = self.raw
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -51,6 +54,7 @@ class Receiver:
                                 (s.name, s.kind, s.trace_id, s.span_id, s.parent_span_id)
                                 for s in ss.spans
                             )
+                            raw.extend(ss.spans)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")

@@ -9,7 +9,8 @@
 Running the same command again resumes the job. Exit status: 0 every row ok, 3 some
 rows failed (their error records are in the output), 1 aborted by ``--max-errors``,
 2 a usage error (including a refused resume), 130 stopped by Ctrl-C (resume it by
-running the command again).
+running the command again). ``--otel`` exports a span for the job and a trace for each
+row, linked to it, as the OTEL_* variables say (see :mod:`runnables.otel.batch`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ __all__ = ["add_batch_parser", "batch"]
 
 def add_batch_parser(commands: Any) -> None:
     """Add the ``batch`` command to the ``runnables`` command's subparsers."""
+    from runnables.cli.main import add_otel_flag
+
     p = commands.add_parser(
         "batch",
         help="run a runnable over every row of a file, resumably",
@@ -51,6 +54,7 @@ def add_batch_parser(commands: Any) -> None:
     p.add_argument("--order", choices=["completion", "input"], default="completion")
     p.add_argument("--format", choices=["records", "openai"], default="records")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or summary")
+    add_otel_flag(p)
     p.set_defaults(handler=batch)
 
 
@@ -66,6 +70,7 @@ def batch(args: argparse.Namespace) -> int:
     from runnables.batch.job import run_batch
 
     runnable = require_runnable(load_target(args.target), args.target)
+    providers = _start_otel() if args.otel else None
     try:
         result = asyncio.run(
             run_batch(
@@ -88,7 +93,23 @@ def batch(args: argparse.Namespace) -> int:
         )
     except UserError as exc:
         raise CLIError(str(exc)) from None
+    finally:
+        if providers is not None:
+            # Export what is queued before the process exits (the job span ends last).
+            providers.tracer_provider.shutdown()
+            providers.meter_provider.shutdown()
     return result.exit_code
+
+
+def _start_otel() -> Any:
+    """``--otel``: instrument from the OTEL_* environment, as ``runnables serve --otel``."""
+    from runnables.cli.main import CLIError
+
+    try:
+        from runnables import otel
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    return otel.instrument_from_env()
 
 
 def status(output: Path) -> int:

@@ -22,7 +22,7 @@ from runnables.batch import formats, journal
 from runnables.batch.progress import Progress
 from runnables.core.base import Runnable, call, coerce_to_runnable
 from runnables.core.batch_stream import batch_stream_chunks
-from runnables.core.config import Context, make_context
+from runnables.core.config import CURRENT, ROOT_HOOK, Context, make_context
 from runnables.core.limiter import Limiter
 from runnables.errors import ConfigError, ResumeRefusedError
 
@@ -221,7 +221,7 @@ async def run_batch(
             held[index] = row
             index += 1
             last_read[:] = [row]
-            yield row.input
+            yield row.input if job is None else row
 
     def watermark() -> dict[str, int] | None:
         # Every input row before this one has its record in the (flushed) output.
@@ -244,12 +244,30 @@ async def run_batch(
     journal.write_state(out_path, {**state, **meter.snapshot(), "watermark": watermark()})
 
     ctx = make_context({"max_concurrency": max_concurrency})
+    job = None
+    if ROOT_HOOK and CURRENT.get() is None:
+        # Instrumented: a job span, and each row a trace of its own linked to it.
+        from runnables.otel.batch import start_job
+
+        job = start_job(
+            f"batch {runnable.get_name()}",
+            {
+                "runnables.batch.input": str(in_path),
+                "runnables.batch.output": str(out_path),
+                "runnables.batch.resumed": previous is not None,
+                "runnables.batch.rows_before": rows_before,
+            },
+        )
+    if job is not None:
+        step = job.row_step(step)
+        ctx = ctx.replace(tracers=())  # each row gets its own in row_step
     places = Limiter(max_concurrency)
     chunks = batch_stream_chunks(step, source(), ctx, places)
     status = "interrupted"
     attempts = retries + 1
     waiting: dict[int, Any] = {}  # order="input": finished rows waiting for earlier ones
     next_index = 0
+    failure: BaseException | None = None
     out_file = records_path.open("ab")
     try:
         async for chunk in chunks:
@@ -288,6 +306,9 @@ async def run_batch(
                 break
         else:
             status = "done"
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         out_file.close()
         await chunks.aclose()
@@ -296,6 +317,15 @@ async def run_batch(
         state["status"] = status
         journal.write_state(out_path, {**state, **meter.snapshot(), "watermark": watermark()})
         meter.finish(status, out_path)
+        if job is not None:
+            job.finish(
+                status,
+                rows=meter.rows,
+                new_rows=meter.new_rows,
+                errors=meter.errors,
+                new_errors=meter.errors - errors_before,
+                exc=failure,
+            )
     return BatchResult(
         status=status,
         rows=meter.rows,

@@ -283,7 +283,7 @@ OTEL_ENV = "RUNNABLES_SERVE_OTEL"
 
 
 def add_otel_flag(parser: argparse.ArgumentParser) -> None:
-    """The ``--otel`` flag, for every command that runs chains (``serve``, later ``batch``)."""
+    """The ``--otel`` flag, for every command that runs chains (``serve``, ``batch``)."""
     parser.add_argument(
         "--otel",
         action="store_true",

@@ -26,7 +26,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from runnables.core.config import ROOT_HOOK
 from runnables.core.tracing import Run, Scope, Tracer
@@ -148,6 +148,36 @@ class _Settings:
                 return ()
         return (OpenTelemetryTracer._for_call(self, trace_id),)
 
+    def row_tracers(self, row: RowRoot) -> tuple[Tracer, ...]:
+        """The tracers of one batch row's call: a trace of its own (decided as a root,
+        whatever span is current), whose root span carries ``row``'s link and
+        attributes; none if sampled out."""
+        sampler = self.sampler
+        if sampler is None:
+            tracer = OpenTelemetryTracer._for_call(self, None)
+        else:
+            ids = self.ids
+            assert ids is not None
+            trace_id = ids.inner.generate_trace_id()
+            result = sampler.should_sample(row.parent, trace_id, _SCOPE_NAME, links=row.links)
+            if not result.decision.is_recording():
+                return ()
+            tracer = OpenTelemetryTracer._for_call(self, trace_id)
+        tracer._row = row
+        return (tracer,)
+
+
+class RowRoot:
+    """How a batch row's root span starts: in a new trace (``parent`` is an empty
+    context, not the current one), linked to the job span, with the row's attributes."""
+
+    __slots__ = ("attributes", "links", "parent")
+
+    def __init__(self, links: list[Link], attributes: dict[str, Any]) -> None:
+        self.parent = otel_context.Context()
+        self.links = links
+        self.attributes = attributes
+
 
 def _fast_decision(sampler: Any) -> Callable[[int], bool] | None:
     """For the SDK's standard samplers, their decision for a root call without building a
@@ -223,6 +253,7 @@ class OpenTelemetryTracer(Tracer):
         self._settings = _Settings(tracer_provider, meter_provider, capture_content)
         self._spans: dict[UUID, tuple[Span, otel_context.Context, float]] = {}
         self._trace_id: int | None = None
+        self._row: RowRoot | None = None
 
     @classmethod
     def _for_call(cls, settings: _Settings, trace_id: int | None) -> OpenTelemetryTracer:
@@ -230,6 +261,7 @@ class OpenTelemetryTracer(Tracer):
         self._settings = settings
         self._spans = {}
         self._trace_id = trace_id
+        self._row = None
         return self
 
     # ------------------------------------------------------------------ runs
@@ -256,17 +288,23 @@ class OpenTelemetryTracer(Tracer):
             if settings.capture_content and run.inputs.get("input", "") != "":
                 attributes["input.value"] = _text(run.input)
         attributes["runnables.run_id"] = str(run.id)
+        links = None
+        if parent is None and self._row is not None:
+            # A batch row: its own trace, linked to the job span (not its child).
+            row, self._row = self._row, None
+            parent_ctx, links = row.parent, row.links
+            attributes.update(row.attributes)
         if parent is None and self._trace_id is not None and settings.ids is not None:
             settings.ids.next.trace_id = self._trace_id
             self._trace_id = None
             try:
-                span = settings.tracer.start_span(name, parent_ctx, kind, attributes)
+                span = settings.tracer.start_span(name, parent_ctx, kind, attributes, links)
             finally:
                 # Under a current span the SDK takes its trace id and leaves the preset:
                 # it must not reach the next root span this thread makes.
                 settings.ids.next.trace_id = None
         else:
-            span = settings.tracer.start_span(name, parent_ctx, kind, attributes)
+            span = settings.tracer.start_span(name, parent_ctx, kind, attributes, links)
         ctx = trace.set_span_in_context(span, parent_ctx)
         self._spans[run.id] = (span, ctx, time.monotonic())
         run.scope = _SpanScope(ctx)
