@@ -228,3 +228,16 @@ def test_template_errors_carry_langchains_wording(make: Any, message: str) -> No
     # Users' tests and except-clauses match on langchain-core's messages.
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_strict_formatter_keywords_only() -> None:
+    from runnables.prompts.formatting import formatter
+
+    assert formatter.format("{value:.2f} {name!r:>6}", value=3.14159, name="cat") == "3.14  'cat'"
+    with pytest.raises(ValueError, match="keyword argument"):
+        formatter.format("{}", "x")
+    with pytest.raises(ValueError, match="Invalid format specifier"):
+        formatter.format("{name:{name.__class__.__name__}}", name="hello")
+    formatter.validate_input_variables("Hi {name}", ["name"])
+    with pytest.raises(KeyError):
+        formatter.validate_input_variables("Hi {name}", ["other"])
