@@ -241,3 +241,17 @@ def test_strict_formatter_keywords_only() -> None:
     formatter.validate_input_variables("Hi {name}", ["name"])
     with pytest.raises(KeyError):
         formatter.validate_input_variables("Hi {name}", ["other"])
+
+
+def test_mustache_schema_nests_dotted_names_and_sections() -> None:
+    from runnables.prompts.mustache import mustache_schema
+
+    schema = mustache_schema("{{x.y}} {{x}} {{#s}}{{z}}{{/s}}").model_json_schema()
+    assert schema["title"] == "PromptInput"
+    assert schema["properties"]["x"] == {"$ref": "#/$defs/x", "default": None}
+    assert schema["$defs"]["x"]["properties"] == {
+        "y": {"default": None, "title": "Y", "type": "string"}
+    }
+    assert schema["$defs"]["s"]["properties"]["z"]["type"] == "string"
+    model = mustache_schema("{{name}}")
+    assert model(name="Ada").name == "Ada"  # type: ignore[attr-defined]
