@@ -38,6 +38,7 @@ __all__ = [
     "ConfigWarning",
     "InvalidInputError",
     "InvalidRunnableError",
+    "LangChainDeprecationWarning",
     "MissingExtraError",
     "ResumeRefusedError",
     "RecursionLimitError",
@@ -111,6 +112,10 @@ class StepTimeoutError(TimeoutError):
         self.timeout = timeout
         self.step = step
         self.running = running
+
+
+class LangChainDeprecationWarning(DeprecationWarning):
+    """A langchain-core API that langchain-core itself deprecated (kept for old code)."""
 
 
 class BlockingStepWarning(RuntimeWarning):

@@ -174,6 +174,9 @@ def _missing(path: str) -> type:
 # Facts about the environment that langchain-core re-exports, not its API: the tests use
 # them in skip conditions at import time.
 FACTS: dict[str, Any] = {}
+# langchain_core.utils.json's ``json`` is the standard library's module (tests patch its
+# ``loads`` to count how often the JSON helpers decode): the same object under runnables.
+FACTS["langchain_core.utils.json.json"] = json
 try:
     import pydantic
     from packaging.version import Version

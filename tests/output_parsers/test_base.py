@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from runnables.messages import AIMessage
 from runnables.models import ChatGeneration, Generation, GenericFakeChatModel
 from runnables.output_parsers import (
@@ -58,3 +60,22 @@ def test_a_parser_overriding_only_parse_is_unchanged() -> None:
 
     assert Rev().invoke(AIMessage("abc")) == "cba"
     assert Rev._uses_parse_result is False
+
+
+def test_asdict_and_deprecated_dict() -> None:
+    from runnables.errors import LangChainDeprecationWarning
+    from runnables.output_parsers import JsonOutputParser
+    from runnables.output_parsers.base import BaseOutputParser
+
+    class Upper(BaseOutputParser[str]):
+        def parse(self, text: str) -> str:
+            return text.upper()
+
+    assert Upper().asdict() == {}
+    parser = JsonOutputParser()
+    assert parser.asdict(exclude_none=True) == {"diff": False}
+    assert parser.asdict(include={"diff", "name"}) == {"diff": False, "name": None}
+    with pytest.warns(LangChainDeprecationWarning, match="asdict"):
+        assert parser.dict(exclude_none=True) == {"diff": False}
+    with pytest.raises(TypeError, match="by_alias"):
+        parser.asdict(by_alias=True)

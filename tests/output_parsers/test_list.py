@@ -26,3 +26,13 @@ def test_numbered_and_markdown_lists_stream_by_line() -> None:
         ["baz"],
     ]
     assert MarkdownListOutputParser().invoke("- a\n* b\n") == ["a", "b"]
+
+
+def test_langchain_add_helper_is_the_iterable_one() -> None:
+    # langchain_core.runnables.utils.add sums an iterable; runnables.core.base's
+    # two-argument chunk combiner must not be exported under the same name.
+    import runnables.core.base as base
+    from runnables.core.helpers import add
+
+    assert "add" not in base.__all__
+    assert add(iter(["a", "b"])) == "ab"

@@ -211,3 +211,81 @@ def test_text_without_json_is_an_error(text: str) -> None:
 def test_bad_escape_is_an_error_naming_it() -> None:
     with pytest.raises(OutputParserException, match=r"found '\\\\q'"):
         parse_json('"a\\q"')
+
+
+# langchain-core's helpers (``langchain_core.utils.json``), matched case for case.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"foo": [1, 2, oops', {"foo": [1, 2]}),  # a bad token: cut before it
+        ('{"foo": 1.', {"foo": 1}),  # a cut number: shortened until it decodes
+        ('{"foo":"bar\\', {"foo": "bar"}),  # a dangling backslash is dropped
+        ('{"foo": "a\nb', {"foo": "a\nb"}),  # a raw newline in a string is kept
+        ('{"foo": "bar"} Here is why.', {"foo": "bar"}),
+    ],
+)
+def test_parse_partial_json_repairs_like_langchain(text: str, expected: object) -> None:
+    from runnables.output_parsers.partial_json import parse_partial_json
+
+    assert parse_partial_json(text) == expected
+
+
+def test_parse_partial_json_mismatched_bracket_and_no_json() -> None:
+    from runnables.output_parsers.partial_json import parse_partial_json
+
+    assert parse_partial_json('{"a": 1]') is None
+    with pytest.raises(json.JSONDecodeError):
+        parse_partial_json("no json here")
+
+
+def test_parse_partial_json_long_invalid_tail_decodes_a_few_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runnables.output_parsers import partial_json
+
+    calls = 0
+    real = json.loads
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(partial_json.json, "loads", counting)
+    assert partial_json.parse_partial_json('{"foo": [1, 2, ' + "x" * 20_000) == {"foo": [1, 2]}
+    assert calls < 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"foo": "bar"}',
+        '```json\n{"foo": "bar"}\n```',
+        'Action: search\n\n```\n{\n  "foo": "bar"\n}\n```\nThis should do the trick',
+        '```json\n{"foo": "bar"\n\n',
+    ],
+)
+def test_parse_json_markdown(text: str) -> None:
+    from runnables.output_parsers.partial_json import parse_json_markdown
+
+    assert parse_json_markdown(text) == {"foo": "bar"}
+
+
+def test_parse_json_markdown_escapes_action_input() -> None:
+    from runnables.output_parsers.partial_json import parse_json_markdown
+
+    text = '```json\n{"action": "Final Answer", "action_input": "a\nb\tc"}\n```'
+    assert parse_json_markdown(text) == {"action": "Final Answer", "action_input": "a\nb\tc"}
+
+
+def test_parse_and_check_json_markdown() -> None:
+    from runnables.output_parsers import OutputParserException
+    from runnables.output_parsers.partial_json import parse_and_check_json_markdown
+
+    assert parse_and_check_json_markdown('```json\n{"foo": 1}\n```', ["foo"]) == {"foo": 1}
+    with pytest.raises(OutputParserException, match="Expected JSON object"):
+        parse_and_check_json_markdown("```json\n1\n```", ["foo"])
+    with pytest.raises(OutputParserException, match="Expected key `bar`"):
+        parse_and_check_json_markdown('{"foo": 1}', ["bar"])

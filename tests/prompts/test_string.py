@@ -228,3 +228,30 @@ def test_template_errors_carry_langchains_wording(make: Any, message: str) -> No
     # Users' tests and except-clauses match on langchain-core's messages.
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_strict_formatter_keywords_only() -> None:
+    from runnables.prompts.formatting import formatter
+
+    assert formatter.format("{value:.2f} {name!r:>6}", value=3.14159, name="cat") == "3.14  'cat'"
+    with pytest.raises(ValueError, match="keyword argument"):
+        formatter.format("{}", "x")
+    with pytest.raises(ValueError, match="Invalid format specifier"):
+        formatter.format("{name:{name.__class__.__name__}}", name="hello")
+    formatter.validate_input_variables("Hi {name}", ["name"])
+    with pytest.raises(KeyError):
+        formatter.validate_input_variables("Hi {name}", ["other"])
+
+
+def test_mustache_schema_nests_dotted_names_and_sections() -> None:
+    from runnables.prompts.mustache import mustache_schema
+
+    schema = mustache_schema("{{x.y}} {{x}} {{#s}}{{z}}{{/s}}").model_json_schema()
+    assert schema["title"] == "PromptInput"
+    assert schema["properties"]["x"] == {"$ref": "#/$defs/x", "default": None}
+    assert schema["$defs"]["x"]["properties"] == {
+        "y": {"default": None, "title": "Y", "type": "string"}
+    }
+    assert schema["$defs"]["s"]["properties"]["z"]["type"] == "string"
+    model = mustache_schema("{{name}}")
+    assert model(name="Ada").name == "Ada"  # type: ignore[attr-defined]

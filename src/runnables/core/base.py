@@ -1061,7 +1061,7 @@ def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     )
 
 
-__all__ += ["call", "call_transform", "run_leaf", "add", "note_step", "Input", "Output"]
+__all__ += ["call", "call_transform", "run_leaf", "note_step", "Input", "Output"]
 
 # Silence "imported but unused": these names are re-exported for step implementations.
 _ = (add, note_step, _offload, ListIter)

@@ -7,12 +7,13 @@ need an event loop (sync ``invoke`` drives them inline) and never block one for 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from runnables.core.base import Runnable
 from runnables.core.config import Context
-from runnables.errors import RunnablesError
+from runnables.errors import LangChainDeprecationWarning, RunnablesError
 
 __all__ = [
     "BaseGenerationOutputParser",
@@ -123,6 +124,42 @@ class BaseOutputParser(Runnable[Any, T], Generic[T]):
         raise NotImplementedError(
             f"{type(self).__name__} has no format instructions; write them in the prompt."
         )
+
+    def asdict(self, **kwargs: Any) -> dict[str, Any]:
+        """The parser's settings as a dict (langchain-core's ``asdict``).
+
+        ``include``/``exclude`` (collections of names) and ``exclude_none`` narrow it,
+        as in pydantic's ``model_dump``; a subclass that defines ``_type`` adds it.
+        """
+        unknown = kwargs.keys() - {"include", "exclude", "exclude_none"}
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.asdict() got unsupported arguments {sorted(unknown)}; "
+                "it takes include=, exclude= and exclude_none=."
+            )
+        include = kwargs.get("include")
+        exclude = kwargs.get("exclude") or ()
+        out = {
+            k: v
+            for k, v in vars(self).items()
+            if not k.startswith("_")
+            and (include is None or k in include)
+            and k not in exclude
+            and not (v is None and kwargs.get("exclude_none"))
+        }
+        if type(self)._type is not BaseOutputParser._type:
+            out["_type"] = self._type
+        return out
+
+    def dict(self, **kwargs: Any) -> dict[str, Any]:
+        """Deprecated in langchain-core: use :meth:`asdict`."""
+        warnings.warn(
+            f"{type(self).__name__}.dict() is deprecated (as in langchain-core 1.4.2); use "
+            "asdict() instead.",
+            LangChainDeprecationWarning,
+            stacklevel=2,
+        )
+        return self.asdict(**kwargs)
 
     def _needs_loop(self) -> bool:
         return False

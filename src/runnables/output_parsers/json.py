@@ -74,7 +74,10 @@ class JsonOutputParser(BaseOutputParser[Any]):
         """Tell the model to answer with JSON (matching ``pydantic_object`` if set)."""
         if self.pydantic_object is None:
             return "Return a JSON object."
-        schema = dict(self.pydantic_object.model_json_schema())
+        model = self.pydantic_object
+        # A pydantic.v1 model (langchain-core accepts both) has ``schema()`` instead.
+        dump = getattr(model, "model_json_schema", None) or model.schema
+        schema = dict(dump())
         schema.pop("title", None)
         schema.pop("type", None)
         return _INSTRUCTIONS.format(schema=json.dumps(schema, ensure_ascii=False))

@@ -30,11 +30,20 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
+from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 from runnables.output_parsers.base import OutputParserException
 
-__all__ = ["PartialJsonParser", "parse_json", "parse_partial_json"]
+__all__ = [
+    "PartialJsonParser",
+    "parse_and_check_json_markdown",
+    "parse_json",
+    "parse_json_markdown",
+    "parse_partial_json",
+]
 
 # Modes: what the parser expects next.
 _PRE = 0  # before the JSON: leading text, fences
@@ -613,14 +622,115 @@ def parse_json(text: str) -> Any:
 
 
 def parse_partial_json(s: str, *, strict: bool = False) -> Any:
-    """langchain-core's helper: parse JSON that may be cut off; ``None`` if there is none."""
+    """langchain-core's helper: parse JSON that may be cut off, as it does.
+
+    Well-formed JSON is decoded as is. Otherwise open strings are closed (a dangling
+    backslash dropped, raw newlines in strings escaped) and open brackets closed, then
+    the text is shortened from the end until it decodes: ``'{"a": [1, 2, oops'`` gives
+    ``{"a": [1, 2]}``. ``None`` if a closing bracket does not match an open one;
+    :class:`json.JSONDecodeError` if no prefix decodes.
+    """
     try:
         return json.loads(s, strict=strict)
     except json.JSONDecodeError:
         pass
-    parser = PartialJsonParser()
+    pieces: list[str] = []  # the repaired text, one piece per input character
+    closers: list[str] = []
+    in_string = escaped = False
+    for char in s:
+        piece = char
+        if in_string:
+            if char == '"' and not escaped:
+                in_string = False
+            elif char == "\n" and not escaped:
+                piece = "\\n"
+            elif char == "\\":
+                escaped = not escaped
+            else:
+                escaped = False
+        elif char == '"':
+            in_string, escaped = True, False
+        elif char in "{[":
+            closers.append("}" if char == "{" else "]")
+        elif char in "}]":
+            if not closers or closers[-1] != char:
+                return None
+            closers.pop()
+        pieces.append(piece)
+    if in_string:
+        if escaped:
+            pieces.pop()
+        pieces.append('"')
+    tail = "".join(reversed(closers))
+    # Where each piece ends in the joined text: a decode error at offset ``pos`` lies in
+    # piece ``bisect_right(ends, pos)``, and every longer prefix still holds it, so the
+    # text is cut there at once (a long invalid tail costs a few decodes, not one each).
+    ends = list(accumulate(map(len, pieces)))
+    while pieces:
+        try:
+            return json.loads("".join(pieces) + tail, strict=strict)
+        except json.JSONDecodeError as exc:
+            cut = bisect_right(ends, exc.pos)
+            if cut >= len(pieces):
+                cut = len(pieces) - 1
+            del pieces[cut:], ends[cut:]
+    return json.loads(s, strict=strict)
+
+
+_FENCED = re.compile(r"```(json)?(.*)", re.DOTALL)
+_ACTION_INPUT = re.compile(r'("action_input"\:\s*")(.*?)(")', re.DOTALL)
+
+
+def _escape_action_input(match: re.Match[str]) -> str:
+    value = match.group(2)
+    value = value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    value = re.sub(r'(?<!\\)"', r"\"", value)
+    return match.group(1) + value + match.group(3)
+
+
+def _parse_json_text(text: str, parser: Callable[[str], Any]) -> Any:
+    text = text.strip(" \n\r\t`")
+    # Agents' "action_input" values often hold raw newlines and quotes: escape them.
+    return parser(_ACTION_INPUT.sub(_escape_action_input, text))
+
+
+def parse_json_markdown(
+    json_string: str, *, parser: Callable[[str], Any] = parse_partial_json
+) -> Any:
+    """langchain-core's helper: parse JSON from a model's markdown answer.
+
+    The whole text is tried first (surrounding whitespace and backticks stripped), then
+    what follows the first code fence (```` ``` ```` or ```` ```json ````). ``parser``
+    (default :func:`parse_partial_json`) decodes the text; its
+    :class:`json.JSONDecodeError` propagates.
+    """
     try:
-        parser.feed(s)
-        return parser.finish()
-    except OutputParserException:
-        return None
+        return _parse_json_text(json_string, parser)
+    except json.JSONDecodeError:
+        match = _FENCED.search(json_string)
+        text = json_string if match is None else match.group(2)
+    return _parse_json_text(text, parser)
+
+
+def parse_and_check_json_markdown(text: str, expected_keys: list[str]) -> dict[str, Any]:
+    """langchain-core's helper: :func:`parse_json_markdown`, then check it is an object
+    with ``expected_keys``; :class:`OutputParserException` otherwise."""
+    try:
+        value = parse_json_markdown(text)
+    except json.JSONDecodeError as exc:
+        raise OutputParserException(
+            f"Got invalid JSON object. Error: {exc}", llm_output=text
+        ) from exc
+    if not isinstance(value, dict):
+        raise OutputParserException(
+            f"Expected JSON object (dict), but got: {type(value).__name__}. Ask the model "
+            "for a JSON object.",
+            llm_output=text,
+        )
+    for key in expected_keys:
+        if key not in value:
+            raise OutputParserException(
+                f"Got invalid return object. Expected key `{key}` to be present, but got {value}",
+                llm_output=text,
+            )
+    return value

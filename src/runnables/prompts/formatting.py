@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from string import Formatter
 from typing import Any, Literal
 
@@ -25,7 +25,33 @@ __all__ = [
     "format_template",
     "get_template_variables",
     "missing_variables_error",
+    "StrictFormatter",
+    "formatter",
 ]
+
+
+class StrictFormatter(Formatter):
+    """``str.format`` with keyword arguments only (langchain-core's ``StrictFormatter``).
+
+    >>> formatter.format("Hello, {name}!", name="World")
+    'Hello, World!'
+    """
+
+    def vformat(self, format_string: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+        if args:
+            raise ValueError(
+                f"StrictFormatter got positional arguments {tuple(args)!r}; pass every "
+                "value as a keyword argument (formatter.format(template, name=value))."
+            )
+        return super().vformat(format_string, args, kwargs)
+
+    def validate_input_variables(self, format_string: str, input_variables: list[str]) -> None:
+        """Raise ``KeyError`` if ``format_string`` uses a name not in ``input_variables``."""
+        super().format(format_string, **dict.fromkeys(input_variables, "foo"))
+
+
+#: langchain-core's shared :class:`StrictFormatter` (``langchain_core.utils.formatting``).
+formatter = StrictFormatter()
 
 PromptTemplateFormat = Literal["f-string", "mustache", "jinja2"]
 _FORMATS = ("f-string", "mustache", "jinja2")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["mustache_render", "mustache_template_vars"]
+__all__ = ["mustache_render", "mustache_schema", "mustache_template_vars"]
 
 Token = tuple[str, str]  # (kind, text): literal, variable, no escape, section, inverted, end
 
@@ -178,3 +178,48 @@ def mustache_render(template: str, values: Mapping[str, Any]) -> str:
     'Hi Ann! 1 2'
     """
     return _render(tokenize(template), [values])
+
+
+def mustache_schema(template: str) -> type[Any]:
+    """The template's input as a pydantic model named ``PromptInput`` (langchain-core's).
+
+    Every name is optional (default ``None``); ``{{x}}`` is a string, and a name used with
+    dots or as a section (``{{x.y}}``, ``{{#x}}{{y}}{{/x}}``) is a nested model.
+    """
+    used: dict[tuple[str, ...], bool] = {}  # path -> printed as a value (else a section)
+    prefix: tuple[str, ...] = ()
+    outer: list[tuple[str, ...]] = []
+    for kind, key in tokenize(template):
+        if key == ".":
+            continue
+        if kind == "end":
+            if outer:
+                prefix = outer.pop()
+        elif kind in ("section", "inverted"):
+            outer.append(prefix)
+            prefix += tuple(key.split("."))
+            used[prefix] = False
+        elif kind in ("variable", "no escape"):
+            used[prefix + tuple(key.split("."))] = True
+    # A path that is also the start of a longer one is an object, not a string.
+    for path in used:
+        used[path] = used[path] and not any(
+            other != path and other[: len(path)] == path for other in used
+        )
+    tree: dict[str, Any] = {}
+    while used:
+        path, leaf = used.popitem()
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node.setdefault(path[-1], "" if leaf else {})
+    return _model("PromptInput", tree)
+
+
+def _model(name: str, tree: dict[str, Any]) -> type[Any]:
+    from pydantic import create_model
+
+    fields: dict[str, Any] = {
+        key: (_model(key, sub) if sub else type(sub), None) for key, sub in tree.items()
+    }
+    return create_model(name, **fields)  # type: ignore[no-any-return]
