@@ -51,3 +51,46 @@ def test_every_runnable_is_an_instance_and_chains_compose() -> None:
     assert isinstance(RunnableLambda(len), RunnableSerializable)
     assert not isinstance(RunnableLambda(len), Suffix)
     assert (Suffix(suffix="a") | (lambda s: s + "!")).batch(["x", "y"]) == ["xA!", "yA!"]
+
+
+class Greeter(RunnableSerializable[str, str]):
+    greeting: str
+
+    def invoke(self, input: str, config: Any = None, **kwargs: Any) -> str:
+        return f"{self.greeting} {input}"
+
+    def current(self) -> str:
+        return self.greeting
+
+    def current_w_config(self, config: Any = None) -> str:
+        return self.greeting
+
+
+def _configurable() -> Any:
+    return Greeter(greeting="hi").configurable_fields(greeting=ConfigurableField(id="greeting"))
+
+
+def test_custom_methods_pass_through_configurable_fields() -> None:
+    step = _configurable()
+    assert step.current() == "hi"
+    assert step.current_w_config({"configurable": {"greeting": "yo"}}) == "yo"
+    assert step.current_w_config(config={"configurable": {"greeting": "yo"}}) == "yo"
+    with pytest.raises(AttributeError):
+        step.not_a_method()
+
+
+def test_custom_methods_use_the_config_bound_by_with_config() -> None:
+    bound = _configurable().with_config(configurable={"greeting": "hey"})
+    assert bound.current() == "hey"
+    assert bound.with_types().current_w_config() == "hey"
+    # A config passed to the method overrides the bound one.
+    assert bound.current_w_config(config={"configurable": {"greeting": "yo"}}) == "yo"
+
+
+def test_custom_methods_pass_through_alternatives_to_the_default_only() -> None:
+    step = _configurable().configurable_alternatives(
+        ConfigurableField(id="which"), other=RunnableLambda(len)
+    )
+    assert step.current_w_config({"configurable": {"greeting": "yo"}}) == "yo"
+    with pytest.raises(AttributeError):
+        RunnableLambda(len).with_config(tags=["t"]).current()
