@@ -83,7 +83,9 @@ def test_langchain_names_addable_dict_and_runnable_serializable_are_exported() -
         def invoke(self, input: str, config: Any = None, **kwargs: Any) -> str:
             return input.upper()
 
-    assert RunnableSerializable is Runnable
+    # Every runnable still passes isinstance with it, as when it was Runnable itself.
+    assert issubclass(RunnableSerializable, Runnable)
+    assert isinstance((lambda s: s) | Shout(), RunnableSerializable)
     assert (Shout() | (lambda s: s + "!")).invoke("hi") == "HI!"
     assert AddableDict(a="x") + {"a": "y", "b": 1} == {"a": "xy", "b": 1}
     assert {"a": "x"} + AddableDict(a="y") == {"a": "xy"}

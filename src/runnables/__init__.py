@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from runnables.core.custom_events import adispatch_custom_event, dispatch_custom_event
     from runnables.core.graph import Edge, Graph, Node
     from runnables.core.helpers import aadd, add, get_config_list, run_in_executor
+    from runnables.core.serializable import RunnableSerializable
     from runnables.documents import Document
     from runnables.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
     from runnables.messages import (
@@ -124,12 +125,9 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-#: langchain-core's base class for runnables that can be serialized; code subclasses it
-#: or annotates with it. Every runnable here is one, so it is ``Runnable`` itself.
-RunnableSerializable = Runnable
-
 # Loaded on first attribute access: name -> module.
 _LAZY = {
+    "RunnableSerializable": "runnables.core.serializable",  # pydantic-based: imported lazily
     "Graph": "runnables.core.graph",
     "Node": "runnables.core.graph",
     "Edge": "runnables.core.graph",

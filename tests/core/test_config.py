@@ -297,3 +297,28 @@ async def test_a_bound_configurable_model_shows_in_the_bound_steps_metadata() ->
     bound = RunnableLambda(f).with_config(configurable={"model": "m"})
     await bound.ainvoke(1)
     assert seen == [{"model": "m"}]
+
+
+def test_merge_configs_accumulates_lc_versions_across_three_configs() -> None:
+    merged = merge_configs(
+        {"metadata": {"lc_versions": {"a": "1"}, "k": 1}},
+        {"metadata": {"lc_versions": {"b": "2"}}},
+        {"metadata": {"lc_versions": {"c": "3"}, "k": 2}},
+    )
+    assert merged["metadata"] == {"lc_versions": {"a": "1", "b": "2", "c": "3"}, "k": 2}
+
+
+def test_merge_configs_does_not_share_or_mutate_lc_versions_inputs() -> None:
+    first: dict[str, str] = {"a": "1"}
+    merged = merge_configs({"metadata": {"lc_versions": first}}, {"metadata": {"x": 1}})
+    assert merged["metadata"]["lc_versions"] == {"a": "1"}
+    assert merged["metadata"]["lc_versions"] is not first
+    merge_configs({"metadata": {"lc_versions": first}}, {"metadata": {"lc_versions": {"b": "2"}}})
+    assert first == {"a": "1"}
+
+
+def test_merge_configs_non_dict_lc_versions_replaces_the_dict() -> None:
+    merged = merge_configs(
+        {"metadata": {"lc_versions": {"a": "1"}}}, {"metadata": {"lc_versions": "x"}}
+    )
+    assert merged["metadata"]["lc_versions"] == "x"

@@ -146,19 +146,19 @@ def test_sync_batch_falls_back_per_input() -> None:
     assert backup.calls == {"b": 1}
 
 
-async def test_abatch_return_exceptions_puts_the_first_error_in_place() -> None:
+async def test_abatch_return_exceptions_puts_the_last_error_in_place() -> None:
     primary = Recorder("primary", fail_on={2})
     backup = Recorder("backup", fail_on={2})
     out = (
         await primary.step().with_fallbacks([backup.step()]).abatch([1, 2], return_exceptions=True)
     )
     assert out[0] == "primary:1"
-    assert out[1] is primary.raised[0]
+    assert out[1] is backup.raised[0]  # langchain-core's batch keeps the last error
 
 
-async def test_abatch_raises_the_first_error_when_an_input_exhausts_its_fallbacks() -> None:
+async def test_abatch_raises_the_last_error_when_an_input_exhausts_its_fallbacks() -> None:
     primary = Recorder("primary", fail_on={2})
-    with pytest.raises(ConnectionError, match="primary failed on 2"):
+    with pytest.raises(ConnectionError, match="b failed on 2"):
         await primary.step().with_fallbacks([Recorder("b", fail_on={2}).step()]).abatch([1, 2])
 
 
@@ -323,3 +323,33 @@ def test_a_single_runnable_instead_of_a_list_is_explained() -> None:
 def test_bad_exceptions_to_handle_are_explained() -> None:
     with pytest.raises(ConfigError, match="tuple of exception classes"):
         RunnableLambda(str).with_fallbacks([RunnableLambda(repr)], exceptions_to_handle=("x",))  # type: ignore[arg-type]
+
+
+def _fails_with_the_previous_error(inputs: dict[str, Any]) -> str:
+    if inputs["text"] == "ok":
+        return "ok"
+    if "error" not in inputs:
+        raise ValueError("no previous error")
+    raise RuntimeError("the fallback failed too")
+
+
+def test_batch_gives_an_input_that_failed_everywhere_the_last_error() -> None:
+    step = RunnableLambda(_fails_with_the_previous_error)
+    chain = step.with_fallbacks([step], exception_key="error")
+    out = chain.batch([{"text": "ok"}, {"text": "x"}], return_exceptions=True)
+    assert out[0] == "ok"
+    assert isinstance(out[1], RuntimeError)
+    with pytest.raises(RuntimeError) as info:
+        chain.batch([{"text": "ok"}, {"text": "x"}])
+    assert any("ValueError: no previous error" in note for note in info.value.__notes__)
+
+
+async def test_abatch_gives_the_last_error_but_ainvoke_the_first() -> None:
+    step = RunnableLambda(_fails_with_the_previous_error)
+    chain = step.with_fallbacks([step], exception_key="error")
+    out = await chain.abatch([{"text": "x"}], return_exceptions=True)
+    assert isinstance(out[0], RuntimeError)
+    with pytest.raises(RuntimeError):
+        await chain.abatch([{"text": "x"}])
+    with pytest.raises(ValueError):
+        await chain.ainvoke({"text": "x"})

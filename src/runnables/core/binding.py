@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from runnables.core.base import Input, Output, Runnable, call, call_transform
-from runnables.core.config import Context, RunnableConfig, _check, derive
+from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
 
 if TYPE_CHECKING:
     from runnables.core.tracing import ListenerTracer
@@ -147,6 +147,31 @@ class RunnableBinding(Runnable[Input, Output]):
         if inner is ctx:
             return self._target._atransform(inputs, ctx)
         return call_transform(self._target, inputs, inner)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for a configurable runnable (langchain-core's passthrough): its default's
+        # methods run on the runnable this binding's config selects. Other bindings
+        # keep their plain attributes, so duck-typing checks on them do not change.
+        bound = self.__dict__.get("bound")
+        if bound is None or name.startswith("_"):
+            raise AttributeError(name)
+        from runnables.core.configurable import (
+            RunnableConfigurableAlternatives,
+            RunnableConfigurableFields,
+            configured_method,
+        )
+
+        if isinstance(bound, RunnableBinding) and not bound.kwargs:
+            # with_config(...).with_types(...): the configs of the two layers combine.
+            inner = bound.__dict__.get("bound")
+            config = merge_configs(bound.config, self.config)
+            if isinstance(inner, (RunnableConfigurableFields, RunnableConfigurableAlternatives)):
+                return configured_method(inner, name, config)
+        if isinstance(bound, (RunnableConfigurableFields, RunnableConfigurableAlternatives)):
+            return configured_method(bound, name, self.config)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+        )
 
     def __repr__(self) -> str:
         parts = [f"bound={self.bound!r}"]

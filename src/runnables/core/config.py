@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from runnables.core.limiter import Limiter
     from runnables.core.tracing import Run, Tracer
 
-__all__ = ["RunnableConfig", "ensure_config", "get_config", "merge_configs", "patch_config"]
+__all__ = [
+    "RunnableConfig",
+    "_merge_metadata_dicts",
+    "ensure_config",
+    "get_config",
+    "merge_configs",
+    "patch_config",
+]
 
 DEFAULT_RECURSION_LIMIT = 25
 
@@ -335,8 +342,33 @@ def get_config() -> RunnableConfig:
     return ensure_config(None)
 
 
+def _merge_metadata_dicts(base: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
+    """``incoming`` over ``base``, except that ``lc_versions`` mappings accumulate.
+
+    langchain-core 1.8's rule (exported under its name, which code written for it
+    imports): metadata is last-writer-wins, but the ``lc_versions`` dict each package
+    adds its version to is merged key by key, so core's and partners' versions coexist.
+    The result never shares an ``lc_versions`` dict with either input.
+    """
+    merged = {**base, **incoming}
+    base_versions = base.get("lc_versions")
+    incoming_versions = incoming.get("lc_versions")
+    if isinstance(incoming_versions, Mapping):
+        if isinstance(base_versions, Mapping):
+            merged["lc_versions"] = {**base_versions, **incoming_versions}
+        else:
+            merged["lc_versions"] = {**incoming_versions}
+    elif "lc_versions" not in incoming and isinstance(base_versions, Mapping):
+        merged["lc_versions"] = {**base_versions}
+    return merged
+
+
 def merge_configs(*configs: RunnableConfig | None) -> RunnableConfig:
-    """Merge configs left to right: tags and metadata accumulate, other keys override."""
+    """Merge configs left to right: tags and metadata accumulate, other keys override.
+
+    Metadata is last-writer-wins per key, except ``lc_versions`` (see
+    :func:`_merge_metadata_dicts`).
+    """
     out: dict[str, Any] = {}
     for cfg in configs:
         if not cfg:
@@ -344,7 +376,9 @@ def merge_configs(*configs: RunnableConfig | None) -> RunnableConfig:
         for key, value in cast(dict[str, Any], cfg).items():
             if key == "tags":
                 out["tags"] = list(dict.fromkeys([*out.get("tags", []), *(value or [])]))
-            elif key in ("metadata", "configurable"):
+            elif key == "metadata":
+                out[key] = _merge_metadata_dicts(out.get(key, {}), value or {})
+            elif key == "configurable":
                 out[key] = {**out.get(key, {}), **(value or {})}
             else:
                 out[key] = value

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import types
 import typing
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -28,7 +29,7 @@ from runnables.core.base import (
     coerce_to_runnable,
     langchain_step,
 )
-from runnables.core.config import Context
+from runnables.core.config import Context, RunnableConfig, make_context, merge_configs
 from runnables.errors import ConfigError
 
 __all__ = [
@@ -268,6 +269,59 @@ async def _aclose(it: Any) -> None:
         await aclose()
 
 
+def _has_configurable(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("configurable"), dict)
+
+
+def resolve_configurable(
+    runnable: Runnable[Any, Any], config: RunnableConfig | None
+) -> tuple[Runnable[Any, Any], RunnableConfig]:
+    """The runnable a call with ``config`` would run, through every configurable layer,
+    and the config it would get (an alternative's key prefixes stripped)."""
+    ctx = make_context(config)
+    while True:
+        if isinstance(runnable, RunnableConfigurableFields):
+            runnable = runnable._prepare(ctx)
+        elif isinstance(runnable, RunnableConfigurableAlternatives):
+            runnable, ctx = runnable._prepare(ctx)
+        else:
+            return runnable, ctx.config
+
+
+def configured_method(
+    dynamic: Runnable[Any, Any], name: str, bound_config: RunnableConfig | None = None
+) -> Any:
+    """``dynamic``'s default's attribute ``name``; a method is wrapped so that a config
+    passed to it (``config=`` or positionally) picks the configured runnable first.
+
+    langchain-core's passthrough: ``configurable.my_method({"configurable": {...}})``
+    runs ``my_method`` of the runnable that config selects, with that config.
+    """
+    default = dynamic.__dict__.get("default")
+    if default is None or name.startswith("_"):
+        raise AttributeError(name)
+    attr = getattr(default, name)
+    if not callable(attr):
+        return attr
+
+    @functools.wraps(attr)
+    def method(*args: Any, **kwargs: Any) -> Any:
+        if _has_configurable(kwargs.get("config")):
+            merged = merge_configs(bound_config, kwargs["config"])
+            runnable, config = resolve_configurable(dynamic, merged)
+            return getattr(runnable, name)(*args, **{**kwargs, "config": config})
+        for i, arg in enumerate(args):
+            if _has_configurable(arg):
+                runnable, config = resolve_configurable(dynamic, merge_configs(bound_config, arg))
+                return getattr(runnable, name)(*args[:i], config, *args[i + 1 :], **kwargs)
+        if bound_config:
+            runnable, _ = resolve_configurable(dynamic, bound_config)
+            return getattr(runnable, name)(*args, **kwargs)
+        return attr(*args, **kwargs)
+
+    return method
+
+
 # ---------------------------------------------------------------------- fields
 
 
@@ -460,6 +514,10 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         )
 
     def _build(self, values: Mapping[str, Any]) -> Runnable[Any, Any]:
+        fields = getattr(type(self.default), "model_fields", None)
+        if isinstance(fields, dict) and hasattr(self.default, "model_dump"):
+            rebuilt = self._rebuild_model(fields, values)
+            return rebuilt._with_kwargs(self._kwargs) if self._kwargs else rebuilt
         made: Runnable[Any, Any] = copy.copy(self.default)
         for attr, value in values.items():
             try:
@@ -472,6 +530,20 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         if self._kwargs:
             made = made._with_kwargs(self._kwargs)
         return made
+
+    def _rebuild_model(
+        self, fields: dict[str, Any], values: Mapping[str, Any]
+    ) -> Runnable[Any, Any]:
+        """A pydantic runnable built anew through its constructor, as langchain-core does,
+        so its validators run on the configured values (a copy would skip them)."""
+        params = {k: v for k, v in vars(self.default).items() if k in fields}
+        try:
+            return cast(Runnable[Any, Any], type(self.default)(**{**params, **values}))
+        except ValueError as exc:  # pydantic's ValidationError
+            raise ConfigError(
+                f"Configuring {self.default.get_name()} with {dict(values)!r} failed its "
+                f"validation: {exc}. Pass values its fields accept."
+            ) from exc
 
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
         # Called directly (not through `call`): the configured runnable *is* this step,
@@ -487,6 +559,11 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
                 yield chunk
         finally:
             await _aclose(stream)
+
+    def __getattr__(self, name: str) -> Any:
+        # Public attributes of the default (its custom methods) pass through; see
+        # configured_method.
+        return configured_method(self, name)
 
     def __repr__(self) -> str:
         return f"RunnableConfigurableFields(default={self.default!r}, fields={self.fields!r})"
@@ -754,6 +831,10 @@ class RunnableConfigurableAlternatives(Runnable[Input, Output]):
                 yield chunk
         finally:
             await _aclose(stream)
+
+    def __getattr__(self, name: str) -> Any:
+        # The default's public attributes pass through; see configured_method.
+        return configured_method(self, name)
 
     def __repr__(self) -> str:
         return (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, call, call_transform, coerce_to_runnable
-from runnables.core.config import Context
+from runnables.core.config import Context, RunnableConfig
 from runnables.core.retry import _Replay
 from runnables.errors import ConfigError, InvalidInputError
 
@@ -42,7 +43,9 @@ class RunnableWithFallbacks(Runnable[Input, Output]):
       input with the previous error under that key. Unlike langchain-core the caller's
       dict is not modified: each fallback gets a copy.
     - ``abatch``/``batch``: each input falls back on its own, so fallbacks run only for
-      the inputs that failed.
+      the inputs that failed. An input whose every runnable failed gets the *last*
+      error (raised, or in its place with ``return_exceptions``), as langchain-core's
+      batch does, with a note naming the first.
     - ``astream``/``stream``/``transform``: a runnable that fails *before its first
       output chunk* hands over to the next one (the input stream is replayed to it).
       Once a chunk has been yielded, a later error propagates unchanged: switching
@@ -83,6 +86,9 @@ class RunnableWithFallbacks(Runnable[Input, Output]):
         self.name = name
         self._nl_generation = -1
         self._nl = True
+        #: Set on the copy that ``batch``/``abatch`` run: which error an input that
+        #: failed everywhere gets (langchain-core: invoke the first, batch the last).
+        self._raise_last = False
 
     @property
     def runnables(self) -> list[Runnable[Input, Output]]:
@@ -123,7 +129,44 @@ class RunnableWithFallbacks(Runnable[Input, Output]):
             return input
         return {**input, self.exception_key: last_error}
 
+    def _batch_form(self) -> RunnableWithFallbacks[Input, Output]:
+        view = copy.copy(self)
+        view._raise_last = True
+        return view
+
+    async def abatch(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run on many inputs; an input that fails everywhere gets the last error."""
+        return await Runnable.abatch(
+            self._batch_form(), inputs, config, return_exceptions=return_exceptions, **kwargs
+        )
+
+    def batch(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run on many inputs; an input that fails everywhere gets the last error."""
+        return Runnable.batch(
+            self._batch_form(), inputs, config, return_exceptions=return_exceptions, **kwargs
+        )
+
     def _all_failed(self, first: BaseException, last: BaseException) -> BaseException:
+        if self._raise_last and last is not first:
+            last.add_note(
+                f"(it was the last of {len(self.runnables)} runnables to fail; the first "
+                f"raised {type(first).__name__}: {first})"
+            )
+            return last
         if last is not first:
             first.add_note(
                 f"(all {len(self.fallbacks)} fallback(s) failed too; the last raised "

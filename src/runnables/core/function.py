@@ -412,6 +412,24 @@ class RunnableLambda(Runnable[Input, Output]):
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
+    @property
+    def deps(self) -> list[Runnable[Any, Any]]:
+        """The runnables the function reads from outside itself (globals, closure).
+
+        A function calling ``agent.invoke(x)`` depends on ``agent``. Found by reading the
+        function's source, so ``[]`` when it has none (builtins, the REPL).
+        """
+        from runnables.core.introspection import get_function_nonlocals
+
+        func = self.func if self.func is not None else self.afunc
+        deps: list[Runnable[Any, Any]] = []
+        for obj in get_function_nonlocals(func) if func is not None else []:
+            if isinstance(obj, Runnable):
+                deps.append(obj)
+            elif isinstance(getattr(obj, "__self__", None), Runnable):
+                deps.append(obj.__self__)
+        return deps
+
     def __repr__(self) -> str:
         return f"RunnableLambda({self.get_name()})"
 
