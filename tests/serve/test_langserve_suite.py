@@ -106,7 +106,8 @@ def test_langserves_server_client_suite_passes_against_add_routes() -> None:
     if source is None:
         pytest.skip(
             "LangServe's test file is in no release on PyPI (its sdists and wheels ship no "
-            "tests/); set LANGSERVE_SOURCE to a checkout of LangServe to run this suite."
+            "tests/); set LANGSERVE_SOURCE to a checkout of LangServe, or put its tests/ in "
+            "shared/langserve beside this repository, to run this suite."
         )
     outcomes = run_suite(build_workspace(source))
 

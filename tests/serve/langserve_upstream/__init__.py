@@ -8,7 +8,9 @@ LangServe's test suite is another matter: no release on PyPI ships its ``tests/`
 folder (neither the sdists nor the wheels, 0.0.1 to 0.3.3), so
 :func:`upstream_tests` takes it from the sdist if a release ever does, and otherwise
 from a LangServe source checkout named by ``LANGSERVE_SOURCE`` (a work tree, or a git
-repository read at ``LANGSERVE_REV``, default ``HEAD``).
+repository read at ``LANGSERVE_REV``, default ``HEAD``), or else from ``shared/langserve``
+beside this repository (where the project's steering folder sits on CI machines), so
+that placing LangServe's ``tests/`` there turns the suite on in CI too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 VERSION = "0.3.3"
 CACHE = Path(__file__).parent / ".cache"
+#: The steering folder's copy of LangServe, if any (``<repo>/../shared/langserve``).
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "langserve"
 
 
 def langserve_sdist() -> Path:
@@ -73,7 +77,8 @@ def upstream_tests() -> Path | None:
         return sdist
     source = os.environ.get("LANGSERVE_SOURCE")
     if not source:
-        return None
+        beside = SHARED / "tests" / "unit_tests" / "test_server_client.py"
+        return SHARED if beside.exists() else None
     root = Path(source)
     if (root / "tests" / "unit_tests" / "test_server_client.py").exists():
         return root
