@@ -64,7 +64,7 @@ PUBLIC = [
     "runnables.errors",
 ]
 # langchain-core packages that have no counterpart: importing a name from them fails.
-NO_COUNTERPART = {"callbacks", "tracers", "load", "pydantic_v1", "globals", "env", "sys_info"}
+NO_COUNTERPART = {"tracers", "load", "pydantic_v1", "globals", "env", "sys_info"}
 
 
 def _module_and_children(name: str) -> list[types.ModuleType]:
@@ -233,6 +233,27 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         return None
 
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    """Packages that langchain-core's own test environment does not have.
+
+    langchain-core's tests probe for them (``try: import langgraph`` ... ``except
+    ImportError``) and skip what needs them; here they are installed for the interop
+    tests, and built on the real langchain-core, so they are hidden as they would be in
+    langchain-core's run.
+    """
+
+    HIDDEN = ("langgraph", "langchain_openai")
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if any(fullname == name or fullname.startswith(name + ".") for name in self.HIDDEN):
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+sys.meta_path.insert(0, _NotInstalled())
 
 if MODE == "run":
     for loaded in [
