@@ -58,6 +58,7 @@ from runnables.errors import (
     StepTimeoutError,
     UserError,
 )
+from runnables.interop.pipe import install as _install_langchain_pipe
 
 if TYPE_CHECKING:
     from runnables.chat_history import (
@@ -124,6 +125,10 @@ if TYPE_CHECKING:
     from runnables.vectorstores import InMemoryVectorStore, VectorStore, VectorStoreRetriever
 
 __version__ = "0.1.0"
+
+# `langchain_object | runnables_step` gives a runnables chain: langchain-core's `|` is
+# taught the rule when (and only if) langchain-core is loaded; see runnables.interop.pipe.
+_install_langchain_pipe()
 
 # Loaded on first attribute access: name -> module.
 _LAZY = {

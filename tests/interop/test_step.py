@@ -29,6 +29,7 @@ from runnables import (
     RunnableLambda,
     RunnableParallel,
     RunnablePassthrough,
+    RunnableSequence,
 )
 from runnables.core.base import coerce_to_runnable
 from runnables.documents import Document
@@ -120,10 +121,6 @@ async def test_langchain_step_takes_every_step_position() -> None:
     chain = RunnableLambda(str.strip) | upper
     assert isinstance(chain.steps[-1], LangChainStep)  # type: ignore[attr-defined]
     assert await chain.ainvoke(" a ") == "A"
-    # With a langchain-core object on the left, langchain-core's own `|` runs first and
-    # rejects objects it does not know: coerce it first (or use as_langchain()).
-    with pytest.raises(TypeError):
-        upper | RunnableLambda(lambda s: s + "!")  # type: ignore[operator]
     left = coerce_to_runnable(upper) | RunnableLambda(lambda s: s + "!")
     assert await left.ainvoke("a") == "A!"
     assert await RunnableParallel(u=upper, same=RunnablePassthrough()).ainvoke("b") == {
@@ -413,3 +410,70 @@ async def test_runs_reported_from_langchain_core_worker_threads_reach_events() -
     ends = {e["name"]: e for e in events if e["event"] == "on_chain_end"}
     assert ends["inner_upper"]["data"] == {"output": "A", "input": "a"}
     assert events[-1]["data"]["output"] == "A"
+
+
+# ---------------------------------------------------------------------- langchain-core on the left
+
+
+async def test_a_langchain_step_on_the_left_of_a_pipe_gives_a_runnables_chain() -> None:
+    upper = LCLambda(str.upper)
+    chain = upper | RunnableLambda(lambda s: s + "!")  # type: ignore[operator]
+    assert isinstance(chain, RunnableSequence)
+    assert isinstance(chain.steps[0], LangChainStep)
+    assert chain.invoke("a") == "A!"
+    assert await chain.ainvoke("b") == "B!"
+    assert [c async for c in chain.astream("c")] == ["C!"]
+    # A langchain-core sequence on the left (its class has its own `|`), a dict holding a
+    # runnables step on either side.
+    longer = (upper | LCLambda(str.strip)) | RunnableLambda(len)  # type: ignore[operator]
+    assert isinstance(longer, RunnableSequence)
+    assert await longer.ainvoke(" ab ") == 2
+    fanned = upper | {"n": RunnableLambda(len), "low": LCLambda(str.lower)}
+    assert isinstance(fanned, RunnableSequence)
+    assert await fanned.ainvoke("Hey") == {"n": 3, "low": "hey"}
+    joined = {"n": RunnableLambda(len)} | LCLambda(lambda d: d["n"] * 2)
+    assert isinstance(joined, RunnableSequence)
+    assert await joined.ainvoke("abc") == 6
+
+
+async def test_a_langchain_prompt_then_a_runnables_model_then_a_langchain_parser() -> None:
+    chain = (
+        LCChatPromptTemplate.from_template("Say {x}")
+        | ParrotFakeChatModel()  # type: ignore[operator]
+        | LCStrOutputParser()
+    )
+    assert isinstance(chain, RunnableSequence)
+    assert await chain.ainvoke({"x": "hi"}) == "Say hi"
+    assert "".join([c async for c in chain.astream({"x": "yo"})]) == "Say yo"
+    events = [e["event"] async for e in chain.astream_events({"x": "a"})]
+    assert events[0] == "on_chain_start" and events[-1] == "on_chain_end"
+    assert "on_chat_model_start" in events
+
+
+def test_langchain_core_alone_keeps_its_own_pipe() -> None:
+    from langchain_core.runnables import RunnableSequence as LCSequence
+
+    upper = LCLambda(str.upper)
+    assert isinstance(upper | LCLambda(str.strip), LCSequence)
+    assert isinstance(upper | (lambda s: s), LCSequence)
+    with pytest.raises(TypeError):
+        upper | 5  # type: ignore[operator]
+    # langchain-core's own containers take a runnables step as a langchain-core runnable.
+    from langchain_core.runnables import RunnableParallel as LCParallel
+
+    assert LCParallel(n=RunnableLambda(len)).invoke("abcd") == {"n": 4}
+    assert isinstance(upper.pipe(RunnableLambda(len)), LCSequence)
+    assert upper.pipe(RunnableLambda(len)).invoke("ab") == 2
+
+
+def test_the_pipe_rule_holds_when_langchain_core_is_imported_before_runnables() -> None:
+    code = (
+        "from langchain_core.runnables import RunnableLambda as L\n"
+        "import runnables\n"
+        "chain = L(str.upper) | runnables.RunnableLambda(len)\n"
+        "assert type(chain).__module__ == 'runnables.core.sequence', type(chain)\n"
+        "print(chain.invoke('abc'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3"

@@ -34,6 +34,7 @@ from typing import (
     Literal,
     TypeVar,
     cast,
+    overload,
 )
 
 from runnables.core import offload as _offload
@@ -573,10 +574,15 @@ class Runnable(Generic[Input, Output]):
 
     # ------------------------------------------------------------------ composition
 
+    @overload
+    def __or__(self, other: Mapping[str, Any]) -> RunnableSequence[Input, dict[str, Any]]: ...
+
+    @overload
     def __or__(
-        self,
-        other: Runnable[Any, Other] | Callable[[Any], Other] | Mapping[str, Any],
-    ) -> RunnableSequence[Input, Other]:
+        self, other: Runnable[Any, Other] | Callable[[Any], Other]
+    ) -> RunnableSequence[Input, Other]: ...
+
+    def __or__(self, other: Any) -> RunnableSequence[Input, Any]:
         from runnables.core.sequence import RunnableSequence
 
         return RunnableSequence(self, coerce_to_runnable(other))
@@ -589,8 +595,16 @@ class Runnable(Generic[Input, Output]):
 
         return RunnableSequence(coerce_to_runnable(other), self)
 
-    def pipe(self, *others: RunnableLike, name: str | None = None) -> RunnableSequence[Input, Any]:
-        """Compose with the steps in ``others``, in order: ``a.pipe(b, c)`` is ``a | b | c``."""
+    def pipe(
+        self,
+        *others: Runnable[Any, Other] | Callable[[Any], Other] | Mapping[str, Any],
+        name: str | None = None,
+    ) -> RunnableSequence[Input, Other]:
+        """Compose with the steps in ``others``, in order: ``a.pipe(b, c)`` is ``a | b | c``.
+
+        Typed as langchain-core's: the output type is the one ``others`` share (the last
+        step's, when they agree).
+        """
         from runnables.core.sequence import RunnableSequence
 
         return RunnableSequence(self, *(coerce_to_runnable(o) for o in others), name=name)

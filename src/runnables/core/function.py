@@ -26,7 +26,7 @@ from runnables.core._util import (
 )
 from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
 from runnables.core.bridge import is_sync_call
-from runnables.core.config import CURRENT, ROOT, Context
+from runnables.core.config import CURRENT, ROOT, Context, RunnableConfig
 from runnables.core.limiter import HOLDING, Limiter
 from runnables.core.threaded import athreaded
 from runnables.errors import InvalidRunnableError, RecursionLimitError
@@ -163,10 +163,84 @@ class RunnableLambda(Runnable[Input, Output]):
 
     _is_leaf = True
 
+    # The overloads let the input and output types flow from the function (as in
+    # langchain-core): RunnableLambda(str.strip) | RunnableLambda(len) is a
+    # RunnableSequence[str, int]. An async function gives the type it awaits to; a
+    # generator, the type of its chunks.
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input], Awaitable[Output]],
+        afunc: None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input], AsyncIterator[Output]],
+        afunc: None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input], Iterator[Output]],
+        afunc: Callable[[Input], AsyncIterator[Output]] | None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input, RunnableConfig], Awaitable[Output]],
+        afunc: None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input], Output],
+        afunc: Callable[[Input], Awaitable[Output]] | None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input, RunnableConfig], Output],
+        afunc: Callable[[Input, RunnableConfig], Awaitable[Output]] | None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        func: None = None,
+        *,
+        afunc: Callable[[Input], Awaitable[Output]],
+        name: str | None = None,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
     def __init__(
         self,
         func: Callable[..., Any] | None = None,
-        afunc: Callable[..., Awaitable[Any]] | None = None,
+        afunc: Callable[..., Any] | None = None,
         name: str | None = None,
         *,
         offload: _offload.OffloadMode = "auto",
@@ -606,7 +680,9 @@ def _with_kwargs(
 ) -> RunnableLambda[Any, Any]:
     func = functools.partial(self.func, **kwargs) if self.func is not None else None
     afunc = functools.partial(self.afunc, **kwargs) if self.afunc is not None else None
-    return RunnableLambda(func, afunc, name=self.name, offload=self.offload)
+    # Either may be missing here, which none of the constructor's typed forms allows.
+    make: Any = RunnableLambda
+    return cast(RunnableLambda[Any, Any], make(func, afunc, name=self.name, offload=self.offload))
 
 
 RunnableLambda._with_kwargs = _with_kwargs  # type: ignore[method-assign, assignment]

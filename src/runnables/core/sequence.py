@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input, has_listeners, note_step
-from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
+from runnables.core.base import (
+    Input,
+    Other,
+    Output,
+    Runnable,
+    call_transform,
+    coerce_to_runnable,
+)
 from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.streams import Segmented
 from runnables.errors import InvalidRunnableError
@@ -184,6 +191,14 @@ class RunnableSequence(Runnable[Input, Output]):
             else:
                 stream = _gathered(stage, stream, ctx)
         return stream
+
+    @overload
+    def __or__(self, other: Mapping[str, Any]) -> RunnableSequence[Input, dict[str, Any]]: ...
+
+    @overload
+    def __or__(
+        self, other: Runnable[Any, Other] | Callable[[Any], Other]
+    ) -> RunnableSequence[Input, Other]: ...
 
     def __or__(self, other: Any) -> RunnableSequence[Input, Any]:
         if isinstance(other, RunnableSequence) and other.name is None:
