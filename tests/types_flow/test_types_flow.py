@@ -105,3 +105,15 @@ def test_dict_steps_and_passthrough() -> None:
     assigned = RunnableLambda(_as_record).assign(n=_text_length)
     assert_type(assigned, RunnableSequence[str, dict[str, Any]])
     assert assigned.invoke("abc") == {"text": "abc", "n": 3}
+
+
+def test_a_langchain_core_step_on_either_side_types_as_a_runnables_chain() -> None:
+    from langchain_core.runnables import RunnableLambda as LangChainLambda
+
+    shout = RunnableLambda(_ashout)
+    after = shout | LangChainLambda(_length)
+    assert_type(after, RunnableSequence[str, Any])
+    before = LangChainLambda(_strip) | shout
+    assert_type(before, RunnableSequence[Any, str])
+    assert isinstance(before, RunnableSequence)
+    assert before.invoke(" ab ") == "AB"

@@ -32,6 +32,7 @@ from typing import (
     Any,
     Generic,
     Literal,
+    Protocol,
     TypeVar,
     cast,
     overload,
@@ -78,6 +79,15 @@ Output = TypeVar("Output")
 Other = TypeVar("Other")
 
 RunnableLike = Any  # a Runnable, a function, a generator function or a dict of those
+
+
+class ForeignRunnable(Protocol):
+    """What the type checker takes as another library's runnable (langchain-core's): an
+    object with ``invoke`` and ``ainvoke``. At run time ``coerce_to_runnable`` decides."""
+
+    def invoke(self, input: Any, /) -> Any: ...
+
+    def ainvoke(self, input: Any, /) -> Awaitable[Any]: ...
 
 
 class Runnable(Generic[Input, Output]):
@@ -582,15 +592,25 @@ class Runnable(Generic[Input, Output]):
         self, other: Runnable[Any, Other] | Callable[[Any], Other]
     ) -> RunnableSequence[Input, Other]: ...
 
+    @overload
+    def __or__(self, other: ForeignRunnable) -> RunnableSequence[Input, Any]: ...
+
     def __or__(self, other: Any) -> RunnableSequence[Input, Any]:
         from runnables.core.sequence import RunnableSequence
 
         return RunnableSequence(self, coerce_to_runnable(other))
 
+    @overload
     def __ror__(
-        self,
-        other: Runnable[Other, Any] | Callable[[Other], Any] | Mapping[str, Any],
-    ) -> RunnableSequence[Other, Output]:
+        self, other: Runnable[Other, Any] | Callable[[Other], Any]
+    ) -> RunnableSequence[Other, Output]: ...
+
+    @overload
+    def __ror__(
+        self, other: Mapping[str, Any] | ForeignRunnable
+    ) -> RunnableSequence[Any, Output]: ...
+
+    def __ror__(self, other: Any) -> RunnableSequence[Any, Output]:
         from runnables.core.sequence import RunnableSequence
 
         return RunnableSequence(coerce_to_runnable(other), self)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input, has_listeners, note_step
 from runnables.core.base import (
+    ForeignRunnable,
     Input,
     Other,
     Output,
@@ -199,6 +200,9 @@ class RunnableSequence(Runnable[Input, Output]):
     def __or__(
         self, other: Runnable[Any, Other] | Callable[[Any], Other]
     ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(self, other: ForeignRunnable) -> RunnableSequence[Input, Any]: ...
 
     def __or__(self, other: Any) -> RunnableSequence[Input, Any]:
         if isinstance(other, RunnableSequence) and other.name is None:
