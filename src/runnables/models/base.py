@@ -64,6 +64,7 @@ __all__ = [
     "BaseChatModel",
     "ChatGeneration",
     "ChatResult",
+    "LLMResult",
     "LanguageModelInput",
     "StructuredOutputError",
 ]
@@ -117,6 +118,17 @@ class ChatResult:
 
     generations: list[ChatGeneration]
     llm_output: dict[str, Any] | None = field(default=None)
+
+
+@dataclass
+class LLMResult:
+    """A model call's result as callback handlers' ``on_llm_end`` receives it: one list
+    of generations per prompt (``generations[0][0].message`` is a chat model's answer)."""
+
+    generations: list[list[Any]]
+    llm_output: dict[str, Any] | None = field(default=None)
+    run: list[Any] | None = field(default=None)
+    type: str = "LLMResult"
 
 
 class _ModelInputError(InvalidInputError, TypeError):
