@@ -217,3 +217,30 @@ def test_a_model_error_is_reported_as_llm_error() -> None:
         list(model.stream("x", {"callbacks": [handler]}))
     assert handler.kinds()[-1] == "llm_error"
     assert isinstance(handler.events[-1][2], UUID)
+
+
+def test_a_step_passing_its_config_on_reports_the_nested_run_once_under_it() -> None:
+    handler = Recorder()
+    inner = RunnableLambda(lambda x: x, name="inner")
+
+    def outer(x: int, config: Any) -> Any:
+        return inner.invoke(x, config)
+
+    RunnableLambda(outer, name="outer").invoke(1, {"callbacks": [handler]})
+    starts = [e for e in handler.events if e[0] == "chain_start"]
+    assert [e[1] for e in starts] == ["outer", "inner"]
+    assert starts[1][3] == starts[0][2]
+
+
+def test_config_helpers_give_a_manager_with_the_config_handlers_tags_and_metadata() -> None:
+    from runnables.core.config import (
+        get_async_callback_manager_for_config,
+        get_callback_manager_for_config,
+    )
+
+    handler = Recorder()
+    config: Any = {"callbacks": [handler], "tags": ["t"], "metadata": {"k": 1}}
+    manager = get_callback_manager_for_config(config)
+    assert manager.handlers == [handler]
+    assert (manager.tags, manager.metadata) == (["t"], {"k": 1})
+    assert get_async_callback_manager_for_config(config).is_async
