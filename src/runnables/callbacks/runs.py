@@ -19,13 +19,24 @@ classes). When nothing observes a call no tracer exists and none of this runs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Sequence
-from typing import Any, cast
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID, uuid4
 
-from runnables.core.tracing import _MISSING, Run, Tracer
+from runnables.callbacks.manager import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from runnables.core.tracing import _MISSING, Run, Tracer, has_pending, settle
 
-__all__ = ["CallbackRuns", "RunValues", "callback_runs_for"]
+if TYPE_CHECKING:
+    from runnables.core.config import Context
+
+__all__ = [
+    "AsyncModelRunManager",
+    "CallbackRuns",
+    "ModelRunManager",
+    "RunValues",
+    "callback_runs_for",
+]
 
 
 class RunValues:
@@ -263,3 +274,74 @@ def _run_messages(run: Run) -> Sequence[Any]:
         return convert_to_messages(value)
     except (TypeError, ValueError):
         return []
+
+
+# ---------------------------------------------------------------------- a model's run manager
+
+
+def _report_token(ctx: Context, run: Run, token: str, chunk: Any) -> None:
+    from runnables.messages.base import AIMessageChunk
+
+    message = getattr(chunk, "message", None)
+    if message is None:
+        message = AIMessageChunk(content=token)
+    for tracer in ctx.tracers:
+        tracer.on_stream(run, message)
+
+
+def _run_fields(ctx: Context | None) -> dict[str, Any]:
+    run = ctx.run if ctx is not None else None
+    if run is None:
+        return {"run_id": uuid4(), "handlers": [], "inheritable_handlers": []}
+    return {
+        "run_id": run.id,
+        "handlers": [],
+        "inheritable_handlers": [],
+        "parent_run_id": run.parent_run_id,
+        "tags": list(run.tags),
+        "metadata": dict(run.metadata),
+    }
+
+
+class ModelRunManager(CallbackManagerForLLMRun):
+    """The run manager a chat model's sync ``_generate(..., run_manager)`` receives.
+
+    ``on_llm_new_token`` reports the token to the model's run as a streamed chunk, so
+    the call's handlers get ``on_llm_new_token`` and ``astream_events`` an
+    ``on_chat_model_stream`` event, as in langchain-core. ``_generate`` runs on a worker
+    thread: the report is handed to the call's event loop, in order, and is done before
+    the model's run ends. With nothing observing the call it does nothing.
+    """
+
+    def __init__(self, ctx: Context | None, loop: asyncio.AbstractEventLoop | None) -> None:
+        super().__init__(**_run_fields(ctx))
+        self._ctx = ctx if ctx is not None and ctx.run is not None and ctx.tracers else None
+        self._loop = loop
+
+    def on_llm_new_token(self, token: str, *, chunk: Any = None, **kwargs: Any) -> None:
+        """Report a streamed token (``chunk``: its ``ChatGenerationChunk``)."""
+        ctx = self._ctx
+        if ctx is None or ctx.run is None:
+            return
+        if self._loop is None:
+            _report_token(ctx, ctx.run, token, chunk)
+        else:
+            self._loop.call_soon_threadsafe(_report_token, ctx, ctx.run, token, chunk)
+
+
+class AsyncModelRunManager(AsyncCallbackManagerForLLMRun):
+    """The run manager a chat model's ``_agenerate(..., run_manager)`` receives (see
+    :class:`ModelRunManager`); ``on_llm_new_token`` awaits async handlers."""
+
+    def __init__(self, ctx: Context | None) -> None:
+        super().__init__(**_run_fields(ctx))
+        self._ctx = ctx if ctx is not None and ctx.run is not None and ctx.tracers else None
+
+    async def on_llm_new_token(self, token: str, *, chunk: Any = None, **kwargs: Any) -> None:
+        """Report a streamed token (``chunk``: its ``ChatGenerationChunk``)."""
+        ctx = self._ctx
+        if ctx is None or ctx.run is None:
+            return
+        _report_token(ctx, ctx.run, token, chunk)
+        if has_pending(ctx):
+            await settle(ctx)
