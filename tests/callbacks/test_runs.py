@@ -244,3 +244,20 @@ def test_config_helpers_give_a_manager_with_the_config_handlers_tags_and_metadat
     assert manager.handlers == [handler]
     assert (manager.tags, manager.metadata) == (["t"], {"k": 1})
     assert get_async_callback_manager_for_config(config).is_async
+
+
+def test_a_tool_function_declaring_callbacks_gets_the_call_callbacks() -> None:
+    from runnables.tools import tool
+
+    handler = Recorder()
+    inner = RunnableLambda(lambda x: x, name="inner")
+
+    @tool
+    def lookup(query: str, callbacks: Any) -> str:
+        """Look the query up."""
+        return inner.invoke(query, {"callbacks": callbacks})
+
+    assert lookup.invoke({"query": "q"}, {"callbacks": [handler]}) == "q"
+    starts = [e for e in handler.events if e[0] == "chain_start"]
+    assert [e[1] for e in starts] == ["inner"]  # reported once, under the tool's run
+    assert starts[0][3] is not None
