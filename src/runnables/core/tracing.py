@@ -546,19 +546,21 @@ def tracers_for(callbacks: Any, existing: tuple[Tracer, ...]) -> tuple[Tracer, .
 
 def _langchain_callbacks() -> Any:
     """langchain-core's callbacks module if langchain-core itself is loaded (not a module
-    of that name that serves runnables' classes, as the compatibility suite installs)."""
+    of that name that serves runnables' classes, as the compatibility suite installs).
+
+    Read from the module's own namespace: no attribute lookup that such a module could
+    answer by searching packages (file-system reads, inside a running call).
+    """
     lc = sys.modules.get("langchain_core.callbacks.base")
-    if lc is None or not isinstance(getattr(lc, "BaseCallbackManager", None), type):
+    if lc is None:
         return None
-    if getattr(lc, "BaseCallbackHandler", None) is _own_handler_class():
+    names = vars(lc)
+    manager, handler = names.get("BaseCallbackManager"), names.get("BaseCallbackHandler")
+    if not isinstance(manager, type) or not isinstance(handler, type):
+        return None
+    if handler.__module__.startswith("runnables."):
         return None
     return lc
-
-
-def _own_handler_class() -> Any:
-    from runnables.callbacks.base import BaseCallbackHandler
-
-    return BaseCallbackHandler
 
 
 # ---------------------------------------------------------------------- listeners
