@@ -20,6 +20,8 @@ classes). When nothing observes a call no tracer exists and none of this runs.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import weakref
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
@@ -249,18 +251,25 @@ def callback_runs_for(callbacks: Any) -> CallbackRuns | None:
 
 
 def _is_async_handler(handler: Any) -> bool:
-    import inspect
-
     from runnables.callbacks.base import AsyncCallbackHandler
 
     if isinstance(handler, AsyncCallbackHandler):
         return True
-    # A duck-typed handler is async if any of its event methods is a coroutine function.
-    return any(
-        inspect.iscoroutinefunction(getattr(handler, name, None))
-        for name in dir(type(handler))
-        if name.startswith("on_")
-    )
+    cls = type(handler)
+    found = _ASYNC_CLASSES.get(cls)
+    if found is None:
+        # Checked once per class: every call given such handlers asks.
+        found = _ASYNC_CLASSES[cls] = any(
+            inspect.iscoroutinefunction(getattr(cls, name, None))
+            for name in dir(cls)
+            if name.startswith("on_")
+        )
+    return found
+
+
+#: Whether a (duck-typed) handler class has an async event method (weak: classes made
+#: in a function are not kept alive by this cache).
+_ASYNC_CLASSES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def _run_messages(run: Run) -> Sequence[Any]:
