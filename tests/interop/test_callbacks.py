@@ -154,17 +154,25 @@ async def test_a_langchain_callback_manager_as_callbacks() -> None:
     _check_streamed(handler)
 
 
-def test_other_handlers_next_to_langchain_ones_keep_chain_runs() -> None:
+def test_other_handlers_next_to_langchain_ones_see_runs_as_langchain_reports_them() -> None:
+    # One mapping for every handler: a duck-typed one sees the chat model as a chat-model
+    # run, as the langchain-core handler next to it does, not as a chain.
     class Plain:
         def __init__(self) -> None:
-            self.names: list[str] = []
+            self.chains: list[str] = []
+            self.chat_models: list[str] = []
 
         def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
-            self.names.append(kw["name"])
+            self.chains.append(kw["name"])
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+            self.chat_models.append(kw["name"])
 
     plain, handler = Plain(), _Recorder()
     _chain().invoke({"q": "x"}, {"callbacks": [plain, handler]})
-    assert "FakeListChatModel" in plain.names
+    assert plain.chat_models == ["FakeListChatModel"]
+    assert "FakeListChatModel" not in plain.chains
+    assert "RunnableSequence" in plain.chains
     assert any(e[0] == "chat_model_start" for e in handler.events)
 
 

@@ -24,6 +24,7 @@ from uuid import UUID
 from runnables.errors import ConfigError, ConfigWarning
 
 if TYPE_CHECKING:
+    from runnables.callbacks.manager import AsyncCallbackManager, CallbackManager
     from runnables.core.limiter import Limiter
     from runnables.core.tracing import Run, Tracer
 
@@ -31,6 +32,8 @@ __all__ = [
     "RunnableConfig",
     "_merge_metadata_dicts",
     "ensure_config",
+    "get_async_callback_manager_for_config",
+    "get_callback_manager_for_config",
     "get_config",
     "merge_configs",
     "patch_config",
@@ -269,8 +272,12 @@ def derive(base: Context, config: RunnableConfig, *, sort_tags: bool = True) -> 
         if deadline is None or mine < deadline:
             deadline, timeout = mine, float(t)
     tracers = base.tracers
-    if config.get("callbacks"):
-        tracers = tracers_for(config["callbacks"], tracers)
+    callbacks = config.get("callbacks")
+    if callbacks and callbacks is not base.config.get("callbacks"):
+        # The same handlers the enclosing call already reports to (a step passing its
+        # own config on to a nested call) are not added twice: its runs would be
+        # reported twice. langchain-core hands such a step its child callback manager.
+        tracers = tracers_for(callbacks, tracers)
     ctx = Context(
         inherited,  # type: ignore[arg-type]
         limiter=limiter,
@@ -394,3 +401,31 @@ def patch_config(config: RunnableConfig | None, **changes: Any) -> RunnableConfi
         else:
             out[key] = value
     return out  # type: ignore[return-value]
+
+
+def _config_callbacks(config: RunnableConfig) -> Any:
+    callbacks = config.get("callbacks")
+    return list(callbacks) if isinstance(callbacks, tuple) else callbacks
+
+
+def get_callback_manager_for_config(config: RunnableConfig) -> CallbackManager:
+    """A callback manager for ``config``: its callbacks, tags and metadata, all
+    inheritable (langchain-core's helper, for code that reports its own runs)."""
+    from runnables.callbacks.manager import CallbackManager
+
+    return CallbackManager.configure(
+        inheritable_callbacks=_config_callbacks(config),
+        inheritable_tags=config.get("tags"),
+        inheritable_metadata=config.get("metadata"),
+    )
+
+
+def get_async_callback_manager_for_config(config: RunnableConfig) -> AsyncCallbackManager:
+    """The async twin of :func:`get_callback_manager_for_config`."""
+    from runnables.callbacks.manager import AsyncCallbackManager
+
+    return AsyncCallbackManager.configure(
+        inheritable_callbacks=_config_callbacks(config),
+        inheritable_tags=config.get("tags"),
+        inheritable_metadata=config.get("metadata"),
+    )

@@ -507,104 +507,28 @@ async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
 # ---------------------------------------------------------------------- callbacks
 
 
-class CallbackTracer(Tracer):
-    """Adapts langchain-style callback handlers (``on_chain_start`` and friends)."""
-
-    def __init__(self, handlers: list[Any]) -> None:
-        self.handlers = handlers
-        self._queue: list[Awaitable[Any]] = []
-        self.pending = self._queue
-
-    def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
-        for handler in self.handlers:
-            fn = getattr(handler, method, None)
-            if fn is None:
-                continue
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:
-                _handler_failed(handler, method, exc)
-                continue
-            if inspect.isawaitable(result):
-                # Awaited by the traced step right after this notification, in handler
-                # order, before the step goes on (as langchain-core awaits async handlers).
-                self._queue.append(_Guarded(result, handler, method))
-
-    def on_start(self, run: Run) -> None:
-        self._each(
-            f"on_{run.run_type}_start"
-            if run.run_type in ("chain", "tool", "retriever")
-            else "on_chain_start",
-            {"name": run.name},
-            run.inputs,
-            run_id=run.id,
-            parent_run_id=run.parent_run_id,
-            tags=run.tags,
-            metadata=run.metadata,
-            name=run.name,
-        )
-
-    def on_end(self, run: Run) -> None:
-        self._each("on_chain_end", run.outputs, run_id=run.id, parent_run_id=run.parent_run_id)
-
-    def on_error(self, run: Run) -> None:
-        self._each("on_chain_error", run.exception, run_id=run.id, parent_run_id=run.parent_run_id)
-
-    def on_custom_event(self, name: str, data: Any, run: Run) -> None:
-        self._each(
-            "on_custom_event", name, data, run_id=run.id, tags=run.tags, metadata=run.metadata
-        )
-
-
-def _handler_failed(handler: Any, method: str, exc: Exception) -> None:
-    """What langchain-core does when a callback handler raises: log a warning naming the
-    handler and the event, and go on with the call, unless the handler has
-    ``raise_error = True``, in which case the error propagates into the call.
-    """
-    logger.warning("Error in %s.%s callback: %r", type(handler).__name__, method, exc)
-    if getattr(handler, "raise_error", False):
-        raise exc
-
-
-class _Guarded:
-    """An async handler's awaitable whose errors are handled as a sync handler's are."""
-
-    __slots__ = ("_awaitable", "_handler", "_method")
-
-    def __init__(self, awaitable: Awaitable[Any], handler: Any, method: str) -> None:
-        self._awaitable = awaitable
-        self._handler = handler
-        self._method = method
-
-    def __await__(self) -> Any:
-        try:
-            return (yield from self._awaitable.__await__())
-        except Exception as exc:
-            _handler_failed(self._handler, self._method, exc)
-            return None
-
-    def close(self) -> None:
-        close = getattr(self._awaitable, "close", None)
-        if close is not None:
-            close()
-
-
 def tracers_for(callbacks: Any, existing: tuple[Tracer, ...]) -> tuple[Tracer, ...]:
     """The tracers for a config's ``callbacks`` value, added to those already active.
 
-    langchain-core handlers (and a langchain-core callback manager) go through the same
-    bridge ``as_langchain()`` uses, so they see chat models as chat-model runs with their
-    tokens, as they would in a langchain-core chain; other handlers get chain runs.
+    runnables' tracers (an object that is a :class:`Tracer`) are used as they are. The
+    other handlers, or a callback manager, get one
+    :class:`~runnables.callbacks.runs.CallbackRuns`, which reports runs as
+    langchain-core does; langchain-core's own handlers and managers go through the
+    interop adapter, which drives langchain-core's manager with the same mapping.
     """
+    if isinstance(callbacks, Tracer):
+        return (*existing, callbacks)
     # Looked up in sys.modules: a langchain-core handler exists only if it is loaded.
-    lc = sys.modules.get("langchain_core.callbacks.base")
+    lc = _langchain_callbacks()
     if lc is not None and isinstance(callbacks, lc.BaseCallbackManager):
         from runnables.interop.adapter import LangChainCallbacks
 
         return (*existing, LangChainCallbacks(callbacks, from_config=True))
-    handlers = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
-    own = [h for h in handlers if isinstance(h, Tracer)]
-    others = [h for h in handlers if not isinstance(h, Tracer)]
+    if not isinstance(callbacks, (list, tuple)):
+        tracer = callback_runs_for(callbacks)
+        return existing if tracer is None else (*existing, tracer)
+    own = [h for h in callbacks if isinstance(h, Tracer)]
+    others = [h for h in callbacks if not isinstance(h, Tracer)]
     added: list[Tracer] = own
     if lc is not None and others:
         lc_handlers = [h for h in others if isinstance(h, lc.BaseCallbackHandler)]
@@ -614,8 +538,29 @@ def tracers_for(callbacks: Any, existing: tuple[Tracer, ...]) -> tuple[Tracer, .
             others = [h for h in others if not isinstance(h, lc.BaseCallbackHandler)]
             added.append(langchain_callbacks_for(lc_handlers))
     if others:
-        added.append(CallbackTracer(others))
+        tracer = callback_runs_for(others)
+        if tracer is not None:
+            added.append(tracer)
     return (*existing, *added)
+
+
+def _langchain_callbacks() -> Any:
+    """langchain-core's callbacks module if langchain-core itself is loaded (not a module
+    of that name that serves runnables' classes, as the compatibility suite installs).
+
+    Read from the module's own namespace: no attribute lookup that such a module could
+    answer by searching packages (file-system reads, inside a running call).
+    """
+    lc = sys.modules.get("langchain_core.callbacks.base")
+    if lc is None:
+        return None
+    names = vars(lc)
+    manager, handler = names.get("BaseCallbackManager"), names.get("BaseCallbackHandler")
+    if not isinstance(manager, type) or not isinstance(handler, type):
+        return None
+    if handler.__module__.startswith("runnables."):
+        return None
+    return lc
 
 
 # ---------------------------------------------------------------------- listeners
@@ -668,3 +613,8 @@ class ListenerTracer:
                 run.name,
                 exc,
             )
+
+
+# Imported with this module rather than when a call first has callbacks: an import
+# inside a running call would block its event loop on file-system reads.
+from runnables.callbacks.runs import callback_runs_for  # noqa: E402

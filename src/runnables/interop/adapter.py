@@ -15,11 +15,11 @@ is added and the chain runs as fast as when called directly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
-from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
+from langchain_core.callbacks.manager import AsyncRunManager
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
 from langchain_core.runnables import Runnable as LCRunnable
 from langchain_core.runnables import RunnableConfig as LCConfig
@@ -32,12 +32,11 @@ from langchain_core.runnables.utils import ConfigurableFieldSpec
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from pydantic import BaseModel
 
+from runnables.callbacks.runs import CallbackRuns, RunValues
 from runnables.core.base import Runnable
 from runnables.core.config import RunnableConfig
-from runnables.core.tracing import _MISSING, Run, Tracer
 from runnables.interop.step import CallbackBridge
 from runnables.interop.values import from_langchain, to_langchain
-from runnables.messages.base import BaseMessageChunk, message_chunk_to_message
 
 __all__ = [
     "LangChainAdapter",
@@ -225,159 +224,45 @@ async def _from_langchain_stream(inputs: AsyncIterator[Any]) -> AsyncIterator[An
 # ---------------------------------------------------------------------- runs -> callbacks
 
 
-class LangChainCallbacks(Tracer):
+class _LangChainValues(RunValues):
+    """Run values as langchain-core's handlers expect them: its messages, documents and
+    output classes, and its managers built with ``configure()``."""
+
+    def convert(self, value: Any) -> Any:
+        return to_langchain(value)
+
+    def generation_chunk(self, chunk: Any) -> Any:
+        return ChatGenerationChunk(message=chunk)
+
+    def llm_result(self, message: Any) -> Any:
+        return LLMResult(generations=[[ChatGeneration(message=message)]])
+
+    def child_manager(self, run_manager: Any) -> Any:
+        # configure(), as each langchain-core step does for its own manager: it adds the
+        # handlers that context variables ask for on every run (collect_runs()).
+        cls = AsyncCallbackManager if isinstance(run_manager, AsyncRunManager) else CallbackManager
+        return cls.configure(inheritable_callbacks=run_manager.get_child())
+
+    def streams_tokens(self, manager: Any) -> bool:
+        # As in langchain-core, a streaming handler (LangGraph's "messages" mode, an
+        # astream_events handler) makes an invoked chat model stream its tokens.
+        return any(isinstance(h, _StreamingCallbackHandler) for h in manager.handlers)
+
+
+_LANGCHAIN_VALUES = _LangChainValues()
+
+
+class LangChainCallbacks(CallbackRuns):
     """runnables' runs reported to a langchain-core callback manager.
 
-    Each run becomes a langchain-core run with the same id, under its parent's run
-    manager (the root under the manager the call was given, so it nests under the
-    caller's run). With an async manager its coroutines are queued in ``pending``, which
-    the traced step awaits in order before going on.
+    The mapping is runnables.callbacks' own (:class:`~runnables.callbacks.runs.CallbackRuns`);
+    only the values differ: langchain-core's messages and output classes.
     """
 
     def __init__(
         self, manager: CallbackManager | AsyncCallbackManager, *, from_config: bool = False
     ) -> None:
-        self.manager = manager
-        # Handlers given in a runnables config (not through as_langchain()): no
-        # langchain-core caller put the config's metadata into the manager, so each run
-        # reports its own (which holds the config's), as langchain-core's runs do.
-        self.from_config = from_config
-        self.is_async = isinstance(manager, AsyncCallbackManager)
-        self.pending: list[Awaitable[Any]] | None = [] if self.is_async else None
-        self.run_managers: dict[UUID, Any] = {}
-        # As in langchain-core, a streaming handler (LangGraph's "messages" mode, an
-        # astream_events handler) makes an invoked chat model stream its tokens.
-        self.streams_tokens = any(
-            isinstance(h, _StreamingCallbackHandler) for h in manager.handlers
-        )
-
-    def _manager_for(self, run: Run) -> Any:
-        parent = self.run_managers.get(run.parent_run_id) if run.parent_run_id else None
-        if parent is None:
-            manager = self.manager
-        else:
-            # configure(), as each langchain-core step does for its own manager: it adds
-            # the handlers that context variables ask for on every run (collect_runs()).
-            cls = AsyncCallbackManager if self.is_async else CallbackManager
-            manager = cls.configure(inheritable_callbacks=parent.get_child())
-        own_tags = [t for t in run.tags if t not in manager.tags]
-        if own_tags:
-            manager = manager.copy()
-            manager.add_tags(own_tags, inherit=False)
-        if self.from_config:
-            ls_params = run.metadata
-        else:
-            ls_params = {k: v for k, v in run.metadata.items() if k.startswith("ls_")}
-        if ls_params:
-            manager = manager.copy()
-            manager.add_metadata(ls_params, inherit=False)
-        return manager
-
-    def _do(self, run_id: UUID | None, call: Any) -> None:
-        """Run a manager call now (sync), or queue it (async); keep the run manager it
-        returns under ``run_id``."""
-        if self.is_async:
-            assert self.pending is not None
-            self.pending.append(self._keep(run_id, call))
-            return
-        result = call
-        if run_id is not None:
-            self.run_managers[run_id] = result[0] if isinstance(result, list) else result
-
-    async def _keep(self, run_id: UUID | None, call: Awaitable[Any]) -> None:
-        result = await call
-        if run_id is not None:
-            self.run_managers[run_id] = result[0] if isinstance(result, list) else result
-
-    def on_start(self, run: Run) -> None:
-        manager = self._manager_for(run)
-        serialized = {"name": run.name}
-        kind = run.run_type
-        if kind == "chat_model":
-            messages = _run_messages(run)
-            call = manager.on_chat_model_start(
-                serialized, [to_langchain(messages)], run_id=run.id, name=run.name
-            )
-        elif kind == "llm":
-            call = manager.on_llm_start(serialized, [str(run.input)], run_id=run.id, name=run.name)
-        elif kind == "tool":
-            value = run.input
-            call = manager.on_tool_start(
-                serialized,
-                str(value),
-                run_id=run.id,
-                name=run.name,
-                inputs=to_langchain(value) if isinstance(value, dict) else None,
-            )
-        elif kind == "retriever":
-            call = manager.on_retriever_start(
-                serialized, str(run.input), run_id=run.id, name=run.name
-            )
-        else:
-            # langchain-core passes a chain's input as it is ({"input": ""} while a
-            # streamed step's input is not known yet).
-            inputs = run.inputs if run.input is _MISSING else run.input
-            call = manager.on_chain_start(
-                serialized,
-                to_langchain(inputs),
-                run_id=run.id,
-                name=run.name,
-                run_type=kind if kind in ("prompt", "parser") else None,
-            )
-        self._do(run.id, call)
-
-    def on_stream(self, run: Run, chunk: Any) -> None:
-        if run.run_type not in ("chat_model", "llm"):
-            return  # langchain-core reports only model tokens as callbacks
-        rm = self.run_managers.get(run.id)
-        if rm is None:
-            return
-        if isinstance(chunk, BaseMessageChunk):
-            text = chunk.text
-            gen: Any = ChatGenerationChunk(message=to_langchain(chunk))
-            self._do(None, rm.on_llm_new_token(text, chunk=gen))
-        else:
-            self._do(None, rm.on_llm_new_token(str(chunk)))
-
-    def on_end(self, run: Run) -> None:
-        rm = self.run_managers.pop(run.id, None)
-        if rm is None:
-            return
-        kind = run.run_type
-        if kind in ("chat_model", "llm"):
-            output = run.output
-            if isinstance(output, BaseMessageChunk):
-                output = message_chunk_to_message(output)
-            generation = ChatGeneration(message=to_langchain(output))
-            self._do(None, rm.on_llm_end(LLMResult(generations=[[generation]])))
-        elif kind == "tool":
-            self._do(None, rm.on_tool_end(to_langchain(run.output)))
-        elif kind == "retriever":
-            self._do(None, rm.on_retriever_end(to_langchain(run.output)))
-        else:
-            output = None if run.output is _MISSING else run.output
-            extra = {} if run.input is _MISSING else {"inputs": to_langchain(run.input)}
-            self._do(None, rm.on_chain_end(to_langchain(output), **extra))
-
-    def on_custom_event(self, name: str, data: Any, run: Run) -> None:
-        # As langchain-core's dispatch_custom_event: the step's child manager, with the
-        # step's run id.
-        rm = self.run_managers.get(run.id)
-        manager = self.manager if rm is None else rm.get_child()
-        self._do(None, manager.on_custom_event(name, data, run_id=run.id))
-
-    def on_error(self, run: Run) -> None:
-        rm = self.run_managers.pop(run.id, None)
-        if rm is None or run.exception is None:
-            return
-        kind = run.run_type
-        method = {
-            "chat_model": "on_llm_error",
-            "llm": "on_llm_error",
-            "tool": "on_tool_error",
-            "retriever": "on_retriever_error",
-        }.get(kind, "on_chain_error")
-        self._do(None, getattr(rm, method)(run.exception))
+        super().__init__(manager, from_config=from_config, values=_LANGCHAIN_VALUES)
 
 
 def langchain_callbacks_for(handlers: list[Any]) -> LangChainCallbacks:
@@ -395,16 +280,3 @@ def langchain_callbacks_for(handlers: list[Any]) -> LangChainCallbacks:
     else:
         manager = CallbackManager(handlers=handlers, inheritable_handlers=handlers)
     return LangChainCallbacks(manager, from_config=True)
-
-
-def _run_messages(run: Run) -> Sequence[Any]:
-    """The messages of a chat-model run (its input is ``{"messages": [[...]]}``)."""
-    value = run.input
-    if isinstance(value, dict) and "messages" in value and value["messages"]:
-        return cast(Sequence[Any], value["messages"][0])
-    from runnables.messages.convert import convert_to_messages
-
-    try:
-        return convert_to_messages(value)
-    except (TypeError, ValueError):
-        return []

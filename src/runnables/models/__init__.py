@@ -7,6 +7,7 @@ from runnables.models.base import (
     ChatResult,
     Generation,
     LanguageModelInput,
+    LLMResult,
     StructuredOutputError,
 )
 from runnables.models.cache import (
@@ -35,6 +36,7 @@ __all__ = [
     "ChatGeneration",
     "ChatGenerationChunk",
     "Generation",
+    "LLMResult",
     "ChatResult",
     "FakeEchoChatModel",
     "FakeListChatModel",

@@ -25,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import inspect
 import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
@@ -64,6 +66,7 @@ __all__ = [
     "BaseChatModel",
     "ChatGeneration",
     "ChatResult",
+    "LLMResult",
     "LanguageModelInput",
     "StructuredOutputError",
 ]
@@ -117,6 +120,22 @@ class ChatResult:
 
     generations: list[ChatGeneration]
     llm_output: dict[str, Any] | None = field(default=None)
+
+
+@dataclass
+class LLMResult:
+    """A model call's result as callback handlers' ``on_llm_end`` receives it: one list
+    of generations per prompt (``generations[0][0].message`` is a chat model's answer)."""
+
+    generations: list[list[Any]]
+    llm_output: dict[str, Any] | None = field(default=None)
+    run: list[Any] | None = field(default=None)
+    type: str = "LLMResult"
+
+
+#: Set while the default ``_astream`` answers with ``_agenerate``'s whole message, so a
+#: sync ``_generate``'s run manager does not report tokens the stream reports anyway.
+_STREAMING: ContextVar[bool] = ContextVar("runnables_model_streaming", default=False)
 
 
 class _ModelInputError(InvalidInputError, TypeError):
@@ -181,11 +200,16 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         cls._sync_stream = cls._stream is not BaseChatModel._stream
         cls._has_generate = cls._agenerate is not BaseChatModel._agenerate or cls._sync_generate
         cls._has_stream = cls._astream is not BaseChatModel._astream or cls._sync_stream
+        cls._agenerate_run_manager = (
+            cls._agenerate is not BaseChatModel._agenerate
+            and "run_manager" in inspect.signature(cls._agenerate).parameters
+        )
 
     _has_generate = False
     _has_stream = False
     _sync_generate = False
     _sync_stream = False
+    _agenerate_run_manager = False  # an overriding _agenerate declares run_manager
     _stop_given: str | None = None  # a bound stop given as one string
 
     # ------------------------------------------------------------------ provider side
@@ -196,8 +220,15 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         """Produce the whole response. The default runs a sync ``_generate`` on a
         thread, else adds up ``_astream``'s chunks."""
         if self._sync_generate:
+            # langchain-core hands _generate a run manager; its on_llm_new_token reports
+            # tokens to the model's run (handlers, astream_events). Not while streaming:
+            # the stream reports the answer itself.
+            from runnables.callbacks.runs import ModelRunManager
+
+            ctx = None if _STREAMING.get() else CURRENT.get()
+            run_manager = ModelRunManager(ctx, asyncio.get_running_loop())
             return await asyncio.to_thread(
-                functools.partial(self._generate, messages, stop, None, **params)
+                functools.partial(self._generate, messages, stop, run_manager, **params)
             )
         if not self._has_stream:
             raise NotImplementedError(
@@ -219,7 +250,11 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             ):
                 yield chunk
             return
-        message = _as_message(await self._agenerate(messages, stop=stop, **params))
+        token = _STREAMING.set(True)
+        try:
+            message = _as_message(await self._agenerate(messages, stop=stop, **params))
+        finally:
+            _STREAMING.reset(token)
         yield _to_chunk(message)
 
     def _generate(
@@ -230,7 +265,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         **kwargs: Any,
     ) -> ChatResult | AIMessage:
         """langchain-core's sync hook: a model may implement only this (it runs on a
-        worker thread, never on the event loop). ``run_manager`` is always None."""
+        worker thread, never on the event loop). ``run_manager`` is a
+        :class:`~runnables.callbacks.manager.CallbackManagerForLLMRun` whose
+        ``on_llm_new_token`` streams tokens to the call's handlers and events."""
         raise NotImplementedError(f"{type(self).__name__} does not implement '_generate'.")
 
     def _stream(
@@ -439,7 +476,15 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         token = CURRENT.set(ctx) if not ctx.is_root else None
         params = self._params
         try:
-            if self._has_generate or not self._has_stream:
+            if self._agenerate_run_manager:
+                # A langchain-core-style _agenerate(messages, stop, run_manager, **kw).
+                from runnables.callbacks.runs import AsyncModelRunManager
+
+                result = await self._agenerate(
+                    messages, run_manager=AsyncModelRunManager(ctx), **params
+                )
+                message = _as_message(result)
+            elif self._has_generate or not self._has_stream:
                 result = await self._agenerate(messages, **params)
                 message = _as_message(result)
             else:

@@ -246,6 +246,14 @@ def create_schema_from_function(
     return model
 
 
+def _takes_callbacks(func: Callable[..., Any]) -> bool:
+    """Whether a tool's function declares a ``callbacks`` parameter."""
+    try:
+        return "callbacks" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _config_param_name_only(name: str, param: inspect.Parameter) -> bool:
     return name == "config" and param.annotation in (inspect.Parameter.empty, "RunnableConfig")
 
@@ -484,6 +492,11 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         param = _config_param(impl)
         if param is not None:
             kwargs[param] = ctx.child_config()
+        if _takes_callbacks(impl):
+            # As langchain-core passes a function declaring `callbacks` its run's child
+            # callbacks: the call's own, so nested calls given them report under this run
+            # once (config.derive does not add handlers the enclosing call has).
+            kwargs["callbacks"] = ctx.config.get("callbacks")
         token = None if ctx.is_root else CURRENT.set(ctx)
         try:
             if is_async:
