@@ -234,3 +234,36 @@ async def test_a_failing_branch_on_a_thread_raises_after_the_started_ones_finish
         await par.ainvoke(1)
     assert "(raised in runnables step 'boom')" in err.value.__notes__
     assert finished == ["late"]  # a started thread cannot be stopped: it was waited for
+
+
+# ---------------------------------------------------------------------- langchain-core's shapes
+
+
+def test_input_schema_merges_the_fields_of_branches_that_take_objects() -> None:
+    from operator import itemgetter
+
+    from runnables.prompts import ChatPromptTemplate
+
+    city = ChatPromptTemplate.from_template("what is the city {person} is from?")
+    parallel = RunnableParallel({"city": city, "language": itemgetter("language")})
+    assert parallel.get_input_jsonschema() == {
+        "title": "RunnableParallel<city,language>Input",
+        "type": "object",
+        "properties": {
+            "person": {"title": "Person", "type": "string"},
+            "language": {"title": "Language"},
+        },
+        "required": ["person", "language"],
+    }
+
+
+def test_a_branch_that_takes_anything_keeps_the_input_open() -> None:
+    from runnables import RunnablePassthrough
+
+    parallel = RunnableParallel(a=RunnablePassthrough(), b=lambda d: d["x"])
+    assert "root" not in parallel.get_input_jsonschema().get("properties", {})
+
+
+def test_repr_is_the_dict_it_was_written_as() -> None:
+    parallel = RunnableParallel(a=RunnableLambda(lambda x: x), b=RunnableLambda(lambda x: x))
+    assert repr(parallel) == "{\n  a: RunnableLambda(...),\n  b: RunnableLambda(...)\n}"
