@@ -192,6 +192,9 @@ if MODE == "run":
     from runnables.core.graph import _safe_id  # a Mermaid node id, as langchain-core writes it
 
     FACTS["langchain_core.runnables.graph_mermaid._to_safe_id"] = _safe_id
+    from runnables.core._util import ChunkAccumulator  # what gathers a stream's chunks
+
+    FACTS["langchain_core.runnables.base._ChunkAccumulator"] = ChunkAccumulator
 
 
 def _real_root() -> Path:
