@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from runnables import (
     AddableDict,
@@ -267,3 +268,24 @@ def test_a_branch_that_takes_anything_keeps_the_input_open() -> None:
 def test_repr_is_the_dict_it_was_written_as() -> None:
     parallel = RunnableParallel(a=RunnableLambda(lambda x: x), b=RunnableLambda(lambda x: x))
     assert repr(parallel) == "{\n  a: RunnableLambda(...),\n  b: RunnableLambda(...)\n}"
+
+
+class _Opaque:
+    """A class pydantic has no JSON schema for."""
+
+
+class _OpaqueInput(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    thing: _Opaque
+
+
+def _uses_opaque(x: _OpaqueInput) -> int:
+    return 1
+
+
+def test_input_schema_of_a_branch_without_a_json_schema_does_not_raise() -> None:
+    from operator import itemgetter
+
+    parallel = RunnableParallel(a=_uses_opaque, b=itemgetter("x"))
+    # _OpaqueInput has no JSON schema, so nothing is merged: the first typed branch's.
+    assert parallel.get_input_schema() is _OpaqueInput

@@ -111,10 +111,12 @@ class RunnableBranch(Runnable[Input, Output]):
         """The input schema of the first option (the default, the branches, then the
         conditions) whose schema has a type; else the branch's own declared type. As
         langchain-core, title included."""
+        from runnables.core.schema import json_type
+
         candidates = [self.default, *(r for _, r in self.branches), *(c for c, _ in self.branches)]
         for runnable in candidates:
             schema = runnable.get_input_schema(config)
-            if schema.model_json_schema().get("type") is not None:
+            if json_type(schema) is not None:
                 return schema
         return super().get_input_schema(config)
 

@@ -224,13 +224,13 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         As langchain-core: ``{"city": prompt, "language": itemgetter("language")}`` takes
         the prompt's variables and ``language``, at the top level of one schema.
         """
-        from runnables.core.schema import object_model
+        from runnables.core.schema import json_type, object_model
 
         schemas = [step.get_input_schema(config) for step in self.steps__.values()]
         # langchain-core also merges a branch whose schema has no type (one that takes
         # anything), as a required field "root"; here such a branch keeps the schema
         # that of the first typed branch, so ``{"a": RunnablePassthrough()}`` takes any input.
-        if not schemas or not all(m.model_json_schema().get("type") == "object" for m in schemas):
+        if not schemas or not all(json_type(m) == "object" for m in schemas):
             return super().get_input_schema(config)
         fields: dict[str, tuple[Any, Any]] = {}
         for model in schemas:

@@ -61,6 +61,7 @@ __all__ = [
     "config_model",
     "fields_model",
     "input_type",
+    "json_type",
     "model_for",
     "object_model",
     "output_type",
@@ -494,6 +495,15 @@ def _build_fields_model(
 
 
 _cached_fields_model = functools.lru_cache(maxsize=_CACHE_SIZE)(_build_fields_model)
+
+
+def json_type(model: type[BaseModel]) -> Any:
+    """The top-level ``type`` of ``model``'s JSON schema; None when it has none or when a
+    type in it has no JSON schema (an arbitrary class): a description, never an error."""
+    try:
+        return model.model_json_schema().get("type")
+    except Exception:
+        return None
 
 
 def object_model(name: str, fields: Mapping[str, tuple[Any, Any]]) -> type[BaseModel]:
