@@ -174,8 +174,9 @@ async def gather_input(inputs: AsyncIterator[Any]) -> Any:
     if type(inputs) is ListIter and len(inputs.items) == 1:
         return inputs.items[0]
     gathered = ChunkAccumulator(stop_after_unaddable=False)
+    add_chunk = gathered.add  # looked up once: this loop runs per chunk
     async for chunk in inputs:
-        gathered.add(chunk)
+        add_chunk(chunk)
     return gathered.value
 
 
