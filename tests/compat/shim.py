@@ -186,6 +186,16 @@ try:
 except ImportError:  # pragma: no cover - pydantic and packaging come with the test deps
     pass
 
+# Private langchain-core helpers that a test imports and runnables has a genuine
+# counterpart of, with the same meaning (not its API: served under the private name only).
+if MODE == "run":
+    from runnables.core.graph import _safe_id  # a Mermaid node id, as langchain-core writes it
+
+    FACTS["langchain_core.runnables.graph_mermaid._to_safe_id"] = _safe_id
+    from runnables.core._util import ChunkAccumulator  # what gathers a stream's chunks
+
+    FACTS["langchain_core.runnables.base._ChunkAccumulator"] = ChunkAccumulator
+
 
 def _real_root() -> Path:
     spec = importlib.machinery.PathFinder.find_spec("langchain_core")

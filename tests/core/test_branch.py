@@ -254,3 +254,26 @@ def test_children_are_the_conditions_branches_and_default() -> None:
 def test_bad_arguments_raise_a_clear_error(args: tuple[Any, ...], match: str) -> None:
     with pytest.raises(InvalidRunnableError, match=match):
         RunnableBranch(*args)
+
+
+# ---------------------------------------------------------------------- langchain-core's shapes
+
+
+def test_too_few_arguments_is_also_a_value_error_as_in_langchain_core() -> None:
+    with pytest.raises(ValueError, match="requires at least two branches"):
+        RunnableBranch(lambda x: x)
+    with pytest.raises(ValueError, match="got 1 items"):
+        RunnableBranch((lambda x: True,), lambda x: x)
+
+
+def test_input_schema_falls_back_to_the_declared_type() -> None:
+    branch = RunnableBranch[int, int]((lambda x: x > 0, lambda x: x + 1), lambda x: x - 1)
+    assert branch.get_input_jsonschema() == {"title": "RunnableBranchInput", "type": "integer"}
+
+
+def test_input_schema_prefers_a_typed_option() -> None:
+    def typed(x: str) -> str:
+        return x
+
+    branch = RunnableBranch[int, int]((lambda x: True, typed), lambda x: x)
+    assert branch.get_input_jsonschema() == {"title": "typed_input", "type": "string"}

@@ -125,3 +125,26 @@ async def test_after_an_unaddable_chunk_a_runs_record_keeps_only_the_latest_chun
     events = [e async for e in step.astream_events(None, version="v2")]
     (end,) = [e for e in events if e["event"] == "on_chain_end"]
     assert end["data"]["output"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("chunks", "stop_after_unaddable", "expected"),
+    [
+        ([], False, None),
+        (["a", "b", 1, "c"], False, "c"),
+        (["a", "b", 1, "c"], True, "c"),
+        (["a", 1, "b", "c"], False, "bc"),
+        (["a", 1, "b", "c"], True, "c"),
+        ([{"a": 1}, {"b": 2}], False, {"b": 2}),
+        ([[1], [2], None, [3]], False, [3]),
+    ],
+)
+def test_chunk_accumulator_adds_one_at_a_time_like_langchain_core(
+    chunks: list[Any], stop_after_unaddable: bool, expected: Any
+) -> None:
+    from runnables.core._util import ChunkAccumulator
+
+    acc = ChunkAccumulator(stop_after_unaddable=stop_after_unaddable)
+    for chunk in chunks:
+        acc.add(chunk)
+    assert acc.value == expected

@@ -305,3 +305,60 @@ def test_draw_mermaid_matches_langchain_core() -> None:
     assert ours.draw_mermaid() == theirs.draw_mermaid()
     assert ours.draw_mermaid(with_styles=False) == theirs.draw_mermaid(with_styles=False)
     assert ours.to_json()["edges"] == theirs.to_json()["edges"]
+
+
+# ---------------------------------------------------------------------- langchain-core's Mermaid
+
+
+def test_mermaid_writes_an_edge_inside_the_subgraph_both_ends_share() -> None:
+    from pydantic import BaseModel
+
+    from runnables.core.graph import Edge, Node
+
+    nodes = {
+        "__start__": Node("__start__", "__start__", BaseModel),
+        "sub:meow": Node("sub:meow", "meow", BaseModel),
+        "sub:purr": Node("sub:purr", "purr", BaseModel, {"tags": ["a", "b"], "k": "<v>"}),
+        "__end__": Node("__end__", "__end__", BaseModel),
+    }
+    edges = [
+        Edge("__start__", "sub:meow"),
+        Edge("sub:meow", "sub:purr"),
+        Edge("sub:purr", "__end__"),
+    ]
+    drawn = Graph(nodes, edges).draw_mermaid(with_styles=True)
+    body = drawn.split("graph TD;\n")[1].split("\tclassDef")[0]
+    assert body == (
+        "\t__start__([<p>__start__</p>]):::first\n"
+        "\t__end__([<p>__end__</p>]):::last\n"
+        "\t__start__ --> sub\\3ameow;\n"
+        "\tsub\\3apurr --> __end__;\n"
+        "\tsubgraph sub\n"
+        "\tsub\\3ameow(meow)\n"
+        "\tsub\\3apurr(purr<hr/><small><em>tags = a, b\nk = #60;v#62;</em></small>)\n"
+        "\tsub\\3ameow --> sub\\3apurr;\n"
+        "\tend\n"
+    )
+
+
+def test_mermaid_subgraph_without_edges_inside_still_lists_its_node() -> None:
+    from pydantic import BaseModel
+
+    from runnables.core.graph import Edge, Node
+
+    nodes = {
+        "__start__": Node("__start__", "__start__", BaseModel),
+        "sub:meow": Node("sub:meow", "meow", BaseModel),
+        "__end__": Node("__end__", "__end__", BaseModel),
+    }
+    edges = [Edge("__start__", "sub:meow"), Edge("sub:meow", "__end__")]
+    drawn = Graph(nodes, edges).draw_mermaid()
+    assert "\tsubgraph sub\n\tsub\\3ameow(meow)\n\tend\n" in drawn
+
+
+def test_mermaid_front_matter_quotes_like_pyyaml() -> None:
+    graph = graph_of(RunnableLambda(lambda x: x))
+    drawn = graph.draw_mermaid(
+        frontmatter_config={"config": {"themeVariables": {"primaryColor": "#e2e2e2"}}}
+    )
+    assert "    primaryColor: '#e2e2e2'\n" in drawn

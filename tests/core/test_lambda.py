@@ -300,3 +300,57 @@ def test_sync_function_used_from_many_threads() -> None:
     for t in threads:
         t.join()
     assert sorted(out) == sorted(i * 2 + 1 for i in range(8))
+
+
+# ---------------------------------------------------------------------- langchain-core's shapes
+
+
+def test_repr_shows_the_lambdas_source_as_langchain_core_does() -> None:
+    from operator import itemgetter
+
+    double = RunnableLambda(lambda x: x * 2)
+    assert repr(double) == "RunnableLambda(lambda x: x * 2)"
+
+    def named(x: int) -> int:
+        return x
+
+    async def anamed(x: int) -> int:
+        return x
+
+    assert repr(RunnableLambda(named)) == "RunnableLambda(named)"
+    assert repr(RunnableLambda(anamed)) == "RunnableLambda(afunc=anamed)"
+    assert repr(RunnableLambda(itemgetter("a"))) == "RunnableLambda(itemgetter('a'))"
+
+
+def test_input_schema_lists_the_dict_keys_an_unannotated_function_reads() -> None:
+    def get_value(value):  # type: ignore[no-untyped-def]
+        return (value["name"], value.get("other"))
+
+    assert RunnableLambda(get_value).get_input_jsonschema() == {
+        "title": "get_value_input",
+        "type": "object",
+        "properties": {"name": {"title": "Name"}, "other": {"title": "Other"}},
+        "required": ["name", "other"],
+    }
+
+    def annotated(value: int) -> int:  # an annotation wins over the keys read
+        return value
+
+    assert RunnableLambda(annotated).get_input_jsonschema() == {
+        "title": "annotated_input",
+        "type": "integer",
+    }
+
+
+def test_itemgetter_takes_a_dict_with_its_keys_and_is_named_like_a_lambda() -> None:
+    from operator import itemgetter
+
+    step = RunnableLambda(itemgetter("hello", "bye"))
+    assert step.get_name() == "RunnableLambda"
+    assert step.get_input_jsonschema() == {
+        "title": "RunnableLambdaInput",
+        "type": "object",
+        "properties": {"hello": {"title": "Hello"}, "bye": {"title": "Bye"}},
+        "required": ["hello", "bye"],
+    }
+    assert RunnableLambda(itemgetter(0)).get_input_jsonschema()["type"] == "array"

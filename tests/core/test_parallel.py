@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from runnables import (
     AddableDict,
@@ -234,3 +235,57 @@ async def test_a_failing_branch_on_a_thread_raises_after_the_started_ones_finish
         await par.ainvoke(1)
     assert "(raised in runnables step 'boom')" in err.value.__notes__
     assert finished == ["late"]  # a started thread cannot be stopped: it was waited for
+
+
+# ---------------------------------------------------------------------- langchain-core's shapes
+
+
+def test_input_schema_merges_the_fields_of_branches_that_take_objects() -> None:
+    from operator import itemgetter
+
+    from runnables.prompts import ChatPromptTemplate
+
+    city = ChatPromptTemplate.from_template("what is the city {person} is from?")
+    parallel = RunnableParallel({"city": city, "language": itemgetter("language")})
+    assert parallel.get_input_jsonschema() == {
+        "title": "RunnableParallel<city,language>Input",
+        "type": "object",
+        "properties": {
+            "person": {"title": "Person", "type": "string"},
+            "language": {"title": "Language"},
+        },
+        "required": ["person", "language"],
+    }
+
+
+def test_a_branch_that_takes_anything_keeps_the_input_open() -> None:
+    from runnables import RunnablePassthrough
+
+    parallel = RunnableParallel(a=RunnablePassthrough(), b=lambda d: d["x"])
+    assert "root" not in parallel.get_input_jsonschema().get("properties", {})
+
+
+def test_repr_is_the_dict_it_was_written_as() -> None:
+    parallel = RunnableParallel(a=RunnableLambda(lambda x: x), b=RunnableLambda(lambda x: x))
+    assert repr(parallel) == "{\n  a: RunnableLambda(...),\n  b: RunnableLambda(...)\n}"
+
+
+class _Opaque:
+    """A class pydantic has no JSON schema for."""
+
+
+class _OpaqueInput(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    thing: _Opaque
+
+
+def _uses_opaque(x: _OpaqueInput) -> int:
+    return 1
+
+
+def test_input_schema_of_a_branch_without_a_json_schema_does_not_raise() -> None:
+    from operator import itemgetter
+
+    parallel = RunnableParallel(a=_uses_opaque, b=itemgetter("x"))
+    # _OpaqueInput has no JSON schema, so nothing is merged: the first typed branch's.
+    assert parallel.get_input_schema() is _OpaqueInput

@@ -192,3 +192,30 @@ async def test_pick_of_several_keys_streams_addable_dicts() -> None:
     chain = par | RunnablePick(["a", "b"])
     assert _accumulate([c async for c in chain.astream({"text": "x y"})]) == {"a": "x y ", "b": 1}
     assert isinstance(RunnablePick(["a"]).invoke({"a": 1}), AddableDict)
+
+
+# ---------------------------------------------------------------------- langchain-core's shapes
+
+
+def test_tap_receives_call_arguments_and_the_config_it_asks_for() -> None:
+    seen: list[Any] = []
+
+    def tap(x: Any, config: Any, **kwargs: Any) -> None:
+        seen.append((x, config["metadata"], kwargs))
+
+    assert RunnablePassthrough(tap).invoke(1, {"metadata": {"k": "v"}}, flag=True) == 1
+    assert seen == [(1, {"k": "v"}, {"flag": True})]
+
+
+def test_call_arguments_without_a_tap_are_ignored() -> None:
+    assert RunnablePassthrough().invoke(1, flag=True) == 1
+
+
+async def test_async_tap_receives_call_arguments() -> None:
+    seen: list[Any] = []
+
+    async def tap(x: Any, **kwargs: Any) -> None:
+        seen.append((x, kwargs))
+
+    assert await RunnablePassthrough(tap).ainvoke(1, flag=True) == 1
+    assert seen == [(1, {"flag": True})]

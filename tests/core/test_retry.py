@@ -286,6 +286,49 @@ async def test_abatch_return_exceptions_gives_the_last_error_per_failed_input() 
     assert calls == {1: 1, 2: 3}
 
 
+def _one_two_fail(calls: Counter[int]) -> Any:
+    def fn(x: int) -> int:
+        calls[x] += 1
+        if x == 1:
+            raise ValueError("x is 1")
+        if x == 2:
+            raise RuntimeError("x is 2")
+        return x
+
+    return fn
+
+
+def test_batch_retries_every_failed_input_when_the_first_failure_is_retryable() -> None:
+    # langchain-core's rounds: input 1's ValueError is retryable, so input 2 (whose
+    # RuntimeError is not) runs again with it; input 0 succeeded and does not.
+    calls = Counter[int]()
+    retried = RunnableLambda(_one_two_fail(calls)).with_retry(
+        stop_after_attempt=2, retry_if_exception_type=(ValueError,), **NO_WAIT
+    )
+    with pytest.raises(ValueError, match="x is 1"):
+        retried.batch([1, 2, 0])
+    assert calls == {1: 2, 2: 2, 0: 1}
+    calls.clear()
+    out = retried.batch([1, 2, 0], return_exceptions=True)
+    assert isinstance(out[0], ValueError) and isinstance(out[1], RuntimeError) and out[2] == 0
+    assert calls == {1: 2, 2: 2, 0: 1}
+
+
+async def test_abatch_stops_when_the_first_failure_is_not_retryable() -> None:
+    calls = Counter[int]()
+    retried = RunnableLambda(_one_two_fail(calls)).with_retry(
+        stop_after_attempt=3, retry_if_exception_type=(ValueError,), **NO_WAIT
+    )
+    out = await retried.abatch([2, 1, 0], return_exceptions=True)
+    assert isinstance(out[0], RuntimeError) and isinstance(out[1], ValueError) and out[2] == 0
+    assert calls == {2: 1, 1: 1, 0: 1}
+    calls.clear()
+    out = await retried.abatch(
+        [1, 2, 0], [{"tags": ["a"]}, {"tags": ["b"]}, {}], return_exceptions=True
+    )
+    assert calls == {1: 3, 2: 3, 0: 1}
+
+
 # ---------------------------------------------------------------------- streams
 
 

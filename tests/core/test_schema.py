@@ -458,3 +458,22 @@ def test_a_subclass_takes_its_types_from_its_generic_parameters() -> None:
 def test_a_type_variable_left_open_is_any() -> None:
     assert HalfDeclared().InputType is str
     assert HalfDeclared().OutputType is Any
+
+
+def test_a_binding_has_its_bound_steps_schemas_unless_types_are_declared() -> None:
+    from runnables.output_parsers import StrOutputParser
+
+    chain = RunnableLambda(lambda x: x) | StrOutputParser()
+    # langchain-core's titles: the bound step's, or the binding's own for a declared type.
+    assert chain.with_types(input_type=int).get_output_jsonschema() == {
+        "title": "StrOutputParserOutput",
+        "type": "string",
+    }
+    assert chain.with_types(input_type=str).get_input_jsonschema() == {
+        "title": "RunnableSequenceInput",
+        "type": "string",
+    }
+    assert chain.with_config(tags=["a"]).get_output_jsonschema() == {
+        "title": "StrOutputParserOutput",
+        "type": "string",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from runnables import (
     InvalidRunnableError,
     RunnableLambda,
     RunnableParallel,
+    RunnablePassthrough,
     RunnableSequence,
 )
 
@@ -123,3 +124,52 @@ async def test_a_failing_step_stops_the_sequence() -> None:
     with pytest.raises(ValueError, match="bad"):
         await seq.ainvoke(1)
     assert ran == []
+
+
+# ---------------------------------------------------------------------- langchain-core's shapes
+
+
+def test_call_arguments_go_to_the_first_step_only() -> None:
+    seen: list[tuple[Any, dict[str, Any]]] = []
+
+    def tap(x: Any, **kwargs: Any) -> None:
+        seen.append((x, kwargs))
+
+    chain = RunnablePassthrough(tap) | RunnableLambda(len) | RunnablePassthrough(tap)
+    assert chain.invoke("hello", my_kwarg="value") == 5
+    assert seen == [("hello", {"my_kwarg": "value"}), (5, {})]
+    seen.clear()
+    assert chain.batch(["hello", "byebye"], my_kwarg="value") == [5, 6]
+    assert sorted(seen, key=repr) == sorted(
+        [("hello", {"my_kwarg": "value"}), ("byebye", {"my_kwarg": "value"}), (5, {}), (6, {})],
+        key=repr,
+    )
+    seen.clear()
+    assert list(chain.stream("hello", my_kwarg="value")) == [5]
+    assert seen == [("hello", {"my_kwarg": "value"}), (5, {})]
+
+
+def test_repr_puts_one_step_per_line() -> None:
+    # The first lambda alone on its line, so its source can be told (the others share
+    # a statement with another lambda, so they show as "...", as in langchain-core).
+    double = RunnableLambda(lambda x: x * 2)
+    chain = double | {
+        "a": RunnableLambda(lambda x: x * 2),
+        "b": RunnableLambda(lambda x: x * 3),
+    }
+    assert repr(chain) == (
+        "RunnableLambda(lambda x: x * 2)\n"
+        "| {\n"
+        "    a: RunnableLambda(...),\n"
+        "    b: RunnableLambda(...)\n"
+        "  }"
+    )
+
+
+def test_output_schema_is_the_last_steps_with_its_title() -> None:
+    def plus_one(ints: Iterator[int]) -> Iterator[int]:
+        for i in ints:
+            yield i + 1
+
+    chain = RunnableLambda(lambda x: x) | plus_one
+    assert chain.get_output_jsonschema() == {"title": "plus_one_output", "type": "integer"}

@@ -36,3 +36,10 @@ async def test_each_chunk_is_passed_on_before_the_next_one_is_produced() -> None
 
 def test_sync_invoke_needs_no_event_loop() -> None:
     assert StrOutputParser()._needs_loop() is False
+
+
+def test_output_schema_is_the_declared_type_as_in_langchain_core() -> None:
+    assert StrOutputParser().get_output_jsonschema() == {
+        "title": "StrOutputParserOutput",
+        "type": "string",
+    }

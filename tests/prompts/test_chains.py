@@ -75,3 +75,14 @@ async def test_astream_events_name_the_prompt_and_parser_runs() -> None:
     events = [e async for e in chain.astream_events({"style": "a", "q": "b"}, version="v2")]
     kinds = {e["event"] for e in events}
     assert {"on_prompt_start", "on_prompt_end", "on_parser_start", "on_parser_end"} <= kinds
+
+
+def test_call_arguments_given_to_a_chain_starting_with_a_prompt_are_ignored() -> None:
+    # langchain-core: a chain's call arguments go to its first step, and a prompt takes
+    # and ignores them, so ``(prompt | model).bind(stop=[...])`` runs.
+    from runnables.models import FakeListChatModel
+    from runnables.prompts import ChatPromptTemplate
+
+    chain = ChatPromptTemplate.from_template("{q}") | FakeListChatModel(responses=["foo"])
+    assert chain.bind(stop=["x"]).invoke({"q": "hi"}).content == "foo"
+    assert chain.invoke({"q": "hi"}, stop=["x"]).content == "foo"

@@ -135,16 +135,49 @@ class ListIter(AsyncIterator[T]):
             raise StopAsyncIteration from None
 
 
+class ChunkAccumulator:
+    """Adds up streamed chunks as langchain-core does, one at a time (its ``_ChunkAccumulator``).
+
+    Each chunk is added to the value with ``+``; a chunk that cannot be added replaces
+    it (:func:`add`). With ``stop_after_unaddable``, once a chunk could not be added,
+    every later chunk replaces the value too: the rule for a run's recorded input and
+    output (:func:`add_to_record`).
+
+    >>> acc = ChunkAccumulator(stop_after_unaddable=False)
+    >>> for chunk in ["a", "b", 1, "c"]:
+    ...     acc.add(chunk)
+    >>> acc.value
+    'c'
+    """
+
+    __slots__ = ("_addable", "_stop_after_unaddable", "value")
+
+    def __init__(self, *, stop_after_unaddable: bool) -> None:
+        self.value: Any = None
+        self._addable = True
+        self._stop_after_unaddable = stop_after_unaddable
+
+    def add(self, chunk: Any) -> None:
+        """Add ``chunk`` to the value (or let it replace the value, see the class)."""
+        if self.value is None or not self._addable:
+            self.value = chunk
+            return
+        try:
+            self.value = self.value + chunk
+        except TypeError:
+            self.value = chunk
+            self._addable = not self._stop_after_unaddable
+
+
 async def gather_input(inputs: AsyncIterator[Any]) -> Any:
-    """Fold a stream of input chunks into one value with :func:`add`."""
+    """Fold a stream of input chunks into one value (:class:`ChunkAccumulator`)."""
     if type(inputs) is ListIter and len(inputs.items) == 1:
         return inputs.items[0]
-    final: Any = None
-    got = False
+    gathered = ChunkAccumulator(stop_after_unaddable=False)
+    add_chunk = gathered.add  # looked up once: this loop runs per chunk
     async for chunk in inputs:
-        final = chunk if not got else add(final, chunk)
-        got = True
-    return final
+        add_chunk(chunk)
+    return gathered.value
 
 
 def note_step(exc: BaseException, step: str) -> None:

@@ -13,6 +13,8 @@ from runnables.core.base import Input, Output, Runnable, call, call_transform
 from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from runnables.core.tracing import ListenerTracer
 
 __all__ = ["RunnableBinding"]
@@ -59,6 +61,19 @@ class RunnableBinding(Runnable[Input, Output]):
 
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         return self.bound._children()
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The declared input type's schema (``with_types``), else the bound step's own
+        (title included), as in langchain-core."""
+        if self.custom_input_type is not None:
+            return super().get_input_schema(config)
+        return self.bound.get_input_schema(merge_configs(self.config, config))
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The declared output type's schema (``with_types``), else the bound step's own."""
+        if self.custom_output_type is not None:
+            return super().get_output_schema(config)
+        return self.bound.get_output_schema(merge_configs(self.config, config))
 
     def _needs_loop(self) -> bool:
         if self.listeners is not None and self.listeners.is_async:

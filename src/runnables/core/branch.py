@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to_runnable
-from runnables.core.config import Context
+from runnables.core.config import Context, RunnableConfig
 from runnables.errors import InvalidRunnableError
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = ["RunnableBranch"]
+
+
+class BranchShapeError(InvalidRunnableError, ValueError):
+    """Too few arguments, or a pair that is not two items: a ``ValueError`` too, which is
+    what langchain-core raises for these, so ``except ValueError`` keeps catching them."""
+
 
 Condition = Runnable[Any, Any] | Callable[[Any], Any] | Callable[[Any], Awaitable[Any]]
 
@@ -60,9 +69,9 @@ class RunnableBranch(Runnable[Input, Output]):
         name: str | None = None,
     ) -> None:
         if len(branches) < 2:
-            raise InvalidRunnableError(
-                f"RunnableBranch needs at least one (condition, runnable) pair and a default, "
-                f"got {len(branches)} argument(s). Example: "
+            raise BranchShapeError(
+                f"RunnableBranch requires at least two branches: at least one (condition, "
+                f"runnable) pair, then a default; got {len(branches)} argument(s). Example: "
                 "RunnableBranch((lambda x: x > 0, positive), default)."
             )
         *pairs, default = branches
@@ -81,7 +90,7 @@ class RunnableBranch(Runnable[Input, Output]):
                     "lone runnable (the default)."
                 )
             if len(pair) != 2:
-                raise InvalidRunnableError(
+                raise BranchShapeError(
                     f"RunnableBranch argument {i} must be a pair (condition, runnable), got "
                     f"{len(pair)} items: {pair!r}."
                 )
@@ -97,6 +106,19 @@ class RunnableBranch(Runnable[Input, Output]):
             out += (condition, runnable)
         out.append(self.default)
         return out
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The input schema of the first option (the default, the branches, then the
+        conditions) whose schema has a type; else the branch's own declared type. As
+        langchain-core, title included."""
+        from runnables.core.schema import json_type
+
+        candidates = [self.default, *(r for _, r in self.branches), *(c for c, _ in self.branches)]
+        for runnable in candidates:
+            schema = runnable.get_input_schema(config)
+            if json_type(schema) is not None:
+                return schema
+        return super().get_input_schema(config)
 
     def _needs_loop(self) -> bool:
         if self._nl_generation != _offload.generation:

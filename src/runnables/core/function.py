@@ -12,7 +12,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from time import perf_counter
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from runnables.core import offload as _offload
 from runnables.core._util import (
@@ -31,6 +31,9 @@ from runnables.core.limiter import HOLDING, Limiter
 from runnables.core.threaded import athreaded
 from runnables.errors import InvalidRunnableError, RecursionLimitError
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = ["RunnableGenerator", "RunnableLambda", "chain"]
 
 T = TypeVar("T")
@@ -45,8 +48,10 @@ def _accepts_config(func: Callable[..., Any]) -> bool:
 
 
 def _func_name(func: Any) -> str:
-    name = getattr(func, "__name__", None) or type(func).__name__
-    return "RunnableLambda" if name == "<lambda>" else name
+    # As langchain-core: a lambda, or a callable with no __name__ (``itemgetter("a")``, a
+    # callable object), gives the step the class's name.
+    name = getattr(func, "__name__", None)
+    return "RunnableLambda" if name is None or name == "<lambda>" else name
 
 
 async def _to_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -504,8 +509,41 @@ class RunnableLambda(Runnable[Input, Output]):
                 deps.append(obj.__self__)
         return deps
 
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The input schema; for an unannotated function, the dict keys it reads.
+
+        As langchain-core: ``itemgetter("a", "b")`` takes a dict with keys ``a`` and ``b``;
+        ``lambda x: x["hello"]`` a dict with key ``hello``; an annotation wins over both.
+        """
+        from operator import itemgetter
+
+        from runnables.core.introspection import get_function_first_arg_dict_keys
+        from runnables.core.schema import fields_model, model_for
+
+        func = self.func if self.func is not None else self.afunc
+        if isinstance(func, itemgetter):
+            items = func.__reduce__()[1]
+            if all(isinstance(item, str) and item for item in items):
+                return fields_model(self.get_name("Input"), dict.fromkeys(items, Any), {})
+            return model_for(self.get_name("Input"), list[Any])
+        if self.InputType is Any and func is not None:
+            keys = get_function_first_arg_dict_keys(func)
+            if keys:
+                return fields_model(self.get_name("Input"), dict.fromkeys(keys, Any), {})
+        return super().get_input_schema(config)
+
     def __repr__(self) -> str:
-        return f"RunnableLambda({self.get_name()})"
+        # langchain-core's: the lambda's own source, so a printed chain shows what it does.
+        from operator import itemgetter
+
+        from runnables.core.introspection import get_lambda_source
+
+        if isinstance(self.func, itemgetter):
+            return f"RunnableLambda({str(self.func)[len('operator.') :]})"
+        if self.func is not None:
+            return f"RunnableLambda({get_lambda_source(self.func) or '...'})"
+        afunc = cast(Callable[..., Any], self.afunc)
+        return f"RunnableLambda(afunc={get_lambda_source(afunc) or '...'})"
 
 
 def _call_transform(

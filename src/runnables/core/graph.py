@@ -314,45 +314,143 @@ class Graph:
             front["config"] = config
             out += ["---\n", _yaml(front), "---\n"]
         out.append("graph TD;\n")
-        if with_styles:
-            groups: dict[str, list[Node]] = {}
-            for key, node in graph.nodes.items():
-                prefix = key.rsplit(":", 1)[0] if ":" in key else ""
-                groups.setdefault(prefix, []).append(node)
-            for prefix, members in groups.items():
-                indent = "\t"
-                if prefix:
-                    out.append(f"\tsubgraph {prefix}\n")
-                for node in members:
-                    label = _mermaid_label(node.name.split(":")[-1])
-                    safe = _safe_id(node.id)
-                    if first is not None and node.id == first.id:
-                        out.append(f"{indent}{safe}([{label}]):::first\n")
-                    elif last is not None and node.id == last.id:
-                        out.append(f"{indent}{safe}([{label}]):::last\n")
-                    else:
-                        out.append(f"{indent}{safe}({label})\n")
-                if prefix:
-                    out.append("\tend\n")
-        for e in graph.edges:
-            if e.data is not None:
-                words = str(e.data).split()
-                text = "&nbsp<br>&nbsp".join(
-                    " ".join(words[i : i + wrap_label_n_words])
-                    for i in range(0, len(words), max(wrap_label_n_words, 1))
-                )
-                arrow = (
-                    f" -. &nbsp;{text}&nbsp; .-> "
-                    if e.conditional
-                    else f" -- &nbsp;{text}&nbsp; --> "
-                )
-            else:
-                arrow = " -.-> " if e.conditional else " --> "
-            out.append(f"\t{_safe_id(e.source)}{arrow}{_safe_id(e.target)};\n")
+        mermaid = _Mermaid(
+            graph,
+            first.id if first is not None else None,
+            last.id if last is not None else None,
+            with_styles,
+            wrap_label_n_words,
+        )
+        out += mermaid.body()
         if with_styles:
             styles = asdict(node_colors or NodeStyles())
             out += [f"\tclassDef {name} {style}\n" for name, style in styles.items()]
         return "".join(out)
+
+
+class _Mermaid:
+    """The node and edge lines of a Mermaid flowchart, laid out as langchain-core does.
+
+    A node id ``a:b:c`` belongs to subgraph ``a:b`` (drawn as ``b``, nested in ``a``).
+    An edge is written in the subgraph of the parts its two ends share; a subgraph's
+    nodes come first in it, then its edges, then its nested subgraphs. Subgraphs with no
+    edge inside come last, with their nodes.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        first: str | None,
+        last: str | None,
+        with_styles: bool,
+        wrap: int,
+    ) -> None:
+        self.graph = graph
+        self.first = first
+        self.last = last
+        self.with_styles = with_styles
+        self.wrap = wrap
+        self.members: dict[str, list[tuple[str, Node]]] = {}
+        self.top: list[tuple[str, Node]] = []
+        for key, node in graph.nodes.items():
+            if ":" in key:
+                self.members.setdefault(key.rsplit(":", 1)[0], []).append((key, node))
+            else:
+                self.top.append((key, node))
+        self.edge_groups: dict[str, list[Edge]] = {}
+        for edge in graph.edges:
+            # langchain-core's rule: the parts equal at the same position, joined.
+            shared = [a for a, b in zip(edge.source.split(":"), edge.target.split(":")) if a == b]
+            self.edge_groups.setdefault(":".join(shared), []).append(edge)
+        self.seen: set[str] = set()
+        self.lines: list[str] = []
+
+    def body(self) -> list[str]:
+        if self.with_styles:
+            self.lines += [self.node_line(key, node) for key, node in self.top]
+        self.subgraph(self.edge_groups.get("", []), "")
+        for prefix, edges in self.edge_groups.items():
+            if prefix and ":" not in prefix:
+                self.subgraph(edges, prefix)
+                self.seen.add(prefix)
+        if self.with_styles:
+            for prefix, members in self.members.items():
+                if ":" in prefix or prefix in self.seen:
+                    continue
+                self.lines.append(f"\tsubgraph {prefix}\n")
+                self.lines += [self.node_line(key, node) for key, node in members]
+                self.lines.append("\tend\n")
+                self.seen.add(prefix)
+        return self.lines
+
+    def subgraph(self, edges: list[Edge], prefix: str) -> None:
+        self_loop = len(edges) == 1 and edges[0].source == edges[0].target
+        boxed = bool(prefix) and not self_loop
+        if boxed:
+            name = prefix.rsplit(":", 1)[-1]
+            if name in self.seen:
+                raise ValueError(
+                    f"Found duplicate subgraph {name!r}: a subgraph node of that name is "
+                    "used twice. Give each subgraph node a unique name."
+                )
+            self.seen.add(name)
+            self.lines.append(f"\tsubgraph {name}\n")
+            if self.with_styles:
+                self.lines += [self.node_line(k, n) for k, n in self.members.get(prefix, [])]
+        self.lines += [self.edge_line(edge) for edge in edges]
+        for nested, nested_edges in self.edge_groups.items():
+            if nested == prefix or not nested.startswith(prefix + ":"):
+                continue
+            if ":" in nested[len(prefix) + 1 :]:
+                continue  # deeper levels are drawn by their parent
+            self.subgraph(nested_edges, nested)
+        if boxed:
+            self.lines.append("\tend\n")
+
+    def node_line(self, key: str, node: Node) -> str:
+        label = _mermaid_label(node.name.split(":")[-1])
+        notes = _metadata_lines(node.metadata or {})
+        if notes:
+            label += "<hr/><small><em>" + "\n".join(notes) + "</em></small>"
+        safe = _safe_id(key)
+        if key == self.first:
+            return f"\t{safe}([{label}]):::first\n"
+        if key == self.last:
+            return f"\t{safe}([{label}]):::last\n"
+        return f"\t{safe}({label})\n"
+
+    def edge_line(self, edge: Edge) -> str:
+        if edge.data is not None:
+            text = str(edge.data)
+            words = text.split()
+            if len(words) > self.wrap:
+                text = "&nbsp<br>&nbsp".join(
+                    " ".join(words[i : i + self.wrap]) for i in range(0, len(words), self.wrap)
+                )
+            arrow = (
+                f" -. &nbsp;{text}&nbsp; .-> "
+                if edge.conditional
+                else f" -- &nbsp;{text}&nbsp; --> "
+            )
+        else:
+            arrow = " -.-> " if edge.conditional else " --> "
+        return f"\t{_safe_id(edge.source)}{arrow}{_safe_id(edge.target)};\n"
+
+
+def _metadata_lines(metadata: Mapping[str, Any]) -> list[str]:
+    """``key = value`` for each scalar (or list of scalars) of a node's metadata."""
+    scalars = (str, int, float, bool)
+    lines: list[str] = []
+    for key, value in metadata.items():
+        if isinstance(value, scalars):
+            text = str(value)
+        elif isinstance(value, (list, tuple, set)) and all(isinstance(v, scalars) for v in value):
+            items = [str(v) for v in value]
+            text = ", ".join(sorted(items) if isinstance(value, set) else items)
+        else:
+            continue
+        lines.append(_escape_all(f"{key} = {text}"))
+    return lines
 
 
 def _only_node(graph: Graph, linked: set[str], exclude: str | None = None) -> Node | None:
@@ -372,6 +470,14 @@ def _safe_id(label: str) -> str:
 # like "Parallel<a,b>" keep langchain-core's look.
 _LABEL_ESCAPES = {"(": "#40;", ")": "#41;", "[": "#91;", "]": "#93;", "{": "#123;"}
 _LABEL_ESCAPES.update({"}": "#125;", '"': "#quot;", "|": "#124;"})
+
+
+def _escape_all(text: str) -> str:
+    """Every character that can end a label, ``<`` and ``>`` included (metadata text)."""
+    text = text.replace("#", "#35;")
+    for char, entity in {**_LABEL_ESCAPES, "<": "#60;", ">": "#62;"}.items():
+        text = text.replace(char, entity)
+    return text
 
 
 def _mermaid_label(name: str) -> str:
@@ -406,11 +512,12 @@ def _yaml_scalar(item: Any) -> str:
         return repr(item)
     text = str(item)
     plain = text and text[0].isalpha() and all(c.isalnum() or c in "_-. " for c in text)
-    return (
-        text
-        if plain and text.lower() not in ("true", "false", "null", "yes", "no")
-        else json.dumps(text)
-    )
+    if plain and text.lower() not in ("true", "false", "null", "yes", "no"):
+        return text
+    if text.isprintable():
+        # PyYAML's choice (what langchain-core's front matter holds): single quotes.
+        return "'" + text.replace("'", "''") + "'"
+    return json.dumps(text)
 
 
 # ---------------------------------------------------------------------- building

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["get_function_nonlocals", "get_lambda_source", "indent_lines_after_first"]
+__all__ = [
+    "get_function_first_arg_dict_keys",
+    "get_function_nonlocals",
+    "get_lambda_source",
+    "indent_lines_after_first",
+]
 
 #: What reading or parsing a function's source can raise: no source (builtins, the REPL),
 #: a fragment that does not parse alone, a callable object without code.
@@ -48,6 +53,81 @@ def get_lambda_source(func: Callable[..., Any]) -> str | None:
     visitor = _Lambdas()
     visitor.visit(tree)
     return visitor.source if visitor.count == 1 else name
+
+
+class _KeysRead(ast.NodeVisitor):
+    """The constant string keys a body reads from the name ``name``: ``x["k"]``, ``x.get("k")``.
+
+    As langchain-core's visitor, it does not look inside a subscript or a call once it
+    has met one (``len(x["k"])`` finds nothing), so the keys found, and the schemas
+    built from them, are the same as langchain-core's.
+    """
+
+    def __init__(self, name: str, keys: set[str]) -> None:
+        self.name = name
+        self.keys = keys
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if (
+            isinstance(node.ctx, ast.Load)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self.name
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            self.keys.add(node.slice.value)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == self.name
+            and func.attr == "get"
+            and len(node.args) in (1, 2)
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            self.keys.add(node.args[0].value)
+
+
+class _FirstArgKeys(ast.NodeVisitor):
+    """The keys each function or lambda in a tree reads from its first parameter."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        if node.args.args:
+            reader = _KeysRead(node.args.args[0].arg, self.keys)
+            reader.visit(node.body if isinstance(node, ast.Lambda) else node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._function(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._function(node)
+
+
+def get_function_first_arg_dict_keys(func: Callable[..., Any]) -> list[str] | None:
+    """The dict keys ``func`` reads from its first argument, sorted; None if it reads none.
+
+    ``lambda x: x["hello"]`` gives ``["hello"]``: the input must be a dict with that key,
+    which is how an unannotated function's input schema is told (as in langchain-core).
+
+    >>> get_function_first_arg_dict_keys(lambda x: (x["a"], x.get("b")))  # doctest: +SKIP
+    ['a', 'b']
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except _NO_SOURCE:
+        return None
+    visitor = _FirstArgKeys()
+    visitor.visit(tree)
+    return sorted(visitor.keys) if visitor.keys else None
 
 
 class _Loads(ast.NodeVisitor):

@@ -7,7 +7,7 @@ import contextvars
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runnables.core import offload as _offload
 from runnables.core._util import (
@@ -19,9 +19,12 @@ from runnables.core._util import (
     note_step,
 )
 from runnables.core.base import Runnable, call_transform, coerce_to_runnable
-from runnables.core.config import CURRENT, Context
+from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.streams import merge, tee
 from runnables.errors import InvalidRunnableError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["RunnableParallel", "RunnableMap"]
 
@@ -215,9 +218,38 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         finally:
             await merged.aclose()
 
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """One object with every branch's input fields, when every branch takes an object.
+
+        As langchain-core: ``{"city": prompt, "language": itemgetter("language")}`` takes
+        the prompt's variables and ``language``, at the top level of one schema.
+        """
+        from runnables.core.schema import json_type, object_model
+
+        schemas = [step.get_input_schema(config) for step in self.steps__.values()]
+        # langchain-core also merges a branch whose schema has no type (one that takes
+        # anything), as a required field "root"; here such a branch keeps the schema
+        # that of the first typed branch, so ``{"a": RunnablePassthrough()}`` takes any input.
+        if not schemas or not all(json_type(m) == "object" for m in schemas):
+            return super().get_input_schema(config)
+        fields: dict[str, tuple[Any, Any]] = {}
+        for model in schemas:
+            for key, field in model.model_fields.items():
+                fields[field.alias or key] = (
+                    field.annotation,
+                    ... if field.is_required() else field.default,
+                )
+        return object_model(self.get_name("Input"), fields)
+
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self.steps__.items())
-        return f"RunnableParallel({inner})"
+        # langchain-core's layout: the dict literal it was written as, one key per line.
+        from runnables.core.introspection import indent_lines_after_first
+
+        inner = ",\n  ".join(
+            f"{k}: {indent_lines_after_first(repr(v), '  ' + k + ': ')}"
+            for k, v in self.steps__.items()
+        )
+        return "{\n  " + inner + "\n}"
 
 
 RunnableMap = RunnableParallel

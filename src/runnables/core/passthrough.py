@@ -5,6 +5,7 @@ All three stream: chunks go through as they arrive.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -13,6 +14,7 @@ from runnables.core._util import AddableDict, ListIter, add, gather_input, note_
 from runnables.core.base import Runnable, RunnableLike, call, call_transform
 from runnables.core.bridge import is_sync_call
 from runnables.core.config import Context
+from runnables.core.function import _accepts_config
 from runnables.core.parallel import RunnableParallel
 from runnables.core.streams import merge, tee
 from runnables.errors import InvalidRunnableError
@@ -53,6 +55,9 @@ class RunnablePassthrough(Runnable[Other, Other]):
         self.name = name
         if func is None and afunc is None:
             self._inline = _identity
+        # As langchain-core: a tap that declares ``config`` receives the call's config.
+        self._func_config = func is not None and _accepts_config(func)
+        self._afunc_config = afunc is not None and _accepts_config(afunc)
 
     @classmethod
     def assign(cls, **kwargs: RunnableLike) -> RunnableAssign:  # type: ignore[override]
@@ -66,12 +71,30 @@ class RunnablePassthrough(Runnable[Other, Other]):
     def _needs_loop(self) -> bool:
         return self.func is None and self.afunc is not None
 
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Other, Other]:
+        # As langchain-core: call arguments go to the tap function; with no function
+        # there is nothing to give them to, and they are ignored.
+        if self.func is None and self.afunc is None:
+            return self
+        return RunnablePassthrough(
+            functools.partial(self.func, **kwargs) if self.func is not None else None,
+            functools.partial(self.afunc, **kwargs) if self.afunc is not None else None,
+            input_type=self.input_type,
+            name=self.name,
+        )
+
     async def _side_effect(self, value: Any, ctx: Context) -> None:
         try:
             if self.afunc is not None and (self.func is None or not is_sync_call(ctx)):
-                await self.afunc(value)
+                if self._afunc_config:
+                    await self.afunc(value, config=ctx.child_config())
+                else:
+                    await self.afunc(value)
             elif self.func is not None:
-                self.func(value)
+                if self._func_config:
+                    self.func(value, config=ctx.child_config())
+                else:
+                    self.func(value)
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise

@@ -10,7 +10,7 @@ from typing import Any, TypedDict, cast
 
 from runnables.core._util import ListIter
 from runnables.core.base import Input, Output, Runnable
-from runnables.core.config import Context
+from runnables.core.config import Context, RunnableConfig
 from runnables.core.deadline import remaining
 from runnables.errors import ConfigError
 
@@ -136,8 +136,12 @@ class RunnableRetry(Runnable[Input, Output]):
     - Waits share the call's deadline (``with_timeout``/``config['timeout']``): if the
       time left is not more than the next wait, retrying stops at once and the last
       error is raised, with a note saying so.
-    - ``abatch``/``batch``: each input is retried on its own, so only the inputs that
-      failed run again.
+    - ``abatch``/``batch`` (of the retry itself), as langchain-core: the inputs run in
+      rounds. After a round, the first failed input (in input order) decides: if its
+      error is retryable and attempts remain, every input that failed in that round
+      runs again (an input whose own error is not retryable included); inputs that
+      succeeded never run again. Each failed input then holds its error from the last
+      round it ran in. (Inside a chain each input is retried on its own.)
     - ``astream``/``stream``/``transform``: an attempt that fails *before its first
       output chunk* is retried (the input stream is replayed to it). Once a chunk has
       been yielded, the caller has seen output that a retry could contradict or repeat,
@@ -307,5 +311,108 @@ class RunnableRetry(Runnable[Input, Output]):
             await self._before_retry(failed, attempt, ctx)
             attempt += 1
 
+    # ------------------------------------------------------------------ batch rounds
+
+    def _one_attempt(self) -> RunnableRetry[Input, Output]:
+        return RunnableRetry(
+            bound=self.bound,
+            retry_exception_types=self.retry_exception_types,
+            wait_exponential_jitter=self.wait_exponential_jitter,
+            exponential_jitter_params=self.exponential_jitter_params,
+            max_attempt_number=1,
+        )
+
+    def _next_round(self, results: list[Any], ran: list[int], attempt: int) -> list[int]:
+        """The inputs to run again after round ``attempt`` ran ``ran``; [] when done."""
+        failed = [i for i in ran if isinstance(results[i], Exception)]
+        if not failed:
+            return []
+        first = results[failed[0]]
+        if not self._retryable(first) or attempt >= self.max_attempt_number:
+            if attempt > 1 and self._retryable(first):
+                first.add_note(f"(gave up after {attempt} attempts)")
+            return []
+        return failed
+
+    def batch(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run ``inputs`` in rounds, retrying the failed ones together (see the class)."""
+        if kwargs:
+            return self._with_kwargs(kwargs).batch(
+                inputs, config, return_exceptions=return_exceptions
+            )
+        step, inputs = self._one_attempt(), list(inputs)
+        results: list[Any] = [None] * len(inputs)
+        pending, attempt = list(range(len(inputs))), 1
+        while pending:
+            # The base class's batch: one attempt per input, traced as this retry step.
+            done = Runnable.batch(
+                step,
+                [inputs[i] for i in pending],
+                _configs_for(config, pending),
+                return_exceptions=True,
+            )
+            for i, value in zip(pending, done):
+                results[i] = value
+            pending = self._next_round(results, pending, attempt)
+            if pending:
+                time.sleep(self._wait_after(attempt))
+            attempt += 1
+        return _finish(results, return_exceptions)
+
+    async def abatch(
+        self,
+        inputs: Sequence[Input],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run ``inputs`` in rounds, retrying the failed ones together (see the class)."""
+        if kwargs:
+            return await self._with_kwargs(kwargs).abatch(
+                inputs, config, return_exceptions=return_exceptions
+            )
+        step, inputs = self._one_attempt(), list(inputs)
+        results: list[Any] = [None] * len(inputs)
+        pending, attempt = list(range(len(inputs))), 1
+        while pending:
+            done = await Runnable.abatch(
+                step,
+                [inputs[i] for i in pending],
+                _configs_for(config, pending),
+                return_exceptions=True,
+            )
+            for i, value in zip(pending, done):
+                results[i] = value
+            pending = self._next_round(results, pending, attempt)
+            if pending:
+                await asyncio.sleep(self._wait_after(attempt))
+            attempt += 1
+        return _finish(results, return_exceptions)
+
     def __repr__(self) -> str:
         return f"RunnableRetry(bound={self.bound!r}, max_attempt_number={self.max_attempt_number})"
+
+
+def _configs_for(
+    config: RunnableConfig | Sequence[RunnableConfig] | None, indices: list[int]
+) -> RunnableConfig | list[RunnableConfig] | None:
+    if config is None or isinstance(config, Mapping):
+        return config
+    configs = list(config)
+    return [configs[i] for i in indices] if len(configs) > max(indices) else configs
+
+
+def _finish(results: list[Any], return_exceptions: bool) -> list[Any]:
+    if not return_exceptions:
+        for value in results:
+            if isinstance(value, Exception):
+                raise value
+    return results

@@ -61,7 +61,9 @@ __all__ = [
     "config_model",
     "fields_model",
     "input_type",
+    "json_type",
     "model_for",
+    "object_model",
     "output_type",
     "struct_type",
 ]
@@ -287,7 +289,12 @@ def input_type(runnable: Runnable[Any, Any]) -> Any:
         return getattr(sys.modules[router.__module__], "RouterInput", dict[str, Any])
     options = _branch_options(runnable)
     if options is not None:
-        return _first_typed(input_type(r) for r in [*options, *_branch_conditions(runnable)])
+        found = _first_typed(input_type(r) for r in [*options, *_branch_conditions(runnable)])
+        if not _is_any(found):
+            return found
+        # As langchain-core: with no typed option, the branch's own ``[Input, Output]``.
+        declared = _generic_args(runnable)
+        return found if declared is None or isinstance(declared[0], typing.TypeVar) else declared[0]
     declared = _generic_args(runnable)
     if declared is not None and not isinstance(declared[0], typing.TypeVar):
         return declared[0]
@@ -301,6 +308,10 @@ def _generic_args(runnable: Runnable[Any, Any]) -> tuple[Any, Any] | None:
     langchain-core reads the class's ``__orig_bases__``; the nearest class in the MRO
     that parameterizes a ``Runnable`` base is read here, so a subclass of ``G`` has G's.
     """
+    # ``RunnableBranch[int, int](...)``: typing records the subscription on the instance.
+    subscribed = getattr(runnable, "__orig_class__", None)
+    if subscribed is not None and len(get_args(subscribed)) == 2:
+        return get_args(subscribed)[0], get_args(subscribed)[1]
     for cls in type(runnable).__mro__:
         for base in cls.__dict__.get("__orig_bases__", ()):
             origin = get_origin(base)
@@ -484,6 +495,23 @@ def _build_fields_model(
 
 
 _cached_fields_model = functools.lru_cache(maxsize=_CACHE_SIZE)(_build_fields_model)
+
+
+def json_type(model: type[BaseModel]) -> Any:
+    """The top-level ``type`` of ``model``'s JSON schema; None when it has none or when a
+    type in it has no JSON schema (an arbitrary class): a description, never an error."""
+    try:
+        return model.model_json_schema().get("type")
+    except Exception:
+        return None
+
+
+def object_model(name: str, fields: Mapping[str, tuple[Any, Any]]) -> type[BaseModel]:
+    """A model with one field per key, each ``(type, default)`` (``...``: required)."""
+    try:
+        return _object_model(name, {k: (_compat(tp), d) for k, (tp, d) in fields.items()})
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError, NameError):
+        return _object_model(name, {k: (Any, d) for k, (_, d) in fields.items()})
 
 
 def _root_model(name: str, tp: Any) -> type[BaseModel]:

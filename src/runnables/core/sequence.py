@@ -90,10 +90,25 @@ class RunnableSequence(Runnable[Input, Output]):
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         return self.steps
 
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Input, Output]:
+        # As langchain-core: call arguments (``chain.invoke(x, stop=...)``) go to the first
+        # step only; the others are fed outputs, not the caller's arguments.
+        first, *rest = self.steps
+        return RunnableSequence(first._with_kwargs(kwargs), *rest, name=self.name)
+
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The first step's input schema: a sequence takes what its first step takes (as
         in langchain-core, title included)."""
         return self.steps[0].get_input_schema(config)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """The last step's output schema (title included), as in langchain-core; a chain
+        ending in ``.assign()`` or ``.pick()`` has its output told from the keys fed in."""
+        from runnables.core.passthrough import RunnableAssign, RunnablePick
+
+        if isinstance(self.steps[-1], (RunnableAssign, RunnablePick)):
+            return super().get_output_schema(config)
+        return self.steps[-1].get_output_schema(config)
 
     def _needs_loop(self) -> bool:
         if self._nl_generation != _offload.generation:
@@ -213,7 +228,13 @@ class RunnableSequence(Runnable[Input, Output]):
         return RunnableSequence(coerce_to_runnable(other), *self.steps, name=self.name)
 
     def __repr__(self) -> str:
-        return " | ".join(repr(s) for s in self.steps)
+        # langchain-core's layout: one step per line, nested steps indented under theirs.
+        from runnables.core.introspection import indent_lines_after_first
+
+        return "\n| ".join(
+            repr(s) if i == 0 else indent_lines_after_first(repr(s), "| ")
+            for i, s in enumerate(self.steps)
+        )
 
 
 def _stream_stage(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from runnables.core.base import Runnable
 from runnables.core.config import Context
@@ -101,6 +101,22 @@ class BaseOutputParser(Runnable[Any, T], Generic[T]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._uses_parse_result = cls.parse_result is not BaseOutputParser.parse_result
+
+    def _output_type_hint(self) -> Any:
+        # As langchain-core: the type the parser class is declared with
+        # (``StrOutputParser(BaseTransformOutputParser[str])`` outputs ``str``).
+        for cls in type(self).__mro__:
+            for base in cls.__dict__.get("__orig_bases__", ()):
+                origin = get_origin(base)
+                args = get_args(base)
+                if (
+                    isinstance(origin, type)
+                    and issubclass(origin, BaseOutputParser)
+                    and args
+                    and not isinstance(args[0], TypeVar)
+                ):
+                    return args[0]
+        return Any
 
     def parse_result(self, result: list[Any], *, partial: bool = False) -> T:
         """Parse a list of candidate generations (langchain-core's hook): by default,

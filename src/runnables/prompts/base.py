@@ -97,6 +97,12 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
 
     # ------------------------------------------------------------------ as a step
 
+    def _with_kwargs(self, kwargs: dict[str, Any]) -> BasePromptTemplate:
+        # As langchain-core's prompts: call arguments are for the steps after a prompt
+        # (``(prompt | model).bind(stop=[...])`` gives them to the chain's first step,
+        # the prompt) and a prompt has no use for them, so it takes and ignores them.
+        return self
+
     def _needs_loop(self) -> bool:
         return False
 
