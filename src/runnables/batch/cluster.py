@@ -82,6 +82,7 @@ class _BudgetActor:
         self.free = max_concurrency if max_concurrency is not None else 0
         # client id -> [slots held, expiry time (monotonic)]
         self.leases: dict[str, list[float]] = {}
+        self.waiting: dict[str, int] = {}  # client id -> its calls waiting in lease_slots
         self.lease_ttl = lease_ttl
         self.changed: asyncio.Event | None = None
         self.reaper: asyncio.Task[None] | None = None
@@ -114,19 +115,49 @@ class _BudgetActor:
                     self._event().set()
 
     async def lease_slots(self, client: str, want: int) -> int:
-        """Wait until a slot is free, then lease ``client`` up to ``want`` of them."""
+        """Wait until a slot is free, then lease ``client`` up to ``want`` of them.
+
+        While other workers below their fair share (``max_concurrency`` over the workers
+        holding or asking) wait too, a worker gets at most up to its own fair share.
+        """
         self.calls += 1
         changed = self._event()
-        while self.free <= 0:
-            changed.clear()
-            await changed.wait()
-        granted = min(want, self.free)
+        self.waiting[client] = self.waiting.get(client, 0) + 1
+        try:
+            while True:
+                if self.free > 0:
+                    fair = self.fair_share()
+                    mine = self.held(client)
+                    hungry = any(
+                        self.held(other) < fair for other in self.waiting if other != client
+                    )
+                    if mine < fair or not hungry:
+                        cap = fair - mine if hungry else want
+                        granted = min(want, self.free, max(1, cap))
+                        break
+                changed.clear()
+                await changed.wait()
+        finally:
+            self.waiting[client] -= 1
+            if not self.waiting[client]:
+                del self.waiting[client]
         self.free -= granted
         lease = self.leases.setdefault(client, [0, 0.0])
         lease[0] += granted
         lease[1] = time.monotonic() + self.lease_ttl
         self.peak_leased = max(self.peak_leased, self.leased())
+        if self.free > 0:
+            changed.set()  # the other waiters look again
         return granted
+
+    def held(self, client: str) -> int:
+        lease = self.leases.get(client)
+        return int(lease[0]) if lease is not None else 0
+
+    def fair_share(self) -> int:
+        """Each worker's share when workers wait: the slots over the workers in play."""
+        total = self.max_concurrency or 0
+        return max(1, total // max(1, len(self.leases.keys() | self.waiting.keys())))
 
     def return_slots(self, client: str, count: int) -> None:
         """Give back ``count`` of the slots ``client`` holds."""
@@ -142,14 +173,18 @@ class _BudgetActor:
         self.free += count
         self._event().set()
 
-    def renew(self, client: str) -> bool:
-        """Extend ``client``'s lease; False if it had expired (its slots were taken back)."""
+    def renew(self, client: str) -> int:
+        """Extend ``client``'s lease; answer how many slots it may keep (its fair share
+        while other workers wait, else all), or -1 if its lease had expired (its slots
+        were taken back)."""
         self.calls += 1
         lease = self.leases.get(client)
         if lease is None:
-            return False
+            return -1
         lease[1] = time.monotonic() + self.lease_ttl
-        return True
+        if any(other != client for other in self.waiting):
+            return self.fair_share()
+        return self.max_concurrency or 0
 
     def lease_requests(self, count: int) -> tuple[float, float]:
         """``count`` consecutive times on the cluster's request schedule: the first time
@@ -329,6 +364,7 @@ class _Client:
         # Runs of request times: [next time, times left, spacing].
         self.runs: deque[list[float]] = deque()
         self.request_lease = 1
+        self.used = self.skipped = 0  # times used and missed since the last lease
         self.requests_fetch: asyncio.Future[None] | None = None
         tpm = budget.tokens_per_minute
         self.token_block = tpm / 60 * _TOKEN_BLOCK if tpm is not None else 0.0
@@ -343,12 +379,20 @@ class _Client:
             self.heartbeat = asyncio.get_running_loop().create_task(self._renew())
 
     async def _renew(self) -> None:
-        while self.slots.held > 0:
-            await asyncio.sleep(self.lease_ttl / 3)
-            if self.slots.held > 0 and not await self.actor.renew.remote(self.name):
+        # Often enough to hear of other workers waiting within a second or so.
+        interval = min(self.lease_ttl / 3, 1.0)
+        slots = self.slots
+        while slots.held > 0:
+            await asyncio.sleep(interval)
+            if slots.held <= 0:
+                break
+            share: int = await self.actor.renew.remote(self.name)
+            if share < 0:
                 # Taken back while this process was silent too long: forget them, so
                 # the cluster's count holds (steps running now finish over it once).
-                self.slots.held = 0
+                slots.held = 0
+            else:
+                slots.share = share
 
     # -- requests --
 
@@ -366,33 +410,38 @@ class _Client:
                     skip = min(run[1], math.floor(late / run[2]) + 1 if run[2] else run[1])
                     run[0] += skip * run[2]
                     run[1] -= skip
+                    self.skipped += int(skip)
                     continue
                 when = run[0]
                 run[0] += run[2]
                 run[1] -= 1
+                self.used += 1
                 return when
             await self._fetch_requests()
 
     async def _fetch_requests(self) -> None:
         if self.requests_fetch is not None:
-            await asyncio.shield(self.requests_fetch)
+            # Another request is fetching: wait for it (not its error: then try again).
+            await asyncio.wait([self.requests_fetch])
             return
         loop = asyncio.get_running_loop()
         self.requests_fetch = fut = loop.create_future()
         try:
             assert self.request_rate is not None
+            # The schedule is shared: a time leased and missed is lost to every worker.
+            # So double the lease while every time is used, up to the horizon, and
+            # size it to what was used when times were missed (this worker needs
+            # fewer than the rate).
+            cap = max(1, int(self.request_rate * _REQUEST_HORIZON))
+            if self.skipped:
+                self.request_lease = max(1, min(cap, self.used + self.used // 4 + 1))
+            elif self.used:
+                self.request_lease = min(cap, self.request_lease * 2)
+            self.used = self.skipped = 0
             start, spacing = await self.actor.lease_requests.remote(self.request_lease)
             self.runs.append([start, float(self.request_lease), spacing])
-            # Ask for more next time while the times are used up faster than they come,
-            # up to the horizon; the schedule is shared, so do not hoard.
-            cap = max(1, int(self.request_rate * _REQUEST_HORIZON))
-            self.request_lease = min(cap, self.request_lease * 2)
-            fut.set_result(None)
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: the waiters see it, or nobody needs to
-            raise
         finally:
+            fut.set_result(None)
             self.requests_fetch = None
 
     # -- tokens --
@@ -439,14 +488,16 @@ class LeasedSlots(Limiter):
     here beyond ``lease_size`` go back.
     """
 
-    __slots__ = ("_client", "_fetching", "held", "lease_size")
+    __slots__ = ("_client", "_fetching", "_returning", "held", "lease_size", "share")
 
     def __init__(self, client: _Client, limit: int, lease_size: int) -> None:
         super().__init__(limit)
         self._client = client
         self.lease_size = lease_size
         self.held = 0  # leased from the budget; in_use of them taken by steps here
+        self.share = limit  # how many to keep: less while other workers wait for slots
         self._fetching = False
+        self._returning = 0  # slots to give back at the end of this loop iteration
 
     def try_acquire(self) -> bool:
         if self.in_use < self.held and not self._waiters:
@@ -491,7 +542,10 @@ class LeasedSlots(Limiter):
             while self._waiters:
                 fut = self._waiters.popleft()
                 if not fut.done():
-                    fut.set_exception(exc)
+                    if isinstance(exc, Exception):
+                        fut.set_exception(exc)
+                    else:
+                        fut.cancel()
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -501,6 +555,13 @@ class LeasedSlots(Limiter):
         self._release_own()
 
     def _release_own(self) -> None:
+        if self.held > self.share:
+            # Other workers wait and this one holds more than its share: the slot goes
+            # back to the budget, not to a step waiting here.
+            self.in_use -= 1
+            self.held -= 1
+            self._return_soon(1)
+            return
         waiters = self._waiters
         while waiters:
             fut = waiters.popleft()
@@ -516,6 +577,17 @@ class LeasedSlots(Limiter):
             # Keep one lease's worth for the next steps; the rest may serve other workers.
             count = idle - self.lease_size
             self.held -= count
+            self._return_soon(count)
+
+    def _return_soon(self, count: int) -> None:
+        # Slots released in one loop iteration go back in one actor call.
+        if not self._returning:
+            asyncio.get_running_loop().call_soon(self._return_now)
+        self._returning += count
+
+    def _return_now(self) -> None:
+        count, self._returning = self._returning, 0
+        if count:
             self._client.actor.return_slots.remote(self._client.name, count)
 
     def give_back_all(self) -> Any:
