@@ -365,6 +365,7 @@ class _Client:
         self.runs: deque[list[float]] = deque()
         self.request_lease = 1
         self.used = self.skipped = 0  # times used and missed since the last lease
+        self.prefetch: asyncio.Task[None] | None = None
         self.requests_fetch: asyncio.Future[None] | None = None
         tpm = budget.tokens_per_minute
         self.token_block = tpm / 60 * _TOKEN_BLOCK if tpm is not None else 0.0
@@ -416,8 +417,15 @@ class _Client:
                 run[0] += run[2]
                 run[1] -= 1
                 self.used += 1
+                if self.requests_fetch is None and self._left() * 2 < self.request_lease:
+                    # Lease the next run before this one ends: a schedule time nobody
+                    # holds when it comes is lost to the cluster.
+                    self.prefetch = asyncio.get_running_loop().create_task(self._fetch_requests())
                 return when
             await self._fetch_requests()
+
+    def _left(self) -> float:
+        return sum(run[1] for run in self.runs)
 
     async def _fetch_requests(self) -> None:
         if self.requests_fetch is not None:
