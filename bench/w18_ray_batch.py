@@ -9,7 +9,10 @@ Three figures (issue #10 §3):
   actors started and the chain shipped to them), each timed once;
 - the cluster-wide rate: the job at ``rpm`` = 2,000 requests/s across both actors (each
   alone could go faster): rows/s (target >= 1,900) and the busiest 1 s window of step
-  start times (target <= 2,040).
+  start times (target <= 2,040);
+- W18c, the Ray Serve recipe (examples/ray_serve.py: runnables' ``add_routes`` app as a
+  Ray Serve ingress) against the same app as ``runnables serve`` runs it, under W13's
+  load generator (wrk, 50 connections); needs ``ray[serve]``.
 
 Needs the ``ray`` extra. Not a ratio against langchain-core (it has no such job).
 """
@@ -170,8 +173,66 @@ def measure(quick: bool) -> list[Result]:
     ]
 
 
+def measure_serve(quick: bool) -> Result:
+    """The Ray Serve recipe (examples/ray_serve.py) against the same ``add_routes`` app
+    under uvicorn (W13's runnables side, as ``runnables serve`` runs it), same load."""
+    import ray
+    from ray import serve
+
+    import w13_http_requests_per_second as w13
+    from http_servers import free_port, uvicorn_server
+
+    seconds = 2.0 if quick else 4.0
+    with uvicorn_server(sys.executable, w13.__name__, "runnables_app") as server:
+        w13.load(f"{server.url}/chain/invoke", 1, w13.CONNECTIONS)  # warm-up
+        plain = w13.load(f"{server.url}/chain/invoke", seconds, w13.CONNECTIONS)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import ray_serve
+    finally:
+        sys.path.remove(str(examples))
+    port = free_port()
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        ray.cloudpickle.register_pickle_by_value(ray_serve)
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(ray_serve.deployment, route_prefix="/")
+        up = time.perf_counter() - start
+        url = f"http://127.0.0.1:{port}/chain/invoke"
+        w13.load(url, 1, w13.CONNECTIONS)  # warm-up
+        on_serve = w13.load(url, seconds, w13.CONNECTIONS)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    return Result(
+        id="W18c",
+        title="the same add_routes app on Ray Serve (1 replica) vs runnables serve",
+        unit="req/s",
+        runnables=on_serve["rps"],
+        hand=None,
+        langchain=None,
+        ratios={"serve/ray-serve": plain["rps"] / on_serve["rps"]},
+        target="report",
+        passed=None,
+        notes=[
+            f"runnables serve (uvicorn, 1 worker) {plain['rps']:,.0f} req/s, p50 "
+            f"{plain['p50']:.1f} ms, p99 {plain['p99']:.1f} ms; Ray Serve "
+            f"{on_serve['rps']:,.0f} req/s, p50 {on_serve['p50']:.1f} ms, p99 "
+            f"{on_serve['p99']:.1f} ms; {w13.CONNECTIONS} connections, {seconds:.0f} s",
+            f"Ray Serve start-up (ray.init + serve.run of the recipe): {up:.1f} s",
+        ],
+    )
+
+
 def run(quick: bool) -> list[Result]:
-    return measure(quick)
+    results = measure(quick)
+    try:
+        results.append(measure_serve(quick))
+    except ImportError as exc:  # ray[serve] is not part of the ray extra
+        print(f"W18c skipped: {exc} (pip install 'ray[serve]')", file=sys.stderr)
+    return results
 
 
 if __name__ == "__main__":
