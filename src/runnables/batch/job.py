@@ -131,7 +131,9 @@ async def run_batch(
     goes on, until more than ``max_errors`` have failed. The chain gets the whole row, or
     its ``input_field``. Running the same job again resumes it: rows already in the
     output are skipped, so after any number of crashes every key appears exactly once
-    (keys must be unique in the input: a repeated key gets one record per row).
+    (keys must be unique in the input: a key met twice stops the job with an error
+    naming it and both rows; on resume, only among the rows read again, from the
+    journal's watermark on).
     Resume refuses a changed input file, chain or option unless ``restart`` (which
     starts the output over).
 
@@ -253,7 +255,12 @@ async def run_batch(
             start_row=start_row,
             start_offset=start_offset,
         )
+        # Every key read, as its hash: a key met twice would get one record, and the
+        # other row none, so it stops the job.
+        seen = journal.SeenKeys()
         for row in rows:
+            if not seen.add(hash(row.key_bytes)):
+                _refuse_duplicate(in_path, row, key_field, openai)
             if done is not None and row.key_bytes in done:
                 continue
             held[index] = row
@@ -468,6 +475,26 @@ def _check_options(
         raise ConfigError(f"order must be 'completion' or 'input', got {order!r}.")
     if fmt not in ("records", "openai"):
         raise ConfigError(f"format must be 'records' or 'openai', got {fmt!r}.")
+
+
+def _refuse_duplicate(in_path: Path, row: formats.Row, key_field: str, openai: bool) -> None:
+    """Raise the error for ``row``, whose key an earlier row has (found by reading again)."""
+    first = None
+    for earlier in formats.read_rows(in_path, key=key_field, input_field=None, openai=openai):
+        if earlier.number >= row.number:
+            break
+        if earlier.key_bytes == row.key_bytes:
+            first = earlier.number + 1
+            break
+    if first is None:
+        return  # two keys with one 64-bit hash, not one key twice: no duplicate
+    raise ConfigError(
+        f"The input file {str(in_path)!r} has the key {key_field}={row.key!r} twice, in rows "
+        f"{first} and {row.number + 1}; each row needs its own key (the output has one "
+        "record a key). Remove or rename one of them; the records written so far are kept "
+        "(resume with --restart, as the input will have changed), or name another key "
+        "field with --key."
+    )
 
 
 def _refuse_changes(previous: dict[str, Any], now: dict[str, Any], out_path: Path) -> None:
