@@ -8,9 +8,10 @@
 
 Running the same command again resumes the job. Exit status: 0 every row ok, 3 some
 rows failed (their error records are in the output), 1 aborted by ``--max-errors``,
-2 a usage error (including a refused resume), 130 stopped by Ctrl-C (resume it by
-running the command again). ``--ray [--address auto] [--actors N]`` runs the rows on a
-Ray cluster (this process still writes the output, so resume works the same).
+2 a usage error (including a refused resume), 130 stopped by Ctrl-C and 143 by SIGTERM
+(both stop cleanly: resume by running the command again). ``--ray [--address auto]
+[--actors N]`` runs the rows on a Ray cluster (this process still writes the output,
+so resume works the same).
 ``--otel`` exports a span for the job and a trace for each row, linked to it, as the
 OTEL_* variables say (see :mod:`runnables.otel.batch`).
 """
@@ -20,10 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runnables.batch.job import BatchResult
 
 __all__ = ["add_batch_parser", "batch"]
 
@@ -84,25 +90,27 @@ def batch(args: argparse.Namespace) -> int:
     providers = _start_otel() if args.otel else None
     try:
         result = asyncio.run(
-            run_batch(
-                runnable,
-                args.input,
-                args.output,
-                key=args.key,
-                input_field=args.input_field,
-                max_concurrency=args.max_concurrency,
-                rpm=args.rpm,
-                tpm=args.tpm,
-                timeout=args.timeout,
-                retries=args.retries,
-                max_errors=args.max_errors,
-                restart=args.restart,
-                order=args.order,
-                format=args.format,
-                progress=not args.no_progress,
-                engine="ray" if args.ray else "local",
-                address=args.address,
-                actors=args.actors,
+            _stopped_by_sigterm(
+                run_batch(
+                    runnable,
+                    args.input,
+                    args.output,
+                    key=args.key,
+                    input_field=args.input_field,
+                    max_concurrency=args.max_concurrency,
+                    rpm=args.rpm,
+                    tpm=args.tpm,
+                    timeout=args.timeout,
+                    retries=args.retries,
+                    max_errors=args.max_errors,
+                    restart=args.restart,
+                    order=args.order,
+                    format=args.format,
+                    progress=not args.no_progress,
+                    engine="ray" if args.ray else "local",
+                    address=args.address,
+                    actors=args.actors,
+                )
             )
         )
     except UserError as exc:
@@ -112,7 +120,32 @@ def batch(args: argparse.Namespace) -> int:
             # Export what is queued before the process exits (the job span ends last).
             providers.tracer_provider.shutdown()
             providers.meter_provider.shutdown()
-    return result.exit_code
+    return 128 + signal.SIGTERM if result is None else result.exit_code
+
+
+async def _stopped_by_sigterm(job: Coroutine[Any, Any, BatchResult]) -> BatchResult | None:
+    """Run ``job``; SIGTERM (a service manager, ``kill``) stops it as Ctrl-C does: the
+    rows in flight are cancelled, the records written so far kept and the state marked
+    interrupted, so running the command again resumes it. None when so stopped."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await job
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        return None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _ship_module_by_value(target: str) -> None:
