@@ -110,8 +110,9 @@ class RayPool:
         budget: ClusterBudget | None,
     ) -> None:
         self.ray = import_ray("run_batch(engine='ray')")
+        cpus = float(self.ray.cluster_resources().get("CPU", 1))
         if actors is None:
-            actors = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+            actors = max(1, int(cpus))
         if not isinstance(actors, int) or actors < 1:
             from runnables.errors import ConfigError
 
@@ -121,8 +122,13 @@ class RayPool:
         self.budget = budget
         # The step goes to the object store once, not once an actor.
         self.step_ref = self.ray.put(step)
+        # A CPU an actor (a share of one when asked for more actors than CPUs), spread
+        # over the nodes: with no CPU asked, Ray would pack every actor on one node.
         self.actor_class = self.ray.remote(_BatchActor).options(
-            num_cpus=0, max_concurrency=max(16, window), max_restarts=0
+            num_cpus=min(1.0, cpus / actors),
+            scheduling_strategy="SPREAD",
+            max_concurrency=max(16, window),
+            max_restarts=0,
         )
         self.actors: list[Any] = [self._new() for _ in range(actors)]
         self.restarts_left = actors + _SPARE_RESTARTS
