@@ -197,6 +197,39 @@ async def test_model_rate_limiter_from_a_budget_holds_across_workers(tmp_path: P
     budget.kill()
 
 
+async def test_a_token_budget_holds_across_workers(tmp_path: Path) -> None:
+    # 2,000 tokens/s with a burst of 1,000; 100 rows of 100 tokens: at least 4.5 s in
+    # all. Two workers each limiting alone would take half that.
+    budget = ClusterBudget(tokens_per_minute=2000 * 60, max_token_bucket=1000)
+    limiter = budget.rate_limiter()
+
+    async def spend(row: dict[str, Any]) -> float:
+        reservation = await limiter.aacquire(100)
+        limiter.correct(reservation, 100)
+        return time.time()
+
+    src = write_rows(tmp_path / "in.jsonl", 100)
+    result = await run_batch(
+        RunnableLambda(spend),
+        src,
+        tmp_path / "out.jsonl",
+        max_concurrency=50,
+        engine="ray",
+        actors=2,
+    )
+    assert result.exit_code == 0
+    times = sorted(r["output"] for r in records(tmp_path / "out.jsonl").values())
+    assert times[-1] - times[0] >= (100 * 100 - 1000) / 2000 * 0.9
+    start = worst = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - 1.0:
+            start += 1
+        worst = max(worst, end - start + 1)
+    # A second's tokens, the burst, and a block of 0.1 s leased by each worker.
+    assert worst * 100 <= 2000 + 1000 + 2 * 200
+    budget.kill()
+
+
 CRASHING = """
 import asyncio, os
 from pathlib import Path
