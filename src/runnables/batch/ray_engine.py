@@ -236,14 +236,18 @@ async def ray_stream_chunks(
                 load[target] -= len(items)
                 try:
                     outputs = fut.result()
-                except (exceptions.RayActorError, exceptions.ActorDiedError) as exc:
+                except exceptions.RayActorError as exc:  # ActorDiedError is one
                     # The worker is gone with its rows: a new one runs them again.
                     if pool.actors[target] is actor:  # not yet replaced
                         pool.replace(target, exc)
                     send(indexes, items)
                     continue
                 except exceptions.RayTaskError as exc:
-                    cause = exc.cause if isinstance(exc.cause, Exception) else exc
+                    # The actor's own code failed (say, an output Ray cannot pickle):
+                    # each row of the chunk gets that error as its record.
+                    cause = getattr(exc, "cause", None)
+                    if not isinstance(cause, Exception):
+                        cause = exc
                     outputs = [cause] * len(items)
                 chunk.extend(zip(indexes, outputs, strict=True))
             if chunk:
