@@ -343,3 +343,27 @@ def test_progress_bar_shows_rows_rate_errors_tokens_and_eta() -> None:
     assert "405 tokens" in bar and "ETA" in bar
     meter.finish("done", Path("out.jsonl"))
     assert "batch done: 40 rows" in stream.getvalue()
+
+
+async def test_a_key_met_twice_stops_the_job_naming_the_key_and_both_rows(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": f"r{i}", "n": i} for i in range(40)]
+    rows.insert(30, {"id": "r12", "n": 99})  # row 31 repeats row 13's key
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ConfigError) as caught:
+        await run_batch(RunnableLambda(square), src, tmp_path / "out.jsonl", max_concurrency=4)
+    message = str(caught.value)
+    assert "the key id='r12' twice, in rows 13 and 31" in message
+    assert "--restart" in message
+    assert isinstance(caught.value, ValueError)
+    # The rows before it that finished are recorded, each once.
+    assert all(
+        k != "r12" or r["output"] == 144 for k, r in records(src.parent / "out.jsonl").items()
+    )
+
+
+async def test_a_repeated_key_in_csv_names_the_rows_too(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,text\na,hi\nb,yo\na,again\n")
+    with pytest.raises(ConfigError, match="the key id='a' twice, in rows 1 and 3"):
+        await run_batch(RunnableLambda(str.upper), src, tmp_path / "o.jsonl", input_field="text")

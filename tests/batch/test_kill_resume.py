@@ -144,6 +144,21 @@ def test_ctrl_c_stops_cleanly_and_the_job_resumes(tmp_path: Path) -> None:
     assert len(records(out)) == rows
 
 
+def test_sigterm_stops_as_cleanly_as_ctrl_c_and_the_job_resumes(tmp_path: Path) -> None:
+    rows = 1500
+    make_job(tmp_path, rows)
+    out = tmp_path / "out.jsonl"
+    cmd = command("jobchain:chain", "out.jsonl", "--max-concurrency", "8")
+    proc = subprocess.Popen(cmd, cwd=tmp_path)
+    assert kill_when(proc, out, 200, signal.SIGTERM)
+    assert proc.returncode == 128 + signal.SIGTERM
+    state = read_state(out)
+    assert state is not None and state["status"] == "interrupted"
+    assert state["rows_done"] == lines_in(out) < rows
+    assert subprocess.run(cmd, cwd=tmp_path, timeout=300).returncode == 3
+    assert len(records(out)) == rows
+
+
 def test_resume_refuses_an_edited_input_file(tmp_path: Path) -> None:
     src = make_job(tmp_path, 50)
     cmd = command("jobchain:chain", "out.jsonl")

@@ -6,17 +6,20 @@
 
 One output record a row, written as the row finishes; running the same job again
 resumes it (see :func:`run_batch`). Parquet needs the ``batch`` extra
-(``pip install 'runnables[batch]'``).
+(``pip install 'runnables[batch]'``); ``engine="ray"`` runs the rows on a Ray cluster
+under one :class:`ClusterBudget` (``pip install 'runnables[ray]'``).
 """
 
 from __future__ import annotations
 
+from runnables.batch.cluster import ClusterBudget
 from runnables.batch.job import BatchResult, run_batch, run_batch_sync
 from runnables.batch.journal import read_state, state_path
 from runnables.errors import ResumeRefusedError
 
 __all__ = [
     "BatchResult",
+    "ClusterBudget",
     "ResumeRefusedError",
     "read_state",
     "run_batch",

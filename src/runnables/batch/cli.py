@@ -8,9 +8,12 @@
 
 Running the same command again resumes the job. Exit status: 0 every row ok, 3 some
 rows failed (their error records are in the output), 1 aborted by ``--max-errors``,
-2 a usage error (including a refused resume), 130 stopped by Ctrl-C (resume it by
-running the command again). ``--otel`` exports a span for the job and a trace for each
-row, linked to it, as the OTEL_* variables say (see :mod:`runnables.otel.batch`).
+2 a usage error (including a refused resume), 130 stopped by Ctrl-C and 143 by SIGTERM
+(both stop cleanly: resume by running the command again). ``--ray [--address auto]
+[--actors N]`` runs the rows on a Ray cluster (this process still writes the output,
+so resume works the same).
+``--otel`` exports a span for the job and a trace for each row, linked to it, as the
+OTEL_* variables say (see :mod:`runnables.otel.batch`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runnables.batch.job import BatchResult
 
 __all__ = ["add_batch_parser", "batch"]
 
@@ -54,6 +62,11 @@ def add_batch_parser(commands: Any) -> None:
     p.add_argument("--order", choices=["completion", "input"], default="completion")
     p.add_argument("--format", choices=["records", "openai"], default="records")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or summary")
+    p.add_argument("--ray", action="store_true", help="run the rows on a Ray cluster")
+    p.add_argument(
+        "--address", default=None, help="with --ray: the cluster (auto: the running one)"
+    )
+    p.add_argument("--actors", type=int, default=None, metavar="N", help="with --ray: workers")
     add_otel_flag(p)
     p.set_defaults(handler=batch)
 
@@ -70,25 +83,34 @@ def batch(args: argparse.Namespace) -> int:
     from runnables.batch.job import run_batch
 
     runnable = require_runnable(load_target(args.target), args.target)
+    if (args.address is not None or args.actors is not None) and not args.ray:
+        raise CLIError("--address and --actors go with --ray; add --ray to run on Ray.")
+    if args.ray:
+        _ship_module_by_value(args.target)
     providers = _start_otel() if args.otel else None
     try:
         result = asyncio.run(
-            run_batch(
-                runnable,
-                args.input,
-                args.output,
-                key=args.key,
-                input_field=args.input_field,
-                max_concurrency=args.max_concurrency,
-                rpm=args.rpm,
-                tpm=args.tpm,
-                timeout=args.timeout,
-                retries=args.retries,
-                max_errors=args.max_errors,
-                restart=args.restart,
-                order=args.order,
-                format=args.format,
-                progress=not args.no_progress,
+            _stopped_by_sigterm(
+                run_batch(
+                    runnable,
+                    args.input,
+                    args.output,
+                    key=args.key,
+                    input_field=args.input_field,
+                    max_concurrency=args.max_concurrency,
+                    rpm=args.rpm,
+                    tpm=args.tpm,
+                    timeout=args.timeout,
+                    retries=args.retries,
+                    max_errors=args.max_errors,
+                    restart=args.restart,
+                    order=args.order,
+                    format=args.format,
+                    progress=not args.no_progress,
+                    engine="ray" if args.ray else "local",
+                    address=args.address,
+                    actors=args.actors,
+                )
             )
         )
     except UserError as exc:
@@ -98,7 +120,51 @@ def batch(args: argparse.Namespace) -> int:
             # Export what is queued before the process exits (the job span ends last).
             providers.tracer_provider.shutdown()
             providers.meter_provider.shutdown()
-    return result.exit_code
+    return 128 + signal.SIGTERM if result is None else result.exit_code
+
+
+async def _stopped_by_sigterm(job: Coroutine[Any, Any, BatchResult]) -> BatchResult | None:
+    """Run ``job``; SIGTERM (a service manager, ``kill``) stops it as Ctrl-C does: the
+    rows in flight are cancelled, the records written so far kept and the state marked
+    interrupted, so running the command again resumes it. None when so stopped."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await job
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        return None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _ship_module_by_value(target: str) -> None:
+    """Send the chain's module to the Ray workers with the chain (they may not have the
+    current directory, where ``module:attr`` was found, on their path)."""
+    from runnables.batch.cluster import import_ray
+    from runnables.cli.main import CLIError
+    from runnables.errors import MissingExtraError
+
+    try:
+        import_ray("runnables batch --ray")
+    except MissingExtraError as exc:
+        raise CLIError(str(exc)) from None
+    from ray import cloudpickle
+
+    module = sys.modules[target.partition(":")[0]]
+    path = getattr(module, "__file__", None) or sys.prefix
+    if not path.startswith(sys.prefix):  # the user's own file, not an installed package
+        cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
 
 
 def _start_otel() -> Any:

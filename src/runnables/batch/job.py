@@ -30,6 +30,7 @@ __all__ = ["BatchResult", "run_batch", "run_batch_sync"]
 
 Order = Literal["completion", "input"]
 Format = Literal["records", "openai"]
+Engine = Literal["local", "ray"]
 
 
 @dataclass(slots=True)
@@ -115,6 +116,10 @@ async def run_batch(
     order: Order = "completion",
     format: Format = "records",
     progress: bool = False,
+    engine: Engine = "local",
+    address: str | None = None,
+    actors: int | None = None,
+    budget: Any = None,
 ) -> BatchResult:
     """Run ``chain`` on every row of ``input`` and write one record a row to ``output``.
 
@@ -126,7 +131,9 @@ async def run_batch(
     goes on, until more than ``max_errors`` have failed. The chain gets the whole row, or
     its ``input_field``. Running the same job again resumes it: rows already in the
     output are skipped, so after any number of crashes every key appears exactly once
-    (keys must be unique in the input: a repeated key gets one record per row).
+    (keys must be unique in the input: a key met twice stops the job with an error
+    naming it and both rows; on resume, only among the rows read again, from the
+    journal's watermark on).
     Resume refuses a changed input file, chain or option unless ``restart`` (which
     starts the output over).
 
@@ -139,10 +146,27 @@ async def run_batch(
     bounds each attempt of a row; ``retries`` retries a failed row. ``order="input"``
     writes records in input order (a slow row then holds the window back). ``progress``
     draws a progress bar on stderr when it is a terminal.
+
+    ``engine="ray"`` runs the rows on ``actors`` Ray actors (default: one a CPU of the
+    cluster), connecting to ``address`` (``"auto"``: a running cluster; None: the one
+    already connected, or a new local one, shut down at the end); this process still
+    reads the input and writes the output and journal, so the records and the resume
+    guarantees are the local run's. ``max_concurrency`` is then each actor's, and
+    ``rpm``/``tpm`` hold across the cluster. ``budget``, a
+    :class:`~runnables.batch.cluster.ClusterBudget`, caps the steps in flight on all
+    actors together (its rates apply where its ``rate_limiter()`` is plugged in, e.g. a
+    model). The Ray engine does not export OpenTelemetry spans.
     """
     started = time.monotonic()
     in_path, out_path = Path(input), Path(output)
     _check_options(in_path, max_concurrency, max_errors, retries, order, format)
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"engine must be 'local' or 'ray', got {engine!r}.")
+    if engine == "local" and (address is not None or actors is not None or budget is not None):
+        raise ConfigError(
+            "address, actors and budget are options of the Ray engine; pass engine='ray' "
+            "(--ray) to use them."
+        )
     runnable = coerce_to_runnable(chain)
     openai = format == "openai"
     key_field = "custom_id" if openai else key
@@ -189,16 +213,32 @@ async def run_batch(
         step = step.with_timeout(timeout)
     if retries:
         step = step.with_retry(stop_after_attempt=retries + 1)
-    if rpm is not None or tpm is not None:
-        from runnables.models.ratelimit import RateLimiter
+    ray_started = False
+    own_budget = None
+    if engine == "ray":
+        from runnables.batch.cluster import import_ray
 
-        # Five seconds' tokens as the burst, not the limiter's default of a minute's: a
-        # job starts with many rows at once, and any 60 s window must stay near tpm.
-        limiter = RateLimiter(
-            requests_per_minute=rpm,
-            tokens_per_minute=tpm,
-            max_token_bucket=tpm / 12 if tpm is not None else None,
-        )
+        ray = import_ray("run_batch(engine='ray')")
+        if not ray.is_initialized():
+            ray.init(address=address, log_to_driver=False)
+            ray_started = True
+    if rpm is not None or tpm is not None:
+        limiter: Any
+        if engine == "ray":
+            from runnables.batch.cluster import ClusterBudget
+
+            own_budget = ClusterBudget(requests_per_minute=rpm, tokens_per_minute=tpm)
+            limiter = own_budget.rate_limiter()
+        else:
+            from runnables.models.ratelimit import RateLimiter
+
+            # Five seconds' tokens as the burst, not the limiter's default of a minute's:
+            # a job starts with many rows at once, and any 60 s window must stay near tpm.
+            limiter = RateLimiter(
+                requests_per_minute=rpm,
+                tokens_per_minute=tpm,
+                max_token_bucket=tpm / 12 if tpm is not None else None,
+            )
         step = _RateLimited(step, limiter, count_tokens=tpm is not None)
 
     # Rows read and not yet written, by their index in the stream: at most one window.
@@ -215,7 +255,12 @@ async def run_batch(
             start_row=start_row,
             start_offset=start_offset,
         )
+        # Every key read, as its hash: a key met twice would get one record, and the
+        # other row none, so it stops the job.
+        seen = journal.SeenKeys()
         for row in rows:
+            if not seen.add(hash(row.key_bytes)):
+                _refuse_duplicate(in_path, row, key_field, openai)
             if done is not None and row.key_bytes in done:
                 continue
             held[index] = row
@@ -245,7 +290,7 @@ async def run_batch(
 
     ctx = make_context({"max_concurrency": max_concurrency})
     job = None
-    if ROOT_HOOK and CURRENT.get() is None:
+    if ROOT_HOOK and CURRENT.get() is None and engine == "local":
         # Instrumented: a job span, and each row a trace of its own linked to it.
         from runnables.otel.batch import start_job
 
@@ -261,8 +306,27 @@ async def run_batch(
     if job is not None:
         step = job.row_step(step)
         ctx = ctx.replace(tracers=())  # each row gets its own in row_step
-    places = Limiter(max_concurrency)
-    chunks = batch_stream_chunks(step, source(), ctx, places)
+    pool = None
+    if engine == "ray":
+        from runnables.batch.ray_engine import RayPool, RemoteRowError, ray_stream_chunks
+
+        try:
+            pool = RayPool(step, actors=actors, window=max_concurrency, budget=budget)
+            await pool.start()
+        except BaseException:
+            if own_budget is not None:
+                own_budget.kill()
+            if ray_started:
+                ray.shutdown()
+            raise
+        # A chunk a call: enough rows to keep calls few, few enough that a chunk's
+        # slowest row holds back little of the window.
+        places = Limiter(pool.count * max_concurrency)
+        chunk_size = max(1, min(128, max_concurrency // 4))
+        chunks = ray_stream_chunks(pool, source(), places, chunk_size)
+    else:
+        places = Limiter(max_concurrency)
+        chunks = batch_stream_chunks(step, source(), ctx, places)
     status = "interrupted"
     attempts = retries + 1
     waiting: dict[int, Any] = {}  # order="input": finished rows waiting for earlier ones
@@ -286,6 +350,8 @@ async def run_batch(
                 if isinstance(out, Exception):
                     new_errors += 1
                     info = _error_info(out, attempts)
+                    if pool is not None and isinstance(out, RemoteRowError):
+                        info = formats.ErrorInfo(out.type_name, info.message, info.attempts)
                     lines.append(formats.error_record(key_field, row, info, openai))
                 else:
                     tokens += formats.tokens_of(out)
@@ -312,6 +378,12 @@ async def run_batch(
     finally:
         out_file.close()
         await chunks.aclose()
+        if pool is not None:
+            await pool.close()
+        if own_budget is not None:
+            own_budget.kill()
+        if ray_started:
+            ray.shutdown()
         if status == "done" and parquet_out:
             _write_parquet(records_path, out_path, key_field)
         state["status"] = status
@@ -354,6 +426,10 @@ def run_batch_sync(
     order: Order = "completion",
     format: Format = "records",
     progress: bool = False,
+    engine: Engine = "local",
+    address: str | None = None,
+    actors: int | None = None,
+    budget: Any = None,
 ) -> BatchResult:
     """The blocking twin of :func:`run_batch` (runs it on a new event loop)."""
     return asyncio.run(
@@ -373,6 +449,10 @@ def run_batch_sync(
             order=order,
             format=format,
             progress=progress,
+            engine=engine,
+            address=address,
+            actors=actors,
+            budget=budget,
         )
     )
 
@@ -395,6 +475,26 @@ def _check_options(
         raise ConfigError(f"order must be 'completion' or 'input', got {order!r}.")
     if fmt not in ("records", "openai"):
         raise ConfigError(f"format must be 'records' or 'openai', got {fmt!r}.")
+
+
+def _refuse_duplicate(in_path: Path, row: formats.Row, key_field: str, openai: bool) -> None:
+    """Raise the error for ``row``, whose key an earlier row has (found by reading again)."""
+    first = None
+    for earlier in formats.read_rows(in_path, key=key_field, input_field=None, openai=openai):
+        if earlier.number >= row.number:
+            break
+        if earlier.key_bytes == row.key_bytes:
+            first = earlier.number + 1
+            break
+    if first is None:
+        return  # two keys with one 64-bit hash, not one key twice: no duplicate
+    raise ConfigError(
+        f"The input file {str(in_path)!r} has the key {key_field}={row.key!r} twice, in rows "
+        f"{first} and {row.number + 1}; each row needs its own key (the output has one "
+        "record a key). Remove or rename one of them; the records written so far are kept "
+        "(resume with --restart, as the input will have changed), or name another key "
+        "field with --key."
+    )
 
 
 def _refuse_changes(previous: dict[str, Any], now: dict[str, Any], out_path: Path) -> None:

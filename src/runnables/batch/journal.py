@@ -21,6 +21,7 @@ import inspect
 import json
 import os
 import re
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from runnables.errors import ConfigError
 
 __all__ = [
     "DoneKeys",
+    "SeenKeys",
     "chain_fingerprint",
     "read_state",
     "scan_output",
@@ -63,6 +65,53 @@ class DoneKeys:
 
     def __contains__(self, key_bytes: object) -> bool:
         return hash(key_bytes) in self._hashes
+
+
+class SeenKeys:
+    """The 64-bit hashes of the input keys read so far, to find a key met twice.
+
+    An open-addressing table in one ``array`` (8 bytes a slot, at most half full): 16-32
+    bytes a row, where a ``set`` of the hashes takes ~76 (a million rows: 76 MB, most
+    of a job's memory budget). Zero marks an empty slot, so a hash of 0 is stored as 1.
+    """
+
+    __slots__ = ("_count", "_mask", "_slots")
+
+    def __init__(self) -> None:
+        self._mask = (1 << 12) - 1
+        self._slots = array("q", bytes(8 << 12))
+        self._count = 0
+
+    def add(self, key_hash: int) -> bool:
+        """Record ``key_hash``; False if it was already there."""
+        key_hash = key_hash or 1
+        slots, mask = self._slots, self._mask
+        i = key_hash & mask
+        while True:
+            here = slots[i]
+            if here == 0:
+                slots[i] = key_hash
+                self._count += 1
+                if self._count * 2 > mask:
+                    self._grow()
+                return True
+            if here == key_hash:
+                return False
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._mask = mask = (self._mask << 1) | 1
+        self._slots = slots = array("q", bytes(8 * (mask + 1)))
+        for key_hash in old:
+            if key_hash:
+                i = key_hash & mask
+                while slots[i]:
+                    i = (i + 1) & mask
+                slots[i] = key_hash
+
+    def __len__(self) -> int:
+        return self._count
 
 
 def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int, int]:

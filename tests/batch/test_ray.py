@@ -1,0 +1,334 @@
+"""Acceptance: batch jobs on a local Ray cluster of 2 CPUs, and the ClusterBudget.
+
+One cluster for the module (ray.init takes seconds), shut down at the end. Sizes are
+small for CI; bench/w18_ray_batch.py measures throughput and start-up cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from runnables import RunnableLambda  # noqa: E402
+from runnables.batch import ClusterBudget, run_batch  # noqa: E402
+from runnables.errors import ConfigError  # noqa: E402
+from runnables.testing.openai_server import Complete, FakeOpenAIServer  # noqa: E402
+
+pytestmark = pytest.mark.timeout(300)
+
+# The workers cannot import this test module: its functions travel with the chains.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> Iterator[str]:
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 2**20,
+    )
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def write_rows(path: Path, rows: int) -> Path:
+    with path.open("w") as f:
+        for i in range(rows):
+            f.write(json.dumps({"id": f"r{i}", "n": i}) + "\n")
+    return path
+
+
+def records(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        assert record["id"] not in out, f"key {record['id']!r} appears twice"
+        out[record["id"]] = record
+    return out
+
+
+async def square_or_fail(row: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(0.002)
+    if row["n"] % 100 == 7:
+        raise ValueError(f"row {row['n']} failed")
+    return {"square": row["n"] ** 2}
+
+
+async def test_ray_engine_writes_the_same_records_as_the_local_run(tmp_path: Path) -> None:
+    src = write_rows(tmp_path / "in.jsonl", 1500)
+    chain = RunnableLambda(square_or_fail)
+    local = await run_batch(chain, src, tmp_path / "local.jsonl", max_concurrency=32)
+    on_ray = await run_batch(
+        chain, src, tmp_path / "ray.jsonl", max_concurrency=32, engine="ray", actors=2
+    )
+    assert (on_ray.status, on_ray.rows, on_ray.errors) == (local.status, 1500, 15)
+    assert on_ray.exit_code == local.exit_code == 3
+    assert records(tmp_path / "ray.jsonl") == records(tmp_path / "local.jsonl")
+    error = records(tmp_path / "ray.jsonl")["r7"]["error"]
+    assert error == {"type": "ValueError", "message": "row 7 failed", "attempts": 1}
+
+
+async def test_ray_engine_resumes_a_job_and_keeps_order_input(tmp_path: Path) -> None:
+    src = write_rows(tmp_path / "in.jsonl", 400)
+    out = tmp_path / "out.jsonl"
+    chain = RunnableLambda(square_or_fail)
+    await run_batch(chain, src, tmp_path / "ref.jsonl", order="input")
+    # A first run that stops early: keep its first 150 records, as a crash would.
+    await run_batch(chain, src, out, order="input", engine="ray", actors=2)
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:150]) + lines[150][:7])  # and a torn last line
+    again = await run_batch(chain, src, out, order="input", engine="ray", actors=2)
+    assert again.new_rows == 250 and again.rows == 400
+    assert out.read_text() == (tmp_path / "ref.jsonl").read_text()
+
+
+def test_engine_options_need_the_ray_engine(tmp_path: Path) -> None:
+    src = write_rows(tmp_path / "in.jsonl", 3)
+    with pytest.raises(ConfigError, match="options of the Ray engine"):
+        asyncio.run(run_batch(RunnableLambda(square_or_fail), src, tmp_path / "o.jsonl", actors=2))
+
+
+def test_cluster_budget_needs_a_limit() -> None:
+    with pytest.raises(ConfigError, match="needs max_concurrency"):
+        ClusterBudget()
+    with pytest.raises(ConfigError, match="lease_size"):
+        ClusterBudget(max_concurrency=4, lease_size=0)
+
+
+async def test_a_budget_of_256_holds_two_workers_that_could_each_run_512(tmp_path: Path) -> None:
+    from runnables.providers.openai import ChatOpenAI
+
+    src = write_rows(tmp_path / "in.jsonl", 1500)
+    budget = ClusterBudget(max_concurrency=256, lease_size=32)
+    async with FakeOpenAIServer(default=Complete("ok", headers_delay=0.3)) as server:
+        model = ChatOpenAI(
+            model="m", base_url=server.base_url, api_key="k", max_retries=0, max_concurrency=512
+        )
+        chain = RunnableLambda(lambda row: f"row {row['n']}") | model
+        result = await run_batch(
+            chain,
+            src,
+            tmp_path / "out.jsonl",
+            max_concurrency=512,
+            engine="ray",
+            actors=2,
+            budget=budget,
+        )
+        assert result.exit_code == 0 and result.rows == 1500
+        assert len(server.chat_requests) == 1500
+        # The bound held, and it was the bound that held them (not something lower).
+        assert 256 // 2 < server.max_in_flight <= 256
+    stats = budget.stats()
+    assert stats["peak_leased"] <= 256
+    assert stats["leased"] == 0  # every slot came back when the job ended
+    assert stats["calls"] < 1500 // 4  # leases, not a call a request
+    budget.kill()
+
+
+async def stamp(row: dict[str, Any]) -> float:
+    return time.time()
+
+
+async def test_a_2000_per_second_budget_holds_every_one_second_window_across_workers(
+    tmp_path: Path,
+) -> None:
+    rows = 4000
+    src = write_rows(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    result = await run_batch(
+        RunnableLambda(stamp),
+        src,
+        out,
+        max_concurrency=256,
+        rpm=2000 * 60,
+        engine="ray",
+        actors=2,
+    )
+    assert result.exit_code == 0
+    times = sorted(r["output"] for r in records(out).values())
+    assert len(times) == rows
+    # Each worker alone could go at 2,000/s: two with local limiters would reach ~4,000.
+    start = 0
+    worst = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - 1.0:
+            start += 1
+        worst = max(worst, end - start + 1)
+    assert worst <= 2040
+
+
+async def test_model_rate_limiter_from_a_budget_holds_across_workers(tmp_path: Path) -> None:
+    from runnables.providers.openai import ChatOpenAI
+
+    src = write_rows(tmp_path / "in.jsonl", 600)
+    budget = ClusterBudget(requests_per_second=300)
+    async with FakeOpenAIServer(default=Complete("ok")) as server:
+        model = ChatOpenAI(
+            model="m", base_url=server.base_url, api_key="k", rate_limiter=budget.rate_limiter()
+        )
+        chain = RunnableLambda(lambda row: f"row {row['n']}") | model
+        result = await run_batch(
+            chain, src, tmp_path / "out.jsonl", max_concurrency=64, engine="ray", actors=2
+        )
+        assert result.exit_code == 0
+        sent = sorted(r.time for r in server.chat_requests)
+    assert len(sent) == 600
+    start = worst = 0
+    for end, t in enumerate(sent):
+        while sent[start] <= t - 1.0:
+            start += 1
+        worst = max(worst, end - start + 1)
+    assert worst <= 300 * 1.02 + 1 + 5  # the grace (15 ms) and a few on the wire
+    budget.kill()
+
+
+async def test_a_token_budget_holds_across_workers(tmp_path: Path) -> None:
+    # 2,000 tokens/s with a burst of 1,000; 100 rows of 100 tokens: at least 4.5 s in
+    # all. Two workers each limiting alone would take half that.
+    budget = ClusterBudget(tokens_per_minute=2000 * 60, max_token_bucket=1000)
+    limiter = budget.rate_limiter()
+
+    async def spend(row: dict[str, Any]) -> float:
+        reservation = await limiter.aacquire(100)
+        limiter.correct(reservation, 100)
+        return time.time()
+
+    src = write_rows(tmp_path / "in.jsonl", 100)
+    result = await run_batch(
+        RunnableLambda(spend),
+        src,
+        tmp_path / "out.jsonl",
+        max_concurrency=50,
+        engine="ray",
+        actors=2,
+    )
+    assert result.exit_code == 0
+    times = sorted(r["output"] for r in records(tmp_path / "out.jsonl").values())
+    assert times[-1] - times[0] >= (100 * 100 - 1000) / 2000 * 0.9
+    start = worst = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - 1.0:
+            start += 1
+        worst = max(worst, end - start + 1)
+    # A second's tokens, the burst, and a block of 0.1 s leased by each worker.
+    assert worst * 100 <= 2000 + 1000 + 2 * 200
+    budget.kill()
+
+
+CRASHING = """
+import asyncio, os
+from pathlib import Path
+from runnables import RunnableLambda
+
+MARK = Path(os.environ["CRASH_MARK"])
+
+async def work(row):
+    await asyncio.sleep(0.005)
+    if row["n"] == 300 and not MARK.exists():
+        MARK.write_text("crashed")
+        os._exit(1)  # the worker process dies mid-run, holding leased slots
+    return {"square": row["n"] ** 2}
+
+chain = RunnableLambda(work)
+"""
+
+
+async def test_an_actor_killed_mid_run_the_job_completes_and_its_slots_return(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "crashing.py").write_text(CRASHING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CRASH_MARK", str(tmp_path / "mark"))
+    import crashing  # type: ignore[import-not-found]
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(crashing)
+    src = write_rows(tmp_path / "in.jsonl", 1000)
+    budget = ClusterBudget(max_concurrency=64, lease_size=16, lease_ttl=2.0)
+    result = await run_batch(
+        crashing.chain,
+        src,
+        tmp_path / "ray.jsonl",
+        max_concurrency=64,
+        engine="ray",
+        actors=2,
+        budget=budget,
+    )
+    assert (tmp_path / "mark").exists()  # a worker did die
+    assert result.exit_code == 0 and result.rows == 1000
+    await run_batch(crashing.chain, src, tmp_path / "local.jsonl")
+    assert records(tmp_path / "ray.jsonl") == records(tmp_path / "local.jsonl")
+    deadline = time.monotonic() + 60
+    while (stats := budget.stats())["leased"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert stats["leased"] == 0 and stats["free"] == 64
+    assert stats["expired"] >= 1  # the dead worker's slots came back by their TTL
+    budget.kill()
+    cloudpickle.unregister_pickle_by_value(crashing)
+
+
+def lines_in(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_sigkill_of_the_driver_and_resume_on_ray_give_every_key_once(
+    tmp_path: Path, cluster: str
+) -> None:
+    rows = 3000
+    (tmp_path / "jobchain.py").write_text(
+        "import asyncio\nfrom runnables import RunnableLambda\n\n"
+        "async def work(row):\n    await asyncio.sleep(0.01)\n"
+        "    return {'square': row['n'] ** 2}\n\nchain = RunnableLambda(work)\n"
+    )
+    write_rows(tmp_path / "in.jsonl", rows)
+    cmd = [
+        sys.executable,
+        "-m",
+        "runnables.cli",
+        "batch",
+        "jobchain:chain",
+        "in.jsonl",
+        "-o",
+        "out.jsonl",
+        "--no-progress",
+        "--max-concurrency",
+        "32",
+        "--ray",
+        "--address",
+        cluster,
+        "--actors",
+        "2",
+    ]
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(cmd, cwd=tmp_path)
+    deadline = time.monotonic() + 180
+    while lines_in(out) < 800:
+        assert proc.poll() is None, "the job ended before it could be killed"
+        assert time.monotonic() < deadline, "the batch job made no progress"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert lines_in(out) < rows
+    done = subprocess.run(cmd, cwd=tmp_path, timeout=240)
+    assert done.returncode == 0
+    got = records(out)  # asserts each key once
+    assert len(got) == rows
+    assert all(got[f"r{i}"]["output"] == {"square": i * i} for i in range(rows))
