@@ -7,13 +7,14 @@ never needs an event loop (sync ``invoke`` runs it inline) and never blocks one.
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from runnables.core.base import Runnable
 from runnables.core.config import Context, RunnableConfig
-from runnables.prompts.formatting import PromptInputError, missing_variables_error
+from runnables.prompts.formatting import PromptInputTypeError, missing_variables_error
 from runnables.prompts.value import PromptValue
 
 if TYPE_CHECKING:
@@ -37,6 +38,20 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
     optional_variables: list[str]
     partial_variables: dict[str, Any]
     input_types: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+    """Metadata added to this prompt's runs (after the call's own), as in langchain-core."""
+    tags: list[str] | None = None
+    """Tags added to this prompt's runs (after the call's own), as in langchain-core."""
+    # (tags, metadata) when either is set, read by the tracer when a run starts; None
+    # keeps an untagged prompt's run as cheap as any step's.
+    _own_tags_metadata: tuple[list[str], dict[str, Any]] | None = None
+
+    def _init_run_config(self, metadata: Mapping[str, Any] | None, tags: list[str] | None) -> None:
+        if metadata is None and tags is None:
+            return
+        self.metadata = None if metadata is None else dict(metadata)
+        self.tags = None if tags is None else list(tags)
+        self._own_tags_metadata = (list(tags or ()), dict(metadata or {}))
 
     def _init_variables(
         self,
@@ -107,7 +122,7 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
             if isinstance(input, Mapping):
                 input = dict(input)
             else:
-                raise PromptInputError(
+                raise PromptInputTypeError(
                     f"{self.get_name()} expects a dict of its variables "
                     f"({', '.join(map(repr, self.input_variables)) or 'none'}), but got "
                     f"{_short_repr(input)} (a {type(input).__name__}). Pass "
@@ -159,6 +174,17 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
 
     __hash__ = Runnable.__hash__
 
+    def asdict(self) -> dict[str, Any]:
+        """The prompt's fields as a dict, with ``"_type"`` naming its kind (``"prompt"``,
+        ``"chat"``...), as langchain-core's ``asdict`` (``dict()`` is its deprecated name)."""
+        out = _fields(self)
+        out["_type"] = self._prompt_type
+        return out
+
+    @property
+    def _prompt_type(self) -> str:
+        return type(self).__name__
+
     # For user code written against langchain-core's pydantic models.
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> BasePromptTemplate:
         """A shallow copy, with ``update`` applied to its attributes."""
@@ -166,6 +192,21 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
         for key, value in (update or {}).items():
             setattr(new, key, value)
         return new
+
+    # Last in the class: the name `dict` would shadow the builtin in annotations below it.
+    def dict(self) -> builtins.dict[str, Any]:
+        """Deprecated name of :meth:`asdict` (warns, as langchain-core does)."""
+        import warnings
+
+        from runnables.errors import LangChainDeprecationWarning
+
+        warnings.warn(
+            "The method `BasePromptTemplate.dict` was deprecated in langchain-core 0.3 and "
+            "is asdict() now; call prompt.asdict() instead.",
+            LangChainDeprecationWarning,
+            stacklevel=2,
+        )
+        return self.asdict()
 
 
 def _fields(prompt: Any) -> dict[str, Any]:

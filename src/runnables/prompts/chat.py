@@ -83,27 +83,56 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
 
     _message_class: ClassVar[type[BaseMessage]] = HumanMessage
 
-    def __init__(self, prompt: PromptTemplate, **additional_kwargs: Any) -> None:
+    def __init__(
+        self, prompt: PromptTemplate, additional_kwargs: Mapping[str, Any] | None = None
+    ) -> None:
         if not isinstance(prompt, PromptTemplate):
             raise InvalidPromptTemplateError(
                 f"{type(self).__name__} needs a PromptTemplate as prompt, got {prompt!r}."
             )
         self.prompt = prompt
-        self.additional_kwargs = additional_kwargs
+        self.additional_kwargs = dict(additional_kwargs or {})
         self.input_variables = prompt.input_variables
 
     @classmethod
     def from_template(
         cls,
-        template: str,
+        template: str | Sequence[str | Mapping[str, Any]],
         template_format: PromptTemplateFormat = "f-string",
+        *,
         partial_variables: Mapping[str, Any] | None = None,
-    ) -> BaseStringMessagePromptTemplate:
-        """A message template from a string template."""
-        return cls(
-            PromptTemplate(
+        input_variables: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A message template from a string template (or a list of content blocks).
+
+        As in langchain-core, ``input_variables`` are not needed (the template's own
+        variables are used); other keywords (``role``, ``additional_kwargs``) go to the
+        constructor. A list of templates gives a
+        :class:`ContentBlocksMessagePromptTemplate` for this message kind.
+        """
+        if isinstance(template, str):
+            prompt = PromptTemplate(
                 template, template_format=template_format, partial_variables=partial_variables
             )
+            return cls(prompt, **kwargs)
+        if isinstance(template, Sequence):
+            if partial_variables:
+                raise InvalidPromptTemplateError(
+                    "Partial variables are not supported for list of templates: got "
+                    f"{sorted(partial_variables)}. Fill them in with .partial() on the chat "
+                    "prompt instead."
+                )
+            if cls is ChatMessagePromptTemplate:
+                raise InvalidPromptTemplateError(
+                    "ChatMessagePromptTemplate takes a string template, not a list of "
+                    "content blocks; use a role's template (('human', [...])) for blocks."
+                )
+            return ContentBlocksMessagePromptTemplate(
+                template, message_class=cls._message_class, template_format=template_format
+            )
+        raise InvalidPromptTemplateError(
+            f"Invalid template: {template!r}. Pass a string template or a list of content blocks."
         )
 
     @classmethod
@@ -114,14 +143,22 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
         *,
         template_format: PromptTemplateFormat = "f-string",
         encoding: str | None = None,
-    ) -> BaseStringMessagePromptTemplate:
-        """A message template whose template is read from a text file."""
+        **kwargs: Any,
+    ) -> Any:
+        """A message template whose template is read from a text file (other keywords,
+        such as ``role``, as in :meth:`from_template`)."""
         template = Path(template_file).read_text(encoding=encoding)
-        return cls(PromptTemplate(template, input_variables, template_format=template_format))
+        return cls.from_template(
+            template, template_format, input_variables=input_variables, **kwargs
+        )
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
-        return self._message_class(self.prompt.format(**kwargs), **self.additional_kwargs)
+        if self.additional_kwargs:
+            return self._message_class(
+                self.prompt.format(**kwargs), additional_kwargs=dict(self.additional_kwargs)
+            )
+        return self._message_class(self.prompt.format(**kwargs))
 
     def pretty_repr(self, html: bool = False) -> str:
         """A title naming the message kind, then the template (langchain-core's format)."""
@@ -135,7 +172,7 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other.prompt.template == self.prompt.template
+            and other.prompt == self.prompt
             and other.additional_kwargs == self.additional_kwargs
         )
 
@@ -166,23 +203,27 @@ class SystemMessagePromptTemplate(BaseStringMessagePromptTemplate):
 class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
     """A message with any ``role`` from a template."""
 
-    def __init__(self, prompt: PromptTemplate, role: str, **additional_kwargs: Any) -> None:
-        super().__init__(prompt, **additional_kwargs)
-        self.role = role
-
-    @classmethod
-    def from_template(  # type: ignore[override]
-        cls,
-        template: str,
+    def __init__(
+        self,
+        prompt: PromptTemplate,
         role: str,
-        template_format: PromptTemplateFormat = "f-string",
-    ) -> ChatMessagePromptTemplate:
-        """A message with ``role`` from a string template."""
-        return cls(PromptTemplate(template, template_format=template_format), role=role)
+        additional_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(prompt, additional_kwargs)
+        self.role = role
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
-        return ChatMessage(self.prompt.format(**kwargs), role=self.role, **self.additional_kwargs)
+        return ChatMessage(
+            self.prompt.format(**kwargs),
+            role=self.role,
+            additional_kwargs=dict(self.additional_kwargs),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and getattr(other, "role", None) == self.role
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class _BlockTemplate:
@@ -198,6 +239,19 @@ class _BlockTemplate:
             )
         if block.get("type") == "image_url" and isinstance(block.get("image_url"), str):
             block = {**block, "image_url": {"url": block["image_url"]}}  # langchain's shorthand
+        if (
+            template_format == "jinja2"
+            and not set(block) <= {"type", "text"}
+            and not (block.get("type") == "image_url" and set(block) <= {"type", "image_url"})
+        ):
+            raise InvalidPromptTemplateError(
+                "jinja2 is unsafe and is not supported for templates expressed as dicts. "
+                f"Please use 'f-string' or 'mustache' format for the block {block!r}."
+            )
+        image = block.get("image_url") if block.get("type") == "image_url" else None
+        # langchain-core refuses an image given by file path (a template variable could
+        # otherwise read any file): checked when formatting, as it does.
+        self._has_path = isinstance(image, dict) and "path" in image
         self.block = block
         self.template_format = template_format
         self.templates: dict[str, PromptTemplate] = {}
@@ -218,7 +272,14 @@ class _BlockTemplate:
                 self._collect(item)
 
     def format(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return self._fill(self.block, values)  # type: ignore[no-any-return]
+        filled: dict[str, Any] = self._fill(self.block, values)
+        if self._has_path and filled["image_url"].get("path"):
+            raise InvalidPromptTemplateError(
+                "Loading images from 'path' has been removed as of 0.3.15 for security "
+                f"reasons. Please specify images by 'url' (the block {self.block!r} gives a "
+                "'path')."
+            )
+        return filled
 
     def _fill(self, value: Any, values: Mapping[str, Any]) -> Any:
         if isinstance(value, str):
@@ -400,8 +461,9 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
     cls = _ROLE_TEMPLATES.get(role)
     if cls is None:
         raise InvalidPromptTemplateError(
-            f"Unknown message role {role!r} in a chat prompt. Use one of 'system', 'human' "
-            "(or 'user'), 'ai' (or 'assistant') or 'placeholder'."
+            f"Unexpected message type: {role}. The role {role!r} of a chat prompt entry is "
+            "not known; use one of 'human', 'user', 'ai', 'assistant', 'system' or "
+            "'placeholder'."
         )
     if isinstance(template, list):
         return ContentBlocksMessagePromptTemplate(
@@ -412,14 +474,19 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
             f"Invalid template: {template!r}. The {role!r} message of a chat prompt needs a "
             f"string template or a list of content blocks, not a {type(template).__name__}."
         )
-    return cls.from_template(template, template_format=template_format)
+    return cls(PromptTemplate(template, template_format=template_format))
 
 
-def _to_entry(message: Any, template_format: PromptTemplateFormat) -> _Entry:
+def _convert_to_message_template(
+    message: Any, template_format: PromptTemplateFormat = "f-string"
+) -> _Entry:
+    """One chat prompt entry from what users write: a ``(role, template)`` tuple, a
+    string, a ``{"role", "content"}`` dict, a message or a message template (langchain-
+    core's ``_convert_to_message_template``)."""
     if isinstance(message, (BaseMessagePromptTemplate, BaseMessage, ChatPromptTemplate)):
         return message
     if isinstance(message, str):
-        return HumanMessagePromptTemplate.from_template(message, template_format=template_format)
+        return HumanMessagePromptTemplate(PromptTemplate(message, template_format=template_format))
     if isinstance(message, dict):
         if set(message) != {"role", "content"}:
             raise InvalidPromptTemplateError(
@@ -462,6 +529,9 @@ class ChatPromptTemplate(BasePromptTemplate):
         partial_variables: Mapping[str, Any] | None = None,
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
+        validate_template: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         check_format(template_format)
         if isinstance(messages, (str, BaseMessage)) or not isinstance(messages, Sequence):
@@ -469,7 +539,9 @@ class ChatPromptTemplate(BasePromptTemplate):
                 f"ChatPromptTemplate needs a list of messages, got {messages!r}. For a single "
                 "template use ChatPromptTemplate.from_template(...)."
             )
-        self._messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
+        self._messages: list[_Entry] = [
+            _convert_to_message_template(m, template_format) for m in messages
+        ]
         self.name = name
         partials = dict(partial_variables or {})
         required: set[str] = set()
@@ -487,9 +559,24 @@ class ChatPromptTemplate(BasePromptTemplate):
                 if isinstance(entry, BasePromptTemplate):
                     optional.update(entry.optional_variables)
         optional -= required
-        if input_variables is None:
-            input_variables = sorted(required - set(partials))
+        inferred = required - set(partials)
+        # As in langchain-core, the variables are always the messages' own: given ones
+        # are only checked, with validate_template.
+        if input_variables is not None and validate_template:
+            if inferred != set(input_variables):
+                raise InvalidPromptTemplateError(
+                    f"Got mismatched input_variables. Expected: {inferred}. Got: "
+                    f"{input_variables}. Leave input_variables out to take the messages' own "
+                    "variables, or declare exactly those."
+                )
+        else:
+            input_variables = sorted(inferred)
         self._init_variables(input_variables, sorted(optional), partials, types)
+        self._init_run_config(metadata, tags)
+
+    @property
+    def _prompt_type(self) -> str:
+        return "chat"
 
     # Set again (directly, through `model_copy(update=...)` or per call through
     # `configurable_fields`), the messages' variables are derived again, so the change
@@ -514,10 +601,17 @@ class ChatPromptTemplate(BasePromptTemplate):
 
     @classmethod
     def from_template(
-        cls, template: str, *, template_format: PromptTemplateFormat = "f-string"
+        cls,
+        template: str,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
     ) -> ChatPromptTemplate:
-        """A chat prompt of one human message template."""
-        return cls([("human", template)], template_format=template_format)
+        """A chat prompt of one human message template (``partial_variables`` go to it)."""
+        prompt = PromptTemplate(
+            template, template_format=template_format, partial_variables=partial_variables
+        )
+        return cls([HumanMessagePromptTemplate(prompt)], template_format=template_format)
 
     # ------------------------------------------------------------------ formatting
 

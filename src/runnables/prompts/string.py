@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
     PromptTemplateFormat,
     check_format,
+    check_valid_template,
     formatter_for,
     get_template_variables,
     jinja2_undefined_name,
     missing_variables_error,
 )
 from runnables.prompts.value import StringPromptValue
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables.core.config import RunnableConfig
 
 __all__ = ["PromptTemplate", "StringPromptTemplate"]
 
@@ -71,25 +77,18 @@ class PromptTemplate(StringPromptTemplate):
         optional_variables: list[str] | None = None,
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         _check_template(template)
         check_format(template_format)
+        partial_variables = dict(partial_variables or {})
+        if validate_template:
+            _validate(template, template_format, input_variables, partial_variables)
         self._template = template
         self._template_format = template_format
         self.name = name
         self._variables = get_template_variables(template, template_format)
-        partial_variables = dict(partial_variables or {})
-        if input_variables is not None and validate_template:
-            declared = set(input_variables) | set(partial_variables)
-            used = set(self._variables)
-            if declared != used:
-                raise InvalidPromptTemplateError(
-                    "Invalid prompt schema; check for mismatched or missing input parameters "
-                    f"from {list(input_variables)}: the template uses {sorted(used)} but "
-                    "input_variables and "
-                    f"partial_variables declare {sorted(declared)}: missing "
-                    f"{sorted(used - declared)}, extra {sorted(declared - used)}."
-                )
         self._render = formatter_for(template, template_format)
         # As in langchain-core, the input variables are always the template's own (less
         # the partial ones): given ones are only checked, with validate_template.
@@ -99,6 +98,22 @@ class PromptTemplate(StringPromptTemplate):
             partial_variables,
             input_types,
         )
+        self._init_run_config(metadata, tags)
+
+    @property
+    def _prompt_type(self) -> str:
+        return "prompt"
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """As :meth:`BasePromptTemplate.get_input_schema`; for a mustache template, the
+        shape its sections and dotted names give (every name optional), as in
+        langchain-core."""
+        if self._template_format != "mustache":
+            return super().get_input_schema(config)
+        from runnables.prompts.mustache import mustache_schema
+
+        schema: type[BaseModel] = mustache_schema(self._template)
+        return schema
 
     # The template is compiled when set, not at each format. Setting it again (directly,
     # through `model_copy(update=...)` or per call through `configurable_fields`) compiles
@@ -149,6 +164,34 @@ class PromptTemplate(StringPromptTemplate):
             template,
             partial_variables=partial_variables,
             template_format=template_format,
+            name=name,
+        )
+
+    @classmethod
+    def from_examples(
+        cls,
+        examples: list[str],
+        suffix: str,
+        input_variables: list[str],
+        example_separator: str = "\n\n",
+        prefix: str = "",
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> PromptTemplate:
+        """A template of ``prefix``, the examples (already formatted strings), then
+        ``suffix``, joined by ``example_separator`` (langchain-core's ``from_examples``).
+
+        >>> PromptTemplate.from_examples(["2+2=4"], "{q}=", ["q"], prefix="Sums:").template
+        'Sums:\n\n2+2=4\n\n{q}='
+        """
+        template = example_separator.join([prefix, *examples, suffix])
+        return cls(
+            template,
+            input_variables,
+            template_format=template_format,
+            partial_variables=partial_variables,
             name=name,
         )
 
@@ -207,8 +250,8 @@ class PromptTemplate(StringPromptTemplate):
             return NotImplemented
         if other.template_format != self.template_format:
             raise InvalidPromptTemplateError(
-                f"Cannot add a {other.template_format} template to a {self.template_format} "
-                "template; use one format for both."
+                f"Cannot add templates of different formats: a {other.template_format} "
+                f"template to a {self.template_format} template; use one format for both."
             )
         overlap = set(self.partial_variables) & set(other.partial_variables)
         if overlap:
@@ -226,6 +269,27 @@ class PromptTemplate(StringPromptTemplate):
         return (
             f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
         )
+
+
+def _validate(
+    template: str,
+    template_format: PromptTemplateFormat,
+    input_variables: list[str] | None,
+    partial_variables: Mapping[str, Any],
+) -> None:
+    """``validate_template=True``: the declared variables against the template, with
+    langchain-core's rules (f-string: an error; jinja2: a warning; mustache: refused)."""
+    if template_format == "mustache":
+        raise InvalidPromptTemplateError(
+            "Mustache templates cannot be validated. Leave validate_template out for a "
+            "mustache template (its variables are read from the template)."
+        )
+    if input_variables is None:
+        raise InvalidPromptTemplateError(
+            "Input variables must be provided to validate the template. Pass "
+            "input_variables=[...] with validate_template=True, or leave both out."
+        )
+    check_valid_template(template, template_format, [*input_variables, *partial_variables])
 
 
 def _check_template(template: Any) -> None:
