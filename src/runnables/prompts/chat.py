@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from runnables.core.config import Context
 from runnables.messages import (
@@ -54,14 +56,33 @@ __all__ = [
 MessageLikeRepresentation = Any  # a message, a message template, ("role", "text"), or a str
 
 
-class BaseMessagePromptTemplate:
-    """One entry of a chat prompt that turns variables into messages."""
+class BaseMessagePromptTemplate(BaseModel):
+    """One entry of a chat prompt that turns variables into messages.
 
-    input_variables: list[str]
+    A pydantic model, as in langchain-core: its fields are constructor keywords and
+    ``==`` compares them.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    if TYPE_CHECKING:
+
+        @property
+        def input_variables(self) -> list[str]: ...
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """The messages for these variables."""
         raise NotImplementedError
+
+    # Fields only: what is compiled at construction and kept beside them (a content
+    # block's templates) is left out.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        names = type(self).model_fields
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    __hash__ = None  # type: ignore[assignment]
 
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """``format_messages`` for async code (formatting never waits)."""
@@ -83,6 +104,11 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
 
     _message_class: ClassVar[type[BaseMessage]] = HumanMessage
 
+    prompt: PromptTemplate
+    """The template of the message's content."""
+    additional_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Given to each message as its ``additional_kwargs``."""
+
     def __init__(
         self, prompt: PromptTemplate, additional_kwargs: Mapping[str, Any] | None = None
     ) -> None:
@@ -90,9 +116,12 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
             raise InvalidPromptTemplateError(
                 f"{type(self).__name__} needs a PromptTemplate as prompt, got {prompt!r}."
             )
-        self.prompt = prompt
-        self.additional_kwargs = dict(additional_kwargs or {})
-        self.input_variables = prompt.input_variables
+        BaseModel.__init__(self, prompt=prompt, additional_kwargs=dict(additional_kwargs or {}))
+
+    @property
+    def input_variables(self) -> list[str]:  # type: ignore[override]
+        """The variables of the message's template."""
+        return self.prompt.input_variables
 
     @classmethod
     def from_template(
@@ -169,15 +198,6 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
         """A one-message list."""
         return [self.format(**kwargs)]
 
-    def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is type(self)
-            and other.prompt == self.prompt
-            and other.additional_kwargs == self.additional_kwargs
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(template={self.prompt.template!r})"
 
@@ -203,14 +223,22 @@ class SystemMessagePromptTemplate(BaseStringMessagePromptTemplate):
 class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
     """A message with any ``role`` from a template."""
 
+    role: str
+    """The role of each message."""
+
     def __init__(
         self,
         prompt: PromptTemplate,
         role: str,
         additional_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(prompt, additional_kwargs)
-        self.role = role
+        if not isinstance(prompt, PromptTemplate):
+            raise InvalidPromptTemplateError(
+                f"ChatMessagePromptTemplate needs a PromptTemplate as prompt, got {prompt!r}."
+            )
+        BaseModel.__init__(
+            self, prompt=prompt, role=role, additional_kwargs=dict(additional_kwargs or {})
+        )
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
@@ -219,11 +247,6 @@ class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
             role=self.role,
             additional_kwargs=dict(self.additional_kwargs),
         )
-
-    def __eq__(self, other: object) -> bool:
-        return super().__eq__(other) and getattr(other, "role", None) == self.role
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class _BlockTemplate:
@@ -306,6 +329,17 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
     {'type': 'image_url', 'image_url': {'url': 'https://example.com/a.png'}}
     """
 
+    blocks: list[Any]
+    """The content blocks, as given (strings are text blocks)."""
+    message_class: type[BaseMessage] = HumanMessage
+    """The kind of message made."""
+    template_format: PromptTemplateFormat = "f-string"
+    """The format of every string in the blocks."""
+
+    if TYPE_CHECKING:  # compiled at construction, beside the fields (not pydantic's)
+        _templates: list[_BlockTemplate]
+        _variables: list[str]
+
     def __init__(
         self,
         blocks: Sequence[str | Mapping[str, Any]],
@@ -318,16 +352,29 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
                 f"ContentBlocksMessagePromptTemplate needs a list of content blocks, got "
                 f"{blocks!r}."
             )
-        self.message_class = message_class
-        self.blocks = [
+        templates = [
             _BlockTemplate(dict(b) if isinstance(b, Mapping) else b, template_format)
             for b in blocks
         ]
-        self.input_variables = sorted({v for b in self.blocks for v in b.input_variables})
+        BaseModel.__init__(
+            self,
+            blocks=[t.block for t in templates],
+            message_class=message_class,
+            template_format=template_format,
+        )
+        object.__setattr__(self, "_templates", templates)
+        object.__setattr__(
+            self, "_variables", sorted({v for t in templates for v in t.input_variables})
+        )
+
+    @property
+    def input_variables(self) -> list[str]:  # type: ignore[override]
+        """The variables of every block's templates."""
+        return self._variables
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
-        return self.message_class([b.format(kwargs) for b in self.blocks])
+        return self.message_class([b.format(kwargs) for b in self._templates])
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """A one-message list."""
@@ -336,20 +383,11 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
     def pretty_repr(self, html: bool = False) -> str:
         """A title naming the message kind, then each block."""
         title = _title_line(self.message_class.__name__.replace("Message", " Message"), bold=html)
-        return f"{title}\n\n" + "\n\n".join(repr(b.block) for b in self.blocks)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ContentBlocksMessagePromptTemplate)
-            and other.message_class is self.message_class
-            and [b.block for b in other.blocks] == [b.block for b in self.blocks]
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+        return f"{title}\n\n" + "\n\n".join(repr(b) for b in self.blocks)
 
     def __repr__(self) -> str:
         return (
-            f"ContentBlocksMessagePromptTemplate({[b.block for b in self.blocks]!r}, "
+            f"ContentBlocksMessagePromptTemplate({self.blocks!r}, "
             f"message_class={self.message_class.__name__})"
         )
 
@@ -362,6 +400,13 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
     tuples, strings or OpenAI-style dicts.
     """
 
+    variable_name: str
+    """The variable holding the messages."""
+    optional: bool = False
+    """Whether the variable may be left out (no messages then)."""
+    n_messages: int | None = None
+    """Keep only the last ``n_messages`` messages (all when None)."""
+
     def __init__(
         self, variable_name: str, *, optional: bool = False, n_messages: int | None = None
     ) -> None:
@@ -369,10 +414,14 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
             raise InvalidPromptTemplateError(
                 f"MessagesPlaceholder n_messages must be 0 or more, got {n_messages}."
             )
-        self.variable_name = variable_name
-        self.optional = optional
-        self.n_messages = n_messages
-        self.input_variables = [] if optional else [variable_name]
+        BaseModel.__init__(
+            self, variable_name=variable_name, optional=optional, n_messages=n_messages
+        )
+
+    @property
+    def input_variables(self) -> list[str]:  # type: ignore[override]
+        """The variable, unless it is optional."""
+        return [] if self.optional else [self.variable_name]
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """The messages in the variable (converted to message objects)."""
@@ -412,15 +461,6 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
         if html:
             var = f"\u001b[33;1m\033[1;3m{var}\u001b[0m"
         return f"{_title_line('Messages Placeholder', bold=html)}\n\n{var}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MessagesPlaceholder) and (
-            other.variable_name,
-            other.optional,
-            other.n_messages,
-        ) == (self.variable_name, self.optional, self.n_messages)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"MessagesPlaceholder({self.variable_name!r}, optional={self.optional})"
@@ -486,7 +526,9 @@ def _convert_to_message_template(
     if isinstance(message, (BaseMessagePromptTemplate, BaseMessage, ChatPromptTemplate)):
         return message
     if isinstance(message, str):
-        return HumanMessagePromptTemplate(PromptTemplate(message, template_format=template_format))
+        return HumanMessagePromptTemplate(
+            prompt=PromptTemplate(message, template_format=template_format)
+        )
     if isinstance(message, dict):
         if set(message) != {"role", "content"}:
             raise InvalidPromptTemplateError(
@@ -520,12 +562,20 @@ class ChatPromptTemplate(BasePromptTemplate):
     :class:`MessagesPlaceholder`.
     """
 
+    messages: list[Any]
+    """The prompt's entries: messages, message templates and placeholders."""
+    validate_template: bool = False
+    """Whether the given input_variables were checked against the messages'."""
+
+    _rebuild_on_set: ClassVar[frozenset[str]] = frozenset({"messages", "partial_variables"})
+
     def __init__(
         self,
         messages: Sequence[MessageLikeRepresentation],
         *,
         template_format: PromptTemplateFormat = "f-string",
         input_variables: list[str] | None = None,
+        optional_variables: list[str] | None = None,
         partial_variables: Mapping[str, Any] | None = None,
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
@@ -539,15 +589,12 @@ class ChatPromptTemplate(BasePromptTemplate):
                 f"ChatPromptTemplate needs a list of messages, got {messages!r}. For a single "
                 "template use ChatPromptTemplate.from_template(...)."
             )
-        self._messages: list[_Entry] = [
-            _convert_to_message_template(m, template_format) for m in messages
-        ]
-        self.name = name
+        entries: list[_Entry] = [_convert_to_message_template(m, template_format) for m in messages]
         partials = dict(partial_variables or {})
         required: set[str] = set()
-        optional: set[str] = set()
+        optional: set[str] = set(optional_variables or ())
         types = dict(input_types or {})
-        for entry in self._messages:
+        for entry in entries:
             if isinstance(entry, MessagesPlaceholder):
                 types.setdefault(entry.variable_name, list[AnyMessage])
                 if entry.optional:
@@ -571,24 +618,21 @@ class ChatPromptTemplate(BasePromptTemplate):
                 )
         else:
             input_variables = sorted(inferred)
-        self._init_variables(input_variables, sorted(optional), partials, types)
-        self._init_run_config(metadata, tags)
+        super().__init__(
+            messages=entries,
+            validate_template=validate_template,
+            input_variables=list(input_variables),
+            optional_variables=sorted(optional),
+            partial_variables=partials,
+            input_types=types,
+            name=name,
+            metadata=metadata,
+            tags=tags,
+        )
 
     @property
     def _prompt_type(self) -> str:
         return "chat"
-
-    # Set again (directly, through `model_copy(update=...)` or per call through
-    # `configurable_fields`), the messages' variables are derived again, so the change
-    # takes effect instead of being checked against the old variables.
-    @property
-    def messages(self) -> list[_Entry]:
-        """The prompt's entries: messages, message templates and placeholders."""
-        return self._messages
-
-    @messages.setter
-    def messages(self, value: Sequence[MessageLikeRepresentation]) -> None:
-        self._reset(value)
 
     @classmethod
     def from_messages(
@@ -611,7 +655,7 @@ class ChatPromptTemplate(BasePromptTemplate):
         prompt = PromptTemplate(
             template, template_format=template_format, partial_variables=partial_variables
         )
-        return cls([HumanMessagePromptTemplate(prompt)], template_format=template_format)
+        return cls([HumanMessagePromptTemplate(prompt=prompt)], template_format=template_format)
 
     # ------------------------------------------------------------------ formatting
 
@@ -716,14 +760,7 @@ class ChatPromptTemplate(BasePromptTemplate):
         self._reset([*self.messages, *messages])
 
     def _reset(self, messages: Sequence[Any]) -> None:
-        fresh = ChatPromptTemplate(messages, partial_variables=self.partial_variables)
-        self._messages = fresh._messages
-        self._init_variables(
-            fresh.input_variables,
-            fresh.optional_variables,
-            fresh.partial_variables,
-            fresh.input_types,
-        )
+        self.messages = list(messages)  # rebuilt: see _rebuild_on_set
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):

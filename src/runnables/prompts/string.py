@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.formatting import (
@@ -66,6 +66,20 @@ class PromptTemplate(StringPromptTemplate):
     into the values' internals.
     """
 
+    template: str
+    """The template text."""
+    template_format: PromptTemplateFormat = "f-string"
+    """``"f-string"`` (the default), ``"mustache"`` or ``"jinja2"``."""
+    validate_template: bool = False
+    """Whether the given input_variables were checked against the template."""
+
+    _rebuild_on_set: ClassVar[frozenset[str]] = frozenset(
+        {"template", "template_format", "partial_variables"}
+    )
+    if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
+        _render: Callable[[Mapping[str, Any]], str]
+        _variables: list[str]
+
     def __init__(
         self,
         template: str,
@@ -82,23 +96,30 @@ class PromptTemplate(StringPromptTemplate):
     ) -> None:
         _check_template(template)
         check_format(template_format)
-        partial_variables = dict(partial_variables or {})
+        partials = dict(partial_variables or {})
         if validate_template:
-            _validate(template, template_format, input_variables, partial_variables)
-        self._template = template
-        self._template_format = template_format
-        self.name = name
-        self._variables = get_template_variables(template, template_format)
-        self._render = formatter_for(template, template_format)
+            _validate(template, template_format, input_variables, partials)
+        variables = get_template_variables(template, template_format)
+        render = formatter_for(template, template_format)
         # As in langchain-core, the input variables are always the template's own (less
         # the partial ones): given ones are only checked, with validate_template.
-        self._init_variables(
-            [v for v in self._variables if v not in partial_variables],
-            optional_variables,
-            partial_variables,
-            input_types,
+        super().__init__(
+            template=template,
+            template_format=template_format,
+            validate_template=validate_template,
+            input_variables=[v for v in variables if v not in partials],
+            optional_variables=optional_variables or [],
+            partial_variables=partials,
+            input_types=input_types or {},
+            name=name,
+            metadata=metadata,
+            tags=tags,
         )
-        self._init_run_config(metadata, tags)
+        # The template is compiled once, here, not at each format; setting it again
+        # (directly, through model_copy(update=...) or per call through
+        # configurable_fields) rebuilds the prompt, so the change takes effect.
+        object.__setattr__(self, "_variables", variables)
+        object.__setattr__(self, "_render", render)
 
     @property
     def _prompt_type(self) -> str:
@@ -108,47 +129,12 @@ class PromptTemplate(StringPromptTemplate):
         """As :meth:`BasePromptTemplate.get_input_schema`; for a mustache template, the
         shape its sections and dotted names give (every name optional), as in
         langchain-core."""
-        if self._template_format != "mustache":
+        if self.template_format != "mustache":
             return super().get_input_schema(config)
         from runnables.prompts.mustache import mustache_schema
 
-        schema: type[BaseModel] = mustache_schema(self._template)
+        schema: type[BaseModel] = mustache_schema(self.template)
         return schema
-
-    # The template is compiled when set, not at each format. Setting it again (directly,
-    # through `model_copy(update=...)` or per call through `configurable_fields`) compiles
-    # the new one and takes its variables, so the change takes effect.
-    @property
-    def template(self) -> str:
-        """The template text."""
-        return self._template
-
-    @template.setter
-    def template(self, value: str) -> None:
-        _check_template(value)
-        self._recompile(value, self._template_format)
-
-    @property
-    def template_format(self) -> PromptTemplateFormat:
-        """``"f-string"`` (the default) or ``"jinja2"``."""
-        return self._template_format
-
-    @template_format.setter
-    def template_format(self, value: PromptTemplateFormat) -> None:
-        check_format(value)
-        self._recompile(self._template, value)
-
-    def _recompile(self, template: str, template_format: PromptTemplateFormat) -> None:
-        variables = get_template_variables(template, template_format)
-        render = formatter_for(template, template_format)
-        self._template, self._template_format = template, template_format
-        self._variables, self._render = variables, render
-        self._init_variables(
-            [v for v in variables if v not in self.partial_variables],
-            self.optional_variables,
-            self.partial_variables,
-            self.input_types,
-        )
 
     @classmethod
     def from_template(
@@ -183,8 +169,9 @@ class PromptTemplate(StringPromptTemplate):
         """A template of ``prefix``, the examples (already formatted strings), then
         ``suffix``, joined by ``example_separator`` (langchain-core's ``from_examples``).
 
-        >>> PromptTemplate.from_examples(["2+2=4"], "{q}=", ["q"], prefix="Sums:").template
-        'Sums:\n\n2+2=4\n\n{q}='
+        >>> prompt = PromptTemplate.from_examples(["2+2=4"], "{q}=", ["q"], prefix="Sums:")
+        >>> prompt.format(q="3+3").splitlines()
+        ['Sums:', '', '2+2=4', '', '3+3=']
         """
         template = example_separator.join([prefix, *examples, suffix])
         return cls(
