@@ -121,3 +121,35 @@ def test_partial_on_a_few_shot_prompt_keeps_its_fields() -> None:
     assert filled.input_variables == ["question"]
     assert filled.format(question="2") == "Examples:\n\n1\n\n2"
     assert few_shot.input_variables == ["lead", "question"]
+
+
+def test_changing_a_message_templates_fields_takes_effect() -> None:
+    # Formatting uses what was compiled from the fields; setting or copying with new
+    # fields recompiles it.
+    message = HumanMessagePromptTemplate.from_template("{a}")
+    message.prompt = PromptTemplate.from_template("{a}!")
+    assert message.format(a="x") == HumanMessage("x!")
+    copied = message.model_copy(update={"additional_kwargs": {"k": 1}})
+    assert copied.format(a="y").additional_kwargs == {"k": 1}
+    assert message.format(a="y").additional_kwargs == {}
+    role = ChatMessagePromptTemplate.from_template("{a}", role="critic")
+    role.role = "judge"
+    assert role.format(a="z").role == "judge"  # type: ignore[attr-defined]
+
+
+def test_a_chat_prompt_formats_every_kind_of_entry_in_order() -> None:
+    class Shouting(HumanMessagePromptTemplate):
+        def format(self, **kwargs: Any) -> Any:
+            return HumanMessage(self.prompt.format(**kwargs).upper())
+
+    prompt = ChatPromptTemplate(
+        [
+            SystemMessage("fixed"),
+            Shouting(prompt=PromptTemplate.from_template("{q}")),
+            ("ai", "{q}"),
+            MessagesPlaceholder("history"),
+        ]
+    )
+    prompt.append(("human", "last {q}"))
+    out = prompt.format_messages(q="hi", history=[("human", "h")])
+    assert [m.content for m in out] == ["fixed", "HI", "hi", "h", "last hi"]

@@ -74,6 +74,20 @@ class BaseMessagePromptTemplate(BaseModel):
         """The messages for these variables."""
         raise NotImplementedError
 
+    def _compile(self) -> None:
+        """Work out what formatting needs from the fields (kept beside them)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            self._compile()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy (``update`` applied to its fields, and taking effect)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._compile()
+        return copied
+
     # Fields only: what is compiled at construction and kept beside them (a content
     # block's templates) is left out.
     def __eq__(self, other: object) -> bool:
@@ -117,6 +131,23 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
                 f"{type(self).__name__} needs a PromptTemplate as prompt, got {prompt!r}."
             )
         BaseModel.__init__(self, prompt=prompt, additional_kwargs=dict(additional_kwargs or {}))
+        self._compile()
+
+    if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
+
+        def _make(self, values: dict[str, Any], /) -> BaseMessage: ...
+
+    def _compile(self) -> None:
+        # One closure per template, so formatting reads one attribute of the (pydantic)
+        # template instead of three.
+        prompt, cls, extra = self.prompt, self._message_class, self.additional_kwargs
+
+        def make(values: dict[str, Any]) -> BaseMessage:
+            if extra:
+                return cls(prompt.format(**values), additional_kwargs=dict(extra))
+            return cls(prompt.format(**values))
+
+        object.__setattr__(self, "_make", make)
 
     @property
     def input_variables(self) -> list[str]:  # type: ignore[override]
@@ -183,11 +214,7 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
-        if self.additional_kwargs:
-            return self._message_class(
-                self.prompt.format(**kwargs), additional_kwargs=dict(self.additional_kwargs)
-            )
-        return self._message_class(self.prompt.format(**kwargs))
+        return self._make(kwargs)
 
     def pretty_repr(self, html: bool = False) -> str:
         """A title naming the message kind, then the template (langchain-core's format)."""
@@ -239,14 +266,15 @@ class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
         BaseModel.__init__(
             self, prompt=prompt, role=role, additional_kwargs=dict(additional_kwargs or {})
         )
+        self._compile()
 
-    def format(self, **kwargs: Any) -> BaseMessage:
-        """The message for these variables."""
-        return ChatMessage(
-            self.prompt.format(**kwargs),
-            role=self.role,
-            additional_kwargs=dict(self.additional_kwargs),
-        )
+    def _compile(self) -> None:
+        prompt, role, extra = self.prompt, self.role, self.additional_kwargs
+
+        def make(values: dict[str, Any]) -> BaseMessage:
+            return ChatMessage(prompt.format(**values), role=role, additional_kwargs=dict(extra))
+
+        object.__setattr__(self, "_make", make)
 
 
 class _BlockTemplate:
@@ -466,6 +494,9 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
         return f"MessagesPlaceholder({self.variable_name!r}, optional={self.optional})"
 
 
+# How a chat prompt formats an entry (its format plan).
+_STATIC, _ONE_FAST, _ONE, _MANY = range(4)
+
 _ROLE_TEMPLATES: dict[str, type[BaseStringMessagePromptTemplate]] = {
     "human": HumanMessagePromptTemplate,
     "user": HumanMessagePromptTemplate,
@@ -629,6 +660,32 @@ class ChatPromptTemplate(BasePromptTemplate):
             metadata=metadata,
             tags=tags,
         )
+        # What formatting does with each entry, decided once here: formatting then
+        # reads no attributes of the (pydantic) entries but the one it calls, and makes
+        # no isinstance checks against pydantic classes (slow ABC checks).
+        plan: list[tuple[int, Any]] = []
+        for entry in entries:
+            if isinstance(entry, BaseMessage):
+                plan.append((_STATIC, entry))
+            elif (
+                isinstance(entry, BaseStringMessagePromptTemplate)
+                and type(entry).format is BaseStringMessagePromptTemplate.format
+            ):
+                plan.append((_ONE_FAST, entry))
+            elif isinstance(entry, BaseStringMessagePromptTemplate):
+                plan.append((_ONE, entry))
+            else:
+                plan.append((_MANY, entry))
+        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(
+            self,
+            "_async_entries",
+            any(getattr(e, "_async_formatting", False) for e in entries),
+        )
+
+    if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
+        _plan: list[tuple[int, Any]]
+        _async_entries: bool
 
     @property
     def _prompt_type(self) -> str:
@@ -673,15 +730,15 @@ class ChatPromptTemplate(BasePromptTemplate):
             )
         out: list[BaseMessage] = []
         try:
-            for entry in self.messages:
-                if isinstance(entry, BaseMessage):
+            for kind, entry in self._plan:
+                if kind == _ONE_FAST:
+                    out.append(entry._make(values))
+                elif kind == _STATIC:
                     out.append(entry)
-                elif isinstance(entry, BaseStringMessagePromptTemplate):
+                elif kind == _ONE:
                     out.append(entry.format(**values))
-                elif isinstance(entry, ChatPromptTemplate):
-                    out.extend(entry.format_messages(**values))
                 else:
-                    out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+                    out.extend(entry.format_messages(**values))
         except PromptInputError as exc:
             if not exc.missing:
                 raise
@@ -695,7 +752,7 @@ class ChatPromptTemplate(BasePromptTemplate):
     @property
     def _async_formatting(self) -> bool:
         """Whether an entry formats differently in async code (an async example selector)."""
-        return any(getattr(e, "_async_formatting", False) for e in self.messages)
+        return self._async_entries
 
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """``format_messages`` for async code: entries with an async side (a few-shot

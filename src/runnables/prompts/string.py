@@ -78,6 +78,7 @@ class PromptTemplate(StringPromptTemplate):
     )
     if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
         _render: Callable[[Mapping[str, Any]], str]
+        _fmt: Callable[[dict[str, Any]], str]  # partials merged in, then rendered
         _variables: list[str]
 
     def __init__(
@@ -120,6 +121,7 @@ class PromptTemplate(StringPromptTemplate):
         # configurable_fields) rebuilds the prompt, so the change takes effect.
         object.__setattr__(self, "_variables", variables)
         object.__setattr__(self, "_render", render)
+        object.__setattr__(self, "_fmt", _formatter(render, partials))
 
     @property
     def _prompt_type(self) -> str:
@@ -209,12 +211,11 @@ class PromptTemplate(StringPromptTemplate):
         """
         # As in langchain-core, format does not check input_variables (invoke does):
         # rendering finds a variable the template really needs and the values lack.
-        values = self._merge_partial_and_user_variables(**kwargs)
         try:
-            return self._render(values)
+            return self._fmt(kwargs)
         except KeyError as exc:  # an f-string variable not declared in input_variables
             missing = exc.args[0] if exc.args else "?"
-            if missing in values:
+            if missing in self.partial_variables or missing in kwargs:
                 raise
             raise missing_variables_error(
                 self.get_name(), [missing], self._variables, list(kwargs)
@@ -256,6 +257,20 @@ class PromptTemplate(StringPromptTemplate):
         return (
             f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
         )
+
+
+def _formatter(
+    render: Callable[[Mapping[str, Any]], str], partials: dict[str, Any]
+) -> Callable[[dict[str, Any]], str]:
+    """``render`` with the partial variables merged under the given ones: built once per
+    prompt, so formatting reads one attribute of the (pydantic) prompt, not several."""
+    if not partials:
+        return render
+    if not any(callable(v) for v in partials.values()):
+        return lambda values: render({**partials, **values})
+    return lambda values: render(
+        {**{k: v() if callable(v) else v for k, v in partials.items()}, **values}
+    )
 
 
 def _validate(
