@@ -153,3 +153,17 @@ def test_a_chat_prompt_formats_every_kind_of_entry_in_order() -> None:
     prompt.append(("human", "last {q}"))
     out = prompt.format_messages(q="hi", history=[("human", "h")])
     assert [m.content for m in out] == ["fixed", "HI", "hi", "h", "last hi"]
+
+
+def test_a_deep_copy_formats_with_its_own_fields() -> None:
+    import copy
+
+    message = HumanMessagePromptTemplate.from_template("{a}")
+    chat = ChatPromptTemplate([message, ("ai", "{a}?")])
+    for copied in (copy.deepcopy(chat), chat.model_copy(deep=True)):
+        entry = copied.messages[0]
+        entry.prompt = PromptTemplate.from_template("{a}!")
+        assert [m.content for m in copied.format_messages(a="x")] == ["x!", "x?"]
+    assert [m.content for m in chat.format_messages(a="x")] == ["x", "x?"]
+    prompt = PromptTemplate.from_template("{a}{b}", partial_variables={"b": "1"})
+    assert copy.deepcopy(prompt).format(a="0") == "01"

@@ -77,6 +77,16 @@ class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # 
         set_(self, "_callable_partials", any(callable(v) for v in self.partial_variables.values()))
         if self.metadata is not None or self.tags is not None:
             set_(self, "_own_tags_metadata", (list(self.tags or ()), dict(self.metadata or {})))
+        self._compile()
+
+    def _compile(self) -> None:
+        """Work out the closures formatting calls (they refer to this prompt's own
+        fields, so a deep copy compiles its own again)."""
+
+    def __deepcopy__(self, memo: builtins.dict[int, Any] | None = None) -> Any:
+        copied = super().__deepcopy__(memo)
+        copied._compile()
+        return copied
 
     def _init_params(self) -> dict[str, Any]:
         """The fields as constructor keywords (what a rebuilt copy is made from)."""

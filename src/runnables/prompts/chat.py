@@ -88,6 +88,11 @@ class BaseMessagePromptTemplate(BaseModel):
         copied._compile()
         return copied
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        copied = super().__deepcopy__(memo)
+        copied._compile()
+        return copied
+
     # Fields only: what is compiled at construction and kept beside them (a content
     # block's templates) is left out.
     def __eq__(self, other: object) -> bool:
@@ -660,9 +665,12 @@ class ChatPromptTemplate(BasePromptTemplate):
             metadata=metadata,
             tags=tags,
         )
+
+    def _compile(self) -> None:
         # What formatting does with each entry, decided once here: formatting then
         # reads no attributes of the (pydantic) entries but the one it calls, and makes
         # no isinstance checks against pydantic classes (slow ABC checks).
+        entries = self.messages
         plan: list[tuple[int, Any]] = []
         for entry in entries:
             if isinstance(entry, BaseMessage):

@@ -101,7 +101,6 @@ class PromptTemplate(StringPromptTemplate):
         if validate_template:
             _validate(template, template_format, input_variables, partials)
         variables = get_template_variables(template, template_format)
-        render = formatter_for(template, template_format)
         # As in langchain-core, the input variables are always the template's own (less
         # the partial ones): given ones are only checked, with validate_template.
         super().__init__(
@@ -116,12 +115,17 @@ class PromptTemplate(StringPromptTemplate):
             metadata=metadata,
             tags=tags,
         )
-        # The template is compiled once, here, not at each format; setting it again
-        # (directly, through model_copy(update=...) or per call through
+
+    def _compile(self) -> None:
+        # The template is compiled once, at construction, not at each format; setting
+        # it again (directly, through model_copy(update=...) or per call through
         # configurable_fields) rebuilds the prompt, so the change takes effect.
-        object.__setattr__(self, "_variables", variables)
+        render = formatter_for(self.template, self.template_format)
+        object.__setattr__(
+            self, "_variables", get_template_variables(self.template, self.template_format)
+        )
         object.__setattr__(self, "_render", render)
-        object.__setattr__(self, "_fmt", _formatter(render, partials))
+        object.__setattr__(self, "_fmt", _formatter(render, self.partial_variables))
 
     @property
     def _prompt_type(self) -> str:
