@@ -197,6 +197,15 @@ if MODE == "run":
     FACTS["langchain_core.runnables.base._ChunkAccumulator"] = ChunkAccumulator
 
 
+if MODE == "run":
+    # langchain-core's private chat-entry converter: runnables' own converter does the
+    # same job (a (role, template) tuple, a string, a message or a message template into
+    # one chat prompt entry), under the same name.
+    from runnables.prompts.chat import _convert_to_message_template
+
+    FACTS["langchain_core.prompts.chat._convert_to_message_template"] = _convert_to_message_template
+
+
 def _real_root() -> Path:
     spec = importlib.machinery.PathFinder.find_spec("langchain_core")
     if spec is None or not spec.submodule_search_locations:

@@ -121,7 +121,7 @@ def test_format_messages_missing_a_variable_names_the_chat_prompt_and_all_its_va
     with pytest.raises(PromptInputError) as info:
         prompt.format_messages(q="x")
     msg = str(info.value)
-    assert msg.startswith("ChatPromptTemplate is missing the variables 'language', 'persona'.")
+    assert msg.startswith("ChatPromptTemplate is missing the variables 'language', 'persona' (")
     assert "It expects 'language', 'persona', 'q'" in msg
     assert info.value.missing == ["language", "persona"]
     assert info.value.expected == ["language", "persona", "q"]

@@ -171,6 +171,12 @@ def start_run(
     metadata = dict(ctx.config.get("metadata", {}))
     if extra_metadata:
         metadata.update(extra_metadata)
+    # A step's own tags and metadata (a prompt's `tags=`/`metadata=` fields, as in
+    # langchain-core): after the call's, on this step's run only.
+    own = getattr(step, "_own_tags_metadata", None)
+    if own is not None:
+        tags.extend(t for t in own[0] if t not in tags)
+        metadata.update(own[1])
     run = Run(
         id=ctx.run_id or uuid4(),
         name=ctx.run_name or step.get_name(),

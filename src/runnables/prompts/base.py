@@ -3,17 +3,27 @@
 A prompt template is a step whose input is a dict of variables and whose output is a
 :class:`~runnables.prompts.value.PromptValue`. Formatting is pure CPU work, so a prompt
 never needs an event loop (sync ``invoke`` runs it inline) and never blocks one.
+
+Prompts are pydantic models, as in langchain-core: their declared fields are
+constructor keywords, ``==`` compares fields, ``model_copy``/``model_dump`` work, and
+``configurable_fields`` rebuilds a configured prompt through its constructor. The
+constructor does the checking (so errors keep runnables' own classes and sentences);
+what formatting needs (the compiled template, the required names) is worked out then,
+and kept beside the fields, so formatting pays nothing for pydantic.
 """
 
 from __future__ import annotations
 
-import copy
+import builtins
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, NotRequired, TypedDict
+
+from pydantic import Field
 
 from runnables.core.base import Runnable
 from runnables.core.config import Context, RunnableConfig
-from runnables.prompts.formatting import PromptInputError, missing_variables_error
+from runnables.core.serializable import RunnableSerializable
+from runnables.prompts.formatting import PromptInputTypeError, missing_variables_error
 from runnables.prompts.value import PromptValue
 
 if TYPE_CHECKING:
@@ -22,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["BasePromptTemplate"]
 
 
-class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
+# (mypy cannot see that RunnableSerializable's metaclass is pydantic's, subclassed.)
+class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # type: ignore[metaclass]
     """A step that formats its input variables into a prompt value.
 
     ``input_variables`` must be given in the input; ``optional_variables`` may be;
@@ -31,26 +42,68 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
     value alone instead of a dict, as langchain-core does.
     """
 
-    _run_type = "prompt"
+    _run_type: ClassVar[str] = "prompt"  # type: ignore[misc]
 
-    input_variables: list[str]
-    optional_variables: list[str]
-    partial_variables: dict[str, Any]
-    input_types: dict[str, Any]
+    # (Annotations say `builtins.dict`: pydantic reads them in the class namespace,
+    # where the deprecated `dict()` method below shadows the builtin.)
 
-    def _init_variables(
-        self,
-        input_variables: list[str],
-        optional_variables: list[str] | None,
-        partial_variables: Mapping[str, Any] | None,
-        input_types: Mapping[str, Any] | None,
-    ) -> None:
-        self.partial_variables = dict(partial_variables or {})
-        self.input_variables = [v for v in input_variables if v not in self.partial_variables]
-        self.optional_variables = list(optional_variables or [])
-        self.input_types = dict(input_types or {})
-        self._required = frozenset(self.input_variables)
-        self._callable_partials = any(callable(v) for v in self.partial_variables.values())
+    input_variables: list[str] = Field(default_factory=list)
+    """The variables the input must give."""
+    optional_variables: list[str] = Field(default_factory=list)
+    """The variables the input may give (an optional placeholder's)."""
+    partial_variables: builtins.dict[str, Any] = Field(default_factory=dict)
+    """Variables filled in already: values, or functions called at each format."""
+    input_types: builtins.dict[str, Any] = Field(default_factory=dict)
+    """The type of each variable, for the input schema (``str`` when not given)."""
+    metadata: builtins.dict[str, Any] | None = None
+    """Metadata added to this prompt's runs (after the call's own), as in langchain-core."""
+    tags: list[str] | None = None
+    """Tags added to this prompt's runs (after the call's own), as in langchain-core."""
+
+    # Worked out from the fields at construction and kept in the instance dict (not
+    # pydantic fields: formatting reads them as plain attributes). `_own_tags_metadata`
+    # is read by the tracer when a run starts; None keeps an untagged prompt's run as
+    # cheap as any step's.
+    _required: ClassVar[frozenset[str]] = frozenset()
+    _callable_partials: ClassVar[bool] = False
+    _own_tags_metadata: ClassVar[tuple[list[str], builtins.dict[str, Any]] | None] = None
+    # Fields whose assignment rebuilds the prompt (its compiled parts depend on them).
+    _rebuild_on_set: ClassVar[frozenset[str]] = frozenset()
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Work out what formatting needs from the fields (after every construction)."""
+        set_ = object.__setattr__
+        set_(self, "_required", frozenset(self.input_variables))
+        set_(self, "_callable_partials", any(callable(v) for v in self.partial_variables.values()))
+        if self.metadata is not None or self.tags is not None:
+            set_(self, "_own_tags_metadata", (list(self.tags or ()), dict(self.metadata or {})))
+        self._compile()
+
+    def _compile(self) -> None:
+        """Work out the closures formatting calls (they refer to this prompt's own
+        fields, so a deep copy compiles its own again)."""
+
+    def __deepcopy__(self, memo: builtins.dict[int, Any] | None = None) -> Any:
+        copied = super().__deepcopy__(memo)
+        copied._compile()
+        return copied
+
+    def _init_params(self) -> dict[str, Any]:
+        """The fields as constructor keywords (what a rebuilt copy is made from)."""
+        fields = type(self).model_fields
+        return {k: v for k, v in self.__dict__.items() if k in fields}
+
+    def _rebuilt(self, update: Mapping[str, Any]) -> BasePromptTemplate:
+        return type(self)(**{**self._init_params(), **update})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._rebuild_on_set:
+            # Rebuilt through the constructor, so the new value is checked and what
+            # formatting needs (compiled template, variables) follows it.
+            fresh = self._rebuilt({name: value})
+            object.__setattr__(self, "__dict__", fresh.__dict__)
+            return
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ formatting
 
@@ -78,14 +131,13 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
         >>> p.input_variables, p.format(name="Ada")
         (['name'], 'Hi, Ada!')
         """
-        new = copy.copy(self)
-        new._init_variables(
-            [v for v in self.input_variables if v not in kwargs],
-            [v for v in self.optional_variables if v not in kwargs],
-            {**self.partial_variables, **kwargs},
-            self.input_types,
+        return self._rebuilt(
+            {
+                "input_variables": [v for v in self.input_variables if v not in kwargs],
+                "optional_variables": [v for v in self.optional_variables if v not in kwargs],
+                "partial_variables": {**self.partial_variables, **kwargs},
+            }
         )
-        return new
 
     def _merge_partial_and_user_variables(self, **kwargs: Any) -> dict[str, Any]:
         if not self.partial_variables:
@@ -113,7 +165,7 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
             if isinstance(input, Mapping):
                 input = dict(input)
             else:
-                raise PromptInputError(
+                raise PromptInputTypeError(
                     f"{self.get_name()} expects a dict of its variables "
                     f"({', '.join(map(repr, self.input_variables)) or 'none'}), but got "
                     f"{_short_repr(input)} (a {type(input).__name__}). Pass "
@@ -156,36 +208,49 @@ class BasePromptTemplate(Runnable[dict[str, Any], PromptValue]):
         return super().get_name(suffix, name=name)
 
     # As langchain-core's pydantic models: two prompts of the same class with the same
-    # fields are equal. The hash stays the identity one, so a prompt can still key a
-    # cache or a set the way every other step does.
+    # fields are equal (what formatting keeps beside the fields is left out). The hash
+    # stays the identity one, so a prompt can still key a cache or a set the way every
+    # other step does.
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return _fields(self) == _fields(other)
+        return self._init_params() == other._init_params()  # type: ignore[attr-defined]
 
     __hash__ = Runnable.__hash__
 
-    # For user code written against langchain-core's pydantic models.
-    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> BasePromptTemplate:
-        """A shallow copy, with ``update`` applied to its attributes."""
-        new = copy.copy(self)
-        for key, value in (update or {}).items():
-            setattr(new, key, value)
-        return new
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy; with ``update``, rebuilt through the constructor so the new values are
+        checked and take effect (a new template brings its own variables)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        copied = self._rebuilt(update)
+        return copied.model_copy(deep=True) if deep else copied
 
+    def asdict(self) -> dict[str, Any]:
+        """The prompt's fields as a dict, with ``"_type"`` naming its kind (``"prompt"``,
+        ``"chat"``...), as langchain-core's ``asdict`` (``dict()`` is its deprecated name)."""
+        out = self.model_dump()
+        out["_type"] = self._prompt_type
+        return out
 
-def _fields(prompt: Any) -> dict[str, Any]:
-    """A prompt's fields: its public attributes and those kept behind a property."""
-    out = {}
-    for key, value in vars(prompt).items():
-        name = (
-            key[1:]
-            if key.startswith("_") and isinstance(getattr(type(prompt), key[1:], None), property)
-            else key
+    @property
+    def _prompt_type(self) -> str:
+        return type(self).__name__
+
+    # Last in the class: the name `dict` would shadow the builtin in annotations below it.
+    def dict(self) -> builtins.dict[str, Any]:  # type: ignore[override]
+        """Deprecated name of :meth:`asdict` (warns, as langchain-core does)."""
+        import warnings
+
+        from runnables.errors import LangChainDeprecationWarning
+
+        warnings.warn(
+            "The method `BasePromptTemplate.dict` was deprecated in langchain-core 0.3 and "
+            "is asdict() now; call prompt.asdict() instead.",
+            LangChainDeprecationWarning,
+            stacklevel=2,
         )
-        if not name.startswith("_"):
-            out[name] = value
-    return out
+        return self.asdict()
 
 
 def _short_repr(value: Any) -> str:

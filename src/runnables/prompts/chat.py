@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from runnables.core.config import Context
 from runnables.messages import (
@@ -54,14 +56,52 @@ __all__ = [
 MessageLikeRepresentation = Any  # a message, a message template, ("role", "text"), or a str
 
 
-class BaseMessagePromptTemplate:
-    """One entry of a chat prompt that turns variables into messages."""
+class BaseMessagePromptTemplate(BaseModel):
+    """One entry of a chat prompt that turns variables into messages.
 
-    input_variables: list[str]
+    A pydantic model, as in langchain-core: its fields are constructor keywords and
+    ``==`` compares them.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    if TYPE_CHECKING:
+
+        @property
+        def input_variables(self) -> list[str]: ...
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """The messages for these variables."""
         raise NotImplementedError
+
+    def _compile(self) -> None:
+        """Work out what formatting needs from the fields (kept beside them)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            self._compile()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy (``update`` applied to its fields, and taking effect)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._compile()
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        copied = super().__deepcopy__(memo)
+        copied._compile()
+        return copied
+
+    # Fields only: what is compiled at construction and kept beside them (a content
+    # block's templates) is left out.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        names = type(self).model_fields
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    __hash__ = None  # type: ignore[assignment]
 
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """``format_messages`` for async code (formatting never waits)."""
@@ -83,27 +123,81 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
 
     _message_class: ClassVar[type[BaseMessage]] = HumanMessage
 
-    def __init__(self, prompt: PromptTemplate, **additional_kwargs: Any) -> None:
+    prompt: PromptTemplate
+    """The template of the message's content."""
+    additional_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Given to each message as its ``additional_kwargs``."""
+
+    def __init__(
+        self, prompt: PromptTemplate, additional_kwargs: Mapping[str, Any] | None = None
+    ) -> None:
         if not isinstance(prompt, PromptTemplate):
             raise InvalidPromptTemplateError(
                 f"{type(self).__name__} needs a PromptTemplate as prompt, got {prompt!r}."
             )
-        self.prompt = prompt
-        self.additional_kwargs = additional_kwargs
-        self.input_variables = prompt.input_variables
+        BaseModel.__init__(self, prompt=prompt, additional_kwargs=dict(additional_kwargs or {}))
+        self._compile()
+
+    if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
+
+        def _make(self, values: dict[str, Any], /) -> BaseMessage: ...
+
+    def _compile(self) -> None:
+        # One closure per template, so formatting reads one attribute of the (pydantic)
+        # template instead of three.
+        prompt, cls, extra = self.prompt, self._message_class, self.additional_kwargs
+
+        def make(values: dict[str, Any]) -> BaseMessage:
+            if extra:
+                return cls(prompt.format(**values), additional_kwargs=dict(extra))
+            return cls(prompt.format(**values))
+
+        object.__setattr__(self, "_make", make)
+
+    @property
+    def input_variables(self) -> list[str]:  # type: ignore[override]
+        """The variables of the message's template."""
+        return self.prompt.input_variables
 
     @classmethod
     def from_template(
         cls,
-        template: str,
+        template: str | Sequence[str | Mapping[str, Any]],
         template_format: PromptTemplateFormat = "f-string",
+        *,
         partial_variables: Mapping[str, Any] | None = None,
-    ) -> BaseStringMessagePromptTemplate:
-        """A message template from a string template."""
-        return cls(
-            PromptTemplate(
+        input_variables: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A message template from a string template (or a list of content blocks).
+
+        As in langchain-core, ``input_variables`` are not needed (the template's own
+        variables are used); other keywords (``role``, ``additional_kwargs``) go to the
+        constructor. A list of templates gives a
+        :class:`ContentBlocksMessagePromptTemplate` for this message kind.
+        """
+        if isinstance(template, str):
+            prompt = PromptTemplate(
                 template, template_format=template_format, partial_variables=partial_variables
             )
+            return cls(prompt, **kwargs)
+        if isinstance(template, Sequence):
+            if partial_variables:
+                raise InvalidPromptTemplateError(
+                    "Partial variables are not supported for list of templates: got "
+                    f"{sorted(partial_variables)}. Fill them in with .partial() on the chat "
+                    "prompt instead."
+                )
+            if cls is ChatMessagePromptTemplate:
+                raise InvalidPromptTemplateError(
+                    "ChatMessagePromptTemplate takes a string template, not a list of "
+                    "content blocks; use a role's template (('human', [...])) for blocks."
+                )
+            return ContentBlocksMessagePromptTemplate(
+                template, message_class=cls._message_class, template_format=template_format
+            )
+        raise InvalidPromptTemplateError(
+            f"Invalid template: {template!r}. Pass a string template or a list of content blocks."
         )
 
     @classmethod
@@ -114,14 +208,18 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
         *,
         template_format: PromptTemplateFormat = "f-string",
         encoding: str | None = None,
-    ) -> BaseStringMessagePromptTemplate:
-        """A message template whose template is read from a text file."""
+        **kwargs: Any,
+    ) -> Any:
+        """A message template whose template is read from a text file (other keywords,
+        such as ``role``, as in :meth:`from_template`)."""
         template = Path(template_file).read_text(encoding=encoding)
-        return cls(PromptTemplate(template, input_variables, template_format=template_format))
+        return cls.from_template(
+            template, template_format, input_variables=input_variables, **kwargs
+        )
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
-        return self._message_class(self.prompt.format(**kwargs), **self.additional_kwargs)
+        return self._make(kwargs)
 
     def pretty_repr(self, html: bool = False) -> str:
         """A title naming the message kind, then the template (langchain-core's format)."""
@@ -131,15 +229,6 @@ class BaseStringMessagePromptTemplate(BaseMessagePromptTemplate):
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """A one-message list."""
         return [self.format(**kwargs)]
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is type(self)
-            and other.prompt.template == self.prompt.template
-            and other.additional_kwargs == self.additional_kwargs
-        )
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(template={self.prompt.template!r})"
@@ -166,23 +255,31 @@ class SystemMessagePromptTemplate(BaseStringMessagePromptTemplate):
 class ChatMessagePromptTemplate(BaseStringMessagePromptTemplate):
     """A message with any ``role`` from a template."""
 
-    def __init__(self, prompt: PromptTemplate, role: str, **additional_kwargs: Any) -> None:
-        super().__init__(prompt, **additional_kwargs)
-        self.role = role
+    role: str
+    """The role of each message."""
 
-    @classmethod
-    def from_template(  # type: ignore[override]
-        cls,
-        template: str,
+    def __init__(
+        self,
+        prompt: PromptTemplate,
         role: str,
-        template_format: PromptTemplateFormat = "f-string",
-    ) -> ChatMessagePromptTemplate:
-        """A message with ``role`` from a string template."""
-        return cls(PromptTemplate(template, template_format=template_format), role=role)
+        additional_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(prompt, PromptTemplate):
+            raise InvalidPromptTemplateError(
+                f"ChatMessagePromptTemplate needs a PromptTemplate as prompt, got {prompt!r}."
+            )
+        BaseModel.__init__(
+            self, prompt=prompt, role=role, additional_kwargs=dict(additional_kwargs or {})
+        )
+        self._compile()
 
-    def format(self, **kwargs: Any) -> BaseMessage:
-        """The message for these variables."""
-        return ChatMessage(self.prompt.format(**kwargs), role=self.role, **self.additional_kwargs)
+    def _compile(self) -> None:
+        prompt, role, extra = self.prompt, self.role, self.additional_kwargs
+
+        def make(values: dict[str, Any]) -> BaseMessage:
+            return ChatMessage(prompt.format(**values), role=role, additional_kwargs=dict(extra))
+
+        object.__setattr__(self, "_make", make)
 
 
 class _BlockTemplate:
@@ -198,6 +295,19 @@ class _BlockTemplate:
             )
         if block.get("type") == "image_url" and isinstance(block.get("image_url"), str):
             block = {**block, "image_url": {"url": block["image_url"]}}  # langchain's shorthand
+        if (
+            template_format == "jinja2"
+            and not set(block) <= {"type", "text"}
+            and not (block.get("type") == "image_url" and set(block) <= {"type", "image_url"})
+        ):
+            raise InvalidPromptTemplateError(
+                "jinja2 is unsafe and is not supported for templates expressed as dicts. "
+                f"Please use 'f-string' or 'mustache' format for the block {block!r}."
+            )
+        image = block.get("image_url") if block.get("type") == "image_url" else None
+        # langchain-core refuses an image given by file path (a template variable could
+        # otherwise read any file): checked when formatting, as it does.
+        self._has_path = isinstance(image, dict) and "path" in image
         self.block = block
         self.template_format = template_format
         self.templates: dict[str, PromptTemplate] = {}
@@ -218,7 +328,14 @@ class _BlockTemplate:
                 self._collect(item)
 
     def format(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return self._fill(self.block, values)  # type: ignore[no-any-return]
+        filled: dict[str, Any] = self._fill(self.block, values)
+        if self._has_path and filled["image_url"].get("path"):
+            raise InvalidPromptTemplateError(
+                "Loading images from 'path' has been removed as of 0.3.15 for security "
+                f"reasons. Please specify images by 'url' (the block {self.block!r} gives a "
+                "'path')."
+            )
+        return filled
 
     def _fill(self, value: Any, values: Mapping[str, Any]) -> Any:
         if isinstance(value, str):
@@ -245,6 +362,17 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
     {'type': 'image_url', 'image_url': {'url': 'https://example.com/a.png'}}
     """
 
+    blocks: list[Any]
+    """The content blocks, as given (strings are text blocks)."""
+    message_class: type[BaseMessage] = HumanMessage
+    """The kind of message made."""
+    template_format: PromptTemplateFormat = "f-string"
+    """The format of every string in the blocks."""
+
+    if TYPE_CHECKING:  # compiled at construction, beside the fields (not pydantic's)
+        _templates: list[_BlockTemplate]
+        _variables: list[str]
+
     def __init__(
         self,
         blocks: Sequence[str | Mapping[str, Any]],
@@ -257,16 +385,29 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
                 f"ContentBlocksMessagePromptTemplate needs a list of content blocks, got "
                 f"{blocks!r}."
             )
-        self.message_class = message_class
-        self.blocks = [
+        templates = [
             _BlockTemplate(dict(b) if isinstance(b, Mapping) else b, template_format)
             for b in blocks
         ]
-        self.input_variables = sorted({v for b in self.blocks for v in b.input_variables})
+        BaseModel.__init__(
+            self,
+            blocks=[t.block for t in templates],
+            message_class=message_class,
+            template_format=template_format,
+        )
+        object.__setattr__(self, "_templates", templates)
+        object.__setattr__(
+            self, "_variables", sorted({v for t in templates for v in t.input_variables})
+        )
+
+    @property
+    def input_variables(self) -> list[str]:  # type: ignore[override]
+        """The variables of every block's templates."""
+        return self._variables
 
     def format(self, **kwargs: Any) -> BaseMessage:
         """The message for these variables."""
-        return self.message_class([b.format(kwargs) for b in self.blocks])
+        return self.message_class([b.format(kwargs) for b in self._templates])
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """A one-message list."""
@@ -275,20 +416,11 @@ class ContentBlocksMessagePromptTemplate(BaseMessagePromptTemplate):
     def pretty_repr(self, html: bool = False) -> str:
         """A title naming the message kind, then each block."""
         title = _title_line(self.message_class.__name__.replace("Message", " Message"), bold=html)
-        return f"{title}\n\n" + "\n\n".join(repr(b.block) for b in self.blocks)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ContentBlocksMessagePromptTemplate)
-            and other.message_class is self.message_class
-            and [b.block for b in other.blocks] == [b.block for b in self.blocks]
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+        return f"{title}\n\n" + "\n\n".join(repr(b) for b in self.blocks)
 
     def __repr__(self) -> str:
         return (
-            f"ContentBlocksMessagePromptTemplate({[b.block for b in self.blocks]!r}, "
+            f"ContentBlocksMessagePromptTemplate({self.blocks!r}, "
             f"message_class={self.message_class.__name__})"
         )
 
@@ -301,6 +433,13 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
     tuples, strings or OpenAI-style dicts.
     """
 
+    variable_name: str
+    """The variable holding the messages."""
+    optional: bool = False
+    """Whether the variable may be left out (no messages then)."""
+    n_messages: int | None = None
+    """Keep only the last ``n_messages`` messages (all when None)."""
+
     def __init__(
         self, variable_name: str, *, optional: bool = False, n_messages: int | None = None
     ) -> None:
@@ -308,10 +447,14 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
             raise InvalidPromptTemplateError(
                 f"MessagesPlaceholder n_messages must be 0 or more, got {n_messages}."
             )
-        self.variable_name = variable_name
-        self.optional = optional
-        self.n_messages = n_messages
-        self.input_variables = [] if optional else [variable_name]
+        BaseModel.__init__(
+            self, variable_name=variable_name, optional=optional, n_messages=n_messages
+        )
+
+    @property
+    def input_variables(self) -> list[str]:  # type: ignore[override]
+        """The variable, unless it is optional."""
+        return [] if self.optional else [self.variable_name]
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """The messages in the variable (converted to message objects)."""
@@ -352,18 +495,12 @@ class MessagesPlaceholder(BaseMessagePromptTemplate):
             var = f"\u001b[33;1m\033[1;3m{var}\u001b[0m"
         return f"{_title_line('Messages Placeholder', bold=html)}\n\n{var}"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MessagesPlaceholder) and (
-            other.variable_name,
-            other.optional,
-            other.n_messages,
-        ) == (self.variable_name, self.optional, self.n_messages)
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"MessagesPlaceholder({self.variable_name!r}, optional={self.optional})"
 
+
+# How a chat prompt formats an entry (its format plan).
+_STATIC, _ONE_FAST, _ONE, _MANY = range(4)
 
 _ROLE_TEMPLATES: dict[str, type[BaseStringMessagePromptTemplate]] = {
     "human": HumanMessagePromptTemplate,
@@ -400,8 +537,9 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
     cls = _ROLE_TEMPLATES.get(role)
     if cls is None:
         raise InvalidPromptTemplateError(
-            f"Unknown message role {role!r} in a chat prompt. Use one of 'system', 'human' "
-            "(or 'user'), 'ai' (or 'assistant') or 'placeholder'."
+            f"Unexpected message type: {role}. The role {role!r} of a chat prompt entry is "
+            "not known; use one of 'human', 'user', 'ai', 'assistant', 'system' or "
+            "'placeholder'."
         )
     if isinstance(template, list):
         return ContentBlocksMessagePromptTemplate(
@@ -412,14 +550,21 @@ def _from_role(role: str, template: Any, template_format: PromptTemplateFormat) 
             f"Invalid template: {template!r}. The {role!r} message of a chat prompt needs a "
             f"string template or a list of content blocks, not a {type(template).__name__}."
         )
-    return cls.from_template(template, template_format=template_format)
+    return cls(PromptTemplate(template, template_format=template_format))
 
 
-def _to_entry(message: Any, template_format: PromptTemplateFormat) -> _Entry:
+def _convert_to_message_template(
+    message: Any, template_format: PromptTemplateFormat = "f-string"
+) -> _Entry:
+    """One chat prompt entry from what users write: a ``(role, template)`` tuple, a
+    string, a ``{"role", "content"}`` dict, a message or a message template (langchain-
+    core's ``_convert_to_message_template``)."""
     if isinstance(message, (BaseMessagePromptTemplate, BaseMessage, ChatPromptTemplate)):
         return message
     if isinstance(message, str):
-        return HumanMessagePromptTemplate.from_template(message, template_format=template_format)
+        return HumanMessagePromptTemplate(
+            prompt=PromptTemplate(message, template_format=template_format)
+        )
     if isinstance(message, dict):
         if set(message) != {"role", "content"}:
             raise InvalidPromptTemplateError(
@@ -453,15 +598,26 @@ class ChatPromptTemplate(BasePromptTemplate):
     :class:`MessagesPlaceholder`.
     """
 
+    messages: list[Any]
+    """The prompt's entries: messages, message templates and placeholders."""
+    validate_template: bool = False
+    """Whether the given input_variables were checked against the messages'."""
+
+    _rebuild_on_set: ClassVar[frozenset[str]] = frozenset({"messages", "partial_variables"})
+
     def __init__(
         self,
         messages: Sequence[MessageLikeRepresentation],
         *,
         template_format: PromptTemplateFormat = "f-string",
         input_variables: list[str] | None = None,
+        optional_variables: list[str] | None = None,
         partial_variables: Mapping[str, Any] | None = None,
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
+        validate_template: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         check_format(template_format)
         if isinstance(messages, (str, BaseMessage)) or not isinstance(messages, Sequence):
@@ -469,13 +625,12 @@ class ChatPromptTemplate(BasePromptTemplate):
                 f"ChatPromptTemplate needs a list of messages, got {messages!r}. For a single "
                 "template use ChatPromptTemplate.from_template(...)."
             )
-        self._messages: list[_Entry] = [_to_entry(m, template_format) for m in messages]
-        self.name = name
+        entries: list[_Entry] = [_convert_to_message_template(m, template_format) for m in messages]
         partials = dict(partial_variables or {})
         required: set[str] = set()
-        optional: set[str] = set()
+        optional: set[str] = set(optional_variables or ())
         types = dict(input_types or {})
-        for entry in self._messages:
+        for entry in entries:
             if isinstance(entry, MessagesPlaceholder):
                 types.setdefault(entry.variable_name, list[AnyMessage])
                 if entry.optional:
@@ -487,21 +642,62 @@ class ChatPromptTemplate(BasePromptTemplate):
                 if isinstance(entry, BasePromptTemplate):
                     optional.update(entry.optional_variables)
         optional -= required
-        if input_variables is None:
-            input_variables = sorted(required - set(partials))
-        self._init_variables(input_variables, sorted(optional), partials, types)
+        inferred = required - set(partials)
+        # As in langchain-core, the variables are always the messages' own: given ones
+        # are only checked, with validate_template.
+        if input_variables is not None and validate_template:
+            if inferred != set(input_variables):
+                raise InvalidPromptTemplateError(
+                    f"Got mismatched input_variables. Expected: {inferred}. Got: "
+                    f"{input_variables}. Leave input_variables out to take the messages' own "
+                    "variables, or declare exactly those."
+                )
+        else:
+            input_variables = sorted(inferred)
+        super().__init__(
+            messages=entries,
+            validate_template=validate_template,
+            input_variables=list(input_variables),
+            optional_variables=sorted(optional),
+            partial_variables=partials,
+            input_types=types,
+            name=name,
+            metadata=metadata,
+            tags=tags,
+        )
 
-    # Set again (directly, through `model_copy(update=...)` or per call through
-    # `configurable_fields`), the messages' variables are derived again, so the change
-    # takes effect instead of being checked against the old variables.
+    def _compile(self) -> None:
+        # What formatting does with each entry, decided once here: formatting then
+        # reads no attributes of the (pydantic) entries but the one it calls, and makes
+        # no isinstance checks against pydantic classes (slow ABC checks).
+        entries = self.messages
+        plan: list[tuple[int, Any]] = []
+        for entry in entries:
+            if isinstance(entry, BaseMessage):
+                plan.append((_STATIC, entry))
+            elif (
+                isinstance(entry, BaseStringMessagePromptTemplate)
+                and type(entry).format is BaseStringMessagePromptTemplate.format
+            ):
+                plan.append((_ONE_FAST, entry))
+            elif isinstance(entry, BaseStringMessagePromptTemplate):
+                plan.append((_ONE, entry))
+            else:
+                plan.append((_MANY, entry))
+        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(
+            self,
+            "_async_entries",
+            any(getattr(e, "_async_formatting", False) for e in entries),
+        )
+
+    if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
+        _plan: list[tuple[int, Any]]
+        _async_entries: bool
+
     @property
-    def messages(self) -> list[_Entry]:
-        """The prompt's entries: messages, message templates and placeholders."""
-        return self._messages
-
-    @messages.setter
-    def messages(self, value: Sequence[MessageLikeRepresentation]) -> None:
-        self._reset(value)
+    def _prompt_type(self) -> str:
+        return "chat"
 
     @classmethod
     def from_messages(
@@ -514,10 +710,17 @@ class ChatPromptTemplate(BasePromptTemplate):
 
     @classmethod
     def from_template(
-        cls, template: str, *, template_format: PromptTemplateFormat = "f-string"
+        cls,
+        template: str,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
     ) -> ChatPromptTemplate:
-        """A chat prompt of one human message template."""
-        return cls([("human", template)], template_format=template_format)
+        """A chat prompt of one human message template (``partial_variables`` go to it)."""
+        prompt = PromptTemplate(
+            template, template_format=template_format, partial_variables=partial_variables
+        )
+        return cls([HumanMessagePromptTemplate(prompt=prompt)], template_format=template_format)
 
     # ------------------------------------------------------------------ formatting
 
@@ -535,15 +738,15 @@ class ChatPromptTemplate(BasePromptTemplate):
             )
         out: list[BaseMessage] = []
         try:
-            for entry in self.messages:
-                if isinstance(entry, BaseMessage):
+            for kind, entry in self._plan:
+                if kind == _ONE_FAST:
+                    out.append(entry._make(values))
+                elif kind == _STATIC:
                     out.append(entry)
-                elif isinstance(entry, BaseStringMessagePromptTemplate):
+                elif kind == _ONE:
                     out.append(entry.format(**values))
-                elif isinstance(entry, ChatPromptTemplate):
-                    out.extend(entry.format_messages(**values))
                 else:
-                    out.extend(entry.format_messages(**values))  # type: ignore[union-attr]
+                    out.extend(entry.format_messages(**values))
         except PromptInputError as exc:
             if not exc.missing:
                 raise
@@ -557,7 +760,7 @@ class ChatPromptTemplate(BasePromptTemplate):
     @property
     def _async_formatting(self) -> bool:
         """Whether an entry formats differently in async code (an async example selector)."""
-        return any(getattr(e, "_async_formatting", False) for e in self.messages)
+        return self._async_entries
 
     async def aformat_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """``format_messages`` for async code: entries with an async side (a few-shot
@@ -622,14 +825,7 @@ class ChatPromptTemplate(BasePromptTemplate):
         self._reset([*self.messages, *messages])
 
     def _reset(self, messages: Sequence[Any]) -> None:
-        fresh = ChatPromptTemplate(messages, partial_variables=self.partial_variables)
-        self._messages = fresh._messages
-        self._init_variables(
-            fresh.input_variables,
-            fresh.optional_variables,
-            fresh.partial_variables,
-            fresh.input_types,
-        )
+        self.messages = list(messages)  # rebuilt: see _rebuild_on_set
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):

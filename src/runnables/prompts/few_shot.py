@@ -40,9 +40,10 @@ class _Examples:
     examples: list[dict[str, Any]] | None
     example_selector: Any
 
-    def _set_examples(
-        self, examples: Sequence[Mapping[str, Any]] | None, example_selector: Any
-    ) -> None:
+    @staticmethod
+    def _checked_examples(
+        examples: Sequence[Mapping[str, Any]] | None, example_selector: Any
+    ) -> list[dict[str, Any]] | None:
         if examples is not None and example_selector is not None:
             raise InvalidPromptTemplateError(
                 "Only one of 'examples' and 'example_selector' should be provided: pass a "
@@ -60,8 +61,7 @@ class _Examples:
                 f"example_selector must have a select_examples(input_variables) method, got "
                 f"{example_selector!r}."
             )
-        self.examples = None if examples is None else [dict(e) for e in examples]
-        self.example_selector = example_selector
+        return None if examples is None else [dict(e) for e in examples]
 
     @property
     def _async_formatting(self) -> bool:
@@ -111,6 +111,23 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
     Q: 4+4 A:
     """
 
+    examples: list[dict[str, Any]] | None = None
+    """The examples (or None when an example_selector picks them)."""
+    example_selector: Any = None
+    """Picks the examples per input (``select_examples``), instead of ``examples``."""
+    example_prompt: PromptTemplate
+    """The template each example is formatted with."""
+    suffix: str
+    """The template after the examples (usually holds the input variables)."""
+    prefix: str = ""
+    """The template before the examples."""
+    example_separator: str = "\n\n"
+    """What joins the prefix, the examples and the suffix."""
+    template_format: PromptTemplateFormat = "f-string"
+    """The format of the prefix and the suffix."""
+    validate_template: bool = False
+    """Whether the given input_variables were checked against prefix and suffix."""
+
     def __init__(
         self,
         *,
@@ -125,6 +142,10 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
         template_format: PromptTemplateFormat = "f-string",
         validate_template: bool = False,
         name: str | None = None,
+        optional_variables: list[str] | None = None,
+        input_types: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         check_format(template_format)
         if not isinstance(example_prompt, PromptTemplate):
@@ -132,14 +153,7 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
                 f"FewShotPromptTemplate needs a PromptTemplate as example_prompt, got "
                 f"{example_prompt!r}."
             )
-        self._set_examples(examples, example_selector)
-        self.example_prompt = example_prompt
-        self.suffix = suffix
-        self.prefix = prefix
-        self.example_separator = example_separator
-        self.template_format = template_format
-        self.validate_template = validate_template
-        self.name = name
+        checked = self._checked_examples(examples, example_selector)
         partials = dict(partial_variables or {})
         used = get_template_variables(prefix + suffix, template_format)
         if validate_template:
@@ -147,7 +161,23 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
             check_valid_template(prefix + suffix, template_format, declared)
         if input_variables is None or not validate_template:
             input_variables = [v for v in used if v not in partials]
-        self._init_variables(list(input_variables), None, partials, None)
+        super().__init__(
+            examples=checked,
+            example_selector=example_selector,
+            example_prompt=example_prompt,
+            suffix=suffix,
+            prefix=prefix,
+            example_separator=example_separator,
+            template_format=template_format,
+            validate_template=validate_template,
+            input_variables=list(input_variables),
+            partial_variables=partials,
+            name=name,
+            optional_variables=optional_variables or [],
+            input_types=input_types or {},
+            metadata=metadata,
+            tags=tags,
+        )
 
     def _render(self, examples: list[dict[str, Any]], values: dict[str, Any]) -> str:
         keys = self.example_prompt.input_variables
@@ -179,7 +209,10 @@ class FewShotPromptTemplate(StringPromptTemplate, _Examples):
         return f"FewShotPromptTemplate(prefix={self.prefix!r}, suffix={self.suffix!r})"
 
 
-class FewShotChatMessagePromptTemplate(BasePromptTemplate, BaseMessagePromptTemplate, _Examples):
+# (mypy cannot see that RunnableSerializable's metaclass is pydantic's, subclassed.)
+class FewShotChatMessagePromptTemplate(  # type: ignore[metaclass,misc]
+    BasePromptTemplate, BaseMessagePromptTemplate, _Examples
+):
     """Messages for examples: each example formatted by a chat ``example_prompt``.
 
     >>> from runnables.prompts import ChatPromptTemplate
@@ -196,6 +229,13 @@ class FewShotChatMessagePromptTemplate(BasePromptTemplate, BaseMessagePromptTemp
     ['You do sums.', '2+2', '4', '3+3']
     """
 
+    examples: list[dict[str, Any]] | None = None
+    """The examples (or None when an example_selector picks them)."""
+    example_selector: Any = None
+    """Picks the examples per input (``select_examples``), instead of ``examples``."""
+    example_prompt: Any
+    """The chat prompt or message template each example is formatted with."""
+
     def __init__(
         self,
         *,
@@ -203,17 +243,32 @@ class FewShotChatMessagePromptTemplate(BasePromptTemplate, BaseMessagePromptTemp
         examples: Sequence[Mapping[str, Any]] | None = None,
         example_selector: Any = None,
         input_variables: list[str] | None = None,
+        partial_variables: Mapping[str, Any] | None = None,
         name: str | None = None,
+        optional_variables: list[str] | None = None,
+        input_types: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         if not callable(getattr(example_prompt, "format_messages", None)):
             raise InvalidPromptTemplateError(
                 "FewShotChatMessagePromptTemplate needs a chat prompt or message template as "
                 f"example_prompt, got {example_prompt!r}."
             )
-        self._set_examples(examples, example_selector)
-        self.example_prompt = example_prompt
-        self.name = name
-        self._init_variables(list(input_variables or []), None, None, None)
+        checked = self._checked_examples(examples, example_selector)
+        BasePromptTemplate.__init__(
+            self,
+            examples=checked,
+            example_selector=example_selector,
+            example_prompt=example_prompt,
+            input_variables=list(input_variables or []),
+            partial_variables=dict(partial_variables or {}),
+            name=name,
+            optional_variables=optional_variables or [],
+            input_types=input_types or {},
+            metadata=metadata,
+            tags=tags,
+        )
 
     def _messages(self, examples: list[dict[str, Any]]) -> list[BaseMessage]:
         keys = self.example_prompt.input_variables

@@ -21,6 +21,7 @@ __all__ = [
     "InvalidPromptTemplateError",
     "check_valid_template",
     "PromptInputError",
+    "PromptInputTypeError",
     "PromptTemplateFormat",
     "format_template",
     "get_template_variables",
@@ -80,6 +81,11 @@ class PromptInputError(RunnablesError, KeyError):
         return self.message
 
 
+class PromptInputTypeError(PromptInputError, TypeError):
+    """The input of a prompt with several variables is not a dict: also a ``TypeError``,
+    as langchain-core raises for it."""
+
+
 def check_format(template_format: str) -> None:
     """Raise a clear error for a template format this library does not support."""
     if template_format not in _FORMATS:
@@ -110,15 +116,19 @@ def f_string_variables(template: str) -> tuple[str, ...]:
         if field is None:
             continue
         if field == "" or field.isdigit():
+            # Also says langchain-core's words ("Invalid variable name ... positional
+            # arguments"), which users' code and tests match.
             raise InvalidPromptTemplateError(
-                f"The f-string template {_short(template)!r} has a positional field "
-                f"{'{' + field + '}'!r}; name it, like '{{question}}', and pass it by name."
+                f"Invalid variable name {field!r} in f-string template "
+                f"{_short(template)!r}: the field {'{' + field + '}'!r} is positional, and "
+                "variable names cannot be empty or all digits as they are interpreted as "
+                "positional arguments. Name it, like '{question}', and pass it by name."
             )
         if "." in field or "[" in field or "]" in field:
             raise InvalidPromptTemplateError(
-                f"Invalid variable name {field!r} in the f-string template "
-                f"{_short(template)!r}: variable names cannot use attribute access (.) or "
-                "indexing ([]). Pass the value itself as its own variable."
+                f"Invalid variable name {field!r} in f-string template "
+                f"{_short(template)!r}: variable names cannot contain attribute access (.) "
+                "or indexing ([]). Pass the value itself as its own variable."
             )
         if spec and ("{" in spec or "}" in spec):
             raise InvalidPromptTemplateError(
@@ -208,6 +218,19 @@ def check_valid_template(template: str, template_format: str, input_variables: l
     fine. jinja2: missing or extra names give a ``UserWarning``. mustache: no check.
     """
     check_format(template_format)
+    if template_format == "f-string" and any(
+        field == "" or field.isdigit()
+        for _, field, _, _ in _parse_or_empty(template)
+        if field is not None
+    ):
+        # langchain-core finds a positional field here when it formats the template
+        # with the declared names only, and reports the schema as mismatched.
+        raise InvalidPromptTemplateError(
+            "Invalid prompt schema; check for mismatched or missing input parameters "
+            f"from {input_variables}: the template {_short(template)!r} has a positional "
+            "field ('{}' or '{0}'), which no variable can fill. Name every field, like "
+            "'{question}'."
+        )
     used = set(get_template_variables(template, template_format))
     declared = set(input_variables)
     if template_format == "f-string":
@@ -227,6 +250,13 @@ def check_valid_template(template: str, template_format: str, input_variables: l
             message += f"Extra variables: {declared - used}"
         if message:
             warnings.warn(message.strip(), UserWarning, stacklevel=3)
+
+
+def _parse_or_empty(template: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    try:
+        return list(Formatter().parse(template))
+    except ValueError:
+        return []  # reported by get_template_variables, with the template
 
 
 def format_template(template: str, template_format: str, values: Mapping[str, Any]) -> str:
@@ -261,8 +291,11 @@ def missing_variables_error(
     received = list(received)
     names = ", ".join(repr(m) for m in missing)
     plural = "s" if len(missing) > 1 else ""
+    # The set in parentheses is langchain-core's wording ("missing variables {'x'}"),
+    # which users' code matches.
     msg = (
-        f"{owner} is missing the variable{plural} {names}. It expects "
+        f"{owner} is missing the variable{plural} {names} (missing variables "
+        f"{set(missing)!r}). It expects "
         f"{_listing(expected)}; the input has {_listing(received)}."
     )
     unused = [r for r in received if r not in expected]
@@ -276,8 +309,12 @@ def missing_variables_error(
             f" If {'{' + odd[0] + '}'} is meant as literal text (JSON, code), escape its braces "
             f"as '{{{{{odd[0]}}}}}'."
         )
-    else:
-        msg += " Pass every expected variable in the input dict, or fix it with .partial()."
+    elif missing:
+        msg += (
+            " Pass every expected variable in the input dict, or fix it with .partial(); if "
+            f"{'{' + missing[0] + '}'} is meant as literal text, escape it with double curly "
+            f"braces like: '{{{{{missing[0]}}}}}'."
+        )
     return PromptInputError(msg, missing, expected)
 
 

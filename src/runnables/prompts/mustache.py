@@ -108,24 +108,41 @@ _MISSING = object()
 
 
 def _lookup(key: str, scopes: list[Any]) -> Any:
+    """The value of a (dotted) key, from the innermost scope that has it.
+
+    As langchain-core's renderer: only dicts, lists and tuples are traversed (never an
+    object's attributes, so ``{{msg.__class__}}`` cannot reach internals), and a falsy
+    value other than 0 and False renders as empty text.
+    """
     if key == ".":
         return scopes[0]
-    first, *rest = key.split(".")
+    parts = key.split(".")
     for scope in scopes:
-        value = _get(scope, first)
-        if value is not _MISSING:
-            for part in rest:
-                value = _get(value, part)
-                if value is _MISSING:
-                    return ""
-            return value
+        value = scope
+        for part in parts:
+            if _zero_or_false(value):
+                return value
+            value = _get(value, part)
+            if value is _MISSING:
+                break
+        else:
+            return value if _zero_or_false(value) else (value or "")
     return ""
+
+
+def _zero_or_false(value: Any) -> bool:
+    return value is False or (type(value) in (int, float) and value == 0)
 
 
 def _get(scope: Any, name: str) -> Any:
     if isinstance(scope, Mapping):
         return scope.get(name, _MISSING)
-    return getattr(scope, name, _MISSING) if not isinstance(scope, (str, int, float)) else _MISSING
+    if isinstance(scope, (list, tuple)):
+        try:
+            return scope[int(name)]
+        except (ValueError, IndexError):
+            return _MISSING
+    return _MISSING
 
 
 def _section_end(tokens: Sequence[Token], start: int, key: str) -> int:

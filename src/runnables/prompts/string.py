@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
     PromptTemplateFormat,
     check_format,
+    check_valid_template,
     formatter_for,
     get_template_variables,
     jinja2_undefined_name,
     missing_variables_error,
 )
 from runnables.prompts.value import StringPromptValue
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables.core.config import RunnableConfig
 
 __all__ = ["PromptTemplate", "StringPromptTemplate"]
 
@@ -60,6 +66,21 @@ class PromptTemplate(StringPromptTemplate):
     into the values' internals.
     """
 
+    template: str
+    """The template text."""
+    template_format: PromptTemplateFormat = "f-string"
+    """``"f-string"`` (the default), ``"mustache"`` or ``"jinja2"``."""
+    validate_template: bool = False
+    """Whether the given input_variables were checked against the template."""
+
+    _rebuild_on_set: ClassVar[frozenset[str]] = frozenset(
+        {"template", "template_format", "partial_variables"}
+    )
+    if TYPE_CHECKING:  # set at construction, beside the fields (not pydantic's)
+        _render: Callable[[Mapping[str, Any]], str]
+        _fmt: Callable[[dict[str, Any]], str]  # partials merged in, then rendered
+        _variables: list[str]
+
     def __init__(
         self,
         template: str,
@@ -71,69 +92,55 @@ class PromptTemplate(StringPromptTemplate):
         optional_variables: list[str] | None = None,
         input_types: Mapping[str, Any] | None = None,
         name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         _check_template(template)
         check_format(template_format)
-        self._template = template
-        self._template_format = template_format
-        self.name = name
-        self._variables = get_template_variables(template, template_format)
-        partial_variables = dict(partial_variables or {})
-        if input_variables is not None and validate_template:
-            declared = set(input_variables) | set(partial_variables)
-            used = set(self._variables)
-            if declared != used:
-                raise InvalidPromptTemplateError(
-                    "Invalid prompt schema; check for mismatched or missing input parameters "
-                    f"from {list(input_variables)}: the template uses {sorted(used)} but "
-                    "input_variables and "
-                    f"partial_variables declare {sorted(declared)}: missing "
-                    f"{sorted(used - declared)}, extra {sorted(declared - used)}."
-                )
-        self._render = formatter_for(template, template_format)
+        partials = dict(partial_variables or {})
+        if validate_template:
+            _validate(template, template_format, input_variables, partials)
+        variables = get_template_variables(template, template_format)
         # As in langchain-core, the input variables are always the template's own (less
         # the partial ones): given ones are only checked, with validate_template.
-        self._init_variables(
-            [v for v in self._variables if v not in partial_variables],
-            optional_variables,
-            partial_variables,
-            input_types,
+        super().__init__(
+            template=template,
+            template_format=template_format,
+            validate_template=validate_template,
+            input_variables=[v for v in variables if v not in partials],
+            optional_variables=optional_variables or [],
+            partial_variables=partials,
+            input_types=input_types or {},
+            name=name,
+            metadata=metadata,
+            tags=tags,
         )
 
-    # The template is compiled when set, not at each format. Setting it again (directly,
-    # through `model_copy(update=...)` or per call through `configurable_fields`) compiles
-    # the new one and takes its variables, so the change takes effect.
-    @property
-    def template(self) -> str:
-        """The template text."""
-        return self._template
-
-    @template.setter
-    def template(self, value: str) -> None:
-        _check_template(value)
-        self._recompile(value, self._template_format)
-
-    @property
-    def template_format(self) -> PromptTemplateFormat:
-        """``"f-string"`` (the default) or ``"jinja2"``."""
-        return self._template_format
-
-    @template_format.setter
-    def template_format(self, value: PromptTemplateFormat) -> None:
-        check_format(value)
-        self._recompile(self._template, value)
-
-    def _recompile(self, template: str, template_format: PromptTemplateFormat) -> None:
-        variables = get_template_variables(template, template_format)
-        render = formatter_for(template, template_format)
-        self._template, self._template_format = template, template_format
-        self._variables, self._render = variables, render
-        self._init_variables(
-            [v for v in variables if v not in self.partial_variables],
-            self.optional_variables,
-            self.partial_variables,
-            self.input_types,
+    def _compile(self) -> None:
+        # The template is compiled once, at construction, not at each format; setting
+        # it again (directly, through model_copy(update=...) or per call through
+        # configurable_fields) rebuilds the prompt, so the change takes effect.
+        render = formatter_for(self.template, self.template_format)
+        object.__setattr__(
+            self, "_variables", get_template_variables(self.template, self.template_format)
         )
+        object.__setattr__(self, "_render", render)
+        object.__setattr__(self, "_fmt", _formatter(render, self.partial_variables))
+
+    @property
+    def _prompt_type(self) -> str:
+        return "prompt"
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """As :meth:`BasePromptTemplate.get_input_schema`; for a mustache template, the
+        shape its sections and dotted names give (every name optional), as in
+        langchain-core."""
+        if self.template_format != "mustache":
+            return super().get_input_schema(config)
+        from runnables.prompts.mustache import mustache_schema
+
+        schema: type[BaseModel] = mustache_schema(self.template)
+        return schema
 
     @classmethod
     def from_template(
@@ -149,6 +156,35 @@ class PromptTemplate(StringPromptTemplate):
             template,
             partial_variables=partial_variables,
             template_format=template_format,
+            name=name,
+        )
+
+    @classmethod
+    def from_examples(
+        cls,
+        examples: list[str],
+        suffix: str,
+        input_variables: list[str],
+        example_separator: str = "\n\n",
+        prefix: str = "",
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> PromptTemplate:
+        """A template of ``prefix``, the examples (already formatted strings), then
+        ``suffix``, joined by ``example_separator`` (langchain-core's ``from_examples``).
+
+        >>> prompt = PromptTemplate.from_examples(["2+2=4"], "{q}=", ["q"], prefix="Sums:")
+        >>> prompt.format(q="3+3").splitlines()
+        ['Sums:', '', '2+2=4', '', '3+3=']
+        """
+        template = example_separator.join([prefix, *examples, suffix])
+        return cls(
+            template,
+            input_variables,
+            template_format=template_format,
+            partial_variables=partial_variables,
             name=name,
         )
 
@@ -179,12 +215,11 @@ class PromptTemplate(StringPromptTemplate):
         """
         # As in langchain-core, format does not check input_variables (invoke does):
         # rendering finds a variable the template really needs and the values lack.
-        values = self._merge_partial_and_user_variables(**kwargs)
         try:
-            return self._render(values)
+            return self._fmt(kwargs)
         except KeyError as exc:  # an f-string variable not declared in input_variables
             missing = exc.args[0] if exc.args else "?"
-            if missing in values:
+            if missing in self.partial_variables or missing in kwargs:
                 raise
             raise missing_variables_error(
                 self.get_name(), [missing], self._variables, list(kwargs)
@@ -207,8 +242,8 @@ class PromptTemplate(StringPromptTemplate):
             return NotImplemented
         if other.template_format != self.template_format:
             raise InvalidPromptTemplateError(
-                f"Cannot add a {other.template_format} template to a {self.template_format} "
-                "template; use one format for both."
+                f"Cannot add templates of different formats: a {other.template_format} "
+                f"template to a {self.template_format} template; use one format for both."
             )
         overlap = set(self.partial_variables) & set(other.partial_variables)
         if overlap:
@@ -226,6 +261,41 @@ class PromptTemplate(StringPromptTemplate):
         return (
             f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
         )
+
+
+def _formatter(
+    render: Callable[[Mapping[str, Any]], str], partials: dict[str, Any]
+) -> Callable[[dict[str, Any]], str]:
+    """``render`` with the partial variables merged under the given ones: built once per
+    prompt, so formatting reads one attribute of the (pydantic) prompt, not several."""
+    if not partials:
+        return render
+    if not any(callable(v) for v in partials.values()):
+        return lambda values: render({**partials, **values})
+    return lambda values: render(
+        {**{k: v() if callable(v) else v for k, v in partials.items()}, **values}
+    )
+
+
+def _validate(
+    template: str,
+    template_format: PromptTemplateFormat,
+    input_variables: list[str] | None,
+    partial_variables: Mapping[str, Any],
+) -> None:
+    """``validate_template=True``: the declared variables against the template, with
+    langchain-core's rules (f-string: an error; jinja2: a warning; mustache: refused)."""
+    if template_format == "mustache":
+        raise InvalidPromptTemplateError(
+            "Mustache templates cannot be validated. Leave validate_template out for a "
+            "mustache template (its variables are read from the template)."
+        )
+    if input_variables is None:
+        raise InvalidPromptTemplateError(
+            "Input variables must be provided to validate the template. Pass "
+            "input_variables=[...] with validate_template=True, or leave both out."
+        )
+    check_valid_template(template, template_format, [*input_variables, *partial_variables])
 
 
 def _check_template(template: Any) -> None:
