@@ -302,3 +302,19 @@ async def test_a_binding_without_config_still_sorts_the_tags_as_langchain_core()
         "a": ["seq:step:1", "c", "t"],
         "b": ["seq:step:2", "t", "c"],
     }
+
+
+async def test_the_first_event_left_by_a_filter_carries_the_call_input() -> None:
+    # langchain-core gives the first event the stream yields the call's input (here a
+    # nested step's start, whose own input is not known yet) and drops it from its end.
+    def reverse(s: str) -> str:
+        return s[::-1]
+
+    r = RunnableLambda(reverse)
+    chain = r.with_config(run_name="1") | r.with_config(run_name="2")
+    events = [e async for e in chain.astream_events("hello", include_names=["1"])]
+    assert [(e["event"], e["name"], e["data"]) for e in events] == [
+        ("on_chain_start", "1", {"input": "hello"}),
+        ("on_chain_stream", "1", {"chunk": "olleh"}),
+        ("on_chain_end", "1", {"output": "olleh"}),
+    ]

@@ -105,6 +105,7 @@ class EventQueue(Tracer):
         self.keep = keep
         self.root_input = root_input
         self.root: Run | None = None
+        self.first_id: str | None = None
         self.events: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
@@ -122,6 +123,13 @@ class EventQueue(Tracer):
             )
         if seen is None:
             return
+        if self.first_id is None:
+            # As langchain-core: the first event the stream yields (after filtering) is
+            # given the call's input, and the end of that run then has none.
+            self.first_id = seen[0]
+            data["input"] = self.root_input
+        elif kind == "end" and seen[0] == self.first_id:
+            data.pop("input", None)
         events = self.events
         events.append(
             {
@@ -172,9 +180,9 @@ class EventQueue(Tracer):
 
     def on_start(self, run: Run) -> None:
         if self.root is None:
-            # langchain-core gives the root's start the call's input, and its end none.
+            # The root's start is the first event unless filtered out (see _push).
             self.root = run
-            self._push(run, "start", {"input": self.root_input})
+            self._push(run, "start", {})
             return
         self._push(run, "start", {"input": run.input} if run.input is not _MISSING else {})
 
