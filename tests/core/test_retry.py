@@ -413,8 +413,29 @@ async def test_retry_attempts_are_tagged_in_events() -> None:
         async for e in step.astream_events(1)
         if e["event"] == "on_chain_start" and e["name"] == "flaky"
     ]
-    # The retry's own run, then attempt 1 (untagged) and attempt 2.
+    # Streamed: the retry's own run is attempt 1, then attempt 2 is a tagged child run.
     assert any("retry:attempt:2" in tags for tags in starts)
+
+
+async def test_a_streamed_first_attempt_is_the_retrys_own_run_as_langchain_core() -> None:
+    def success(_: str) -> str:
+        return "success"
+
+    def fail(_: str) -> None:
+        raise ValueError("fail")
+
+    chain = RunnableLambda(success) | RunnableLambda(fail).with_retry(stop_after_attempt=1)
+    events: list[dict[str, Any]] = []
+    with pytest.raises(ValueError, match="fail"):
+        async for event in chain.astream_events("q"):
+            events.append(event)
+    assert [(e["event"], e["name"], e["tags"]) for e in events] == [
+        ("on_chain_start", "RunnableSequence", []),
+        ("on_chain_start", "success", ["seq:step:1"]),
+        ("on_chain_stream", "success", ["seq:step:1"]),
+        ("on_chain_start", "fail", ["seq:step:2"]),
+        ("on_chain_end", "success", ["seq:step:1"]),
+    ]
 
 
 def test_the_retry_wraps_and_is_named_after_its_step() -> None:

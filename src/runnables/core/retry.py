@@ -285,7 +285,14 @@ class RunnableRetry(Runnable[Input, Output]):
         attempt = 1
         while True:
             source = replay.attempt()
-            stream = _transform_attempt(self.bound, source, ctx, attempt)
+            # The first attempt streams as the retry's own run, as langchain-core
+            # streams a retry's step (its events show one run, not a retry and an
+            # attempt); later attempts are child runs tagged retry:attempt:N.
+            stream = (
+                self.bound._atransform(source, ctx)
+                if attempt == 1
+                else _transform_attempt(self.bound, source, ctx, attempt)
+            )
             try:
                 try:
                     first = await stream.__anext__()
