@@ -184,7 +184,13 @@ class EventQueue(Tracer):
             self.root = run
             self._push(run, "start", {})
             return
-        self._push(run, "start", {"input": run.input} if run.input is not _MISSING else {})
+        if run.input is _MISSING:
+            self._push(run, "start", {})
+        elif run.run_type == "retriever":
+            # langchain-core's retriever runs take a query: their input is {"query": q}.
+            self._push(run, "start", {"input": {"query": run.input}})
+        else:
+            self._push(run, "start", {"input": run.input})
 
     def on_stream(self, run: Run, chunk: Any) -> None:
         self._push(run, "stream", {"chunk": chunk})
@@ -195,7 +201,10 @@ class EventQueue(Tracer):
         else:
             # A nested end always has "input", {} when unknown or falsy: langchain-core
             # computes it as ``inputs or run_info.get("inputs") or {}``.
-            data: dict[str, Any] = {"output": run.output, "input": _input_or_empty(run.input)}
+            value = run.input
+            if run.run_type == "retriever" and value is not _MISSING:
+                value = {"query": value}
+            data: dict[str, Any] = {"output": run.output, "input": _input_or_empty(value)}
             self._push(run, "end", data)
         self._runs.pop(id(run), None)
 
