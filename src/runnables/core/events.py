@@ -186,6 +186,9 @@ class EventQueue(Tracer):
             return
         if run.input is _MISSING:
             self._push(run, "start", {})
+        elif run.run_type == "tool":
+            # langchain-core's tool runs record the tool's arguments (a call's args).
+            self._push(run, "start", {"input": _tool_inputs(run.input)[0] or {}})
         elif run.run_type == "retriever":
             # langchain-core's retriever runs take a query: their input is {"query": q}.
             self._push(run, "start", {"input": {"query": run.input}})
@@ -202,13 +205,22 @@ class EventQueue(Tracer):
             # A nested end always has "input", {} when unknown or falsy: langchain-core
             # computes it as ``inputs or run_info.get("inputs") or {}``.
             value = run.input
-            if run.run_type == "retriever" and value is not _MISSING:
-                value = {"query": value}
-            data: dict[str, Any] = {"output": run.output, "input": _input_or_empty(value)}
+            if run.run_type == "tool":
+                data: dict[str, Any] = {"output": run.output, "input": _tool_inputs(value)[0]}
+            else:
+                if run.run_type == "retriever" and value is not _MISSING:
+                    value = {"query": value}
+                data = {"output": run.output, "input": _input_or_empty(value)}
             self._push(run, "end", data)
         self._runs.pop(id(run), None)
 
     def on_error(self, run: Run) -> None:
+        if run.run_type == "tool":
+            # langchain-core's v2 stream has one error event: a tool's (a chain's errors
+            # end the stream by raising).
+            inputs, tool_call_id = _tool_inputs(run.input)
+            data = {"error": run.exception, "input": inputs, "tool_call_id": tool_call_id}
+            self._push(run, "error", data)
         self._runs.pop(id(run), None)
 
     def on_custom_event(self, name: str, data: Any, run: Run) -> None:
@@ -231,6 +243,16 @@ class EventQueue(Tracer):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _tool_inputs(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """A tool run's inputs as langchain-core's tool callbacks get them: the arguments
+    (a tool call's ``args``; ``None`` for a string input) and the tool call's id."""
+    if isinstance(value, dict):
+        if value.get("type") == "tool_call" and "args" in value:
+            return value["args"], value.get("id")
+        return value, None
+    return None, None
 
 
 def _input_or_empty(value: Any) -> Any:
