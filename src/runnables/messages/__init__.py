@@ -33,6 +33,12 @@ from runnables.messages.base import (
     tool_call,
     tool_call_chunk,
 )
+from runnables.messages.content import (
+    KNOWN_BLOCK_TYPES,
+    ContentBlock,
+    convert_to_openai_image_block,
+    is_data_content_block,
+)
 from runnables.messages.convert import (
     MessageLikeRepresentation,
     convert_to_message,
@@ -53,6 +59,7 @@ from runnables.messages.utils import (
 )
 
 __all__ = [
+    "KNOWN_BLOCK_TYPES",
     "AIMessage",
     "AIMessageChunk",
     "AnyMessage",
@@ -60,6 +67,7 @@ __all__ = [
     "BaseMessageChunk",
     "ChatMessage",
     "ChatMessageChunk",
+    "ContentBlock",
     "FunctionMessage",
     "FunctionMessageChunk",
     "HumanMessage",
@@ -80,12 +88,14 @@ __all__ = [
     "add_chunks",
     "add_usage",
     "convert_to_message",
+    "convert_to_openai_image_block",
     "convert_to_openai_messages",
     "convert_to_messages",
     "count_tokens_approximately",
     "filter_messages",
     "get_buffer_string",
     "invalid_tool_call",
+    "is_data_content_block",
     "merge_content",
     "merge_message_runs",
     "message_chunk_to_message",
