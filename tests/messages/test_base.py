@@ -522,3 +522,58 @@ def test_add_ai_message_chunks_sums_usage() -> None:
         AIMessageChunk(""), AIMessageChunk("", usage_metadata=u), AIMessageChunk("a")
     )
     assert total == AIMessageChunk("a", usage_metadata=u)
+
+
+def test_block_pieces_merge_by_index_only_when_their_ids_agree() -> None:
+    a = AIMessageChunk([{"type": "text", "text": "a", "index": 0, "id": "x"}])
+    b = AIMessageChunk([{"type": "text", "text": "b", "index": 0, "id": "y"}])
+    c = AIMessageChunk([{"type": "text", "text": "c", "index": 0}])
+    assert (a + b).content == [
+        {"type": "text", "text": "a", "index": 0, "id": "x"},
+        {"type": "text", "text": "b", "index": 0, "id": "y"},
+    ]
+    assert (a + c).content == [{"type": "text", "text": "ac", "index": 0, "id": "x"}]
+
+
+def test_a_non_standard_piece_becomes_the_extras_of_a_standard_block() -> None:
+    call = {"type": "server_tool_call", "name": "search", "id": "s1", "args": {}, "index": 0}
+    extra = {"type": "non_standard", "value": {"type": "x", "foo": "bar"}, "index": 0}
+    assert (AIMessageChunk([call]) + AIMessageChunk([extra])).content == [
+        {**call, "extras": {"foo": "bar"}}
+    ]
+    left = {"type": "non_standard", "index": 0, "value": {"type": "tool", "foo": "bar"}}
+    right = {"type": "non_standard", "index": 0, "value": {"type": "delta", "json": "a"}}
+    assert (AIMessageChunk([left]) + AIMessageChunk([right])).content == [
+        {"type": "non_standard", "index": 0, "value": {"type": "tool", "foo": "bar", "json": "a"}}
+    ]
+
+
+def test_the_last_v1_chunk_completes_tool_call_and_server_tool_call_blocks() -> None:
+    first = AIMessageChunk(
+        [
+            {
+                "type": "tool_call_chunk",
+                "id": "t1",
+                "name": "f",
+                "args": '{"a": ',
+                "index": 0,
+                "extras": {"k": 1},
+            },
+            {"type": "server_tool_call_chunk", "index": 1, "name": "search", "args": '{"q"'},
+        ],
+        tool_call_chunks=[tool_call_chunk(name="f", args='{"a": ', id="t1", index=0)],
+        response_metadata={"output_version": "v1"},
+    )
+    second = AIMessageChunk(
+        [
+            {"type": "tool_call_chunk", "id": "t1", "args": "1}", "index": 0},
+            {"type": "server_tool_call_chunk", "index": 1, "args": ': "x"}'},
+        ],
+        tool_call_chunks=[tool_call_chunk(args="1}", index=0)],
+    )
+    last = AIMessageChunk([], chunk_position="last")
+    assert (first + second).content[0]["type"] == "tool_call_chunk"  # not the last yet
+    assert (first + second + last).content == [
+        {"type": "tool_call", "name": "f", "args": {"a": 1}, "id": "t1", "extras": {"k": 1}},
+        {"type": "server_tool_call", "index": 1, "name": "search", "args": {"q": "x"}},
+    ]

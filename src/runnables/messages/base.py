@@ -1021,14 +1021,30 @@ def merge_content(first: Content, *others: Content) -> Content:
 
 
 def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
-    """Append ``right``'s blocks to ``left``, merging dict blocks that share an ``index``."""
+    """Append ``right``'s blocks to ``left``, merging dict blocks that are pieces of one.
+
+    As langchain-core's ``merge_lists``: a dict with an integer ``index`` (or a string one
+    starting ``lc_``) merges into the first earlier dict with the same index whose ``id``
+    does not differ (either empty counts as the same); the later piece's ``type`` is not
+    merged. A ``non_standard`` piece adds its ``value`` to a non-standard block, and to a
+    standard block as its ``extras``.
+    """
     out = left
     for block in right:
-        if isinstance(block, dict) and block.get("index") is not None:
+        index = block.get("index") if isinstance(block, dict) else None
+        if type(index) is int or (isinstance(index, str) and index.startswith("lc_")):
             for i, existing in enumerate(out):
-                if isinstance(existing, dict) and existing.get("index") == block["index"]:
-                    rest = {k: v for k, v in block.items() if k != "type"}
-                    out[i] = merge_dicts(existing, rest)
+                if (
+                    isinstance(existing, dict)
+                    and "index" in existing
+                    and existing["index"] == index
+                    and (
+                        existing.get("id") in (None, "")
+                        or block.get("id") in (None, "")
+                        or existing.get("id") == block.get("id")
+                    )
+                ):
+                    out[i] = merge_dicts(existing, _piece(existing, block))
                     break
             else:
                 out.append(block)
@@ -1036,6 +1052,51 @@ def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
             # Strings in two lists stay separate elements, as in langchain-core.
             out.append(block)
     return out
+
+
+def _piece(existing: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """What of ``block`` merges into ``existing`` (see :func:`_merge_blocks`)."""
+    if existing.get("type") and block.get("type") == "non_standard" and "value" in block:
+        value = {k: v for k, v in block["value"].items() if k != "type"}
+        if existing["type"] != "non_standard":
+            return {"extras": value}
+        return {"value": value, "index": block["index"]}
+    return {k: v for k, v in block.items() if k != "type"}
+
+
+def _finish_v1_content(chunk: AIMessageChunk) -> None:
+    """The last chunk of a ``output_version="v1"`` stream, as langchain-core completes it:
+    tool call chunk blocks become the parsed tool calls (keeping their ``extras``), and
+    server tool call chunks whose arguments are complete JSON become server tool calls."""
+    if chunk.response_metadata.get("output_version") != "v1" or not isinstance(chunk.content, list):
+        return
+    content = list(chunk.content)
+    calls = {c["id"]: c for c in chunk.tool_calls if c.get("id")} if chunk.tool_call_chunks else {}
+    for i, block in enumerate(content):
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "tool_call_chunk" and block.get("id") in calls:
+            call = calls[block["id"]]
+            done: dict[str, Any] = {
+                "type": "tool_call",
+                "name": call["name"],
+                "args": call["args"],
+                "id": call["id"],
+            }
+            if "extras" in block:
+                done["extras"] = block["extras"]
+            content[i] = done
+        elif kind in ("server_tool_call", "server_tool_call_chunk"):
+            raw = block.get("args") or "{}"
+            if isinstance(raw, str):
+                try:
+                    args = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(args, dict):
+                    content[i] = {**block, "type": "server_tool_call", "args": args}
+    chunk.content = content
 
 
 #: Fields that langchain-core's messages always show in repr (required, or a factory default).
@@ -1285,6 +1346,8 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
             new.tool_call_chunks = []
             new.tool_calls = [t for c in ai for t in c.tool_calls]
             new.invalid_tool_calls = [t for c in ai for t in c.invalid_tool_calls]
+        if new.chunk_position == "last" and metadata:
+            _finish_v1_content(cast(AIMessageChunk, new))
     elif isinstance(new, ToolMessageChunk):
         src = cast(ToolMessageChunk, first)
         new.tool_call_id = src.tool_call_id
