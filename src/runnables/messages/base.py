@@ -201,7 +201,8 @@ class BaseMessage:
         """The text of the message: ``content`` if it is a string, else its text blocks.
 
         A string that can also be called (``msg.text()``), as langchain-core's older
-        method was, so code written either way works.
+        method was, so code written either way works; the call warns
+        (``LangChainDeprecationWarning``), as in langchain-core 1.x.
         """
         return _Text(self._text())
 
