@@ -413,11 +413,11 @@ async def test_retry_attempts_are_tagged_in_events() -> None:
         async for e in step.astream_events(1)
         if e["event"] == "on_chain_start" and e["name"] == "flaky"
     ]
-    # Streamed: the retry's own run is attempt 1, then attempt 2 is a tagged child run.
+    # The retry's own run, then attempt 1 (untagged) and attempt 2.
     assert any("retry:attempt:2" in tags for tags in starts)
 
 
-async def test_a_streamed_first_attempt_is_the_retrys_own_run_as_langchain_core() -> None:
+async def test_a_streamed_retry_of_one_attempt_is_one_run_as_langchain_core() -> None:
     def success(_: str) -> str:
         return "success"
 
