@@ -194,7 +194,8 @@ class BaseMessage:
         self.additional_kwargs = {} if additional_kwargs is None else additional_kwargs
         self.response_metadata = {} if response_metadata is None else response_metadata
         self.name = name
-        self.id = _check_id(id)
+        # A plain call costs on every message: check only what is not already a string.
+        self.id = id if id is None or id.__class__ is str else _check_id(id)  # type: ignore[assignment]
 
     @property
     def text(self) -> str:
