@@ -183,3 +183,59 @@ def test_a_reply_that_is_not_messages_is_an_error_saying_what_is_expected() -> N
     chat = RunnableWithMessageHistory(RunnableLambda(lambda m: 123), get)
     with pytest.raises(ValueError, match=r"Expected str, BaseMessage.*Got 123"):
         chat.invoke("hi", _cfg("a"))
+
+
+def test_bound_takes_the_history_from_the_config_as_langchain_core() -> None:
+    history = InMemoryChatMessageHistory()
+    chat = RunnableWithMessageHistory(
+        RunnableLambda(lambda msgs: f"seen {len(msgs)}"), lambda session_id: history
+    )
+    other = InMemoryChatMessageHistory()
+    config: Any = {"configurable": {"session_id": "1", "message_history": other}}
+    assert chat.bound.invoke([HumanMessage("hi")], config) == "seen 1"
+    assert other.messages == [HumanMessage("hi"), AIMessage("seen 1")]
+    assert history.messages == []
+    with pytest.raises(ValueError, match=r"needs the chat history in config\['configurable'\]"):
+        chat.bound.invoke([HumanMessage("hi")], {"configurable": {"session_id": "1"}})
+
+
+def test_output_messages_are_read_through_an_overridable_method() -> None:
+    seen: list[Any] = []
+    chat = RunnableWithMessageHistory(
+        RunnableLambda(lambda msgs: "ok"), lambda: InMemoryChatMessageHistory()
+    )
+    original = chat._get_output_messages
+
+    def spy(value: Any) -> list[BaseMessage]:
+        seen.append(value)
+        return original(value)
+
+    chat.__dict__["_get_output_messages"] = spy
+    chat.invoke("hi")
+    assert seen == ["ok"]
+
+
+def test_output_schema_is_langchain_cores() -> None:
+    plain = RunnableWithMessageHistory(RunnableLambda(lambda m: m), lambda: None)  # type: ignore[arg-type,return-value]
+    keyed = RunnableWithMessageHistory(
+        RunnableLambda(lambda d: d),
+        lambda: None,  # type: ignore[arg-type,return-value]
+        input_messages_key="input",
+        history_messages_key="history",
+    )
+    assert keyed.get_output_schema().model_json_schema() == {
+        "additionalProperties": True,
+        "title": "RunnableWithChatHistoryOutput",
+        "type": "object",
+    }
+    plain_schema = plain.get_output_schema().model_json_schema()
+    assert plain_schema["title"] == "RunnableWithChatHistoryOutput"
+    assert plain_schema["type"] == "array"
+
+
+def test_chat_history_classes_say_langchain_core_deprecated_them() -> None:
+    for cls in (BaseChatMessageHistory, InMemoryChatMessageHistory):
+        assert "deprecated" in (cls.__doc__ or "")
+        assert "https://docs.langchain.com/oss/python/langchain/short-term-memory" in (
+            cls.__doc__ or ""
+        )

@@ -123,6 +123,11 @@ class _Alias(types.ModuleType):
                 value = vars(module)[attr]
                 setattr(self, attr, value)
                 return value
+            if exported is not None and attr in exported:
+                # Exported lazily (the module's __getattr__ imports it on first use).
+                value = getattr(module, attr)
+                setattr(self, attr, value)
+                return value
         # A name runnables lacks imports as a placeholder that fails when used, so only
         # the tests that use it fail (with the name in their error), not the whole file.
         missing = _missing(f"{self.__name__}.{attr}")

@@ -302,3 +302,41 @@ async def test_a_binding_without_config_still_sorts_the_tags_as_langchain_core()
         "a": ["seq:step:1", "c", "t"],
         "b": ["seq:step:2", "t", "c"],
     }
+
+
+async def test_the_first_event_left_by_a_filter_carries_the_call_input() -> None:
+    # langchain-core gives the first event the stream yields the call's input (here a
+    # nested step's start, whose own input is not known yet) and drops it from its end.
+    def reverse(s: str) -> str:
+        return s[::-1]
+
+    r = RunnableLambda(reverse)
+    chain = r.with_config(run_name="1") | r.with_config(run_name="2")
+    events = [e async for e in chain.astream_events("hello", include_names=["1"])]
+    assert [(e["event"], e["name"], e["data"]) for e in events] == [
+        ("on_chain_start", "1", {"input": "hello"}),
+        ("on_chain_stream", "1", {"chunk": "olleh"}),
+        ("on_chain_end", "1", {"output": "olleh"}),
+    ]
+
+
+async def test_a_failing_tool_has_an_error_event_with_its_call_id_as_langchain_core() -> None:
+    from runnables.tools import tool
+
+    @tool
+    def failing(x: int) -> str:
+        """Always fails."""
+        raise ValueError("Tool execution failed")
+
+    call = {"name": "failing", "args": {"x": 42}, "id": "call-1", "type": "tool_call"}
+    for value, expected_id in ((call, "call-1"), ({"x": 42}, None)):
+        events: list[dict[str, Any]] = []
+        with pytest.raises(ValueError, match="Tool execution failed"):
+            async for event in failing.astream_events(value):
+                events.append(event)
+        errors = [e for e in events if e["event"] == "on_tool_error"]
+        assert len(errors) == 1
+        assert errors[0]["name"] == "failing"
+        assert errors[0]["data"]["input"] == {"x": 42}
+        assert errors[0]["data"]["tool_call_id"] == expected_id
+        assert isinstance(errors[0]["data"]["error"], ValueError)

@@ -460,6 +460,27 @@ async def test_retry_attempts_are_tagged_in_events() -> None:
     assert any("retry:attempt:2" in tags for tags in starts)
 
 
+async def test_a_streamed_retry_of_one_attempt_is_one_run_as_langchain_core() -> None:
+    def success(_: str) -> str:
+        return "success"
+
+    def fail(_: str) -> None:
+        raise ValueError("fail")
+
+    chain = RunnableLambda(success) | RunnableLambda(fail).with_retry(stop_after_attempt=1)
+    events: list[dict[str, Any]] = []
+    with pytest.raises(ValueError, match="fail"):
+        async for event in chain.astream_events("q"):
+            events.append(event)
+    assert [(e["event"], e["name"], e["tags"]) for e in events] == [
+        ("on_chain_start", "RunnableSequence", []),
+        ("on_chain_start", "success", ["seq:step:1"]),
+        ("on_chain_stream", "success", ["seq:step:1"]),
+        ("on_chain_start", "fail", ["seq:step:2"]),
+        ("on_chain_end", "success", ["seq:step:1"]),
+    ]
+
+
 def test_the_retry_wraps_and_is_named_after_its_step() -> None:
     inner = RunnableLambda(lambda x: x, name="inner")
     step = inner.with_retry()

@@ -429,3 +429,151 @@ def test_repr_and_str_are_langchains() -> None:
 
 def test_adding_no_usage_to_no_usage_gives_zero_counts() -> None:
     assert add_usage(None, None) == {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+
+
+def test_base_message_takes_any_type_as_langchain_core() -> None:
+    msg = BaseMessage(type="foo", content="bar", id=1)
+    assert isinstance(msg, BaseMessage)
+    assert msg.type == "foo"
+    assert msg.id == "1"  # numbers become strings, as pydantic's coerce_numbers_to_str
+    with pytest.raises(ValueError, match="HumanMessage has type 'human', but type='ai'"):
+        HumanMessage("x", type="ai")
+
+
+def test_function_message_chunks_with_different_names_do_not_add() -> None:
+    from runnables.messages import FunctionMessageChunk
+
+    a = FunctionMessageChunk("I am", name="hello", id="f1")
+    assert a + FunctionMessageChunk(" here", name="hello") == FunctionMessageChunk(
+        "I am here", name="hello", id="f1"
+    )
+    with pytest.raises(ValueError, match="different names: 'hello' and 'bye'"):
+        a + FunctionMessageChunk(" here", name="bye")
+
+
+def test_messages_built_from_content_blocks_hold_them_as_content() -> None:
+    blocks = [
+        {"type": "text", "text": "hi"},
+        {"type": "tool_call", "name": "f", "args": {"a": 1}, "id": "t1"},
+    ]
+    ai = AIMessage(content_blocks=blocks)
+    assert ai.content == blocks
+    assert ai.tool_calls == [tool_call(name="f", args={"a": 1}, id="t1")]
+    # the tool call is already in the content: content_blocks does not repeat it
+    assert ai.content_blocks == blocks
+    assert HumanMessage(content_blocks=blocks[:1]).content == blocks[:1]
+    assert ToolMessage(content_blocks=blocks[:1], tool_call_id="t1").content == blocks[:1]
+    assert AIMessageChunk(content_blocks=blocks[:1]).content == blocks[:1]
+
+
+def test_content_blocks_put_reasoning_from_additional_kwargs_first() -> None:
+    msg = AIMessage("42", additional_kwargs={"reasoning_content": "thinking"})
+    assert msg.content_blocks == [
+        {"type": "reasoning", "reasoning": "thinking"},
+        {"type": "text", "text": "42"},
+    ]
+
+
+def test_v1_list_content_is_already_content_blocks() -> None:
+    content: list[Any] = [{"type": "text", "text": "Hello"}]
+    for cls in (AIMessage, AIMessageChunk):
+        msg = cls(content, response_metadata={"output_version": "v1"})
+        assert msg.content_blocks is msg.content
+
+
+def test_streaming_tool_call_chunks_show_as_tool_call_chunk_blocks() -> None:
+    piece = tool_call_chunk(name="f", args='{"a": 1}', id="t1", index=0)
+    chunk = AIMessageChunk("", tool_call_chunks=[piece])
+    assert chunk.content_blocks == [
+        {"type": "tool_call_chunk", "id": "t1", "name": "f", "args": '{"a": 1}', "index": 0}
+    ]
+    # OpenAI chat completions keep string content; the chunks still show
+    openai = AIMessageChunk(
+        "Hello", tool_call_chunks=[piece], response_metadata={"model_provider": "openai"}
+    )
+    assert [b["type"] for b in openai.content_blocks] == ["text", "tool_call_chunk"]
+
+
+def test_subtract_usage_never_goes_below_zero() -> None:
+    from runnables.messages import subtract_usage
+
+    a: UsageMetadata = {
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "total_tokens": 15,
+        "input_token_details": {"cache_read": 4},
+    }
+    b: UsageMetadata = {"input_tokens": 3, "output_tokens": 9, "total_tokens": 12}
+    assert subtract_usage(a, b) == {
+        "input_tokens": 7,
+        "output_tokens": 0,
+        "total_tokens": 3,
+        "input_token_details": {"cache_read": 4},
+    }
+    assert subtract_usage(None, None) == {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    assert subtract_usage(a, None) is a
+
+
+def test_add_ai_message_chunks_sums_usage() -> None:
+    from runnables.messages import add_ai_message_chunks
+
+    u: UsageMetadata = {"input_tokens": 2, "output_tokens": 3, "total_tokens": 5}
+    total = add_ai_message_chunks(
+        AIMessageChunk(""), AIMessageChunk("", usage_metadata=u), AIMessageChunk("a")
+    )
+    assert total == AIMessageChunk("a", usage_metadata=u)
+
+
+def test_block_pieces_merge_by_index_only_when_their_ids_agree() -> None:
+    a = AIMessageChunk([{"type": "text", "text": "a", "index": 0, "id": "x"}])
+    b = AIMessageChunk([{"type": "text", "text": "b", "index": 0, "id": "y"}])
+    c = AIMessageChunk([{"type": "text", "text": "c", "index": 0}])
+    assert (a + b).content == [
+        {"type": "text", "text": "a", "index": 0, "id": "x"},
+        {"type": "text", "text": "b", "index": 0, "id": "y"},
+    ]
+    assert (a + c).content == [{"type": "text", "text": "ac", "index": 0, "id": "x"}]
+
+
+def test_a_non_standard_piece_becomes_the_extras_of_a_standard_block() -> None:
+    call = {"type": "server_tool_call", "name": "search", "id": "s1", "args": {}, "index": 0}
+    extra = {"type": "non_standard", "value": {"type": "x", "foo": "bar"}, "index": 0}
+    assert (AIMessageChunk([call]) + AIMessageChunk([extra])).content == [
+        {**call, "extras": {"foo": "bar"}}
+    ]
+    left = {"type": "non_standard", "index": 0, "value": {"type": "tool", "foo": "bar"}}
+    right = {"type": "non_standard", "index": 0, "value": {"type": "delta", "json": "a"}}
+    assert (AIMessageChunk([left]) + AIMessageChunk([right])).content == [
+        {"type": "non_standard", "index": 0, "value": {"type": "tool", "foo": "bar", "json": "a"}}
+    ]
+
+
+def test_the_last_v1_chunk_completes_tool_call_and_server_tool_call_blocks() -> None:
+    first = AIMessageChunk(
+        [
+            {
+                "type": "tool_call_chunk",
+                "id": "t1",
+                "name": "f",
+                "args": '{"a": ',
+                "index": 0,
+                "extras": {"k": 1},
+            },
+            {"type": "server_tool_call_chunk", "index": 1, "name": "search", "args": '{"q"'},
+        ],
+        tool_call_chunks=[tool_call_chunk(name="f", args='{"a": ', id="t1", index=0)],
+        response_metadata={"output_version": "v1"},
+    )
+    second = AIMessageChunk(
+        [
+            {"type": "tool_call_chunk", "id": "t1", "args": "1}", "index": 0},
+            {"type": "server_tool_call_chunk", "index": 1, "args": ': "x"}'},
+        ],
+        tool_call_chunks=[tool_call_chunk(args="1}", index=0)],
+    )
+    last = AIMessageChunk([], chunk_position="last")
+    assert (first + second).content[0]["type"] == "tool_call_chunk"  # not the last yet
+    assert (first + second + last).content == [
+        {"type": "tool_call", "name": "f", "args": {"a": 1}, "id": "t1", "extras": {"k": 1}},
+        {"type": "server_tool_call", "index": 1, "name": "search", "args": {"q": "x"}},
+    ]

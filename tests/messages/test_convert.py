@@ -7,7 +7,9 @@ import pytest
 from runnables.messages import (
     AIMessage,
     ChatMessage,
+    FunctionMessage,
     HumanMessage,
+    RemoveMessage,
     SystemMessage,
     ToolMessage,
     convert_to_messages,
@@ -43,7 +45,8 @@ def test_strings_tuples_dicts_and_messages_all_become_messages() -> None:
         AIMessage("a"),
         AIMessage("a2"),
         ToolMessage("result", tool_call_id="call-1"),
-        SystemMessage("d"),
+        # as langchain-core: a system message that remembers the developer role
+        SystemMessage("d", additional_kwargs={"__openai_role__": "developer"}),
         HumanMessage("t"),
         AIMessage("m"),
     ]
@@ -126,3 +129,24 @@ def test_openai_format_of_each_message_kind() -> None:
 
 def test_buffer_string_uses_langchain_core_prefixes() -> None:
     assert get_buffer_string([HumanMessage("hi"), AIMessage("yo")]) == "Human: hi\nAI: yo"
+
+
+def test_dict_keys_without_a_field_go_to_additional_kwargs_as_langchain_core() -> None:
+    fn_call = {"name": "greet", "arguments": '{"name": "Jane"}'}
+    got = convert_to_messages(
+        [
+            {"role": "assistant", "content": "Hi!", "name": "Bot", "function_call": fn_call},
+            {"role": "function", "name": "greet", "content": "Hi!"},
+            {"role": "remove", "id": "m1", "content": ""},
+            ("developer", "be brief"),
+        ]
+    )
+    assert got == [
+        AIMessage("Hi!", name="Bot", additional_kwargs={"function_call": fn_call}),
+        FunctionMessage("Hi!", name="greet"),
+        RemoveMessage(id="m1"),
+        SystemMessage("be brief", additional_kwargs={"__openai_role__": "developer"}),
+    ]
+    assert message_to_openai_dict(got[3]) == {"role": "developer", "content": "be brief"}
+    # a stored FunctionMessage comes back as one (it came back as a ChatMessage)
+    assert messages_from_dict(messages_to_dict([got[1]])) == [got[1]]

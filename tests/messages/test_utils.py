@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from runnables.errors import LangChainDeprecationWarning
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -138,7 +139,8 @@ def test_text_is_a_property_and_a_call() -> None:
         ["a", {"type": "text", "text": "b"}, {"type": "image_url", "image_url": "u"}]
     )
     assert msg.text == "ab"
-    assert msg.text() == "ab"
+    with pytest.warns(LangChainDeprecationWarning, match=r"Calling \.text\(\) as a method"):
+        assert msg.text() == "ab"
     assert msg.content_blocks == [
         {"type": "text", "text": "a"},
         {"type": "text", "text": "b"},

@@ -113,3 +113,30 @@ async def test_pydantic_streaming_skips_calls_that_do_not_validate_yet() -> None
 def test_text_input_is_refused_with_what_to_do() -> None:
     with pytest.raises(NotImplementedError, match="right after a chat model"):
         JsonOutputToolsParser().parse("text")
+
+
+def test_invalid_arguments_after_a_max_tokens_stop_say_the_output_was_cut_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Names(BaseModel):
+        names: list[str]
+        count: int
+
+    parser = PydanticToolsParser(tools=[Names], first_tool_only=True)
+    cut = AIMessage(
+        "",
+        tool_calls=[{"id": "c1", "name": "Names", "args": {"names": ["a"]}}],
+        response_metadata={"stop_reason": "max_tokens"},
+    )
+    with pytest.raises(ValidationError) as info:
+        parser.invoke(cut)
+    assert any("`max_tokens` stop reason" in n for n in info.value.__notes__)
+    assert any(
+        "`max_tokens` stop reason" in r.getMessage() and r.levelname == "ERROR"
+        for r in caplog.records
+    )
+    # without the stop reason: the same error, nothing logged
+    caplog.clear()
+    with pytest.raises(ValidationError):
+        parser.invoke(AIMessage("", tool_calls=cut.tool_calls))
+    assert not caplog.records

@@ -65,6 +65,11 @@ async def test_retriever_runs_are_retriever_events_in_a_chain() -> None:
     assert ("on_retriever_start", "Keyword") in names
     assert ("on_retriever_end", "Keyword") in names
     assert events[-1]["data"]["output"] == 2
+    # langchain-core's retriever runs take a query: the events show {"query": ...}
+    start = next(e for e in events if e["event"] == "on_retriever_start")
+    end = next(e for e in events if e["event"] == "on_retriever_end")
+    assert start["data"] == {"input": {"query": "cat"}}
+    assert end["data"]["input"] == {"query": "cat"}
 
 
 def test_a_retriever_error_is_raised_unchanged_with_a_note() -> None:

@@ -16,6 +16,11 @@ __all__ = ["BaseChatMessageHistory", "InMemoryChatMessageHistory"]
 class BaseChatMessageHistory(ABC):
     """A conversation's stored messages (langchain-core's interface).
 
+    langchain-core 1.6.4 deprecated it (removal in 2.0.0): "See the short-term memory
+    documentation for recommended alternatives:
+    https://docs.langchain.com/oss/python/langchain/short-term-memory". runnables keeps
+    it for code that uses it.
+
     Implement ``messages`` (a property or attribute), ``add_messages`` and ``clear``;
     for a store with an async client also ``aget_messages``, ``aadd_messages`` and
     ``aclear``, which otherwise run the sync methods on a worker thread so async code
@@ -78,6 +83,10 @@ class BaseChatMessageHistory(ABC):
 
 class InMemoryChatMessageHistory(BaseChatMessageHistory, BaseModel):
     """Messages kept in a list in memory (nothing blocks, so no thread hop).
+
+    Like :class:`BaseChatMessageHistory`, deprecated by langchain-core 1.6.4 (removal in
+    2.0.0) in favour of https://docs.langchain.com/oss/python/langchain/short-term-memory;
+    kept here for code that uses it.
 
     >>> history = InMemoryChatMessageHistory()
     >>> history.add_user_message("hi")

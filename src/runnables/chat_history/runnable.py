@@ -97,10 +97,36 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
         fields: Any = {self.input_messages_key: (annotation, ...)}
         return create_model("RunnableWithChatHistoryInput", **fields)
 
+    @property
+    def OutputType(self) -> Any:  # noqa: N802 - langchain-core's name
+        """As langchain-core reports it: the type of the history-loading step's output
+        (the input dict when a messages key is set, else the list of messages)."""
+        if self.input_messages_key or self.history_messages_key:
+            return dict[str, Any]
+        return list[BaseMessage]
+
+    def get_output_schema(self, config: Any = None) -> Any:
+        """The output's model, named ``RunnableWithChatHistoryOutput`` as langchain-core's."""
+        from runnables.core.schema import model_for
+
+        return model_for("RunnableWithChatHistoryOutput", self.OutputType)
+
+    @property
+    def bound(self) -> Runnable[Any, Any]:
+        """The wrapped chain with the history taken from the config, as langchain-core's
+        ``bound``: ``config["configurable"]["message_history"]`` is the session's
+        :class:`BaseChatMessageHistory` (loaded before ``runnable``, appended after)."""
+        return _BoundHistory(self)
+
     # ------------------------------------------------------------------ the session
 
     def _history(self, ctx: Context) -> BaseChatMessageHistory:
         configurable = ctx.config.get("configurable") or {}
+        given = configurable.get("message_history")
+        if isinstance(given, BaseChatMessageHistory):
+            # Set by the caller of ``bound`` (langchain-core's RunnableWithMessageHistory
+            # passes the session's history to its chain this way).
+            return given
         keys = [spec.id for spec in self.history_factory_config]
         missing = sorted(k for k in keys if k not in configurable)
         if missing and self._factory_params:
@@ -121,7 +147,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
             )
         return self.get_session_history(**{k: configurable[k] for k in keys})
 
-    def _input_messages(self, value: Any) -> list[BaseMessage]:
+    def _get_input_messages(self, value: Any) -> list[BaseMessage]:
         if isinstance(value, dict):
             if self.input_messages_key:
                 key = self.input_messages_key
@@ -137,7 +163,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
             value = value[key]
         return _as_messages(value, HumanMessage, "input")
 
-    def _output_messages(self, value: Any) -> list[BaseMessage]:
+    def _get_output_messages(self, value: Any) -> list[BaseMessage]:
         if isinstance(value, dict):
             if self.output_messages_key:
                 key = self.output_messages_key
@@ -158,13 +184,15 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
         past = list(await history.aget_messages())
         if self.history_messages_key:
             return history, past, {**input, self.history_messages_key: past}
-        new = self._input_messages(input)
+        new = self._get_input_messages(input)
         if self.input_messages_key:
             return history, past, {**input, self.input_messages_key: past + new}
         return history, past, past + new
 
     async def _exit(self, history: BaseChatMessageHistory, input: Any, output: Any) -> None:
-        await history.aadd_messages(self._input_messages(input) + self._output_messages(output))
+        await history.aadd_messages(
+            self._get_input_messages(input) + self._get_output_messages(output)
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -190,6 +218,37 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
             if aclose is not None:
                 await aclose()
         await self._exit(history, input, final)
+
+
+class _BoundHistory(Runnable[Any, Any]):
+    """``RunnableWithMessageHistory.bound``: the same calls, with the history required
+    in ``config["configurable"]["message_history"]`` instead of found by session id."""
+
+    def __init__(self, outer: RunnableWithMessageHistory) -> None:
+        self.outer = outer
+        self.name = outer.name
+
+    def _children(self) -> Sequence[Runnable[Any, Any]]:
+        return (self.outer.runnable,)
+
+    def _check(self, ctx: Context) -> None:
+        given = (ctx.config.get("configurable") or {}).get("message_history")
+        if not isinstance(given, BaseChatMessageHistory):
+            raise ValueError(
+                "RunnableWithMessageHistory.bound needs the chat history in "
+                f"config['configurable']['message_history'], got {given!r}; pass "
+                "{'configurable': {'message_history': history}} or call the "
+                "RunnableWithMessageHistory itself with a session id."
+            )
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> Any:
+        self._check(ctx)
+        return await self.outer._ainvoke(input, ctx)
+
+    async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+        self._check(ctx)
+        async for chunk in self.outer._atransform(inputs, ctx):
+            yield chunk
 
 
 def _as_messages(value: Any, kind: type[BaseMessage], what: str) -> list[BaseMessage]:

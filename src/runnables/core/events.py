@@ -105,6 +105,7 @@ class EventQueue(Tracer):
         self.keep = keep
         self.root_input = root_input
         self.root: Run | None = None
+        self.first_id: str | None = None
         self.events: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
@@ -122,6 +123,13 @@ class EventQueue(Tracer):
             )
         if seen is None:
             return
+        if self.first_id is None:
+            # As langchain-core: the first event the stream yields (after filtering) is
+            # given the call's input, and the end of that run then has none.
+            self.first_id = seen[0]
+            data["input"] = self.root_input
+        elif kind == "end" and seen[0] == self.first_id:
+            data.pop("input", None)
         events = self.events
         events.append(
             {
@@ -172,11 +180,20 @@ class EventQueue(Tracer):
 
     def on_start(self, run: Run) -> None:
         if self.root is None:
-            # langchain-core gives the root's start the call's input, and its end none.
+            # The root's start is the first event unless filtered out (see _push).
             self.root = run
-            self._push(run, "start", {"input": self.root_input})
+            self._push(run, "start", {})
             return
-        self._push(run, "start", {"input": run.input} if run.input is not _MISSING else {})
+        if run.input is _MISSING:
+            self._push(run, "start", {})
+        elif run.run_type == "tool":
+            # langchain-core's tool runs record the tool's arguments (a call's args).
+            self._push(run, "start", {"input": _tool_inputs(run.input)[0] or {}})
+        elif run.run_type == "retriever":
+            # langchain-core's retriever runs take a query: their input is {"query": q}.
+            self._push(run, "start", {"input": {"query": run.input}})
+        else:
+            self._push(run, "start", {"input": run.input})
 
     def on_stream(self, run: Run, chunk: Any) -> None:
         self._push(run, "stream", {"chunk": chunk})
@@ -187,11 +204,23 @@ class EventQueue(Tracer):
         else:
             # A nested end always has "input", {} when unknown or falsy: langchain-core
             # computes it as ``inputs or run_info.get("inputs") or {}``.
-            data: dict[str, Any] = {"output": run.output, "input": _input_or_empty(run.input)}
+            value = run.input
+            if run.run_type == "tool":
+                data: dict[str, Any] = {"output": run.output, "input": _tool_inputs(value)[0]}
+            else:
+                if run.run_type == "retriever" and value is not _MISSING:
+                    value = {"query": value}
+                data = {"output": run.output, "input": _input_or_empty(value)}
             self._push(run, "end", data)
         self._runs.pop(id(run), None)
 
     def on_error(self, run: Run) -> None:
+        if run.run_type == "tool":
+            # langchain-core's v2 stream has one error event: a tool's (a chain's errors
+            # end the stream by raising).
+            inputs, tool_call_id = _tool_inputs(run.input)
+            data = {"error": run.exception, "input": inputs, "tool_call_id": tool_call_id}
+            self._push(run, "error", data)
         self._runs.pop(id(run), None)
 
     def on_custom_event(self, name: str, data: Any, run: Run) -> None:
@@ -214,6 +243,16 @@ class EventQueue(Tracer):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _tool_inputs(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """A tool run's inputs as langchain-core's tool callbacks get them: the arguments
+    (a tool call's ``args``; ``None`` for a string input) and the tool call's id."""
+    if isinstance(value, dict):
+        if value.get("type") == "tool_call" and "args" in value:
+            return value["args"], value.get("id")
+        return value, None
+    return None, None
 
 
 def _input_or_empty(value: Any) -> Any:

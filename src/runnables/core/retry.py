@@ -289,7 +289,15 @@ class RunnableRetry(Runnable[Input, Output]):
         attempt = 1
         while True:
             source = replay.attempt()
-            stream = _transform_attempt(self.bound, source, ctx, attempt)
+            # A retry allowed one attempt streams its step as its own run, as
+            # langchain-core streams a retry's step (one run in the events, not a retry
+            # and an attempt). With more attempts each is a child run (attempts after
+            # the first tagged retry:attempt:N), so a failed attempt shows in traces.
+            stream = (
+                self.bound._atransform(source, ctx)
+                if self.max_attempt_number == 1
+                else _transform_attempt(self.bound, source, ctx, attempt)
+            )
             try:
                 try:
                     first = await stream.__anext__()

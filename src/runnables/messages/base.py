@@ -18,9 +18,14 @@ langchain-core's: the same constructor keywords, ``.type``, ``.text``, ``==`` by
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypedDict, TypeVar, cast
+
+from runnables.errors import LangChainDeprecationWarning
 
 __all__ = [
     "AIMessage",
@@ -45,11 +50,13 @@ __all__ = [
     "ToolMessage",
     "ToolMessageChunk",
     "UsageMetadata",
+    "add_ai_message_chunks",
     "add_chunks",
     "add_usage",
     "invalid_tool_call",
     "merge_content",
     "message_chunk_to_message",
+    "subtract_usage",
     "tool_call",
     "tool_call_chunk",
 ]
@@ -168,26 +175,35 @@ class BaseMessage:
         additional_kwargs: dict[str, Any] | None = None,
         response_metadata: dict[str, Any] | None = None,
         name: str | None = None,
-        id: str | None = None,
+        id: str | int | None = None,
         type: str | None = None,
+        content_blocks: list[Any] | None = None,
     ) -> None:
         if type is not None and type != self.type:
-            raise ValueError(
-                f"{self.__class__.__name__} has type {self.type!r}, but type={type!r} was "
-                "passed. Leave out 'type' or use the message class for that type."
-            )
+            if self.__class__ is not BaseMessage:
+                raise ValueError(
+                    f"{self.__class__.__name__} has type {self.type!r}, but type={type!r} "
+                    "was passed. Leave out 'type' or use the message class for that type."
+                )
+            # langchain-core's BaseMessage takes any type (messages of kinds it has no
+            # class for): a BaseMessage of that type.
+            self.__class__ = _typed_base_message(type)
+        if content_blocks is not None:
+            content = content_blocks
         self.content = _check_content(content, self)
         self.additional_kwargs = {} if additional_kwargs is None else additional_kwargs
         self.response_metadata = {} if response_metadata is None else response_metadata
         self.name = name
-        self.id = id
+        # A plain call costs on every message: check only what is not already a string.
+        self.id = id if id is None or id.__class__ is str else _check_id(id)  # type: ignore[assignment]
 
     @property
     def text(self) -> str:
         """The text of the message: ``content`` if it is a string, else its text blocks.
 
         A string that can also be called (``msg.text()``), as langchain-core's older
-        method was, so code written either way works.
+        method was, so code written either way works; the call warns
+        (``LangChainDeprecationWarning``), as in langchain-core 1.x.
         """
         return _Text(self._text())
 
@@ -212,10 +228,6 @@ class BaseMessage:
                 blocks.append({"type": "image", "url": url})
             else:
                 blocks.append(dict(item))
-        for call in getattr(self, "tool_calls", None) or ():
-            blocks.append(
-                {"type": "tool_call", "id": call["id"], "name": call["name"], "args": call["args"]}
-            )
         return blocks
 
     def _text(self) -> str:
@@ -329,12 +341,41 @@ class BaseMessage:
 
 
 class _Text(str):
-    """The text of a message: a ``str`` that returns itself when called."""
+    """The text of a message: a ``str`` that returns itself when called.
+
+    Calling it warns, as langchain-core does: ``text`` became a property in its 1.0.
+    """
 
     __slots__ = ()
 
     def __call__(self) -> str:
+        warnings.warn(
+            "Calling .text() as a method is deprecated. Use .text as a property instead "
+            "(e.g., message.text).",
+            LangChainDeprecationWarning,
+            stacklevel=2,
+        )
         return str(self)
+
+
+@functools.cache
+def _typed_base_message(type_name: str) -> type[BaseMessage]:
+    """The ``BaseMessage`` class of a type no message class has (one per type name)."""
+    return builtins.type("BaseMessage", (BaseMessage,), {"__slots__": (), "type": type_name})
+
+
+def _check_id(id: Any) -> str | None:
+    """``id`` as langchain-core keeps it: a string (numbers become one) or None."""
+    if id is None or id.__class__ is str:
+        return id  # type: ignore[no-any-return]
+    if isinstance(id, (int, float)) and not isinstance(id, bool):
+        return str(id)
+    if isinstance(id, str):
+        return id
+    raise TypeError(
+        f"A message id must be a string (or a number, made one), got {id!r} "
+        f"(a {builtins.type(id).__name__}); pass id=str(...)."
+    )
 
 
 def _title_line(title: str, *, bold: bool = False) -> str:
@@ -510,9 +551,20 @@ class AIMessage(BaseMessage):
         additional_kwargs: dict[str, Any] | None = None,
         response_metadata: dict[str, Any] | None = None,
         name: str | None = None,
-        id: str | None = None,
+        id: str | int | None = None,
         type: str | None = None,
+        content_blocks: list[Any] | None = None,
     ) -> None:
+        if content_blocks is not None:
+            # As langchain-core: tool_call blocks are the message's tool calls unless
+            # tool_calls is given.
+            content = content_blocks
+            if tool_calls is None:
+                tool_calls = [
+                    cast(ToolCall, b)
+                    for b in content_blocks
+                    if isinstance(b, dict) and b.get("type") == "tool_call"
+                ] or None
         BaseMessage.__init__(
             self,
             content,
@@ -530,6 +582,43 @@ class AIMessage(BaseMessage):
             if raw:
                 self.tool_calls, self.invalid_tool_calls = _parse_openai_tool_calls(raw)
 
+    @property
+    def content_blocks(self) -> list[dict[str, Any]]:
+        """``content`` as standard content blocks, with the tool calls and reasoning.
+
+        As langchain-core: list content of an ``output_version="v1"`` message is already
+        standard blocks and is returned as is; string content of an OpenAI message
+        (``model_provider="openai"``) is its text, tool calls and refusal; otherwise the
+        content's blocks, then each tool call not already in them, with the reasoning
+        of ``additional_kwargs["reasoning_content"]`` first.
+        """
+        if self.response_metadata.get("output_version") == "v1" and isinstance(self.content, list):
+            return cast("list[dict[str, Any]]", self.content)
+        if self.response_metadata.get("model_provider") == "openai" and isinstance(
+            self.content, str
+        ):
+            return _openai_chat_completions_blocks(self, chunk=False)
+        blocks = BaseMessage.content_blocks.fget(self)  # type: ignore[attr-defined]
+        if self.tool_calls:
+            in_content = {
+                b.get("id")
+                for b in self.content
+                if isinstance(b, dict) and b.get("type") == "tool_call"
+            }
+            for call in self.tool_calls:
+                if (id_ := call.get("id")) and id_ not in in_content:
+                    block: dict[str, Any] = {
+                        "type": "tool_call",
+                        "id": id_,
+                        "name": call["name"],
+                        "args": call["args"],
+                    }
+                    for extra in ("index", "extras"):
+                        if extra in call:
+                            block[extra] = cast("dict[str, Any]", call)[extra]
+                    blocks.append(block)
+        return _with_reasoning(self, blocks)
+
     def pretty_repr(self, html: bool = False) -> str:
         """The title and content, then the tool calls (langchain-core's format exactly)."""
         base = super().pretty_repr(html=html)
@@ -543,6 +632,45 @@ class AIMessage(BaseMessage):
             for itc in self.invalid_tool_calls:
                 lines.extend(_format_tool_call_lines(itc))
         return (base.strip() + "\n" + "\n".join(lines)).strip()
+
+
+def _with_reasoning(msg: BaseMessage, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``blocks`` with ``additional_kwargs["reasoning_content"]`` first as a reasoning
+    block, unless they have one (Ollama, DeepSeek, xAI and Groq put reasoning there)."""
+    reasoning = msg.additional_kwargs.get("reasoning_content")
+    if isinstance(reasoning, str) and not any(b.get("type") == "reasoning" for b in blocks):
+        blocks.insert(0, {"type": "reasoning", "reasoning": reasoning})
+    return blocks
+
+
+def _openai_chat_completions_blocks(msg: AIMessage, *, chunk: bool) -> list[dict[str, Any]]:
+    """Standard blocks of an OpenAI Chat Completions message (string content): its text,
+    its tool calls (tool call chunks for a chunk not yet complete), then its refusal."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": msg.content}] if msg.content else []
+    if chunk and getattr(msg, "chunk_position", None) != "last":
+        for c in cast("AIMessageChunk", msg).tool_call_chunks:
+            block: dict[str, Any] = {
+                "type": "tool_call_chunk",
+                "id": c.get("id"),
+                "name": c.get("name"),
+                "args": c.get("args"),
+            }
+            if c.get("index") is not None:
+                block["index"] = c["index"]
+            blocks.append(block)
+    else:
+        for call in msg.tool_calls:
+            blocks.append(
+                {
+                    "type": "tool_call",
+                    "name": call["name"],
+                    "args": call["args"],
+                    "id": call.get("id"),
+                }
+            )
+    if refusal := msg.additional_kwargs.get("refusal"):
+        blocks.append({"type": "refusal", "refusal": refusal})
+    return blocks
 
 
 def _parse_openai_tool_calls(raw: Any) -> tuple[list[ToolCall], list[InvalidToolCall]]:
@@ -623,17 +751,20 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
         id: str | None = None,
         chunk_position: Literal["last"] | None = None,
         type: str | None = None,
+        content_blocks: list[Any] | None = None,
     ) -> None:
         # Written out (not via super()) because this runs once per streamed token.
         if type is not None and type != "AIMessageChunk":
             BaseMessage.__init__(self, type=type)
+        if content_blocks is not None:
+            content = content_blocks
         if content.__class__ is not str:
             content = _check_content(content, self)
         self.content = content
         self.additional_kwargs = {} if additional_kwargs is None else additional_kwargs
         self.response_metadata = {} if response_metadata is None else response_metadata
         self.name = name
-        self.id = id
+        self.id = id if id is None or id.__class__ is str else _check_id(id)
         self.usage_metadata = usage_metadata
         self.chunk_position = chunk_position
         if (
@@ -661,6 +792,31 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
             self.tool_call_chunks = []
         self.tool_calls = [] if tool_calls is None else [_as_tool_call(t) for t in tool_calls]
         self.invalid_tool_calls = [] if invalid_tool_calls is None else invalid_tool_calls
+
+    @property
+    def content_blocks(self) -> list[dict[str, Any]]:
+        """As :attr:`AIMessage.content_blocks`; a chunk with no content whose tool calls
+        are still streaming (not ``chunk_position="last"``) gives its tool call chunks."""
+        if self.response_metadata.get("output_version") == "v1" and isinstance(self.content, list):
+            return cast("list[dict[str, Any]]", self.content)
+        if self.response_metadata.get("model_provider") == "openai" and isinstance(
+            self.content, str
+        ):
+            return _openai_chat_completions_blocks(self, chunk=True)
+        blocks: list[dict[str, Any]] = AIMessage.content_blocks.fget(self)  # type: ignore[attr-defined]
+        if self.tool_call_chunks and not self.content and self.chunk_position != "last":
+            blocks = [b for b in blocks if b["type"] not in ("tool_call", "invalid_tool_call")]
+            for c in self.tool_call_chunks:
+                block: dict[str, Any] = {
+                    "type": "tool_call_chunk",
+                    "id": c.get("id"),
+                    "name": c.get("name"),
+                    "args": c.get("args"),
+                }
+                if c.get("index") is not None:
+                    block["index"] = c["index"]
+                blocks.append(block)
+        return blocks
 
 
 def _as_tool_call_chunk(c: Any) -> ToolCallChunk:
@@ -867,14 +1023,30 @@ def merge_content(first: Content, *others: Content) -> Content:
 
 
 def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
-    """Append ``right``'s blocks to ``left``, merging dict blocks that share an ``index``."""
+    """Append ``right``'s blocks to ``left``, merging dict blocks that are pieces of one.
+
+    As langchain-core's ``merge_lists``: a dict with an integer ``index`` (or a string one
+    starting ``lc_``) merges into the first earlier dict with the same index whose ``id``
+    does not differ (either empty counts as the same); the later piece's ``type`` is not
+    merged. A ``non_standard`` piece adds its ``value`` to a non-standard block, and to a
+    standard block as its ``extras``.
+    """
     out = left
     for block in right:
-        if isinstance(block, dict) and block.get("index") is not None:
+        index = block.get("index") if isinstance(block, dict) else None
+        if type(index) is int or (isinstance(index, str) and index.startswith("lc_")):
             for i, existing in enumerate(out):
-                if isinstance(existing, dict) and existing.get("index") == block["index"]:
-                    rest = {k: v for k, v in block.items() if k != "type"}
-                    out[i] = merge_dicts(existing, rest)
+                if (
+                    isinstance(existing, dict)
+                    and "index" in existing
+                    and existing["index"] == index
+                    and (
+                        existing.get("id") in (None, "")
+                        or block.get("id") in (None, "")
+                        or existing.get("id") == block.get("id")
+                    )
+                ):
+                    out[i] = merge_dicts(existing, _piece(existing, block))
                     break
             else:
                 out.append(block)
@@ -882,6 +1054,51 @@ def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
             # Strings in two lists stay separate elements, as in langchain-core.
             out.append(block)
     return out
+
+
+def _piece(existing: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """What of ``block`` merges into ``existing`` (see :func:`_merge_blocks`)."""
+    if existing.get("type") and block.get("type") == "non_standard" and "value" in block:
+        value = {k: v for k, v in block["value"].items() if k != "type"}
+        if existing["type"] != "non_standard":
+            return {"extras": value}
+        return {"value": value, "index": block["index"]}
+    return {k: v for k, v in block.items() if k != "type"}
+
+
+def _finish_v1_content(chunk: AIMessageChunk) -> None:
+    """The last chunk of a ``output_version="v1"`` stream, as langchain-core completes it:
+    tool call chunk blocks become the parsed tool calls (keeping their ``extras``), and
+    server tool call chunks whose arguments are complete JSON become server tool calls."""
+    if chunk.response_metadata.get("output_version") != "v1" or not isinstance(chunk.content, list):
+        return
+    content = list(chunk.content)
+    calls = {c["id"]: c for c in chunk.tool_calls if c.get("id")} if chunk.tool_call_chunks else {}
+    for i, block in enumerate(content):
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "tool_call_chunk" and block.get("id") in calls:
+            call = calls[block["id"]]
+            done: dict[str, Any] = {
+                "type": "tool_call",
+                "name": call["name"],
+                "args": call["args"],
+                "id": call["id"],
+            }
+            if "extras" in block:
+                done["extras"] = block["extras"]
+            content[i] = done
+        elif kind in ("server_tool_call", "server_tool_call_chunk"):
+            raw = block.get("args") or "{}"
+            if isinstance(raw, str):
+                try:
+                    args = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(args, dict):
+                    content[i] = {**block, "type": "server_tool_call", "args": args}
+    chunk.content = content
 
 
 #: Fields that langchain-core's messages always show in repr (required, or a factory default).
@@ -960,6 +1177,34 @@ def add_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> UsageM
     return cast(UsageMetadata, _add_counts(cast(Mapping[str, Any], left), cast(Any, right)))
 
 
+def subtract_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> UsageMetadata:
+    """``left`` minus ``right``, count by count and nested details included, never below
+    zero (langchain-core's ``subtract_usage``; ``None`` counts as empty)."""
+    if not left and not right:
+        return {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    if not left or not right:
+        return cast(UsageMetadata, left or right)
+    return cast(UsageMetadata, _subtract_counts(cast(Any, left), cast(Any, right)))
+
+
+def _subtract_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in (*left, *(k for k in right if k not in left)):
+        a, b = left.get(key, 0), right.get(key, 0)
+        if isinstance(a, int) and isinstance(b, int):
+            out[key] = max(a - b, 0)
+        elif isinstance(a, Mapping) or isinstance(b, Mapping):
+            out[key] = _subtract_counts(
+                a if isinstance(a, Mapping) else {}, b if isinstance(b, Mapping) else {}
+            )
+        else:
+            raise TypeError(
+                f"Cannot subtract token counts: key {key!r} holds {a!r} and {b!r}; usage "
+                "values must be integers or dicts of integers."
+            )
+    return out
+
+
 def _add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(left)
     for key, value in right.items():
@@ -1028,6 +1273,11 @@ def _add_other_kinds(first: C, others: Sequence[BaseMessageChunk]) -> C:
     return new
 
 
+def add_ai_message_chunks(left: AIMessageChunk, *others: AIMessageChunk) -> AIMessageChunk:
+    """Sum AI message chunks (langchain-core's name for :func:`add_chunks` on them)."""
+    return add_chunks(left, *others)
+
+
 def add_chunks(first: C, *others: BaseMessageChunk) -> C:
     """Sum chunks in one pass (linear in total size, unlike repeated ``+``)."""
     if not others:
@@ -1045,6 +1295,11 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
                     "Cannot add ToolMessageChunks with different tool_call_id values: "
                     f"{first.tool_call_id!r} and {o.tool_call_id!r}."
                 )
+        elif isinstance(first, FunctionMessageChunk) and o.name != first.name:
+            raise ValueError(
+                "Cannot concatenate FunctionMessageChunks with different names: "
+                f"{first.name!r} and {o.name!r}."
+            )
         elif (
             isinstance(first, ChatMessageChunk)
             and isinstance(o, ChatMessageChunk)
@@ -1093,6 +1348,8 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
             new.tool_call_chunks = []
             new.tool_calls = [t for c in ai for t in c.tool_calls]
             new.invalid_tool_calls = [t for c in ai for t in c.invalid_tool_calls]
+        if new.chunk_position == "last" and metadata:
+            _finish_v1_content(cast(AIMessageChunk, new))
     elif isinstance(new, ToolMessageChunk):
         src = cast(ToolMessageChunk, first)
         new.tool_call_id = src.tool_call_id

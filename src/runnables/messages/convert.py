@@ -23,9 +23,11 @@ from runnables.messages.base import (
     BaseMessage,
     ChatMessage,
     ChatMessageChunk,
+    FunctionMessage,
     HumanMessage,
     HumanMessageChunk,
     InvalidToolCall,
+    RemoveMessage,
     SystemMessage,
     SystemMessageChunk,
     ToolCall,
@@ -145,6 +147,8 @@ def _from_tuple(message: Sequence[Any]) -> BaseMessage:
             f"Unknown message role {role!r} in {message!r}. Use 'human' (or 'user'), 'ai' "
             "(or 'assistant'), 'system' (or 'developer'), or 'tool'."
         )
+    if role == "developer":
+        return SystemMessage(content, additional_kwargs={"__openai_role__": "developer"})
     return cls(content)
 
 
@@ -167,6 +171,21 @@ def _from_dict(message: Mapping[str, Any]) -> BaseMessage:
     for key in ("name", "id", "additional_kwargs", "response_metadata"):
         if fields.get(key) is not None:
             kwargs[key] = fields.pop(key)
+    extra = {k: v for k, v in fields.items() if k not in _MESSAGE_KEYS}
+    if extra:
+        # As langchain-core: keys a message has no field for (an OpenAI dict's
+        # "function_call", say) are kept in additional_kwargs.
+        kwargs["additional_kwargs"] = {**extra, **(kwargs.get("additional_kwargs") or {})}
+    if role == "developer":
+        # As langchain-core: a system message that remembers OpenAI's developer role.
+        kwargs["additional_kwargs"] = {
+            **(kwargs.get("additional_kwargs") or {}),
+            "__openai_role__": "developer",
+        }
+    if role == "function":
+        return FunctionMessage(content, **kwargs)
+    if role == "remove":
+        return RemoveMessage(**kwargs)
     if cls is None:
         return ChatMessage(content, role=str(role), **kwargs)
     if issubclass(cls, ChatMessage):
@@ -191,6 +210,28 @@ def _from_dict(message: Mapping[str, Any]) -> BaseMessage:
             content, tool_calls=calls, invalid_tool_calls=invalid, usage_metadata=usage, **kwargs
         )
     return cls(content, **kwargs)
+
+
+#: The keys of a message dict that are message fields (the rest go to additional_kwargs).
+_MESSAGE_KEYS = frozenset(
+    {
+        "role",
+        "type",
+        "content",
+        "tool_call_id",
+        "artifact",
+        "status",
+        "tool_calls",
+        "invalid_tool_calls",
+        "tool_call_chunks",
+        "usage_metadata",
+        "chunk_position",
+        "name",
+        "id",
+        "additional_kwargs",
+        "response_metadata",
+    }
+)
 
 
 def _tool_calls_from_dict(
@@ -261,6 +302,8 @@ def message_to_openai_dict(message: BaseMessage) -> dict[str, Any]:
         role = _OPENAI_ROLES.get(message.type.removesuffix("MessageChunk").lower())
         if message.type == "AIMessageChunk":
             role = "assistant"
+        elif role == "system" and message.additional_kwargs.get("__openai_role__") == "developer":
+            role = "developer"  # a ("developer", ...) message, as langchain-openai sends it
         if role is None:
             raise ValueError(
                 f"Cannot send a {type(message).__name__} to an OpenAI-style API: it has no "

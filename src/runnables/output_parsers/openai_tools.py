@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -16,6 +17,13 @@ from runnables.core.config import Context
 from runnables.messages.base import AIMessage, AIMessageChunk, BaseMessage
 from runnables.output_parsers.base import BaseOutputParser, OutputParserException
 from runnables.output_parsers.partial_json import parse_partial_json
+
+_logger = logging.getLogger(__name__)
+
+_MAX_TOKENS_ERROR = (
+    "Output parser received a `max_tokens` stop reason. The output is likely "
+    "incomplete—please increase `max_tokens` or shorten your prompt."
+)
 
 __all__ = [
     "JsonOutputKeyToolsParser",
@@ -289,9 +297,18 @@ class PydanticToolsParser(JsonOutputToolsParser):
                 )
             try:
                 objects.append(model(**call["args"]))
-            except (ValidationError, ValueError):
+            except (ValidationError, ValueError) as exc:
                 if partial:
                     continue
+                if any(
+                    isinstance(m := getattr(r, "message", r), BaseMessage)
+                    and m.response_metadata.get("stop_reason") == "max_tokens"
+                    for r in result
+                ):
+                    # The usual cause: the model ran out of tokens mid-arguments. Logged
+                    # as langchain-core logs it, and said on the error itself.
+                    _logger.error(_MAX_TOKENS_ERROR, exc_info=True)
+                    exc.add_note(_MAX_TOKENS_ERROR)
                 raise
         if self.first_tool_only:
             return objects[0] if objects else None
