@@ -12,6 +12,7 @@ from runnables.core._util import ListIter, gather_input, has_listeners, note_ste
 from runnables.core.base import Input, Output, Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.streams import Segmented
+from runnables.core.tasks import aclose
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -268,6 +269,4 @@ async def _gathered(
         async for chunk in last:
             yield chunk
     finally:
-        aclose = getattr(last, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(last)

@@ -88,6 +88,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 from runnables.core._util import _NOTED as NOTED_STEP
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
+from runnables.core.tasks import aclose, gather_all
 from runnables.errors import ConfigError, InvalidInputError, InvalidRunnableError, StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
@@ -793,9 +794,7 @@ class _Handler:
                 async for item in source:
                     yield "data", dumps(item)
             finally:
-                aclose = getattr(source, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await aclose(source)
         except StepTimeoutError as exc:
             logger.warning("Run %s timed out: %s", run_id, exc)
             message = f"The run took longer than this server's limit of {exc.timeout:g} s."
@@ -927,14 +926,7 @@ async def _bounded_batch(
         for i in position:
             results[i] = await runnable.ainvoke(values[i], cast(RunnableConfig, configs[i]))
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(limit)]
-    try:
-        await asyncio.gather(*workers)
-    except BaseException:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        raise
+    await gather_all([worker() for _ in range(limit)])
     return results
 
 

@@ -35,6 +35,8 @@ from uuid import UUID
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from runnables.core.tasks import aclose, cancel_and_wait
+
 __all__ = ["SSEResponse", "dumps", "encode", "frame", "jsonable", "wait_for_disconnect"]
 
 logger = logging.getLogger("runnables.serve")
@@ -171,9 +173,7 @@ class SSEResponse(Response):
                 except OSError:
                     return  # ASGI 2.4 servers report a closed connection this way
         finally:
-            aclose = getattr(frames, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(frames)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -187,9 +187,7 @@ class SSEResponse(Response):
                 (writer, watcher), timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-            results = await asyncio.gather(writer, watcher, return_exceptions=True)
+            await cancel_and_wait((writer, watcher))
             if self.on_close is not None:
                 await self.on_close()
         if not done:
@@ -203,6 +201,6 @@ class SSEResponse(Response):
                 self.deadline,
             )
             return
-        error = results[0]
+        error = None if writer.cancelled() else writer.exception()
         if isinstance(error, Exception):
             raise error

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from runnables.core.tasks import aclose
 from runnables.providers.openai.concurrency import AdaptiveConcurrency, wait_without_slot
 from runnables.providers.openai.errors import (
     APIConnectionError,
@@ -577,9 +578,7 @@ class OpenAITransport:
                         if started:
                             raise err from None
                     finally:
-                        aclose = getattr(reads, "aclose", None)
-                        if aclose is not None:
-                            await aclose()
+                        await aclose(reads)
                 rate_limited = isinstance(err, APIStatusError) and err.status_code == 429
             finally:
                 if response is not None:
