@@ -59,6 +59,7 @@ from runnables.providers.openai.errors import (
 )
 from runnables.providers.openai.pool import install as install_fast_pool
 from runnables.providers.openai.sse import DONE, SSEDecoder
+from runnables.wire import dumps, encode
 
 __all__ = [
     "OpenAITransport",
@@ -405,7 +406,7 @@ class OpenAITransport:
 
     async def post(self, path: str, body: dict[str, Any], *, deadline: float | None = None) -> Any:
         """POST ``body`` as JSON and return the decoded JSON answer."""
-        content = _dumps(body)
+        content = encode(dumps(body))
         url = self.base_url + path
         attempt = 0
         while True:
@@ -466,7 +467,7 @@ class OpenAITransport:
         event, with a retryable status in its ``code``, it is retried like that HTTP
         status. Other named events (``ping``...) are skipped, as the openai SDK does.
         """
-        content = _dumps(body)
+        content = encode(dumps(body))
         url = self.base_url + path
         attempt = 0
         if callable(deadline):
@@ -604,10 +605,6 @@ async def _drain(reads: AsyncIterator[bytes]) -> None:
 
 
 _RAW_DECODE = json.JSONDecoder().raw_decode
-
-
-def _dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _loads(raw: bytes, url: str) -> Any:
