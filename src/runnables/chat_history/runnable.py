@@ -11,6 +11,7 @@ from runnables.core._util import ListIter, add, gather_input
 from runnables.core.base import Runnable, RunnableLike, call, call_transform, coerce_to_runnable
 from runnables.core.config import Context
 from runnables.core.configurable import ConfigurableFieldSpec, get_unique_config_specs
+from runnables.core.tasks import aclose
 from runnables.messages.base import AIMessage, BaseMessage, HumanMessage, message_chunk_to_message
 
 __all__ = ["RunnableWithMessageHistory"]
@@ -214,9 +215,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
                 started = True
                 yield chunk
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(stream)
         await self._exit(history, input, final)
 
 

@@ -411,26 +411,14 @@ def parse_input(text: str) -> Any:
         return text
 
 
-def _jsonable(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_jsonable, ensure_ascii=False)
-
-
 async def _run_stream(runnable: Any, input: Any, config: Any, events: bool) -> None:
     from runnables.messages import BaseMessage
+    from runnables.wire import dumps
 
     out = sys.stdout
     if events:
         async for event in runnable.astream_events(input, config):
-            out.write(_dumps(event) + "\n")
+            out.write(dumps(event) + "\n")
             out.flush()
         return
     text_mode = None  # decided by the first chunk: text as it comes, or one JSON per line
@@ -442,7 +430,7 @@ async def _run_stream(runnable: Any, input: Any, config: Any, events: bool) -> N
         elif isinstance(chunk, BaseMessage) and text_mode:
             out.write(chunk.text)
         else:
-            out.write(_dumps(chunk) + "\n")
+            out.write(dumps(chunk) + "\n")
         out.flush()
     if text_mode:
         out.write("\n")

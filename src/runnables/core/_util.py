@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -190,26 +190,6 @@ def note_step(exc: BaseException, step: str) -> None:
         except AttributeError:  # exceptions with __slots__: skip the marker, keep the note
             pass
         exc.add_note(f"(raised in runnables step {step!r})")
-
-
-async def gather_all(aws: Sequence[Awaitable[T]], return_exceptions: bool = False) -> list[Any]:
-    """Run awaitables concurrently; on the first error cancel the rest, wait, re-raise it.
-
-    Unlike ``asyncio.gather``, no task outlives the call: when one fails (and
-    ``return_exceptions`` is false) or the caller is cancelled, every other task is
-    cancelled and awaited before this returns, and the *original* exception is raised.
-    """
-    if len(aws) == 1 and not return_exceptions:
-        return [await aws[0]]
-    loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(a) if not isinstance(a, asyncio.Future) else a for a in aws]  # type: ignore[arg-type]
-    try:
-        return await asyncio.gather(*tasks, return_exceptions=return_exceptions)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def has_listeners(step: Any) -> bool:

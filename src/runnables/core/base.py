@@ -42,7 +42,6 @@ from runnables.core import offload as _offload
 from runnables.core._util import (
     ListIter,
     add,
-    gather_all,
     gather_input,
     is_async_generator_function,
     is_generator_function,
@@ -58,6 +57,7 @@ from runnables.core.config import (
     make_context,
 )
 from runnables.core.limiter import HOLDING
+from runnables.core.tasks import TaskGroup, aclose, gather_all
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -307,7 +307,6 @@ class Runnable(Generic[Input, Output]):
         if not inputs:
             return
         ctxs = _batch_contexts("abatch_as_completed", inputs, config)
-        loop = asyncio.get_running_loop()
 
         async def one(i: int) -> tuple[int, Any]:
             try:
@@ -319,14 +318,12 @@ class Runnable(Generic[Input, Output]):
 
         # Lend the caller's slot once, before the tasks copy HOLDING (see batch_root).
         lent = _lend_slot(ctxs[0])
-        tasks = [loop.create_task(one(i)) for i in range(len(inputs))]
         try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+            async with TaskGroup() as group:
+                tasks = [group.start(one(i)) for i in range(len(inputs))]
+                for next_done in asyncio.as_completed(tasks):
+                    yield await next_done
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             if lent is not None:
                 await lent.acquire()
                 HOLDING.set(lent)
@@ -895,23 +892,15 @@ async def transform_root(
 ) -> AsyncGenerator[Any, None]:
     """Stream a public call's root step (deadline applied to each chunk)."""
     agen = call_transform(step, inputs, ctx)
-    try:
-        if ctx.deadline is not None and not ctx.sync:
-            from runnables.core.deadline import next_with_deadline
+    if ctx.deadline is not None and not ctx.sync:
+        from runnables.core.deadline import deadline_stream
 
-            while True:
-                try:
-                    chunk = await next_with_deadline(agen, ctx)
-                except StopAsyncIteration:
-                    return
-                yield chunk
-        else:
-            async for chunk in agen:
-                yield chunk
+        agen = deadline_stream(agen, ctx)
+    try:
+        async for chunk in agen:
+            yield chunk
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(agen)
 
 
 async def batch_root(

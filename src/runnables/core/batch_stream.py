@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from runnables.core.config import Context
 from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.tasks import TaskGroup
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -134,30 +135,28 @@ async def batch_stream_chunks(
 
     # Lend the caller's slot once, before the workers copy HOLDING (see batch_root).
     lent = _lend_slot(ctx)
-    loop = asyncio.get_running_loop()
-    workers = [loop.create_task(worker()) for _ in range(window)]
     try:
-        running = window
-        while running:
-            chunk: list[tuple[int, Any]] = []
-            entry = await finished.get()
-            while True:
-                index, out = entry
-                if index >= 0:
-                    chunk.append(entry)
-                elif index == _DONE:
-                    running -= 1
-                else:
-                    raise out
-                if finished.empty():
-                    break
-                entry = finished.get_nowait()
-            if chunk:
-                yield chunk
+        async with TaskGroup() as group:
+            for _ in range(window):
+                group.start(worker())
+            running = window
+            while running:
+                chunk: list[tuple[int, Any]] = []
+                entry = await finished.get()
+                while True:
+                    index, out = entry
+                    if index >= 0:
+                        chunk.append(entry)
+                    elif index == _DONE:
+                        running -= 1
+                    else:
+                        raise out
+                    if finished.empty():
+                        break
+                    entry = finished.get_nowait()
+                if chunk:
+                    yield chunk
     finally:
-        for t in workers:
-            t.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
         if lent is not None:
             await lent.acquire()
             HOLDING.set(lent)

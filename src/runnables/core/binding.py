@@ -158,7 +158,9 @@ class RunnableBinding(Runnable[Input, Output]):
             and inner.deadline != ctx.deadline
             and not inner.sync
         ):
-            return _deadline_stream(call_transform(self._target, inputs, inner), inner)
+            from runnables.core.deadline import deadline_stream
+
+            return deadline_stream(call_transform(self._target, inputs, inner), inner)
         if inner is ctx:
             return self._target._atransform(inputs, ctx)
         return call_transform(self._target, inputs, inner)
@@ -195,22 +197,6 @@ class RunnableBinding(Runnable[Input, Output]):
         if self.config:
             parts.append(f"config={dict(self.config)!r}")
         return f"RunnableBinding({', '.join(parts)})"
-
-
-async def _deadline_stream(agen: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
-    from runnables.core.deadline import next_with_deadline
-
-    try:
-        while True:
-            try:
-                chunk = await next_with_deadline(agen, ctx)
-            except StopAsyncIteration:
-                return
-            yield chunk
-    finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 class PublicKwargsCall(Runnable[Input, Output]):

@@ -9,6 +9,7 @@ from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to_runnable
 from runnables.core.config import Context, RunnableConfig
+from runnables.core.tasks import aclose
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -151,9 +152,7 @@ class RunnableBranch(Runnable[Input, Output]):
             async for chunk in stream:
                 yield chunk
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(stream)
 
     def __repr__(self) -> str:
         pairs = ", ".join(f"({c!r}, {r!r})" for c, r in self.branches)

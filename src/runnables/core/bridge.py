@@ -33,6 +33,7 @@ import warnings
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from runnables.core.tasks import aclose
 from runnables.core.workers import WorkerPool, current_pool
 from runnables.errors import BlockingCallWarning
 
@@ -281,9 +282,7 @@ def stream_on_bridge(agen_factory: Any, buffer: int = 64) -> Iterator[Any]:
                     await sem.acquire()
                     items.put((True, item))
             finally:
-                aclose = getattr(agen, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await aclose(agen)
         except BaseException as exc:
             items.put((False, exc))
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -30,6 +30,7 @@ from runnables.core.base import (
     langchain_step,
 )
 from runnables.core.config import Context, RunnableConfig, make_context, merge_configs
+from runnables.core.tasks import aclose
 from runnables.errors import ConfigError
 
 __all__ = [
@@ -261,12 +262,6 @@ class _Cache:
 
 def _configurable(ctx: Context) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], ctx.config.get("configurable") or {})
-
-
-async def _aclose(it: Any) -> None:
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 def _has_configurable(value: Any) -> bool:
@@ -558,7 +553,7 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
             async for chunk in stream:
                 yield chunk
         finally:
-            await _aclose(stream)
+            await aclose(stream)
 
     def __getattr__(self, name: str) -> Any:
         # Public attributes of the default (its custom methods) pass through; see
@@ -830,7 +825,7 @@ class RunnableConfigurableAlternatives(Runnable[Input, Output]):
             async for chunk in stream:
                 yield chunk
         finally:
-            await _aclose(stream)
+            await aclose(stream)
 
     def __getattr__(self, name: str) -> Any:
         # The default's public attributes pass through; see configured_method.

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from runnables.core.config import Context
+from runnables.core.tasks import aclose
 from runnables.errors import StepTimeoutError
 
-__all__ = ["check_after_sync_step", "next_with_deadline", "remaining", "run_with_deadline"]
+__all__ = [
+    "check_after_sync_step",
+    "deadline_stream",
+    "next_with_deadline",
+    "remaining",
+    "run_with_deadline",
+]
 
 T = TypeVar("T")
 
@@ -66,6 +73,19 @@ async def run_with_deadline(make: Callable[[], Awaitable[T]], ctx: Context) -> T
 async def next_with_deadline(agen: AsyncIterator[T], ctx: Context) -> T:
     """The next item of a stream, under the call's deadline."""
     return await run_with_deadline(agen.__anext__, ctx)
+
+
+async def deadline_stream(agen: AsyncIterator[T], ctx: Context) -> AsyncGenerator[T, None]:
+    """``agen``'s items, each pulled under the call's deadline; ``agen`` closed at the end."""
+    try:
+        while True:
+            try:
+                chunk = await next_with_deadline(agen, ctx)
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        await aclose(agen)
 
 
 def check_after_sync_step(ctx: Context, step: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runnables.core._util import gather_all
 from runnables.core.base import Input, Output, Runnable, call
 from runnables.core.config import Context
+from runnables.core.tasks import gather_all
 from runnables.errors import InvalidInputError
 
 __all__ = ["RunnableEach"]

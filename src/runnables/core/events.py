@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runnables.core._util import ListIter
 from runnables.core.config import RunnableConfig, make_context
+from runnables.core.tasks import cancel_and_wait
 from runnables.core.tracing import _MISSING, Run, Tracer
 
 if TYPE_CHECKING:
@@ -307,6 +308,4 @@ async def stream_events(
             yield events.popleft()
         task.result()
     finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait((task,))

@@ -11,15 +11,10 @@ from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, call, call_transform, coerce_to_runnable
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.retry import _Replay
+from runnables.core.tasks import aclose
 from runnables.errors import ConfigError, InvalidInputError
 
 __all__ = ["RunnableWithFallbacks"]
-
-
-async def _aclose(it: Any) -> None:
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 class RunnableWithFallbacks(Runnable[Input, Output]):
@@ -223,8 +218,8 @@ class RunnableWithFallbacks(Runnable[Input, Output]):
                     yield chunk
                 return
             finally:
-                await _aclose(stream)
-                await _aclose(source)
+                await aclose(stream)
+                await aclose(source)
         assert first_error is not None and last_error is not None
         raise self._all_failed(first_error, last_error)
 

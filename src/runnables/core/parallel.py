@@ -13,14 +13,14 @@ from runnables.core import offload as _offload
 from runnables.core._util import (
     AddableDict,
     ListIter,
-    gather_all,
     gather_input,
     has_listeners,
     note_step,
 )
 from runnables.core.base import Runnable, call_transform, coerce_to_runnable
 from runnables.core.config import CURRENT, Context, RunnableConfig
-from runnables.core.streams import merge, tee
+from runnables.core.streams import tee
+from runnables.core.tasks import gather_all, merge
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from runnables.core.bridge import is_sync_call
 from runnables.core.config import Context
 from runnables.core.function import _accepts_config
 from runnables.core.parallel import RunnableParallel
-from runnables.core.streams import merge, tee
+from runnables.core.streams import tee
+from runnables.core.tasks import merge
 from runnables.errors import InvalidRunnableError
 
 __all__ = ["RunnableAssign", "RunnablePassthrough", "RunnablePick"]

@@ -12,6 +12,7 @@ from runnables.core._util import ListIter
 from runnables.core.base import Input, Output, Runnable
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.deadline import remaining
+from runnables.core.tasks import aclose
 from runnables.errors import ConfigError
 
 __all__ = ["ExponentialJitterParams", "RunnableRetry"]
@@ -108,12 +109,6 @@ class _Replay:
 
     def failed_upstream(self) -> bool:
         return self.error is not None
-
-
-async def _aclose(it: Any) -> None:
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 class RunnableRetry(Runnable[Input, Output]):
@@ -314,8 +309,8 @@ class RunnableRetry(Runnable[Input, Output]):
                         yield chunk
                     return
             finally:
-                await _aclose(stream)
-                await _aclose(source)
+                await aclose(stream)
+                await aclose(source)
             await self._before_retry(failed, attempt, ctx)
             attempt += 1
 

@@ -16,6 +16,7 @@ from runnables.core.base import (
     coerce_to_runnable,
 )
 from runnables.core.config import Context
+from runnables.core.tasks import aclose
 from runnables.errors import InvalidInputError, InvalidRunnableError
 
 __all__ = ["RouterInput", "RouterRunnable"]
@@ -90,9 +91,7 @@ class RouterRunnable(Runnable[RouterInput, Output]):
             async for chunk in stream:
                 yield chunk
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(stream)
 
     def __repr__(self) -> str:
         return f"RouterRunnable({self.runnables!r})"

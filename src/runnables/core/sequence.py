@@ -20,6 +20,7 @@ from runnables.core.base import (
 )
 from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.streams import Segmented
+from runnables.core.tasks import aclose
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -308,6 +309,4 @@ async def _gathered(
         async for chunk in last:
             yield chunk
     finally:
-        aclose = getattr(last, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(last)

@@ -1,9 +1,10 @@
 """Async stream plumbing: a tee that feeds one stream to many steps, a merge, and
 ``Segmented``, which pulls a long pipeline of streams without nesting them.
 
-All keep structured concurrency: ``merge`` starts a task per source and, however it
-ends (exhausted, an error, the consumer leaving early, cancellation), cancels and awaits
-every task it started before it returns; ``Segmented`` starts no task at all.
+All keep structured concurrency: ``merge`` (from :mod:`runnables.core.tasks`, where
+every task the engine starts is managed) starts a task per source and, however it ends,
+cancels and awaits every task it started before it returns, with backpressure;
+``Segmented`` starts no task at all.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import types
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any
 
 from runnables.core._util import ListIter
+from runnables.core.tasks import aclose, merge
 
 __all__ = ["Segmented", "merge", "tee"]
 
@@ -74,65 +76,6 @@ def tee(source: AsyncIterator[Any], n: int) -> list[AsyncIterator[Any]]:
         return [ListIter(source.items) for _ in range(n)]
     shared = _Tee(source, n)
     return [_TeeCopy(shared, i) for i in range(n)]
-
-
-_END = object()
-
-
-async def merge(sources: list[AsyncIterator[Any]]) -> AsyncGenerator[tuple[int, Any], None]:
-    """Yield ``(index, item)`` from all sources as items arrive, running them concurrently.
-
-    The first error from any source cancels the others and is raised unchanged.
-    """
-    if len(sources) == 1:
-        async for item in sources[0]:
-            yield 0, item
-        return
-    ready: deque[tuple[int, Any, BaseException | None]] = deque()
-    loop = asyncio.get_running_loop()
-    wake: list[asyncio.Future[None] | None] = [None]
-
-    def push(entry: tuple[int, Any, BaseException | None]) -> None:
-        ready.append(entry)
-        fut = wake[0]
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    async def pump(i: int, source: AsyncIterator[Any]) -> None:
-        try:
-            async for item in source:
-                push((i, item, None))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            push((i, _END, exc))
-            return
-        push((i, _END, None))
-
-    tasks = [loop.create_task(pump(i, s)) for i, s in enumerate(sources)]
-    remaining = len(tasks)
-    try:
-        while remaining:
-            if not ready:
-                fut = loop.create_future()
-                wake[0] = fut
-                await fut
-                wake[0] = None
-            i, item, exc = ready.popleft()
-            if exc is not None:
-                raise exc
-            if item is _END:
-                remaining -= 1
-                continue
-            yield i, item
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for s in sources:
-            aclose = getattr(s, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 class _Want:
@@ -264,11 +207,8 @@ class Segmented(AsyncIterator[Any]):
         self._closing = True
         first: BaseException | None = None
         for segment in reversed(self._segments):
-            aclose = getattr(segment, "aclose", None)
-            if aclose is None:
-                continue
             try:
-                await aclose()
+                await aclose(segment)
             except BaseException as exc:
                 if first is None:
                     first = exc

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from runnables.core._util import ListIter, add_to_record, gather_input
+from runnables.core.tasks import aclose
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -466,9 +467,7 @@ async def traced_atransform(
             await _notify(listeners, "on_error", run, ctx)
         raise
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(agen)
     if recorder is not None and recorder.got:
         run.input = recorder.value
     end_run(ctx, run, output)

@@ -35,6 +35,7 @@ from runnables.core._util import gather_input
 from runnables.core.base import Runnable, note_step, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
+from runnables.core.tasks import aclose
 from runnables.core.tracing import _MISSING, Run, end_run, fail_run
 from runnables.interop.values import from_langchain, to_langchain
 
@@ -229,9 +230,7 @@ class LangChainStep(Runnable[Any, Any]):
             raise
         finally:
             try:
-                aclose = getattr(agen, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await aclose(agen)
             finally:
                 if running is not None:
                     running.remove(name)
@@ -253,9 +252,7 @@ async def _to_langchain_stream(inputs: AsyncIterator[Any]) -> AsyncIterator[Any]
         async for chunk in inputs:
             yield to_langchain(chunk)
     finally:
-        aclose = getattr(inputs, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(inputs)
 
 
 # ---------------------------------------------------------------------- callbacks -> runs
@@ -485,9 +482,7 @@ class CallbackBridge(BaseCallbackHandler):
                 self._stream(run_id, chunk)
                 yield chunk
         finally:
-            aclose = getattr(output, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(output)
 
     def tap_output_iter(self, run_id: UUID, output: Iterator[Any]) -> Iterator[Any]:
         for chunk in output:

@@ -29,6 +29,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
+from runnables.core.tasks import aclose
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -424,9 +425,7 @@ class FunctionChatModel(BaseChatModel):
                 async for item in agen:
                     yield item if isinstance(item, AIMessageChunk) else AIMessageChunk(item)
             finally:
-                aclose = getattr(agen, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await aclose(agen)
         else:
             gen = iter(out)
             try:

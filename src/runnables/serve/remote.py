@@ -42,19 +42,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import datetime
-import enum
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runnables.core._util import gather_input
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, DEFAULT_RECURSION_LIMIT, Context, RunnableConfig
 from runnables.errors import MissingExtraError, RunnablesError
+from runnables.wire import ServerEvent, SSEDecoder, dumps, encode
 
 try:
     import httpx
@@ -93,113 +90,11 @@ class RemoteRunnableError(RunnablesError, httpx.HTTPStatusError):
 # ---------------------------------------------------------------------- server-sent events
 
 
-class ServerEvent(NamedTuple):
-    """One server-sent event: its type (``"message"`` by default), data and id."""
-
-    event: str
-    data: bytes
-    id: str | None
-
-
-class SSEParser:
-    """Turn network reads into :class:`ServerEvent` values, following the SSE format.
-
-    Handles ``\\r\\n``, ``\\r`` and ``\\n`` line ends, comments (keep-alives), multi-line
-    ``data``, and events split across reads at any byte. ``last_id`` is the most
-    recent ``id`` field seen (what a client sends back as ``Last-Event-ID``).
-
-    >>> p = SSEParser()
-    >>> p.feed(b"event: data\\r\\nid: r:1\\r\\ndata: 1\\r\\n\\r\\nevent: e")
-    [ServerEvent(event='data', data=b'1', id='r:1')]
-    >>> p.feed(b"nd\\r\\n\\r\\n")
-    [ServerEvent(event='end', data=b'', id='r:1')]
-    """
-
-    __slots__ = ("_buf", "last_id")
-
-    def __init__(self) -> None:
-        self._buf = b""
-        self.last_id: str | None = None
-
-    def feed(self, chunk: bytes) -> list[ServerEvent]:
-        """The events completed by ``chunk``; an unfinished event is kept for the next read."""
-        buf = self._buf + chunk if self._buf else chunk
-        held = b""
-        if b"\r" in buf:
-            if buf[-1:] == b"\r":  # a "\n" may start the next read
-                buf, held = buf[:-1], b"\r"
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        blocks = buf.split(b"\n\n")
-        self._buf = blocks.pop() + held
-        return [ev for ev in map(self._parse, blocks) if ev is not None]
-
-    def close(self) -> list[ServerEvent]:
-        """The last event, if the stream ended without the blank line that ends it."""
-        rest, self._buf = self._buf, b""
-        rest = rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n").strip(b"\n")
-        event = self._parse(rest) if rest else None
-        return [event] if event is not None else []
-
-    def _parse(self, block: bytes) -> ServerEvent | None:
-        data: list[bytes] = []
-        event = "message"
-        named = False
-        for line in block.split(b"\n"):
-            if not line or line[:1] == b":":
-                continue
-            name, colon, value = line.partition(b":")
-            if colon and value[:1] == b" ":
-                value = value[1:]
-            if name == b"data":
-                data.append(value)
-            elif name == b"event":
-                event = value.decode("utf-8", "replace") or "message"
-                named = True
-            elif name == b"id" and b"\0" not in value:
-                self.last_id = value.decode("utf-8", "replace")
-        if not data and not named:
-            return None  # an id or retry line alone dispatches nothing
-        return ServerEvent(event, b"\n".join(data), self.last_id)
+#: The one SSE codec (:mod:`runnables.wire`), under the name this module gave it.
+SSEParser = SSEDecoder
 
 
 # ---------------------------------------------------------------------- values on the wire
-
-
-def _jsonable(obj: Any) -> Any:
-    from runnables.messages import BaseMessage
-    from runnables.prompts.value import ChatPromptValue, StringPromptValue
-
-    if isinstance(obj, BaseMessage):
-        return obj.model_dump()
-    if isinstance(obj, ChatPromptValue):
-        return {"messages": obj.messages, "type": "ChatPromptValueConcrete"}
-    if isinstance(obj, StringPromptValue):
-        return {"text": obj.text, "type": "StringPromptValue"}
-    dump = getattr(obj, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, UUID):
-        return str(obj)
-    if isinstance(obj, (datetime.date, datetime.time)):
-        return obj.isoformat()
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(
-        f"RemoteRunnable cannot send {obj!r} (a {type(obj).__name__}) to the server: it is "
-        "not JSON-serialisable. Send plain data, messages, or pydantic models."
-    )
-
-
-_ENCODER = json.JSONEncoder(default=_jsonable, separators=(",", ":"), ensure_ascii=False)
-
-
-def encode(obj: Any) -> bytes:
-    """``obj`` as the JSON body of a request (messages as their ``model_dump()``)."""
-    return _ENCODER.encode(obj).encode()
 
 
 def _message_classes() -> dict[str, type[Any]]:
@@ -421,7 +316,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         client = get_client(self.url)
         response = await client.post(
             endpoint,
-            content=encode(body),
+            content=encode(dumps(body)),
             headers={"Content-Type": "application/json", **self.headers},
             timeout=self._timeout(ctx),
         )
@@ -440,7 +335,7 @@ class RemoteRunnable(Runnable[Any, Any]):
 
         endpoint = f"{self.url}/{route}"
         client = get_client(self.url)
-        content = encode(body)
+        content = encode(dumps(body))
         headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream",

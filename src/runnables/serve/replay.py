@@ -47,6 +47,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from runnables.core.tasks import aclose
 from runnables.serve.sse import dumps, frame
 
 __all__ = ["DEFAULT_MAX_BYTES", "BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
@@ -173,9 +174,7 @@ class BufferedRun:
             self.next_seq += 1
             raise
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(events)
             self.done = True
             self._wake()
             self.store._finished(self)

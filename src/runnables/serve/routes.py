@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, cast
@@ -73,7 +72,6 @@ from uuid import UUID, uuid4
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request
-    from fastapi.exceptions import RequestValidationError
     from fastapi.params import Depends
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
@@ -83,24 +81,22 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
     raise MissingExtraError("Serving runnables over HTTP", "serve", "fastapi") from exc
 
-from pydantic import BaseModel, RootModel, ValidationError
 
-from runnables.core._util import _NOTED as NOTED_STEP
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import ConfigError, InvalidInputError, InvalidRunnableError, StepTimeoutError
+from runnables.core.tasks import gather_all
+from runnables.errors import InvalidRunnableError, StepTimeoutError
 from runnables.serve.limits import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
     InFlight,
-    check_bearer,
-    filter_config,
-    read_json_body,
     until_disconnect,
 )
-from runnables.serve.replay import DEFAULT_MAX_BYTES, RunStore, parse_event_id
-from runnables.serve.shutdown import SHUTDOWN_MESSAGE, register
-from runnables.serve.sse import SSEResponse, dumps, encode, frame
+from runnables.serve.replay import DEFAULT_MAX_BYTES, RunStore
+from runnables.serve.requests import ConfigModifier, RequestReader, invalid
+from runnables.serve.shutdown import StreamShutdown
+from runnables.serve.sse import dumps, encode
+from runnables.serve.streaming import CLIENT_ERRORS, StreamEndpoints
 
 __all__ = ["add_routes"]
 
@@ -133,23 +129,6 @@ ENDPOINTS: tuple[str, ...] = (
 # written for LangServe runs unchanged, and refused in enabled_endpoints.
 LangServeOnlyEndpoint = Literal["feedback", "public_trace_link", "config_hashes", "token_feedback"]
 _LANGSERVE_ONLY = ("feedback", "public_trace_link", "config_hashes", "token_feedback")
-_EVENT_FILTERS = (
-    "include_names",
-    "include_types",
-    "include_tags",
-    "exclude_names",
-    "exclude_types",
-    "exclude_tags",
-)
-_SCHEMA_MODULE = "runnables.core.schema"
-#: Errors a run raises because of what the request sent (an input a step cannot use,
-#: a configurable alternative that does not exist): 422 with their message, which the
-#: library writes to name the value and the fix, rather than a 500.
-_CLIENT_ERRORS = (InvalidInputError, ConfigError)
-#: Seconds a stream's response may outlast the route's ``timeout`` (see ``_deadline``).
-_STREAM_MARGIN = 1.0
-ConfigModifier = Callable[[dict[str, Any], Request], dict[str, Any] | Awaitable[dict[str, Any]]]
-Events = AsyncIterator[tuple[str, str | None]]
 
 
 def add_routes(
@@ -351,20 +330,22 @@ def add_routes(
     if "batch" in endpoints:
         post("batch", handler.batch, f"Batch {name}")
     if "stream" in endpoints:
-        post("stream", handler.stream, f"Stream the output of {name} (SSE)")
+        post("stream", handler.streaming.stream, f"Stream the output of {name} (SSE)")
         if resumable:
-            get("stream/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
-            delete("stream/{run_id}", handler.cancel_stream, "stream/cancel")
+            get("stream/{run_id}", handler.streaming.resume_stream, "Resume a stream (SSE)")
+            delete("stream/{run_id}", handler.streaming.cancel_stream, "stream/cancel")
     if "stream_events" in endpoints:
-        post("stream_events", handler.stream_events, f"Stream the events of {name} (SSE)")
+        post("stream_events", handler.streaming.stream_events, f"Stream the events of {name} (SSE)")
         if resumable:
-            get("stream_events/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
-            delete("stream_events/{run_id}", handler.cancel_stream, "stream_events/cancel")
+            get("stream_events/{run_id}", handler.streaming.resume_stream, "Resume a stream (SSE)")
+            delete(
+                "stream_events/{run_id}", handler.streaming.cancel_stream, "stream_events/cancel"
+            )
     if "stream_log" in endpoints:
-        post("stream_log", handler.stream_log, f"Stream the run log of {name} (SSE)")
+        post("stream_log", handler.streaming.stream_log, f"Stream the run log of {name} (SSE)")
         if resumable:
-            get("stream_log/{run_id}", handler.resume_stream, "Resume a stream (SSE)")
-            delete("stream_log/{run_id}", handler.cancel_stream, "stream_log/cancel")
+            get("stream_log/{run_id}", handler.streaming.resume_stream, "Resume a stream (SSE)")
+            delete("stream_log/{run_id}", handler.streaming.cancel_stream, "stream_log/cancel")
     if "input_schema" in endpoints:
         get("input_schema", handler.input_schema, f"The input schema of {name}")
     if "output_schema" in endpoints:
@@ -391,13 +372,13 @@ def _close_on_shutdown(app: FastAPI | APIRouter, handler: _Handler) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(owner: Any) -> AsyncIterator[Any]:
-        handler.loop = asyncio.get_running_loop()
+        handler.shutdown.loop = asyncio.get_running_loop()
         async with original(owner) as state:
             try:
                 yield state
             finally:
-                handler.begin_shutdown(None)  # does nothing if it has begun already
-                await handler.drain()
+                handler.shutdown.begin_shutdown(None)  # does nothing if it has begun already
+                await handler.shutdown.drain()
 
     router.lifespan_context = lifespan
 
@@ -441,165 +422,41 @@ class _Handler:
         owner: object = None,
         shutdown_grace: float = 10.0,
     ) -> None:
-        if not shutdown_grace >= 0:
-            raise ValueError(f"shutdown_grace must be >= 0 seconds, got {shutdown_grace!r}.")
         self.runnable = runnable
-        self.config_keys = tuple(config_keys)
-        self.modifier = per_req_config_modifier
-        self.run_name = run_name
-        if isinstance(auth_token, str):
-            auth_token = [auth_token]
-        self.tokens = [t.encode() for t in auth_token] if auth_token is not None else None
-        if self.tokens is not None and (not self.tokens or not all(self.tokens)):
-            raise ValueError("auth_token must be a non-empty token or a list of them.")
-        self.max_body_bytes = max_body_bytes
+        # The concerns the endpoints share, each in its own object: reading a request
+        # (auth, body, config, input), and shutting down (the streams to stop).
+        self.requests = RequestReader(
+            runnable,
+            config_keys=config_keys,
+            per_req_config_modifier=per_req_config_modifier,
+            auth_token=auth_token,
+            run_name=run_name,
+            max_body_bytes=max_body_bytes,
+            timeout=timeout,
+        )
+        self.shutdown = StreamShutdown(
+            owner=owner, in_flight=in_flight, store=store, shutdown_grace=shutdown_grace
+        )
         self.in_flight = in_flight
         self.timeout = timeout
         if max_batch_size is not None and max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1 or None, got {max_batch_size!r}.")
         self.max_batch_size = max_batch_size
         self.store = store
-        self.input_model = runnable.get_input_schema()
-        # Shutdown (see runnables.serve.shutdown): the tasks running stream events, the
-        # ones stopped by shutdown, and the loop they run on.
-        self.owner = owner
-        self.shutdown_grace = shutdown_grace
-        self.streams: set[asyncio.Task[Any]] = set()
-        self.stopped: set[asyncio.Task[Any]] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.closing = False
-        self.deadline: float | None = None
-        register(self)
-
-    # ------------------------------------------------------------------ shutdown
-
-    def begin_shutdown(self, grace: float | None) -> None:
-        """No new runs from now on; open streams are stopped after ``grace`` seconds
-        (default ``shutdown_grace``). Safe to call from any thread."""
-        if self.closing:
-            return
-        self.closing = True
-        self.in_flight.closing = True
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return  # nothing was ever served: no stream to stop
-        seconds = self.shutdown_grace if grace is None else grace
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._arm(seconds)
-        else:
-            loop.call_soon_threadsafe(self._arm, seconds)
-
-    def _arm(self, grace: float) -> None:
-        loop = asyncio.get_running_loop()
-        self.deadline = loop.time() + grace
-        loop.call_later(grace, self._stop_streams)
-
-    def _stop_streams(self) -> None:
-        if self.store is not None:
-            for run in self.store.runs.values():
-                if not run.done:
-                    run.stop_message = SHUTDOWN_MESSAGE
-        for task in list(self.streams):
-            if not task.done():
-                self.stopped.add(task)
-                task.cancel()
-
-    async def drain(self) -> None:
-        """At the lifespan's end: let the streams still going have the rest of the grace."""
-        left = self.shutdown_grace
-        if self.deadline is not None:
-            left = max(0.0, self.deadline - asyncio.get_running_loop().time())
-        if self.store is not None:
-            await self.store.aclose(left, SHUTDOWN_MESSAGE)
-        if self.streams:
-            # Stopped by _stop_streams when the grace runs out; the margin lets them end.
-            await asyncio.wait(list(self.streams), timeout=left + 1.0)
-
-    # ------------------------------------------------------------------ parsing
-
-    def guard(self, request: Request) -> None:
-        if self.tokens is not None:
-            check_bearer(request, self.tokens)
-
-    async def body(self, request: Request) -> dict[str, Any]:
-        self.guard(request)
-        body = await read_json_body(request, self.max_body_bytes)
-        if not isinstance(body, dict):
-            raise _invalid(("body",), "The body must be a JSON object.", body)
-        return body
-
-    async def config(
-        self, raw: Any, request: Request, where: tuple[str | int, ...]
-    ) -> dict[str, Any]:
-        if (
-            isinstance(raw, Mapping)
-            and raw.get("configurable")
-            and "configurable" not in self.config_keys
-        ):
-            # LangServe's rule: other keys the server does not allow are dropped, but
-            # configurable values would change the run, so sending them is an error.
-            raise HTTPException(
-                status_code=422,
-                detail="The config field `configurable` has been disallowed by the server. "
-                "This can be modified server side by adding `configurable` to the list of "
-                "`config_keys` argument in `add_routes`.",
-            )
-        config = filter_config(raw, self.config_keys, where=where)
-        if self.run_name and "run_name" not in config:
-            config["run_name"] = self.run_name
-        if self.modifier is not None:
-            modified = self.modifier(config, request)
-            config = await modified if inspect.isawaitable(modified) else modified
-        if self.timeout is not None:
-            config["timeout"] = self.timeout
-        config["run_id"] = self._run_id(config.get("run_id"), where)
-        return config
-
-    def _run_id(self, given: Any, where: tuple[str | int, ...]) -> UUID:
-        """The client's run id (when ``config_keys`` lets it send one, as LangServe's
-        client does with ``run_id``), or a new one."""
-        if given is None:
-            return uuid4()
-        if isinstance(given, UUID):
-            return given
-        try:
-            return UUID(str(given))
-        except ValueError:
-            raise _invalid(
-                (*where, "run_id"),
-                f"config['run_id'] must be a UUID, got {given!r}; for example "
-                f"{str(uuid4())!r}, or leave it out for the server to pick one.",
-                given,
-            ) from None
-
-    def input(self, value: Any, where: tuple[str | int, ...]) -> Any:
-        try:
-            validated = self.input_model.model_validate(value)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [
-                    {**err, "loc": (*where, *err["loc"])}
-                    for err in exc.errors(include_url=False, include_context=False)
-                ]
-            ) from None
-        return _unpack(validated)
-
-    async def single(self, request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-        body = await self.body(request)
-        if "input" not in body:
-            raise _invalid(("body", "input"), "Field required: send {'input': ...}.", None)
-        config = await self.config(body.get("config"), request, ("body", "config"))
-        return self.input(body["input"], ("body", "input")), config, body
+        self.streaming = StreamEndpoints(
+            runnable,
+            requests=self.requests,
+            shutdown=self.shutdown,
+            in_flight=in_flight,
+            store=store,
+            timeout=timeout,
+        )
 
     # ------------------------------------------------------------------ invoke / batch
 
     async def invoke(self, request: Request) -> Response:
         """Run the runnable once: ``{"input", "config"}`` → ``{"output", "metadata"}``."""
-        value, config, _ = await self.single(request)
+        value, config, _ = await self.requests.single(request)
         run_id = config["run_id"]
         runnable = self.runnable
         output = await self._run(
@@ -612,10 +469,10 @@ class _Handler:
 
     async def batch(self, request: Request) -> Response:
         """Run on many inputs: ``{"inputs", "config"}`` → ``{"output": [...], "metadata"}``."""
-        body = await self.body(request)
+        body = await self.requests.body(request)
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
-            raise _invalid(("body", "inputs"), "Field required: send {'inputs': [...]}.", inputs)
+            raise invalid(("body", "inputs"), "Field required: send {'inputs': [...]}.", inputs)
         if self.max_batch_size is not None and len(inputs) > self.max_batch_size:
             raise HTTPException(
                 status_code=413,
@@ -625,19 +482,20 @@ class _Handler:
         raw = body.get("config")
         if isinstance(raw, list):
             if len(raw) != len(inputs):
-                raise _invalid(
+                raise invalid(
                     ("body", "config"),
                     f"Got {len(inputs)} inputs but {len(raw)} configs; send one config for "
                     "all inputs or exactly one per input.",
                     None,
                 )
             configs = [
-                await self.config(c, request, ("body", "config", i)) for i, c in enumerate(raw)
+                await self.requests.config(c, request, ("body", "config", i))
+                for i, c in enumerate(raw)
             ]
         else:
-            one = await self.config(raw, request, ("body", "config"))
+            one = await self.requests.config(raw, request, ("body", "config"))
             configs = [dict(one) for _ in inputs]
-        values = [self.input(v, ("body", "inputs", i)) for i, v in enumerate(inputs)]
+        values = [self.requests.input(v, ("body", "inputs", i)) for i, v in enumerate(inputs)]
         seen: set[UUID] = set()
         for config in configs:
             if config["run_id"] in seen:
@@ -679,7 +537,7 @@ class _Handler:
             )
         except HTTPException:
             raise
-        except _CLIENT_ERRORS as exc:
+        except CLIENT_ERRORS as exc:
             logger.info("Run %s refused its input or config: %s", run_id, exc)
             return _error(422, str(exc), run_id)
         except Exception:
@@ -688,212 +546,22 @@ class _Handler:
         finally:
             self.in_flight.leave()
 
-    # ------------------------------------------------------------------ streams
-
-    async def stream(self, request: Request) -> Response:
-        """Stream the output as SSE: ``metadata``, ``data``..., then ``end`` or ``error``."""
-        return await self._start_stream(request, "stream")
-
-    async def stream_log(self, request: Request) -> Response:
-        """Stream the run as langchain-core's ``astream_log`` patches (SSE ``data``
-        events of ``{"ops": [...]}``), for LangServe's ``RemoteRunnable.astream_log``."""
-        return await self._start_stream(request, "stream_log")
-
-    async def stream_events(self, request: Request) -> Response:
-        """Stream ``astream_events`` (v2) as SSE ``data`` events."""
-        return await self._start_stream(request, "stream_events")
-
-    async def _start_stream(self, request: Request, kind: str) -> Response:
-        headers = request.headers
-        resume = parse_event_id(headers.get("last-event-id"))
-        if resume is not None and self.store is not None:
-            self.guard(request)
-            return self._resume(*resume)
-        self.loop = asyncio.get_running_loop()
-        value, config, body = await self.single(request)
-        grace = self._resume_grace(headers.get("resume-grace"))
-        filters: dict[str, Any] = {}
-        if kind in ("stream_events", "stream_log"):
-            for key in _EVENT_FILTERS:
-                got = body.get(key)
-                if got is None:
-                    continue
-                if not isinstance(got, list) or not all(isinstance(x, str) for x in got):
-                    raise _invalid(("body", key), f"{key} must be a list of strings.", got)
-                filters[key] = got
-        rid = str(config["run_id"])
-        events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
-        deadline = self._deadline()
-        self.in_flight.enter()
-        if self.store is None or grace <= 0:
-            # Not resumable: the run is driven by the response itself, so a disconnect
-            # cancels it at once, and nothing is kept once it is over.
-            in_flight = self.in_flight
-
-            async def leave() -> None:
-                in_flight.leave()
-
-            return SSEResponse(_frames(events), on_close=leave, deadline=deadline)
-        run = self.store.start(
-            rid, events, on_finish=self.in_flight.leave, grace=grace, deadline=deadline
-        )
-        return SSEResponse(
-            run.read(-1), headers={"Resume-Grace": f"{run.grace:g}"}, deadline=deadline
-        )
-
-    def _deadline(self) -> float | None:
-        """The most seconds a stream's response may take: the run's ``timeout`` and a
-        margin for its own 504 ``error`` event to be written. Past it the run is
-        cancelled and the connection closed, even if its client never reads."""
-        return None if self.timeout is None else self.timeout + _STREAM_MARGIN
-
-    def _resume_grace(self, raw: str | None) -> float:
-        """The grace a ``Resume-Grace`` header asks for, capped by ``resume_grace``."""
-        if raw is None or self.store is None:
-            return 0.0
-        try:
-            seconds = float(raw)
-        except ValueError:
-            seconds = -1.0
-        if not 0 <= seconds < float("inf"):
-            raise _invalid(
-                ("header", "resume-grace"),
-                f"Resume-Grace must be a number of seconds >= 0, got {raw!r}; for example "
-                "'Resume-Grace: 5'.",
-                raw,
-            )
-        return min(seconds, self.store.resume_grace)
-
-    async def _events(
-        self,
-        kind: str,
-        value: Any,
-        config: RunnableConfig,
-        run_id: str,
-        filters: Mapping[str, Any],
-    ) -> Events:
-        task = asyncio.current_task()
-        assert task is not None
-        self.streams.add(task)
-        try:
-            if kind == "stream":
-                # LangServe sends this on /stream only; on /stream_events its client
-                # logs it as an unsupported event type.
-                yield "metadata", dumps({"run_id": run_id})
-            source: AsyncIterator[Any]
-            if kind == "stream":
-                source = self.runnable.astream(value, config)
-            elif kind == "stream_log":
-                from runnables.serve.run_log import run_log_patches
-
-                source = run_log_patches(self.runnable, value, config, filters)
-            else:
-                source = self.runnable.astream_events(value, config, version="v2", **filters)
-            try:
-                async for item in source:
-                    yield "data", dumps(item)
-            finally:
-                aclose = getattr(source, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        except StepTimeoutError as exc:
-            logger.warning("Run %s timed out: %s", run_id, exc)
-            message = f"The run took longer than this server's limit of {exc.timeout:g} s."
-            yield "error", dumps({"status_code": 504, "message": message})
-        except asyncio.CancelledError:
-            if task not in self.stopped:
-                raise
-            # Stopped by shutdown: the client is still there and learns why.
-            task.uncancel()
-            logger.info("Run %s was stopped: the server is shutting down.", run_id)
-            yield "error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE})
-        except _CLIENT_ERRORS as exc:
-            logger.info("Run %s refused its input or config: %s", run_id, exc)
-            yield "error", dumps({"status_code": 422, "message": str(exc), **_failed_step(exc)})
-        except Exception as exc:
-            logger.exception("Run %s failed.", run_id)
-            # The step's name (already in the stream's events) lets the playground mark the
-            # step that failed; the message and traceback stay in the server's log.
-            failed = {"status_code": 500, "message": "Internal Server Error", **_failed_step(exc)}
-            yield "error", dumps(failed)
-        else:
-            yield "end", None
-        finally:
-            self.streams.discard(task)
-            self.stopped.discard(task)
-
-    async def resume_stream(self, request: Request, run_id: str) -> Response:
-        """Resume a stream: the events after ``Last-Event-ID`` (or all of them)."""
-        self.guard(request)
-        raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-        after = -1
-        if raw:
-            parsed = parse_event_id(raw)
-            if parsed is not None:
-                if parsed[0] != run_id:
-                    raise HTTPException(
-                        status_code=422,
-                        detail=f"Last-Event-ID {raw!r} belongs to another run than {run_id!r}.",
-                    )
-                after = parsed[1]
-            elif raw.strip().isdigit():
-                after = int(raw)
-            else:
-                raise HTTPException(
-                    status_code=422,
-                    detail=f"Last-Event-ID {raw!r} is not an event id of the form "
-                    "'{run_id}:{number}'.",
-                )
-        return self._resume(run_id, after)
-
-    async def cancel_stream(self, request: Request, run_id: str) -> Response:
-        """Cancel a resumable stream's run now, rather than after its ``Resume-Grace``:
-        what a client that leaves on purpose sends (204; 404 for an unknown run)."""
-        self.guard(request)
-        store = self.store
-        run = store.get(run_id) if store is not None else None
-        if store is None or run is None:
-            raise HTTPException(
-                status_code=404, detail=f"No stream with run id {run_id!r} is held."
-            )
-        run.stop("The client cancelled the run.")
-        store.runs.pop(run_id, None)
-        return Response(status_code=204)
-
-    def _resume(self, run_id: str, after: int) -> Response:
-        assert self.store is not None
-        run = self.store.get(run_id)
-        if run is None:
-            raise HTTPException(
-                status_code=404,
-                detail=f"No stream with run id {run_id!r} is held: it never existed, was "
-                "started without a Resume-Grace header, or its retention ran out. Start a "
-                "new run.",
-            )
-        if after + 1 < run.first_seq:
-            gone = run.gone(after)
-            return JSONResponse(
-                {"detail": gone["message"], "first_event_id": gone["first_event_id"]},
-                status_code=410,
-            )
-        return SSEResponse(run.read(after), deadline=self._deadline())
-
     # ------------------------------------------------------------------ schemas, page
 
     async def input_schema(self, request: Request) -> Response:
         """The JSON schema of the input."""
-        self.guard(request)
+        self.requests.guard(request)
         return _json(self.runnable.get_input_jsonschema())
 
     async def output_schema(self, request: Request) -> Response:
         """The JSON schema of the output."""
-        self.guard(request)
+        self.requests.guard(request)
         return _json(self.runnable.get_output_jsonschema())
 
     async def config_schema(self, request: Request) -> Response:
         """The JSON schema of the config a request may send."""
-        self.guard(request)
-        keys = [k for k in self.config_keys if k != "configurable"]
+        self.requests.guard(request)
+        keys = [k for k in self.requests.config_keys if k != "configurable"]
         return _json(self.runnable.config_schema(include=keys).model_json_schema())
 
     async def playground(self, request: Request) -> Response:
@@ -909,12 +577,6 @@ class _Handler:
         return HTMLResponse(render_playground(self.runnable.get_name(), base or ""))
 
 
-def _failed_step(exc: BaseException) -> dict[str, str]:
-    """``{"step": name}`` for the innermost step that raised ``exc``, when the engine noted it."""
-    step = getattr(exc, NOTED_STEP, None)
-    return {"step": step} if isinstance(step, str) else {}
-
-
 async def _bounded_batch(
     runnable: Runnable[Any, Any], values: list[Any], configs: list[dict[str, Any]], limit: int
 ) -> list[Any]:
@@ -927,53 +589,8 @@ async def _bounded_batch(
         for i in position:
             results[i] = await runnable.ainvoke(values[i], cast(RunnableConfig, configs[i]))
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(limit)]
-    try:
-        await asyncio.gather(*workers)
-    except BaseException:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        raise
+    await gather_all([worker() for _ in range(limit)])
     return results
-
-
-async def _frames(events: Events) -> AsyncIterator[bytes]:
-    # No ``id:`` lines: this stream cannot be resumed, so an id would name nothing, and
-    # plain event/data pairs are what LangServe's clients (and its tests' decoder) read.
-    try:
-        async for event, data in events:
-            yield frame(event, data)
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
-
-
-def _unpack(validated: Any) -> Any:
-    """The validated input as the runnable gets it: LangServe's rule.
-
-    A model made for validation (the schema of a dict input, or a ``with_types``
-    model) is handed over as a dict, nested models as nested dicts, so a chain gets what
-    the client sent; this library's own types (messages, documents) stay objects.
-    """
-    if isinstance(validated, RootModel):
-        return _unpack(validated.root)
-    if not isinstance(validated, BaseModel):
-        return validated
-    module = type(validated).__module__
-    if module.startswith("runnables.") and module != _SCHEMA_MODULE:
-        return validated
-    # In a schema made here, an optional field the request left out (a prompt's optional
-    # variable) stays out rather than arriving as None; a user's own model is dumped whole.
-    made_here = module == _SCHEMA_MODULE
-    given = validated.model_fields_set
-    out = {
-        (field.alias or name): _unpack(getattr(validated, name))
-        for name, field in type(validated).model_fields.items()
-        if not made_here or name in given or field.is_required()
-    }
-    if validated.model_extra:
-        out.update(validated.model_extra)
-    return out
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
@@ -992,7 +609,3 @@ def _answer(content: Any, run_id: str) -> Response:
 
 def _error(status_code: int, message: str, run_id: str) -> Response:
     return JSONResponse({"detail": message, "run_id": run_id}, status_code=status_code)
-
-
-def _invalid(loc: tuple[str | int, ...], msg: str, value: Any) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])

@@ -20,6 +20,7 @@ from typing import Any
 from runnables.core._util import add
 from runnables.core.base import Runnable
 from runnables.core.config import RunnableConfig
+from runnables.core.tasks import aclose
 
 __all__ = ["run_log_patches"]
 
@@ -149,6 +150,4 @@ async def run_log_patches(
                     ]
                 }
     finally:
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(source)

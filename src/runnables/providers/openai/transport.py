@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from runnables.core.tasks import aclose
 from runnables.providers.openai.concurrency import AdaptiveConcurrency, wait_without_slot
 from runnables.providers.openai.errors import (
     APIConnectionError,
@@ -58,6 +59,7 @@ from runnables.providers.openai.errors import (
 )
 from runnables.providers.openai.pool import install as install_fast_pool
 from runnables.providers.openai.sse import DONE, SSEDecoder
+from runnables.wire import dumps, encode
 
 __all__ = [
     "OpenAITransport",
@@ -404,7 +406,7 @@ class OpenAITransport:
 
     async def post(self, path: str, body: dict[str, Any], *, deadline: float | None = None) -> Any:
         """POST ``body`` as JSON and return the decoded JSON answer."""
-        content = _dumps(body)
+        content = encode(dumps(body))
         url = self.base_url + path
         attempt = 0
         while True:
@@ -465,17 +467,15 @@ class OpenAITransport:
         event, with a retryable status in its ``code``, it is retried like that HTTP
         status. Other named events (``ping``...) are skipped, as the openai SDK does.
         """
-        content = _dumps(body)
+        content = encode(dumps(body))
         url = self.base_url + path
         attempt = 0
         if callable(deadline):
             deadline = deadline()
-        loads = json.loads
-        raw_decode = _RAW_DECODE
         while True:
             own, limit, epoch = await self._acquire()
-            rate_limited = ok = False
-            started = False
+            rate_limited = False
+            attempt_state = _StreamAttempt()
             response: httpx.Response | None = None
             try:
                 response, err, retry_after = await self._send(
@@ -483,111 +483,146 @@ class OpenAITransport:
                 )
                 if response is not None:
                     _check_event_stream(response, url)
-                    decoder = SSEDecoder(url=url)
-                    reads = cast(AsyncIterator[bytes], response.stream).__aiter__()
-                    event_timeout = self.stream_event_timeout
-                    monotonic = time.monotonic
-                    # Reset after the consumer has taken an event's items, so a slow
-                    # consumer never counts against the server.
-                    last_event = monotonic()
+                    items = self._read(response, url, convert, attempt, attempt_state)
                     try:
-                        done = False
-                        while not done:
-                            try:
-                                chunk = await reads.__anext__()
-                            except StopAsyncIteration:
-                                events = decoder.close()
-                                done = True
-                            else:
-                                events = decoder.feed(chunk)
-                            answered = False
-                            for event, data in events:
-                                if data == DONE:
-                                    ok = True
-                                    if not done:
-                                        await _drain(reads)
-                                    return
-                                if event is not None and event != "error":
-                                    # As the openai SDK does: named events other than
-                                    # "error" (ping, keep-alive...) carry no answer.
-                                    continue
-                                answered = True
-                                try:
-                                    # raw_decode skips json.loads' encoding sniffing;
-                                    # anything unusual gets json.loads' own verdict.
-                                    text = data.decode()
-                                    obj, end = raw_decode(text)
-                                    if end != len(text):
-                                        raise ValueError
-                                except ValueError:
-                                    try:
-                                        obj = loads(data)
-                                    except ValueError:
-                                        raise _bad_json(url, data) from None
-                                if obj.__class__ is not dict:
-                                    raise _not_an_object(url, data)
-                                if event is not None or obj.get("error"):
-                                    failure = _stream_error(url, event, obj, started)
-                                    if started or not self._retryable(failure):
-                                        raise failure
-                                    # Nothing was yielded yet: retried like the same
-                                    # status answered over HTTP.
-                                    err = failure
-                                    break
-                                # started: the caller has been given part of the answer
-                                # (from then on a failure cannot be retried).
-                                if convert is None:
-                                    started = True
-                                    yield obj
-                                    continue
-                                out = convert(obj)
-                                if out is None:
-                                    continue
-                                started = True
-                                if out.__class__ is list:
-                                    for item in out:
-                                        yield item
-                                else:
-                                    yield out
-                            if err is not None:
-                                break
-                            if answered:
-                                last_event = monotonic()
-                            elif monotonic() - last_event > event_timeout:
-                                err = _event_timeout_error(url, event_timeout)
-                                if started:
-                                    raise err
-                                break
-                        if err is None:
-                            if not started:
-                                raise APIConnectionError(
-                                    f"The server at {url} ended the stream without sending "
-                                    "any part of an answer.",
-                                    url=url,
-                                )
-                            # Some servers end without [DONE]; a clean end of the body is fine.
-                            ok = True
-                            return
-                    except httpx.TimeoutException as exc:
-                        err = _timeout_error(url, "between streamed chunks", exc, attempt)
-                        if started:
-                            raise err from None
-                    except httpx.TransportError as exc:
-                        err = _connection_error(url, exc, attempt)
-                        if started:
-                            raise err from None
+                        async for item in items:
+                            yield item
                     finally:
-                        aclose = getattr(reads, "aclose", None)
-                        if aclose is not None:
-                            await aclose()
+                        await aclose(items)
+                    if attempt_state.ok:
+                        return
+                    err = attempt_state.err
                 rate_limited = isinstance(err, APIStatusError) and err.status_code == 429
             finally:
                 if response is not None:
                     await response.aclose()
-                self._release(own, limit, epoch, rate_limited=rate_limited, ok=ok or started)
+                ok = attempt_state.ok or attempt_state.started
+                self._release(own, limit, epoch, rate_limited=rate_limited, ok=ok)
             assert err is not None
             await self._retry_wait(err, attempt, retry_after, deadline)
             attempt += 1
+
+    async def _read(
+        self,
+        response: httpx.Response,
+        url: str,
+        convert: Callable[[dict[str, Any]], Any] | None,
+        attempt: int,
+        state: _StreamAttempt,
+    ) -> AsyncIterator[Any]:
+        """One attempt's answer: the items of each event, until ``[DONE]`` or the end.
+
+        Ends with ``state.ok`` set when the answer is complete, or ``state.err`` set to
+        an error the attempt may be retried for (nothing was yielded yet); raises one
+        that may not be (after the first item, the caller has seen part of the answer).
+        """
+        decoder = SSEDecoder(url=url)
+        reads = cast(AsyncIterator[bytes], response.stream).__aiter__()
+        event_timeout = self.stream_event_timeout
+        monotonic = time.monotonic
+        # Reset after the consumer has taken an event's items, so a slow consumer
+        # never counts against the server.
+        last_event = monotonic()
+        try:
+            done = False
+            while not done:
+                try:
+                    chunk = await reads.__anext__()
+                except StopAsyncIteration:
+                    events = decoder.close()
+                    done = True
+                else:
+                    events = decoder.feed(chunk)
+                answered = False
+                for event, data in events:
+                    if data == DONE:
+                        state.ok = True
+                        if not done:
+                            await _drain(reads)
+                        return
+                    if event is not None and event != "error":
+                        # As the openai SDK does: named events other than "error"
+                        # (ping, keep-alive...) carry no answer.
+                        continue
+                    answered = True
+                    obj = _event_json(url, data)
+                    if event is not None or obj.get("error"):
+                        failure = _stream_error(url, event, obj, state.started)
+                        if state.started or not self._retryable(failure):
+                            raise failure
+                        # Nothing was yielded yet: retried like the same status
+                        # answered over HTTP.
+                        state.err = failure
+                        return
+                    # started: the caller has been given part of the answer (from
+                    # then on a failure cannot be retried).
+                    if convert is None:
+                        state.started = True
+                        yield obj
+                        continue
+                    out = convert(obj)
+                    if out is None:
+                        continue
+                    state.started = True
+                    if out.__class__ is list:
+                        for item in out:
+                            yield item
+                    else:
+                        yield out
+                if answered:
+                    last_event = monotonic()
+                elif monotonic() - last_event > event_timeout:
+                    state.err = _event_timeout_error(url, event_timeout)
+                    if state.started:
+                        raise state.err
+                    return
+            if not state.started:
+                raise APIConnectionError(
+                    f"The server at {url} ended the stream without sending any part of an answer.",
+                    url=url,
+                )
+            # Some servers end without [DONE]; a clean end of the body is fine.
+            state.ok = True
+        except httpx.TimeoutException as exc:
+            state.err = _timeout_error(url, "between streamed chunks", exc, attempt)
+            if state.started:
+                raise state.err from None
+        except httpx.TransportError as exc:
+            state.err = _connection_error(url, exc, attempt)
+            if state.started:
+                raise state.err from None
+        finally:
+            await aclose(reads)
+
+
+class _StreamAttempt:
+    """What one attempt of :meth:`OpenAITransport.stream` came to."""
+
+    __slots__ = ("err", "ok", "started")
+
+    def __init__(self) -> None:
+        self.ok = False  # the answer is complete
+        self.started = False  # part of it was yielded: no retry from then on
+        self.err: APIError | None = None  # the error to retry for
+
+
+def _event_json(url: str, data: bytes) -> dict[str, Any]:
+    """One event's data as the JSON object it must be."""
+    try:
+        # raw_decode skips json.loads' encoding sniffing; anything unusual gets
+        # json.loads' own verdict.
+        text = data.decode()
+        obj, end = _RAW_DECODE(text)
+        if end != len(text):
+            raise ValueError
+    except ValueError:
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise _bad_json(url, data) from None
+    if obj.__class__ is not dict:
+        raise _not_an_object(url, data)
+    return cast(dict[str, Any], obj)
 
 
 async def _drain(reads: AsyncIterator[bytes]) -> None:
@@ -605,10 +640,6 @@ async def _drain(reads: AsyncIterator[bytes]) -> None:
 
 
 _RAW_DECODE = json.JSONDecoder().raw_decode
-
-
-def _dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _loads(raw: bytes, url: str) -> Any:
