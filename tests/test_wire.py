@@ -113,7 +113,14 @@ async def test_remote_runnable_sends_its_input_as_the_encoder_writes_it() -> Non
             await remote.ainvoke(VALUE)
         (request,) = server.requests
 
-    assert b'"input":' + encode(dumps(VALUE)) in request.body
+    assert b'"input":' + encode(dumps(VALUE, request=True)) in request.body
+    # The one difference from a response: a chat prompt value carries the tag LangServe's
+    # server decodes requests by.
+    sent = json.loads(request.body)["input"]
+    assert sent["prompt"]["type"] == "ChatPromptValueConcrete"
+    assert {k: v for k, v in sent.items() if k != "prompt"} == {
+        k: v for k, v in json.loads(dumps(VALUE)).items() if k != "prompt"
+    }
 
 
 async def test_the_openai_client_sends_its_body_as_the_encoder_writes_it() -> None:

@@ -72,24 +72,45 @@ def jsonable(obj: Any) -> Any:
     )
 
 
-_ENCODER = json.JSONEncoder(
-    default=jsonable, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-_LENIENT = json.JSONEncoder(default=jsonable, separators=(",", ":"), ensure_ascii=False)
+def _jsonable_request(obj: Any) -> Any:
+    """:func:`jsonable`, but a chat prompt value is tagged ``ChatPromptValueConcrete``.
+
+    LangServe's server decodes a request's prompt values by that tag only (its
+    ``WellKnownLCObject``), while servers, langchain-core and LangServe's responses write
+    ``ChatPromptValue``. Requests are the one place the tag differs.
+    """
+    out = jsonable(obj)
+    if isinstance(out, dict) and out.get("type") == "ChatPromptValue" and "messages" in out:
+        out["type"] = "ChatPromptValueConcrete"
+    return out
 
 
-def dumps(obj: Any) -> str:
+def _encoders(default: Callable[[Any], Any]) -> tuple[json.JSONEncoder, json.JSONEncoder]:
+    strict = json.JSONEncoder(
+        default=default, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    lenient = json.JSONEncoder(default=default, separators=(",", ":"), ensure_ascii=False)
+    return strict, lenient
+
+
+_ENCODERS = _encoders(jsonable)
+_REQUEST_ENCODERS = _encoders(_jsonable_request)
+
+
+def dumps(obj: Any, *, request: bool = False) -> str:
     """``obj`` as compact JSON (see the module docstring for what becomes what).
 
     Always valid JSON: ``NaN`` and infinities become ``null``. Raises ``TypeError`` for
-    a value of a type it does not know.
+    a value of a type it does not know. ``request=True`` writes a request body for a
+    LangServe-compatible server (chat prompt values tagged as LangServe decodes them).
     """
+    strict, lenient = _REQUEST_ENCODERS if request else _ENCODERS
     try:
-        return _ENCODER.encode(obj)
+        return strict.encode(obj)
     except ValueError:
         # Only values holding a non-finite float pay for this second pass.
-        text = _LENIENT.encode(obj)
-        return _ENCODER.encode(json.loads(text, parse_constant=lambda _: None))
+        text = lenient.encode(obj)
+        return strict.encode(json.loads(text, parse_constant=lambda _: None))
 
 
 def encode(text: str) -> bytes:

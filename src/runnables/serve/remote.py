@@ -316,7 +316,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         client = get_client(self.url)
         response = await client.post(
             endpoint,
-            content=encode(dumps(body)),
+            content=encode(dumps(body, request=True)),
             headers={"Content-Type": "application/json", **self.headers},
             timeout=self._timeout(ctx),
         )
@@ -335,7 +335,7 @@ class RemoteRunnable(Runnable[Any, Any]):
 
         endpoint = f"{self.url}/{route}"
         client = get_client(self.url)
-        content = encode(dumps(body))
+        content = encode(dumps(body, request=True))
         headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream",
