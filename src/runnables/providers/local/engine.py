@@ -260,8 +260,18 @@ class Engine:
     the model stays loaded until ``unload``.
     """
 
-    def __init__(self, path: str, n_ctx: int, n_threads: int, max_sequences: int) -> None:
+    def __init__(
+        self,
+        path: str,
+        n_ctx: int,
+        n_threads: int,
+        max_sequences: int,
+        prepare: Callable[[str], str] | None = None,
+    ) -> None:
         self.path = path
+        # Turns ``path`` into the file to load (a requantized copy,
+        # written on first use): run on the loop thread, so it never blocks a caller.
+        self.prepare = prepare
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.max_sequences = max_sequences
@@ -338,7 +348,8 @@ class Engine:
     def _run(self) -> None:
         try:
             if self.model is None:
-                self.model = _Model(self.path, self.n_ctx, self.n_threads, self.max_sequences)
+                path = self.prepare(self.path) if self.prepare else self.path
+                self.model = _Model(path, self.n_ctx, self.n_threads, self.max_sequences)
                 self._kept = {}
         except BaseException as exc:
             with self._cond:
