@@ -476,7 +476,12 @@ class Engine:
                 self._free_seqs.append(request.seq)
                 request.seq = best
             self._kept.pop(best, None)
-        start = min(shared, len(tokens) - 1)  # the last token is evaluated for its logits
+        # At least the last two tokens are evaluated again, never the last one alone:
+        # llama.cpp computes attention for one token with another kernel than for several
+        # (ggml's vec_dot against llamafile's sgemm), whose rounding moved a logit by up
+        # to 0.65 and changed greedy answers to a repeated prompt ("Say hello"). From two
+        # tokens on, the bits equal a fresh evaluation of the whole prompt.
+        start = max(0, min(shared, len(tokens) - 2))
         model.lib.llama_memory_seq_rm(model.memory, request.seq, start, -1)
         return start
 
