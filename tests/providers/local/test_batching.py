@@ -191,6 +191,21 @@ async def test_a_prompt_that_starts_like_an_earlier_one_reuses_its_cache_and_ans
     assert _all_sequences_hold_at_most_their_prompt(model)
 
 
+async def test_a_repeated_prompt_answered_from_the_kept_cache_is_the_same_greedy_answer() -> None:
+    # Regression: a repeated prompt re-evaluated only its last token, through another
+    # attention kernel than the whole prompt's, and "Say hello" answered "🌟🌟🌟..." the
+    # first time and "I'm glad you're here!..." the second; "Explain memory" and "Why is
+    # the sky blue?" changed a word. Each is asked twice on one sequence slot, so the
+    # second reuses the first's kept prompt.
+    model = ChatLocal(max_tokens=24, temperature=0, max_sequences=1, n_ctx=256, n_threads=1)
+    try:
+        for prompt in ("Say hello", "Explain memory", "Why is the sky blue?"):
+            first = (await model.ainvoke(prompt)).text
+            assert (await model.ainvoke(prompt)).text == first, prompt
+    finally:
+        model.close()
+
+
 def _all_sequences_hold_at_most_their_prompt(model: ChatLocal) -> bool:
     engine = model._engine
     loaded = engine.model

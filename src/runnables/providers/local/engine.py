@@ -260,8 +260,18 @@ class Engine:
     the model stays loaded until ``unload``.
     """
 
-    def __init__(self, path: str, n_ctx: int, n_threads: int, max_sequences: int) -> None:
+    def __init__(
+        self,
+        path: str,
+        n_ctx: int,
+        n_threads: int,
+        max_sequences: int,
+        prepare: Callable[[str], str] | None = None,
+    ) -> None:
         self.path = path
+        # Turns ``path`` into the file to load (a requantized copy,
+        # written on first use): run on the loop thread, so it never blocks a caller.
+        self.prepare = prepare
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.max_sequences = max_sequences
@@ -338,7 +348,8 @@ class Engine:
     def _run(self) -> None:
         try:
             if self.model is None:
-                self.model = _Model(self.path, self.n_ctx, self.n_threads, self.max_sequences)
+                path = self.prepare(self.path) if self.prepare else self.path
+                self.model = _Model(path, self.n_ctx, self.n_threads, self.max_sequences)
                 self._kept = {}
         except BaseException as exc:
             with self._cond:
@@ -465,7 +476,12 @@ class Engine:
                 self._free_seqs.append(request.seq)
                 request.seq = best
             self._kept.pop(best, None)
-        start = min(shared, len(tokens) - 1)  # the last token is evaluated for its logits
+        # At least the last two tokens are evaluated again, never the last one alone:
+        # llama.cpp computes attention for one token with another kernel than for several
+        # (ggml's vec_dot against llamafile's sgemm), whose rounding moved a logit by up
+        # to 0.65 and changed greedy answers to a repeated prompt ("Say hello"). From two
+        # tokens on, the bits equal a fresh evaluation of the whole prompt.
+        start = max(0, min(shared, len(tokens) - 2))
         model.lib.llama_memory_seq_rm(model.memory, request.seq, start, -1)
         return start
 
