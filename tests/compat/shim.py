@@ -115,6 +115,11 @@ class _Alias(types.ModuleType):
         fact = FACTS.get(f"{self.__name__}.{attr}", FACTS)
         if fact is not FACTS:
             return fact
+        private = PRIVATE.get(f"{self.__name__}.{attr}")
+        if private is not None:
+            value = getattr(importlib.import_module(private), attr)
+            setattr(self, attr, value)
+            return value
         for module in self._sources():
             # Only what a module exports (its __all__) is its API: not the helpers it
             # imports for itself.
@@ -170,6 +175,16 @@ def _missing(path: str) -> type:
         },
     )
 
+
+# Private langchain-core helpers that tests import and that runnables has a genuine
+# counterpart for, with the same meaning: langchain-core path -> runnables module.
+PRIVATE: dict[str, str] = {
+    # Tools: the run-time-injected marker and the ToolMessage output formatting.
+    "langchain_core.tools.base._DirectlyInjectedToolArg": "runnables.tools.base",
+    "langchain_core.tools.base._format_output": "runnables.tools.base",
+    "langchain_core.tools.base._is_message_content_block": "runnables.tools.base",
+    "langchain_core.tools.base._normalize_message_content": "runnables.tools.base",
+}
 
 # Facts about the environment that langchain-core re-exports, not its API: the tests use
 # them in skip conditions at import time.

@@ -42,6 +42,8 @@ __all__ = [
     "BaseTool",
     "InjectedToolArg",
     "InjectedToolCallId",
+    "SchemaAnnotationError",
+    "TOOL_MESSAGE_BLOCK_TYPES",
     "ToolException",
     "create_schema_from_function",
 ]
@@ -86,7 +88,28 @@ class InjectedToolCallId(InjectedToolArg):
     """Marks an argument that receives the id of the tool call being answered."""
 
 
+class _DirectlyInjectedToolArg:
+    """Base of types a tool receives at run time by their type alone (no ``Annotated``).
+
+    A parameter typed with a subclass (or a generic alias of one), such as LangGraph's
+    ``ToolRuntime``, is supplied by the caller and left out of the schema the model sees.
+    """
+
+
+class SchemaAnnotationError(TypeError):
+    """A tool class declares ``args_schema`` with an annotation that cannot hold a schema."""
+
+
+def _is_directly_injected(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, _DirectlyInjectedToolArg):
+        return True
+    origin = typing.get_origin(annotation)
+    return isinstance(origin, type) and issubclass(origin, _DirectlyInjectedToolArg)
+
+
 def _is_injected(annotation: Any, kind: type = InjectedToolArg) -> bool:
+    if kind is InjectedToolArg and _is_directly_injected(annotation):
+        return True
     if typing.get_origin(annotation) is not Annotated:
         return False
     return any(
