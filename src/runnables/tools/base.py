@@ -14,6 +14,7 @@ blocks on I/O); sync ``invoke`` of a sync-only tool calls ``_run`` inline, no ev
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import typing
@@ -280,15 +281,102 @@ _NEEDS_TOOL_CALL = (
 )
 
 
+def _constructor_of(cls: type) -> Callable[..., Any] | None:
+    """The callable whose parameters ``inspect.signature(cls)`` shows.
+
+    As ``inspect.signature`` decides: a metaclass ``__call__``, then a ``__new__`` or
+    ``__init__`` the class defines, then an inherited Python one. The class's own
+    annotations describe its attributes, never its parameters.
+    """
+    meta_call = inspect.getattr_static(type(cls), "__call__", None)
+    if type(cls) is not type and inspect.isfunction(meta_call):
+        return meta_call
+    for attr in ("__new__", "__init__"):
+        if attr in cls.__dict__:
+            return cast(Callable[..., Any], getattr(cls, attr))
+    for attr in ("__new__", "__init__"):
+        inherited = getattr(cls, attr, None)
+        if inspect.isfunction(inherited):
+            return inherited
+    return None
+
+
+def _annotations_owner(func: Any) -> Any:
+    """The function whose annotations describe ``inspect.signature(func)``, or None
+    when an explicit ``__signature__`` (or nothing Python-level) describes it."""
+    func = inspect.unwrap(func, stop=lambda f: hasattr(f, "__signature__") or inspect.ismethod(f))
+    if inspect.ismethod(func):
+        return _annotations_owner(func.__func__)
+    if getattr(func, "__signature__", None) is not None:
+        return None
+    if isinstance(func, functools.partial):
+        return _annotations_owner(func.func)
+    if inspect.isclass(func):
+        constructor = _constructor_of(func)
+        return None if constructor is None else _annotations_owner(constructor)
+    if not inspect.isroutine(func):
+        return _annotations_owner(type(func).__call__)
+    return func
+
+
+def _globals_of(func: Any) -> dict[str, Any]:
+    while isinstance(func, functools.partial) or inspect.ismethod(func):
+        func = func.func if isinstance(func, functools.partial) else func.__func__
+    found = getattr(func, "__globals__", None)
+    if isinstance(found, dict):
+        return found
+    if not inspect.isroutine(func) and not inspect.isclass(func):
+        return _globals_of(type(func).__call__)
+    return {}
+
+
+def _resolve_annotation(annotation: str, namespace: dict[str, Any]) -> Any:
+    """One string annotation resolved in ``namespace``, or None if it does not resolve."""
+
+    def holder() -> None: ...
+
+    holder.__annotations__ = {"value": annotation}
+    try:
+        return typing.get_type_hints(holder, globalns=namespace, include_extras=True)["value"]
+    except Exception:
+        return None
+
+
 def _injected_keys(func: Callable[..., Any] | None) -> frozenset[str]:
-    """The parameters of ``func`` annotated as injected (InjectedToolArg and subclasses)."""
+    """The parameters of ``func`` the application supplies (injected), by annotation.
+
+    Postponed (string) annotations are resolved one by one, so one that does not
+    resolve (a name defined nowhere, or only in a local scope) is simply not injected
+    and does not hide its siblings. Parameters a ``functools.partial`` already binds
+    are not parameters any more.
+    """
     if func is None:
         return frozenset()
     try:
-        hints = typing.get_type_hints(func, include_extras=True)
-    except Exception:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
         return frozenset()
-    return frozenset(k for k, hint in hints.items() if k != "return" and _is_injected(hint))
+    owner = _annotations_owner(func)
+    hints: dict[str, Any] = {}
+    if owner is not None:
+        try:
+            hints = typing.get_type_hints(owner, include_extras=True)
+        except Exception:
+            hints = {}
+    namespace: dict[str, Any] | None = None
+    resolved: dict[str, Any] = {}
+    keys = set()
+    for name, param in params.items():
+        annotation = hints.get(name, param.annotation)
+        if isinstance(annotation, str):
+            if namespace is None:
+                namespace = _globals_of(func if owner is None else owner)
+            if annotation not in resolved:
+                resolved[annotation] = _resolve_annotation(annotation, namespace)
+            annotation = resolved[annotation]
+        if annotation is not None and _is_injected(annotation):
+            keys.add(name)
+    return frozenset(keys)
 
 
 def _is_tool_call(value: Any) -> bool:
@@ -551,7 +639,7 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             if given or (not field.is_required() and key not in ("args", "kwargs")):
                 validated[key] = getattr(result, key)
         # Injected arguments the function takes but a custom schema does not declare.
-        for key in self._injected_args_keys():
+        for key in self._injected_args_keys:
             if key in tool_input:
                 validated[key] = tool_input[key]
             elif key == "tool_call_id":
@@ -560,10 +648,18 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
                 validated[key] = tool_call_id
         return validated
 
+    @functools.cached_property
     def _injected_args_keys(self) -> frozenset[str]:
         """Arguments of the implementation annotated as injected (not from the model)."""
-        impl = self._sync_impl() if self._has_sync() else self._async_impl()
-        return _injected_keys(impl)
+        return self._find_injected_args_keys()
+
+    def _find_injected_args_keys(self) -> frozenset[str]:
+        # The sync implementation, else the async one (an async-only tool).
+        for impl in (self._run, self._arun):
+            keys = _injected_keys(impl)
+            if keys:
+                return keys
+        return frozenset()
 
     def _to_args_and_kwargs(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None

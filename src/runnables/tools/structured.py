@@ -8,7 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from runnables.tools.base import ArgsSchema, BaseTool, ToolException, create_schema_from_function
+from runnables.tools.base import (
+    ArgsSchema,
+    BaseTool,
+    ToolException,
+    _injected_keys,
+    create_schema_from_function,
+)
 
 __all__ = ["StructuredTool", "Tool"]
 
@@ -38,6 +44,9 @@ class _FunctionTool(BaseTool):
     def _async_impl(self) -> Callable[..., Any]:
         assert self.coroutine is not None
         return self.coroutine
+
+    def _find_injected_args_keys(self) -> frozenset[str]:
+        return _injected_keys(self.func or self.coroutine)
 
     def get_input_schema(self, config: Any = None) -> type[BaseModel]:
         """The arguments' pydantic model (``args_schema``, or inferred from the function)."""
