@@ -128,6 +128,12 @@ class _Alias(types.ModuleType):
                 value = vars(module)[attr]
                 setattr(self, attr, value)
                 return value
+        # ``from langchain_core import tools`` asks the package for the attribute first;
+        # a submodule langchain-core has is that module, served like any import.
+        if (_real_root().joinpath(*self._parts, attr) / "__init__.py").is_file() or (
+            _real_root().joinpath(*self._parts, f"{attr}.py").is_file()
+        ):
+            return importlib.import_module(f"{self.__name__}.{attr}")
         # A name runnables lacks imports as a placeholder that fails when used, so only
         # the tests that use it fail (with the name in their error), not the whole file.
         missing = _missing(f"{self.__name__}.{attr}")

@@ -46,7 +46,9 @@ __all__ = [
     "SchemaAnnotationError",
     "TOOL_MESSAGE_BLOCK_TYPES",
     "ToolException",
+    "BaseToolkit",
     "create_schema_from_function",
+    "get_all_basemodel_annotations",
 ]
 
 ArgsSchema = type[BaseModel] | dict[str, Any]
@@ -106,6 +108,52 @@ def _is_directly_injected(annotation: Any) -> bool:
         return True
     origin = typing.get_origin(annotation)
     return isinstance(origin, type) and issubclass(origin, _DirectlyInjectedToolArg)
+
+
+def _bound_type_vars(tp: Any) -> Any:
+    """``tp`` with each TypeVar replaced by its bound (``Any`` when unbound)."""
+    if isinstance(tp, typing.TypeVar):
+        return tp.__bound__ if tp.__bound__ is not None else Any
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is None or not args:
+        return tp
+    new_args = tuple(_bound_type_vars(a) for a in args)
+    if new_args == args:
+        return tp
+    if origin is Annotated:
+        return Annotated[(new_args[0], *args[1:])]
+    try:
+        return tp.copy_with(new_args)
+    except AttributeError:
+        return origin[new_args]
+
+
+def get_all_basemodel_annotations(
+    cls: type[BaseModel] | Any, *, default_to_bound: bool = True
+) -> dict[str, Any]:
+    """The annotation of each field of a pydantic model, by field name (not alias),
+    including inherited fields, as the model's constructor declares them.
+
+    With ``default_to_bound``, a type variable left open is replaced by its bound (or
+    ``Any``); a parametrized model (``Model[int]``) has its parameters filled in.
+    """
+    if not isinstance(cls, type):
+        origin = typing.get_origin(cls)
+        if origin is None:
+            raise TypeError(
+                f"get_all_basemodel_annotations needs a pydantic model class, got {cls!r}."
+            )
+        cls = origin
+    fields = cast(type[BaseModel], cls).model_fields
+    by_alias = {f.alias: name for name, f in fields.items() if f.alias}
+    annotations: dict[str, Any] = {}
+    for pname, param in inspect.signature(cls).parameters.items():
+        if pname not in fields and pname not in by_alias:
+            continue  # e.g. the **data of a model that allows extra fields
+        annotations[by_alias.get(pname, pname)] = param.annotation
+    if not default_to_bound:
+        return annotations
+    return {k: _bound_type_vars(v) for k, v in annotations.items()}
 
 
 def _is_injected(annotation: Any, kind: type = InjectedToolArg) -> bool:
@@ -437,6 +485,18 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
     artifact goes into ``ToolMessage.artifact`` and is not sent to the model."""
     extras: dict[str, Any] | None = None
     """Provider-specific fields of the tool definition."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ``args_schema: BaseModel = Schema`` (an instance annotation) is a common slip
+        # that pydantic would otherwise accept and the tool silently misread.
+        if inspect.get_annotations(cls).get("args_schema") in (BaseModel, "BaseModel"):
+            raise SchemaAnnotationError(
+                f"Tool definition for {cls.__name__} must include valid type annotations "
+                "for argument 'args_schema' to behave as expected.\nExpected annotation of "
+                "'Type[BaseModel]' but got 'BaseModel': write "
+                "'args_schema: type[BaseModel] = SchemaClass'."
+            )
 
     # (name, description, schema) -> the tool_call_schema model built for them.
     _tool_call_schema_memo: Any = PrivateAttr(default=None)
@@ -825,3 +885,13 @@ def _format_output(
         name=name,
         status=cast(Literal["success", "error"], status),
     )
+
+
+class BaseToolkit(BaseModel):
+    """A group of related tools (subclass it and implement :meth:`get_tools`)."""
+
+    def get_tools(self) -> list[BaseTool]:
+        """The toolkit's tools."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement get_tools() to return its tools."
+        )
