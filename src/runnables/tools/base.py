@@ -498,6 +498,15 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
                 "'args_schema: type[BaseModel] = SchemaClass'."
             )
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # The memoized tool_call_schema is a class made at run time, which pickle
+        # cannot find by name: leave it out (it is rebuilt on first use).
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private and private.get("_tool_call_schema_memo") is not None:
+            state = {**state, "__pydantic_private__": {**private, "_tool_call_schema_memo": None}}
+        return state
+
     # (name, description, schema) -> the tool_call_schema model built for them.
     _tool_call_schema_memo: Any = PrivateAttr(default=None)
 
@@ -575,6 +584,7 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         }
         model = cast(type[BaseModel], create_model(self.name, **fields))  # type: ignore[call-overload]
         model.__doc__ = self.description
+        _cache_json_schema(model)
         # Building a model is slow and bind_tools asks on every bind: keep the last one.
         self._tool_call_schema_memo = (key, model)
         return model
@@ -793,6 +803,25 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         from runnables.interop.tool import LangChainTool
 
         return LangChainTool.of(self)
+
+
+def _cache_json_schema(model: type[BaseModel]) -> None:
+    """Make ``model.model_json_schema()`` (default arguments) computed once.
+
+    pydantic builds the dict anew on every call, and a memoized tool_call_schema is
+    asked on every model call of an agent loop; other arguments are not cached.
+    """
+    build = model.model_json_schema
+    cache: list[dict[str, Any]] = []
+
+    def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs:
+            return build(*args, **kwargs)
+        if not cache:
+            cache.append(build())
+        return cache[0]
+
+    model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment]
 
 
 def _run_config(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer, SkipValidation
 
 from runnables.tools.base import (
     ArgsSchema,
@@ -17,6 +18,33 @@ from runnables.tools.base import (
 )
 
 __all__ = ["StructuredTool", "Tool"]
+
+
+def _as_str(value: Any) -> str:
+    return str(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_schema_of(schema: type[BaseModel], _validator: object) -> Any:
+    # Keyed on the class's validator too, which model_rebuild() replaces: a rebuilt
+    # schema (or one whose forward references resolved since) is asked again.
+    try:
+        return schema.model_json_schema()
+    except Exception:  # a field of an arbitrary type has no JSON schema
+        return str(schema)
+
+
+def _args_schema_as_json(schema: ArgsSchema) -> Any:
+    """A schema class dumped to JSON: its JSON schema (a dict schema is one already)."""
+    if isinstance(schema, dict):
+        return schema
+    return _json_schema_of(schema, getattr(schema, "__pydantic_validator__", None))
+
+
+# Serializers attached with Annotated, not @field_serializer, so a subclass may still
+# declare its own serializer for these fields.
+_SchemaAsJson = PlainSerializer(_args_schema_as_json, when_used="json-unless-none")
+_CallableAsStr = PlainSerializer(_as_str, when_used="json-unless-none")
 
 
 class _FunctionTool(BaseTool):
@@ -68,6 +96,11 @@ class StructuredTool(_FunctionTool):
     """
 
     description: str = ""
+    # ``model_dump(mode="json")``: the schema class as its JSON schema, the functions
+    # as their repr (python-mode dumps keep the objects).
+    args_schema: Annotated[ArgsSchema | None, SkipValidation(), _SchemaAsJson] = None
+    func: Annotated[Callable[..., Any] | None, _CallableAsStr] = None
+    coroutine: Annotated[Callable[..., Awaitable[Any]] | None, _CallableAsStr] = None
 
     @classmethod
     def from_function(

@@ -1,0 +1,76 @@
+"""What a tool's schema looks like to a model, to JSON dumps and to pickle."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from runnables.tools import BaseTool, StructuredTool, convert_to_openai_tool, tool
+
+
+class Query(BaseModel):
+    query: str = Field(description="What to look up.")
+
+
+class Lookup(BaseTool):
+    name: str = "lookup"
+    description: str = "Look something up."
+    args_schema: type[BaseModel] = Query
+
+    def _run(self, query: str) -> str:
+        return query
+
+
+def test_dict_schema_title_and_description_are_not_parameters() -> None:
+    schema = {
+        "type": "object",
+        "title": "ignored",
+        "properties": {"title": {"type": "string", "title": "T", "description": "The title."}},
+        "description": "foo",
+    }
+
+    @tool(args_schema=schema)
+    def save(**kwargs: Any) -> str:
+        """Save an item."""
+        return "ok"
+
+    fn = convert_to_openai_tool(save)["function"]
+    assert fn["description"] == "Save an item."
+    assert fn["parameters"] == {
+        "type": "object",
+        "properties": {"title": {"type": "string", "description": "The title."}},
+    }
+
+
+def test_structured_tool_dumps_to_json() -> None:
+    @tool
+    def write(path: str, text: str) -> str:
+        """Write text to a path."""
+        return "ok"
+
+    dumped = write.model_dump(mode="json")
+    json.dumps(dumped)
+    assert set(dumped["args_schema"]["properties"]) == {"path", "text"}
+    assert "write" in dumped["func"]
+    assert callable(write.model_dump()["func"])  # python mode keeps the objects
+    plain = StructuredTool(name="d", description="d", func=len, args_schema={"type": "object"})
+    assert plain.model_dump(mode="json")["args_schema"] == {"type": "object"}
+
+
+def test_tool_pickles_after_its_tool_call_schema_was_built() -> None:
+    t = Lookup()
+    built = t.tool_call_schema
+    restored = pickle.loads(pickle.dumps(t))
+    assert not isinstance(restored.tool_call_schema, dict)
+    assert restored.tool_call_schema.model_json_schema()["title"] == "lookup"
+    assert t.tool_call_schema is built
+
+
+def test_tool_call_schema_json_schema_is_computed_once() -> None:
+    schema = Lookup().tool_call_schema
+    assert not isinstance(schema, dict)
+    assert schema.model_json_schema() is schema.model_json_schema()
+    assert schema.model_json_schema(by_alias=False) is not schema.model_json_schema()
