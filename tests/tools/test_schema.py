@@ -74,3 +74,20 @@ def test_tool_call_schema_json_schema_is_computed_once() -> None:
     assert not isinstance(schema, dict)
     assert schema.model_json_schema() is schema.model_json_schema()
     assert schema.model_json_schema(by_alias=False) is not schema.model_json_schema()
+
+
+def test_tool_output_mixin_instances_pass_through_a_tool_call_unwrapped() -> None:
+    from runnables.messages import ToolOutputMixin
+
+    class Goto(ToolOutputMixin):
+        def __init__(self, node: str) -> None:
+            self.node = node
+
+    @tool
+    def jump(node: str) -> Goto:
+        """Jump to a node."""
+        return Goto(node)
+
+    out = jump.invoke({"name": "jump", "args": {"node": "end"}, "id": "1", "type": "tool_call"})
+    assert isinstance(out, Goto)
+    assert out.node == "end"

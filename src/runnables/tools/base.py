@@ -35,7 +35,7 @@ from runnables.core._util import note_step
 from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.model_step import ModelStep
-from runnables.messages.base import ToolCall, ToolMessage
+from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin
 
 __all__ = [
     "FILTERED_ARGS",
@@ -884,7 +884,7 @@ def _normalize_message_content(obj: Any) -> str | list[Any] | None:
     not content (then it is serialized instead)."""
     if isinstance(obj, str):
         return obj
-    if isinstance(obj, (list, tuple)) and all(_is_message_content_block(e) for e in obj):
+    if isinstance(obj, Sequence) and all(_is_message_content_block(e) for e in obj):
         return list(obj)
     return None
 
@@ -897,9 +897,13 @@ def _format_output(
     Content that is not text or content blocks is sent as JSON (``str()`` if it has no
     JSON form); a ToolMessage (or a list of them) the tool built itself passes through.
     """
-    if tool_call_id is None or isinstance(content, ToolMessage):
+    if tool_call_id is None or isinstance(content, ToolOutputMixin):
         return content
-    if isinstance(content, list) and content and all(isinstance(c, ToolMessage) for c in content):
+    if (
+        isinstance(content, list)
+        and content
+        and all(isinstance(c, ToolOutputMixin) for c in content)
+    ):
         return content
     message_content = _normalize_message_content(content)
     if message_content is None:
