@@ -91,3 +91,28 @@ def test_tool_output_mixin_instances_pass_through_a_tool_call_unwrapped() -> Non
     out = jump.invoke({"name": "jump", "args": {"node": "end"}, "id": "1", "type": "tool_call"})
     assert isinstance(out, Goto)
     assert out.node == "end"
+
+
+def test_docstring_describing_an_unknown_argument_is_refused_with_langchain_core_text() -> None:
+    import pytest
+
+    def foo(bar: str) -> str:
+        """The foo.
+
+        Args:
+            banana: The bar.
+        """
+        return bar
+
+    with pytest.raises(ValueError, match="Arg banana in docstring not found in function signature"):
+        tool(foo, parse_docstring=True)
+
+
+def test_tool_without_schema_or_description_says_what_it_needs() -> None:
+    import pytest
+
+    def echo(text: str) -> str:
+        return text
+
+    with pytest.raises(ValueError, match="Function must have either a docstring or description"):
+        tool(infer_schema=False)(echo)

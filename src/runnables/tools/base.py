@@ -293,8 +293,8 @@ def create_schema_from_function(
         for documented in arg_docs:
             if documented not in signature.parameters:
                 raise ValueError(
-                    f"The docstring of {model_name!r} describes the argument {documented!r}, "
-                    "which is not in the function's signature; fix the 'Args:' section."
+                    f"Arg {documented} in docstring not found in function signature "
+                    f"(tool {model_name!r}); fix the docstring's 'Args:' section."
                 )
     fields: dict[str, Any] = {}
     for pname, param in params:
