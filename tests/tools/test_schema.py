@@ -116,3 +116,23 @@ def test_tool_without_schema_or_description_says_what_it_needs() -> None:
 
     with pytest.raises(ValueError, match="Function must have either a docstring or description"):
         tool(infer_schema=False)(echo)
+
+
+def test_star_args_and_kwargs_are_optional_schema_fields_and_never_passed_by_default() -> None:
+    @tool
+    def f(a: int, *args: Any, **kwargs: Any) -> str:
+        """Echo."""
+        return f"{a} {args} {kwargs}"
+
+    assert f.args["args"] == {"default": None, "items": {}, "title": "Args", "type": "array"}
+    assert f.args["kwargs"]["type"] == "object"
+    assert f.invoke({"a": 1}) == "1 () {}"
+
+    class VarArgs(BaseTool):
+        name: str = "v"
+        description: str = "Var args."
+
+        def _run(self, *args: Any, run_manager: Any = None, **kwargs: Any) -> str:
+            return "foo"
+
+    assert VarArgs().is_single_input

@@ -298,9 +298,17 @@ def create_schema_from_function(
                 )
     fields: dict[str, Any] = {}
     for pname, param in params:
-        if pname in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if pname in skip:
             continue
         annotation = hints.get(pname, Any)
+        # As langchain-core's schema (pydantic's validate_arguments) has them: *args
+        # an optional "args" list, **kwargs an optional "kwargs" object.
+        if param.kind is param.VAR_POSITIONAL:
+            fields["args"] = (list[annotation], Field(None))  # type: ignore[valid-type]
+            continue
+        if param.kind is param.VAR_KEYWORD:
+            fields["kwargs"] = (dict[str, annotation], Field(None))  # type: ignore[valid-type]
+            continue
         if annotation is RunnableConfig or _config_param_name_only(pname, param):
             continue
         if not include_injected and _is_injected(annotation):
