@@ -136,3 +136,20 @@ def test_star_args_and_kwargs_are_optional_schema_fields_and_never_passed_by_def
             return "foo"
 
     assert VarArgs().is_single_input
+
+
+class Box(BaseModel):
+    rows: list[UndefinedRow] = Field(default_factory=list)  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_unresolved_forward_reference_in_an_argument_fails_naming_it() -> None:
+    import pytest
+    from pydantic import PydanticUndefinedAnnotation
+
+    @tool
+    def pack(label: str, box: Box) -> str:
+        """Pack a box."""
+        return label
+
+    with pytest.raises(PydanticUndefinedAnnotation, match="UndefinedRow"):
+        convert_to_openai_tool(pack)

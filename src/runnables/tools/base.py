@@ -581,6 +581,11 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             return schema
         if schema is None:
             schema = self.get_input_schema()
+        if not schema.__pydantic_complete__:
+            # A forward reference still unresolved: fail here, naming it (pydantic's
+            # PydanticUndefinedAnnotation), rather than send the model a schema that
+            # silently lacks the field.
+            schema.model_rebuild()
         key = (self.name, self.description, schema)
         memo = self._tool_call_schema_memo
         if memo is not None and memo[0] == key:
