@@ -90,8 +90,30 @@ class _Alias(types.ModuleType):
         super().__init__(name)
         parts = name.split(".")[1:]
         self._parts = parts
+        self._found: list[types.ModuleType] | None = None
+        self._submodules: frozenset[str] | None = None
+
+    def warm(self) -> None:
+        """Find the modules that serve this one, and langchain-core's submodules of it,
+        once, at import: an attribute looked up later (inside an event loop, where
+        langchain-core's conftest has blockbuster refuse file-system calls) reads no
+        files."""
+        if self._found is None:
+            self._found = self._find_sources()
+        if self._submodules is None:
+            where = _real_root().joinpath(*self._parts)
+            self._submodules = frozenset(
+                entry.name.removesuffix(".py")
+                for entry in (where.iterdir() if where.is_dir() else ())
+                if entry.suffix == ".py" or (entry / "__init__.py").is_file()
+            )
 
     def _sources(self) -> list[types.ModuleType]:
+        self.warm()
+        assert self._found is not None
+        return self._found
+
+    def _find_sources(self) -> list[types.ModuleType]:
         parts = self._parts
         if not parts:
             names = PUBLIC
@@ -130,9 +152,9 @@ class _Alias(types.ModuleType):
                 return value
         # ``from langchain_core import tools`` asks the package for the attribute first;
         # a submodule langchain-core has is that module, served like any import.
-        if (_real_root().joinpath(*self._parts, attr) / "__init__.py").is_file() or (
-            _real_root().joinpath(*self._parts, f"{attr}.py").is_file()
-        ):
+        self.warm()
+        assert self._submodules is not None
+        if attr in self._submodules:
             return importlib.import_module(f"{self.__name__}.{attr}")
         # A name runnables lacks imports as a placeholder that fails when used, so only
         # the tests that use it fail (with the name in their error), not the whole file.
@@ -252,7 +274,8 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return _Alias(spec.name)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        return None
+        if isinstance(module, _Alias):
+            module.warm()
 
 
 class _NotInstalled(importlib.abc.MetaPathFinder):
@@ -282,6 +305,14 @@ if MODE == "run":
     ]:
         del sys.modules[loaded]
     sys.meta_path.insert(0, _Finder())
+    # Under the shim langchain-core's handler classes are runnables' own, so a call with
+    # callbacks routes them through runnables' interop adapter; its first import reads
+    # files, which blockbuster (langchain-core's conftest) refuses inside an event loop:
+    # the call would fail before the code under test runs. Imported here, outside any.
+    try:
+        importlib.import_module("runnables.interop.adapter")
+    except ImportError:  # pragma: no cover - the interop extra is part of the compat deps
+        pass
 
 
 def _source(item: pytest.Item) -> str:
