@@ -90,8 +90,30 @@ class _Alias(types.ModuleType):
         super().__init__(name)
         parts = name.split(".")[1:]
         self._parts = parts
+        self._found: list[types.ModuleType] | None = None
+        self._submodules: frozenset[str] | None = None
+
+    def warm(self) -> None:
+        """Find the modules that serve this one, and langchain-core's submodules of it,
+        once, at import: an attribute looked up later (inside an event loop, where
+        langchain-core's conftest has blockbuster refuse file-system calls) reads no
+        files."""
+        if self._found is None:
+            self._found = self._find_sources()
+        if self._submodules is None:
+            where = _real_root().joinpath(*self._parts)
+            self._submodules = frozenset(
+                entry.name.removesuffix(".py")
+                for entry in (where.iterdir() if where.is_dir() else ())
+                if entry.suffix == ".py" or (entry / "__init__.py").is_file()
+            )
 
     def _sources(self) -> list[types.ModuleType]:
+        self.warm()
+        assert self._found is not None
+        return self._found
+
+    def _find_sources(self) -> list[types.ModuleType]:
         parts = self._parts
         if not parts:
             names = PUBLIC
@@ -115,6 +137,10 @@ class _Alias(types.ModuleType):
         fact = FACTS.get(f"{self.__name__}.{attr}", FACTS)
         if fact is not FACTS:
             return fact
+        if f"{self.__name__}.{attr}" in PRIVATE:
+            value = _private(f"{self.__name__}.{attr}")
+            setattr(self, attr, value)
+            return value
         for module in self._sources():
             # Only what a module exports (its __all__) is its API: not the helpers it
             # imports for itself.
@@ -128,6 +154,12 @@ class _Alias(types.ModuleType):
                 value = getattr(module, attr)
                 setattr(self, attr, value)
                 return value
+        # ``from langchain_core import tools`` asks the package for the attribute first;
+        # a submodule langchain-core has is that module, served like any import.
+        self.warm()
+        assert self._submodules is not None
+        if attr in self._submodules:
+            return importlib.import_module(f"{self.__name__}.{attr}")
         # A name runnables lacks imports as a placeholder that fails when used, so only
         # the tests that use it fail (with the name in their error), not the whole file.
         missing = _missing(f"{self.__name__}.{attr}")
@@ -176,6 +208,30 @@ def _missing(path: str) -> type:
     )
 
 
+# Private langchain-core helpers that tests import and that runnables has a genuine
+# counterpart for, with the same meaning (not its API: served under the private name
+# only): langchain-core path -> "runnables module" or "runnables module:name".
+PRIVATE: dict[str, str] = {
+    # Tools: the run-time-injected marker and the ToolMessage output formatting.
+    "langchain_core.tools.base._DirectlyInjectedToolArg": "runnables.tools.base",
+    "langchain_core.tools.base._format_output": "runnables.tools.base",
+    "langchain_core.tools.base._is_message_content_block": "runnables.tools.base",
+    "langchain_core.tools.base._normalize_message_content": "runnables.tools.base",
+    # A Mermaid node id, as langchain-core writes it.
+    "langchain_core.runnables.graph_mermaid._to_safe_id": "runnables.core.graph:_safe_id",
+    # What gathers a stream's chunks into one value.
+    "langchain_core.runnables.base._ChunkAccumulator": "runnables.core._util:ChunkAccumulator",
+    # The chat-entry converter: a (role, template) tuple, a string, a message or a
+    # message template into one chat prompt entry.
+    "langchain_core.prompts.chat._convert_to_message_template": "runnables.prompts.chat",
+}
+
+
+def _private(path: str) -> Any:
+    module, _, name = PRIVATE[path].partition(":")
+    return getattr(importlib.import_module(module), name or path.rsplit(".", 1)[1])
+
+
 # Facts about the environment that langchain-core re-exports, not its API: the tests use
 # them in skip conditions at import time.
 FACTS: dict[str, Any] = {}
@@ -190,25 +246,6 @@ try:
     FACTS["langchain_core.utils.pydantic.PYDANTIC_MAJOR_VERSION"] = Version(pydantic.VERSION).major
 except ImportError:  # pragma: no cover - pydantic and packaging come with the test deps
     pass
-
-# Private langchain-core helpers that a test imports and runnables has a genuine
-# counterpart of, with the same meaning (not its API: served under the private name only).
-if MODE == "run":
-    from runnables.core.graph import _safe_id  # a Mermaid node id, as langchain-core writes it
-
-    FACTS["langchain_core.runnables.graph_mermaid._to_safe_id"] = _safe_id
-    from runnables.core._util import ChunkAccumulator  # what gathers a stream's chunks
-
-    FACTS["langchain_core.runnables.base._ChunkAccumulator"] = ChunkAccumulator
-
-
-if MODE == "run":
-    # langchain-core's private chat-entry converter: runnables' own converter does the
-    # same job (a (role, template) tuple, a string, a message or a message template into
-    # one chat prompt entry), under the same name.
-    from runnables.prompts.chat import _convert_to_message_template
-
-    FACTS["langchain_core.prompts.chat._convert_to_message_template"] = _convert_to_message_template
 
 
 def _real_root() -> Path:
@@ -255,7 +292,8 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return _Alias(spec.name)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        return None
+        if isinstance(module, _Alias):
+            module.warm()
 
 
 class _NotInstalled(importlib.abc.MetaPathFinder):
@@ -285,6 +323,14 @@ if MODE == "run":
     ]:
         del sys.modules[loaded]
     sys.meta_path.insert(0, _Finder())
+    # Under the shim langchain-core's handler classes are runnables' own, so a call with
+    # callbacks routes them through runnables' interop adapter; its first import reads
+    # files, which blockbuster (langchain-core's conftest) refuses inside an event loop:
+    # the call would fail before the code under test runs. Imported here, outside any.
+    try:
+        importlib.import_module("runnables.interop.adapter")
+    except ImportError:  # pragma: no cover - the interop extra is part of the compat deps
+        pass
 
 
 def _source(item: pytest.Item) -> str:

@@ -49,6 +49,7 @@ __all__ = [
     "ToolCallChunk",
     "ToolMessage",
     "ToolMessageChunk",
+    "ToolOutputMixin",
     "UsageMetadata",
     "add_ai_message_chunks",
     "add_chunks",
@@ -481,7 +482,16 @@ class ChatMessage(BaseMessage):
         self.role = role
 
 
-class ToolMessage(BaseMessage):
+class ToolOutputMixin:
+    """Marks objects a tool may return as its output as they are.
+
+    A tool answering a tool call wraps what it returns in a :class:`ToolMessage`,
+    unless it is one of these (or a list of them): ``ToolMessage`` itself, or a class
+    of yours that mixes this in (a command for the agent runtime, say).
+    """
+
+
+class ToolMessage(BaseMessage, ToolOutputMixin):
     """The result of a tool call, sent back to the model.
 
     ``tool_call_id`` is the ``id`` of the :class:`ToolCall` it answers; ``artifact`` is

@@ -267,6 +267,7 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
         out = {"type": "function", "function": fn}
     elif hasattr(tool, "args_schema") and hasattr(tool, "name"):
         args_schema = tool.args_schema
+        one_string = False
         if hasattr(tool, "tool_call_schema"):
             # A BaseTool: the model sees its arguments without injected ones; a
             # single-input Tool without a schema takes one string, named as
@@ -274,6 +275,7 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
             from runnables.tools import Tool
 
             if args_schema is None and isinstance(tool, Tool):
+                one_string = True
                 args_schema = {
                     "properties": {"__arg1": {"title": "__arg1", "type": "string"}},
                     "required": ["__arg1"],
@@ -285,8 +287,14 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
             params = _strip_titles(args_schema.model_json_schema())
             params.pop("title", None)
             params.pop("description", None)
+        elif one_string:
+            params = dict(args_schema)
         else:
-            params = dict(args_schema or {"type": "object", "properties": {}})
+            params = _strip_titles(dict(args_schema or {"type": "object", "properties": {}}))
+            # The schema's own title and description are the function's name and
+            # description, not parameters (a property *named* "title" stays).
+            params.pop("title", None)
+            params.pop("description", None)
         fn = {"name": tool.name, "description": getattr(tool, "description", "") or ""}
         fn["parameters"] = params
         out = {"type": "function", "function": fn}

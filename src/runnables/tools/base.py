@@ -14,6 +14,7 @@ blocks on I/O); sync ``invoke`` of a sync-only tool calls ``_run`` inline, no ev
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import typing
@@ -34,7 +35,7 @@ from runnables.core._util import note_step
 from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.model_step import ModelStep
-from runnables.messages.base import ToolCall, ToolMessage
+from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin
 
 __all__ = [
     "FILTERED_ARGS",
@@ -42,8 +43,12 @@ __all__ = [
     "BaseTool",
     "InjectedToolArg",
     "InjectedToolCallId",
+    "SchemaAnnotationError",
+    "TOOL_MESSAGE_BLOCK_TYPES",
     "ToolException",
+    "BaseToolkit",
     "create_schema_from_function",
+    "get_all_basemodel_annotations",
 ]
 
 ArgsSchema = type[BaseModel] | dict[str, Any]
@@ -86,7 +91,74 @@ class InjectedToolCallId(InjectedToolArg):
     """Marks an argument that receives the id of the tool call being answered."""
 
 
+class _DirectlyInjectedToolArg:
+    """Base of types a tool receives at run time by their type alone (no ``Annotated``).
+
+    A parameter typed with a subclass (or a generic alias of one), such as LangGraph's
+    ``ToolRuntime``, is supplied by the caller and left out of the schema the model sees.
+    """
+
+
+class SchemaAnnotationError(TypeError):
+    """A tool class declares ``args_schema`` with an annotation that cannot hold a schema."""
+
+
+def _is_directly_injected(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, _DirectlyInjectedToolArg):
+        return True
+    origin = typing.get_origin(annotation)
+    return isinstance(origin, type) and issubclass(origin, _DirectlyInjectedToolArg)
+
+
+def _bound_type_vars(tp: Any) -> Any:
+    """``tp`` with each TypeVar replaced by its bound (``Any`` when unbound)."""
+    if isinstance(tp, typing.TypeVar):
+        return tp.__bound__ if tp.__bound__ is not None else Any
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is None or not args:
+        return tp
+    new_args = tuple(_bound_type_vars(a) for a in args)
+    if new_args == args:
+        return tp
+    if origin is Annotated:
+        return Annotated[(new_args[0], *args[1:])]
+    try:
+        return tp.copy_with(new_args)
+    except AttributeError:
+        return origin[new_args]
+
+
+def get_all_basemodel_annotations(
+    cls: type[BaseModel] | Any, *, default_to_bound: bool = True
+) -> dict[str, Any]:
+    """The annotation of each field of a pydantic model, by field name (not alias),
+    including inherited fields, as the model's constructor declares them.
+
+    With ``default_to_bound``, a type variable left open is replaced by its bound (or
+    ``Any``); a parametrized model (``Model[int]``) has its parameters filled in.
+    """
+    if not isinstance(cls, type):
+        origin = typing.get_origin(cls)
+        if origin is None:
+            raise TypeError(
+                f"get_all_basemodel_annotations needs a pydantic model class, got {cls!r}."
+            )
+        cls = origin
+    fields = cast(type[BaseModel], cls).model_fields
+    by_alias = {f.alias: name for name, f in fields.items() if f.alias}
+    annotations: dict[str, Any] = {}
+    for pname, param in inspect.signature(cls).parameters.items():
+        if pname not in fields and pname not in by_alias:
+            continue  # e.g. the **data of a model that allows extra fields
+        annotations[by_alias.get(pname, pname)] = param.annotation
+    if not default_to_bound:
+        return annotations
+    return {k: _bound_type_vars(v) for k, v in annotations.items()}
+
+
 def _is_injected(annotation: Any, kind: type = InjectedToolArg) -> bool:
+    if kind is InjectedToolArg and _is_directly_injected(annotation):
+        return True
     if typing.get_origin(annotation) is not Annotated:
         return False
     return any(
@@ -221,14 +293,22 @@ def create_schema_from_function(
         for documented in arg_docs:
             if documented not in signature.parameters:
                 raise ValueError(
-                    f"The docstring of {model_name!r} describes the argument {documented!r}, "
-                    "which is not in the function's signature; fix the 'Args:' section."
+                    f"Arg {documented} in docstring not found in function signature "
+                    f"(tool {model_name!r}); fix the docstring's 'Args:' section."
                 )
     fields: dict[str, Any] = {}
     for pname, param in params:
-        if pname in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if pname in skip:
             continue
         annotation = hints.get(pname, Any)
+        # As langchain-core's schema (pydantic's validate_arguments) has them: *args
+        # an optional "args" list, **kwargs an optional "kwargs" object.
+        if param.kind is param.VAR_POSITIONAL:
+            fields["args"] = (list[annotation], Field(None))  # type: ignore[valid-type]
+            continue
+        if param.kind is param.VAR_KEYWORD:
+            fields["kwargs"] = (dict[str, annotation], Field(None))  # type: ignore[valid-type]
+            continue
         if annotation is RunnableConfig or _config_param_name_only(pname, param):
             continue
         if not include_injected and _is_injected(annotation):
@@ -265,15 +345,102 @@ _NEEDS_TOOL_CALL = (
 )
 
 
+def _constructor_of(cls: type) -> Callable[..., Any] | None:
+    """The callable whose parameters ``inspect.signature(cls)`` shows.
+
+    As ``inspect.signature`` decides: a metaclass ``__call__``, then a ``__new__`` or
+    ``__init__`` the class defines, then an inherited Python one. The class's own
+    annotations describe its attributes, never its parameters.
+    """
+    meta_call = inspect.getattr_static(type(cls), "__call__", None)
+    if type(cls) is not type and inspect.isfunction(meta_call):
+        return meta_call
+    for attr in ("__new__", "__init__"):
+        if attr in cls.__dict__:
+            return cast(Callable[..., Any], getattr(cls, attr))
+    for attr in ("__new__", "__init__"):
+        inherited = getattr(cls, attr, None)
+        if inspect.isfunction(inherited):
+            return inherited
+    return None
+
+
+def _annotations_owner(func: Any) -> Any:
+    """The function whose annotations describe ``inspect.signature(func)``, or None
+    when an explicit ``__signature__`` (or nothing Python-level) describes it."""
+    func = inspect.unwrap(func, stop=lambda f: hasattr(f, "__signature__") or inspect.ismethod(f))
+    if inspect.ismethod(func):
+        return _annotations_owner(func.__func__)
+    if getattr(func, "__signature__", None) is not None:
+        return None
+    if isinstance(func, functools.partial):
+        return _annotations_owner(func.func)
+    if inspect.isclass(func):
+        constructor = _constructor_of(func)
+        return None if constructor is None else _annotations_owner(constructor)
+    if not inspect.isroutine(func):
+        return _annotations_owner(type(func).__call__)
+    return func
+
+
+def _globals_of(func: Any) -> dict[str, Any]:
+    while isinstance(func, functools.partial) or inspect.ismethod(func):
+        func = func.func if isinstance(func, functools.partial) else func.__func__
+    found = getattr(func, "__globals__", None)
+    if isinstance(found, dict):
+        return found
+    if not inspect.isroutine(func) and not inspect.isclass(func):
+        return _globals_of(type(func).__call__)
+    return {}
+
+
+def _resolve_annotation(annotation: str, namespace: dict[str, Any]) -> Any:
+    """One string annotation resolved in ``namespace``, or None if it does not resolve."""
+
+    def holder() -> None: ...
+
+    holder.__annotations__ = {"value": annotation}
+    try:
+        return typing.get_type_hints(holder, globalns=namespace, include_extras=True)["value"]
+    except Exception:
+        return None
+
+
 def _injected_keys(func: Callable[..., Any] | None) -> frozenset[str]:
-    """The parameters of ``func`` annotated as injected (InjectedToolArg and subclasses)."""
+    """The parameters of ``func`` the application supplies (injected), by annotation.
+
+    Postponed (string) annotations are resolved one by one, so one that does not
+    resolve (a name defined nowhere, or only in a local scope) is simply not injected
+    and does not hide its siblings. Parameters a ``functools.partial`` already binds
+    are not parameters any more.
+    """
     if func is None:
         return frozenset()
     try:
-        hints = typing.get_type_hints(func, include_extras=True)
-    except Exception:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
         return frozenset()
-    return frozenset(k for k, hint in hints.items() if k != "return" and _is_injected(hint))
+    owner = _annotations_owner(func)
+    hints: dict[str, Any] = {}
+    if owner is not None:
+        try:
+            hints = typing.get_type_hints(owner, include_extras=True)
+        except Exception:
+            hints = {}
+    namespace: dict[str, Any] | None = None
+    resolved: dict[str, Any] = {}
+    keys = set()
+    for name, param in params.items():
+        annotation = hints.get(name, param.annotation)
+        if isinstance(annotation, str):
+            if namespace is None:
+                namespace = _globals_of(func if owner is None else owner)
+            if annotation not in resolved:
+                resolved[annotation] = _resolve_annotation(annotation, namespace)
+            annotation = resolved[annotation]
+        if annotation is not None and _is_injected(annotation):
+            keys.add(name)
+    return frozenset(keys)
 
 
 def _is_tool_call(value: Any) -> bool:
@@ -334,6 +501,27 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
     artifact goes into ``ToolMessage.artifact`` and is not sent to the model."""
     extras: dict[str, Any] | None = None
     """Provider-specific fields of the tool definition."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ``args_schema: BaseModel = Schema`` (an instance annotation) is a common slip
+        # that pydantic would otherwise accept and the tool silently misread.
+        if inspect.get_annotations(cls).get("args_schema") in (BaseModel, "BaseModel"):
+            raise SchemaAnnotationError(
+                f"Tool definition for {cls.__name__} must include valid type annotations "
+                "for argument 'args_schema' to behave as expected.\nExpected annotation of "
+                "'Type[BaseModel]' but got 'BaseModel': write "
+                "'args_schema: type[BaseModel] = SchemaClass'."
+            )
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # The memoized tool_call_schema is a class made at run time, which pickle
+        # cannot find by name: leave it out (it is rebuilt on first use).
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private and private.get("_tool_call_schema_memo") is not None:
+            state = {**state, "__pydantic_private__": {**private, "_tool_call_schema_memo": None}}
+        return state
 
     # (name, description, schema) -> the tool_call_schema model built for them.
     _tool_call_schema_memo: Any = PrivateAttr(default=None)
@@ -401,6 +589,11 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             return schema
         if schema is None:
             schema = self.get_input_schema()
+        if not schema.__pydantic_complete__:
+            # A forward reference still unresolved: fail here, naming it (pydantic's
+            # PydanticUndefinedAnnotation), rather than send the model a schema that
+            # silently lacks the field.
+            schema.model_rebuild()
         key = (self.name, self.description, schema)
         memo = self._tool_call_schema_memo
         if memo is not None and memo[0] == key:
@@ -412,6 +605,7 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         }
         model = cast(type[BaseModel], create_model(self.name, **fields))  # type: ignore[call-overload]
         model.__doc__ = self.description
+        _cache_json_schema(model)
         # Building a model is slow and bind_tools asks on every bind: keep the last one.
         self._tool_call_schema_memo = (key, model)
         return model
@@ -541,7 +735,7 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
             if given or (not field.is_required() and key not in ("args", "kwargs")):
                 validated[key] = getattr(result, key)
         # Injected arguments the function takes but a custom schema does not declare.
-        for key in self._injected_args_keys():
+        for key in self._injected_args_keys:
             if key in tool_input:
                 validated[key] = tool_input[key]
             elif key == "tool_call_id":
@@ -550,10 +744,18 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
                 validated[key] = tool_call_id
         return validated
 
+    @functools.cached_property
     def _injected_args_keys(self) -> frozenset[str]:
         """Arguments of the implementation annotated as injected (not from the model)."""
-        impl = self._sync_impl() if self._has_sync() else self._async_impl()
-        return _injected_keys(impl)
+        return self._find_injected_args_keys()
+
+    def _find_injected_args_keys(self) -> frozenset[str]:
+        # The sync implementation, else the async one (an async-only tool).
+        for impl in (self._run, self._arun):
+            keys = _injected_keys(impl)
+            if keys:
+                return keys
+        return frozenset()
 
     def _to_args_and_kwargs(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
@@ -629,6 +831,25 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         return LangChainTool.of(self)
 
 
+def _cache_json_schema(model: type[BaseModel]) -> None:
+    """Make ``model.model_json_schema()`` (default arguments) computed once.
+
+    pydantic builds the dict anew on every call, and a memoized tool_call_schema is
+    asked on every model call of an agent loop; other arguments are not cached.
+    """
+    build = model.model_json_schema
+    cache: list[dict[str, Any]] = []
+
+    def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs:
+            return build(*args, **kwargs)
+        if not cache:
+            cache.append(build())
+        return cache[0]
+
+    model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment]
+
+
 def _run_config(
     config: RunnableConfig | None,
     callbacks: Any,
@@ -689,7 +910,7 @@ def _normalize_message_content(obj: Any) -> str | list[Any] | None:
     not content (then it is serialized instead)."""
     if isinstance(obj, str):
         return obj
-    if isinstance(obj, (list, tuple)) and all(_is_message_content_block(e) for e in obj):
+    if isinstance(obj, Sequence) and all(_is_message_content_block(e) for e in obj):
         return list(obj)
     return None
 
@@ -702,9 +923,13 @@ def _format_output(
     Content that is not text or content blocks is sent as JSON (``str()`` if it has no
     JSON form); a ToolMessage (or a list of them) the tool built itself passes through.
     """
-    if tool_call_id is None or isinstance(content, ToolMessage):
+    if tool_call_id is None or isinstance(content, ToolOutputMixin):
         return content
-    if isinstance(content, list) and content and all(isinstance(c, ToolMessage) for c in content):
+    if (
+        isinstance(content, list)
+        and content
+        and all(isinstance(c, ToolOutputMixin) for c in content)
+    ):
         return content
     message_content = _normalize_message_content(content)
     if message_content is None:
@@ -719,3 +944,13 @@ def _format_output(
         name=name,
         status=cast(Literal["success", "error"], status),
     )
+
+
+class BaseToolkit(BaseModel):
+    """A group of related tools (subclass it and implement :meth:`get_tools`)."""
+
+    def get_tools(self) -> list[BaseTool]:
+        """The toolkit's tools."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement get_tools() to return its tools."
+        )

@@ -140,8 +140,9 @@ def tool(
             text = text or target.__doc__
             if text is None:
                 raise ValueError(
-                    f"Tool {name!r} has no description: with infer_schema=False give the "
-                    "function a docstring or pass description=..."
+                    f"Function must have either a docstring or description: tool {name!r} "
+                    "(infer_schema=False) has neither. Give the function a docstring or "
+                    "pass description=..."
                 )
             return Tool(
                 name=name,

@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer, SkipValidation
 
-from runnables.tools.base import ArgsSchema, BaseTool, ToolException, create_schema_from_function
+from runnables.tools.base import (
+    ArgsSchema,
+    BaseTool,
+    ToolException,
+    _injected_keys,
+    create_schema_from_function,
+)
 
 __all__ = ["StructuredTool", "Tool"]
+
+
+def _as_str(value: Any) -> str:
+    return str(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_schema_of(schema: type[BaseModel], _validator: object) -> Any:
+    # Keyed on the class's validator too, which model_rebuild() replaces: a rebuilt
+    # schema (or one whose forward references resolved since) is asked again.
+    try:
+        return schema.model_json_schema()
+    except Exception:  # a field of an arbitrary type has no JSON schema
+        return str(schema)
+
+
+def _args_schema_as_json(schema: ArgsSchema) -> Any:
+    """A schema class dumped to JSON: its JSON schema (a dict schema is one already)."""
+    if isinstance(schema, dict):
+        return schema
+    return _json_schema_of(schema, getattr(schema, "__pydantic_validator__", None))
+
+
+# Serializers attached with Annotated, not @field_serializer, so a subclass may still
+# declare its own serializer for these fields.
+_SchemaAsJson = PlainSerializer(_args_schema_as_json, when_used="json-unless-none")
+_CallableAsStr = PlainSerializer(_as_str, when_used="json-unless-none")
 
 
 class _FunctionTool(BaseTool):
@@ -39,6 +73,9 @@ class _FunctionTool(BaseTool):
         assert self.coroutine is not None
         return self.coroutine
 
+    def _find_injected_args_keys(self) -> frozenset[str]:
+        return _injected_keys(self.func or self.coroutine)
+
     def get_input_schema(self, config: Any = None) -> type[BaseModel]:
         """The arguments' pydantic model (``args_schema``, or inferred from the function)."""
         if self.args_schema is None:
@@ -59,6 +96,11 @@ class StructuredTool(_FunctionTool):
     """
 
     description: str = ""
+    # ``model_dump(mode="json")``: the schema class as its JSON schema, the functions
+    # as their repr (python-mode dumps keep the objects).
+    args_schema: Annotated[ArgsSchema | None, SkipValidation(), _SchemaAsJson] = None
+    func: Annotated[Callable[..., Any] | None, _CallableAsStr] = None
+    coroutine: Annotated[Callable[..., Awaitable[Any]] | None, _CallableAsStr] = None
 
     @classmethod
     def from_function(
