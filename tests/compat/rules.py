@@ -83,10 +83,12 @@ NOT_APPLICABLE = [
     Rule(
         "LangSmith or tracer internals",
         "LangSmith clients and langchain's tracer classes and their run records "
-        "(FakeTracer, BaseTracer, LangChainTracer, RunLog/RunLogPatch of astream_log, "
-        "collect_runs, tracing context); runnables traces with its own run records.",
+        "(FakeTracer, BaseTracer, LangChainTracer, RunCollectorCallbackHandler, "
+        "RunLog/RunLogPatch of astream_log, collect_runs, tracing context, LangSmith's "
+        "inheritable metadata); runnables traces with its own run records.",
         re.compile(
-            r"\b(langsmith|LangChainTracer|BaseTracer|AsyncBaseTracer|FakeTracer|"
+            r"\b(langsmith|_get_langsmith_\w+|RunCollectorCallbackHandler|"
+            r"LangChainTracer|BaseTracer|AsyncBaseTracer|FakeTracer|"
             r"FakeAsyncTracer|RunLog|RunLogPatch|astream_log|collect_runs|tracing_context|"
             r"tracing_v2_enabled|_tracing_v2_is_enabled|RunTree|ls_structured_output_format)\b"
         ),

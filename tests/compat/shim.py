@@ -54,6 +54,8 @@ PACKAGES: dict[str, list[str]] = {
     "vectorstores": ["runnables.vectorstores"],
     "embeddings": ["runnables.embeddings"],
     "chat_history": ["runnables.chat_history"],
+    # langchain-core's tracers package holds ConsoleCallbackHandler, a handler here.
+    "tracers": ["runnables.callbacks"],
 }
 PUBLIC = [
     "runnables",
@@ -64,7 +66,7 @@ PUBLIC = [
     "runnables.errors",
 ]
 # langchain-core packages that have no counterpart: importing a name from them fails.
-NO_COUNTERPART = {"tracers", "load", "pydantic_v1", "globals", "env", "sys_info"}
+NO_COUNTERPART = {"load", "pydantic_v1", "globals", "env", "sys_info"}
 
 
 def _module_and_children(name: str) -> list[types.ModuleType]:

@@ -322,3 +322,30 @@ def test_merge_configs_non_dict_lc_versions_replaces_the_dict() -> None:
         {"metadata": {"lc_versions": {"a": "1"}}}, {"metadata": {"lc_versions": "x"}}
     )
     assert merged["metadata"]["lc_versions"] == "x"
+
+
+def test_merging_configs_joins_their_callbacks_as_langchain_core_does() -> None:
+    from runnables.callbacks import CallbackManager, StdOutCallbackHandler
+    from runnables.callbacks.console import ConsoleCallbackHandler
+
+    first, second = StdOutCallbackHandler(), ConsoleCallbackHandler()
+    assert merge_configs({"callbacks": [first]}, {"callbacks": [second]})["callbacks"] == [
+        first,
+        second,
+    ]
+    manager = CallbackManager(handlers=[first])
+    for merged in (
+        merge_configs({"callbacks": manager}, {"callbacks": [second]}),
+        merge_configs({"callbacks": [second]}, {"callbacks": manager}),
+    ):
+        assert isinstance(merged["callbacks"], CallbackManager)
+        assert merged["callbacks"] is not manager
+        assert merged["callbacks"].handlers == [first, second]
+    assert manager.handlers == [first]  # neither input changes
+    assert merge_configs({"callbacks": [first]}, {"callbacks": None})["callbacks"] == [first]
+
+
+def test_a_default_recursion_limit_does_not_override_a_set_one() -> None:
+    assert merge_configs({"recursion_limit": 50}, {"recursion_limit": 25})["recursion_limit"] == 50
+    assert merge_configs({"recursion_limit": 50}, {"recursion_limit": 60})["recursion_limit"] == 60
+    assert merge_configs({}, {"recursion_limit": 25})["recursion_limit"] == 25

@@ -10,6 +10,7 @@ from runnables.callbacks.base import (
     RunManagerMixin,
     ToolManagerMixin,
 )
+from runnables.callbacks.console import ConsoleCallbackHandler
 from runnables.callbacks.file import FileCallbackHandler
 from runnables.callbacks.manager import (
     AsyncCallbackManager,
@@ -54,6 +55,7 @@ __all__ = [
     "BaseCallbackManager",
     "BaseRunManager",
     "CallbackManager",
+    "ConsoleCallbackHandler",
     "CallbackManagerForChainGroup",
     "CallbackManagerForChainRun",
     "CallbackManagerForLLMRun",

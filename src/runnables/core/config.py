@@ -387,9 +387,43 @@ def merge_configs(*configs: RunnableConfig | None) -> RunnableConfig:
                 out[key] = _merge_metadata_dicts(out.get(key, {}), value or {})
             elif key == "configurable":
                 out[key] = {**out.get(key, {}), **(value or {})}
+            elif key == "callbacks":
+                out[key] = _merge_callbacks(out.get(key), value)
+            elif key == "recursion_limit":
+                # The default is what every config has unless told: it overrides nothing.
+                if value != DEFAULT_RECURSION_LIMIT or key not in out:
+                    out[key] = value
             else:
                 out[key] = value
     return out  # type: ignore[return-value]
+
+
+def _merge_callbacks(base: Any, these: Any) -> Any:
+    """Two configs' ``callbacks`` together, as langchain-core merges them.
+
+    Handler lists are joined; with a callback manager on either side, the result is a
+    copy of that manager with the other side's handlers added (inheritable), and two
+    managers merge. Neither input is changed.
+    """
+    if these is None:
+        return base
+    if isinstance(these, (list, tuple)):
+        if base is None:
+            return list(these)
+        if isinstance(base, (list, tuple)):
+            return [*base, *these]
+        manager = base.copy()
+        for handler in these:
+            manager.add_handler(handler, inherit=True)
+        return manager
+    if base is None:
+        return these.copy()
+    if isinstance(base, (list, tuple)):
+        manager = these.copy()
+        for handler in base:
+            manager.add_handler(handler, inherit=True)
+        return manager
+    return base.merge(these)
 
 
 def patch_config(config: RunnableConfig | None, **changes: Any) -> RunnableConfig:
