@@ -146,13 +146,19 @@ class CallbackRuns(Tracer):
         elif kind == "llm":
             call = manager.on_llm_start(serialized, [str(run.input)], run_id=run.id, name=run.name)
         elif kind == "tool":
+            # A tool call's arguments and id, as langchain-core's tools pass them.
             value = run.input
+            tool_call_id = None
+            if isinstance(value, dict) and value.get("type") == "tool_call" and "args" in value:
+                tool_call_id = value.get("id")
+                value = value["args"]
             call = manager.on_tool_start(
                 serialized,
                 str(value),
                 run_id=run.id,
                 name=run.name,
                 inputs=convert(value) if isinstance(value, dict) else None,
+                tool_call_id=tool_call_id,
             )
         elif kind == "retriever":
             call = manager.on_retriever_start(

@@ -744,6 +744,31 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
                 validated[key] = tool_call_id
         return validated
 
+    def _filter_injected_args(self, tool_input: dict[str, Any]) -> dict[str, Any]:
+        """``tool_input`` without the arguments the model does not give (injected ones,
+        ``run_manager``, ``callbacks``): what callback handlers see, as in langchain-core.
+        """
+        keys = set(FILTERED_ARGS) | self._injected_args_keys
+        schema = self.args_schema
+        if _is_model_class(schema):
+            fields = cast(type[BaseModel], schema).model_fields
+            keys.update(k for k, f in fields.items() if _is_injected_field(f.annotation, f))
+        return {k: v for k, v in tool_input.items() if k not in keys}
+
+    def _chat_run_start(self, input: Any) -> tuple[Any, Any, dict[str, Any]]:
+        # core's hook for a step whose run records another input than the one it runs
+        # on (called only when something observes the call): a tool's run holds its
+        # arguments without the injected ones, as langchain-core's on_tool_start gets
+        # them; a tool call keeps its id.
+        if _is_tool_call(input):
+            call = cast(ToolCall, input)
+            recorded: Any = {**call, "args": self._filter_injected_args(call["args"])}
+        elif isinstance(input, dict):
+            recorded = self._filter_injected_args(input)
+        else:
+            recorded = input
+        return input, recorded, {}
+
     @functools.cached_property
     def _injected_args_keys(self) -> frozenset[str]:
         """Arguments of the implementation annotated as injected (not from the model)."""
