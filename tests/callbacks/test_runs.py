@@ -261,3 +261,87 @@ def test_a_tool_function_declaring_callbacks_gets_the_call_callbacks() -> None:
     starts = [e for e in handler.events if e[0] == "chain_start"]
     assert [e[1] for e in starts] == ["inner"]  # reported once, under the tool's run
     assert starts[0][3] is not None
+
+
+class ToolStarts(BaseCallbackHandler):
+    """Records what each on_tool_start receives."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[str, Any, Any]] = []
+
+    def on_tool_start(self, serialized: Any, input_str: str, **kw: Any) -> None:
+        self.starts.append((input_str, kw.get("inputs"), kw.get("tool_call_id", "missing")))
+
+
+@pytest.mark.parametrize("call_id", ["call-1", ""])
+async def test_on_tool_start_gets_the_tool_call_id_and_its_arguments(call_id: str) -> None:
+    from runnables.tools import tool
+
+    @tool
+    def echo(query: str) -> str:
+        """Echo the query."""
+        return query
+
+    handler = ToolStarts()
+    call = {"name": "echo", "args": {"query": "q"}, "id": call_id, "type": "tool_call"}
+    echo.invoke(call, {"callbacks": [handler]})
+    await echo.ainvoke(call, {"callbacks": [handler]})
+    echo.run({"query": "q"}, callbacks=[handler], tool_call_id=call_id)
+    echo.invoke({"query": "q"}, {"callbacks": [handler]})
+    # An empty id is an id (langchain-core passes it as given); a plain dict has none.
+    assert handler.starts == [("{'query': 'q'}", {"query": "q"}, call_id)] * 3 + [
+        ("{'query': 'q'}", {"query": "q"}, None)
+    ]
+
+
+async def test_tool_run_passes_its_extra_keyword_arguments_to_on_tool_start_only() -> None:
+    from runnables.tools import tool
+
+    class Extras(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.seen: list[tuple[Any, Any]] = []
+
+        def on_tool_start(self, serialized: Any, input_str: str, **kw: Any) -> None:
+            self.seen.append((kw["name"], kw.get("color")))
+
+    handler = Extras()
+
+    @tool
+    def inner(query: str) -> str:
+        """Inner."""
+        return query
+
+    @tool
+    def outer(query: str) -> str:
+        """Outer: calls inner, which reports under this run."""
+        return str(inner.invoke({"query": query}))
+
+    @tool
+    async def later(query: str) -> str:
+        """Async-only."""
+        return query
+
+    assert outer.run({"query": "q"}, callbacks=[handler], color="red") == "q"
+    assert await later.arun({"query": "q"}, callbacks=[handler], color="blue") == "q"
+    await asyncio.to_thread(later.run, {"query": "q"}, callbacks=[handler], color="green")
+    # As langchain-core: the run's own start gets them; a tool its function calls does not.
+    assert handler.seen == [
+        ("outer", "red"),
+        ("inner", None),
+        ("later", "blue"),
+        ("later", "green"),
+    ]
+
+
+def test_a_tool_function_declaring_callbacks_gets_a_manager_without_handlers() -> None:
+    from runnables.callbacks import CallbackManager
+    from runnables.tools import tool
+
+    @tool
+    def lookup(query: str, callbacks: Any = None) -> str:
+        """Look the query up."""
+        assert isinstance(callbacks, CallbackManager)
+        return query
+
+    assert lookup.invoke({"query": "q"}) == "q"
+    assert lookup.run("q", run_manager=None) == "q"

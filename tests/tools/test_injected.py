@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 from pydantic import BaseModel
 
-from runnables.tools import StructuredTool, tool
+from runnables.callbacks import BaseCallbackHandler
+from runnables.tools import InjectedToolArg, StructuredTool, tool
 from runnables.tools.base import _DirectlyInjectedToolArg
 
 
@@ -55,3 +57,33 @@ def test_argument_bound_by_a_partial_is_not_injected() -> None:
     )
     assert t._injected_args_keys == frozenset()
     assert t.invoke({"y": 2}) == 3
+
+
+def test_handlers_do_not_see_injected_arguments() -> None:
+    class Starts(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.inputs: list[Any] = []
+
+        def on_tool_start(self, serialized: Any, input_str: str, **kw: Any) -> None:
+            self.inputs.append((input_str, kw.get("inputs")))
+
+    class Args(BaseModel):
+        query: str
+
+    def search(query: str, state: Annotated[dict[str, int], InjectedToolArg()]) -> str:
+        """Search."""
+        return query
+
+    def ranked(query: str, runtime: Runtime) -> str:
+        """Search with a runtime the schema does not declare."""
+        return query
+
+    inferred = tool(search)
+    custom = StructuredTool.from_function(ranked, args_schema=Args)
+    handler = Starts()
+    config: Any = {"callbacks": [handler]}
+    assert inferred.invoke({"query": "q", "state": {"user": 1}}, config) == "q"
+    call = {"name": "search", "args": {"query": "q", "state": {}}, "id": "c", "type": "tool_call"}
+    inferred.invoke(call, config)
+    assert custom.invoke({"query": "q", "runtime": Runtime("ann")}, config) == "q"
+    assert handler.inputs == [("{'query': 'q'}", {"query": "q"})] * 3

@@ -23,11 +23,19 @@ import asyncio
 import inspect
 import weakref
 from collections.abc import Awaitable, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
 from runnables.callbacks.manager import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from runnables.core.tracing import _MISSING, Run, Tracer, has_pending, settle
+
+#: The extra keyword arguments a tool's ``run``/``arun`` was given, for the handlers'
+#: ``on_tool_start`` (langchain-core's ``BaseTool.run`` passes its ``**kwargs`` there).
+#: Set around that one call; the tool's own run takes them (see ``BaseTool._ainvoke``).
+TOOL_START_KWARGS: ContextVar[dict[str, Any] | None] = ContextVar(
+    "runnables_tool_start_kwargs", default=None
+)
 
 if TYPE_CHECKING:
     from runnables.core.config import Context
@@ -146,13 +154,22 @@ class CallbackRuns(Tracer):
         elif kind == "llm":
             call = manager.on_llm_start(serialized, [str(run.input)], run_id=run.id, name=run.name)
         elif kind == "tool":
+            # A tool call's arguments and id, as langchain-core's tools pass them.
             value = run.input
+            tool_call_id = None
+            if isinstance(value, dict) and value.get("type") == "tool_call" and "args" in value:
+                tool_call_id = value.get("id")
+                value = value["args"]
             call = manager.on_tool_start(
                 serialized,
                 str(value),
-                run_id=run.id,
-                name=run.name,
-                inputs=convert(value) if isinstance(value, dict) else None,
+                **{
+                    **(TOOL_START_KWARGS.get() or {}),
+                    "run_id": run.id,
+                    "name": run.name,
+                    "inputs": convert(value) if isinstance(value, dict) else None,
+                    "tool_call_id": tool_call_id,
+                },
             )
         elif kind == "retriever":
             call = manager.on_retriever_start(

@@ -31,6 +31,7 @@ from pydantic import (
     create_model,
 )
 
+from runnables.callbacks.runs import TOOL_START_KWARGS
 from runnables.core._util import note_step
 from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
@@ -635,6 +636,10 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         else:
             tool_call_id = None
             tool_input = cast("str | dict[str, Any]", input)
+        if TOOL_START_KWARGS.get() is not None:
+            # run()'s extra keyword arguments were for this run's start only, not for
+            # the tools its function calls.
+            TOOL_START_KWARGS.set(None)
         if ctx.limiter is not None or ctx.running is not None:
             return await run_leaf(self, ctx, lambda: self._execute(tool_input, tool_call_id, ctx))
         return await self._execute(tool_input, tool_call_id, ctx)
@@ -689,8 +694,14 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         if _takes_callbacks(impl):
             # As langchain-core passes a function declaring `callbacks` its run's child
             # callbacks: the call's own, so nested calls given them report under this run
-            # once (config.derive does not add handlers the enclosing call has).
-            kwargs["callbacks"] = ctx.config.get("callbacks")
+            # once (config.derive does not add handlers the enclosing call has); a
+            # manager without handlers when the call has none (never None, as there).
+            callbacks = ctx.config.get("callbacks")
+            if callbacks is None:
+                from runnables.callbacks.manager import CallbackManager
+
+                callbacks = CallbackManager([])
+            kwargs["callbacks"] = callbacks
         token = None if ctx.is_root else CURRENT.set(ctx)
         try:
             if is_async:
@@ -744,6 +755,31 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
                 validated[key] = tool_call_id
         return validated
 
+    def _filter_injected_args(self, tool_input: dict[str, Any]) -> dict[str, Any]:
+        """``tool_input`` without the arguments the model does not give (injected ones,
+        ``run_manager``, ``callbacks``): what callback handlers see, as in langchain-core.
+        """
+        keys = set(FILTERED_ARGS) | self._injected_args_keys
+        schema = self.args_schema
+        if _is_model_class(schema):
+            fields = cast(type[BaseModel], schema).model_fields
+            keys.update(k for k, f in fields.items() if _is_injected_field(f.annotation, f))
+        return {k: v for k, v in tool_input.items() if k not in keys}
+
+    def _chat_run_start(self, input: Any) -> tuple[Any, Any, dict[str, Any]]:
+        # core's hook for a step whose run records another input than the one it runs
+        # on (called only when something observes the call): a tool's run holds its
+        # arguments without the injected ones, as langchain-core's on_tool_start gets
+        # them; a tool call keeps its id.
+        if _is_tool_call(input):
+            call = cast(ToolCall, input)
+            recorded: Any = {**call, "args": self._filter_injected_args(call["args"])}
+        elif isinstance(input, dict):
+            recorded = self._filter_injected_args(input)
+        else:
+            recorded = input
+        return input, recorded, {}
+
     @functools.cached_property
     def _injected_args_keys(self) -> frozenset[str]:
         """Arguments of the implementation annotated as injected (not from the model)."""
@@ -778,21 +814,22 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         run_name: str | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Run the tool on ``tool_input``; with ``tool_call_id``, return a ToolMessage.
 
-        ``callbacks``, ``tags``, ``metadata`` and ``run_name`` go into the call's config.
+        ``callbacks``, ``tags``, ``metadata`` and ``run_name`` go into the call's config;
+        other keyword arguments go to the handlers' ``on_tool_start`` for this run, as
+        langchain-core's ``BaseTool.arun`` passes them.
         """
         config = _run_config(config, callbacks, tags, metadata, run_name)
-        if tool_call_id is not None and isinstance(tool_input, dict):
-            call: ToolCall = {
-                "name": self.name,
-                "args": tool_input,
-                "id": tool_call_id,
-                "type": "tool_call",
-            }
+        call = self._run_input(tool_input, tool_call_id)
+        token = TOOL_START_KWARGS.set(kwargs) if kwargs else None
+        try:
             return await self.ainvoke(call, config)
-        return await self.ainvoke(tool_input, config)
+        finally:
+            if token is not None:
+                TOOL_START_KWARGS.reset(token)
 
     def run(
         self,
@@ -804,18 +841,25 @@ class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         run_name: str | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Run the tool on ``tool_input`` (sync; see :meth:`arun`)."""
         config = _run_config(config, callbacks, tags, metadata, run_name)
-        if tool_call_id is not None and isinstance(tool_input, dict):
-            call: ToolCall = {
-                "name": self.name,
-                "args": tool_input,
-                "id": tool_call_id,
-                "type": "tool_call",
-            }
+        call = self._run_input(tool_input, tool_call_id)
+        token = TOOL_START_KWARGS.set(kwargs) if kwargs else None
+        try:
             return self.invoke(call, config)
-        return self.invoke(tool_input, config)
+        finally:
+            if token is not None:
+                TOOL_START_KWARGS.reset(token)
+
+    def _run_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any] | ToolCall:
+        """What run()/arun() invoke: a tool call when given its id (and dict arguments)."""
+        if tool_call_id is not None and isinstance(tool_input, dict):
+            return {"name": self.name, "args": tool_input, "id": tool_call_id, "type": "tool_call"}
+        return tool_input
 
     def as_langchain(self) -> Any:
         """This tool as a langchain-core ``BaseTool`` (for a langchain-core chat model's
