@@ -328,4 +328,4 @@ async def test_generic_fake_model_streams_additional_kwargs_key_by_key() -> None
     for c in chunks[1:]:
         total = total + c
     assert total.additional_kwargs == {"foo": 42, "function_call": call}
-    assert model.invoke("hi").additional_kwargs == {"foo": 42, "function_call": call}
+    assert (await model.ainvoke("hi")).additional_kwargs == {"foo": 42, "function_call": call}
