@@ -226,6 +226,8 @@ PRIVATE: dict[str, str] = {
     # The chat-entry converter: a (role, template) tuple, a string, a message or a
     # message template into one chat prompt entry.
     "langchain_core.prompts.chat._convert_to_message_template": "runnables.prompts.chat",
+    # Merging lists of content blocks / tool call chunks piece by piece.
+    "langchain_core.utils._merge.merge_lists": "runnables.messages.base:merge_lists",
 }
 
 

@@ -340,3 +340,34 @@ async def test_a_failing_tool_has_an_error_event_with_its_call_id_as_langchain_c
         assert errors[0]["data"]["input"] == {"x": 42}
         assert errors[0]["data"]["tool_call_id"] == expected_id
         assert isinstance(errors[0]["data"]["error"], ValueError)
+
+
+async def test_a_child_reusing_its_parents_run_id_drops_the_clashing_runs_events() -> None:
+    # langchain-core's run tree gets a cycle when a step passes its config's run_id on to
+    # a child: the stream keeps the parent's start and loses the rest, without raising.
+    import uuid
+
+    @RunnableLambda
+    async def child(x: str) -> str:
+        return x
+
+    @RunnableLambda
+    async def parent(x: str, config: Any) -> str:
+        config["run_id"] = uuid.UUID(int=7)
+        return await child.ainvoke(x, config)
+
+    events = [
+        e async for e in parent.astream_events("hi", {"run_id": uuid.UUID(int=7)}, version="v2")
+    ]
+    assert [(e["event"], e["name"], e["run_id"]) for e in events] == [
+        ("on_chain_start", "parent", str(uuid.UUID(int=7)))
+    ]
+    # A different id for the child keeps every event.
+    other = [e["event"] async for e in parent.astream_events("hi", version="v2")]
+    assert other == [
+        "on_chain_start",
+        "on_chain_start",
+        "on_chain_end",
+        "on_chain_stream",
+        "on_chain_end",
+    ]

@@ -10,7 +10,15 @@ import pytest
 
 from engine_testing import other_tasks, settle
 from runnables import RunnableGenerator, RunnableParallel, RunnablePassthrough
-from runnables.core.tasks import AHEAD, TaskGroup, aclose, cancel_and_wait, gather_all, merge
+from runnables.core.tasks import (
+    AHEAD,
+    TaskGroup,
+    aclose,
+    aclosing,
+    cancel_and_wait,
+    gather_all,
+    merge,
+)
 
 TIMEOUT = 10
 
@@ -238,3 +246,31 @@ async def test_aclose_closes_generators_and_ignores_plain_iterators() -> None:
     await aclose(it)
     assert closed
     await aclose(iter([1, 2]))  # nothing to close: no error
+
+
+async def test_aclosing_closes_the_stream_when_the_block_is_left_early() -> None:
+    closed: list[str] = []
+
+    async def numbers() -> AsyncIterator[int]:
+        try:
+            for i in range(10):
+                yield i
+        finally:
+            closed.append("closed")
+
+    async with aclosing(numbers()) as stream:
+        async for i in stream:
+            if i == 1:
+                break
+        assert closed == []  # still open inside the block
+    assert closed == ["closed"]
+
+    with pytest.raises(ValueError, match="boom"):
+        async with aclosing(numbers()) as stream:
+            await stream.__anext__()
+            raise ValueError("boom")
+    assert closed == ["closed", "closed"]
+
+    # A stream without aclose is accepted and left alone.
+    async with aclosing(iter([1])) as plain:
+        assert next(plain) == 1

@@ -24,10 +24,12 @@ from runnables.messages import (
     UsageMetadata,
     add_chunks,
     add_usage,
+    invalid_tool_call,
     message_chunk_to_message,
     tool_call,
     tool_call_chunk,
 )
+from runnables.messages.base import merge_lists
 
 # ---------------------------------------------------------------------- strategies
 
@@ -199,10 +201,48 @@ def test_tool_call_arguments_become_tool_calls_only_once_they_are_complete_json(
     b = AIMessageChunk("", tool_call_chunks=[tool_call_chunk(args="1}", index=0)])
     assert a.tool_calls == []
     assert (a + b).tool_calls == [tool_call(name="f", args={"x": 1}, id="c")]
+    # The finished message parses a JSON prefix leniently, as langchain-core does.
     final = message_chunk_to_message(a)
     assert isinstance(final, AIMessage)
-    assert final.tool_calls == []
-    assert final.invalid_tool_calls[0]["args"] == '{"x": '
+    assert final.tool_calls == [tool_call(name="f", args={}, id="c")]
+    assert final.invalid_tool_calls == []
+
+
+def test_finished_message_keeps_arguments_that_are_no_json_object_as_invalid_calls() -> None:
+    chunk = AIMessageChunk(
+        "I am",
+        tool_call_chunks=[
+            tool_call_chunk(name="t1", args='{"a": 1}', id="1", index=0),
+            tool_call_chunk(name="t2", args='{"b": [1, ', id="2", index=1),
+            tool_call_chunk(name="t3", args=None, id="3", index=2),
+            tool_call_chunk(name="t4", args="abc", id="4", index=3),
+            tool_call_chunk(name="t5", args="[1]", id="5", index=4),
+        ],
+    )
+    final = message_chunk_to_message(chunk)
+    assert isinstance(final, AIMessage)
+    assert final.tool_calls == [
+        tool_call(name="t1", args={"a": 1}, id="1"),
+        tool_call(name="t2", args={"b": [1]}, id="2"),
+        tool_call(name="t3", args={}, id="3"),
+    ]
+    assert final.invalid_tool_calls == [
+        invalid_tool_call(name="t4", args="abc", id="4"),
+        invalid_tool_call(name="t5", args="[1]", id="5"),
+    ]
+
+
+def test_merge_lists_merges_pieces_by_index_skips_none_and_leaves_inputs_alone() -> None:
+    first = [tool_call_chunk(name="f", args="", id="1", index=0)]
+    merged = merge_lists(first, None, [tool_call_chunk(args='{"a": ', index=0)])
+    merged = merge_lists(merged, [tool_call_chunk(args="1}", index=0)])
+    assert merged == [tool_call_chunk(name="f", args='{"a": 1}', id="1", index=0)]
+    assert first == [tool_call_chunk(name="f", args="", id="1", index=0)]
+    # Pieces with other ids, or without an index, are separate entries.
+    other = merge_lists(first, [tool_call_chunk(name="g", args="", id="2", index=0)])
+    assert other is not None and len(other) == 2
+    assert merge_lists(None, None) is None
+    assert merge_lists(None, [1], [2]) == [1, 2]
 
 
 def test_tool_call_chunks_with_different_indexes_stay_separate() -> None:

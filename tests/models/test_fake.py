@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -304,3 +305,27 @@ async def test_a_configured_seed_gives_its_own_jitter_sequence() -> None:
     assert seven != eight
     configurable = make(7).configurable_fields(seed=ConfigurableField(id="seed"))
     assert await delays(configurable, {"configurable": {"seed": 8}}) == eight
+
+
+async def test_generic_fake_model_streams_additional_kwargs_key_by_key() -> None:
+    # As langchain-core's GenericFakeChatModel: one chunk per key, a function_call's
+    # string values split after each ",", and the end as an empty chunk of its own.
+    call = {"name": "move", "arguments": '{"a": 1, "b": 2}'}
+    message = AIMessage("", additional_kwargs={"foo": 42, "function_call": call})
+    model = GenericFakeChatModel(messages=itertools.cycle([message]))
+    chunks = [c async for c in model.astream("hi")]
+    assert [c.additional_kwargs for c in chunks] == [
+        {"foo": 42},
+        {"function_call": {"name": "move"}},
+        {"function_call": {"arguments": '{"a": 1'}},
+        {"function_call": {"arguments": ","}},
+        {"function_call": {"arguments": ' "b": 2}'}},
+        {},
+    ]
+    assert [c.chunk_position for c in chunks] == [None] * 5 + ["last"]
+    assert len({c.id for c in chunks}) == 1
+    total = chunks[0]
+    for c in chunks[1:]:
+        total = total + c
+    assert total.additional_kwargs == {"foo": 42, "function_call": call}
+    assert (await model.ainvoke("hi")).additional_kwargs == {"foo": 42, "function_call": call}

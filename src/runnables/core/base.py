@@ -509,10 +509,12 @@ class Runnable(Generic[Input, Output]):
             return self.bind(**kwargs).batch(inputs, config, return_exceptions=return_exceptions)
         inputs = list(inputs)
         out: list[Any] = []
-        one_config = config is None or isinstance(config, Mapping)
-        if one_config and not (config and config.get("max_concurrency")):  # type: ignore[union-attr]
+        if config is None or isinstance(config, Mapping):
             # Cheap sync chains run inline, one input after another, until a step is found
             # slow; the rest then goes to the loop, where slow steps overlap on threads.
+            # With max_concurrency too: one input at a time is within any limit, and a
+            # step of unknown speed is timed here, on the caller's thread, not on the
+            # bridge loop (langchain-core runs a sync batch's calls on threads).
             for i, item in enumerate(inputs):
                 if self._needs_loop():
                     out += run_on_bridge(self._abatch_each(inputs[i:], config))
@@ -549,12 +551,36 @@ class Runnable(Generic[Input, Output]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> Iterator[tuple[int, Output | Exception]]:
-        """Like ``batch`` but yields ``(index, output)`` pairs as each input finishes."""
-        yield from stream_on_bridge(
-            lambda: self.abatch_as_completed(
-                inputs, config, return_exceptions=return_exceptions, **kwargs
+        """Like ``batch`` but yields ``(index, output)`` pairs as each input finishes.
+
+        As ``batch``: cheap sync chains run inline, input by input, until a step is found
+        slow; the remaining inputs then overlap on the bridge loop.
+        """
+        if kwargs:
+            yield from self.bind(**kwargs).batch_as_completed(
+                inputs, config, return_exceptions=return_exceptions
             )
-        )
+            return
+        inputs = list(inputs)
+        start = 0
+        if config is None or isinstance(config, Mapping):
+            while start < len(inputs) and not self._needs_loop():
+                ctx = make_context(cast("Any", config), sync=True)
+                try:
+                    value: Any = drive(invoke_root(self, inputs[start], ctx))
+                except Exception as exc:
+                    if not return_exceptions:
+                        raise
+                    value = exc
+                yield start, value
+                start += 1
+        if start == len(inputs):
+            return
+        rest = inputs[start:]
+        for i, value in stream_on_bridge(
+            lambda: self.abatch_as_completed(rest, config, return_exceptions=return_exceptions)
+        ):
+            yield i + start, value
 
     def stream(
         self, input: Input, config: RunnableConfig | None = None, **kwargs: Any

@@ -119,9 +119,13 @@ class EventQueue(Tracer):
         try:
             seen = self._runs[key]
         except KeyError:
-            seen = self._runs[key] = (
-                (str(run.id), f"on_{run.run_type}_") if self.keep(run) else None
-            )
+            run_id = str(run.id)
+            parents = run.parent_ids
+            if run_id in parents or len(set(parents)) != len(parents):
+                self._clash(run_id)
+                seen = self._runs[key] = None
+            else:
+                seen = self._runs[key] = (run_id, f"on_{run.run_type}_") if self.keep(run) else None
         if seen is None:
             return
         if self.first_id is None:
@@ -148,6 +152,15 @@ class EventQueue(Tracer):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _clash(self, run_id: str) -> None:
+        """A run reuses the id of a run it is nested in (a config's ``run_id`` passed on):
+        as langchain-core, whose run tree then has a cycle, the stream has no further
+        events of that run, its descendants or the run whose id it took. The run itself
+        goes on; only its events are lost."""
+        for key, seen in self._runs.items():
+            if seen is not None and seen[0] == run_id:
+                self._runs[key] = None
 
     def push_event(self, event: dict[str, Any]) -> None:
         """Queue an event made elsewhere (a remote server's run, already re-parented),

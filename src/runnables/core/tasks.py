@@ -11,7 +11,8 @@ decided once:
   ``async with`` block; leaving the block by an exception (an error, the consumer of
   an async generator leaving early, cancellation) cancels and awaits every task.
 - :func:`cancel_and_wait`: the cancel-then-await step the two above end with.
-- :func:`aclose`: close a stream if it can be closed (async generators, our streams).
+- :func:`aclose`: close a stream if it can be closed (async generators, our streams);
+  :class:`aclosing` does it on leaving an ``async with`` block.
 - :func:`merge`: the items of several streams as they arrive, with backpressure: a
   fast source runs at most :data:`AHEAD` items ahead of the consumer.
 
@@ -23,10 +24,19 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, TypeVar
 
-__all__ = ["AHEAD", "TaskGroup", "aclose", "cancel_and_wait", "gather_all", "merge"]
+__all__ = [
+    "AHEAD",
+    "TaskGroup",
+    "aclose",
+    "aclosing",
+    "cancel_and_wait",
+    "gather_all",
+    "merge",
+]
 
 T = TypeVar("T")
 
@@ -44,6 +54,30 @@ async def aclose(stream: object) -> None:
     close = getattr(stream, "aclose", None)
     if close is not None:
         await close()
+
+
+class aclosing(AbstractAsyncContextManager[T]):  # noqa: N801 (named as contextlib's)
+    """``async with aclosing(stream) as s:`` closes ``stream`` (:func:`aclose`) when the
+    block is left, however it is left: a consumer that breaks out of an
+    ``astream_events`` loop stops the run there, not when the generator is collected.
+
+    Unlike :func:`contextlib.aclosing`, a stream without ``aclose`` is accepted (and left
+    as it is), as langchain-core's ``aclosing`` does.
+    """
+
+    def __init__(self, thing: T) -> None:
+        self.thing = thing
+
+    async def __aenter__(self) -> T:
+        return self.thing
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await aclose(self.thing)
 
 
 async def cancel_and_wait(tasks: Sequence[asyncio.Future[Any]]) -> None:

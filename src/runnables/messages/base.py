@@ -859,22 +859,36 @@ def _parse_args(args: str | None) -> dict[str, Any] | None:
 def _parse_tool_call_chunks(
     chunks: list[ToolCallChunk], *, final: bool
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """The tool calls of a chunk's tool call chunks, and those that are invalid.
+
+    While streaming (``final=False``) only complete JSON objects count. For the finished
+    message (``final=True``), as langchain-core's ``message_chunk_to_message``, arguments
+    that are the prefix of a JSON object are parsed leniently (``'{"b": '`` is ``{}``);
+    what is not an object at all is an invalid tool call with no ``error``.
+    """
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     for c in chunks:
         args = _parse_args(c["args"])
+        if args is None and final:
+            args = _parse_partial_args(c["args"])
         if args is not None:
             calls.append(tool_call(name=c["name"] or "", args=args, id=c["id"]))
         elif final:
-            invalid.append(
-                invalid_tool_call(
-                    name=c["name"],
-                    args=c["args"],
-                    id=c["id"],
-                    error=f"The arguments are not a complete JSON object: {c['args']!r}.",
-                )
-            )
+            invalid.append(invalid_tool_call(name=c["name"], args=c["args"], id=c["id"]))
     return calls, invalid
+
+
+def _parse_partial_args(args: str | None) -> dict[str, Any] | None:
+    """The arguments as a dict if they are (a prefix of) a JSON object, else None."""
+    # Imported here: the output parsers import the messages package.
+    from runnables.output_parsers.partial_json import parse_partial_json
+
+    try:
+        value = parse_partial_json(args or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class HumanMessageChunk(HumanMessage, BaseMessageChunk):
@@ -1064,6 +1078,20 @@ def _merge_blocks(left: list[Any], right: list[Any]) -> list[Any]:
             # Strings in two lists stay separate elements, as in langchain-core.
             out.append(block)
     return out
+
+
+def merge_lists(left: list[Any] | None, *others: list[Any] | None) -> list[Any] | None:
+    """Merge lists of content blocks or chunks in order (langchain-core's ``merge_lists``).
+
+    Dict pieces of one block merge as :func:`_merge_blocks` describes; ``None`` lists are
+    skipped, and the result is ``None`` only if every list is. No input list is changed.
+    """
+    merged = None if left is None else list(left)
+    for other in others:
+        if other is None:
+            continue
+        merged = list(other) if merged is None else _merge_blocks(merged, other)
+    return merged
 
 
 def _piece(existing: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:

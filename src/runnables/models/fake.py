@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 _WORDS = re.compile(r"(\s)")
+_COMMAS = re.compile(r"(,)")
 
 
 def _words(text: str) -> list[str]:
@@ -62,8 +63,17 @@ def _words(text: str) -> list[str]:
 def _stream_message(
     message: AIMessage, tokens: Iterable[str], usage: Any
 ) -> Iterator[AIMessageChunk]:
-    """A message as chunks: its text tokens, then tool-call chunks, usage on the last."""
+    """A message as chunks: its text tokens, its ``additional_kwargs`` (one key a chunk,
+    a ``function_call``'s string values split after each ``,``, as langchain-core's
+    ``GenericFakeChatModel`` streams them), then tool-call chunks; usage on the last."""
     pieces: list[AIMessageChunk] = [AIMessageChunk(t) for t in tokens]
+    for key, value in message.additional_kwargs.items():
+        if key == "function_call" and isinstance(value, dict):
+            for name, part in value.items():
+                parts = _COMMAS.split(part) if isinstance(part, str) else [part]
+                pieces += [AIMessageChunk("", additional_kwargs={key: {name: p}}) for p in parts]
+        else:
+            pieces.append(AIMessageChunk("", additional_kwargs={key: value}))
     for i, call in enumerate(message.tool_calls):
         args = json.dumps(call["args"])
         # Arguments arrive in pieces, as real providers send them.
@@ -83,7 +93,9 @@ def _stream_message(
                     ],
                 )
             )
-    if not pieces:
+    if not pieces or message.additional_kwargs:
+        # After the additional kwargs, the end is a chunk of its own (as langchain-core's
+        # stream ends when its model did not mark a last chunk).
         pieces.append(AIMessageChunk(""))
     last = pieces[-1]
     last.usage_metadata = usage
