@@ -277,3 +277,40 @@ def test_input_schema_prefers_a_typed_option() -> None:
 
     branch = RunnableBranch[int, int]((lambda x: True, typed), lambda x: x)
     assert branch.get_input_jsonschema() == {"title": "typed_input", "type": "string"}
+
+
+def test_a_public_invoke_set_on_a_condition_or_branch_is_what_the_branch_calls() -> None:
+    # As langchain-core: the branch goes through each step's public invoke (ainvoke),
+    # so an invoke replaced on the object (a spy, a wrapper) sees every call.
+    calls: list[tuple[str, Any]] = []
+    condition = RunnableLambda(lambda x: x > 0)
+    add = RunnableLambda(lambda x: x + 1)
+    for name, step in (("condition", condition), ("add", add)):
+        original = step.invoke
+
+        def spy(x: Any, config: Any = None, *, _n: str = name, _f: Any = original) -> Any:
+            calls.append((_n, x))
+            return _f(x, config)
+
+        step.invoke = spy  # type: ignore[method-assign]
+    branch = RunnableBranch((condition, add), (condition, add), RunnableLambda(lambda x: x - 1))
+    assert branch.invoke(1) == 2
+    assert calls == [("condition", 1), ("add", 1)]
+    calls.clear()
+    assert branch.invoke(-3) == -4
+    assert calls == [("condition", -3), ("condition", -3)]
+
+
+async def test_a_public_ainvoke_set_on_a_condition_is_what_the_async_branch_calls() -> None:
+    seen: list[Any] = []
+    condition = RunnableLambda(lambda x: x > 0)
+    original = condition.ainvoke
+
+    async def spy(x: Any, config: Any = None) -> Any:
+        seen.append(x)
+        return await original(x, config)
+
+    condition.ainvoke = spy  # type: ignore[method-assign]
+    branch = RunnableBranch((condition, lambda x: "pos"), lambda x: "neg")
+    assert await branch.ainvoke(5) == "pos"
+    assert seen == [5]

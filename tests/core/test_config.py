@@ -349,3 +349,46 @@ def test_a_default_recursion_limit_does_not_override_a_set_one() -> None:
     assert merge_configs({"recursion_limit": 50}, {"recursion_limit": 25})["recursion_limit"] == 50
     assert merge_configs({"recursion_limit": 50}, {"recursion_limit": 60})["recursion_limit"] == 60
     assert merge_configs({}, {"recursion_limit": 25})["recursion_limit"] == 25
+
+
+class _Length(Runnable[str, int]):
+    """A subclass with only its own public invoke, as users write for langchain-core."""
+
+    def __init__(self) -> None:
+        self.configs: list[Any] = []
+
+    def invoke(self, input: str, config: RunnableConfig | None = None, **kwargs: Any) -> int:
+        self.configs.append(config)
+        return len(input)
+
+
+_ENSURED = {"tags": [], "metadata": {}, "callbacks": None, "recursion_limit": 25}
+
+
+def test_a_public_only_subclass_gets_langchain_cores_config_from_each_method() -> None:
+    step = _Length()
+    # stream (langchain-core's default): invoke with the caller's config, unchanged.
+    assert list(step.stream("hello", {"metadata": {"k": "v"}})) == [5]
+    assert step.configs == [{"metadata": {"k": "v"}}]
+    step.configs.clear()
+    # batch: each config completed with ensure_config's keys.
+    assert step.batch(["ab", "abc"], [{"tags": ["t"]}, {"metadata": {"k": "v"}}]) == [2, 3]
+    assert sorted(step.configs, key=lambda c: c["tags"]) == [
+        {**_ENSURED, "configurable": {}, "metadata": {"k": "v"}},
+        {**_ENSURED, "configurable": {}, "tags": ["t"]},
+    ]
+    step.configs.clear()
+    # with_config: the binding's config merged in (merge_configs' keys).
+    assert step.with_config(tags=["a"]).invoke("x") == 1
+    assert list(step.with_config(tags=["a"]).stream("x", {"metadata": {"k": "v"}})) == [1]
+    assert step.configs == [
+        {"tags": ["a"], "metadata": {}, "configurable": {}},
+        {"tags": ["a"], "metadata": {"k": "v"}, "configurable": {}},
+    ]
+
+
+async def test_a_public_only_subclass_gets_the_callers_config_from_ainvoke_and_astream() -> None:
+    step = _Length()
+    assert await step.ainvoke("hello", {"callbacks": []}) == 5
+    assert [c async for c in step.astream("hi")] == [2]
+    assert step.configs == [{"callbacks": []}, None]

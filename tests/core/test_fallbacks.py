@@ -353,3 +353,23 @@ async def test_abatch_gives_the_last_error_but_ainvoke_the_first() -> None:
         await chain.abatch([{"text": "x"}])
     with pytest.raises(ValueError):
         await chain.ainvoke({"text": "x"})
+
+
+class _Configurable(RunnableLambda[Any, Any]):
+    def __init__(self, tag: str) -> None:
+        super().__init__(lambda x: f"{self.tag}:{x}")
+        self.tag = tag
+
+    def tagged(self, suffix: str) -> _Configurable:
+        return _Configurable(self.tag + suffix)
+
+
+def test_attributes_come_from_the_primary_and_runnable_methods_apply_to_every_one() -> None:
+    chain = _Configurable("a").with_fallbacks([_Configurable("b")])
+    assert chain.tag == "a"  # type: ignore[attr-defined]
+    tagged = chain.tagged("!")  # type: ignore[attr-defined]
+    assert isinstance(tagged, RunnableWithFallbacks)
+    assert [r.tag for r in tagged.runnables] == ["a!", "b!"]
+    assert tagged.invoke(1) == "a!:1"
+    with pytest.raises(AttributeError, match="missing"):
+        _ = chain.missing  # type: ignore[attr-defined]

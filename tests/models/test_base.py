@@ -418,3 +418,25 @@ async def test_with_structured_output_of_a_typed_dict_returns_a_dict() -> None:
     model, _ = _recording_model(AIMessage('{"title": "Heat", "year": 1995}'))
     out = await model.with_structured_output(Movie, method="json_schema").ainvoke("?")
     assert out == {"title": "Heat", "year": 1995}
+
+
+class _Temperate(BaseChatModel):
+    temperature: float
+    label: str = "plain"
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
+    ) -> AIMessage:
+        return AIMessage(f"{self.label} at {self.temperature}")
+
+
+def test_declared_fields_are_constructor_keywords_validated_as_langchain_core_does() -> None:
+    model = _Temperate(temperature="0.5")  # type: ignore[arg-type]
+    assert model.temperature == 0.5  # validated (coerced) as a pydantic field
+    assert model.label == "plain"
+    assert model.invoke("hi").content == "plain at 0.5"
+    assert _Temperate(temperature=1, label="x", name="m").get_name() == "m"
+    with pytest.raises(ValueError, match="temperature"):
+        _Temperate()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'tempreature'"):
+        _Temperate(temperature=1, tempreature=2)  # type: ignore[call-arg]

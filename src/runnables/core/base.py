@@ -30,6 +30,7 @@ from collections.abc import (
 from typing import (
     TYPE_CHECKING,
     Any,
+    ClassVar,
     Generic,
     Literal,
     Protocol,
@@ -111,15 +112,28 @@ class Runnable(Generic[Input, Output]):
     #: Likewise, a plain async function equivalent to this step.
     _ainline: Callable[[Any], Awaitable[Any]] | None = None
 
+    #: Set on a subclass that implements only the public ``invoke``/``ainvoke`` (not
+    #: ``_ainvoke``/``_atransform``): its ``stream``/``astream``/``ainvoke`` are then
+    #: langchain-core's defaults, which call those with the config as the caller gave it.
+    _public_only: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._public_only = (
+            cls._ainvoke is Runnable._ainvoke
+            and cls._atransform is Runnable._atransform
+            and (cls.invoke is not Runnable.invoke or cls.ainvoke is not Runnable.ainvoke)
+        )
+
     # ------------------------------------------------------------------ to implement
 
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
         """Run this step once. Every runnable implements this (or public invoke/ainvoke)."""
         cls = type(self)
         if cls.ainvoke is not Runnable.ainvoke:
-            return await self.ainvoke(input, ctx.child_config())
+            return await self.ainvoke(input, ctx.public_config())
         if cls.invoke is not Runnable.invoke:
-            return self.invoke(input, ctx.child_config())
+            return self.invoke(input, ctx.public_config())
         raise NotImplementedError(
             f"{cls.__name__} must implement '_ainvoke(self, input, ctx)' or override 'ainvoke' "
             "or 'invoke'."
@@ -262,6 +276,10 @@ class Runnable(Generic[Input, Output]):
 
         ``kwargs`` are bound to the runnable for this call (``llm.ainvoke(x, stop=[...])``).
         """
+        if self._public_only and type(self).invoke is not Runnable.invoke:
+            # langchain-core's default: the sync invoke on a worker thread, given the
+            # caller's config unchanged.
+            return await asyncio.to_thread(self.invoke, input, config, **kwargs)
         if kwargs:
             return await self.bind(**kwargs).ainvoke(input, config)
         if not config and CURRENT.get() is None and not ROOT_HOOK:
@@ -373,8 +391,16 @@ class Runnable(Generic[Input, Output]):
         """
         # Returning the root generator itself (rather than re-yielding from it) saves a
         # generator layer per chunk.
+        if self._public_only:
+            return self._astream_public(input, config, kwargs)
         target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
         return transform_root(target, ListIter((input,)), make_context(config))
+
+    async def _astream_public(
+        self, input: Input, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[Output]:
+        # langchain-core's default astream: one chunk, ainvoke's output.
+        yield await self.ainvoke(input, config, **kwargs)
 
     async def atransform(
         self,
@@ -586,6 +612,10 @@ class Runnable(Generic[Input, Output]):
         self, input: Input, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Output]:
         """Stream output chunks (a bridge over ``astream``)."""
+        if self._public_only:
+            # langchain-core's default stream: one chunk, invoke's output.
+            yield self.invoke(input, config, **kwargs)
+            return
         target: Runnable[Input, Output] = self.bind(**kwargs) if kwargs else self
         if not target._needs_loop():
             ctx = make_context(config, sync=True)

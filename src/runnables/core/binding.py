@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from runnables.core._util import gather_input
 from runnables.core.base import Input, Output, Runnable, call, call_transform
 from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
 
@@ -129,6 +130,8 @@ class RunnableBinding(Runnable[Input, Output]):
 
             return cast(Output, await traced_ainvoke(self, input, ctx))
         inner = self._ctx(ctx)
+        if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
+            return await self._call_public(input, inner)
         # Driven without a loop there is no timer to arm: leaves check the deadline after
         # each sync step instead (run_leaf).
         if (
@@ -152,6 +155,8 @@ class RunnableBinding(Runnable[Input, Output]):
 
             return traced_atransform(self, inputs, ctx)
         inner = self._ctx(ctx)
+        if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
+            return self._stream_public(inputs, inner)
         if (
             inner is not ctx
             and inner.deadline is not None
@@ -164,6 +169,22 @@ class RunnableBinding(Runnable[Input, Output]):
         if inner is ctx:
             return self._target._atransform(inputs, ctx)
         return call_transform(self._target, inputs, inner)
+
+    async def _call_public(self, input: Input, ctx: Context) -> Output:
+        # langchain-core's binding calls the bound runnable's public method with its
+        # config merged into the caller's (merge_configs' keys).
+        bound = self.bound
+        config = ctx.merged_config()
+        if type(bound).ainvoke is not Runnable.ainvoke and not (
+            ctx.sync and type(bound).invoke is not Runnable.invoke
+        ):
+            return await bound.ainvoke(input, config, **self.kwargs)
+        return bound.invoke(input, config, **self.kwargs)
+
+    async def _stream_public(
+        self, inputs: AsyncIterator[Input], ctx: Context
+    ) -> AsyncIterator[Output]:
+        yield await self._call_public(await gather_input(inputs), ctx)
 
     def __getattr__(self, name: str) -> Any:
         # Only for a configurable runnable (langchain-core's passthrough): its default's

@@ -27,11 +27,24 @@ Condition = Runnable[Any, Any] | Callable[[Any], Any] | Callable[[Any], Awaitabl
 
 
 def _call_tagged(step: Runnable[Any, Any], input: Any, ctx: Context, tag: str) -> Awaitable[Any]:
+    # langchain-core's branch calls each condition and branch through its public
+    # ``invoke``/``ainvoke``; an instance that has its own (patched on the object, as a
+    # test spy or a wrapper does) gets it called. One dict lookup; classes that override
+    # the public methods reach them through ``_ainvoke`` anyway.
+    own = step.__dict__.get("invoke" if ctx.sync else "ainvoke")
+    if own is not None:
+        return _call_own(own, input, ctx)
     if ctx.tracers:
         from runnables.core.tracing import traced_ainvoke
 
         return traced_ainvoke(step, input, ctx, tag=tag)
     return step._ainvoke(input, ctx)
+
+
+async def _call_own(own: Callable[..., Any], input: Any, ctx: Context) -> Any:
+    if ctx.sync:
+        return own(input, ctx.child_config())
+    return await own(input, ctx.child_config())
 
 
 def _transform_tagged(

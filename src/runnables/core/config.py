@@ -144,6 +144,29 @@ class Context:
         cfg["recursion_limit"] = self.recursion_limit
         return cfg  # type: ignore[return-value]
 
+    def public_config(self) -> RunnableConfig:
+        """The config a subclass's own public ``invoke``/``ainvoke`` receives from a
+        container or a batch: langchain-core's ``ensure_config`` keys, then this call's."""
+        cfg: dict[str, Any] = {
+            "tags": [],
+            "metadata": {},
+            "callbacks": None,
+            "recursion_limit": DEFAULT_RECURSION_LIMIT,
+            "configurable": {},
+        }
+        cfg.update(self.child_config())
+        return cfg  # type: ignore[return-value]
+
+    def merged_config(self) -> RunnableConfig:
+        """The config a ``with_config`` binding hands its bound runnable's own public
+        ``invoke``: langchain-core's ``merge_configs`` keys (no ``callbacks`` unless set,
+        ``recursion_limit`` only when not the default)."""
+        cfg: dict[str, Any] = {"tags": [], "metadata": {}, "configurable": {}}
+        cfg.update(self.child_config())
+        if cfg["recursion_limit"] == DEFAULT_RECURSION_LIMIT:
+            del cfg["recursion_limit"]
+        return cfg  # type: ignore[return-value]
+
     @property
     def is_root(self) -> bool:
         return self is ROOT or self is SYNC_ROOT

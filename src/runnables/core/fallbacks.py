@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
+import types
+import typing
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -15,6 +19,28 @@ from runnables.core.tasks import aclose
 from runnables.errors import ConfigError, InvalidInputError
 
 __all__ = ["RunnableWithFallbacks"]
+
+
+def _returns_runnable(attr: Any) -> bool:
+    """Whether a callable is annotated as returning a runnable (or a union of them)."""
+    if not callable(attr):
+        return False
+    try:
+        hint = typing.get_type_hints(attr).get("return")
+    except Exception:  # an annotation that does not resolve says nothing
+        return False
+    return hint is not None and _is_runnable_type(hint)
+
+
+def _is_runnable_type(hint: Any) -> bool:
+    if inspect.isclass(hint):
+        return issubclass(hint, Runnable)
+    origin = typing.get_origin(hint)
+    if inspect.isclass(origin):
+        return issubclass(origin, Runnable)
+    if origin is typing.Union or origin is types.UnionType:
+        return all(_is_runnable_type(t) for t in typing.get_args(hint))
+    return False
 
 
 class RunnableWithFallbacks(Runnable[Input, Output]):
@@ -110,6 +136,31 @@ class RunnableWithFallbacks(Runnable[Input, Output]):
             exception_key=self.exception_key,
             name=self.name,
         )
+
+    def __getattr__(self, name: str) -> Any:
+        """An attribute of the primary runnable (langchain-core's rule): ``model.with_
+        fallbacks([...]).model_name`` is the primary's. A method returning a runnable
+        (``bind_tools``, ``with_structured_output``...) is applied to the primary and to
+        each fallback, and the results are wrapped in fallbacks again."""
+        # Only public names: the engine's own probes (``_x``, dunders, a half-built copy)
+        # must see this object's attributes, never the primary's.
+        if name.startswith("_") or "runnable" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        attr = getattr(self.runnable, name)
+        if not _returns_runnable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            return RunnableWithFallbacks(
+                runnable=attr(*args, **kwargs),
+                fallbacks=[getattr(f, name)(*args, **kwargs) for f in self.fallbacks],
+                exceptions_to_handle=self.exceptions_to_handle,
+                exception_key=self.exception_key,
+                name=self.name,
+            )
+
+        return wrapped
 
     def _check_input(self, input: Any) -> None:
         if self.exception_key is not None and not isinstance(input, Mapping):

@@ -158,6 +158,41 @@ def _message_chars(messages: Sequence[BaseMessage]) -> int:
     return n
 
 
+_NO_FIELDS = frozenset({"cache", "rate_limiter", "name", "call_params"})
+
+
+def _declared_fields(cls: type) -> dict[str, tuple[Any, Any]]:
+    """The fields a chat-model subclass declares as class annotations, base first:
+    name -> (type, default or ``...``). None for a class with its own ``__init__``."""
+    import typing
+
+    fields: dict[str, tuple[Any, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        if getattr(klass, "__init__", None) is not BaseChatModel.__init__ and issubclass(
+            klass, BaseChatModel
+        ):
+            return {}  # the class (or a base) takes its own constructor arguments
+        own = inspect.get_annotations(klass)
+        if not own or klass is BaseChatModel or not issubclass(klass, BaseChatModel):
+            continue
+        try:
+            hints = typing.get_type_hints(klass)
+        except Exception:  # a name only the defining function sees: accept any value
+            hints = {}
+        for key, annotation in own.items():
+            hint = hints.get(key, Any)
+            if key.startswith("_") or key in _NO_FIELDS or _is_classvar(annotation, hint):
+                continue
+            fields[key] = (hint, klass.__dict__.get(key, ...))
+    return fields
+
+
+def _is_classvar(annotation: Any, hint: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return getattr(hint, "__origin__", None) is ClassVar or hint is ClassVar
+
+
 class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     """The base of every chat model: implement ``_agenerate`` and/or ``_astream``.
 
@@ -184,16 +219,21 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         cache: BaseCache | bool | None = None,
         rate_limiter: RateLimiter | None = None,
         name: str | None = None,
+        **fields: Any,
     ) -> None:
         self.cache = cache
         self.rate_limiter = rate_limiter
         if name is not None:
             self.name = name
+        if fields or self._declared_fields:
+            self._set_declared_fields(fields)
         #: Call parameters bound with bind()/bind_tools() or passed to invoke(..., **params).
         self._params: dict[str, Any] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._declared_fields = _declared_fields(cls)
+        cls._fields_model = None
         # langchain-core's sync hooks count as implementations: a model written for it
         # with only `_generate` (or `_stream`) runs unchanged, its sync code on a thread.
         cls._sync_generate = cls._generate is not BaseChatModel._generate
@@ -204,6 +244,37 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             cls._agenerate is not BaseChatModel._agenerate
             and "run_manager" in inspect.signature(cls._agenerate).parameters
         )
+
+    # Fields a subclass declares as class annotations (langchain-core's BaseChatModel is
+    # a pydantic model: ``class M(BaseChatModel): foo: int`` makes ``M(foo=3)``). Only
+    # for subclasses that keep this ``__init__``; validated by a pydantic model built on
+    # first construction, so models without fields never import pydantic.
+    _declared_fields: ClassVar[dict[str, tuple[type, Any]]] = {}
+    _fields_model: ClassVar[Any] = None
+
+    def _set_declared_fields(self, fields: dict[str, Any]) -> None:
+        cls = type(self)
+        declared = cls._declared_fields
+        unknown = [key for key in fields if key not in declared]
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}() got unexpected keyword argument(s) {unknown!r}; its "
+                f"fields are {sorted(declared)!r}. Declare a field as a class annotation "
+                f"(`{unknown[0]}: int = 0`) to accept it as a constructor keyword."
+            )
+        model = cls._fields_model
+        if model is None:
+            from pydantic import ConfigDict, create_model
+
+            model = create_model(  # type: ignore[call-overload]
+                f"{cls.__name__}Fields",
+                __config__=ConfigDict(arbitrary_types_allowed=True),
+                **declared,
+            )
+            cls._fields_model = model
+        validated = model(**fields)
+        for key in declared:
+            setattr(self, key, getattr(validated, key))
 
     _has_generate = False
     _has_stream = False
