@@ -175,3 +175,21 @@ def test_merge_and_copy_keep_handlers_tags_and_metadata() -> None:
     copy = a.copy()
     copy.add_tags(["c"])
     assert a.tags == ["a"]
+
+
+def test_a_chain_group_manager_copies_and_merges_under_its_group_run() -> None:
+    from runnables import merge_configs
+    from runnables.callbacks import CallbackManager, StdOutCallbackHandler, trace_as_chain_group
+
+    handler = StdOutCallbackHandler()
+    with trace_as_chain_group("group") as group:
+        for merged in (
+            merge_configs({"callbacks": group}, {"callbacks": [handler]})["callbacks"],
+            merge_configs({"callbacks": [handler]}, {"callbacks": group})["callbacks"],
+            merge_configs({"callbacks": group}, {"callbacks": CallbackManager([handler])})[
+                "callbacks"
+            ],
+        ):
+            assert type(merged) is type(group)
+            assert merged.parent_run_manager is group.parent_run_manager
+            assert merged.handlers[-1] is handler

@@ -213,7 +213,12 @@ class BaseCallbackManager:
             inheritable_tags=self.inheritable_tags.copy(),
             metadata=self.metadata.copy(),
             inheritable_metadata=self.inheritable_metadata.copy(),
+            **self._own_arguments(),
         )
+
+    def _own_arguments(self) -> dict[str, Any]:
+        """What a subclass's constructor needs beyond the base's (for copy and merge)."""
+        return {}
 
     def merge(self: _M, other: BaseCallbackManager) -> _M:
         """A manager with this one's parent run and both managers' handlers, tags and
@@ -226,6 +231,7 @@ class BaseCallbackManager:
             inheritable_tags=list(dict.fromkeys([*self.inheritable_tags, *other.inheritable_tags])),
             metadata={**self.metadata, **other.metadata},
             inheritable_metadata={**self.inheritable_metadata, **other.inheritable_metadata},
+            **self._own_arguments(),
         )
         inheritable = {id(h) for h in (*self.inheritable_handlers, *other.inheritable_handlers)}
         for handler in (*self.handlers, *other.handlers):
@@ -1175,18 +1181,9 @@ class CallbackManagerForChainGroup(CallbackManager):
         self.parent_run_manager = parent_run_manager
         self.ended = False
 
-    def copy(self) -> CallbackManagerForChainGroup:
-        """A copy under the same group run."""
-        return type(self)(
-            handlers=self.handlers.copy(),
-            inheritable_handlers=self.inheritable_handlers.copy(),
-            parent_run_id=self.parent_run_id,
-            parent_run_manager=self.parent_run_manager,
-            tags=self.tags.copy(),
-            inheritable_tags=self.inheritable_tags.copy(),
-            metadata=self.metadata.copy(),
-            inheritable_metadata=self.inheritable_metadata.copy(),
-        )
+    def _own_arguments(self) -> dict[str, Any]:
+        """Copies and merges stay under the same group run."""
+        return {"parent_run_manager": self.parent_run_manager}
 
     def on_chain_end(self, outputs: Any, **kwargs: Any) -> None:
         """End the group with these outputs."""
@@ -1215,18 +1212,9 @@ class AsyncCallbackManagerForChainGroup(AsyncCallbackManager):
         self.parent_run_manager = parent_run_manager
         self.ended = False
 
-    def copy(self) -> AsyncCallbackManagerForChainGroup:
-        """A copy under the same group run."""
-        return type(self)(
-            handlers=self.handlers.copy(),
-            inheritable_handlers=self.inheritable_handlers.copy(),
-            parent_run_id=self.parent_run_id,
-            parent_run_manager=self.parent_run_manager,
-            tags=self.tags.copy(),
-            inheritable_tags=self.inheritable_tags.copy(),
-            metadata=self.metadata.copy(),
-            inheritable_metadata=self.inheritable_metadata.copy(),
-        )
+    def _own_arguments(self) -> dict[str, Any]:
+        """Copies and merges stay under the same group run."""
+        return {"parent_run_manager": self.parent_run_manager}
 
     async def on_chain_end(self, outputs: Any, **kwargs: Any) -> None:
         """End the group with these outputs."""
