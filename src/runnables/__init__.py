@@ -97,7 +97,7 @@ if TYPE_CHECKING:
         ParrotFakeChatModel,
         RateLimiter,
     )
-    from runnables.models.init import init_chat_model
+    from runnables.models.init_chat_model import init_chat_model
     from runnables.output_parsers import (
         CommaSeparatedListOutputParser,
         JsonOutputKeyToolsParser,
@@ -160,7 +160,7 @@ _LAZY = {
     "StrOutputParser": "runnables.output_parsers",
     "ChatOpenAI": "runnables.providers.openai",
     "ChatLocal": "runnables.providers.local",
-    "init_chat_model": "runnables.models.init",
+    "init_chat_model": "runnables.models.init_chat_model",
     "add_routes": "runnables.serve",
     "add_openai_routes": "runnables.serve",
     "RemoteRunnable": "runnables.serve.remote",

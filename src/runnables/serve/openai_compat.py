@@ -57,7 +57,7 @@ from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
 from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
 from runnables.messages import AIMessage, BaseMessage
-from runnables.serve.limits import (
+from runnables.serve.guards import (
     ClientDisconnectedError,
     InFlight,
     check_bearer,

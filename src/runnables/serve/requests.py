@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Runnable
-from runnables.serve.limits import check_bearer, filter_config, read_json_body
+from runnables.serve.guards import check_bearer, filter_config, read_json_body
 
 __all__ = ["ConfigModifier", "RequestReader", "invalid", "unpack"]
 

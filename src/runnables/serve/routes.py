@@ -33,7 +33,7 @@ Status codes: 422 for a body, input or config that does not validate (FastAPI's
 ``{"detail": [{"loc": ["body", "input", "question"], "msg": ...}]}``, naming the field);
 415 for a POST body that is not ``application/json``; 413 past ``max_body_bytes`` or
 ``max_batch_size``; 422 for JSON this server could not answer (``NaN``, lone
-surrogates, deep nesting: see :func:`~runnables.serve.limits.read_json_body`); 401
+surrogates, deep nesting: see :func:`~runnables.serve.guards.read_json_body`); 401
 without a valid bearer token (when ``auth_token`` is set); 503 with ``Retry-After``
 past ``max_in_flight``; 504 when ``timeout`` runs out; 422 when the run itself refuses
 what the request sent (an ``InvalidInputError`` or ``ConfigError``: say, an int sent to
@@ -86,7 +86,7 @@ from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
 from runnables.core.tasks import gather_all
 from runnables.errors import InvalidRunnableError, StepTimeoutError
-from runnables.serve.limits import (
+from runnables.serve.guards import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
     InFlight,

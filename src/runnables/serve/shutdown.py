@@ -38,7 +38,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from runnables.serve.limits import InFlight
+    from runnables.serve.guards import InFlight
     from runnables.serve.replay import RunStore
 
 __all__ = ["SHUTDOWN_MESSAGE", "StreamShutdown", "begin_shutdown"]

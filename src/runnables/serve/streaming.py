@@ -25,7 +25,7 @@ from runnables.core.base import Runnable
 from runnables.core.config import RunnableConfig
 from runnables.core.tasks import aclose
 from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
-from runnables.serve.limits import InFlight
+from runnables.serve.guards import InFlight
 from runnables.serve.replay import RunStore, parse_event_id
 from runnables.serve.requests import RequestReader, invalid
 from runnables.serve.shutdown import SHUTDOWN_MESSAGE, StreamShutdown

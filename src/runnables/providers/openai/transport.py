@@ -48,6 +48,7 @@ import httpx
 
 from runnables.core.tasks import aclose
 from runnables.providers.openai.concurrency import AdaptiveConcurrency, wait_without_slot
+from runnables.providers.openai.connection_pool import install as install_fast_pool
 from runnables.providers.openai.errors import (
     APIConnectionError,
     APIError,
@@ -57,7 +58,6 @@ from runnables.providers.openai.errors import (
     server_message,
     status_error,
 )
-from runnables.providers.openai.pool import install as install_fast_pool
 from runnables.providers.openai.sse import DONE, SSEDecoder
 from runnables.wire import dumps, encode
 

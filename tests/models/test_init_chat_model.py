@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from runnables.errors import ConfigError
-from runnables.models.init import init_chat_model, known_providers
+from runnables.models.init_chat_model import init_chat_model, known_providers
 from runnables.providers.openai import ChatOpenAI
 
 LOCAL = "http://127.0.0.1:8000/v1"  # a loopback server needs no API key; none is called

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from runnables.providers.openai import ChatOpenAI
-from runnables.providers.openai.pool import FastPool, install
+from runnables.providers.openai.connection_pool import FastPool, install
 from runnables.providers.openai.transport import get_client
 from runnables.testing.openai_server import Complete, FakeOpenAIServer
 
