@@ -40,15 +40,9 @@ from typing import (
 )
 
 from runnables.core import offload as _offload
-from runnables.core._util import (
-    ListIter,
-    add,
-    gather_input,
-    is_async_generator_function,
-    is_generator_function,
-    note_step,
-)
 from runnables.core.bridge import drive, drive_stream, run_on_bridge, stream_on_bridge
+from runnables.core.callables import is_async_generator_function, is_generator_function
+from runnables.core.chunks import ListIter, add, gather_input
 from runnables.core.config import (
     CURRENT,
     ROOT,
@@ -58,6 +52,7 @@ from runnables.core.config import (
     make_context,
 )
 from runnables.core.limiter import HOLDING
+from runnables.core.notes import note_step
 from runnables.core.tasks import TaskGroup, aclose, gather_all
 from runnables.errors import InvalidRunnableError
 

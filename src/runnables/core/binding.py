@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from runnables.core._util import gather_input
 from runnables.core.base import Input, Output, Runnable, call, call_transform
+from runnables.core.chunks import gather_input
 from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from runnables.core.tracing import ListenerTracer
 
-__all__ = ["RunnableBinding"]
+__all__ = ["RunnableBinding", "has_listeners"]
 
 
 class RunnableBinding(Runnable[Input, Output]):
@@ -238,3 +238,17 @@ class PublicKwargsCall(Runnable[Input, Output]):
         ):
             return await self.runnable.ainvoke(input, ctx.child_config(), **self.kwargs)
         return self.runnable.invoke(input, ctx.child_config(), **self.kwargs)
+
+
+def has_listeners(step: Any) -> bool:
+    """Whether ``step`` is a binding (or bindings) with ``with_listeners`` on it.
+
+    Containers check this once, when built: a listened step needs its step tag
+    (``seq:step:2``, ``map:key:a``) on its run, which containers give only on their traced
+    path, so they take that path for such a step even when nothing else traces the call.
+    """
+    while isinstance(step, RunnableBinding):
+        if step.listeners is not None:
+            return True
+        step = step.bound
+    return False

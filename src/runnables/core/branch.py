@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to_runnable
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.tasks import aclose
 from runnables.errors import InvalidRunnableError

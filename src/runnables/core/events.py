@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from runnables.core._util import ListIter
+from runnables.core.chunks import ListIter
 from runnables.core.config import RunnableConfig, make_context
 from runnables.core.tasks import cancel_and_wait
 from runnables.core.tracing import _MISSING, Run, Tracer

@@ -15,19 +15,17 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from runnables.core import offload as _offload
-from runnables.core._util import (
-    ListIter,
-    add,
-    gather_input,
+from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
+from runnables.core.bridge import is_sync_call
+from runnables.core.callables import (
     is_async_function,
     is_async_generator_function,
     is_generator_function,
-    note_step,
 )
-from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
-from runnables.core.bridge import is_sync_call
+from runnables.core.chunks import ListIter, add, gather_input
 from runnables.core.config import CURRENT, ROOT, Context, RunnableConfig
 from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.notes import note_step
 from runnables.core.threaded import athreaded
 from runnables.errors import InvalidRunnableError, RecursionLimitError
 

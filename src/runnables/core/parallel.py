@@ -10,15 +10,11 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from runnables.core import offload as _offload
-from runnables.core._util import (
-    AddableDict,
-    ListIter,
-    gather_input,
-    has_listeners,
-    note_step,
-)
 from runnables.core.base import Runnable, call_transform, coerce_to_runnable
+from runnables.core.binding import has_listeners
+from runnables.core.chunks import AddableDict, ListIter, gather_input
 from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.notes import note_step
 from runnables.core.streams import tee
 from runnables.core.tasks import gather_all, merge
 from runnables.errors import InvalidRunnableError

@@ -10,11 +10,12 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from runnables.core._util import AddableDict, ListIter, add, gather_input, note_step
 from runnables.core.base import Runnable, RunnableLike, call, call_transform
 from runnables.core.bridge import is_sync_call
+from runnables.core.chunks import AddableDict, ListIter, add, gather_input
 from runnables.core.config import Context
 from runnables.core.function import _accepts_config
+from runnables.core.notes import note_step
 from runnables.core.parallel import RunnableParallel
 from runnables.core.streams import tee
 from runnables.core.tasks import merge

@@ -8,8 +8,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypedDict, cast
 
-from runnables.core._util import ListIter
 from runnables.core.base import Input, Output, Runnable
+from runnables.core.chunks import ListIter
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.deadline import remaining
 from runnables.core.tasks import aclose

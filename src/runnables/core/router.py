@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input
 from runnables.core.base import (
     Output,
     Runnable,
@@ -15,6 +14,7 @@ from runnables.core.base import (
     call_transform,
     coerce_to_runnable,
 )
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import Context
 from runnables.core.tasks import aclose
 from runnables.errors import InvalidInputError, InvalidRunnableError

@@ -8,7 +8,6 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input, has_listeners, note_step
 from runnables.core.base import (
     ForeignRunnable,
     Input,
@@ -18,7 +17,10 @@ from runnables.core.base import (
     call_transform,
     coerce_to_runnable,
 )
+from runnables.core.binding import has_listeners
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.notes import note_step
 from runnables.core.streams import Segmented
 from runnables.core.tasks import aclose
 from runnables.errors import InvalidRunnableError

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from runnables.core._util import ListIter, add_to_record, gather_input
+from runnables.core.chunks import ListIter, add_to_record, gather_input
 from runnables.core.tasks import aclose
 
 if TYPE_CHECKING:
