@@ -16,10 +16,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from runnables.core._util import AddableDict
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.binding import RunnableBinding
 from runnables.core.branch import RunnableBranch
+from runnables.core.chunks import AddableDict
 from runnables.core.config import (
     RunnableConfig,
     ensure_config,

@@ -222,7 +222,7 @@ PRIVATE: dict[str, str] = {
     # A Mermaid node id, as langchain-core writes it.
     "langchain_core.runnables.graph_mermaid._to_safe_id": "runnables.core.graph:_safe_id",
     # What gathers a stream's chunks into one value.
-    "langchain_core.runnables.base._ChunkAccumulator": "runnables.core._util:ChunkAccumulator",
+    "langchain_core.runnables.base._ChunkAccumulator": "runnables.core.chunks:ChunkAccumulator",
     # The chat-entry converter: a (role, template) tuple, a string, a message or a
     # message template into one chat prompt entry.
     "langchain_core.prompts.chat._convert_to_message_template": "runnables.prompts.chat",

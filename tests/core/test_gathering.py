@@ -142,7 +142,7 @@ async def test_after_an_unaddable_chunk_a_runs_record_keeps_only_the_latest_chun
 def test_chunk_accumulator_adds_one_at_a_time_like_langchain_core(
     chunks: list[Any], stop_after_unaddable: bool, expected: Any
 ) -> None:
-    from runnables.core._util import ChunkAccumulator
+    from runnables.core.chunks import ChunkAccumulator
 
     acc = ChunkAccumulator(stop_after_unaddable=stop_after_unaddable)
     for chunk in chunks:

@@ -362,3 +362,31 @@ def test_mermaid_front_matter_quotes_like_pyyaml() -> None:
         frontmatter_config={"config": {"themeVariables": {"primaryColor": "#e2e2e2"}}}
     )
     assert "    primaryColor: '#e2e2e2'\n" in drawn
+
+
+class _Subgraph(RunnableLambda[int, int]):
+    """A step class that draws itself (as a custom container might): start, body, end."""
+
+    def get_graph(self, config: Any = None) -> Graph:
+        graph = Graph()
+        start = graph.add_node(None, "inner_start")
+        body = graph.add_node(None, "inner_body")
+        end = graph.add_node(None, "inner_end")
+        graph.add_edge(start, body)
+        graph.add_edge(body, end)
+        return graph
+
+
+def test_a_step_class_draws_its_own_graph_inside_a_chain() -> None:
+    # Each class answers for its own graph (as in langchain-core): a container asks its
+    # children's get_graph(), so a class's override shows inside a chain, a parallel
+    # and a branch alike (their inner start/end nodes trimmed as any step's are).
+    step = _Subgraph(double)
+    assert names(step.get_graph()) == ["inner_start", "inner_body", "inner_end"]
+    chain = RunnableLambda(square) | step
+    assert ("square", "inner_body") in named_edges(chain.get_graph())
+    assert ("inner_body", "inner_end") in named_edges(chain.get_graph())
+    parallel = RunnableLambda(square) | {"a": step, "b": RunnableLambda(double)}
+    assert "inner_body" in names(parallel.get_graph())
+    branch: RunnableBranch[int, int] = RunnableBranch((lambda x: x > 0, step), double)
+    assert "inner_body" in names(branch.get_graph())

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from runnables.core.base import Output, Runnable
 from runnables.core.binding import RunnableBinding
 from runnables.core.branch import RunnableBranch
+from runnables.core.config import Context
 from runnables.core.configurable import ConfigurableField
 from runnables.core.function import RunnableGenerator, RunnableLambda
 from runnables.core.parallel import RunnableParallel
@@ -477,3 +478,27 @@ def test_a_binding_has_its_bound_steps_schemas_unless_types_are_declared() -> No
         "title": "StrOutputParserOutput",
         "type": "string",
     }
+
+
+class _Tagged(Runnable[Any, Any]):
+    """A step class that answers its own types: it wraps its input in a list."""
+
+    def _input_type(self) -> Any:
+        return str
+
+    def _output_type(self, fed: Any) -> Any:
+        return list[fed]
+
+    async def _ainvoke(self, input: Any, ctx: Context) -> Any:
+        return [input]
+
+
+def test_a_step_class_answers_its_own_types_inside_a_chain() -> None:
+    # Each class answers for its own types (_input_type, _output_type given what it is
+    # fed); containers ask their children, so the override flows through a chain.
+    assert _Tagged().InputType is str
+    assert _Tagged().OutputType == list[str]
+    chain = RunnableLambda(length) | _Tagged()
+    assert chain.InputType is str
+    assert chain.OutputType == list[int]
+    assert RunnableParallel(a=_Tagged()).OutputType.__annotations__ == {"a": list[str]}

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from runnables.chat_history.base import BaseChatMessageHistory
-from runnables.core._util import ListIter, add, gather_input
 from runnables.core.base import Runnable, RunnableLike, call, call_transform, coerce_to_runnable
+from runnables.core.chunks import ListIter, add, gather_input
 from runnables.core.config import Context
 from runnables.core.configurable import ConfigurableFieldSpec, get_unique_config_specs
 from runnables.core.tasks import aclose

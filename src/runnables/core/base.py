@@ -36,19 +36,15 @@ from typing import (
     Protocol,
     TypeVar,
     cast,
+    get_args,
+    get_origin,
     overload,
 )
 
 from runnables.core import offload as _offload
-from runnables.core._util import (
-    ListIter,
-    add,
-    gather_input,
-    is_async_generator_function,
-    is_generator_function,
-    note_step,
-)
 from runnables.core.bridge import drive, drive_stream, run_on_bridge, stream_on_bridge
+from runnables.core.callables import is_async_generator_function, is_generator_function
+from runnables.core.chunks import ListIter, add, gather_input
 from runnables.core.config import (
     CURRENT,
     ROOT,
@@ -57,9 +53,13 @@ from runnables.core.config import (
     RunnableConfig,
     make_context,
 )
+from runnables.core.deadline import check_after_sync_step, deadline_stream, run_with_deadline
 from runnables.core.limiter import HOLDING
+from runnables.core.notes import note_step
+from runnables.core.step_types import input_type, output_given, output_type
 from runnables.core.tasks import TaskGroup, aclose, gather_all
-from runnables.errors import InvalidRunnableError
+from runnables.core.tracing import ListenerTracer, traced_ainvoke, traced_atransform
+from runnables.errors import ConfigError, InvalidRunnableError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -105,6 +105,9 @@ class Runnable(Generic[Input, Output]):
     _run_type: str = "chain"
     #: Whether this step does work of its own (takes a concurrency slot, is timed).
     _is_leaf: bool = False
+    #: Whether this step's output type is told from its input's (an assign, a pick): a
+    #: sequence ending in it builds its output schema from the whole chain's types.
+    _output_from_fed: ClassVar[bool] = False
     #: A plain sync function equivalent to this step, if it has one: containers call it
     #: directly (no coroutine) when nothing observes or limits the call. It must be cheap
     #: to look up, and containers time it under the offload policy.
@@ -116,9 +119,13 @@ class Runnable(Generic[Input, Output]):
     #: ``_ainvoke``/``_atransform``): its ``stream``/``astream``/``ainvoke`` are then
     #: langchain-core's defaults, which call those with the config as the caller gave it.
     _public_only: ClassVar[bool] = False
+    #: Whether the class implements ``_atransform`` itself (else streaming gathers the
+    #: input and runs ``_ainvoke`` once); set when the class is made.
+    _streams: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._streams = cls._atransform is not Runnable._atransform
         cls._public_only = (
             cls._ainvoke is Runnable._ainvoke
             and cls._atransform is Runnable._atransform
@@ -203,16 +210,60 @@ class Runnable(Generic[Input, Output]):
     @property
     def InputType(self) -> Any:  # noqa: N802 - langchain-core's name
         """The type of input this runnable accepts."""
-        from runnables.core.schema import input_type
-
         return input_type(self)
 
     @property
     def OutputType(self) -> Any:  # noqa: N802 - langchain-core's name
         """The type of output this runnable produces."""
-        from runnables.core.schema import output_type
-
         return output_type(self)
+
+    def _input_type(self) -> Any:
+        """The type this step accepts (``InputType``); a step class overrides it.
+
+        The default: the ``Input`` a subclass gave ``Runnable`` (``class G(Runnable[str,
+        int])``), else the input of the runnable this one wraps, else ``Any``.
+        """
+        declared = self._declared_types()
+        if declared is not None and not isinstance(declared[0], TypeVar):
+            return declared[0]
+        inner = self._wrapped()
+        return Any if inner is None else input_type(inner)
+
+    def _output_type(self, fed: Any) -> Any:
+        """The type this step returns when its input is of type ``fed`` (``OutputType``
+        passes ``InputType``); a step class overrides it, as ``_input_type``."""
+        declared = self._declared_types()
+        if declared is not None and not isinstance(declared[1], TypeVar):
+            return declared[1]
+        inner = self._wrapped()
+        return Any if inner is None else output_given(inner, fed)
+
+    def _declared_types(self) -> tuple[Any, Any] | None:
+        """The ``[Input, Output]`` a subclass gave ``Runnable`` (``class G(Runnable[str, int])``).
+
+        langchain-core reads the class's ``__orig_bases__``; the nearest class in the MRO
+        that parameterizes a ``Runnable`` base is read here, so a subclass of ``G`` has G's.
+        """
+        # ``RunnableBranch[int, int](...)``: typing records the subscription on the instance.
+        subscribed = getattr(self, "__orig_class__", None)
+        if subscribed is not None and len(get_args(subscribed)) == 2:
+            return get_args(subscribed)[0], get_args(subscribed)[1]
+        for cls in type(self).__mro__:
+            for base in cls.__dict__.get("__orig_bases__", ()):
+                origin = get_origin(base)
+                args = get_args(base)
+                if isinstance(origin, type) and issubclass(origin, Runnable) and len(args) == 2:
+                    return args[0], args[1]
+        return None
+
+    def _wrapped(self) -> Runnable[Any, Any] | None:
+        """The runnable a wrapper of no more specific kind stands for (a retry, a
+        fallback's primary, a configurable's default): its types and graph are this one's."""
+        for attr in ("bound", "runnable", "default"):
+            inner = getattr(self, attr, None)
+            if isinstance(inner, Runnable) and inner is not self:
+                return inner
+        return None
 
     @property
     def input_schema(self) -> type[BaseModel]:
@@ -262,10 +313,25 @@ class Runnable(Generic[Input, Output]):
         return self.config_schema(include=include).model_json_schema()
 
     def get_graph(self, config: RunnableConfig | None = None) -> Graph:
-        """The graph of steps, for ``draw_ascii()`` and ``draw_mermaid()``."""
-        from runnables.core.graph import graph_of
+        """The graph of steps, for ``draw_ascii()`` and ``draw_mermaid()``.
 
-        return graph_of(self)
+        A step class that runs others overrides this (a sequence chains its steps'
+        graphs, a parallel fans out and back in, a branch fans out conditionally). The
+        default draws the runnable a wrapper stands for (``bound``, ``runnable`` or
+        ``default``); else a container's children (one: its graph; several: fanned
+        out); else this step as one node between its input and output schemas.
+        """
+        from runnables.core.graph import fan_graph, leaf_graph
+
+        inner = self._wrapped()
+        if inner is not None:
+            return inner.get_graph(config)
+        children = list(self._children())
+        if children and not self._is_leaf:
+            if len(children) == 1:
+                return children[0].get_graph(config)
+            return fan_graph(self, [(None, c) for c in children], conditional=False, config=config)
+        return leaf_graph(self)
 
     # ------------------------------------------------------------------ async API
 
@@ -790,7 +856,6 @@ class Runnable(Generic[Input, Output]):
         on :meth:`as_langchain`, whose result is a langchain-core runnable.
         """
         from runnables.core.binding import RunnableBinding
-        from runnables.core.tracing import ListenerTracer
 
         if _langchain_owned(on_start, on_end, on_error):
             return cast(
@@ -899,8 +964,6 @@ def _batch_contexts(
         return [make_context(config)] * len(inputs)
     configs = list(config)
     if len(configs) != len(inputs):
-        from runnables.errors import ConfigError
-
         raise ConfigError(
             f"{method} got {len(inputs)} inputs but {len(configs)} configs; pass one "
             "config for all inputs or exactly one per input."
@@ -911,8 +974,6 @@ def _batch_contexts(
 def call(step: Runnable[Any, Any], input: Any, ctx: Context) -> Awaitable[Any]:
     """How a container runs a child step: traced when someone listens, plain otherwise."""
     if ctx.tracers:
-        from runnables.core.tracing import traced_ainvoke
-
         return traced_ainvoke(step, input, ctx)
     return step._ainvoke(input, ctx)
 
@@ -922,8 +983,6 @@ def call_transform(
 ) -> AsyncIterator[Any]:
     """How a container streams through a child step."""
     if ctx.tracers:
-        from runnables.core.tracing import traced_atransform
-
         return traced_atransform(step, inputs, ctx)
     return step._atransform(inputs, ctx)
 
@@ -933,8 +992,6 @@ async def invoke_root(step: Runnable[Any, Any], input: Any, ctx: Context) -> Any
     lent = _lend_slot(ctx)
     try:
         if ctx.deadline is not None and not ctx.sync:
-            from runnables.core.deadline import run_with_deadline
-
             return await run_with_deadline(lambda: call(step, input, ctx), ctx)
         return await call(step, input, ctx)
     finally:
@@ -949,8 +1006,6 @@ async def transform_root(
     """Stream a public call's root step (deadline applied to each chunk)."""
     agen = call_transform(step, inputs, ctx)
     if ctx.deadline is not None and not ctx.sync:
-        from runnables.core.deadline import deadline_stream
-
         agen = deadline_stream(agen, ctx)
     try:
         async for chunk in agen:
@@ -1079,8 +1134,6 @@ async def run_leaf(
             HOLDING.reset(token)
             limiter.release()
     if ctx.sync and ctx.deadline is not None:
-        from runnables.core.deadline import check_after_sync_step
-
         check_after_sync_step(ctx, name)
     return out
 

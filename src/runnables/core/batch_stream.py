@@ -21,9 +21,11 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from runnables.core.base import _lend_slot, call, invoke_root
 from runnables.core.config import Context
 from runnables.core.limiter import HOLDING, Limiter
 from runnables.core.tasks import TaskGroup
+from runnables.errors import ConfigError
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -74,8 +76,6 @@ async def batch_stream_chunks(
     ``window_of(ctx)``; ``places`` should be a ``Limiter`` of that many (FIFO and O(1) a
     hand-over, where ``asyncio.Semaphore`` scans its waiters on every release).
     """
-    from runnables.core.base import _lend_slot, call, invoke_root
-
     sync_source: Iterator[Any] | None = None
     async_source: AsyncIterator[Any] | None = None
     if isinstance(inputs, AsyncIterable):
@@ -83,8 +83,6 @@ async def batch_stream_chunks(
     elif isinstance(inputs, Iterable):
         sync_source = iter(inputs)
     else:
-        from runnables.errors import ConfigError
-
         raise ConfigError(
             f"abatch_stream needs an iterable or async iterable of inputs, got "
             f"{type(inputs).__name__} {inputs!r}; pass a list, a generator or an async "

@@ -7,24 +7,33 @@ return one. Bindings nest: ``r.bind(stop=["\\n"]).with_config(tags=["x"])`` work
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from runnables.core._util import gather_input
 from runnables.core.base import Input, Output, Runnable, call, call_transform
+from runnables.core.chunks import gather_input
 from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
+from runnables.core.deadline import deadline_stream, run_with_deadline
+from runnables.core.step_types import input_type, output_given
+from runnables.core.tracing import traced_ainvoke, traced_atransform
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from runnables.core.graph import Graph
     from runnables.core.tracing import ListenerTracer
 
-__all__ = ["RunnableBinding"]
+__all__ = ["RunnableBinding", "has_listeners"]
 
 
 class RunnableBinding(Runnable[Input, Output]):
     """Wrap ``bound`` with call arguments (``kwargs``), a ``config``, declared types or
     listeners. Everything else behaves like ``bound``.
     """
+
+    #: A binding adds no run of its own to a trace: its config and listeners apply to
+    #: the run of the step it wraps (``tracing._through_binding``). Read from this
+    #: class's own namespace only, so subclasses do not inherit it.
+    _adds_no_run: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -63,6 +72,23 @@ class RunnableBinding(Runnable[Input, Output]):
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         return self.bound._children()
 
+    def _input_type(self) -> Any:
+        # The type given to with_types, else the bound step's.
+        if self.custom_input_type is not None:
+            return self.custom_input_type
+        return input_type(self.bound)
+
+    def _output_type(self, fed: Any) -> Any:
+        if self.custom_output_type is not None:
+            return self.custom_output_type
+        if self.custom_input_type is not None:
+            fed = self.custom_input_type
+        return output_given(self.bound, fed)
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """The bound step's graph: a binding adds no node of its own."""
+        return self.bound.get_graph(config)
+
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The declared input type's schema (``with_types``), else the bound step's own
         (title included), as in langchain-core."""
@@ -97,8 +123,6 @@ class RunnableBinding(Runnable[Input, Output]):
     def with_config(
         self, config: RunnableConfig | None = None, **kwargs: Any
     ) -> RunnableBinding[Input, Output]:
-        from runnables.core.config import merge_configs
-
         return RunnableBinding(
             bound=self.bound,
             kwargs=self.kwargs,
@@ -126,8 +150,6 @@ class RunnableBinding(Runnable[Input, Output]):
             # The listeners watch the wrapped step's own run, made by the tracing code
             # (which passes through this binding), as in langchain-core where listeners
             # are a callback handler on the bound step's run.
-            from runnables.core.tracing import traced_ainvoke
-
             return cast(Output, await traced_ainvoke(self, input, ctx))
         inner = self._ctx(ctx)
         if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
@@ -140,8 +162,6 @@ class RunnableBinding(Runnable[Input, Output]):
             and inner.deadline != ctx.deadline
             and not inner.sync
         ):
-            from runnables.core.deadline import run_with_deadline
-
             return cast(
                 Output, await run_with_deadline(lambda: call(self._target, input, inner), inner)
             )
@@ -151,8 +171,6 @@ class RunnableBinding(Runnable[Input, Output]):
 
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
         if self.listeners is not None:
-            from runnables.core.tracing import traced_atransform
-
             return traced_atransform(self, inputs, ctx)
         inner = self._ctx(ctx)
         if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
@@ -163,8 +181,6 @@ class RunnableBinding(Runnable[Input, Output]):
             and inner.deadline != ctx.deadline
             and not inner.sync
         ):
-            from runnables.core.deadline import deadline_stream
-
             return deadline_stream(call_transform(self._target, inputs, inner), inner)
         if inner is ctx:
             return self._target._atransform(inputs, ctx)
@@ -193,20 +209,17 @@ class RunnableBinding(Runnable[Input, Output]):
         bound = self.__dict__.get("bound")
         if bound is None or name.startswith("_"):
             raise AttributeError(name)
-        from runnables.core.configurable import (
-            RunnableConfigurableAlternatives,
-            RunnableConfigurableFields,
-            configured_method,
-        )
-
+        # A configurable runnable answers with ``_configured_attribute`` (looked up on
+        # the class: these runnables pass unknown attributes on to their default).
         if isinstance(bound, RunnableBinding) and not bound.kwargs:
             # with_config(...).with_types(...): the configs of the two layers combine.
             inner = bound.__dict__.get("bound")
-            config = merge_configs(bound.config, self.config)
-            if isinstance(inner, (RunnableConfigurableFields, RunnableConfigurableAlternatives)):
-                return configured_method(inner, name, config)
-        if isinstance(bound, (RunnableConfigurableFields, RunnableConfigurableAlternatives)):
-            return configured_method(bound, name, self.config)
+            configured = getattr(type(inner), "_configured_attribute", None)
+            if configured is not None:
+                return configured(inner, name, merge_configs(bound.config, self.config))
+        configured = getattr(type(bound), "_configured_attribute", None)
+        if configured is not None:
+            return configured(bound, name, self.config)
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
         )
@@ -238,3 +251,17 @@ class PublicKwargsCall(Runnable[Input, Output]):
         ):
             return await self.runnable.ainvoke(input, ctx.child_config(), **self.kwargs)
         return self.runnable.invoke(input, ctx.child_config(), **self.kwargs)
+
+
+def has_listeners(step: Any) -> bool:
+    """Whether ``step`` is a binding (or bindings) with ``with_listeners`` on it.
+
+    Containers check this once, when built: a listened step needs its step tag
+    (``seq:step:2``, ``map:key:a``) on its run, which containers give only on their traced
+    path, so they take that path for such a step even when nothing else traces the call.
+    """
+    while isinstance(step, RunnableBinding):
+        if step.listeners is not None:
+            return True
+        step = step.bound
+    return False

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to_runnable
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import Context, RunnableConfig
+from runnables.core.graph import Graph, fan_graph
+from runnables.core.step_types import first_typed, input_type, is_any, one_of, output_given
 from runnables.core.tasks import aclose
+from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -35,8 +38,6 @@ def _call_tagged(step: Runnable[Any, Any], input: Any, ctx: Context, tag: str) -
     if own is not None:
         return _call_own(own, input, ctx)
     if ctx.tracers:
-        from runnables.core.tracing import traced_ainvoke
-
         return traced_ainvoke(step, input, ctx, tag=tag)
     return step._ainvoke(input, ctx)
 
@@ -51,8 +52,6 @@ def _transform_tagged(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str
 ) -> AsyncIterator[Any]:
     if ctx.tracers:
-        from runnables.core.tracing import traced_atransform
-
         return traced_atransform(step, inputs, ctx, tag=tag)
     return step._atransform(inputs, ctx)
 
@@ -121,11 +120,36 @@ class RunnableBranch(Runnable[Input, Output]):
         out.append(self.default)
         return out
 
+    def _input_type(self) -> Any:
+        # The first typed input of its options (the branches' runnables, then the default)
+        # and conditions; with none, as langchain-core, the branch's own [Input, Output].
+        options = [*(r for _, r in self.branches), self.default]
+        found = first_typed(input_type(r) for r in [*options, *(c for c, _ in self.branches)])
+        if not is_any(found):
+            return found
+        declared = self._declared_types()
+        return found if declared is None or isinstance(declared[0], TypeVar) else declared[0]
+
+    def _output_type(self, fed: Any) -> Any:
+        # The union of its options' outputs.
+        options = [*(r for _, r in self.branches), self.default]
+        return one_of([output_given(r, fed) for r in options])
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """Input -> each option -> Output, with conditional edges labelled by the
+        condition's name (when it has one of its own) and ``default``."""
+        options: list[tuple[Any, Runnable[Any, Any]]] = []
+        for condition, runnable in self.branches:
+            name = condition.get_name()
+            options.append((None if name.startswith("Runnable") else name, runnable))
+        options.append(("default", self.default))
+        return fan_graph(self, options, conditional=True, config=config)
+
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The input schema of the first option (the default, the branches, then the
         conditions) whose schema has a type; else the branch's own declared type. As
         langchain-core, title included."""
-        from runnables.core.schema import json_type
+        from runnables.core.schema import json_type  # pydantic, on demand
 
         candidates = [self.default, *(r for _, r in self.branches), *(c for c, _ in self.branches)]
         for runnable in candidates:

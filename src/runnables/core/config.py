@@ -21,11 +21,11 @@ from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 from uuid import UUID
 
+from runnables.core.limiter import Limiter
 from runnables.errors import ConfigError, ConfigWarning
 
 if TYPE_CHECKING:
     from runnables.callbacks.manager import AsyncCallbackManager, CallbackManager
-    from runnables.core.limiter import Limiter
     from runnables.core.tracing import Run, Tracer
 
 __all__ = [
@@ -266,7 +266,7 @@ def derive(base: Context, config: RunnableConfig, *, sort_tags: bool = True) -> 
     order; a call's own config keeps the caller's order, as there.
     """
     config = _check(config)
-    from runnables.core.limiter import Limiter
+    # Not at module level: tracing loads the callbacks package, which imports this module.
     from runnables.core.tracing import tracers_for
 
     sync = base.sync

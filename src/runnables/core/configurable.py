@@ -29,6 +29,7 @@ from runnables.core.base import (
     coerce_to_runnable,
     langchain_step,
 )
+from runnables.core.binding import RunnableBinding
 from runnables.core.config import Context, RunnableConfig, make_context, merge_configs
 from runnables.core.tasks import aclose
 from runnables.errors import ConfigError
@@ -169,8 +170,6 @@ def _walk(step: Runnable[Any, Any], found: list[ConfigurableFieldSpec], seen: se
     if getattr(type(step), "config_specs", _BASE_SPECS) is not _BASE_SPECS:
         found.extend(step.config_specs)
         return
-    from runnables.core.binding import RunnableBinding
-
     # A binding reports its bound runnable's children as its own (graphs skip it), so
     # look through it to the bound runnable, which may itself be configurable.
 
@@ -560,6 +559,10 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         # configured_method.
         return configured_method(self, name)
 
+    def _configured_attribute(self, name: str, config: RunnableConfig | None) -> Any:
+        # A binding's attribute passthrough: ``name`` under the binding's config.
+        return configured_method(self, name, config)
+
     def __repr__(self) -> str:
         return f"RunnableConfigurableFields(default={self.default!r}, fields={self.fields!r})"
 
@@ -830,6 +833,10 @@ class RunnableConfigurableAlternatives(Runnable[Input, Output]):
     def __getattr__(self, name: str) -> Any:
         # The default's public attributes pass through; see configured_method.
         return configured_method(self, name)
+
+    def _configured_attribute(self, name: str, config: RunnableConfig | None) -> Any:
+        # A binding's attribute passthrough: ``name`` under the binding's config.
+        return configured_method(self, name, config)
 
     def __repr__(self) -> str:
         return (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from runnables.core.base import Input, Output, Runnable, call
 from runnables.core.config import Context
+from runnables.core.step_types import input_type, output_given
 from runnables.core.tasks import gather_all
 from runnables.errors import InvalidInputError
 
@@ -36,6 +37,13 @@ class RunnableEach(Runnable[list[Input], list[Output]]):
 
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         return (self.bound,)
+
+    def _input_type(self) -> Any:
+        return list[input_type(self.bound)]  # type: ignore[misc]
+
+    def _output_type(self, fed: Any) -> Any:
+        item = get_args(fed)[0] if get_origin(fed) in (list, Sequence) and get_args(fed) else Any
+        return list[output_given(self.bound, item)]  # type: ignore[misc]
 
     def _needs_loop(self) -> bool:
         return self.bound._needs_loop()

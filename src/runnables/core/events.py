@@ -20,7 +20,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from runnables.core._util import ListIter
+from runnables.core.base import transform_root
+from runnables.core.chunks import ListIter
 from runnables.core.config import RunnableConfig, make_context
 from runnables.core.tasks import cancel_and_wait
 from runnables.core.tracing import _MISSING, Run, Tracer
@@ -285,8 +286,6 @@ async def stream_events(
     **filters: Sequence[str] | None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Run ``runnable`` on ``input`` and yield its events as they happen."""
-    from runnables.core.base import transform_root
-
     queue = EventQueue(EventFilter(**filters), input)
     ctx = make_context(config)
     ctx = ctx.replace(tracers=(*ctx.tracers, queue))

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, call, call_transform, coerce_to_runnable
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.retry import _Replay
 from runnables.core.tasks import aclose

@@ -11,23 +11,34 @@ import contextvars
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from operator import itemgetter
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, get_origin, overload
 
 from runnables.core import offload as _offload
-from runnables.core._util import (
-    ListIter,
-    add,
-    gather_input,
+from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
+from runnables.core.bridge import drive_stream, is_sync_call
+from runnables.core.callables import (
     is_async_function,
     is_async_generator_function,
     is_generator_function,
-    note_step,
 )
-from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
-from runnables.core.bridge import is_sync_call
+from runnables.core.chunks import ListIter, add, gather_input
 from runnables.core.config import CURRENT, ROOT, Context, RunnableConfig
+from runnables.core.introspection import (
+    get_function_first_arg_dict_keys,
+    get_function_nonlocals,
+    get_lambda_source,
+)
 from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.notes import note_step
+from runnables.core.step_types import (
+    ITERABLES,
+    element_type,
+    first_param_type,
+    hints_of,
+    return_type,
+)
 from runnables.core.threaded import athreaded
 from runnables.errors import InvalidRunnableError, RecursionLimitError
 
@@ -498,8 +509,6 @@ class RunnableLambda(Runnable[Input, Output]):
         A function calling ``agent.invoke(x)`` depends on ``agent``. Found by reading the
         function's source, so ``[]`` when it has none (builtins, the REPL).
         """
-        from runnables.core.introspection import get_function_nonlocals
-
         func = self.func if self.func is not None else self.afunc
         deps: list[Runnable[Any, Any]] = []
         for obj in get_function_nonlocals(func) if func is not None else []:
@@ -509,16 +518,27 @@ class RunnableLambda(Runnable[Input, Output]):
                 deps.append(obj.__self__)
         return deps
 
+    def _input_type(self) -> Any:
+        # The annotation of the function's first parameter (Any when it has none).
+        return first_param_type(self.func if self.func is not None else self.afunc)
+
+    def _output_type(self, fed: Any) -> Any:
+        # The return annotation (the yielded type for a generator function, the awaited
+        # type for an async one).
+        returned = return_type(self.func if self.func is not None else self.afunc)
+        # A function that returns a runnable has it run: its output is not known here.
+        for cls in (returned, get_origin(returned)):
+            if inspect.isclass(cls) and issubclass(cls, Runnable):
+                return Any
+        return returned
+
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The input schema; for an unannotated function, the dict keys it reads.
 
         As langchain-core: ``itemgetter("a", "b")`` takes a dict with keys ``a`` and ``b``;
         ``lambda x: x["hello"]`` a dict with key ``hello``; an annotation wins over both.
         """
-        from operator import itemgetter
-
-        from runnables.core.introspection import get_function_first_arg_dict_keys
-        from runnables.core.schema import fields_model, model_for
+        from runnables.core.schema import fields_model, model_for  # pydantic, on demand
 
         func = self.func if self.func is not None else self.afunc
         if isinstance(func, itemgetter):
@@ -534,10 +554,6 @@ class RunnableLambda(Runnable[Input, Output]):
 
     def __repr__(self) -> str:
         # langchain-core's: the lambda's own source, so a printed chain shows what it does.
-        from operator import itemgetter
-
-        from runnables.core.introspection import get_lambda_source
-
         if isinstance(self.func, itemgetter):
             return f"RunnableLambda({str(self.func)[len('operator.') :]})"
         if self.func is not None:
@@ -602,6 +618,16 @@ class RunnableGenerator(Runnable[Input, Output]):
         self._config = fn is not None and _accepts_config(fn)
         self._blocking = False
 
+    def _input_type(self) -> Any:
+        # The element type of the iterator the function takes.
+        fn = self._transform or self._atransform_fn
+        return element_type(first_param_type(fn), ITERABLES)
+
+    def _output_type(self, fed: Any) -> Any:
+        # The element type of the iterator the function returns (yields).
+        fn = self._transform or self._atransform_fn
+        return element_type(hints_of(fn).get("return", Any), ITERABLES)
+
     def _needs_loop(self) -> bool:
         return self._transform is None
 
@@ -637,8 +663,6 @@ class RunnableGenerator(Runnable[Input, Output]):
                 elif ctx.sync:
                     # Driven without a loop nothing upstream suspends, so the generator
                     # can pull its input chunks one by one and the stream passes through.
-                    from runnables.core.bridge import drive_stream
-
                     source = drive_stream(inputs)
                 else:
                     # Its input comes from async steps: waiting for a chunk would block

@@ -1,10 +1,11 @@
 """The graph of a runnable's steps: ``runnable.get_graph()``, drawn as text or Mermaid.
 
-``graph_of(runnable)`` builds a :class:`Graph` the way langchain-core does: an input node
-(the input schema, named like ``LambdaInput``), one node per step, an output node, and
-edges in the order data flows. Sequences chain their steps' graphs, parallels fan out
-and back in, branches and routers fan out to their options with conditional edges, and
-wrappers (bindings, retries, fallbacks, configurables) show the runnable they wrap.
+Each step class builds its own graph in ``get_graph()``, as langchain-core does, with
+the builders here: ``leaf_graph`` (an input node, named like ``LambdaInput``, the step,
+an output node), ``chain_graph`` (a sequence chains its steps' graphs) and ``fan_graph``
+(a parallel fans out and back in; a branch or router fans out to its options with
+conditional edges). Wrappers (bindings, retries, fallbacks, configurables) show the
+runnable they wrap.
 
 >>> from runnables import RunnableLambda
 >>> def double(x: int) -> int:
@@ -33,20 +34,31 @@ it needs no extra package.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel
-
 from runnables.core.base import Runnable
+from runnables.core.step_types import is_model
 
-__all__ = ["CurveStyle", "Edge", "Graph", "Node", "NodeStyles", "graph_of"]
+if TYPE_CHECKING:
+    from runnables.core.config import RunnableConfig
+
+__all__ = [
+    "CurveStyle",
+    "Edge",
+    "Graph",
+    "Node",
+    "NodeStyles",
+    "chain_graph",
+    "fan_graph",
+    "graph_of",
+    "leaf_graph",
+]
 
 
 class Edge(NamedTuple):
@@ -132,7 +144,7 @@ def _node_json(node: Node, with_schemas: bool) -> dict[str, Any]:
             "type": "runnable",
             "data": {"id": [*cls.__module__.split("."), cls.__name__], "name": node.name},
         }
-    elif inspect.isclass(data) and issubclass(data, BaseModel):
+    elif is_model(data):
         if with_schemas:
             try:
                 schema: Any = data.model_json_schema()
@@ -536,7 +548,8 @@ def _schema_node(graph: Graph, runnable: Runnable[Any, Any], which: str) -> Node
     return graph.add_node(model)
 
 
-def _leaf(runnable: Runnable[Any, Any]) -> Graph:
+def leaf_graph(runnable: Runnable[Any, Any]) -> Graph:
+    """``runnable`` as one node between its input and output schema nodes."""
     graph = Graph()
     first = _schema_node(graph, runnable, "Input")
     node = graph.add_node(runnable)
@@ -546,11 +559,12 @@ def _leaf(runnable: Runnable[Any, Any]) -> Graph:
     return graph
 
 
-def _chain(steps: Sequence[Runnable[Any, Any]]) -> Graph:
+def chain_graph(steps: Sequence[Runnable[Any, Any]], config: RunnableConfig | None = None) -> Graph:
+    """The graphs of ``steps`` one after the other (a sequence's graph)."""
     graph = Graph()
     for i, step in enumerate(steps):
         previous = graph.last_node()
-        sub = graph_of(step)
+        sub = step.get_graph(config)
         # Inner schema nodes between two steps say nothing the steps do not.
         if i > 0:
             sub.trim_first_node()
@@ -564,18 +578,19 @@ def _chain(steps: Sequence[Runnable[Any, Any]]) -> Graph:
     return graph
 
 
-def _fan(
+def fan_graph(
     runnable: Runnable[Any, Any],
     options: Sequence[tuple[Any, Runnable[Any, Any]]],
     *,
     conditional: bool,
+    config: RunnableConfig | None = None,
 ) -> Graph:
     """Input -> each option -> Output; ``options`` are (edge label, runnable) pairs."""
     graph = Graph()
     start = _schema_node(graph, runnable, "Input")
     end = _schema_node(graph, runnable, "Output")
     for label, option in options:
-        sub = graph_of(option)
+        sub = option.get_graph(config)
         sub.trim_first_node()
         sub.trim_last_node()
         if not sub:
@@ -591,79 +606,9 @@ def _fan(
     return graph
 
 
-def _optional_class(module: str, name: str) -> type | None:
-    try:
-        mod = __import__(f"runnables.core.{module}", fromlist=[name])
-    except ImportError:
-        return None
-    found = getattr(mod, name, None)
-    return found if isinstance(found, type) else None
-
-
-def _branch_options(runnable: Runnable[Any, Any]) -> list[tuple[Any, Runnable[Any, Any]]] | None:
-    branches = getattr(runnable, "branches", None)
-    default = getattr(runnable, "default", None)
-    if not isinstance(branches, Sequence) or not isinstance(default, Runnable):
-        return None
-    options: list[tuple[Any, Runnable[Any, Any]]] = []
-    for pair in branches:
-        if isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Runnable):
-            condition = pair[0]
-            name = condition.get_name() if isinstance(condition, Runnable) else None
-            generic = name is None or name.startswith("Runnable")
-            options.append((None if generic else name, pair[1]))
-    options.append(("default", default))
-    return options
-
-
-def _router_options(runnable: Runnable[Any, Any]) -> list[tuple[Any, Runnable[Any, Any]]] | None:
-    routes = getattr(runnable, "runnables", None)
-    if not isinstance(routes, Mapping) or not all(isinstance(r, Runnable) for r in routes.values()):
-        return None
-    return [(str(key), r) for key, r in routes.items()]
-
-
 def graph_of(runnable: Runnable[Any, Any]) -> Graph:
-    """The graph of ``runnable`` (what ``runnable.get_graph()`` returns)."""
-    from runnables.core.binding import RunnableBinding
-    from runnables.core.parallel import RunnableParallel
-    from runnables.core.passthrough import RunnableAssign, RunnablePassthrough
-    from runnables.core.sequence import RunnableSequence
-
-    if isinstance(runnable, RunnableSequence):
-        return _chain(runnable.steps)
-    if isinstance(runnable, RunnableParallel):
-        # Unlabelled, as in langchain-core: the branch names are in the node's name.
-        return _fan(runnable, [(None, s) for s in runnable.steps__.values()], conditional=False)
-    if isinstance(runnable, RunnableAssign):
-        graph = graph_of(runnable.mapper)
-        first, last = graph.first_node(), graph.last_node()
-        if first is not None and last is not None:
-            # The input's own keys reach the output too: show that as a passthrough.
-            through = graph.add_node(RunnablePassthrough())
-            graph.add_edge(first, through)
-            graph.add_edge(through, last)
-        return graph
-    if isinstance(runnable, RunnableBinding):
-        return graph_of(runnable.bound)
-    fallbacks = _optional_class("fallbacks", "RunnableWithFallbacks")
-    if fallbacks is not None and isinstance(runnable, fallbacks):
-        primary = getattr(runnable, "runnable", None)
-        if isinstance(primary, Runnable):
-            return graph_of(primary)
-    options = _branch_options(runnable) or _router_options(runnable)
-    if options is not None:
-        return _fan(runnable, options, conditional=True)
-    for attr in ("bound", "runnable", "default"):
-        inner = getattr(runnable, attr, None)
-        if isinstance(inner, Runnable) and inner is not runnable:
-            return graph_of(inner)
-    children = list(runnable._children())
-    if children and not getattr(runnable, "_is_leaf", False):
-        if len(children) == 1:
-            return graph_of(children[0])
-        return _fan(runnable, [(None, c) for c in children], conditional=False)
-    return _leaf(runnable)
+    """The graph of ``runnable``: ``runnable.get_graph()``."""
+    return runnable.get_graph()
 
 
 # ---------------------------------------------------------------------- ASCII drawing

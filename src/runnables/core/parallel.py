@@ -10,17 +10,18 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from runnables.core import offload as _offload
-from runnables.core._util import (
-    AddableDict,
-    ListIter,
-    gather_input,
-    has_listeners,
-    note_step,
-)
 from runnables.core.base import Runnable, call_transform, coerce_to_runnable
-from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.binding import has_listeners
+from runnables.core.bridge import run_on_bridge
+from runnables.core.chunks import AddableDict, ListIter, gather_input
+from runnables.core.config import CURRENT, ROOT, Context, RunnableConfig
+from runnables.core.graph import Graph, fan_graph
+from runnables.core.introspection import indent_lines_after_first
+from runnables.core.notes import note_step
+from runnables.core.step_types import first_typed, input_type, output_given, struct_type
 from runnables.core.streams import tee
 from runnables.core.tasks import gather_all, merge
+from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -87,8 +88,6 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     async def _ainvoke(self, input: Any, ctx: Context) -> dict[str, Any]:
         if ctx.tracers or self._traced:
-            from runnables.core.tracing import traced_ainvoke
-
             aws = [
                 traced_ainvoke(s, input, ctx, tag=f"map:key:{k}") for k, s in self.steps__.items()
             ]
@@ -164,9 +163,6 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
             if token is not None:
                 CURRENT.reset(token)
         if rest:
-            from runnables.core.bridge import run_on_bridge
-            from runnables.core.config import ROOT
-
             on_loop = ROOT if ctx.is_root else ctx.replace(sync=False)
             try:
                 results.update(run_on_bridge(self._run_fused(input, on_loop, rest, True)))
@@ -202,8 +198,6 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
             return
         copies = tee(inputs, len(self._steps))
         if ctx.tracers or self._traced:
-            from runnables.core.tracing import traced_atransform
-
             streams = [
                 traced_atransform(s, c, ctx, tag=f"map:key:{k}")
                 for (k, s), c in zip(self.steps__.items(), copies)
@@ -218,13 +212,28 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         finally:
             await merged.aclose()
 
+    def _input_type(self) -> Any:
+        # The input of the first branch whose input is not Any.
+        return first_typed(input_type(step) for step in self.steps__.values())
+
+    def _output_type(self, fed: Any) -> Any:
+        # A TypedDict with one key per branch.
+        fields = {k: output_given(step, fed) for k, step in self.steps__.items()}
+        return struct_type(self.get_name("Output"), fields)
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """Input -> each branch -> Output; unlabelled, as in langchain-core (the branch
+        names are in the node's name)."""
+        options = [(None, step) for step in self.steps__.values()]
+        return fan_graph(self, options, conditional=False, config=config)
+
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """One object with every branch's input fields, when every branch takes an object.
 
         As langchain-core: ``{"city": prompt, "language": itemgetter("language")}`` takes
         the prompt's variables and ``language``, at the top level of one schema.
         """
-        from runnables.core.schema import json_type, object_model
+        from runnables.core.schema import json_type, object_model  # pydantic, on demand
 
         schemas = [step.get_input_schema(config) for step in self.steps__.values()]
         # langchain-core also merges a branch whose schema has no type (one that takes
@@ -243,8 +252,6 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     def __repr__(self) -> str:
         # langchain-core's layout: the dict literal it was written as, one key per line.
-        from runnables.core.introspection import indent_lines_after_first
-
         inner = ",\n  ".join(
             f"{k}: {indent_lines_after_first(repr(v), '  ' + k + ': ')}"
             for k, v in self.steps__.items()

@@ -10,12 +10,15 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from runnables.core._util import AddableDict, ListIter, add, gather_input, note_step
 from runnables.core.base import Runnable, RunnableLike, call, call_transform
 from runnables.core.bridge import is_sync_call
-from runnables.core.config import Context
+from runnables.core.chunks import AddableDict, ListIter, add, gather_input
+from runnables.core.config import Context, RunnableConfig
 from runnables.core.function import _accepts_config
+from runnables.core.graph import Graph
+from runnables.core.notes import note_step
 from runnables.core.parallel import RunnableParallel
+from runnables.core.step_types import fields_of, is_open, output_given, struct_type
 from runnables.core.streams import tee
 from runnables.core.tasks import merge
 from runnables.errors import InvalidRunnableError
@@ -68,6 +71,13 @@ class RunnablePassthrough(Runnable[Other, Other]):
         {'text': 'abc', 'n': 3}
         """
         return RunnableAssign(RunnableParallel(kwargs))
+
+    def _input_type(self) -> Any:
+        return Any if self.input_type is None else self.input_type
+
+    def _output_type(self, fed: Any) -> Any:
+        # The output is the input.
+        return fed if self.input_type is None else self.input_type
 
     def _needs_loop(self) -> bool:
         return self.func is None and self.afunc is not None
@@ -136,6 +146,31 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         n = name or self.name or f"RunnableAssign<{','.join(self.mapper.steps__)}>"
         return super().get_name(suffix, name=n)
+
+    _output_from_fed = True
+
+    def _input_type(self) -> Any:
+        return dict[str, Any]
+
+    def _output_type(self, fed: Any) -> Any:
+        # The input's keys (when known) plus the added ones.
+        added = fields_of(output_given(self.mapper, fed)) or {}
+        known = fields_of(fed)
+        name = self.get_name("Output")
+        if known is None or is_open(fed):
+            return struct_type(name, {**(known or {}), **added}, open=True)
+        return struct_type(name, {**known, **added})
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """The mapper's graph, with a passthrough beside it: the input's own keys reach
+        the output too."""
+        graph = self.mapper.get_graph(config)
+        first, last = graph.first_node(), graph.last_node()
+        if first is not None and last is not None:
+            through = graph.add_node(RunnablePassthrough())
+            graph.add_edge(first, through)
+            graph.add_edge(through, last)
+        return graph
 
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         return (self.mapper,)
@@ -209,6 +244,22 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         shown = self.keys if isinstance(self.keys, str) else ",".join(self.keys)
         return super().get_name(suffix, name=name or self.name or f"RunnablePick<{shown}>")
+
+    _output_from_fed = True
+
+    def _input_type(self) -> Any:
+        return dict[str, Any]
+
+    def _output_type(self, fed: Any) -> Any:
+        # The picked value (or a dict of the picked keys), when the input's keys are known.
+        known = fields_of(fed)
+        if isinstance(self.keys, str):
+            if known is None or self.keys not in known or is_open(fed):
+                return Any
+            return known[self.keys]
+        if known is None or is_open(fed) or not all(k in known for k in self.keys):
+            return dict[str, Any]
+        return struct_type(self.get_name("Output"), {k: known[k] for k in self.keys})
 
     def _needs_loop(self) -> bool:
         return False

@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypedDict, cast
 
-from runnables.core._util import ListIter
 from runnables.core.base import Input, Output, Runnable
+from runnables.core.chunks import ListIter
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.deadline import remaining
 from runnables.core.tasks import aclose
+from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import ConfigError
 
 __all__ = ["ExponentialJitterParams", "RunnableRetry"]
@@ -45,8 +46,6 @@ def _call_attempt(
     step: Runnable[Any, Any], input: Any, ctx: Context, attempt: int
 ) -> Awaitable[Any]:
     if ctx.tracers:
-        from runnables.core.tracing import traced_ainvoke
-
         tag = f"retry:attempt:{attempt}" if attempt > 1 else None
         return traced_ainvoke(step, input, ctx, tag=tag)
     return step._ainvoke(input, ctx)
@@ -56,8 +55,6 @@ def _transform_attempt(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, attempt: int
 ) -> AsyncIterator[Any]:
     if ctx.tracers:
-        from runnables.core.tracing import traced_atransform
-
         tag = f"retry:attempt:{attempt}" if attempt > 1 else None
         return traced_atransform(step, inputs, ctx, tag=tag)
     return step._atransform(inputs, ctx)

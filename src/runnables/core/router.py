@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TypedDict, cast
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input
 from runnables.core.base import (
     Output,
     Runnable,
@@ -15,7 +14,10 @@ from runnables.core.base import (
     call_transform,
     coerce_to_runnable,
 )
-from runnables.core.config import Context
+from runnables.core.chunks import ListIter, gather_input
+from runnables.core.config import Context, RunnableConfig
+from runnables.core.graph import Graph, fan_graph
+from runnables.core.step_types import one_of, output_type
 from runnables.core.tasks import aclose
 from runnables.errors import InvalidInputError, InvalidRunnableError
 
@@ -60,6 +62,18 @@ class RouterRunnable(Runnable[RouterInput, Output]):
             self._nl = any(r._needs_loop() for r in self.runnables.values())
             self._nl_generation = _offload.generation
         return self._nl
+
+    def _input_type(self) -> Any:
+        return RouterInput
+
+    def _output_type(self, fed: Any) -> Any:
+        # The union of the routes' outputs.
+        return one_of([output_type(r) for r in self.runnables.values()])
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """Input -> each route (edges labelled with its key, conditional) -> Output."""
+        options = [(str(key), r) for key, r in self.runnables.items()]
+        return fan_graph(self, options, conditional=True, config=config)
 
     def _route(self, input: Any) -> tuple[Runnable[Any, Output], Any]:
         if not isinstance(input, Mapping) or "key" not in input or "input" not in input:

@@ -8,7 +8,6 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from runnables.core import offload as _offload
-from runnables.core._util import ListIter, gather_input, has_listeners, note_step
 from runnables.core.base import (
     ForeignRunnable,
     Input,
@@ -18,9 +17,17 @@ from runnables.core.base import (
     call_transform,
     coerce_to_runnable,
 )
+from runnables.core.binding import has_listeners
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.function import RunnableGenerator, RunnableLambda
+from runnables.core.graph import Graph, chain_graph
+from runnables.core.introspection import indent_lines_after_first
+from runnables.core.notes import note_step
+from runnables.core.step_types import input_type, output_given
 from runnables.core.streams import Segmented
 from runnables.core.tasks import aclose
+from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -105,11 +112,23 @@ class RunnableSequence(Runnable[Input, Output]):
     def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The last step's output schema (title included), as in langchain-core; a chain
         ending in ``.assign()`` or ``.pick()`` has its output told from the keys fed in."""
-        from runnables.core.passthrough import RunnableAssign, RunnablePick
-
-        if isinstance(self.steps[-1], (RunnableAssign, RunnablePick)):
+        if self.steps[-1]._output_from_fed:
             return super().get_output_schema(config)
         return self.steps[-1].get_output_schema(config)
+
+    def _input_type(self) -> Any:
+        return input_type(self.steps[0])
+
+    def _output_type(self, fed: Any) -> Any:
+        # The last step's output as fed by the steps before it, so ``step |
+        # RunnablePassthrough.assign(...)`` knows the keys that pass through.
+        for step in self.steps:
+            fed = output_given(step, fed)
+        return fed
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """The steps' graphs chained, inner input/output nodes dropped."""
+        return chain_graph(self.steps, config)
 
     def _needs_loop(self) -> bool:
         if self._nl_generation != _offload.generation:
@@ -131,8 +150,6 @@ class RunnableSequence(Runnable[Input, Output]):
 
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
         if ctx.tracers or self._traced:
-            from runnables.core.tracing import traced_ainvoke
-
             for i, step in enumerate(self.steps, 1):
                 input = await traced_ainvoke(step, input, ctx, tag=f"seq:step:{i}")
             return cast(Output, input)
@@ -186,8 +203,6 @@ class RunnableSequence(Runnable[Input, Output]):
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
         stream: AsyncIterator[Any] = inputs
         if ctx.tracers or self._traced:
-            from runnables.core.tracing import traced_atransform
-
             steps = self.steps
             if len(steps) > LONG:
                 parts = [
@@ -230,8 +245,6 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def __repr__(self) -> str:
         # langchain-core's layout: one step per line, nested steps indented under theirs.
-        from runnables.core.introspection import indent_lines_after_first
-
         return "\n| ".join(
             repr(s) if i == 0 else indent_lines_after_first(repr(s), "| ")
             for i, s in enumerate(self.steps)
@@ -249,15 +262,11 @@ def _stream_stage(
 def _traced_at(
     step: Runnable[Any, Any], ctx: Context, tag: str, stream: AsyncIterator[Any]
 ) -> AsyncIterator[Any]:
-    from runnables.core.tracing import traced_atransform
-
     return traced_atransform(step, stream, ctx, tag=tag)
 
 
 def _pulls_in_sync_code(step: Runnable[Any, Any]) -> bool:
     """Whether ``step``, or a step inside it, is a sync generator over its input stream."""
-    from runnables.core.function import RunnableGenerator
-
     if isinstance(step, RunnableGenerator) and step._transform is not None:
         return True
     return any(_pulls_in_sync_code(child) for child in step._children())
@@ -266,8 +275,6 @@ def _pulls_in_sync_code(step: Runnable[Any, Any]) -> bool:
 def _gathers(step: Runnable[Any, Any]) -> bool:
     """Whether streaming through ``step`` gathers its whole input and yields one output
     (the default ``_atransform``, or a plain function's)."""
-    from runnables.core.function import RunnableLambda
-
     if type(step)._atransform is Runnable._atransform:
         return True
     return type(step) is RunnableLambda and not (step._sync_gen or step._async_gen)

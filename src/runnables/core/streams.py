@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any
 
-from runnables.core._util import ListIter
+from runnables.core.chunks import ListIter
 from runnables.core.tasks import aclose, merge
 
 __all__ = ["Segmented", "merge", "tee"]

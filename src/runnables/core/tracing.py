@@ -9,6 +9,9 @@ When nothing observes, ``ctx.tracers`` is empty and none of this code runs.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
 import inspect
 import logging
 import sys
@@ -16,14 +19,15 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
-from runnables.core._util import ListIter, add_to_record, gather_input
+from runnables.core.chunks import ListIter, add_to_record, gather_input
 from runnables.core.tasks import aclose
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
+    from runnables.core.binding import RunnableBinding
     from runnables.core.config import Context
 
 __all__ = ["Run", "Scope", "Tracer", "traced_ainvoke", "traced_atransform"]
@@ -244,17 +248,12 @@ async def _await_in_order(awaitables: list[Awaitable[Any]]) -> None:
 
 
 def _run_blocking(awaitables: list[Awaitable[Any]]) -> None:
-    import asyncio
-
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         asyncio.run(_await_in_order(awaitables))
         return
     # A sync call made inside a coroutine: that thread's loop is busy running us.
-    import concurrent.futures
-    import contextvars
-
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         run = contextvars.copy_context().run
         pool.submit(run, asyncio.run, _await_in_order(awaitables)).result()
@@ -278,10 +277,12 @@ def _through_binding(
     step's run itself (its step tag, its id in the events). Bindings with a deadline keep
     running themselves, since they do work around the call.
     """
-    from runnables.core.binding import RunnableBinding
-
     listeners: tuple[ListenerTracer, ...] = ()
-    while type(step) is RunnableBinding:
+    # ``RunnableBinding`` itself (not a subclass, which may do work of its own) declares
+    # ``_adds_no_run`` in its class body; read from the class's own namespace, so this
+    # module needs no import of the binding (which sits above it).
+    while type(step).__dict__.get("_adds_no_run", False):
+        step = cast("RunnableBinding[Any, Any]", step)
         if step.config.get("timeout") is not None:
             if step.listeners is not None:
                 listeners = (*listeners, step.listeners)
@@ -398,9 +399,7 @@ async def traced_atransform(
     set up), so start times and event order show when each step really began.
     """
     step, ctx, listeners = _through_binding(step, ctx)
-    from runnables.core.base import Runnable
-
-    if type(step)._atransform is Runnable._atransform:
+    if not type(step)._streams:
         # A step without a streaming implementation gathers all its input, then runs
         # once. As in langchain-core, its run is an invoked one: it starts when the input
         # is complete, its start event has the input, and it has no stream events.

@@ -31,8 +31,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable as LCRunnable
 
-from runnables.core._util import gather_input
 from runnables.core.base import Runnable, note_step, run_leaf
+from runnables.core.chunks import gather_input
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
 from runnables.core.tasks import aclose

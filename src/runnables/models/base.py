@@ -34,10 +34,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-from runnables.core._util import ListIter, gather_input, note_step
 from runnables.core.base import Runnable, run_leaf
+from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
+from runnables.core.notes import note_step
 from runnables.core.tracing import has_pending, settle
 from runnables.errors import InvalidInputError
 from runnables.messages import (

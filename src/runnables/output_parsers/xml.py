@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
-from runnables.core._util import AddableDict
+from runnables.core.chunks import AddableDict
 from runnables.core.config import Context
 from runnables.errors import MissingExtraError
 from runnables.output_parsers.base import BaseOutputParser, OutputParserException, text_of

@@ -6,10 +6,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from runnables.core._util import note_step
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.model_step import ModelStep
+from runnables.core.notes import note_step
 from runnables.documents.base import Document
 
 __all__ = ["BaseRetriever"]

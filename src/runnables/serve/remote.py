@@ -47,8 +47,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from runnables.core._util import gather_input
 from runnables.core.base import Runnable, run_leaf
+from runnables.core.chunks import gather_input
 from runnables.core.config import CURRENT, DEFAULT_RECURSION_LIMIT, Context, RunnableConfig
 from runnables.errors import MissingExtraError, RunnablesError
 from runnables.wire import ServerEvent, SSEDecoder, dumps, encode

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from runnables.core._util import add
 from runnables.core.base import Runnable
+from runnables.core.chunks import add
 from runnables.core.config import RunnableConfig
 from runnables.core.tasks import aclose
 

@@ -20,9 +20,9 @@ from typing import Any, cast
 from fastapi import HTTPException, Request
 from starlette.responses import JSONResponse, Response
 
-from runnables.core._util import _NOTED as NOTED_STEP
 from runnables.core.base import Runnable
 from runnables.core.config import RunnableConfig
+from runnables.core.notes import _NOTED as NOTED_STEP
 from runnables.core.tasks import aclose
 from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
 from runnables.serve.guards import InFlight

@@ -1,38 +1,26 @@
-"""Small helpers shared by the engine: chunk addition, input iterators, exception notes."""
+"""Stream chunks and how they add up, as in langchain-core.
+
+``add`` combines two chunks (``a + b``, else the later one), ``AddableDict`` is the dict
+chunk that merges key by key, ``ChunkAccumulator`` adds a stream up one chunk at a time,
+``gather_input`` folds a step's input stream into one value, and ``ListIter`` is the async
+iterator over values already known (a call's single input).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, TypeVar
 
+__all__ = [
+    "AddableDict",
+    "ChunkAccumulator",
+    "ListIter",
+    "add",
+    "add_to_record",
+    "gather_input",
+]
+
 T = TypeVar("T")
-
-_NOTED = "__runnables_step__"
-
-
-def _code_of(func: Any) -> Any:
-    """What to inspect for a callable: itself, or its ``__call__`` for a callable object."""
-    if inspect.isroutine(func) or isinstance(func, (functools.partial, type)) or not callable(func):
-        return func
-    return func.__call__
-
-
-def is_async_function(func: Any) -> bool:
-    """``async def`` functions and callable objects whose ``__call__`` is one."""
-    return inspect.iscoroutinefunction(_code_of(func))
-
-
-def is_async_generator_function(func: Any) -> bool:
-    """Async generator functions and callable objects whose ``__call__`` is one."""
-    return inspect.isasyncgenfunction(_code_of(func))
-
-
-def is_generator_function(func: Any) -> bool:
-    """Generator functions and callable objects whose ``__call__`` is one."""
-    return inspect.isgeneratorfunction(_code_of(func))
 
 
 def add(a: Any, b: Any) -> Any:
@@ -178,31 +166,3 @@ async def gather_input(inputs: AsyncIterator[Any]) -> Any:
     async for chunk in inputs:
         add_chunk(chunk)
     return gathered.value
-
-
-def note_step(exc: BaseException, step: str) -> None:
-    """Add one note naming the innermost step where a user's exception happened."""
-    if isinstance(exc, (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt, SystemExit)):
-        return
-    if getattr(exc, _NOTED, None) is None:
-        try:
-            setattr(exc, _NOTED, step)
-        except AttributeError:  # exceptions with __slots__: skip the marker, keep the note
-            pass
-        exc.add_note(f"(raised in runnables step {step!r})")
-
-
-def has_listeners(step: Any) -> bool:
-    """Whether ``step`` is a binding (or bindings) with ``with_listeners`` on it.
-
-    Containers check this once, when built: a listened step needs its step tag
-    (``seq:step:2``, ``map:key:a``) on its run, which containers give only on their traced
-    path, so they take that path for such a step even when nothing else traces the call.
-    """
-    from runnables.core.binding import RunnableBinding
-
-    while isinstance(step, RunnableBinding):
-        if step.listeners is not None:
-            return True
-        step = step.bound
-    return False
