@@ -367,3 +367,36 @@ async def test_a_repeated_key_in_csv_names_the_rows_too(tmp_path: Path) -> None:
     src.write_text("id,text\na,hi\nb,yo\na,again\n")
     with pytest.raises(ConfigError, match="the key id='a' twice, in rows 1 and 3"):
         await run_batch(RunnableLambda(str.upper), src, tmp_path / "o.jsonl", input_field="text")
+
+
+async def test_a_job_collects_young_objects_less_often_and_restores_the_threshold(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    second_started = asyncio.Event()
+    first_ended = asyncio.Event()
+
+    async def first_step(row: dict[str, Any]) -> int:
+        seen.append(gc.get_threshold()[0])
+        await second_started.wait()
+        return 1
+
+    async def second_step(row: dict[str, Any]) -> int:
+        second_started.set()
+        await first_ended.wait()
+        seen.append(gc.get_threshold()[0])  # the first job ended: still raised for this one
+        return 2
+
+    async def first_job() -> None:
+        await run_batch(RunnableLambda(first_step), src, tmp_path / "a.jsonl")
+        first_ended.set()
+
+    src = write_rows(tmp_path / "in.jsonl", 1)
+    await asyncio.gather(
+        first_job(), run_batch(RunnableLambda(second_step), src, tmp_path / "b.jsonl")
+    )
+    assert seen == [50_000, 50_000]
+    assert gc.get_threshold() == before
