@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from runnables import RunnableLambda
 from runnables.batch import ResumeRefusedError, read_state, run_batch, run_batch_sync
 from runnables.batch.journal import state_path
 from runnables.batch.progress import Progress
-from runnables.errors import ConfigError
+from runnables.errors import ConfigError, MissingExtraError
 from runnables.messages import AIMessage
 from runnables.models.ratelimit import estimate_tokens
 
@@ -315,6 +316,29 @@ def test_run_batch_sync_twin(tmp_path: Path) -> None:
     result = run_batch_sync(RunnableLambda(lambda r: r["n"]), src, tmp_path / "out.jsonl")
     assert result.rows == 5 and result.exit_code == 0
     assert state_path(tmp_path / "out.jsonl").exists()
+
+
+def test_run_batch_sync_runs_on_uvloop_when_installed_unless_asked_for_asyncio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    src = write_rows(tmp_path / "in.jsonl", 3)
+    loops: list[type] = []
+
+    def step(row: dict[str, Any]) -> int:
+        loops.append(type(asyncio.get_running_loop()))
+        return 1
+
+    run_batch_sync(RunnableLambda(step), src, tmp_path / "a.jsonl")
+    run_batch_sync(RunnableLambda(step), src, tmp_path / "b.jsonl", loop="asyncio")
+    assert loops[0] is uvloop.Loop and loops[-1] is not uvloop.Loop
+    with pytest.raises(ConfigError, match="loop must be 'auto', 'asyncio' or 'uvloop', got 'uv'"):
+        run_batch_sync(RunnableLambda(step), src, tmp_path / "c.jsonl", loop="uv")  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'runnables\[batch\]'"):
+        run_batch_sync(RunnableLambda(step), src, tmp_path / "d.jsonl", loop="uvloop")
+    run_batch_sync(RunnableLambda(step), src, tmp_path / "e.jsonl")  # auto: asyncio's
+    assert loops[-1] is not uvloop.Loop and len(loops) == 9
 
 
 async def test_bad_options_name_the_value(tmp_path: Path) -> None:

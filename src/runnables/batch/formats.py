@@ -75,13 +75,17 @@ def key_text(value: Any) -> bytes:
 
 @dataclass(slots=True)
 class Row:
-    """One input row: ``number`` counts from 0, ``offset`` is its byte offset (JSONL)."""
+    """One input row: ``number`` counts from 0, ``offset`` is its byte offset (JSONL).
+
+    ``out_pos``: the output's size when the job read the row (see the journal's index).
+    """
 
     number: int
     offset: int
     key: Any
     key_bytes: bytes
     input: Any
+    out_pos: int = 0
 
 
 @dataclass(slots=True)
