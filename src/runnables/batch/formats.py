@@ -33,7 +33,12 @@ __all__ = [
 #: Suffixes read as each input format.
 INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
-_decode = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_decode = _decoder.decode
+# decode() is raw_decode() between two whitespace regex matches, in Python; a JSONL line
+# is a value then "\n", so the scanner is called directly and decode() is the fallback
+# (leading or other trailing whitespace, or an error to report).
+_scan: Any = getattr(_decoder, "scan_once")  # noqa: B009 (untyped in typeshed)
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=lambda v: _plain(v))
 _encode_str = json.encoder.encode_basestring
 # JSONEncoder.encode builds this C encoder on every call, behind two Python frames and
@@ -179,7 +184,13 @@ def _jsonl_rows(
             start = offset
             offset += len(line)
             try:
-                record = _decode(line.decode())
+                text = line.decode()
+                try:
+                    record, end = _scan(text, 0)
+                except StopIteration:
+                    end = -1
+                if end != len(text) - 1 or text[end] != "\n":
+                    record = _decode(text)
             except ValueError as exc:
                 if not line.strip():
                     continue  # a blank line is no row
