@@ -1066,8 +1066,7 @@ async def run_leaf(
     running = ctx.running
     name = step.get_name() if running is not None else ""
     if limiter is not None:
-        if not limiter.try_acquire():  # a free slot costs no coroutine
-            await limiter.acquire()
+        await limiter.acquire()
         token = HOLDING.set(limiter)
     if running is not None:
         running.append(name)
