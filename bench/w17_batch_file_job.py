@@ -35,10 +35,32 @@ from typing import Any
 from harness import Result, main
 
 
-def child(input: str, output: str, delay: float, window: int) -> None:
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not ru_maxrss: Linux carries the parent's peak over
+    to a child started with vfork+exec (as subprocess does), so after W16 had loaded a
+    model the child reported the parent's 781 MB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def new_loop_runner(loop: str) -> Any:
+    """``asyncio.run`` on the loop ``run_batch_sync`` picks for ``loop`` (auto: uvloop's
+    when installed), so the hand-written twin runs on the job's kind of loop."""
+    from runnables.batch.job import run_on_new_loop
+
+    return lambda main: run_on_new_loop(main, loop)
+
+
+def child(input: str, output: str, delay: float, window: int, loop: str = "auto") -> None:
     """Run the job once (in this process) and print its figures as JSON."""
     from runnables import RunnableLambda
-    from runnables.batch import run_batch
+    from runnables.batch import run_batch_sync
 
     first: list[float] = []
 
@@ -49,12 +71,20 @@ def child(input: str, output: str, delay: float, window: int) -> None:
         return int(row["n"]) * 2
 
     start = time.perf_counter()
-    result = asyncio.run(run_batch(RunnableLambda(step), input, output, max_concurrency=window))
+    cpu = time.process_time()
+    result = run_batch_sync(
+        RunnableLambda(step),
+        input,
+        output,
+        max_concurrency=window,
+        loop=loop,  # type: ignore[arg-type]
+    )
     wall = time.perf_counter() - start
     figures = {
         "wall": wall,
+        "cpu_us_per_row": (time.process_time() - cpu) / max(1, result.new_rows) * 1e6,
         "first_row": (first[0] - start) if first else None,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "rows": result.rows,
         "new_rows": result.new_rows,
     }
@@ -76,12 +106,25 @@ async def hand(input: Path, output: Path, delay: float, window: int) -> float:
     return time.perf_counter() - start
 
 
-def child_command(input: Path, output: Path, delay: float, window: int) -> list[str]:
-    return [sys.executable, __file__, "--child", str(input), str(output), str(delay), str(window)]
+def child_command(
+    input: Path, output: Path, delay: float, window: int, loop: str = "auto"
+) -> list[str]:
+    return [
+        sys.executable,
+        __file__,
+        "--child",
+        str(input),
+        str(output),
+        str(delay),
+        str(window),
+        loop,
+    ]
 
 
-def run_child(input: Path, output: Path, delay: float, window: int) -> dict[str, Any]:
-    cmd = child_command(input, output, delay, window)
+def run_child(
+    input: Path, output: Path, delay: float, window: int, loop: str = "auto"
+) -> dict[str, Any]:
+    cmd = child_command(input, output, delay, window, loop)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -124,9 +167,15 @@ def measure(quick: bool) -> Result:
         with src.open("w") as f:
             for i in range(rows):
                 f.write(f'{{"id":"r{i}","n":{i}}}\n')
-        hand_wall = asyncio.run(hand(src, Path(tmp) / "hand.jsonl", delay, window))
+        # The job and its hand-written twin on the loop runnables batch uses (uvloop's
+        # when installed), then both on asyncio's, alternating.
+        hand_wall = new_loop_runner("auto")(hand(src, Path(tmp) / "hand.jsonl", delay, window))
         run = run_child(src, out, delay, window)
         assert run["rows"] == rows == out.read_bytes().count(b"\n")
+        hand_asyncio = new_loop_runner("asyncio")(
+            hand(src, Path(tmp) / "hand.jsonl", delay, window)
+        )
+        run_asyncio = run_child(src, Path(tmp) / "asyncio.jsonl", delay, window, "asyncio")
         # A crash: the last 1,000 records lost, the first of them left torn.
         cut = 1_000
         data = out.read_bytes()
@@ -166,7 +215,13 @@ def measure(quick: bool) -> Result:
         target="rn/ideal ≤ 1.15x, peak RSS ≤ 100 MB, resume start ≤ 3 s",
         passed=passed,
         notes=[
-            f"peak RSS {run['peak_rss_mb']:.0f} MB; ideal {ideal:.2f} s; one run in a child",
+            f"peak RSS {run['peak_rss_mb']:.0f} MB; ideal {ideal:.2f} s; one run in a child; "
+            f"{'uvloop' if uvloop_installed() else 'asyncio'} loop (runnables batch's "
+            f"default), {run['cpu_us_per_row']:.1f} µs CPU a row",
+            f"on asyncio's loop: job {run_asyncio['wall']:.2f} s "
+            f"({run_asyncio['wall'] / ideal:.2f}x ideal, {run_asyncio['cpu_us_per_row']:.1f} "
+            f"µs CPU a row), hand-written {hand_asyncio:.2f} s ({hand_asyncio / ideal:.2f}x); "
+            f"rn/hand {run_asyncio['wall'] / hand_asyncio:.2f}x",
             f"resume start after a SIGKILL near the end: {crashed['first_row']:.2f} s "
             f"({crashed['new_rows']:,} rows redone, {crashed['wall']:.2f} s in all, peak RSS "
             f"{crashed['peak_rss_mb']:.0f} MB)",
@@ -177,12 +232,20 @@ def measure(quick: bool) -> Result:
     )
 
 
+def uvloop_installed() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def run(quick: bool) -> list[Result]:
     return [measure(quick)]
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), *sys.argv[6:7])
     else:
         main(run)

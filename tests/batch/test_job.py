@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from runnables import RunnableLambda
 from runnables.batch import ResumeRefusedError, read_state, run_batch, run_batch_sync
 from runnables.batch.journal import state_path
 from runnables.batch.progress import Progress
-from runnables.errors import ConfigError
+from runnables.errors import ConfigError, MissingExtraError
 from runnables.messages import AIMessage
 from runnables.models.ratelimit import estimate_tokens
 
@@ -317,6 +318,29 @@ def test_run_batch_sync_twin(tmp_path: Path) -> None:
     assert state_path(tmp_path / "out.jsonl").exists()
 
 
+def test_run_batch_sync_runs_on_uvloop_when_installed_unless_asked_for_asyncio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    src = write_rows(tmp_path / "in.jsonl", 3)
+    loops: list[type] = []
+
+    def step(row: dict[str, Any]) -> int:
+        loops.append(type(asyncio.get_running_loop()))
+        return 1
+
+    run_batch_sync(RunnableLambda(step), src, tmp_path / "a.jsonl")
+    run_batch_sync(RunnableLambda(step), src, tmp_path / "b.jsonl", loop="asyncio")
+    assert loops[0] is uvloop.Loop and loops[-1] is not uvloop.Loop
+    with pytest.raises(ConfigError, match="loop must be 'auto', 'asyncio' or 'uvloop', got 'uv'"):
+        run_batch_sync(RunnableLambda(step), src, tmp_path / "c.jsonl", loop="uv")  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'runnables\[batch\]'"):
+        run_batch_sync(RunnableLambda(step), src, tmp_path / "d.jsonl", loop="uvloop")
+    run_batch_sync(RunnableLambda(step), src, tmp_path / "e.jsonl")  # auto: asyncio's
+    assert loops[-1] is not uvloop.Loop and len(loops) == 9
+
+
 async def test_bad_options_name_the_value(tmp_path: Path) -> None:
     src = write_rows(tmp_path / "in.jsonl", 2)
     with pytest.raises(ConfigError, match=r"max_concurrency .* got 0"):
@@ -367,3 +391,36 @@ async def test_a_repeated_key_in_csv_names_the_rows_too(tmp_path: Path) -> None:
     src.write_text("id,text\na,hi\nb,yo\na,again\n")
     with pytest.raises(ConfigError, match="the key id='a' twice, in rows 1 and 3"):
         await run_batch(RunnableLambda(str.upper), src, tmp_path / "o.jsonl", input_field="text")
+
+
+async def test_a_job_collects_young_objects_less_often_and_restores_the_threshold(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    second_started = asyncio.Event()
+    first_ended = asyncio.Event()
+
+    async def first_step(row: dict[str, Any]) -> int:
+        seen.append(gc.get_threshold()[0])
+        await second_started.wait()
+        return 1
+
+    async def second_step(row: dict[str, Any]) -> int:
+        second_started.set()
+        await first_ended.wait()
+        seen.append(gc.get_threshold()[0])  # the first job ended: still raised for this one
+        return 2
+
+    async def first_job() -> None:
+        await run_batch(RunnableLambda(first_step), src, tmp_path / "a.jsonl")
+        first_ended.set()
+
+    src = write_rows(tmp_path / "in.jsonl", 1)
+    await asyncio.gather(
+        first_job(), run_batch(RunnableLambda(second_step), src, tmp_path / "b.jsonl")
+    )
+    assert seen == [50_000, 50_000]
+    assert gc.get_threshold() == before

@@ -97,6 +97,21 @@ async def test_ray_engine_resumes_a_job_and_keeps_order_input(tmp_path: Path) ->
     assert out.read_text() == (tmp_path / "ref.jsonl").read_text()
 
 
+async def collector_state(row: dict[str, Any]) -> list[Any]:
+    import gc
+
+    return [gc.get_freeze_count() > 0, gc.get_threshold()[0]]
+
+
+async def test_the_actors_collector_never_stalls_on_start_up_objects(tmp_path: Path) -> None:
+    # A full collection of a worker's start-up objects took ~90 ms: a worker under a
+    # ClusterBudget lost its request times for that long. The actors freeze them.
+    src = write_rows(tmp_path / "in.jsonl", 4)
+    out = tmp_path / "out.jsonl"
+    await run_batch(RunnableLambda(collector_state), src, out, engine="ray", actors=1)
+    assert {json.dumps(r["output"]) for r in records(out).values()} == {"[true, 50000]"}
+
+
 def test_engine_options_need_the_ray_engine(tmp_path: Path) -> None:
     src = write_rows(tmp_path / "in.jsonl", 3)
     with pytest.raises(ConfigError, match="options of the Ray engine"):

@@ -67,6 +67,12 @@ def add_batch_parser(commands: Any) -> None:
         "--address", default=None, help="with --ray: the cluster (auto: the running one)"
     )
     p.add_argument("--actors", type=int, default=None, metavar="N", help="with --ray: workers")
+    p.add_argument(
+        "--loop",
+        default="auto",
+        choices=["auto", "asyncio", "uvloop"],
+        help="the event loop (default auto: uvloop when installed)",
+    )
     add_otel_flag(p)
     p.set_defaults(handler=batch)
 
@@ -80,7 +86,7 @@ def batch(args: argparse.Namespace) -> int:
         return status(Path(args.input))
     if args.output is None:
         raise CLIError("Name the output file with -o/--output, for example -o out.jsonl.")
-    from runnables.batch.job import run_batch
+    from runnables.batch.job import run_batch, run_on_new_loop
 
     runnable = require_runnable(load_target(args.target), args.target)
     if (args.address is not None or args.actors is not None) and not args.ray:
@@ -89,7 +95,7 @@ def batch(args: argparse.Namespace) -> int:
         _ship_module_by_value(args.target)
     providers = _start_otel() if args.otel else None
     try:
-        result = asyncio.run(
+        result = run_on_new_loop(
             _stopped_by_sigterm(
                 run_batch(
                     runnable,
@@ -111,7 +117,8 @@ def batch(args: argparse.Namespace) -> int:
                     address=args.address,
                     actors=args.actors,
                 )
-            )
+            ),
+            args.loop,
         )
     except UserError as exc:
         raise CLIError(str(exc)) from None

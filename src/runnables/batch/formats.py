@@ -33,8 +33,18 @@ __all__ = [
 #: Suffixes read as each input format.
 INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
-_decode = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_decode = _decoder.decode
+# decode() is raw_decode() between two whitespace regex matches, in Python; a JSONL line
+# is a value then "\n", so the scanner is called directly and decode() is the fallback
+# (leading or other trailing whitespace, or an error to report).
+_scan: Any = getattr(_decoder, "scan_once")  # noqa: B009 (untyped in typeshed)
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=lambda v: _plain(v))
+_encode_str = json.encoder.encode_basestring
+# JSONEncoder.encode builds this C encoder on every call, behind two Python frames and
+# a closure: a job encodes two or three values a row, so it is called here directly,
+# with the same arguments encode() passes it (a fresh circular-reference dict a call).
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
 
 
 def _plain(value: Any) -> Any:
@@ -54,23 +64,33 @@ def _plain(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """One compact JSON text; the same bytes for the same value in every run."""
-    return _encoder.encode(value)
+    if type(value) is str:
+        return _encode_str(value)
+    if _c_encoder is None:
+        return _encoder.encode(value)
+    return "".join(
+        _c_encoder({}, _encoder.default, _encode_str, None, ":", ",", False, False, True)(value, 0)
+    )
 
 
 def key_text(value: Any) -> bytes:
     """The exact bytes a key is written as in an output line (what resume compares)."""
-    return _encoder.encode(value).encode()
+    return dumps(value).encode()
 
 
 @dataclass(slots=True)
 class Row:
-    """One input row: ``number`` counts from 0, ``offset`` is its byte offset (JSONL)."""
+    """One input row: ``number`` counts from 0, ``offset`` is its byte offset (JSONL).
+
+    ``out_pos``: the output's size when the job read the row (see the journal's index).
+    """
 
     number: int
     offset: int
     key: Any
     key_bytes: bytes
     input: Any
+    out_pos: int = 0
 
 
 @dataclass(slots=True)
@@ -104,40 +124,46 @@ def read_rows(
 ) -> Iterator[Row]:
     """The rows of ``path`` from ``start_row`` (at byte ``start_offset``, JSONL only)."""
     fmt = input_format(path)
-    if fmt == "jsonl":
-        records: Iterator[tuple[int, int, Any]] = _jsonl(path, start_row, start_offset)
-    elif fmt == "csv":
-        records = _skip(_csv(path), start_row)
-    else:
-        records = _skip(_parquet(path), start_row)
     if openai:
         key = "custom_id"
-    for number, offset, record in records:
-        if not isinstance(record, dict):
-            raise ConfigError(
-                f"Row {number + 1} of {str(path)!r} is {type(record).__name__} {record!r}, "
-                "not an object; each row must be a JSON object with a key field."
-            )
+    if fmt == "jsonl":
+        return _jsonl_rows(path, key, input_field, openai, start_row, start_offset)
+    records = _skip(_csv(path) if fmt == "csv" else _parquet(path), start_row)
+    return (
+        _row(path, number, offset, record, key, input_field, openai)
+        for number, offset, record in records
+    )
+
+
+def _row(
+    path: Path, number: int, offset: int, record: Any, key: str, field: str | None, openai: bool
+) -> Row:
+    """The :class:`Row` of one input record, or an error naming what it lacks."""
+    if not isinstance(record, dict):
+        raise ConfigError(
+            f"Row {number + 1} of {str(path)!r} is {type(record).__name__} {record!r}, "
+            "not an object; each row must be a JSON object with a key field."
+        )
+    try:
+        key_value = record[key]
+    except KeyError:
+        raise ConfigError(
+            f"Row {number + 1} of {str(path)!r} has no key field {key!r} (its fields: "
+            f"{', '.join(map(repr, record))}); name the key field with --key."
+        ) from None
+    if openai:
+        value = _openai_input(record, number, path)
+    elif field is not None:
         try:
-            key_value = record[key]
+            value = record[field]
         except KeyError:
             raise ConfigError(
-                f"Row {number + 1} of {str(path)!r} has no key field {key!r} (its fields: "
-                f"{', '.join(map(repr, record))}); name the key field with --key."
+                f"Row {number + 1} of {str(path)!r} has no input field {field!r} "
+                f"(its fields: {', '.join(map(repr, record))}); fix --input-field."
             ) from None
-        if openai:
-            value = _openai_input(record, number, path)
-        elif input_field is not None:
-            try:
-                value = record[input_field]
-            except KeyError:
-                raise ConfigError(
-                    f"Row {number + 1} of {str(path)!r} has no input field {input_field!r} "
-                    f"(its fields: {', '.join(map(repr, record))}); fix --input-field."
-                ) from None
-        else:
-            value = record
-        yield Row(number, offset, key_value, key_text(key_value), value)
+    else:
+        value = record
+    return Row(number, offset, key_value, key_text(key_value), value)
 
 
 def _skip(records: Iterator[tuple[int, int, Any]], start: int) -> Iterator[tuple[int, int, Any]]:
@@ -146,22 +172,37 @@ def _skip(records: Iterator[tuple[int, int, Any]], start: int) -> Iterator[tuple
             yield rec
 
 
-def _jsonl(path: Path, number: int, offset: int) -> Iterator[tuple[int, int, Any]]:
+def _jsonl_rows(
+    path: Path, key: str, field: str | None, openai: bool, number: int, offset: int
+) -> Iterator[Row]:
+    # One generator frame a row, with the common case (an object with its key, the
+    # whole row as input) inline: a million-row job reads a row in a few microseconds.
+    plain = field is None and not openai
     with path.open("rb") as f:
         f.seek(offset)
         for line in f:
             start = offset
             offset += len(line)
-            if not line.strip():
-                continue
             try:
-                record = _decode(line.decode())
+                text = line.decode()
+                try:
+                    record, end = _scan(text, 0)
+                except StopIteration:
+                    end = -1
+                if end != len(text) - 1 or text[end] != "\n":
+                    record = _decode(text)
             except ValueError as exc:
+                if not line.strip():
+                    continue  # a blank line is no row
                 raise ConfigError(
                     f"Row {number + 1} of {str(path)!r} (byte {start}) is not valid JSON "
                     f"({exc}); fix or remove that line."
                 ) from None
-            yield number, start, record
+            if plain and type(record) is dict and key in record:
+                value = record[key]
+                yield Row(number, start, value, key_text(value), record)
+            else:
+                yield _row(path, number, start, record, key, field, openai)
             number += 1
 
 
@@ -291,8 +332,13 @@ def openai_completion(output: Any, custom_id: Any) -> dict[str, Any]:
     return body
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, dict, list, type(None)})
+
+
 def tokens_of(output: Any) -> int:
     """The tokens an output reports using (an ``AIMessage``'s usage), else 0."""
+    if type(output) in _PLAIN_TYPES:
+        return 0  # no attribute to look up (a failed getattr costs an exception)
     meta = getattr(output, "usage_metadata", None)
     if meta:
         return int(meta.get("total_tokens", 0))

@@ -10,13 +10,14 @@ output file doubles as the journal that resume reads.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from runnables.batch import formats, journal
 from runnables.batch.progress import Progress
@@ -24,13 +25,15 @@ from runnables.core.base import Runnable, call, coerce_to_runnable
 from runnables.core.batch_stream import batch_stream_chunks
 from runnables.core.config import CURRENT, ROOT_HOOK, Context, make_context
 from runnables.core.limiter import Limiter
-from runnables.errors import ConfigError, ResumeRefusedError
+from runnables.errors import ConfigError, MissingExtraError, ResumeRefusedError
 
-__all__ = ["BatchResult", "run_batch", "run_batch_sync"]
+__all__ = ["BatchResult", "run_batch", "run_batch_sync", "run_on_new_loop"]
 
 Order = Literal["completion", "input"]
 Format = Literal["records", "openai"]
 Engine = Literal["local", "ray"]
+LoopKind = Literal["auto", "asyncio", "uvloop"]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -83,6 +86,34 @@ class _RateLimited(Runnable[Any, Any]):
             if used:
                 self.limiter.correct(reservation, used)
         return out
+
+
+#: The garbage collector's first threshold while a job runs (CPython's default is 700).
+_JOB_GC_THRESHOLD = 50_000
+_gc_jobs: list[tuple[int, int, int]] = []  # the thresholds each running job found
+
+
+def _fewer_young_collections() -> None:
+    """Collect the youngest generation every 50,000 new objects, not every 700.
+
+    A job keeps a window of rows (their coroutines, futures and inputs) alive, and
+    rows start in bursts before earlier ones are freed, so at the default threshold
+    a young collection ran every ~50 rows, and every tenth one re-traversed the whole
+    window: a fifth of a row's cost in W17. Cyclic garbage is rare on this path, so
+    collecting it less often costs little memory (at most the threshold's objects).
+    Process-wide, so restored by :func:`_restore_collections` when the last job ends.
+    """
+    found = gc.get_threshold()
+    _gc_jobs.append(found)
+    if 0 < found[0] < _JOB_GC_THRESHOLD:
+        gc.set_threshold(_JOB_GC_THRESHOLD, found[1], found[2])
+
+
+def _restore_collections() -> None:
+    original = _gc_jobs[0]  # what the first of the jobs running together found
+    _gc_jobs.pop()
+    if not _gc_jobs and gc.get_threshold()[0] == _JOB_GC_THRESHOLD:  # unless changed since
+        gc.set_threshold(*original)
 
 
 def _attempts(exc: BaseException, default: int) -> int:
@@ -184,6 +215,7 @@ async def run_batch(
     previous = None if restart else journal.read_state(out_path)
     if restart:
         records_path.unlink(missing_ok=True)
+        journal.index_path(out_path).unlink(missing_ok=True)
     elif previous is not None:
         _refuse_changes(previous, state, out_path)
     elif records_path.exists() and records_path.stat().st_size:
@@ -195,17 +227,28 @@ async def run_batch(
     done: journal.DoneKeys | None = None
     rows_before = errors_before = 0
     start_row = start_offset = 0
+    scan_from = 0  # the records of rows from start_row on lie past this byte
+    digest: Any = None  # a running blake2b of the records file, for the index
     if records_path.exists():
-        done, rows_before, errors_before = journal.scan_output(records_path, key_field, openai)
-        mark = (previous or {}).get("watermark")
-        # The watermark holds only if no line it counted has gone since (the file only
-        # grows, unless cut by hand): otherwise read the input from the start.
-        if (
-            mark
-            and formats.input_format(in_path) == "jsonl"
-            and rows_before >= int(mark.get("lines", rows_before + 1))
-        ):
-            start_row, start_offset = int(mark["row"]), int(mark["offset"])
+        found = journal.read_index(out_path) if previous is not None else None
+        resumed = _resume_from_index(records_path, found, key_field, openai) if found else None
+        if resumed is not None and found is not None:
+            done, rows_before, errors_before, digest = resumed
+            start_row, start_offset, scan_from = found.row, found.offset, found.scan_from
+        else:
+            done, rows_before, errors_before = journal.scan_output(records_path, key_field, openai)
+            digest = journal.digest_file(records_path, records_path.stat().st_size)
+            mark = (previous or {}).get("watermark")
+            # The watermark holds only if no line it counted has gone since (the file
+            # only grows, unless cut by hand): otherwise read the input from the start.
+            if (
+                mark
+                and formats.input_format(in_path) == "jsonl"
+                and rows_before >= int(mark.get("lines", rows_before + 1))
+            ):
+                start_row, start_offset = int(mark["row"]), int(mark["offset"])
+    if digest is None:
+        digest = journal.new_digest()
     tokens_before = int((previous or {}).get("tokens", 0)) if done is not None else 0
 
     step: Runnable[Any, Any] = runnable
@@ -243,7 +286,9 @@ async def run_batch(
 
     # Rows read and not yet written, by their index in the stream: at most one window.
     held: dict[int, formats.Row] = {}
-    last_read: list[formats.Row] = []
+    last_read: list[formats.Row | None] = [None]
+    # The records file's size, all of it flushed (what a row read now is stamped with).
+    out_size = [records_path.stat().st_size if records_path.exists() else 0]
 
     def source() -> Iterator[Any]:
         index = 0
@@ -257,26 +302,55 @@ async def run_batch(
         )
         # Every key read, as its hash: a key met twice would get one record, and the
         # other row none, so it stops the job.
-        seen = journal.SeenKeys()
+        seen = journal.SeenKeys().add
         for row in rows:
-            if not seen.add(hash(row.key_bytes)):
+            if not seen(hash(row.key_bytes)):
                 _refuse_duplicate(in_path, row, key_field, openai)
             if done is not None and row.key_bytes in done:
                 continue
+            row.out_pos = out_size[0]
             held[index] = row
             index += 1
-            last_read[:] = [row]
+            last_read[0] = row
             yield row.input if job is None else row
 
-    def watermark() -> dict[str, int] | None:
-        # Every input row before this one has its record in the (flushed) output.
+    def watermark() -> dict[str, int]:
+        # Every input row before this one has its record in the (flushed) output, and
+        # the records of the rows from it on lie past scan_from.
         if held:
             first = min(held.values(), key=lambda r: r.number)
-        elif last_read:
+        elif last_read[0] is not None:
             first = last_read[0]  # already written: re-read and skipped on resume
         else:
-            return {"row": start_row, "offset": start_offset, "lines": meter.rows}
-        return {"row": first.number, "offset": first.offset, "lines": meter.rows}
+            return {
+                "row": start_row,
+                "offset": start_offset,
+                "lines": meter.rows,
+                "scan_from": scan_from,
+            }
+        return {
+            "row": first.number,
+            "offset": first.offset,
+            "lines": meter.rows,
+            "scan_from": first.out_pos,
+        }
+
+    def save() -> None:
+        """Write the state file, then the index (the output is flushed already)."""
+        mark = watermark()
+        journal.write_state(out_path, {**state, **meter.snapshot(), "watermark": mark})
+        journal.write_index(
+            out_path,
+            journal.Index(
+                size=out_size[0],
+                digest=digest.hexdigest(),
+                lines=meter.rows,
+                errors=meter.errors,
+                row=mark["row"],
+                offset=mark["offset"],
+                scan_from=mark["scan_from"],
+            ),
+        )
 
     meter = Progress(
         total=formats.count_rows(in_path),
@@ -286,7 +360,7 @@ async def run_batch(
         draw=progress,
     )
     state.update(status="running", pid=os.getpid(), started_at=time.time())
-    journal.write_state(out_path, {**state, **meter.snapshot(), "watermark": watermark()})
+    save()
 
     ctx = make_context({"max_concurrency": max_concurrency})
     job = None
@@ -333,6 +407,7 @@ async def run_batch(
     next_index = 0
     failure: BaseException | None = None
     out_file = records_path.open("ab")
+    _fewer_young_collections()
     try:
         async for chunk in chunks:
             lines: list[str] = []
@@ -358,15 +433,16 @@ async def run_batch(
                     lines.append(formats.output_record(key_field, row, out, openai))
             if lines:
                 lines.append("")
-                out_file.write("\n".join(lines).encode())
+                data = "\n".join(lines).encode()
+                out_file.write(data)
                 out_file.flush()
+                digest.update(data)
+                out_size[0] += len(data)
                 for _ in ready:
                     places.release()
             meter.add(len(ready), new_errors, tokens)
             if meter.due():
-                journal.write_state(
-                    out_path, {**state, **meter.snapshot(), "watermark": watermark()}
-                )
+                save()
             if max_errors is not None and meter.errors > max_errors:
                 status = "aborted"
                 break
@@ -378,6 +454,7 @@ async def run_batch(
     finally:
         out_file.close()
         await chunks.aclose()
+        _restore_collections()
         if pool is not None:
             await pool.close()
         if own_budget is not None:
@@ -387,7 +464,7 @@ async def run_batch(
         if status == "done" and parquet_out:
             _write_parquet(records_path, out_path, key_field)
         state["status"] = status
-        journal.write_state(out_path, {**state, **meter.snapshot(), "watermark": watermark()})
+        save()
         meter.finish(status, out_path)
         if job is not None:
             job.finish(
@@ -430,9 +507,12 @@ def run_batch_sync(
     address: str | None = None,
     actors: int | None = None,
     budget: Any = None,
+    loop: LoopKind = "auto",
 ) -> BatchResult:
-    """The blocking twin of :func:`run_batch` (runs it on a new event loop)."""
-    return asyncio.run(
+    """The blocking twin of :func:`run_batch`: runs it on a new event loop, uvloop's
+    when it is installed (``loop="auto"``, as ``runnables batch`` does; see
+    :func:`run_on_new_loop`)."""
+    return run_on_new_loop(
         run_batch(
             chain,
             input,
@@ -453,8 +533,55 @@ def run_batch_sync(
             address=address,
             actors=actors,
             budget=budget,
-        )
+        ),
+        loop,
     )
+
+
+def run_on_new_loop(main: Coroutine[Any, Any, T], loop: LoopKind = "auto") -> T:
+    """Run ``main`` to its end on a new event loop, as ``asyncio.run`` does.
+
+    ``loop="auto"`` takes uvloop's loop when uvloop is installed (the ``batch`` extra
+    brings it), else asyncio's; ``"asyncio"`` or ``"uvloop"`` ask for one. uvloop runs
+    the loop's own work (timers, callbacks, task wake-ups) in C: a job's row costs about
+    a fifth less (BENCHMARKS.md, W17). Steps that need asyncio's own loop class (rare)
+    run with ``loop="asyncio"`` (``--loop asyncio``).
+    """
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if loop not in ("auto", "asyncio", "uvloop"):
+        main.close()
+        raise ConfigError(f"loop must be 'auto', 'asyncio' or 'uvloop', got {loop!r}.")
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                main.close()
+                raise MissingExtraError("loop='uvloop'", "batch", "uvloop") from None
+        else:
+            factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
+def _resume_from_index(
+    records_path: Path, index: journal.Index, key_field: str, openai: bool
+) -> tuple[journal.DoneKeys, int, int, Any] | None:
+    """Read back only what the output has past the index's ``scan_from``, if the output
+    still begins with the bytes the index describes; else None (read it all back)."""
+    if records_path.stat().st_size < index.size:
+        return None  # cut since (by hand): the index describes bytes that are gone
+    digest = journal.digest_file(records_path, index.size)
+    if digest.hexdigest() != index.digest:
+        return None  # not the bytes the index was written for (edited, or another job)
+    try:
+        done, lines, errors = journal.scan_output(
+            records_path, key_field, openai, start=index.scan_from, count_from=index.size
+        )
+    except ConfigError:
+        return None  # a bad line: the full read names it by its line number
+    digest = journal.digest_file(records_path, records_path.stat().st_size, digest, index.size)
+    return done, index.lines + lines, index.errors + errors, digest
 
 
 def _check_options(

@@ -12,6 +12,18 @@ and what other processes watch (rows done, errors, tokens, rate, status). It is 
 atomically (write, then ``os.replace``) so a reader never sees half of it. It also keeps
 a *watermark*: every input row before it is in the output (the output is flushed before
 the state is written), so resume can start reading a JSONL input from there.
+
+The *index* beside them (``out.jsonl.batch.index``) lets resume skip reading back the
+part of the output it covers. Written with the state, it holds the output's size at
+that moment, a digest of those bytes, their line and error counts, the watermark, and
+``scan_from``: the output's size when the watermark's row was read. A row at or after
+the watermark is read after that moment and written after it, so every record resume
+must know by key lies past ``scan_from``; the lines before it are only counted, and the
+index has their count. The output stays the truth: resume uses the index only if the
+output still begins with the bytes it describes (same digest), and reads the whole
+output back otherwise (an index missing, unreadable, stale by more than the file, or
+an output cut or edited by hand). An index older than the output is the normal case
+after a crash: the records written since are past its ``scan_from`` and read back.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import os
 import re
 from array import array
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +43,17 @@ from runnables.errors import ConfigError
 
 __all__ = [
     "DoneKeys",
+    "Index",
     "SeenKeys",
     "chain_fingerprint",
+    "digest_file",
+    "index_path",
+    "new_digest",
+    "read_index",
     "read_state",
     "scan_output",
     "state_path",
+    "write_index",
     "write_state",
 ]
 
@@ -114,13 +133,18 @@ class SeenKeys:
         return self._count
 
 
-def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int, int]:
+def scan_output(
+    path: Path, key_field: str, openai: bool, start: int = 0, count_from: int = 0
+) -> tuple[DoneKeys, int, int]:
     """Read an output file back: the keys done, the rows done and the error records.
 
-    A torn last line (no newline: the process died while writing it) is cut off the file.
-    The file is read in blocks with one regular expression a block (a million lines in
-    about a second); a block it does not fully match is read line by line, which names
-    the first line that is not a record of this job.
+    The keys are read from byte ``start`` on and the rows and errors counted from byte
+    ``count_from`` on (both line starts; resume from an :class:`Index` reads keys from
+    its ``scan_from`` and counts past its ``size``). A torn last line (no newline: the
+    process died while writing it) is cut off the file. The file is read in blocks
+    with one regular expression a block (a million lines in about a second); a block it
+    does not fully match is read line by line, which names the first line that is not
+    a record of this job.
     """
     prefix = b'{"custom_id":' if openai else b"{" + json.dumps(key_field).encode() + b":"
     # The key as the job's encoder writes it (a JSON string or scalar), then whether an
@@ -131,9 +155,10 @@ def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int
     )
     hashes: set[int] = set()
     errors = 0
-    good_end = 0
-    lines_before = 0
+    good_end = position = start
+    lines_before = seen = 0  # lines counted; lines read (from start: a bad line's number)
     with path.open("rb") as f:
+        f.seek(start)
         carry = b""
         while block := f.read(_BLOCK):
             data = carry + block
@@ -144,11 +169,20 @@ def scan_output(path: Path, key_field: str, openai: bool) -> tuple[DoneKeys, int
             found = line_re.findall(whole)
             count = whole.count(b"\n")
             if len(found) != count:
-                found = _scan_lines(whole, prefix, path, lines_before)
+                found = _scan_lines(whole, prefix, path, seen)
             hashes.update([hash(key) for key, _ in found])
-            errors += sum(1 for _, err in found if err)
-            good_end += len(whole)
-            lines_before += count
+            if position + len(whole) <= count_from:
+                pass  # keys only: the index counted these lines
+            elif position >= count_from:
+                errors += sum(1 for _, err in found if err)
+                lines_before += count
+            else:
+                skip = whole.count(b"\n", 0, count_from - position)
+                errors += sum(1 for _, err in found[skip:] if err)
+                lines_before += count - skip
+            seen += count
+            position += len(whole)
+            good_end = position
     if good_end != path.stat().st_size:
         with path.open("r+b") as f:
             f.truncate(good_end)
@@ -183,6 +217,80 @@ def _scan_lines(
         failed = text[end : end + 9] == ',"error":' and text[end + 9 : end + 13] != "null"
         found.append((line[len(prefix) : key_end], b"1" if failed else b""))
     return found
+
+
+def index_path(output: Path) -> Path:
+    """Where the resume index of the job writing ``output`` lives."""
+    return output.with_name(output.name + ".batch.index")
+
+
+@dataclass(slots=True)
+class Index:
+    """What resume may take as read from the first ``size`` bytes of the records.
+
+    ``digest``: blake2b of those bytes; ``lines`` and ``errors``: their records and error
+    records; ``row`` and ``offset``: the watermark (every input row before ``row``, at
+    byte ``offset`` of a JSONL input, has its record in them); ``scan_from``: the byte
+    from which the records of rows at or after ``row`` may lie.
+    """
+
+    size: int
+    digest: str
+    lines: int
+    errors: int
+    row: int
+    offset: int
+    scan_from: int
+
+
+def write_index(output: Path, index: Index) -> None:
+    """Replace the index atomically; it ends with a digest of itself."""
+    body = json.dumps({"version": 1, **asdict(index)}, sort_keys=True)
+    check = hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
+    path = index_path(output)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{body}\n{check}\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_index(output: Path) -> Index | None:
+    """The index beside ``output``, or None if it is missing or not one this version
+    wrote whole (then resume reads the whole output back)."""
+    try:
+        body, check, *rest = index_path(output).read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if rest != [""] or hashlib.blake2b(body.encode(), digest_size=8).hexdigest() != check:
+        return None
+    try:
+        data = json.loads(body)
+        if data.pop("version") != 1:
+            return None
+        index = Index(**data)
+    except (ValueError, TypeError, KeyError):
+        return None
+    fields = (index.size, index.lines, index.errors, index.row, index.offset, index.scan_from)
+    if not all(type(v) is int and v >= 0 for v in fields) or index.scan_from > index.size:
+        return None
+    return index
+
+
+def new_digest() -> Any:
+    """The digest the index keeps of the records file (blake2b, 128 bits)."""
+    return hashlib.blake2b(digest_size=16)
+
+
+def digest_file(path: Path, end: int, digest: Any = None, start: int = 0) -> Any:
+    """``digest`` (a new one if None) updated with bytes ``start`` to ``end`` of ``path``."""
+    if digest is None:
+        digest = new_digest()
+    with path.open("rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0 and (block := f.read(min(1 << 20, left))):
+            digest.update(block)
+            left -= len(block)
+    return digest
 
 
 def chain_fingerprint(chain: Any) -> str:

@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
-from runnables.batch.cluster import ClusterBudget, import_ray
+from runnables.batch.cluster import ClusterBudget, import_ray, settle_collector
 from runnables.core.limiter import Limiter
 from runnables.errors import RunnablesError
 
@@ -55,6 +55,7 @@ class _BatchActor:
     """Runs chunks of rows through the step (one async Ray actor a worker)."""
 
     def __init__(self, step: Any, window: int, budget: ClusterBudget | None) -> None:
+        settle_collector()  # the process is this job's: no stall of a full collection
         self.step = step
         self.window = window
         self.budget = budget
