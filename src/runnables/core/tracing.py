@@ -368,13 +368,17 @@ async def _traced_ainvoke(
 class _Recorder(AsyncIterator[Any]):
     """Passes input chunks through and keeps their sum, for the run's recorded input."""
 
-    __slots__ = ("_source", "addable", "got", "value")
+    __slots__ = ("_source", "addable", "error", "got", "value")
 
     def __init__(self, source: AsyncIterator[Any]) -> None:
         self._source = source
         self.value: Any = None
         self.got = False
         self.addable = True
+        # A sum that raised (not TypeError: two message chunks whose usage counts do not
+        # add up): the record keeps what it had, the chunks still pass, and the run ends
+        # with this error unless another one ends it first, as in langchain-core.
+        self.error: Exception | None = None
 
     def __aiter__(self) -> _Recorder:
         return self
@@ -382,8 +386,11 @@ class _Recorder(AsyncIterator[Any]):
     async def __anext__(self) -> Any:
         chunk = await self._source.__anext__()
         if self.got and self.addable:
-            self.value, self.addable = add_to_record(self.value, chunk)
-        else:
+            try:
+                self.value, self.addable = add_to_record(self.value, chunk)
+            except Exception as exc:
+                self.error, self.addable = exc, False
+        elif self.error is None:
             self.value = chunk
         self.got = True
         return chunk
@@ -439,6 +446,7 @@ async def traced_atransform(
     output: Any = None
     got = False
     addable = True
+    merge_error: Exception | None = None  # as the recorder's, for the output
     agen = step._atransform(inputs, child)
     tracers = ctx.tracers
     if run.scope is not None:
@@ -452,11 +460,19 @@ async def traced_atransform(
                 if tracer.full:
                     await tracer.drained()
             if got and addable:
-                output, addable = add_to_record(output, chunk)
-            else:
+                try:
+                    output, addable = add_to_record(output, chunk)
+                except Exception as exc:
+                    merge_error, addable = exc, False
+            elif merge_error is None:
                 output = chunk
             got = True
             yield chunk
+        # Inputs first, as langchain-core reads them first.
+        if recorder is not None and recorder.error is not None:
+            raise recorder.error
+        if merge_error is not None:
+            raise merge_error
     except BaseException as exc:
         if recorder is not None and recorder.got:
             run.input = recorder.value
