@@ -279,9 +279,17 @@ def _through_binding(
     running themselves, since they do work around the call.
     """
     from runnables.core.binding import RunnableBinding
+    from runnables.core.configurable import RunnableConfigurableFields
 
     listeners: tuple[ListenerTracer, ...] = ()
-    while type(step) is RunnableBinding:
+    while True:
+        if type(step) is RunnableConfigurableFields and step.name is None:
+            # Nor do configurable fields: the run is the configured step's own (a chat
+            # model's has its ls_* metadata, from the configured values).
+            step = step._prepare(ctx)
+            continue
+        if type(step) is not RunnableBinding:
+            break
         if step.config.get("timeout") is not None:
             if step.listeners is not None:
                 listeners = (*listeners, step.listeners)
