@@ -392,3 +392,33 @@ async def test_a_public_only_subclass_gets_the_callers_config_from_ainvoke_and_a
     assert await step.ainvoke("hello", {"callbacks": []}) == 5
     assert [c async for c in step.astream("hi")] == [2]
     assert step.configs == [{"callbacks": []}, None]
+
+
+class _Words(Runnable[str, str]):
+    """A langchain-core-style subclass with its own invoke and its own astream."""
+
+    def invoke(self, input: str, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        raise AssertionError("a stream should go through astream, not invoke")
+
+    async def astream(
+        self, input: str, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
+        for word in input.split():
+            yield word + " "
+
+
+async def test_a_public_astream_subclass_streams_through_its_astream_in_a_chain() -> None:
+    # As langchain-core's default atransform: a chain streams such a step through its
+    # astream (it used to call invoke and yield its one result).
+    chain = RunnableLambda(str.strip) | _Words()
+    assert [c async for c in chain.astream("  a b c ")] == ["a ", "b ", "c "]
+
+
+async def test_a_public_astream_subclass_streams_its_chunks_in_events() -> None:
+    events = [e async for e in _Words().astream_events("a b", version="v2")]
+    assert [(e["event"], e["data"]) for e in events] == [
+        ("on_chain_start", {"input": "a b"}),
+        ("on_chain_stream", {"chunk": "a "}),
+        ("on_chain_stream", {"chunk": "b "}),
+        ("on_chain_end", {"output": "a b "}),
+    ]

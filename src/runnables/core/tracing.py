@@ -415,7 +415,7 @@ async def traced_atransform(
     step, ctx, listeners = _through_binding(step, ctx)
     from runnables.core.base import Runnable
 
-    if type(step)._atransform is Runnable._atransform:
+    if type(step)._atransform is Runnable._atransform and not type(step)._public_astream:
         # A step without a streaming implementation gathers all its input, then runs
         # once. As in langchain-core, its run is an invoked one: it starts when the input
         # is complete, its start event has the input, and it has no stream events.
