@@ -43,7 +43,8 @@ def test_model_validate_validates_against_a_runnables_input_schema() -> None:
     assert model_validate(Args, {"query": "cats"}) == Args(query="cats")
     parallel = RunnableParallel(a=RunnableLambda(lambda d: d["x"]))
     validated = model_validate(parallel.get_input_schema(), {"x": 1})
-    assert repr(validated) == "RunnableParallel<a>Input(root={'x': 1})"
+    assert type(validated).__name__ == "RunnableParallel<a>Input"
+    assert validated.model_dump() == {"x": 1}
     with pytest.raises(ValueError, match="query"):
         model_validate(Args, {})
 
