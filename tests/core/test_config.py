@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -392,3 +392,67 @@ async def test_a_public_only_subclass_gets_the_callers_config_from_ainvoke_and_a
     assert await step.ainvoke("hello", {"callbacks": []}) == 5
     assert [c async for c in step.astream("hi")] == [2]
     assert step.configs == [{"callbacks": []}, None]
+
+
+class _Words(Runnable[str, str]):
+    """A langchain-core-style subclass with its own invoke and its own astream."""
+
+    def invoke(self, input: str, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        raise AssertionError("a stream should go through astream, not invoke")
+
+    async def astream(
+        self, input: str, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[str]:
+        for word in input.split():
+            yield word + " "
+
+
+async def test_a_public_astream_subclass_streams_through_its_astream_in_a_chain() -> None:
+    # As langchain-core's default atransform: a chain streams such a step through its
+    # astream (it used to call invoke and yield its one result).
+    chain = RunnableLambda(str.strip) | _Words()
+    assert [c async for c in chain.astream("  a b c ")] == ["a ", "b ", "c "]
+
+
+async def test_a_public_astream_subclass_streams_its_chunks_in_events() -> None:
+    events = [e async for e in _Words().astream_events("a b", version="v2")]
+    assert [(e["event"], e["data"]) for e in events] == [
+        ("on_chain_start", {"input": "a b"}),
+        ("on_chain_stream", {"chunk": "a "}),
+        ("on_chain_stream", {"chunk": "b "}),
+        ("on_chain_end", {"output": "a b "}),
+    ]
+
+
+def test_ensure_config_inside_a_step_replaces_each_given_key_as_langchain_core() -> None:
+    # langchain-core's ensure_config updates the inherited config with the given keys;
+    # merging them added the caller's tags and metadata to a config that named its own.
+    seen: list[RunnableConfig] = []
+
+    def step(x: int, config: RunnableConfig) -> int:
+        given: dict[str, Any] = {"tags": ["own"], "metadata": {"k": 1}, "extra": "e"}
+        seen.append(ensure_config(cast(RunnableConfig, given)))
+        seen.append(ensure_config({"recursion_limit": 7}))
+        return x
+
+    RunnableLambda(step).invoke(
+        1, {"tags": ["caller"], "metadata": {"m": 2}, "configurable": {"c": 3}}
+    )
+    own, limited = seen
+    assert own["tags"] == ["own"]
+    assert own["metadata"] == {"k": 1}
+    assert own["configurable"] == {"c": 3, "extra": "e"}  # unknown keys join the inherited
+    assert limited["tags"] == ["caller"] and limited["metadata"] == {"m": 2}
+    assert limited["recursion_limit"] == 7
+    limited["tags"].append("changed")  # a copy: the step's own config is untouched
+    assert ensure_config()["tags"] == []
+
+
+def test_ensure_config_outside_a_call_has_langchain_cores_keys() -> None:
+    assert ensure_config() == {
+        "tags": [],
+        "metadata": {},
+        "callbacks": None,
+        "recursion_limit": 25,
+        "configurable": {},
+    }

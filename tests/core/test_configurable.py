@@ -491,3 +491,30 @@ def test_configurable_values_of_the_declared_type_pass() -> None:
     typed = _Scaled().configurable_fields(factor=ConfigurableField(id="f", annotation=int))
     with pytest.raises(ConfigError, match=r"declared as int"):
         typed.invoke(1.0, {"configurable": {"f": 1.5}})
+
+
+async def test_a_configurable_chat_model_run_is_the_configured_models_with_its_ls_metadata() -> (
+    None
+):
+    # As in langchain-core, configurable fields add no run of their own: the events show
+    # the configured model's run, with a chat model's ls_* metadata.
+    from itertools import cycle
+
+    from runnables import ConfigurableField
+    from runnables.messages import AIMessage
+    from runnables.models import GenericFakeChatModel
+
+    model = GenericFakeChatModel(messages=cycle([AIMessage("hello", id="a")]))
+    configurable = model.configurable_fields(messages=ConfigurableField(id="messages"))
+    configured = configurable.with_config(
+        {"configurable": {"messages": cycle([AIMessage("bye", id="b")])}}
+    )
+    events = [e async for e in configured.astream_events("hi", version="v2")]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "on_chat_model_start" and kinds[-1] == "on_chat_model_end"
+    assert set(kinds[1:-1]) == {"on_chat_model_stream"}
+    for event in events:
+        assert event["name"] == "GenericFakeChatModel"
+        assert event["metadata"]["ls_model_type"] == "chat"
+        assert event["metadata"]["ls_provider"] == "genericfakechatmodel"
+    assert events[-1]["data"]["output"].content == "bye"

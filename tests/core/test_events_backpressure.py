@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pytest
+
 from runnables import RunnableGenerator
 from runnables.core.events import HIGH_WATER
 
@@ -44,3 +46,31 @@ async def test_every_event_still_arrives_under_backpressure() -> None:
         if e["event"] == "on_chain_stream"
     ]
     assert [e["data"]["chunk"] for e in streamed] == list(range(3 * HIGH_WATER))
+
+
+@pytest.mark.timeout(120)  # generous: only a hang (the bug) comes near it
+async def test_a_sync_model_call_inside_a_sync_step_does_not_wait_for_the_blocked_consumer() -> (
+    None
+):
+    # The step's sync function runs on the consumer's loop and its model.invoke on the
+    # bridge loop. More events than HIGH_WATER used to make the model's run wait for the
+    # consumer to drain them, while the consumer's loop waited for the model: a hang.
+    from itertools import cycle
+    from typing import Any
+
+    from runnables import RunnableConfig, RunnableLambda
+    from runnables.messages import AIMessage
+    from runnables.models import GenericFakeChatModel
+
+    words = 2 * HIGH_WATER
+    model = GenericFakeChatModel(messages=cycle([AIMessage(" ".join(["w"] * words))]))
+
+    def ask(value: str, config: RunnableConfig) -> Any:
+        return model.invoke(value, config)
+
+    step = RunnableLambda(ask, offload="never")
+
+    kinds = [e["event"] async for e in step.astream_events("hi", version="v2")]
+    assert kinds[:2] == ["on_chain_start", "on_chat_model_start"]
+    assert kinds.count("on_chat_model_stream") == 2 * words - 1  # words and spaces
+    assert kinds[-3:] == ["on_chat_model_end", "on_chain_stream", "on_chain_end"]

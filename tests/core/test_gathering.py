@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from runnables import AddableDict, RunnableGenerator, RunnableLambda, RunnablePassthrough
+from runnables import (
+    AddableDict,
+    Runnable,
+    RunnableGenerator,
+    RunnableLambda,
+    RunnablePassthrough,
+)
+from runnables.callbacks import BaseCallbackHandler
 from runnables.messages import AIMessage, AIMessageChunk
 from runnables.models import FakeListChatModel, GenericFakeChatModel
 from runnables.output_parsers import JsonOutputParser
@@ -148,3 +155,117 @@ def test_chunk_accumulator_adds_one_at_a_time_like_langchain_core(
     for chunk in chunks:
         acc.add(chunk)
     assert acc.value == expected
+
+
+# ------------------------------------------- a generator that stops reading early
+
+
+class _UpstreamError(Exception):
+    pass
+
+
+def _upstream(produced: list[str]) -> RunnableGenerator[Any, str]:
+    async def up(chunks: AsyncIterator[Any]) -> AsyncIterator[str]:
+        async for _ in chunks:
+            pass
+        for word in ("a", "b", "c"):
+            produced.append(word)
+            yield word
+        raise _UpstreamError("upstream failed after its last chunk")
+
+    return RunnableGenerator(up)
+
+
+async def _first_only(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield await anext(aiter(chunks))
+
+
+def _first_only_sync(chunks: Iterator[str]) -> Iterator[str]:
+    yield next(iter(chunks))
+
+
+@pytest.mark.parametrize("down", [_first_only, _first_only_sync], ids=["async", "sync"])
+async def test_a_generator_that_stops_reading_early_still_runs_its_upstream_to_the_end(
+    down: Any,
+) -> None:
+    # langchain-core reads the rest of a generator's input once it returns, so the
+    # steps before it finish (their side effects happen) and their error is raised.
+    produced: list[str] = []
+    chain: Runnable[Any, Any] = _upstream(produced) | RunnableGenerator(down)
+    with pytest.raises(_UpstreamError):
+        _ = [chunk async for chunk in chain.astream(1)]
+    assert produced == ["a", "b", "c"]
+
+
+def test_a_sync_generator_stopping_early_still_runs_its_upstream_in_sync_stream() -> None:
+    produced: list[str] = []
+
+    def up(chunks: Iterator[Any]) -> Iterator[str]:
+        for _ in chunks:
+            pass
+        for word in ("a", "b", "c"):
+            produced.append(word)
+            yield word
+        raise _UpstreamError("upstream failed after its last chunk")
+
+    chain: Runnable[Any, Any] = RunnableGenerator(up) | RunnableGenerator(_first_only_sync)
+    with pytest.raises(_UpstreamError):
+        list(chain.stream(1))
+    assert produced == ["a", "b", "c"]
+
+
+# ------------------------------------------- a run record whose chunks do not add up
+
+
+_FLOAT_USAGE: Any = {
+    "input_tokens": 1,
+    "output_tokens": 1,
+    "total_tokens": 2,
+    "input_token_details": {"unknown": 0.5},
+}
+
+
+class _ChainErrors(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.errors: list[tuple[BaseException, Any]] = []
+
+    def on_chain_error(
+        self, error: BaseException, *, run_id: Any, parent_run_id: Any = None, **kwargs: Any
+    ) -> None:
+        self.errors.append((error, parent_run_id))
+
+
+async def _unaddable_messages(x: Any) -> AsyncIterator[AIMessageChunk]:
+    for _ in range(2):
+        yield AIMessageChunk("x", usage_metadata=_FLOAT_USAGE)
+
+
+async def test_a_traced_output_that_cannot_be_merged_streams_every_chunk_then_raises() -> None:
+    # As langchain-core: the record's merge failing does not cut the stream short; the
+    # run ends with the merge's ValueError once the stream is done.
+    errors = _ChainErrors()
+    got: list[Any] = []
+    gen: Runnable[Any, Any] = RunnableGenerator(_unaddable_messages)
+    with pytest.raises(ValueError, match="Unknown value types"):
+        async for chunk in gen.astream(1, {"callbacks": [errors]}):
+            got.append(chunk)
+    assert len(got) == 2
+    assert any(parent is None for _, parent in errors.errors)  # the root run ended too
+    assert all(isinstance(e, ValueError) for e, _ in errors.errors)
+
+
+async def test_an_unmergeable_recorded_input_does_not_replace_the_upstream_error() -> None:
+    async def up(x: Any) -> AsyncIterator[AIMessageChunk]:
+        async for chunk in _unaddable_messages(x):
+            yield chunk
+        raise _UpstreamError("upstream failed")
+
+    async def down(chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        yield await anext(aiter(chunks))
+
+    errors = _ChainErrors()
+    chain: Runnable[Any, Any] = RunnableGenerator(up) | RunnableGenerator(down)
+    with pytest.raises(_UpstreamError):
+        _ = [chunk async for chunk in chain.astream(1, {"callbacks": [errors]})]
+    assert errors.errors
+    assert all(isinstance(e, _UpstreamError) for e, _ in errors.errors)

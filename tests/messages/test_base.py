@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -617,3 +617,33 @@ def test_the_last_v1_chunk_completes_tool_call_and_server_tool_call_blocks() -> 
         {"type": "tool_call", "name": "f", "args": {"a": 1}, "id": "t1", "extras": {"k": 1}},
         {"type": "server_tool_call", "index": 1, "name": "search", "args": {"q": "x"}},
     ]
+
+
+@pytest.mark.parametrize("value", [0.5, None, "3"])
+def test_adding_usage_with_a_non_int_count_raises_value_error_as_langchain_core(
+    value: object,
+) -> None:
+    # langchain-core refuses to add token counts that are not ints (or dicts of them);
+    # adding the floats instead gave an answer it never gives.
+    usage = cast(
+        UsageMetadata,
+        {
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "total_tokens": 2,
+            "input_token_details": {"unknown": value},
+        },
+    )
+    with pytest.raises(ValueError, match="Unknown value types") as raised:
+        AIMessageChunk("x", usage_metadata=usage) + AIMessageChunk("y", usage_metadata=usage)
+    assert "'unknown'" in str(raised.value)
+    with pytest.raises(ValueError, match="Unknown value types"):
+        add_usage(usage, usage)
+
+
+def test_subtracting_usage_with_a_float_count_raises_value_error() -> None:
+    from runnables.messages import subtract_usage
+
+    usage = cast(UsageMetadata, {"input_tokens": 1.5, "output_tokens": 1, "total_tokens": 2})
+    with pytest.raises(ValueError, match="Unknown value types"):
+        subtract_usage(usage, usage)

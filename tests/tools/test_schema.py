@@ -6,7 +6,9 @@ import json
 import pickle
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, Field
+from pydantic.v1 import BaseModel as BaseModelV1
 
 from runnables.tools import BaseTool, StructuredTool, convert_to_openai_tool, tool
 
@@ -153,3 +155,27 @@ def test_unresolved_forward_reference_in_an_argument_fails_naming_it() -> None:
 
     with pytest.raises(PydanticUndefinedAnnotation, match="UndefinedRow"):
         convert_to_openai_tool(pack)
+
+
+class _OldArgs(BaseModelV1):
+    foo: str
+
+
+class _NewArgs(BaseModel):
+    bar: str
+
+
+def _mixed(old: _OldArgs, new: _NewArgs) -> None:
+    """Take both."""
+
+
+def _only_old(old: _OldArgs) -> None:
+    """Take the old one."""
+
+
+@pytest.mark.parametrize("func", [_mixed, _only_old], ids=["mixed", "v1 only"])
+def test_a_tool_with_a_pydantic_v1_model_argument_is_refused_when_made(func: Any) -> None:
+    # langchain-core raises NotImplementedError for a function mixing v1 and v2 models;
+    # runnables (v2 only) accepted either, then failed obscurely reading the schema.
+    with pytest.raises(NotImplementedError, match=r"'old'.*pydantic v1 model _OldArgs"):
+        tool(func)

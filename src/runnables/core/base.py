@@ -122,6 +122,10 @@ class Runnable(Generic[Input, Output]):
     #: Whether the class implements ``_atransform`` itself (else streaming gathers the
     #: input and runs ``_ainvoke`` once); set when the class is made.
     _streams: ClassVar[bool] = False
+    #: Set on such a subclass that also overrides ``astream``: containers and
+    #: ``astream_events`` stream through it, as langchain-core's default ``atransform``
+    #: does, and its runs are those its own code starts through the callback managers.
+    _public_astream: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,6 +135,7 @@ class Runnable(Generic[Input, Output]):
             and cls._atransform is Runnable._atransform
             and (cls.invoke is not Runnable.invoke or cls.ainvoke is not Runnable.ainvoke)
         )
+        cls._public_astream = cls._public_only and cls.astream is not Runnable.astream
 
     # ------------------------------------------------------------------ to implement
 
@@ -152,8 +157,17 @@ class Runnable(Generic[Input, Output]):
         """Stream this step over a stream of input chunks.
 
         The default gathers the whole input, runs ``_ainvoke`` once and yields its result:
-        right for steps whose output only exists once all input is there.
+        right for steps whose output only exists once all input is there. A subclass
+        that overrides the public ``astream`` instead streams through it.
         """
+        if type(self)._public_astream:
+            stream = self.astream(await gather_input(inputs), ctx.public_config())
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                await aclose(stream)
+            return
         yield await self._ainvoke(await gather_input(inputs), ctx)
 
     def _needs_loop(self) -> bool:

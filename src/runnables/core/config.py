@@ -353,18 +353,34 @@ def ensure_config(config: RunnableConfig | None = None) -> RunnableConfig:
     it lacks them, as in langchain-core.
     """
     parent = CURRENT.get()
-    base: dict[str, Any] = dict(parent.child_config()) if parent is not None else {}
-    base.setdefault("tags", [])
-    base.setdefault("metadata", {})
-    base.setdefault("configurable", {})
-    base.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    base: dict[str, Any] = {"tags": [], "metadata": {}, "callbacks": None}
+    base["recursion_limit"] = DEFAULT_RECURSION_LIMIT
+    base["configurable"] = {}
+    if parent is not None:
+        inherited: dict[str, Any] = dict(parent.child_config())
+        for key, value in inherited.items():
+            if value is not None:
+                base[key] = value.copy() if key in _COPIED_KEYS else value
     if config:
+        # As langchain-core: each key given replaces the inherited one (a step passing
+        # ``{"tags": ["x"]}`` gets ["x"], not its caller's tags plus "x"); unknown keys
+        # join ``configurable``.
+        given_configurable = config.get("configurable")
         if not _KNOWN_KEYS.issuperset(config):
             config = _move_unknown_keys(config)
-        merged = cast(dict[str, Any], merge_configs(base, config))  # type: ignore[arg-type]
-        _configurable_to_metadata(merged)
-        return merged  # type: ignore[return-value]
+        given: dict[str, Any] = dict(config)
+        for key, value in given.items():
+            if value is None:
+                continue
+            if key == "configurable" and given_configurable is None:
+                value = {**base["configurable"], **value}  # only moved keys: added
+            base[key] = value.copy() if key in _COPIED_KEYS else value
+        _configurable_to_metadata(base)
     return base  # type: ignore[return-value]
+
+
+#: Keys whose value ``ensure_config`` copies, so changing its result changes no caller's.
+_COPIED_KEYS = frozenset({"tags", "metadata", "callbacks", "configurable"})
 
 
 def get_config() -> RunnableConfig:

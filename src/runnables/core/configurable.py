@@ -18,7 +18,7 @@ import functools
 import types
 import typing
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 from runnables.core.base import (
     Input,
@@ -344,6 +344,10 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
 
     It is transparent in traces: its run is the configured runnable's run.
     """
+
+    #: Read by tracing (from this class's own namespace): an unnamed one records no run
+    #: of its own; the configured step's run stands for it.
+    _runs_as_configured: ClassVar[bool] = True
 
     def __init__(
         self,

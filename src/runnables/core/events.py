@@ -110,6 +110,9 @@ class EventQueue(Tracer):
         self.first_id: str | None = None
         self.events: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
+        #: The consumer's loop. Events may also come from another thread: a sync call
+        #: (``model.invoke(x, config)``) made inside a step runs on the bridge loop.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._drain: asyncio.Future[None] | None = None
         # Per live run: (run id as a string, event name prefix), or None when filtered
         # out. Computed once per run, not once per event.
@@ -150,9 +153,7 @@ class EventQueue(Tracer):
         )
         if len(events) >= HIGH_WATER:
             self.full = True
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
     def _clash(self, run_id: str) -> None:
         """A run reuses the id of a run it is nested in (a config's ``run_id`` passed on):
@@ -175,12 +176,28 @@ class EventQueue(Tracer):
         self.events.append(event)
         if len(self.events) >= HIGH_WATER:
             self.full = True
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake the consumer if it waits for an event (from any thread)."""
         waiter = self.waiter
-        if waiter is not None and not waiter.done():
+        if waiter is None or waiter.done():
+            return
+        if asyncio._get_running_loop() is self.loop or self.loop is None:
             waiter.set_result(None)
+        else:
+            self.loop.call_soon_threadsafe(self._wake)
 
     async def drained(self) -> None:
-        """Wait until the consumer has taken the queue down to ``LOW_WATER``."""
+        """Wait until the consumer has taken the queue down to ``LOW_WATER``.
+
+        Only a producer on the consumer's loop waits. One elsewhere (a sync call made by
+        a step, run on the bridge loop) goes on: the consumer's loop may be the very one
+        blocked until that call returns (a sync function run on it), and waiting for it
+        would never end.
+        """
+        if self.loop is not None and asyncio._get_running_loop() is not self.loop:
+            return
         if self._drain is None or self._drain.done():
             self._drain = asyncio.get_running_loop().create_future()
         await self._drain
@@ -255,9 +272,7 @@ class EventQueue(Tracer):
         )
         if len(self.events) >= HIGH_WATER:
             self.full = True
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
 
 def _tool_inputs(value: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -289,7 +304,7 @@ async def stream_events(
     queue = EventQueue(EventFilter(**filters), input)
     ctx = make_context(config)
     ctx = ctx.replace(tracers=(*ctx.tracers, queue))
-    loop = asyncio.get_running_loop()
+    loop = queue.loop = asyncio.get_running_loop()
 
     async def drive() -> None:
         async for _ in transform_root(runnable, ListIter((input,)), ctx):

@@ -568,6 +568,17 @@ def _call_transform(
     return transform(chunks, **kwargs)
 
 
+async def _drain(inputs: AsyncIterator[Any]) -> None:
+    """Read the rest of a generator step's input once the generator has returned.
+
+    As in langchain-core (which reads it for the run's recorded input), the steps before
+    run to their end although the generator stopped reading early: their side effects
+    happen, and an error they raise reaches the caller instead of being dropped.
+    """
+    async for _ in inputs:
+        pass
+
+
 class RunnableGenerator(Runnable[Input, Output]):
     """A step made from a generator function that transforms a *stream* of input chunks.
 
@@ -656,6 +667,7 @@ class RunnableGenerator(Runnable[Input, Output]):
                         yield chunk
                 finally:
                     await agen.aclose()  # type: ignore[attr-defined]
+                await _drain(inputs)
             else:
                 assert self._transform is not None
                 if type(inputs) is ListIter:
@@ -673,6 +685,7 @@ class RunnableGenerator(Runnable[Input, Output]):
                             yield chunk
                     finally:
                         await threaded.aclose()  # type: ignore[attr-defined]
+                    await _drain(inputs)
                     return
                 gen = self._transform(source, **kwargs)
                 pulled = RunnableLambda._pull_sync(self, gen, ctx)  # type: ignore[arg-type]
@@ -682,6 +695,8 @@ class RunnableGenerator(Runnable[Input, Output]):
                 finally:
                     await pulled.aclose()  # type: ignore[attr-defined]
                     gen.close()  # type: ignore[attr-defined]
+                for _ in source:  # see _drain
+                    pass
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from runnables.core.base import Runnable
     from runnables.core.binding import RunnableBinding
     from runnables.core.config import Context
+    from runnables.core.configurable import RunnableConfigurableFields
 
 __all__ = ["Run", "Scope", "Tracer", "traced_ainvoke", "traced_atransform"]
 
@@ -279,9 +280,18 @@ def _through_binding(
     """
     listeners: tuple[ListenerTracer, ...] = ()
     # ``RunnableBinding`` itself (not a subclass, which may do work of its own) declares
-    # ``_adds_no_run`` in its class body; read from the class's own namespace, so this
-    # module needs no import of the binding (which sits above it).
-    while type(step).__dict__.get("_adds_no_run", False):
+    # ``_adds_no_run`` in its class body, and ``RunnableConfigurableFields`` declares
+    # ``_runs_as_configured``; both read from the class's own namespace, so this module
+    # needs no import of those classes (which sit above it).
+    while True:
+        own = type(step).__dict__
+        if own.get("_runs_as_configured", False) and step.name is None:
+            # Nor do configurable fields: the run is the configured step's own (a chat
+            # model's has its ls_* metadata, from the configured values).
+            step = cast("RunnableConfigurableFields[Any, Any]", step)._prepare(ctx)
+            continue
+        if not own.get("_adds_no_run", False):
+            break
         step = cast("RunnableBinding[Any, Any]", step)
         if step.config.get("timeout") is not None:
             if step.listeners is not None:
@@ -369,13 +379,17 @@ async def _traced_ainvoke(
 class _Recorder(AsyncIterator[Any]):
     """Passes input chunks through and keeps their sum, for the run's recorded input."""
 
-    __slots__ = ("_source", "addable", "got", "value")
+    __slots__ = ("_source", "addable", "error", "got", "value")
 
     def __init__(self, source: AsyncIterator[Any]) -> None:
         self._source = source
         self.value: Any = None
         self.got = False
         self.addable = True
+        # A sum that raised (not TypeError: two message chunks whose usage counts do not
+        # add up): the record keeps what it had, the chunks still pass, and the run ends
+        # with this error unless another one ends it first, as in langchain-core.
+        self.error: Exception | None = None
 
     def __aiter__(self) -> _Recorder:
         return self
@@ -383,8 +397,11 @@ class _Recorder(AsyncIterator[Any]):
     async def __anext__(self) -> Any:
         chunk = await self._source.__anext__()
         if self.got and self.addable:
-            self.value, self.addable = add_to_record(self.value, chunk)
-        else:
+            try:
+                self.value, self.addable = add_to_record(self.value, chunk)
+            except Exception as exc:
+                self.error, self.addable = exc, False
+        elif self.error is None:
             self.value = chunk
         self.got = True
         return chunk
@@ -399,7 +416,7 @@ async def traced_atransform(
     set up), so start times and event order show when each step really began.
     """
     step, ctx, listeners = _through_binding(step, ctx)
-    if not type(step)._streams:
+    if not type(step)._streams and not type(step)._public_astream:
         # A step without a streaming implementation gathers all its input, then runs
         # once. As in langchain-core, its run is an invoked one: it starts when the input
         # is complete, its start event has the input, and it has no stream events.
@@ -438,6 +455,7 @@ async def traced_atransform(
     output: Any = None
     got = False
     addable = True
+    merge_error: Exception | None = None  # as the recorder's, for the output
     agen = step._atransform(inputs, child)
     tracers = ctx.tracers
     if run.scope is not None:
@@ -451,11 +469,19 @@ async def traced_atransform(
                 if tracer.full:
                     await tracer.drained()
             if got and addable:
-                output, addable = add_to_record(output, chunk)
-            else:
+                try:
+                    output, addable = add_to_record(output, chunk)
+                except Exception as exc:
+                    merge_error, addable = exc, False
+            elif merge_error is None:
                 output = chunk
             got = True
             yield chunk
+        # Inputs first, as langchain-core reads them first.
+        if recorder is not None and recorder.error is not None:
+            raise recorder.error
+        if merge_error is not None:
+            raise merge_error
     except BaseException as exc:
         if recorder is not None and recorder.got:
             run.input = recorder.value

@@ -21,11 +21,12 @@ from __future__ import annotations
 import builtins
 import functools
 import json
+import operator
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypedDict, TypeVar, cast
 
-from runnables.errors import LangChainDeprecationWarning
+from runnables.errors import InvalidInputError, LangChainDeprecationWarning
 
 __all__ = [
     "AIMessage",
@@ -1226,32 +1227,38 @@ def subtract_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> U
 
 
 def _subtract_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    return _combine_counts(left, right, lambda a, b: max(a - b, 0), "subtract")
+
+
+def _add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    return _combine_counts(left, right, operator.add, "add")
+
+
+def _combine_counts(
+    left: Mapping[str, Any],
+    right: Mapping[str, Any],
+    op: Callable[[int, int], int],
+    verb: str,
+) -> dict[str, Any]:
+    """``op`` on the ints at each key, recursing into dicts, as langchain-core's usage
+    arithmetic does: a key missing on one side counts as 0 (or as an empty dict), and any
+    other value (a float, None, a string) is refused rather than combined somehow."""
     out: dict[str, Any] = {}
     for key in (*left, *(k for k in right if k not in left)):
         a, b = left.get(key, 0), right.get(key, 0)
         if isinstance(a, int) and isinstance(b, int):
-            out[key] = max(a - b, 0)
-        elif isinstance(a, Mapping) or isinstance(b, Mapping):
-            out[key] = _subtract_counts(
-                a if isinstance(a, Mapping) else {}, b if isinstance(b, Mapping) else {}
-            )
-        else:
-            raise TypeError(
-                f"Cannot subtract token counts: key {key!r} holds {a!r} and {b!r}; usage "
-                "values must be integers or dicts of integers."
-            )
-    return out
-
-
-def _add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(left)
-    for key, value in right.items():
-        if key in out and isinstance(value, Mapping):
-            out[key] = _add_counts(out[key], value)
-        elif key in out:
-            out[key] = out[key] + value
-        else:
-            out[key] = dict(value) if isinstance(value, Mapping) else value
+            out[key] = op(a, b)
+            continue
+        a, b = left.get(key, {}), right.get(key, {})
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out[key] = _combine_counts(a, b, op, verb)
+            continue
+        types = [type(side[key]).__name__ for side in (left, right) if key in side]
+        raise InvalidInputError(
+            f"Unknown value types {types} under usage_metadata key {key!r} "
+            f"({left.get(key)!r} and {right.get(key)!r}): runnables can only {verb} token "
+            "counts that are ints or dicts of ints, as langchain-core; report counts as ints."
+        )
     return out
 
 

@@ -256,6 +256,32 @@ def _parse_google_docstring(
     return " ".join(descriptors).strip(), descriptions
 
 
+def _is_pydantic_v1_model(annotation: Any) -> bool:
+    # By the class's ancestry, so pydantic.v1 is never imported to ask.
+    return isinstance(annotation, type) and any(
+        base.__name__ == "BaseModel" and base.__module__ == "pydantic.v1.main"
+        for base in annotation.__mro__
+    )
+
+
+def _refuse_pydantic_v1(func: Callable[..., Any], annotations: list[tuple[str, Any]]) -> None:
+    """Refuse, when the tool is made, a parameter annotated with a pydantic v1 model.
+
+    langchain-core raises ``NotImplementedError`` for a mix of v1 and v2 models; runnables
+    supports v2 models only, so a v1 one is refused the same way (it used to be accepted,
+    then fail obscurely when the tool's schema was first read).
+    """
+    old = [(name, ann) for name, ann in annotations if _is_pydantic_v1_model(ann)]
+    if old:
+        name, ann = old[0]
+        raise NotImplementedError(
+            f"Parameter {name!r} of {getattr(func, '__qualname__', func)!r} is annotated with "
+            f"the pydantic v1 model {ann.__name__}; runnables supports pydantic v2 models "
+            "only (and langchain-core refuses a function mixing v1 and v2 models). Define "
+            f"{ann.__name__} with pydantic.BaseModel."
+        )
+
+
 def create_schema_from_function(
     model_name: str,
     func: Callable[..., Any],
@@ -297,6 +323,7 @@ def create_schema_from_function(
                     f"Arg {documented} in docstring not found in function signature "
                     f"(tool {model_name!r}); fix the docstring's 'Args:' section."
                 )
+    _refuse_pydantic_v1(func, [(p, hints.get(p)) for p, _ in params if p not in skip])
     fields: dict[str, Any] = {}
     for pname, param in params:
         if pname in skip:

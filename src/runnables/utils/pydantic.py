@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["model_json_schema"]
+__all__ = ["model_json_schema", "model_validate"]
 
 
 def model_json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -29,5 +29,26 @@ def model_json_schema(model: type[BaseModel]) -> dict[str, Any]:
         return model.model_json_schema()
     raise TypeError(
         f"model_json_schema() takes a pydantic v2 BaseModel subclass, got {model!r}; "
+        "runnables does not support pydantic v1 models: define it with pydantic.BaseModel."
+    )
+
+
+def model_validate(model: type[BaseModel], obj: Any) -> BaseModel:
+    """``obj`` validated as an instance of the pydantic model class ``model``
+    (``model.model_validate(obj)``), as langchain-core's helper of the same name.
+
+    >>> class Args(BaseModel):
+    ...     query: str
+    >>> model_validate(Args, {"query": "cats"})
+    Args(query='cats')
+
+    Raises:
+        TypeError: ``model`` is not a pydantic v2 model class (a v1 one included).
+        pydantic.ValidationError: ``obj`` does not match the model (a ``ValueError``).
+    """
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return model.model_validate(obj)
+    raise TypeError(
+        f"model_validate() takes a pydantic v2 BaseModel subclass, got {model!r}; "
         "runnables does not support pydantic v1 models: define it with pydantic.BaseModel."
     )
