@@ -35,7 +35,7 @@ from runnables.callbacks.runs import TOOL_START_KWARGS
 from runnables.core._util import note_step
 from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
-from runnables.core.model_step import ModelStep
+from runnables.core.serializable import RunnableSerializable
 from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin
 
 __all__ = [
@@ -448,7 +448,7 @@ def _is_tool_call(value: Any) -> bool:
     return isinstance(value, dict) and value.get("type") == "tool_call"
 
 
-class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
+class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
     """The base class of tools: subclass it with ``name``, ``description`` and ``_run``.
 
     >>> from pydantic import BaseModel
