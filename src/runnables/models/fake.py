@@ -149,7 +149,9 @@ class FakeListChatModel(BaseChatModel):
 
     def _next(self) -> str:
         text = self.responses[self.i % len(self.responses)]
-        self.i = (self.i + 1) % len(self.responses)
+        # Every scripted call passes here: set in the instance dict, as pydantic's own
+        # (unvalidated) assignment would, without its two Python-level calls.
+        self.__dict__["i"] = (self.i + 1) % len(self.responses)
         return text
 
     async def _agenerate(
@@ -229,7 +231,7 @@ class FakeMessagesListChatModel(BaseChatModel):
         if self.sleep is not None:
             await asyncio.sleep(self.sleep)
         response = self.responses[self.i % len(self.responses)]
-        self.i = (self.i + 1) % len(self.responses)
+        self.__dict__["i"] = (self.i + 1) % len(self.responses)  # as in FakeListChatModel
         return cast(AIMessage, response.model_copy(deep=True))
 
 
