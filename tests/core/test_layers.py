@@ -55,7 +55,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ),
     (
         "leaves: steps that run the user's code",
-        frozenset({"function", "model_step", "serializable"}),
+        frozenset({"function", "serializable"}),
     ),
     (
         "containers and wrappers: steps that run other steps",

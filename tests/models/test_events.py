@@ -128,12 +128,12 @@ async def test_ls_stop_is_reported_as_it_was_bound_a_string_staying_a_string() -
 
 def test_ls_provider_drops_a_chat_prefix_or_suffix_and_reads_model_attributes() -> None:
     class ChatAcme(FakeListChatModel):
-        model = "acme-1"
-        temperature = 0.2
+        model: str = "acme-1"
+        temperature: float = 0.2
 
     class AcmeChat(FakeListChatModel):
-        model_name = "acme-2"
-        max_tokens = 9
+        model_name: str = "acme-2"
+        max_tokens: int = 9
 
     assert ChatAcme(responses=["x"])._get_ls_params() == {
         "ls_provider": "acme",

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import Field
+
 from runnables.messages import AIMessage, AIMessageChunk, BaseMessage
 from runnables.models import BaseChatModel, ChatGeneration, ChatGenerationChunk, ChatResult
 
@@ -15,10 +17,8 @@ from runnables.models import BaseChatModel, ChatGeneration, ChatGenerationChunk,
 class Prefix(BaseChatModel):
     """Answers with the first ``n`` characters of the last message."""
 
-    def __init__(self, n: int = 3) -> None:
-        super().__init__()
-        self.n = n
-        self.threads: list[int] = []
+    n: int = 3
+    threads: list[int] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:

@@ -71,7 +71,7 @@ def test_asdict_and_deprecated_dict() -> None:
         def parse(self, text: str) -> str:
             return text.upper()
 
-    assert Upper().asdict() == {}
+    assert Upper().asdict() == {"name": None}  # as langchain-core: name is a field
     parser = JsonOutputParser()
     assert parser.asdict(exclude_none=True) == {"diff": False}
     assert parser.asdict(include={"diff", "name"}) == {"diff": False, "name": None}

@@ -512,11 +512,17 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         )
 
     def _build(self, values: Mapping[str, Any]) -> Runnable[Any, Any]:
-        fields = getattr(type(self.default), "model_fields", None)
-        if isinstance(fields, dict) and hasattr(self.default, "model_dump"):
-            rebuilt = self._rebuild_model(fields, values)
-            return rebuilt._with_kwargs(self._kwargs) if self._kwargs else rebuilt
-        made: Runnable[Any, Any] = copy.copy(self.default)
+        configured = getattr(self.default, "_configured", None)
+        if configured is not None:  # a pydantic runnable (RunnableSerializable)
+            try:
+                made: Runnable[Any, Any] = configured(values)
+            except ValueError as exc:  # pydantic's ValidationError, a constructor's check
+                raise ConfigError(
+                    f"Configuring {self.default.get_name()} with {dict(values)!r} failed its "
+                    f"validation: {exc}. Pass values its fields accept."
+                ) from exc
+            return made._with_kwargs(self._kwargs) if self._kwargs else made
+        made = copy.copy(self.default)
         for attr, value in values.items():
             try:
                 setattr(made, attr, value)
@@ -528,20 +534,6 @@ class RunnableConfigurableFields(Runnable[Input, Output]):
         if self._kwargs:
             made = made._with_kwargs(self._kwargs)
         return made
-
-    def _rebuild_model(
-        self, fields: dict[str, Any], values: Mapping[str, Any]
-    ) -> Runnable[Any, Any]:
-        """A pydantic runnable built anew through its constructor, as langchain-core does,
-        so its validators run on the configured values (a copy would skip them)."""
-        params = {k: v for k, v in vars(self.default).items() if k in fields}
-        try:
-            return cast(Runnable[Any, Any], type(self.default)(**{**params, **values}))
-        except ValueError as exc:  # pydantic's ValidationError
-            raise ConfigError(
-                f"Configuring {self.default.get_name()} with {dict(values)!r} failed its "
-                f"validation: {exc}. Pass values its fields accept."
-            ) from exc
 
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
         # Called directly (not through `call`): the configured runnable *is* this step,

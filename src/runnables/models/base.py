@@ -39,6 +39,7 @@ from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
 from runnables.core.notes import note_step
+from runnables.core.serializable import RunnableSerializable
 from runnables.core.tracing import has_pending, settle
 from runnables.errors import InvalidInputError
 from runnables.messages import (
@@ -159,43 +160,20 @@ def _message_chars(messages: Sequence[BaseMessage]) -> int:
     return n
 
 
-_NO_FIELDS = frozenset({"cache", "rate_limiter", "name", "call_params"})
-
-
-def _declared_fields(cls: type) -> dict[str, tuple[Any, Any]]:
-    """The fields a chat-model subclass declares as class annotations, base first:
-    name -> (type, default or ``...``). None for a class with its own ``__init__``."""
-    import typing
-
-    fields: dict[str, tuple[Any, Any]] = {}
-    for klass in reversed(cls.__mro__):
-        if getattr(klass, "__init__", None) is not BaseChatModel.__init__ and issubclass(
-            klass, BaseChatModel
-        ):
-            return {}  # the class (or a base) takes its own constructor arguments
-        own = inspect.get_annotations(klass)
-        if not own or klass is BaseChatModel or not issubclass(klass, BaseChatModel):
-            continue
-        try:
-            hints = typing.get_type_hints(klass)
-        except Exception:  # a name only the defining function sees: accept any value
-            hints = {}
-        for key, annotation in own.items():
-            hint = hints.get(key, Any)
-            if key.startswith("_") or key in _NO_FIELDS or _is_classvar(annotation, hint):
-                continue
-            fields[key] = (hint, klass.__dict__.get(key, ...))
-    return fields
-
-
-def _is_classvar(annotation: Any, hint: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation.startswith(("ClassVar", "typing.ClassVar"))
-    return getattr(hint, "__origin__", None) is ClassVar or hint is ClassVar
-
-
-class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
+# (mypy cannot see that RunnableSerializable's metaclass is pydantic's, subclassed.)
+class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # type: ignore[metaclass]
     """The base of every chat model: implement ``_agenerate`` and/or ``_astream``.
+
+    A chat model is a pydantic model, as in langchain-core: a subclass's declared fields
+    are constructor keywords (validated, compared by ``==``, copied by ``model_copy``)::
+
+        class Echo(BaseChatModel):
+            prefix: str = ""
+
+            async def _agenerate(self, messages, *, stop=None, **params):
+                return AIMessage(self.prefix + messages[-1].text)
+
+        Echo(prefix="> ").invoke("hi").content  # '> hi'
 
     ``cache``: a :class:`~runnables.models.cache.BaseCache` for this model, ``True`` for
     the global cache (:func:`~runnables.models.cache.set_llm_cache`), ``False`` for none,
@@ -204,8 +182,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     given it.
     """
 
-    _run_type = "chat_model"
-    _is_leaf = True
+    _run_type: ClassVar[str] = "chat_model"  # type: ignore[misc]
+    _is_leaf: ClassVar[bool] = True  # type: ignore[misc]
 
     #: The call parameters (``bind(...)``/``invoke(x, **params)``) this model honours,
     #: such as ``"max_tokens"`` or ``"tools"``. ``None`` (the default) means every
@@ -214,27 +192,21 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     #: parameter that is not listed rather than ignore it.
     call_params: ClassVar[frozenset[str] | None] = None
 
-    def __init__(
-        self,
-        *,
-        cache: BaseCache | bool | None = None,
-        rate_limiter: RateLimiter | None = None,
-        name: str | None = None,
-        **fields: Any,
-    ) -> None:
-        self.cache = cache
-        self.rate_limiter = rate_limiter
-        if name is not None:
-            self.name = name
-        if fields or self._declared_fields:
-            self._set_declared_fields(fields)
+    cache: BaseCache | bool | None = None
+    """This model's response cache: a cache, ``True`` (the global one), ``False`` (none)
+    or ``None`` (the global one if set)."""
+    rate_limiter: RateLimiter | None = None
+    """A rate limiter shared by every call (and every model given it)."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Start with no bound call parameters (kept beside the fields, not as one)."""
+        set_ = object.__setattr__
         #: Call parameters bound with bind()/bind_tools() or passed to invoke(..., **params).
-        self._params: dict[str, Any] = {}
+        set_(self, "_params", {})
+        set_(self, "_stop_given", None)  # a bound stop given as one string
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._declared_fields = _declared_fields(cls)
-        cls._fields_model = None
         # langchain-core's sync hooks count as implementations: a model written for it
         # with only `_generate` (or `_stream`) runs unchanged, its sync code on a thread.
         cls._sync_generate = cls._generate is not BaseChatModel._generate
@@ -246,43 +218,15 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             and "run_manager" in inspect.signature(cls._agenerate).parameters
         )
 
-    # Fields a subclass declares as class annotations (langchain-core's BaseChatModel is
-    # a pydantic model: ``class M(BaseChatModel): foo: int`` makes ``M(foo=3)``). Only
-    # for subclasses that keep this ``__init__``; validated by a pydantic model built on
-    # first construction, so models without fields never import pydantic.
-    _declared_fields: ClassVar[dict[str, tuple[type, Any]]] = {}
-    _fields_model: ClassVar[Any] = None
-
-    def _set_declared_fields(self, fields: dict[str, Any]) -> None:
-        cls = type(self)
-        declared = cls._declared_fields
-        unknown = [key for key in fields if key not in declared]
-        if unknown:
-            raise TypeError(
-                f"{cls.__name__}() got unexpected keyword argument(s) {unknown!r}; its "
-                f"fields are {sorted(declared)!r}. Declare a field as a class annotation "
-                f"(`{unknown[0]}: int = 0`) to accept it as a constructor keyword."
-            )
-        model = cls._fields_model
-        if model is None:
-            from pydantic import ConfigDict, create_model
-
-            model = create_model(  # type: ignore[call-overload]
-                f"{cls.__name__}Fields",
-                __config__=ConfigDict(arbitrary_types_allowed=True),
-                **declared,
-            )
-            cls._fields_model = model
-        validated = model(**fields)
-        for key in declared:
-            setattr(self, key, getattr(validated, key))
-
-    _has_generate = False
-    _has_stream = False
-    _sync_generate = False
-    _sync_stream = False
-    _agenerate_run_manager = False  # an overriding _agenerate declares run_manager
-    _stop_given: str | None = None  # a bound stop given as one string
+    # Worked out once per class, in __init_subclass__.
+    _has_generate: ClassVar[bool] = False
+    _has_stream: ClassVar[bool] = False
+    _sync_generate: ClassVar[bool] = False
+    _sync_stream: ClassVar[bool] = False
+    _agenerate_run_manager: ClassVar[bool] = False  # an overriding _agenerate takes run_manager
+    if TYPE_CHECKING:  # set by model_post_init in the instance dict, not pydantic's
+        _params: dict[str, Any]
+        _stop_given: str | None
 
     # ------------------------------------------------------------------ provider side
 
@@ -787,10 +731,6 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     def get_num_tokens_from_messages(self, messages: Sequence[BaseMessage]) -> int:
         """An estimate of the tokens in ``messages``."""
         return estimate_tokens(_message_chars(messages))
-
-    def __repr__(self) -> str:
-        params = f", params={self._params!r}" if self._params else ""
-        return f"{type(self).__name__}(name={self.get_name()!r}{params})"
 
 
 # Response ids are "lc_run-" and a UUID-shaped string: a random per-process prefix and a

@@ -27,7 +27,9 @@ import json
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+from pydantic import Field, SkipValidation
 
 from runnables.core.tasks import aclose
 from runnables.messages import (
@@ -38,8 +40,6 @@ from runnables.messages import (
     tool_call_chunk,
 )
 from runnables.models.base import BaseChatModel, _estimate_usage
-from runnables.models.cache import BaseCache
-from runnables.models.ratelimit import RateLimiter
 
 __all__ = [
     "FakeEchoChatModel",
@@ -122,26 +122,26 @@ class FakeListChatModel(BaseChatModel):
 
     call_params = frozenset()  # scripted answers: no parameter changes them
 
-    def __init__(
-        self,
-        responses: Sequence[str],
-        *,
-        sleep: float | None = None,
-        i: int = 0,
-        error_on_chunk_number: int | None = None,
-        cache: BaseCache | bool | None = None,
-        rate_limiter: RateLimiter | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
-        if isinstance(responses, str) or not responses:
+    responses: list[str]
+    """The answers, in turn."""
+    sleep: float | None = None
+    """Seconds to wait before each streamed chunk (and each answer)."""
+    i: int = 0
+    """The index of the next answer."""
+    error_on_chunk_number: int | None = None
+    """Raise ``FakeListChatModelError`` when streaming reaches this chunk."""
+
+    def __init__(self, responses: Sequence[str] | None = None, /, **fields: Any) -> None:
+        # The answers may also be given by position (runnables' older signature).
+        if responses is not None:
+            fields["responses"] = responses
+        given = fields.get("responses")
+        if isinstance(given, str) or not given:
             raise ValueError(
-                f"FakeListChatModel needs a non-empty list of response strings, got {responses!r}."
+                f"FakeListChatModel needs a non-empty list of response strings, got {given!r}."
             )
-        self.responses = list(responses)
-        self.sleep = sleep
-        self.i = i
-        self.error_on_chunk_number = error_on_chunk_number
+        fields["responses"] = list(given)
+        super().__init__(**fields)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -149,7 +149,9 @@ class FakeListChatModel(BaseChatModel):
 
     def _next(self) -> str:
         text = self.responses[self.i % len(self.responses)]
-        self.i = (self.i + 1) % len(self.responses)
+        # Every scripted call passes here: set in the instance dict, as pydantic's own
+        # (unvalidated) assignment would, without its two Python-level calls.
+        self.__dict__["i"] = (self.i + 1) % len(self.responses)
         return text
 
     async def _agenerate(
@@ -199,25 +201,25 @@ class FakeMessagesListChatModel(BaseChatModel):
 
     call_params = frozenset()  # scripted answers: no parameter changes them
 
-    def __init__(
-        self,
-        responses: Sequence[BaseMessage],
-        *,
-        sleep: float | None = None,
-        i: int = 0,
-        cache: BaseCache | bool | None = None,
-        rate_limiter: RateLimiter | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
-        if not responses or not all(isinstance(r, BaseMessage) for r in responses):
+    responses: list[BaseMessage]
+    """The answers, in turn."""
+    sleep: float | None = None
+    """Seconds to wait before each answer."""
+    i: int = 0
+    """The index of the next answer."""
+
+    def __init__(self, responses: Sequence[BaseMessage] | None = None, /, **fields: Any) -> None:
+        # The answers may also be given by position (runnables' older signature).
+        if responses is not None:
+            fields["responses"] = responses
+        given = fields.get("responses")
+        if not given or not all(isinstance(r, BaseMessage) for r in given):
             raise ValueError(
                 "FakeMessagesListChatModel needs a non-empty list of messages, got "
-                f"{responses!r}. For plain strings use FakeListChatModel(responses=[...])."
+                f"{given!r}. For plain strings use FakeListChatModel(responses=[...])."
             )
-        self.responses = list(responses)
-        self.sleep = sleep
-        self.i = i
+        fields["responses"] = list(given)
+        super().__init__(**fields)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -229,7 +231,7 @@ class FakeMessagesListChatModel(BaseChatModel):
         if self.sleep is not None:
             await asyncio.sleep(self.sleep)
         response = self.responses[self.i % len(self.responses)]
-        self.i = (self.i + 1) % len(self.responses)
+        self.__dict__["i"] = (self.i + 1) % len(self.responses)  # as in FakeListChatModel
         return cast(AIMessage, response.model_copy(deep=True))
 
 
@@ -276,16 +278,22 @@ class GenericFakeChatModel(BaseChatModel):
 
     call_params = frozenset()  # scripted answers: no parameter changes them
 
+    # Not validated: pydantic would wrap the iterator in one that checks each item.
+    messages: Annotated[Iterator[Any], SkipValidation()]
+    """The answers: ``AIMessage``s or strings, taken one per call."""
+
     def __init__(
         self,
-        messages: Iterator[AIMessage | str] | Iterable[AIMessage | str],
-        *,
-        cache: BaseCache | bool | None = None,
-        rate_limiter: RateLimiter | None = None,
-        name: str | None = None,
+        messages: Iterator[AIMessage | str] | Iterable[AIMessage | str] | None = None,
+        /,
+        **fields: Any,
     ) -> None:
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
-        self.messages = iter(messages)
+        # The messages may also be given by position (runnables' older signature).
+        if messages is not None:
+            fields["messages"] = messages
+        if "messages" in fields:
+            fields["messages"] = iter(fields["messages"])
+        super().__init__(**fields)
 
     def _next(self, messages: list[BaseMessage]) -> AIMessage:
         try:
@@ -368,26 +376,25 @@ class FunctionChatModel(BaseChatModel):
     'You said 1 thing(s).'
     """
 
-    def __init__(
-        self,
-        func: ModelFunction | None = None,
-        *,
-        stream_func: Callable[..., Any] | None = None,
-        cache: BaseCache | bool | None = None,
-        rate_limiter: RateLimiter | None = None,
-        name: str | None = None,
-    ) -> None:
+    func: Annotated[ModelFunction | None, SkipValidation()] = None
+    """The function that answers (sync or async)."""
+    stream_func: Annotated[Callable[..., Any] | None, SkipValidation()] = None
+    """The (sync or async) generator that streams the answer, if any."""
+
+    def __init__(self, func: ModelFunction | None = None, /, **fields: Any) -> None:
+        # The function may also be given by position (runnables' older signature).
+        if func is not None:
+            fields["func"] = func
+        func, stream_func = fields.get("func"), fields.get("stream_func")
         if func is None and stream_func is None:
             raise ValueError("FunctionChatModel needs func, stream_func, or both.")
         for f in (func, stream_func):
             if f is not None and not callable(f):
                 raise TypeError(f"FunctionChatModel expected a function, got {f!r}.")
         fn_name = getattr(func or stream_func, "__name__", None)
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
-        if name is None and fn_name and fn_name != "<lambda>":
-            self.name = fn_name
-        self.func = func
-        self.stream_func = stream_func
+        if fields.get("name") is None and fn_name and fn_name != "<lambda>":
+            fields["name"] = fn_name
+        super().__init__(**fields)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -463,51 +470,56 @@ class FakeTimedChatModel(BaseChatModel):
 
     call_params = frozenset()  # scripted answers: no parameter changes them
 
-    def __init__(
-        self,
-        responses: Sequence[str] = ("This is a simulated response.",),
-        *,
-        time_to_first_token: float = 0.0,
-        tokens_per_second: float | None = None,
-        jitter: float = 0.0,
-        seed: int | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        cache: BaseCache | bool | None = None,
-        rate_limiter: RateLimiter | None = None,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
-        if isinstance(responses, str) or not responses:
+    responses: list[str] = Field(default_factory=lambda: ["This is a simulated response."])
+    """The answers, in turn."""
+    time_to_first_token: float = 0.0
+    """Seconds before the first token."""
+    tokens_per_second: float | None = None
+    """Tokens (words and the spaces between them) a second; None: all at once."""
+    jitter: float = 0.0
+    """Each delay varies by up to this fraction (0 to 1)."""
+    seed: int | None = None
+    """The seed of the jitter's random sequence (None: not reproducible)."""
+    sleep: Annotated[Callable[[float], Awaitable[object]], SkipValidation()] = asyncio.sleep
+    """How to wait (replace it for a fake clock in tests)."""
+    i: int = 0
+    """The index of the next answer."""
+
+    def __init__(self, responses: Sequence[str] | None = None, /, **fields: Any) -> None:
+        # The answers may also be given by position (runnables' older signature).
+        if responses is not None:
+            fields["responses"] = responses
+        given = fields.get("responses", ["This is a simulated response."])
+        if isinstance(given, str) or not given:
             raise ValueError(
-                f"FakeTimedChatModel needs a non-empty list of response strings, got {responses!r}."
+                f"FakeTimedChatModel needs a non-empty list of response strings, got {given!r}."
             )
-        if time_to_first_token < 0:
-            raise ValueError(f"time_to_first_token must be 0 or more, got {time_to_first_token!r}.")
-        if tokens_per_second is not None and not tokens_per_second > 0:
-            raise ValueError(
-                f"tokens_per_second must be above 0 or None, got {tokens_per_second!r}."
-            )
+        fields["responses"] = list(given)
+        ttft = fields.get("time_to_first_token", 0.0)
+        if ttft < 0:
+            raise ValueError(f"time_to_first_token must be 0 or more, got {ttft!r}.")
+        tps = fields.get("tokens_per_second")
+        if tps is not None and not tps > 0:
+            raise ValueError(f"tokens_per_second must be above 0 or None, got {tps!r}.")
+        jitter = fields.get("jitter", 0.0)
         if not 0 <= jitter <= 1:
             raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}.")
-        self.responses = list(responses)
-        self.time_to_first_token = time_to_first_token
-        self.tokens_per_second = tokens_per_second
-        self.jitter = jitter
-        self.seed = seed
-        self._sleep = sleep
-        self.i = 0
+        super().__init__(**fields)
+
+    if TYPE_CHECKING:  # set in the instance dict by model_post_init and __setattr__
+        _random: random.Random
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Start the jitter's random sequence from ``seed``."""
+        super().model_post_init(context)
+        object.__setattr__(self, "_random", random.Random(self.seed))
 
     # Setting the seed (directly, or per call through configurable_fields) starts a
     # fresh random sequence from it, so the jitter it sets takes effect.
-    @property
-    def seed(self) -> int | None:
-        """The seed of the jitter's random sequence (None: not reproducible)."""
-        return self._seed
-
-    @seed.setter
-    def seed(self, value: int | None) -> None:
-        self._seed = value
-        self._random = random.Random(value)
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "seed":
+            object.__setattr__(self, "_random", random.Random(value))
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -537,7 +549,7 @@ class FakeTimedChatModel(BaseChatModel):
         text = self._next()
         total = sum(self._delays(len(_words(text))))
         if total > 0:
-            await self._sleep(total)
+            await self.sleep(total)
         return AIMessage(text, usage_metadata=_estimate_usage(messages, len(text)))
 
     async def _astream(
@@ -549,12 +561,12 @@ class FakeTimedChatModel(BaseChatModel):
         usage = _estimate_usage(messages, len(text))
         for n, (token, delay) in enumerate(zip(tokens, delays, strict=False)):
             if delay > 0:
-                await self._sleep(delay)
+                await self.sleep(delay)
             if n == len(tokens) - 1:
                 yield AIMessageChunk(token, usage_metadata=usage, chunk_position="last")
             else:
                 yield AIMessageChunk(token)
         if not tokens:
             if delays[0] > 0:
-                await self._sleep(delays[0])
+                await self.sleep(delays[0])
             yield AIMessageChunk("", usage_metadata=usage, chunk_position="last")

@@ -3,16 +3,22 @@
 An output parser is a step that turns a model's output (a message, a message chunk or a
 string) into something a program can use. Parsing is pure CPU work, so parsers never
 need an event loop (sync ``invoke`` drives them inline) and never block one for long.
+
+Parsers are pydantic models, as in langchain-core (through
+:class:`~runnables.core.serializable.RunnableSerializable`): their settings and a
+subclass's declared fields are constructor keywords, validated, compared by ``==`` and
+copied by ``model_copy``. Parsing reads them as plain attributes, so it pays nothing
+for pydantic.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
-from runnables.core.base import Runnable
 from runnables.core.config import Context
+from runnables.core.serializable import RunnableSerializable
 from runnables.errors import LangChainDeprecationWarning, RunnablesError
 
 __all__ = [
@@ -83,20 +89,30 @@ def text_of(value: Any) -> str:
     )
 
 
-class BaseOutputParser(Runnable[Any, T], Generic[T]):
+# (mypy cannot see that RunnableSerializable's metaclass is pydantic's, subclassed.)
+class BaseOutputParser(RunnableSerializable[Any, T], Generic[T]):  # type: ignore[metaclass]
     """An output parser: ``parse(text)`` turns a model's text into a value.
 
     Subclasses implement :meth:`parse`. As a step it accepts a string or a message and,
-    unless the subclass streams, parses the whole output once it has arrived.
+    unless the subclass streams, parses the whole output once it has arrived. A
+    subclass's declared fields are constructor keywords, as in langchain-core::
+
+        class Prefixed(BaseOutputParser[str]):
+            prefix: str
+
+            def parse(self, text: str) -> str:
+                return self.prefix + text
+
+        Prefixed(prefix="> ").invoke("hi")  # '> hi'
 
     A parser written for langchain-core that overrides ``parse_result(result, *,
     partial=False)`` instead gets, as there, a one-item list: a ``ChatGeneration`` of
     the message, or a ``Generation`` of the text.
     """
 
-    _run_type = "parser"
+    _run_type: ClassVar[str] = "parser"  # type: ignore[misc]
     # Decided once per class, so a parser that only overrides parse pays nothing.
-    _uses_parse_result = False
+    _uses_parse_result: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -104,8 +120,14 @@ class BaseOutputParser(Runnable[Any, T], Generic[T]):
 
     def _output_type_hint(self) -> Any:
         # As langchain-core: the type the parser class is declared with
-        # (``StrOutputParser(BaseTransformOutputParser[str])`` outputs ``str``).
+        # (``StrOutputParser(BaseTransformOutputParser[str])`` outputs ``str``). pydantic
+        # makes ``BaseOutputParser[str]`` a class of its own that records its arguments.
         for cls in type(self).__mro__:
+            meta = cls.__dict__.get("__pydantic_generic_metadata__")
+            if meta and meta.get("args") and not isinstance(meta["args"][0], TypeVar):
+                origin = meta.get("origin")
+                if isinstance(origin, type) and issubclass(origin, BaseOutputParser):
+                    return meta["args"][0]
             for base in cls.__dict__.get("__orig_bases__", ()):
                 origin = get_origin(base)
                 args = get_args(base)
@@ -155,10 +177,11 @@ class BaseOutputParser(Runnable[Any, T], Generic[T]):
             )
         include = kwargs.get("include")
         exclude = kwargs.get("exclude") or ()
+        fields = type(self).model_fields
         out = {
             k: v
             for k, v in vars(self).items()
-            if not k.startswith("_")
+            if k in fields
             and (include is None or k in include)
             and k not in exclude
             and not (v is None and kwargs.get("exclude_none"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import SkipValidation
 
 from runnables.core.config import Context
 from runnables.output_parsers.base import BaseOutputParser, OutputParserException, text_of
@@ -49,18 +51,20 @@ class JsonOutputParser(BaseOutputParser[Any]):
     """
 
     #: Entries of open containers a partial value may copy per character of input.
-    snapshot_budget: int = 64
+    snapshot_budget: ClassVar[int] = 64
 
-    def __init__(
-        self,
-        pydantic_object: type[Any] | None = None,
-        *,
-        diff: bool = False,
-        name: str | None = None,
-    ) -> None:
-        self.pydantic_object = pydantic_object
-        self.diff = diff
-        self.name = name
+    # Not validated, as in langchain-core: a pydantic (or pydantic.v1) model class, used
+    # only for the format instructions.
+    pydantic_object: Annotated[type[Any] | None, SkipValidation()] = None
+    """The pydantic model the JSON should match (shapes the format instructions)."""
+    diff: bool = False
+    """Stream JSON Patch operations from each partial value to the next."""
+
+    def __init__(self, pydantic_object: type[Any] | None = None, /, **fields: Any) -> None:
+        # The model class may also be given by position (runnables' older signature).
+        if pydantic_object is not None:
+            fields["pydantic_object"] = pydantic_object
+        super().__init__(**fields)
 
     def parse(self, text: str) -> Any:
         """Parse a complete JSON output (a truncated one gives what was there, like langchain)."""
@@ -134,12 +138,7 @@ class JsonOutputParser(BaseOutputParser[Any]):
                 await aclose()
 
     #: Whether streaming always ends with the final value, even if it equals the last one.
-    _always_yields_final = False
-
-    def __repr__(self) -> str:
-        if self.pydantic_object is None:
-            return f"{type(self).__name__}()"
-        return f"{type(self).__name__}(pydantic_object={self.pydantic_object.__name__})"
+    _always_yields_final: ClassVar[bool] = False
 
 
 def _pointer(path: str, key: Any) -> str:

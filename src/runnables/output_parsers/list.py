@@ -94,6 +94,7 @@ class CommaSeparatedListOutputParser(ListOutputParser):
 
 class _LineListOutputParser(ListOutputParser):
     pattern: str = ""
+    """The regular expression of one item (its first group is the item's text)."""
 
     def parse(self, text: str) -> list[str]:
         """The items of the list in the whole text."""
@@ -114,7 +115,7 @@ class _LineListOutputParser(ListOutputParser):
 class NumberedListOutputParser(_LineListOutputParser):
     """Parse ``1. a`` / ``2. b`` lines into ``["a", "b"]``."""
 
-    pattern = r"\d+\.\s([^\n]+)"
+    pattern: str = r"\d+\.\s([^\n]+)"
 
     def get_format_instructions(self) -> str:
         """Ask the model for a numbered list."""
@@ -127,7 +128,7 @@ class NumberedListOutputParser(_LineListOutputParser):
 class MarkdownListOutputParser(_LineListOutputParser):
     """Parse ``- a`` / ``* b`` lines into ``["a", "b"]``."""
 
-    pattern = r"^\s*[-*]\s([^\n]+)$"
+    pattern: str = r"^\s*[-*]\s([^\n]+)$"
 
     def get_format_instructions(self) -> str:
         """Ask the model for a markdown list."""

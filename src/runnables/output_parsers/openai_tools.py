@@ -11,7 +11,9 @@ import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import SkipValidation
 
 from runnables.core.config import Context
 from runnables.messages.base import AIMessage, AIMessageChunk, BaseMessage
@@ -114,18 +116,12 @@ class JsonOutputToolsParser(BaseOutputParser[Any]):
     [{'args': {'a': 1}, 'type': 'add'}]
     """
 
-    def __init__(
-        self,
-        *,
-        strict: bool = False,
-        return_id: bool = False,
-        first_tool_only: bool = False,
-        name: str | None = None,
-    ) -> None:
-        self.strict = strict
-        self.return_id = return_id
-        self.first_tool_only = first_tool_only
-        self.name = name
+    strict: bool = False
+    """Refuse control characters in JSON strings (``json.loads(strict=True)``)."""
+    return_id: bool = False
+    """Add each call's ``id`` to its dict."""
+    first_tool_only: bool = False
+    """Return only the first call (or ``None``) instead of a list."""
 
     # ------------------------------------------------------------------ parsing
 
@@ -222,19 +218,14 @@ class JsonOutputKeyToolsParser(JsonOutputToolsParser):
     first such call (or ``None``).
     """
 
-    def __init__(
-        self,
-        key_name: str,
-        *,
-        strict: bool = False,
-        return_id: bool = False,
-        first_tool_only: bool = False,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(
-            strict=strict, return_id=return_id, first_tool_only=first_tool_only, name=name
-        )
-        self.key_name = key_name
+    key_name: str
+    """The name of the tool whose calls are returned."""
+
+    def __init__(self, key_name: str | None = None, /, **fields: Any) -> None:
+        # The key may also be given by position (runnables' older signature).
+        if key_name is not None:
+            fields["key_name"] = key_name
+        super().__init__(**fields)
 
     def parse_result(self, result: Sequence[Any], *, partial: bool = False) -> Any:
         """The matching calls of the first generation (or message) of ``result``."""
@@ -259,19 +250,14 @@ class PydanticToolsParser(JsonOutputToolsParser):
     left out.
     """
 
-    def __init__(
-        self,
-        tools: Sequence[type[Any]],
-        *,
-        strict: bool = False,
-        return_id: bool = False,
-        first_tool_only: bool = False,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(
-            strict=strict, return_id=return_id, first_tool_only=first_tool_only, name=name
-        )
-        self.tools = list(tools)
+    tools: Annotated[list[type[Any]], SkipValidation()]
+    """The pydantic model classes the calls are validated into."""
+
+    def __init__(self, tools: Sequence[type[Any]] | None = None, /, **fields: Any) -> None:
+        # The tools may also be given by position (runnables' older signature).
+        if tools is not None:
+            fields["tools"] = list(tools)
+        super().__init__(**fields)
 
     def parse_result(self, result: Sequence[Any], *, partial: bool = False) -> Any:
         """The calls of the first generation (or message), validated into models."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SkipValidation, ValidationError
 
 from runnables.output_parsers.base import OutputParserException
 from runnables.output_parsers.json import JsonOutputParser
@@ -31,22 +31,31 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
     City(name='Oslo', population=709000)
     """
 
-    _always_yields_final = True
+    _always_yields_final: ClassVar[bool] = True
 
-    def __init__(self, pydantic_object: type[M], *, name: str | None = None) -> None:
-        v1 = False
-        if not (isinstance(pydantic_object, type) and issubclass(pydantic_object, BaseModel)):
-            v1 = _is_v1_model(pydantic_object)
-            if not v1:
-                raise TypeError(
-                    f"PydanticOutputParser needs a pydantic model class, got "
-                    f"{pydantic_object!r}. Pass a subclass of pydantic.BaseModel (or of "
-                    "pydantic.v1.BaseModel) as pydantic_object=."
-                )
-        super().__init__(pydantic_object, name=name)
-        self.pydantic_object: type[M] = pydantic_object
-        #: A ``pydantic.v1`` model (langchain-core accepts both): validated with ``parse_obj``.
-        self._v1 = v1
+    # Checked in __init__ (a pydantic or pydantic.v1 model class), so not by pydantic.
+    pydantic_object: Annotated[type[M], SkipValidation()]  # type: ignore[assignment]
+    """The pydantic model to validate the output into."""
+
+    def __init__(self, pydantic_object: type[M] | None = None, /, **fields: Any) -> None:
+        # The model class may also be given by position (runnables' older signature).
+        if pydantic_object is not None:
+            fields["pydantic_object"] = pydantic_object
+        given = fields.get("pydantic_object")
+        if "pydantic_object" in fields and not (
+            (isinstance(given, type) and issubclass(given, BaseModel)) or _is_v1_model(given)
+        ):
+            raise TypeError(
+                f"PydanticOutputParser needs a pydantic model class, got {given!r}. Pass a "
+                "subclass of pydantic.BaseModel (or of pydantic.v1.BaseModel) as "
+                "pydantic_object=."
+            )
+        super().__init__(**fields)
+
+    @property
+    def _v1(self) -> bool:
+        """Whether the model is a ``pydantic.v1`` one (validated with ``parse_obj``)."""
+        return not issubclass(self.pydantic_object, BaseModel)
 
     def parse(self, text: str) -> M:
         """Parse and validate a complete output."""

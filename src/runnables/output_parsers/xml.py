@@ -116,21 +116,18 @@ class XMLOutputParser(BaseOutputParser[dict[str, Any]]):
     {'movies': [{'movie': 'Up'}]}
     """
 
-    def __init__(
-        self,
-        tags: list[str] | None = None,
-        *,
-        parser: Literal["defusedxml", "xml"] = "defusedxml",
-        name: str | None = None,
-    ) -> None:
-        if parser not in ("defusedxml", "xml"):
-            raise ValueError(
-                f"XMLOutputParser's parser must be 'defusedxml' or 'xml', got {parser!r}."
-            )
-        self.tags = tags
-        self.parser = parser
-        self.name = name
-        self.encoding_matcher = _ENCODING
+    tags: list[str] | None = None
+    """The tags the format instructions ask for."""
+    encoding_matcher: re.Pattern[str] = _ENCODING
+    """Finds an XML declaration (``<?xml ... encoding=...?>``) to skip before parsing."""
+    parser: Literal["defusedxml", "xml"] = "defusedxml"
+    """``"defusedxml"`` (refuses entity tricks; the ``xml`` extra) or ``"xml"``."""
+
+    def __init__(self, tags: list[str] | None = None, /, **fields: Any) -> None:
+        # The tags may also be given by position (runnables' older signature).
+        if tags is not None:
+            fields["tags"] = tags
+        super().__init__(**fields)
 
     def get_format_instructions(self) -> str:
         """Tell the model to answer in XML with these tags (langchain-core's text)."""

@@ -88,19 +88,11 @@ class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # 
         copied._compile()
         return copied
 
-    def _init_params(self) -> dict[str, Any]:
-        """The fields as constructor keywords (what a rebuilt copy is made from)."""
-        fields = type(self).model_fields
-        return {k: v for k, v in self.__dict__.items() if k in fields}
-
-    def _rebuilt(self, update: Mapping[str, Any]) -> BasePromptTemplate:
-        return type(self)(**{**self._init_params(), **update})
-
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._rebuild_on_set:
             # Rebuilt through the constructor, so the new value is checked and what
             # formatting needs (compiled template, variables) follows it.
-            fresh = self._rebuilt({name: value})
+            fresh = self._configured({name: value})
             object.__setattr__(self, "__dict__", fresh.__dict__)
             return
         super().__setattr__(name, value)
@@ -131,7 +123,7 @@ class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # 
         >>> p.input_variables, p.format(name="Ada")
         (['name'], 'Hi, Ada!')
         """
-        return self._rebuilt(
+        return self._configured(
             {
                 "input_variables": [v for v in self.input_variables if v not in kwargs],
                 "optional_variables": [v for v in self.optional_variables if v not in kwargs],
@@ -223,7 +215,7 @@ class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # 
         checked and take effect (a new template brings its own variables)."""
         if not update:
             return super().model_copy(deep=deep)
-        copied = self._rebuilt(update)
+        copied = self._configured(update)
         return copied.model_copy(deep=True) if deep else copied
 
     def asdict(self) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
-from runnables.core.model_step import ModelStep
 from runnables.core.notes import note_step
+from runnables.core.serializable import RunnableSerializable
 from runnables.documents.base import Document
 
 __all__ = ["BaseRetriever"]
@@ -48,7 +48,7 @@ def _takes_run_manager(func: Callable[..., Any]) -> bool:
         return False
 
 
-class BaseRetriever(ModelStep[str, list[Document]]):
+class BaseRetriever(RunnableSerializable[str, list[Document]]):
     """A runnable that returns the documents relevant to a query.
 
     >>> class Keyword(BaseRetriever):

@@ -34,8 +34,8 @@ from pydantic import (
 from runnables.callbacks.runs import TOOL_START_KWARGS
 from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
-from runnables.core.model_step import ModelStep
 from runnables.core.notes import note_step
+from runnables.core.serializable import RunnableSerializable
 from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin
 
 __all__ = [
@@ -475,7 +475,7 @@ def _is_tool_call(value: Any) -> bool:
     return isinstance(value, dict) and value.get("type") == "tool_call"
 
 
-class BaseTool(ModelStep[str | dict[str, Any] | ToolCall, Any]):
+class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
     """The base class of tools: subclass it with ``name``, ``description`` and ``_run``.
 
     >>> from pydantic import BaseModel

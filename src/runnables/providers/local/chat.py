@@ -26,7 +26,7 @@ import importlib.util
 import os
 import random
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,21 @@ class ChatLocal(BaseChatModel):
 
     call_params = _KNOWN_PARAMS  # what _settings accepts; tools need a server model
 
+    # The settings are pydantic fields (compared by ``==``, copied by ``model_copy``).
+    model_path: str
+    n_ctx: int = 2048
+    n_threads: int
+    temperature: float = 0.2
+    max_tokens: int | None = 256
+    stop: list[str] | None = None
+    seed: int | None = None
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    max_sequences: int = 8
+    quantization: str | None = None
+
     def __init__(
         self,
         *,
@@ -136,7 +151,6 @@ class ChatLocal(BaseChatModel):
         rate_limiter: RateLimiter | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
         _require_llama_cpp()
         path = default_model_path() if model_path is None else os.fspath(model_path)
         if not os.path.isfile(path):
@@ -160,30 +174,40 @@ class ChatLocal(BaseChatModel):
             )
         if temperature < 0:
             raise ValueError(f"temperature must be 0 or more, got {temperature!r}.")
-        self.model_path = path
-        self._quant = quantization
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
-        self.seed = seed
-        self.top_p = top_p
-        self.top_k = top_k
-        self.min_p = min_p
-        self.repeat_penalty = repeat_penalty
-        self.max_sequences = max_sequences
+        super().__init__(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stop=[stop] if isinstance(stop, str) else (list(stop) if stop else None),
+            seed=seed,
+            top_p=top_p,
+            top_k=top_k,
+            min_p=min_p,
+            repeat_penalty=repeat_penalty,
+            max_sequences=max_sequences,
+            quantization=quantization,
+            cache=cache,
+            rate_limiter=rate_limiter,
+            name=name,
+        )
         # Shared by the copies bind() makes, so bound variants join the same batch.
         prepare = functools.partial(requantized, quant=quantization) if quantization else None
         self._engine = Engine(path, n_ctx, n_threads, max_sequences, prepare=prepare)
+
+    def _configured(self, values: Mapping[str, Any]) -> ChatLocal:
+        # A configured copy keeps this model's engine (the loaded model and its batch):
+        # set on a copy, not built anew.
+        return self._copy_with(values)
 
     @property
     def model_name(self) -> str:
         """The model file's name without its folder and extension (and the type it runs in)."""
         stem = Path(self.model_path).stem
-        if not self._quant:
+        if not self.quantization:
             return stem
-        return f"{_QUANT_SUFFIX.sub('', stem)}.{self._quant}"
+        return f"{_QUANT_SUFFIX.sub('', stem)}.{self.quantization}"
 
     @property
     def _llm_type(self) -> str:
@@ -193,7 +217,7 @@ class ChatLocal(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {
             "model_path": self.model_path,
-            "quantization": self._quant,
+            "quantization": self.quantization,
             "n_ctx": self.n_ctx,
             "stop": self.stop,
             **{key: getattr(self, key) for key in _SAMPLING},

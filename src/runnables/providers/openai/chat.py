@@ -17,6 +17,8 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from runnables.core.config import CURRENT
 from runnables.errors import MissingExtraError
 from runnables.messages import (
@@ -92,6 +94,30 @@ class ChatOpenAI(BaseChatModel):
     >>> (await model.ainvoke("Hello")).content  # doctest: +SKIP
     """
 
+    # The settings are pydantic fields (compared by ``==``, copied by ``model_copy``);
+    # ``base_url`` and ``max_retries`` live in the transport (properties below), and the
+    # key is private so it never reaches reprs, cache keys or traces.
+    model_name: str = "gpt-4o-mini"
+    """The model name sent with every request (``model=`` in the constructor)."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    response_format: Mapping[str, Any] | type | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request parameters, sent as they are."""
+    stream_usage: bool = True
+    timeout: float = 600.0
+    connect_timeout: float = 10.0
+    stream_idle_timeout: float = 120.0
+    stream_event_timeout: float = 300.0
+    max_concurrency: int = 256
+    adaptive_concurrency: bool = True
+    default_headers: dict[str, str] = Field(default_factory=dict)
+
     def __init__(
         self,
         *,
@@ -120,10 +146,7 @@ class ChatOpenAI(BaseChatModel):
         rate_limiter: RateLimiter | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
         transport_cls = _load_transport()
-        from runnables.providers.openai.transport import is_loopback
-
         if api_key is None:
             api_key = os.environ.get("OPENAI_API_KEY") or None
         if base_url is None:
@@ -150,23 +173,33 @@ class ChatOpenAI(BaseChatModel):
         ):
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
                 raise ValueError(f"{key} must be a number of seconds above 0, got {seconds!r}.")
-        self.model_name = model
+        super().__init__(
+            model_name=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stop=[stop] if isinstance(stop, str) else (list(stop) if stop else None),
+            seed=seed,
+            top_p=top_p,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            response_format=response_format,
+            model_kwargs=dict(model_kwargs or {}),
+            stream_usage=stream_usage,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            stream_event_timeout=stream_event_timeout,
+            max_concurrency=max_concurrency,
+            adaptive_concurrency=adaptive_concurrency,
+            default_headers=dict(default_headers or {}),
+            cache=cache,
+            rate_limiter=rate_limiter,
+            name=name,
+        )
         self.base_url = base_url.rstrip("/")
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
-        self.seed = seed
-        self.top_p = top_p
-        self.frequency_penalty = frequency_penalty
-        self.presence_penalty = presence_penalty
-        self.response_format = response_format
-        self.model_kwargs = dict(model_kwargs or {})
-        self.stream_usage = stream_usage
         self.max_retries = max_retries
         # Private, so the key never reaches reprs, cache keys or traces.
         self._api_key = api_key
-        self._loopback = is_loopback(self.base_url)
-        self._to_chunks = _chunk_converter(self.base_url + _PATH)
         self._transport = transport_cls(
             base_url=self.base_url,
             api_key=api_key,
@@ -179,6 +212,11 @@ class ChatOpenAI(BaseChatModel):
             adaptive_concurrency=adaptive_concurrency,
             headers=dict(default_headers or {}),
         )
+
+    def _configured(self, values: Mapping[str, Any]) -> ChatOpenAI:
+        # A configured copy keeps this model's transport (its connection pool and the
+        # endpoint's shared concurrency bound): set on a copy, not built anew.
+        return self._copy_with(values)
 
     @property
     def model(self) -> str:
