@@ -22,7 +22,8 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterab
 from typing import TYPE_CHECKING, Any
 
 from runnables.core.config import Context
-from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.leaf import call, lend_slot, reclaim_slot
+from runnables.core.limiter import Limiter
 from runnables.core.tasks import TaskGroup
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ async def batch_stream_chunks(
     ``window_of(ctx)``; ``places`` should be a ``Limiter`` of that many (FIFO and O(1) a
     hand-over, where ``asyncio.Semaphore`` scans its waiters on every release).
     """
-    from runnables.core.base import _lend_slot, call, invoke_root
+    from runnables.core.base import invoke_root
 
     sync_source: Iterator[Any] | None = None
     async_source: AsyncIterator[Any] | None = None
@@ -134,7 +135,7 @@ async def batch_stream_chunks(
             finished.put_nowait((index, out))
 
     # Lend the caller's slot once, before the workers copy HOLDING (see batch_root).
-    lent = _lend_slot(ctx)
+    lent = lend_slot(ctx)
     try:
         async with TaskGroup() as group:
             for _ in range(window):
@@ -158,5 +159,4 @@ async def batch_stream_chunks(
                     yield chunk
     finally:
         if lent is not None:
-            await lent.acquire()
-            HOLDING.set(lent)
+            await reclaim_slot(lent)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from runnables.core._util import ListIter, add_to_record, gather_input
+from runnables.core.leaf import enter_run, exit_run, in_run_scope
 from runnables.core.tasks import aclose
 
 if TYPE_CHECKING:
@@ -340,16 +341,15 @@ async def _traced_ainvoke(
     if listeners:
         await _notify(listeners, "on_start", run, ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
-    scope = run.scope
     try:
-        if scope is None:
+        if run.scope is None:
             output = await step._ainvoke(input, child)
-        else:
-            token = scope.attach()
+        else:  # the OpenTelemetry context of the step (see leaf.py, OTEL HOOK)
+            token = enter_run(run)
             try:
                 output = await step._ainvoke(input, child)
             finally:
-                scope.detach(token)
+                exit_run(run, token)
     except BaseException as exc:
         fail_run(ctx, run, exc)
         if has_pending(ctx):
@@ -441,8 +441,7 @@ async def traced_atransform(
     addable = True
     agen = step._atransform(inputs, child)
     tracers = ctx.tracers
-    if run.scope is not None:
-        agen = _in_scope(agen, run.scope)
+    agen = in_run_scope(run, agen)  # the step's OpenTelemetry context (leaf.py, OTEL HOOK)
     try:
         async for chunk in agen:
             for tracer in tracers:
@@ -475,30 +474,6 @@ async def traced_atransform(
         await settle(ctx)
     if listeners:
         await _notify(listeners, "on_end", run, ctx)
-
-
-async def _in_scope(agen: AsyncIterator[Any], scope: Scope) -> AsyncIterator[Any]:
-    """``agen``'s chunks, each pulled with ``scope`` attached and detached before the
-    chunk is handed on (a scope held across the ``yield`` would be in effect in the
-    consumer's code, and detached in another context: "Failed to detach context")."""
-    try:
-        while True:
-            token = scope.attach()
-            try:
-                chunk = await agen.__anext__()
-            except StopAsyncIteration:
-                return
-            finally:
-                scope.detach(token)
-            yield chunk
-    finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            token = scope.attach()
-            try:
-                await aclose()
-            finally:
-                scope.detach(token)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from runnables.core._util import note_step
-from runnables.core.base import Runnable, run_leaf
+from runnables.core.base import Runnable
 from runnables.core.config import CURRENT, Context
+from runnables.core.leaf import run_leaf
 from runnables.core.model_step import ModelStep
 from runnables.documents.base import Document
 

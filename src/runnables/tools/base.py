@@ -33,8 +33,8 @@ from pydantic import (
 
 from runnables.callbacks.runs import TOOL_START_KWARGS
 from runnables.core._util import note_step
-from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.leaf import run_leaf
 from runnables.core.model_step import ModelStep
 from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin
 
