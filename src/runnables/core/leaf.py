@@ -350,15 +350,17 @@ async def _pull_in_step(
     # only waits for the next step, deadlocking a budget of 1.
     running = ctx.running
     name = step.get_name() if running is not None else ""
+    root = ctx.is_root  # read once: this loop runs once per chunk
+    pull = chunks.__anext__
     while True:
         if slot is not None:
             await slot.take()
             held = HOLDING.set(slot.limiter)
-        token = None if ctx.is_root else CURRENT.set(ctx)
+        token = None if root else CURRENT.set(ctx)
         if running is not None:
             running.append(name)
         try:
-            chunk = await chunks.__anext__()
+            chunk = await pull()
         except StopAsyncIteration:
             return
         finally:

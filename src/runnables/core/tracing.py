@@ -37,6 +37,8 @@ def _now() -> datetime:
 
 
 _MISSING: Any = object()
+#: A recorder's held chunk after an empty input: the step's input stream has ended.
+_END: Any = object()
 
 
 @dataclass(slots=True, eq=False)
@@ -366,20 +368,42 @@ async def _traced_ainvoke(
 
 
 class _Recorder(AsyncIterator[Any]):
-    """Passes input chunks through and keeps their sum, for the run's recorded input."""
+    """Passes input chunks through and keeps their sum, for the run's recorded input.
 
-    __slots__ = ("_source", "addable", "got", "value")
+    The run starts once the first chunk is there (see ``traced_atransform``): that
+    chunk, taken with :meth:`first`, is handed out again as the step's first input chunk
+    (by this iterator itself: a generator to put it back would cost a layer per chunk).
+    """
+
+    __slots__ = ("_held", "_source", "addable", "got", "value")
 
     def __init__(self, source: AsyncIterator[Any]) -> None:
         self._source = source
+        self._held: Any = _MISSING  # a chunk taken by first(), or _END after an empty input
         self.value: Any = None
         self.got = False
         self.addable = True
+
+    async def first(self) -> Any:
+        """Take the first chunk (``_MISSING`` if there is none); the step gets it next."""
+        try:
+            chunk = await self.__anext__()
+        except StopAsyncIteration:
+            self._held = _END
+            return _MISSING
+        self._held = chunk
+        return chunk
 
     def __aiter__(self) -> _Recorder:
         return self
 
     async def __anext__(self) -> Any:
+        held = self._held
+        if held is not _MISSING:
+            if held is _END:
+                raise StopAsyncIteration
+            self._held = _MISSING
+            return held
         chunk = await self._source.__anext__()
         if self.got and self.addable:
             self.value, self.addable = add_to_record(self.value, chunk)
@@ -420,11 +444,8 @@ async def traced_atransform(
         known = type(inputs) is ListIter and len(inputs.items) == 1
         if not known:
             recorder = _Recorder(inputs)
-            try:
-                first = await recorder.__anext__()
-            except StopAsyncIteration:
-                first = _MISSING
-            inputs = _prepend(first, recorder)
+            await recorder.first()
+            inputs = recorder
     # As in langchain-core, a streaming step's start does not know its input (no "input"
     # in its start event), even when it is one value given up front; the run holds it
     # from just after the start on, and its end reports it.
@@ -474,14 +495,6 @@ async def traced_atransform(
         await settle(ctx)
     if listeners:
         await _notify(listeners, "on_end", run, ctx)
-
-
-async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    if first is _MISSING:
-        return
-    yield first
-    async for chunk in rest:
-        yield chunk
 
 
 # ---------------------------------------------------------------------- callbacks
