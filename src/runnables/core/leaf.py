@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runnables.core import offload as _offload
 from runnables.core._util import note_step
@@ -41,6 +41,8 @@ from runnables.core.limiter import HOLDING, Limiter
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
     from runnables.core.tracing import Run
+
+T = TypeVar("T")
 
 __all__ = [
     "LeafHooks",
@@ -64,6 +66,7 @@ __all__ = [
     "timed",
     "traced",
     "traced_transform",
+    "wait_without_slot",
 ]
 
 
@@ -283,6 +286,37 @@ async def reclaim_slot(lent: Limiter) -> None:
     """Take back the slot :func:`lend_slot` lent, and mark it held again."""
     await lent.acquire()
     HOLDING.set(lent)
+
+
+def _take_unconditionally(limiter: Limiter) -> None:
+    # The caller (run_leaf) will release this slot in its finally; if we were cancelled
+    # while waiting to get it back, take it anyway so that release balances. The budget
+    # is exceeded by one only while the cancelled call unwinds.
+    node: Limiter | None = limiter
+    while node is not None:
+        node.in_use += 1
+        node = node.parent
+
+
+async def wait_without_slot(wait: Callable[[], Awaitable[T]]) -> T:
+    """Await ``wait()`` with the leaf's held concurrency slot given back meanwhile.
+
+    A leaf running under ``max_concurrency`` holds one slot; a wait that is not work
+    (a rate limit, an endpoint's concurrency limit) should not keep other steps out.
+    The slot is taken back before returning (or raising).
+    """
+    held = HOLDING.get()
+    if held is None:
+        return await wait()
+    held.release()
+    try:
+        return await wait()
+    finally:
+        try:
+            await held.acquire()
+        except BaseException:
+            _take_unconditionally(held)
+            raise
 
 
 class Slot:
