@@ -9,6 +9,7 @@ from runnables.core import offload as _offload
 from runnables.core._util import ListIter, gather_input
 from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to_runnable
 from runnables.core.config import Context, RunnableConfig
+from runnables.core.leaf import call, call_transform
 from runnables.core.tasks import aclose
 from runnables.errors import InvalidRunnableError
 
@@ -34,11 +35,7 @@ def _call_tagged(step: Runnable[Any, Any], input: Any, ctx: Context, tag: str) -
     own = step.__dict__.get("invoke" if ctx.sync else "ainvoke")
     if own is not None:
         return _call_own(own, input, ctx)
-    if ctx.tracers:
-        from runnables.core.tracing import traced_ainvoke
-
-        return traced_ainvoke(step, input, ctx, tag=tag)
-    return step._ainvoke(input, ctx)
+    return call(step, input, ctx, tag)
 
 
 async def _call_own(own: Callable[..., Any], input: Any, ctx: Context) -> Any:
@@ -50,11 +47,7 @@ async def _call_own(own: Callable[..., Any], input: Any, ctx: Context) -> Any:
 def _transform_tagged(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str
 ) -> AsyncIterator[Any]:
-    if ctx.tracers:
-        from runnables.core.tracing import traced_atransform
-
-        return traced_atransform(step, inputs, ctx, tag=tag)
-    return step._atransform(inputs, ctx)
+    return call_transform(step, inputs, ctx, tag)
 
 
 class RunnableBranch(Runnable[Input, Output]):

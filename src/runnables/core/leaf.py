@@ -116,19 +116,23 @@ def _load_tracing() -> _Traced:
     return _TRACED
 
 
-def call(step: Runnable[Any, Any], input: Any, ctx: Context) -> Awaitable[Any]:
-    """How a step runs a child: traced when someone listens, plain otherwise."""
+def call(
+    step: Runnable[Any, Any], input: Any, ctx: Context, tag: str | None = None
+) -> Awaitable[Any]:
+    """How a step runs a child: traced when someone listens (its run tagged ``tag``, if
+    given), plain otherwise."""
     if ctx.tracers:
-        return (_TRACED or _load_tracing())[0](step, input, ctx)
+        return (_TRACED or _load_tracing())[0](step, input, ctx, tag)
     return step._ainvoke(input, ctx)
 
 
 def call_transform(
-    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context
+    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str | None = None
 ) -> AsyncIterator[Any]:
-    """How a step streams through a child: traced when someone listens, plain otherwise."""
+    """How a step streams through a child: traced when someone listens (its run tagged
+    ``tag``, if given), plain otherwise."""
     if ctx.tracers:
-        return (_TRACED or _load_tracing())[1](step, inputs, ctx)
+        return (_TRACED or _load_tracing())[1](step, inputs, ctx, tag)
     return step._atransform(inputs, ctx)
 
 

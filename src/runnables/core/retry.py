@@ -12,6 +12,7 @@ from runnables.core._util import ListIter
 from runnables.core.base import Input, Output, Runnable
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.deadline import remaining
+from runnables.core.leaf import call, call_transform
 from runnables.core.tasks import aclose
 from runnables.errors import ConfigError
 
@@ -44,23 +45,14 @@ RetryIf = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 def _call_attempt(
     step: Runnable[Any, Any], input: Any, ctx: Context, attempt: int
 ) -> Awaitable[Any]:
-    if ctx.tracers:
-        from runnables.core.tracing import traced_ainvoke
-
-        tag = f"retry:attempt:{attempt}" if attempt > 1 else None
-        return traced_ainvoke(step, input, ctx, tag=tag)
-    return step._ainvoke(input, ctx)
+    return call(step, input, ctx, f"retry:attempt:{attempt}" if attempt > 1 else None)
 
 
 def _transform_attempt(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, attempt: int
 ) -> AsyncIterator[Any]:
-    if ctx.tracers:
-        from runnables.core.tracing import traced_atransform
-
-        tag = f"retry:attempt:{attempt}" if attempt > 1 else None
-        return traced_atransform(step, inputs, ctx, tag=tag)
-    return step._atransform(inputs, ctx)
+    tag = f"retry:attempt:{attempt}" if attempt > 1 else None
+    return call_transform(step, inputs, ctx, tag)
 
 
 class _Replay:
