@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from runnables.core._util import gather_input
-from runnables.core.base import Input, Output, Runnable, call, call_transform
+from runnables.core.base import Input, Output, Runnable
 from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
+from runnables.core.leaf import call, call_transform, traced, traced_transform
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -126,9 +127,7 @@ class RunnableBinding(Runnable[Input, Output]):
             # The listeners watch the wrapped step's own run, made by the tracing code
             # (which passes through this binding), as in langchain-core where listeners
             # are a callback handler on the bound step's run.
-            from runnables.core.tracing import traced_ainvoke
-
-            return cast(Output, await traced_ainvoke(self, input, ctx))
+            return cast(Output, await traced(self, input, ctx))
         inner = self._ctx(ctx)
         if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
             return await self._call_public(input, inner)
@@ -151,9 +150,7 @@ class RunnableBinding(Runnable[Input, Output]):
 
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
         if self.listeners is not None:
-            from runnables.core.tracing import traced_atransform
-
-            return traced_atransform(self, inputs, ctx)
+            return traced_transform(self, inputs, ctx)
         inner = self._ctx(ctx)
         if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
             return self._stream_public(inputs, inner)

@@ -136,14 +136,17 @@ def call_transform(
     return step._atransform(inputs, ctx)
 
 
-def traced(step: Runnable[Any, Any], input: Any, ctx: Context, tag: str) -> Awaitable[Any]:
-    """Run a child with a run record tagged ``tag`` (a container calls this when
-    ``ctx.tracers`` is set or a child has listeners of its own)."""
+def traced(
+    step: Runnable[Any, Any], input: Any, ctx: Context, tag: str | None = None
+) -> Awaitable[Any]:
+    """Run a step with a run record (tagged ``tag``, if given), whether or not
+    ``ctx.tracers`` is set: a container calls this when a child has listeners of its
+    own, a binding with listeners for its own run."""
     return (_TRACED or _load_tracing())[0](step, input, ctx, tag)
 
 
 def traced_transform(
-    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str
+    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str | None = None
 ) -> AsyncIterator[Any]:
     """Stream through a child with a run record tagged ``tag`` (see :func:`traced`)."""
     return (_TRACED or _load_tracing())[1](step, inputs, ctx, tag)
