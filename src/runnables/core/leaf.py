@@ -37,6 +37,7 @@ from runnables.core import offload as _offload
 from runnables.core._util import note_step
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.tasks import aclose
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -452,7 +453,7 @@ async def hold_stream(
             yield chunk
     finally:
         try:
-            await agen.aclose()  # type: ignore[attr-defined]
+            await aclose(agen)  # a LangChain step's stream may be any async iterator
         finally:
             if running is not None:
                 running.remove(name)
