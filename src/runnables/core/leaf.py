@@ -161,6 +161,9 @@ def timed(
 
     ``in_loop``: whether the call blocked an event loop (a sync drive blocks none). A
     user's exception gets the step's note and is re-raised unchanged.
+
+    Three paths too hot for a call write it out, each saying so: :func:`run_in_turn`,
+    ``RunnableLambda``'s plain ``ainvoke`` and its pull of a sync generator's chunk.
     """
     try:
         out = fn(*args)
