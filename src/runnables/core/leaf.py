@@ -8,8 +8,9 @@ each calls one function of this module, and this module alone decides
   listens (``ctx.tracers``); :func:`traced` and :func:`traced_transform` always do, with
   the container's tag (``seq:step:N``, ``map:key:K``);
 - the plain path: :func:`run_in_turn` and :func:`call_plain` call a leaf's plain
-  function (its :class:`LeafHooks` hooks) directly, and :func:`timed` is the one place a
-  sync function's time on the event loop is measured for the offload policy;
+  function (its :class:`LeafHooks` hooks) directly, and :func:`timed` measures a sync
+  function's time on the event loop for the offload policy (three paths too hot for a
+  call write it out, and say so);
 - the concurrency budget: :func:`run_leaf` takes a slot for an invoked leaf and marks it
   held (``HOLDING``), so a nested call made by the leaf's code lends it to its children
   (:func:`lend_slot`, :func:`reclaim_slot`); a streaming leaf holds its slot only while
