@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
                 "deadline",
                 "helpers",
                 "introspection",
+                "leaf",
                 "limiter",
                 "notes",
                 "offload",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,8 @@ import pytest
 from fastapi import FastAPI, Request
 
 from runnables import RunnableConfig, RunnableGenerator, RunnableLambda
+from runnables.core.config import Context
+from runnables.core.limiter import HOLDING
 from runnables.messages import AIMessage, AIMessageChunk, HumanMessage
 from runnables.models import FakeListChatModel
 from runnables.serve import add_routes
@@ -230,6 +232,35 @@ async def test_astream_yields_each_chunk_as_it_arrives(served: tuple[str, Server
     rest = [c async for c in stream]
 
     assert rest == ["w3 ", "w4 ", "w5 "]
+
+
+async def test_a_remote_stream_marks_its_slot_held_while_it_reads_as_its_invoke_does(
+    served: tuple[str, Server],
+) -> None:
+    # The leaf scope runs a remote stream as it runs a model's: one slot for the whole
+    # request, marked held while the response is read (its copy of that code never
+    # marked it, so a call nested there would have waited for a second slot).
+    url, seen = served
+    seen.release_words.set()
+    marks: list[bool] = []
+
+    class Probe(RemoteRunnable):
+        async def _stream(self, input: Any, ctx: Context) -> AsyncGenerator[Any, None]:
+            limiter = ctx.limiter
+            marks.append(limiter is not None and HOLDING.get() is limiter)
+            async for chunk in super()._stream(input, ctx):
+                marks.append(limiter is not None and HOLDING.get() is limiter)
+                yield chunk
+
+        async def _invoke(self, input: Any, ctx: Context) -> Any:
+            marks.append(ctx.limiter is not None and HOLDING.get() is ctx.limiter)
+            return await super()._invoke(input, ctx)
+
+    probe = Probe(f"{url}/words")
+    chunks = [c async for c in probe.astream("w", {"max_concurrency": 1})]
+    assert chunks == [f"w{i} " for i in range(6)]
+    assert await probe.ainvoke("w", {"max_concurrency": 1}) == "w0 w1 w2 w3 w4 w5 "
+    assert marks == [True] * 8
 
 
 async def test_local_remote_local_composes_for_invoke_and_stream(

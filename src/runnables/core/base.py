@@ -53,12 +53,19 @@ from runnables.core.config import (
     RunnableConfig,
     make_context,
 )
-from runnables.core.deadline import check_after_sync_step, deadline_stream, run_with_deadline
-from runnables.core.limiter import HOLDING
+from runnables.core.deadline import deadline_stream, run_with_deadline
+from runnables.core.leaf import (
+    LeafHooks,
+    call,
+    call_transform,
+    lend_slot,
+    reclaim_slot,
+    run_leaf,
+)
 from runnables.core.notes import note_step
 from runnables.core.step_types import input_type, output_given, output_type
 from runnables.core.tasks import TaskGroup, aclose, gather_all
-from runnables.core.tracing import ListenerTracer, traced_ainvoke, traced_atransform
+from runnables.core.tracing import ListenerTracer
 from runnables.errors import ConfigError, InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -91,7 +98,7 @@ class ForeignRunnable(Protocol):
     def ainvoke(self, input: Any, /) -> Awaitable[Any]: ...
 
 
-class Runnable(Generic[Input, Output]):
+class Runnable(LeafHooks, Generic[Input, Output]):
     """A unit of work that can be invoked, batched, streamed, and composed with ``|``.
 
     >>> from runnables import RunnableLambda
@@ -103,17 +110,12 @@ class Runnable(Generic[Input, Output]):
     name: str | None = None
     #: The kind of run this step records in events: "chain", "prompt", "parser", ...
     _run_type: str = "chain"
-    #: Whether this step does work of its own (takes a concurrency slot, is timed).
-    _is_leaf: bool = False
     #: Whether this step's output type is told from its input's (an assign, a pick): a
     #: sequence ending in it builds its output schema from the whole chain's types.
     _output_from_fed: ClassVar[bool] = False
-    #: A plain sync function equivalent to this step, if it has one: containers call it
-    #: directly (no coroutine) when nothing observes or limits the call. It must be cheap
-    #: to look up, and containers time it under the offload policy.
-    _inline: Callable[[Any], Any] | None = None
-    #: Likewise, a plain async function equivalent to this step.
-    _ainline: Callable[[Any], Awaitable[Any]] | None = None
+    # How the step runs as a leaf (``_is_leaf``, ``_inline``, ``_ainline``,
+    # ``_found_blocking``, ``_run_returned``) is told to the leaf scope through the hooks
+    # of ``leaf.LeafHooks``; only ``core/leaf.py`` reads them.
 
     #: Set on a subclass that implements only the public ``invoke``/``ainvoke`` (not
     #: ``_ainvoke``/``_atransform``): its ``stream``/``astream``/``ainvoke`` are then
@@ -182,17 +184,6 @@ class Runnable(Generic[Input, Output]):
     def _children(self) -> Sequence[Runnable[Any, Any]]:
         """The steps this one runs (for graphs, schemas and error notes)."""
         return ()
-
-    def _found_blocking(self, spent: float, in_loop: bool = True) -> None:
-        """Called when this step's ``_inline`` function took ``spent`` s (over the
-        threshold); ``in_loop`` says whether it blocked an event loop doing so."""
-
-    async def _run_returned(self, runnable: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
-        """What to do when this step's ``_inline`` function returned a runnable.
-
-        Only functions (``RunnableLambda``) run it; other steps pass it on as a value.
-        """
-        return runnable
 
     def _with_kwargs(self, kwargs: dict[str, Any]) -> Runnable[Input, Output]:
         """This step as called with keyword arguments (from ``bind`` or ``invoke(**kw)``).
@@ -415,7 +406,7 @@ class Runnable(Generic[Input, Output]):
                 raise
 
         # Lend the caller's slot once, before the tasks copy HOLDING (see batch_root).
-        lent = _lend_slot(ctxs[0])
+        lent = lend_slot(ctxs[0])
         try:
             async with TaskGroup() as group:
                 tasks = [group.start(one(i)) for i in range(len(inputs))]
@@ -423,8 +414,7 @@ class Runnable(Generic[Input, Output]):
                     yield await next_done
         finally:
             if lent is not None:
-                await lent.acquire()
-                HOLDING.set(lent)
+                await reclaim_slot(lent)
 
     def abatch_stream(
         self,
@@ -985,33 +975,16 @@ def _batch_contexts(
     return [make_context(c) for c in configs]
 
 
-def call(step: Runnable[Any, Any], input: Any, ctx: Context) -> Awaitable[Any]:
-    """How a container runs a child step: traced when someone listens, plain otherwise."""
-    if ctx.tracers:
-        return traced_ainvoke(step, input, ctx)
-    return step._ainvoke(input, ctx)
-
-
-def call_transform(
-    step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context
-) -> AsyncIterator[Any]:
-    """How a container streams through a child step."""
-    if ctx.tracers:
-        return traced_atransform(step, inputs, ctx)
-    return step._atransform(inputs, ctx)
-
-
 async def invoke_root(step: Runnable[Any, Any], input: Any, ctx: Context) -> Any:
     """Run a public call's root step with everything its context asks for."""
-    lent = _lend_slot(ctx)
+    lent = lend_slot(ctx)
     try:
         if ctx.deadline is not None and not ctx.sync:
             return await run_with_deadline(lambda: call(step, input, ctx), ctx)
         return await call(step, input, ctx)
     finally:
         if lent is not None:
-            await lent.acquire()
-            HOLDING.set(lent)
+            await reclaim_slot(lent)
 
 
 async def transform_root(
@@ -1051,13 +1024,12 @@ async def batch_root(
         return await gather_all(aws, return_exceptions=False)
     # Lend the caller's slot once for the whole batch: every input's task inherits
     # HOLDING, and each invoke_root would otherwise release the same slot again.
-    lent = _lend_slot(first)
+    lent = lend_slot(first)
     try:
         return await _batch_spread(step, inputs, ctxs, return_exceptions, uniform, mark)
     finally:
         if lent is not None:
-            await lent.acquire()
-            HOLDING.set(lent)
+            await reclaim_slot(lent)
 
 
 async def _batch_spread(
@@ -1109,47 +1081,6 @@ async def _catching(aw: Awaitable[Any], mark: bool = False) -> Any:
         return await aw
     except Exception as exc:
         return Raised(exc) if mark else exc
-
-
-def _lend_slot(ctx: Context) -> Any:
-    """A nested call made by a leaf that holds a slot lends that slot to its children."""
-    if ctx.limiter is None:
-        return None
-    held = HOLDING.get()
-    if held is None:
-        return None
-    HOLDING.set(None)
-    held.release()
-    return held
-
-
-async def run_leaf(
-    step: Runnable[Any, Any], ctx: Context, work: Callable[[], Awaitable[Any]]
-) -> Any:
-    """Run a leaf's work under the call's concurrency budget and deadline bookkeeping.
-
-    Leaves call this only when ``ctx.limiter`` or ``ctx.running`` is set; the plain path
-    calls ``work()`` directly.
-    """
-    limiter = ctx.limiter
-    running = ctx.running
-    name = step.get_name() if running is not None else ""
-    if limiter is not None:
-        await limiter.acquire()
-        token = HOLDING.set(limiter)
-    if running is not None:
-        running.append(name)
-    try:
-        out = await work()
-    finally:
-        if running is not None:
-            running.remove(name)
-        if limiter is not None:
-            HOLDING.reset(token)
-            limiter.release()
-    if ctx.sync and ctx.deadline is not None:
-        check_after_sync_step(ctx, name)
-    return out
 
 
 # ---------------------------------------------------------------------- coercion
@@ -1209,8 +1140,9 @@ def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
 
 __all__ += ["call", "call_transform", "run_leaf", "note_step", "Input", "Output"]
 
-# Silence "imported but unused": these names are re-exported for step implementations.
-_ = (add, note_step, _offload, ListIter)
+# Silence "imported but unused": these names are re-exported for step implementations
+# (``call``, ``call_transform`` and ``run_leaf`` live in ``leaf.py``, the leaf scope).
+_ = (add, note_step, _offload, ListIter, call, call_transform, run_leaf)
 
 if TYPE_CHECKING:
     _run: Run

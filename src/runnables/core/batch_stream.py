@@ -22,9 +22,10 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from runnables.core.base import _lend_slot, call, invoke_root
+from runnables.core.base import invoke_root
 from runnables.core.config import Context
-from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.leaf import call, lend_slot, reclaim_slot
+from runnables.core.limiter import Limiter
 from runnables.core.tasks import TaskGroup
 from runnables.errors import ConfigError
 
@@ -145,7 +146,7 @@ async def batch_stream_chunks(
             put((index, out))
 
     # Lend the caller's slot once, before the workers copy HOLDING (see batch_root).
-    lent = _lend_slot(ctx)
+    lent = lend_slot(ctx)
     try:
         async with TaskGroup() as group:
             for _ in range(window):
@@ -170,5 +171,4 @@ async def batch_stream_chunks(
                     yield chunk
     finally:
         if lent is not None:
-            await lent.acquire()
-            HOLDING.set(lent)
+            await reclaim_slot(lent)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from runnables.core.base import Input, Output, Runnable, call, call_transform
+from runnables.core.base import Input, Output, Runnable
 from runnables.core.chunks import gather_input
 from runnables.core.config import Context, RunnableConfig, _check, derive, merge_configs
 from runnables.core.deadline import deadline_stream, run_with_deadline
+from runnables.core.leaf import call, call_transform, traced, traced_transform
 from runnables.core.step_types import input_type, output_given
-from runnables.core.tracing import traced_ainvoke, traced_atransform
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -150,7 +150,7 @@ class RunnableBinding(Runnable[Input, Output]):
             # The listeners watch the wrapped step's own run, made by the tracing code
             # (which passes through this binding), as in langchain-core where listeners
             # are a callback handler on the bound step's run.
-            return cast(Output, await traced_ainvoke(self, input, ctx))
+            return cast(Output, await traced(self, input, ctx))
         inner = self._ctx(ctx)
         if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
             return await self._call_public(input, inner)
@@ -171,7 +171,7 @@ class RunnableBinding(Runnable[Input, Output]):
 
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
         if self.listeners is not None:
-            return traced_atransform(self, inputs, ctx)
+            return traced_transform(self, inputs, ctx)
         inner = self._ctx(ctx)
         if type(self.bound)._public_only and inner.deadline is None and not inner.tracers:
             return self._stream_public(inputs, inner)

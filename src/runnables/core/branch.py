@@ -10,9 +10,9 @@ from runnables.core.base import Input, Output, Runnable, RunnableLike, coerce_to
 from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.graph import Graph, fan_graph
+from runnables.core.leaf import call, call_transform
 from runnables.core.step_types import first_typed, input_type, is_any, one_of, output_given
 from runnables.core.tasks import aclose
-from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ def _call_tagged(step: Runnable[Any, Any], input: Any, ctx: Context, tag: str) -
     own = step.__dict__.get("invoke" if ctx.sync else "ainvoke")
     if own is not None:
         return _call_own(own, input, ctx)
-    if ctx.tracers:
-        return traced_ainvoke(step, input, ctx, tag=tag)
-    return step._ainvoke(input, ctx)
+    return call(step, input, ctx, tag)
 
 
 async def _call_own(own: Callable[..., Any], input: Any, ctx: Context) -> Any:
@@ -51,9 +49,7 @@ async def _call_own(own: Callable[..., Any], input: Any, ctx: Context) -> Any:
 def _transform_tagged(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, tag: str
 ) -> AsyncIterator[Any]:
-    if ctx.tracers:
-        return traced_atransform(step, inputs, ctx, tag=tag)
-    return step._atransform(inputs, ctx)
+    return call_transform(step, inputs, ctx, tag)
 
 
 class RunnableBranch(Runnable[Input, Output]):

@@ -16,7 +16,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar, cast, get_origin, overload
 
 from runnables.core import offload as _offload
-from runnables.core.base import Input, Output, Runnable, call, call_transform, run_leaf
+from runnables.core.base import Input, Output, Runnable
 from runnables.core.bridge import drive_stream, is_sync_call
 from runnables.core.callables import (
     is_async_function,
@@ -30,7 +30,15 @@ from runnables.core.introspection import (
     get_function_nonlocals,
     get_lambda_source,
 )
-from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.leaf import (
+    LendingInput,
+    Slot,
+    call,
+    call_transform,
+    pull_in_step,
+    run_leaf,
+    timed,
+)
 from runnables.core.notes import note_step
 from runnables.core.step_types import (
     ITERABLES,
@@ -69,95 +77,6 @@ async def _to_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     return await loop.run_in_executor(None, functools.partial(context.run, func, *args, **kwargs))
-
-
-class _Slot:
-    """The budget slot of a streaming leaf, held only while the user's generator runs."""
-
-    __slots__ = ("held", "limiter")
-
-    def __init__(self, limiter: Limiter) -> None:
-        self.limiter = limiter
-        self.held = False
-
-    async def take(self) -> None:
-        await self.limiter.acquire()
-        self.held = True
-
-    def give_back(self) -> None:
-        if self.held:
-            self.held = False
-            self.limiter.release()
-
-
-class _LendingInput(AsyncIterator[Any]):
-    """Input chunks of a streaming leaf: waiting for the upstream step gives the slot back,
-    so the upstream step can run even under ``max_concurrency=1``."""
-
-    __slots__ = ("_slot", "_source")
-
-    def __init__(self, source: AsyncIterator[Any], slot: _Slot) -> None:
-        self._source = source
-        self._slot = slot
-
-    def __aiter__(self) -> _LendingInput:
-        return self
-
-    async def __anext__(self) -> Any:
-        slot = self._slot
-        if not slot.held:
-            return await self._source.__anext__()
-        slot.give_back()
-        token = HOLDING.set(None)
-        try:
-            return await self._source.__anext__()
-        finally:
-            HOLDING.reset(token)
-            await slot.take()
-
-
-def _in_step(
-    step: Runnable[Any, Any], chunks: AsyncIterator[Any], ctx: Context, slot: _Slot | None
-) -> AsyncIterator[Any]:
-    """``chunks`` as pulled within the step; as they are when there is nothing to set."""
-    if slot is None and ctx.is_root and ctx.running is None:
-        return chunks
-    return _pull_in_step(step, chunks, ctx, slot)
-
-
-async def _pull_in_step(
-    step: Runnable[Any, Any], chunks: AsyncIterator[Any], ctx: Context, slot: _Slot | None
-) -> AsyncIterator[Any]:
-    """Pull a user generator's chunks with the step's context (and budget slot) in effect
-    only while its code runs.
-
-    Between chunks the consumer's code runs in the same context (async generators share
-    their caller's), so setting ``CURRENT`` across a ``yield`` would leak this step's
-    config into the consumer, and a slot held across a ``yield`` would be held by a step
-    that only waits for the next step, deadlocking a budget of 1.
-    """
-    running = ctx.running
-    name = step.get_name() if running is not None else ""
-    while True:
-        if slot is not None:
-            await slot.take()
-            held = HOLDING.set(slot.limiter)
-        token = None if ctx.is_root else CURRENT.set(ctx)
-        if running is not None:
-            running.append(name)
-        try:
-            chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            return
-        finally:
-            if running is not None:
-                running.remove(name)
-            if token is not None:
-                CURRENT.reset(token)
-            if slot is not None:
-                HOLDING.reset(held)
-                slot.give_back()
-        yield chunk
 
 
 class RunnableLambda(Runnable[Input, Output]):
@@ -309,6 +228,8 @@ class RunnableLambda(Runnable[Input, Output]):
         if ctx is ROOT:
             inline = self._inline
             if inline is not None:  # the common case, kept to one frame
+                # leaf.timed, written out as leaf.run_in_turn does: a call to it costs
+                # a tenth of a plain ainvoke of a one-function step.
                 start = perf_counter()
                 try:
                     out = inline(input)
@@ -360,23 +281,15 @@ class RunnableLambda(Runnable[Input, Output]):
                     call_it = func
                 if self.offload == "never":
                     out = call_it(input)
-                elif ctx.sync:
-                    start = perf_counter()
-                    out = call_it(input)
-                    spent = perf_counter() - start
-                    if spent > _offload.THRESHOLD:
-                        self._found_blocking(spent, in_loop=False)
+                elif ctx.sync:  # a sync drive: no loop was blocked
+                    out = timed(self, call_it, perf_counter(), False, input)
                 elif self._blocking:
                     if self.offload == "auto" and perf_counter() >= self._recheck_at:
                         out = self._recheck(call_it, input)
                     else:
                         out = await _to_thread(call_it, input)
                 else:
-                    start = perf_counter()
-                    out = call_it(input)
-                    spent = perf_counter() - start
-                    if spent > _offload.THRESHOLD:
-                        self._found_blocking(spent)
+                    out = timed(self, call_it, perf_counter(), True, input)
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise
@@ -464,6 +377,8 @@ class RunnableLambda(Runnable[Input, Output]):
                 else:
                     chunk = await _to_thread(next, gen, done)
             else:
+                # leaf.timed, written out: this runs once per chunk, and a call to it
+                # costs a fifth of a chunk's way through a sync generator.
                 start = perf_counter()
                 chunk = next(gen, done)
                 spent = perf_counter() - start
@@ -491,10 +406,10 @@ class RunnableLambda(Runnable[Input, Output]):
                 yield out
             return
         value = await gather_input(inputs)
-        slot = _Slot(ctx.limiter) if ctx.limiter is not None else None
+        slot = Slot(ctx.limiter) if ctx.limiter is not None else None
         chunks = self._iter_generator(value, ctx)
         try:
-            async for chunk in _in_step(self, chunks, ctx, slot):
+            async for chunk in pull_in_step(self, chunks, ctx, slot):
                 yield chunk
         except BaseException as exc:
             note_step(exc, self.get_name())
@@ -653,17 +568,17 @@ class RunnableGenerator(Runnable[Input, Output]):
     async def _atransform(
         self, inputs: AsyncIterator[Input], ctx: Context
     ) -> AsyncIterator[Output]:
-        slot = _Slot(ctx.limiter) if ctx.limiter is not None else None
+        slot = Slot(ctx.limiter) if ctx.limiter is not None else None
         try:
             kwargs = {"config": ctx.child_config()} if self._config else {}
             if self._atransform_fn is not None and (
                 self._transform is None or not is_sync_call(ctx)
             ):
                 if slot is not None:
-                    inputs = _LendingInput(inputs, slot)
+                    inputs = LendingInput(inputs, slot)
                 agen = self._atransform_fn(inputs, **kwargs)
                 try:
-                    async for chunk in _in_step(self, agen, ctx, slot):
+                    async for chunk in pull_in_step(self, agen, ctx, slot):
                         yield chunk
                 finally:
                     await agen.aclose()  # type: ignore[attr-defined]
@@ -690,7 +605,7 @@ class RunnableGenerator(Runnable[Input, Output]):
                 gen = self._transform(source, **kwargs)
                 pulled = RunnableLambda._pull_sync(self, gen, ctx)  # type: ignore[arg-type]
                 try:
-                    async for chunk in _in_step(self, pulled, ctx, slot):
+                    async for chunk in pull_in_step(self, pulled, ctx, slot):
                         yield chunk
                 finally:
                     await pulled.aclose()  # type: ignore[attr-defined]
@@ -705,7 +620,7 @@ class RunnableGenerator(Runnable[Input, Output]):
         self,
         inputs: AsyncIterator[Any],
         ctx: Context,
-        slot: _Slot | None,
+        slot: Slot | None,
         kwargs: dict[str, Any],
     ) -> AsyncIterator[Any]:
         """Stream the sync transform on its own thread, fed from the async ``inputs``.
@@ -715,12 +630,12 @@ class RunnableGenerator(Runnable[Input, Output]):
         """
         transform = cast(Callable[..., Iterator[Any]], self._transform)
         if slot is not None:
-            inputs = _LendingInput(inputs, slot)
+            inputs = LendingInput(inputs, slot)
         pulled = athreaded(
             functools.partial(_call_transform, transform, kwargs), inputs, self.get_name()
         )
         try:
-            async for chunk in _in_step(self, pulled, ctx, slot):
+            async for chunk in pull_in_step(self, pulled, ctx, slot):
                 yield chunk
         finally:
             await pulled.aclose()  # type: ignore[attr-defined]

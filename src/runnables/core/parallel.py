@@ -10,18 +10,26 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from runnables.core import offload as _offload
-from runnables.core.base import Runnable, call_transform, coerce_to_runnable
+from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.binding import has_listeners
 from runnables.core.bridge import run_on_bridge
 from runnables.core.chunks import AddableDict, ListIter, gather_input
 from runnables.core.config import CURRENT, ROOT, Context, RunnableConfig
 from runnables.core.graph import Graph, fan_graph
 from runnables.core.introspection import indent_lines_after_first
-from runnables.core.notes import note_step
+from runnables.core.leaf import (
+    call,
+    call_plain,
+    call_transform,
+    plain_function,
+    run_returned,
+    timed,
+    traced,
+    traced_transform,
+)
 from runnables.core.step_types import first_typed, input_type, output_given, struct_type
 from runnables.core.streams import tee
 from runnables.core.tasks import gather_all, merge
-from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -88,13 +96,11 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     async def _ainvoke(self, input: Any, ctx: Context) -> dict[str, Any]:
         if ctx.tracers or self._traced:
-            aws = [
-                traced_ainvoke(s, input, ctx, tag=f"map:key:{k}") for k, s in self.steps__.items()
-            ]
+            aws = [traced(s, input, ctx, f"map:key:{k}") for k, s in self.steps__.items()]
         elif ctx.limiter is None and ctx.running is None:
             return await self._run_fused(input, ctx)
         else:
-            aws = [s._ainvoke(input, ctx) for s in self._steps]
+            aws = [call(s, input, ctx) for s in self._steps]
         if ctx.sync:  # driven without a loop: branches are sync and cheap, run them in turn
             return {k: await aw for k, aw in zip(self._keys, aws)}
         return dict(zip(self._keys, await gather_all(aws)))
@@ -128,35 +134,32 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         try:
             start = perf_counter()
             for i, (key, step) in enumerate(items):
-                inline = step._inline
+                inline = plain_function(step)
                 if inline is None:
                     pending_keys.append(key)
-                    pending.append(step._ainvoke(input, ctx))
+                    pending.append(call(step, input, ctx))
                     continue
                 if offloading:
                     if not in_loop:
                         rest = items[i:]
                         break
-                    thread = _ThreadCall(inline, input, step.get_name())
+                    thread = _ThreadCall(step, inline, input)
                     threads.append(thread)
                     pending_keys.append(key)
                     pending.append(thread.result())
                     threaded.append((key, step))
                     continue
                 try:
-                    out = inline(input)
-                except BaseException as exc:
-                    note_step(exc, step.get_name())
+                    out, spent = call_plain(step, input, start, in_loop)
+                except BaseException:
                     await _abandon(pending, threads)
                     raise
-                now = perf_counter()
-                if now - start > _offload.THRESHOLD:
-                    step._found_blocking(now - start, in_loop)
+                if spent > _offload.THRESHOLD:  # found blocking: start the rest at once
                     offloading = True
-                start = now
+                start += spent
                 if isinstance(out, Runnable):
                     pending_keys.append(key)
-                    pending.append(step._run_returned(out, input, ctx))
+                    pending.append(run_returned(step, out, input, ctx))
                     continue
                 results[key] = out
         finally:
@@ -176,13 +179,9 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
             else:
                 results.update(zip(pending_keys, await gather_all(pending)))
         for key, step in threaded:
-            out, spent = results[key]
-            if spent > _offload.THRESHOLD:
-                # Measured off the loop: marked silently, so later calls start it on a thread.
-                step._found_blocking(spent, in_loop=False)
+            out = results[key]
             if isinstance(out, Runnable):
-                out = await step._run_returned(out, input, ctx)
-            results[key] = out
+                results[key] = await run_returned(step, out, input, ctx)
         if len(results) == len(items) and not pending:
             return results
         return {key: results[key] for key, _ in items}
@@ -199,7 +198,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         copies = tee(inputs, len(self._steps))
         if ctx.tracers or self._traced:
             streams = [
-                traced_atransform(s, c, ctx, tag=f"map:key:{k}")
+                traced_transform(s, c, ctx, f"map:key:{k}")
                 for (k, s), c in zip(self.steps__.items(), copies)
             ]
         else:
@@ -262,16 +261,6 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 RunnableMap = RunnableParallel
 
 
-def _timed_call(func: Callable[[Any], Any], input: Any, name: str) -> tuple[Any, float]:
-    start = perf_counter()
-    try:
-        out = func(input)
-    except BaseException as exc:
-        note_step(exc, name)
-        raise
-    return out, perf_counter() - start
-
-
 class _ThreadCall:
     """A sync branch started on a worker thread at once, in the current context.
 
@@ -284,22 +273,24 @@ class _ThreadCall:
 
     _PENDING, _RUNNING, _WITHDRAWN = 0, 1, 2
 
-    def __init__(self, func: Callable[[Any], Any], input: Any, name: str) -> None:
+    def __init__(self, step: Runnable[Any, Any], func: Callable[[Any], Any], input: Any) -> None:
         self._lock = threading.Lock()
         self._state = self._PENDING
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        self.future = loop.run_in_executor(None, context.run, self._run, func, input, name)
+        self.future = loop.run_in_executor(None, context.run, self._run, step, func, input)
 
-    def _run(self, func: Callable[[Any], Any], input: Any, name: str) -> tuple[Any, float]:
+    def _run(self, step: Runnable[Any, Any], func: Callable[[Any], Any], input: Any) -> Any:
         with self._lock:
             if self._state == self._WITHDRAWN:
-                return None, 0.0
+                return None
             self._state = self._RUNNING
-        return _timed_call(func, input, name)
+        # Timed off the loop: a slow branch is marked silently (it blocked no loop), so
+        # later calls start it on a thread at once.
+        return timed(step, func, perf_counter(), False, input)
 
-    async def result(self) -> tuple[Any, float]:
-        """The branch's output and the seconds it took."""
+    async def result(self) -> Any:
+        """The branch's output."""
         try:
             return await asyncio.shield(self.future)
         except asyncio.CancelledError:

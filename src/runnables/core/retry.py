@@ -12,8 +12,8 @@ from runnables.core.base import Input, Output, Runnable
 from runnables.core.chunks import ListIter
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.deadline import remaining
+from runnables.core.leaf import call, call_transform
 from runnables.core.tasks import aclose
-from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import ConfigError
 
 __all__ = ["ExponentialJitterParams", "RunnableRetry"]
@@ -45,19 +45,14 @@ RetryIf = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 def _call_attempt(
     step: Runnable[Any, Any], input: Any, ctx: Context, attempt: int
 ) -> Awaitable[Any]:
-    if ctx.tracers:
-        tag = f"retry:attempt:{attempt}" if attempt > 1 else None
-        return traced_ainvoke(step, input, ctx, tag=tag)
-    return step._ainvoke(input, ctx)
+    return call(step, input, ctx, f"retry:attempt:{attempt}" if attempt > 1 else None)
 
 
 def _transform_attempt(
     step: Runnable[Any, Any], inputs: AsyncIterator[Any], ctx: Context, attempt: int
 ) -> AsyncIterator[Any]:
-    if ctx.tracers:
-        tag = f"retry:attempt:{attempt}" if attempt > 1 else None
-        return traced_atransform(step, inputs, ctx, tag=tag)
-    return step._atransform(inputs, ctx)
+    tag = f"retry:attempt:{attempt}" if attempt > 1 else None
+    return call_transform(step, inputs, ctx, tag)
 
 
 class _Replay:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
-from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from runnables.core import offload as _offload
@@ -14,20 +13,18 @@ from runnables.core.base import (
     Other,
     Output,
     Runnable,
-    call_transform,
     coerce_to_runnable,
 )
 from runnables.core.binding import has_listeners
 from runnables.core.chunks import ListIter, gather_input
-from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.config import Context, RunnableConfig
 from runnables.core.function import RunnableGenerator, RunnableLambda
 from runnables.core.graph import Graph, chain_graph
 from runnables.core.introspection import indent_lines_after_first
-from runnables.core.notes import note_step
+from runnables.core.leaf import call, call_transform, run_in_turn, traced, traced_transform
 from runnables.core.step_types import input_type, output_given
 from runnables.core.streams import Segmented
 from runnables.core.tasks import aclose
-from runnables.core.tracing import traced_ainvoke, traced_atransform
 from runnables.errors import InvalidRunnableError
 
 if TYPE_CHECKING:
@@ -151,54 +148,14 @@ class RunnableSequence(Runnable[Input, Output]):
     async def _ainvoke(self, input: Input, ctx: Context) -> Output:
         if ctx.tracers or self._traced:
             for i, step in enumerate(self.steps, 1):
-                input = await traced_ainvoke(step, input, ctx, tag=f"seq:step:{i}")
+                input = await traced(step, input, ctx, f"seq:step:{i}")
             return cast(Output, input)
         if ctx.limiter is not None or ctx.running is not None:
             for step in self.steps:
-                input = await step._ainvoke(input, ctx)
+                input = await call(step, input, ctx)
             return cast(Output, input)
-        return cast(Output, await self._run_fused(input, ctx))
-
-    async def _run_fused(self, input: Any, ctx: Context) -> Any:
-        """The plain path: call steps' plain functions directly, one clock read per step.
-
-        Each sync step is timed from the previous clock read, so a step that blocks the
-        loop is still found (see ``offload``) without paying for two clock reads.
-        """
-        in_loop = not ctx.sync
-        token = None if ctx.is_root else CURRENT.set(ctx)
-        try:
-            start = perf_counter()
-            for step in self.steps:
-                inline = step._inline
-                if inline is not None:
-                    prev = input
-                    try:
-                        input = inline(input)
-                    except BaseException as exc:
-                        note_step(exc, step.get_name())
-                        raise
-                    now = perf_counter()
-                    if now - start > _offload.THRESHOLD:
-                        step._found_blocking(now - start, in_loop)
-                    start = now
-                    if isinstance(input, Runnable):
-                        input = await step._run_returned(input, prev, ctx)
-                    continue
-                ainline = step._ainline
-                if ainline is not None and not ctx.sync:
-                    try:
-                        input = await ainline(input)
-                    except BaseException as exc:
-                        note_step(exc, step.get_name())
-                        raise
-                else:
-                    input = await step._ainvoke(input, ctx)
-                start = perf_counter()
-            return input
-        finally:
-            if token is not None:
-                CURRENT.reset(token)
+        # The plain path: the steps' plain functions called in turn (leaf.run_in_turn).
+        return cast(Output, await run_in_turn(self.steps, input, ctx))
 
     def _atransform(self, inputs: AsyncIterator[Input], ctx: Context) -> AsyncIterator[Output]:  # type: ignore[override]
         stream: AsyncIterator[Any] = inputs
@@ -210,7 +167,7 @@ class RunnableSequence(Runnable[Input, Output]):
                 ]
                 return Segmented(inputs, parts)
             for i, step in enumerate(steps, 1):
-                stream = traced_atransform(step, stream, ctx, tag=f"seq:step:{i}")
+                stream = traced_transform(step, stream, ctx, f"seq:step:{i}")
             return stream
         stages = self._stages
         if stages is None:
@@ -262,7 +219,7 @@ def _stream_stage(
 def _traced_at(
     step: Runnable[Any, Any], ctx: Context, tag: str, stream: AsyncIterator[Any]
 ) -> AsyncIterator[Any]:
-    return traced_atransform(step, stream, ctx, tag=tag)
+    return traced_transform(step, stream, ctx, tag)
 
 
 def _pulls_in_sync_code(step: Runnable[Any, Any]) -> bool:
@@ -310,7 +267,7 @@ async def _gathered(
     stream the last (a function that returns a runnable streams that runnable)."""
     value = await gather_input(inputs)
     for step in stage[:-1]:
-        value = await step._ainvoke(value, ctx)
+        value = await call(step, value, ctx)
     last = call_transform(stage[-1], ListIter((value,)), ctx)
     try:
         async for chunk in last:

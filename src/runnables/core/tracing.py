@@ -33,6 +33,61 @@ if TYPE_CHECKING:
 
 __all__ = ["Run", "Scope", "Tracer", "traced_ainvoke", "traced_atransform"]
 
+
+# ---------------------------------------------------------------------- OTEL HOOK
+# The OpenTelemetry context per step hooks in here, and only here: a tracer's
+# ``on_start`` may set ``Run.scope`` (runnables.otel: the run's span context), and the
+# traced paths (``tracing.traced_ainvoke``/``traced_atransform``) make it current
+# around the step's own code with these two, never around the consumer's.
+
+
+def enter_run(run: Run) -> Any:
+    """Make ``run``'s scope current; the token for :func:`exit_run` (``None`` if it has
+    none)."""
+    scope = run.scope
+    return None if scope is None else scope.attach()
+
+
+def exit_run(run: Run, token: Any) -> None:
+    """Undo :func:`enter_run` (in the context it changed)."""
+    if token is not None:
+        run.scope.detach(token)  # type: ignore[union-attr]
+
+
+def in_run_scope(run: Run, agen: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """``agen``'s chunks, each pulled with ``run``'s scope current; ``agen`` itself when
+    the run has no scope."""
+    if run.scope is None:
+        return agen
+    return _in_scope(run, agen)
+
+
+async def _in_scope(run: Run, agen: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    # Detached before each chunk is handed on: a scope held across the ``yield`` would be
+    # in effect in the consumer's code, and the detach would happen in another context.
+    scope = run.scope
+    assert scope is not None
+    pull = agen.__anext__
+    try:
+        while True:
+            token = scope.attach()
+            try:
+                chunk = await pull()
+            except StopAsyncIteration:
+                return
+            finally:
+                scope.detach(token)
+            yield chunk
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            token = scope.attach()
+            try:
+                await aclose()
+            finally:
+                scope.detach(token)
+
+
 logger = logging.getLogger("runnables")
 
 
@@ -41,6 +96,8 @@ def _now() -> datetime:
 
 
 _MISSING: Any = object()
+#: A recorder's held chunk after an empty input: the step's input stream has ended.
+_END: Any = object()
 
 
 @dataclass(slots=True, eq=False)
@@ -351,16 +408,15 @@ async def _traced_ainvoke(
     if listeners:
         await _notify(listeners, "on_start", run, ctx)
     child = ctx.replace(run=run, run_name=None, run_id=None)
-    scope = run.scope
     try:
-        if scope is None:
+        if run.scope is None:
             output = await step._ainvoke(input, child)
-        else:
-            token = scope.attach()
+        else:  # the OpenTelemetry context of the step (see leaf.py, OTEL HOOK)
+            token = enter_run(run)
             try:
                 output = await step._ainvoke(input, child)
             finally:
-                scope.detach(token)
+                exit_run(run, token)
     except BaseException as exc:
         fail_run(ctx, run, exc)
         if has_pending(ctx):
@@ -377,12 +433,18 @@ async def _traced_ainvoke(
 
 
 class _Recorder(AsyncIterator[Any]):
-    """Passes input chunks through and keeps their sum, for the run's recorded input."""
+    """Passes input chunks through and keeps their sum, for the run's recorded input.
 
-    __slots__ = ("_source", "addable", "error", "got", "value")
+    The run starts once the first chunk is there (see ``traced_atransform``): that
+    chunk, taken with :meth:`first`, is handed out again as the step's first input chunk
+    (by this iterator itself: a generator to put it back would cost a layer per chunk).
+    """
+
+    __slots__ = ("_held", "_source", "addable", "error", "got", "value")
 
     def __init__(self, source: AsyncIterator[Any]) -> None:
         self._source = source
+        self._held: Any = _MISSING  # a chunk taken by first(), or _END after an empty input
         self.value: Any = None
         self.got = False
         self.addable = True
@@ -391,10 +453,26 @@ class _Recorder(AsyncIterator[Any]):
         # with this error unless another one ends it first, as in langchain-core.
         self.error: Exception | None = None
 
+    async def first(self) -> Any:
+        """Take the first chunk (``_MISSING`` if there is none); the step gets it next."""
+        try:
+            chunk = await self.__anext__()
+        except StopAsyncIteration:
+            self._held = _END
+            return _MISSING
+        self._held = chunk
+        return chunk
+
     def __aiter__(self) -> _Recorder:
         return self
 
     async def __anext__(self) -> Any:
+        held = self._held
+        if held is not _MISSING:
+            if held is _END:
+                raise StopAsyncIteration
+            self._held = _MISSING
+            return held
         chunk = await self._source.__anext__()
         if self.got and self.addable:
             try:
@@ -436,11 +514,8 @@ async def traced_atransform(
         known = type(inputs) is ListIter and len(inputs.items) == 1
         if not known:
             recorder = _Recorder(inputs)
-            try:
-                first = await recorder.__anext__()
-            except StopAsyncIteration:
-                first = _MISSING
-            inputs = _prepend(first, recorder)
+            await recorder.first()
+            inputs = recorder
     # As in langchain-core, a streaming step's start does not know its input (no "input"
     # in its start event), even when it is one value given up front; the run holds it
     # from just after the start on, and its end reports it.
@@ -458,8 +533,7 @@ async def traced_atransform(
     merge_error: Exception | None = None  # as the recorder's, for the output
     agen = step._atransform(inputs, child)
     tracers = ctx.tracers
-    if run.scope is not None:
-        agen = _in_scope(agen, run.scope)
+    agen = in_run_scope(run, agen)  # the step's OpenTelemetry context (OTEL HOOK, above)
     try:
         async for chunk in agen:
             for tracer in tracers:
@@ -500,38 +574,6 @@ async def traced_atransform(
         await settle(ctx)
     if listeners:
         await _notify(listeners, "on_end", run, ctx)
-
-
-async def _in_scope(agen: AsyncIterator[Any], scope: Scope) -> AsyncIterator[Any]:
-    """``agen``'s chunks, each pulled with ``scope`` attached and detached before the
-    chunk is handed on (a scope held across the ``yield`` would be in effect in the
-    consumer's code, and detached in another context: "Failed to detach context")."""
-    try:
-        while True:
-            token = scope.attach()
-            try:
-                chunk = await agen.__anext__()
-            except StopAsyncIteration:
-                return
-            finally:
-                scope.detach(token)
-            yield chunk
-    finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            token = scope.attach()
-            try:
-                await aclose()
-            finally:
-                scope.detach(token)
-
-
-async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    if first is _MISSING:
-        return
-    yield first
-    async for chunk in rest:
-        yield chunk
 
 
 # ---------------------------------------------------------------------- callbacks

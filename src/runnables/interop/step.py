@@ -31,10 +31,10 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable as LCRunnable
 
-from runnables.core.base import Runnable, note_step, run_leaf
+from runnables.core.base import Runnable, note_step
 from runnables.core.chunks import gather_input
 from runnables.core.config import CURRENT, Context
-from runnables.core.limiter import HOLDING
+from runnables.core.leaf import hold_stream, holds, run_leaf
 from runnables.core.tasks import aclose
 from runnables.core.tracing import _MISSING, Run, end_run, fail_run
 from runnables.interop.values import from_langchain, to_langchain
@@ -201,41 +201,17 @@ class LangChainStep(Runnable[Any, Any]):
         else:
             whole = to_langchain(await gather_input(inputs))
             agen = self.runnable.astream(whole, lc_config)  # type: ignore[arg-type]
-        limiter = ctx.limiter
-        running = ctx.running
-        name = self.get_name() if running is not None else ""
-        if limiter is not None:
-            await limiter.acquire()
-        if running is not None:
-            running.append(name)
-        pull = agen.__anext__
+        # langchain-core's stream holds one slot until it ends; the step's context and
+        # slot are in effect only while langchain-core's code runs (the leaf scope).
+        stream = hold_stream(self, ctx, agen) if holds(ctx) else agen
         try:
-            while True:
-                # The context and the held slot are in effect only while langchain-core's
-                # code runs: between chunks the consumer's code runs in this same task.
-                token = CURRENT.set(ctx) if not ctx.is_root else None
-                held = HOLDING.set(limiter) if limiter is not None else None
-                try:
-                    chunk = await pull()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    if held is not None:
-                        HOLDING.reset(held)
-                    if token is not None:
-                        CURRENT.reset(token)
+            async for chunk in stream:
                 yield from_langchain(chunk)
         except BaseException as exc:
             note_step(exc, self.get_name())
             raise
         finally:
-            try:
-                await aclose(agen)
-            finally:
-                if running is not None:
-                    running.remove(name)
-                if limiter is not None:
-                    limiter.release()
+            await aclose(stream)
 
 
 def _known_type(schema: Any, declared: Any) -> Any:

@@ -34,12 +34,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-from runnables.core.base import Runnable, run_leaf
+from runnables.core.base import Runnable
 from runnables.core.chunks import ListIter, gather_input
 from runnables.core.config import CURRENT, Context
-from runnables.core.limiter import HOLDING
+from runnables.core.leaf import hold_stream, holds, run_leaf
 from runnables.core.notes import note_step
 from runnables.core.serializable import RunnableSerializable
+from runnables.core.tasks import aclose
 from runnables.core.tracing import has_pending, settle
 from runnables.errors import InvalidInputError
 from runnables.messages import (
@@ -556,44 +557,18 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
                 yield _to_chunk(hit)
                 return
         reservation = await self._reserve(messages)
-        limiter = ctx.limiter
-        running = ctx.running
-        name = self.get_name() if running is not None else ""
-        if limiter is not None:
-            await limiter.acquire()
-        if running is not None:
-            running.append(name)
-        # The context and the held slot are in effect only while the provider's code runs:
-        # between chunks the consumer's code runs in this same context, and must not see
-        # this step's config or lend its slot away.
-        scoped = not ctx.is_root or limiter is not None
         keep = cache is not None
         parts: list[AIMessageChunk] = []
         usage: UsageMetadata | None = None
         last_chunk: BaseMessage | None = None
         run_id = self._run_id()
         agen = self._astream(messages, **self._params)
-        pull = agen.__anext__
+        # The provider's stream is one request: it holds one slot until it ends, and the
+        # step's context and slot are in effect only while the provider's code runs.
+        stream = hold_stream(self, ctx, agen) if holds(ctx) else agen
         finished = False
         try:
-            while True:
-                if scoped:
-                    token = CURRENT.set(ctx) if not ctx.is_root else None
-                    held = HOLDING.set(limiter) if limiter is not None else None
-                    try:
-                        chunk = await pull()
-                    except StopAsyncIteration:
-                        break
-                    finally:
-                        if held is not None:
-                            HOLDING.reset(held)
-                        if token is not None:
-                            CURRENT.reset(token)
-                else:
-                    try:
-                        chunk = await pull()
-                    except StopAsyncIteration:
-                        break
+            async for chunk in stream:
                 if chunk.id is None:
                     chunk.id = run_id
                 # getattr: a test model may stream chunks of another kind than AI.
@@ -621,12 +596,8 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
             raise
         finally:
             try:
-                await agen.aclose()  # type: ignore[attr-defined]
+                await aclose(stream)
             finally:
-                if running is not None:
-                    running.remove(name)
-                if limiter is not None:
-                    limiter.release()
                 self._settle(reservation, usage)
         if finished and cache is not None and key is not None and parts:
             full = message_chunk_to_message(add_chunks(parts[0], *parts[1:]))

@@ -6,8 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from runnables.core.base import Runnable, run_leaf
+from runnables.core.base import Runnable
 from runnables.core.config import CURRENT, Context
+from runnables.core.leaf import run_leaf
 from runnables.core.notes import note_step
 from runnables.core.serializable import RunnableSerializable
 from runnables.documents.base import Document

@@ -47,9 +47,11 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from runnables.core.base import Runnable, run_leaf
+from runnables.core.base import Runnable
 from runnables.core.chunks import gather_input
 from runnables.core.config import CURRENT, DEFAULT_RECURSION_LIMIT, Context, RunnableConfig
+from runnables.core.leaf import hold_stream, holds, run_leaf
+from runnables.core.tasks import aclose
 from runnables.errors import MissingExtraError, RunnablesError
 from runnables.wire import ServerEvent, SSEDecoder, dumps, encode
 
@@ -432,28 +434,17 @@ class RemoteRunnable(Runnable[Any, Any]):
     async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
         input = await gather_input(inputs)
         queue = _event_queue(ctx)
-        limiter = ctx.limiter
-        running = ctx.running
-        name = self.get_name() if running is not None else ""
-        if limiter is not None:
-            await limiter.acquire()
-        if running is not None:
-            running.append(name)
+        if queue is not None:
+            agen = self._relay_events(input, ctx, queue, None)
+        else:
+            agen = self._stream(input, ctx)
+        # The remote stream is one request: it holds one slot until it ends (leaf scope).
+        stream = hold_stream(self, ctx, agen) if holds(ctx) else agen
         try:
-            if queue is not None:
-                agen = self._relay_events(input, ctx, queue, None)
-            else:
-                agen = self._stream(input, ctx)
-            try:
-                async for chunk in agen:
-                    yield chunk
-            finally:
-                await agen.aclose()
+            async for chunk in stream:
+                yield chunk
         finally:
-            if running is not None:
-                running.remove(name)
-            if limiter is not None:
-                limiter.release()
+            await aclose(stream)
 
     async def _stream(self, input: Any, ctx: Context) -> AsyncGenerator[Any, None]:
         events = self._events("stream", self._body(input, ctx), ctx)

@@ -32,8 +32,8 @@ from pydantic import (
 )
 
 from runnables.callbacks.runs import TOOL_START_KWARGS
-from runnables.core.base import run_leaf
 from runnables.core.config import CURRENT, Context, RunnableConfig
+from runnables.core.leaf import run_leaf
 from runnables.core.notes import note_step
 from runnables.core.serializable import RunnableSerializable
 from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin

@@ -7,22 +7,18 @@ the same limit count as one signal (the ``epoch`` of a permit), so a burst of 42
 halves the limit once, not once per request.
 
 Waiting for a permit gives the engine's ``max_concurrency`` slot back for the wait
-(:func:`wait_without_slot`): a request held back by the server's rate limit must not
-stop other steps of the call from running.
+(:func:`runnables.core.leaf.wait_without_slot`): a request held back by the server's
+rate limit must not stop other steps of the call from running.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
-from runnables.core.limiter import HOLDING, Limiter
+from runnables.core.leaf import wait_without_slot  # the leaf scope's; exported here too
 
 __all__ = ["AdaptiveConcurrency", "wait_without_slot"]
-
-T = TypeVar("T")
 
 
 class AdaptiveConcurrency:
@@ -125,34 +121,3 @@ class AdaptiveConcurrency:
             f"AdaptiveConcurrency(limit={self.limit}, in_flight={self.in_flight}, "
             f"waiting={len(self._waiters)})"
         )
-
-
-def _take_unconditionally(limiter: Limiter) -> None:
-    # The caller (run_leaf) will release this slot in its finally; if we were cancelled
-    # while waiting to get it back, take it anyway so that release balances. The budget
-    # is exceeded by one only while the cancelled call unwinds.
-    node: Limiter | None = limiter
-    while node is not None:
-        node.in_use += 1
-        node = node.parent
-
-
-async def wait_without_slot(wait: Callable[[], Awaitable[T]]) -> T:
-    """Await ``wait()`` with the engine's concurrency slot given back meanwhile.
-
-    A leaf running under ``max_concurrency`` holds one slot; a wait that is not work
-    (a rate limit, an endpoint's concurrency limit) should not keep other steps out.
-    The slot is taken back before returning (or raising).
-    """
-    held = HOLDING.get()
-    if held is None:
-        return await wait()
-    held.release()
-    try:
-        return await wait()
-    finally:
-        try:
-            await held.acquire()
-        except BaseException:
-            _take_unconditionally(held)
-            raise
