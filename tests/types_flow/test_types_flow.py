@@ -11,7 +11,9 @@ from typing import Any, assert_type
 
 from runnables import (
     RunnableBinding,
+    RunnableConfig,
     RunnableEach,
+    RunnableGenerator,
     RunnableLambda,
     RunnablePassthrough,
     RunnableRetry,
@@ -45,6 +47,22 @@ async def _achars(text: str) -> AsyncIterator[str]:
         yield char
 
 
+def _shout_chunks(chunks: Iterator[str]) -> Iterator[str]:
+    for chunk in chunks:
+        yield chunk.upper()
+
+
+async def _achunk_lengths(chunks: AsyncIterator[str]) -> AsyncIterator[int]:
+    async for chunk in chunks:
+        yield len(chunk)
+
+
+def _numbered_chunks(chunks: Iterator[str], config: RunnableConfig) -> Iterator[int]:
+    assert config.get("tags") == ["t"]
+    for i, _ in enumerate(chunks, 1):
+        yield i
+
+
 def _as_record(text: str) -> dict[str, Any]:
     return {"text": text}
 
@@ -74,6 +92,24 @@ def test_pipe_joins_the_first_input_to_the_last_output() -> None:
     assert_type(RunnableLambda(_strip).pipe(_length), RunnableSequence[str, int])
     assert_type(longer.invoke(" ab "), float)
     assert longer.invoke(" ab ") == 4.0
+
+
+async def test_a_piped_async_or_generator_function_gives_what_it_awaits_or_yields() -> None:
+    # coerce_to_runnable awaits an async function and streams a generator function's
+    # chunks, so the step's output is the awaited value or the chunk, not the coroutine.
+    assert_type(RunnableLambda(_strip) | _ashout, RunnableSequence[str, str])
+    assert_type(RunnableLambda(_strip) | _shout_chunks, RunnableSequence[str, str])
+    assert_type(RunnableLambda(_strip) | _achunk_lengths, RunnableSequence[str, int])
+    assert await (RunnableLambda(_strip) | _ashout).ainvoke(" a ") == "A"
+    assert [c async for c in (RunnableLambda(_strip) | _achunk_lengths).astream(" ab ")] == [2]
+
+
+def test_a_generator_step_has_its_chunks_types() -> None:
+    assert_type(RunnableGenerator(_shout_chunks), RunnableGenerator[str, str])
+    assert_type(RunnableGenerator(_achunk_lengths), RunnableGenerator[str, int])
+    assert_type(RunnableGenerator(_numbered_chunks), RunnableGenerator[str, int])
+    assert RunnableGenerator(_shout_chunks).invoke("ab") == "AB"
+    assert list(RunnableGenerator(_numbered_chunks).stream("ab", {"tags": ["t"]})) == [1]
 
 
 async def test_calls_return_the_output_type() -> None:

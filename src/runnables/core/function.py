@@ -573,11 +573,49 @@ class RunnableGenerator(Runnable[Input, Output]):
 
     _is_leaf = True
 
+    # The overloads let the input and output types flow from the generator function's
+    # chunks, as langchain-core's annotations do; the function may also take the config.
+    @overload
     def __init__(
         self,
-        transform: Callable[[Iterator[Any]], Iterator[Any]]
-        | Callable[[AsyncIterator[Any]], AsyncIterator[Any]],
-        atransform: Callable[[AsyncIterator[Any]], AsyncIterator[Any]] | None = None,
+        transform: Callable[[AsyncIterator[Input]], AsyncIterator[Output]],
+        atransform: None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        transform: Callable[[Iterator[Input]], Iterator[Output]],
+        atransform: Callable[[AsyncIterator[Input]], AsyncIterator[Output]] | None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        transform: Callable[[AsyncIterator[Input], RunnableConfig], AsyncIterator[Output]],
+        atransform: None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        transform: Callable[[Iterator[Input], RunnableConfig], Iterator[Output]],
+        atransform: Callable[[AsyncIterator[Input], RunnableConfig], AsyncIterator[Output]]
+        | None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        transform: Callable[..., Iterator[Any]] | Callable[..., AsyncIterator[Any]],
+        atransform: Callable[..., AsyncIterator[Any]] | None = None,
         *,
         name: str | None = None,
     ) -> None:
