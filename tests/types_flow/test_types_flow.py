@@ -63,6 +63,10 @@ def _numbered_chunks(chunks: Iterator[str], config: RunnableConfig) -> Iterator[
         yield i
 
 
+def _length_step(text: str) -> RunnableLambda[str, int]:
+    return RunnableLambda(_length)
+
+
 def _as_record(text: str) -> dict[str, Any]:
     return {"text": text}
 
@@ -79,6 +83,9 @@ def test_a_function_step_has_the_function_s_input_and_output_types() -> None:
     assert_type(RunnableLambda(_words), RunnableLambda[str, str])
     assert_type(RunnableLambda(_achars), RunnableLambda[str, str])
     assert_type(RunnableLambda(len), RunnableLambda[Sized, int])
+    # A function that returns a runnable: that runnable runs, so its output is the step's.
+    assert_type(RunnableLambda(_length_step), RunnableLambda[str, int])
+    assert RunnableLambda(_length_step).invoke("abc") == 3
     assert RunnableLambda(_strip).invoke(" a ") == "a"
 
 
@@ -135,6 +142,10 @@ def test_wrappers_keep_both_types() -> None:
 def test_dict_steps_and_passthrough() -> None:
     passthrough = RunnablePassthrough[int]()
     assert_type(passthrough.invoke(3), int)
+    # A tap function gives the passthrough its input type.
+    seen: list[str] = []
+    assert_type(RunnablePassthrough(seen.append), RunnablePassthrough[str])
+    assert RunnablePassthrough(seen.append).invoke("a") == "a" and seen == ["a"]
     fanned = RunnableLambda(_strip) | {"n": _length, "same": RunnablePassthrough()}
     assert_type(fanned, RunnableSequence[str, dict[str, Any]])
     assert fanned.invoke(" ab ") == {"n": 2, "same": "ab"}

@@ -212,6 +212,18 @@ class RunnableLambda(Runnable[Input, Output]):
         offload: _offload.OffloadMode = "auto",
     ) -> None: ...
 
+    # A function that returns a runnable: the runnable is run on the input, so the
+    # step's output is that runnable's output (langchain-core's overload too).
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input], Runnable[Any, Output]],
+        afunc: None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
     @overload
     def __init__(
         self,

@@ -17,7 +17,7 @@ pydantic.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,10 +26,18 @@ from runnables.core.base import Input, Output, Runnable
 __all__ = ["RunnableSerializable"]
 
 
-class _AnyRunnableIsOne(type(BaseModel)):  # type: ignore[misc]
+if TYPE_CHECKING:
+    # Named for the type checker only: without it mypy cannot see the metaclass, and
+    # every subclass of RunnableSerializable (users' too) fails with a metaclass conflict.
+    from pydantic._internal._model_construction import ModelMetaclass as _ModelMetaclass
+else:
+    _ModelMetaclass = type(BaseModel)
+
+
+class _AnyRunnableIsOne(_ModelMetaclass):
     # Before this class existed ``RunnableSerializable`` was ``Runnable`` itself, and
     # code annotating or checking with it must keep accepting every runnable.
-    def __instancecheck__(cls, instance: Any) -> bool:
+    def __instancecheck__(cls, instance: Any) -> bool:  # noqa: N805 (a metaclass method)
         if cls is RunnableSerializable:
             return isinstance(instance, Runnable)
         return bool(super().__instancecheck__(instance))
