@@ -23,7 +23,7 @@ import functools
 import json
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypedDict, TypeVar, cast
+from typing import Any, ClassVar, Literal, NotRequired, TypedDict, TypeVar, cast
 
 from runnables.errors import LangChainDeprecationWarning
 
@@ -74,7 +74,8 @@ class ToolCall(TypedDict):
     name: str
     args: dict[str, Any]
     id: str | None
-    type: Literal["tool_call"]
+    # Optional when written, as in langchain-core: messages fill it in.
+    type: NotRequired[Literal["tool_call"]]
 
 
 class ToolCallChunk(TypedDict):
@@ -84,7 +85,7 @@ class ToolCallChunk(TypedDict):
     args: str | None
     id: str | None
     index: int | None
-    type: Literal["tool_call_chunk"]
+    type: NotRequired[Literal["tool_call_chunk"]]
 
 
 class InvalidToolCall(TypedDict):
