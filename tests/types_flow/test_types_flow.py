@@ -20,6 +20,8 @@ from runnables import (
     RunnableSequence,
     RunnableWithFallbacks,
 )
+from runnables.messages import AIMessageChunk
+from runnables.models import FakeListChatModel
 
 
 def _strip(text: str) -> str:
@@ -164,3 +166,18 @@ def test_a_langchain_core_step_on_either_side_types_as_a_runnables_chain() -> No
     assert_type(before, RunnableSequence[Any, str])
     assert isinstance(before, RunnableSequence)
     assert before.invoke(" ab ") == "AB"
+
+
+async def test_a_chat_model_streams_message_chunks() -> None:
+    # As langchain-core's: the chunks add up with '+', so they are typed as chunks.
+    model = FakeListChatModel(responses=["ab"])
+    chunks = [c async for c in model.astream("hi")]
+    assert_type(chunks, list[AIMessageChunk])
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    assert total.content == "ab"
+
+
+def test_a_chat_model_streams_message_chunks_in_sync_code_too() -> None:
+    assert_type(list(FakeListChatModel(responses=["ab"]).stream("hi")), list[AIMessageChunk])

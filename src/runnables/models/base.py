@@ -59,6 +59,7 @@ from runnables.models.ratelimit import RateLimiter, Reservation, estimate_tokens
 from runnables.models.tools import convert_to_openai_tool
 
 if TYPE_CHECKING:
+    from runnables.core.config import RunnableConfig
     from runnables.core.sequence import RunnableSequence
     from runnables.core.tracing import Run
 
@@ -205,6 +206,17 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     _run_type = "chat_model"
     _is_leaf = True
+
+    if TYPE_CHECKING:
+        # Typed as langchain-core's: a chat model streams message chunks that add up
+        # with '+'. Declared for the type checker only, so no call pays a layer for it.
+        def stream(
+            self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> Iterator[AIMessageChunk]: ...
+
+        def astream(
+            self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> AsyncIterator[AIMessageChunk]: ...
 
     #: The call parameters (``bind(...)``/``invoke(x, **params)``) this model honours,
     #: such as ``"max_tokens"`` or ``"tools"``. ``None`` (the default) means every
