@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -13,7 +13,12 @@ from runnables.output_parsers.json import JsonOutputParser
 
 __all__ = ["PydanticOutputParser"]
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    # pydantic v1 models are accepted too (as langchain-core's TBaseModel); named for
+    # the type checker only, so importing the parser never imports pydantic.v1.
+    from pydantic.v1 import BaseModel as V1BaseModel
+
+M = TypeVar("M", bound="BaseModel | V1BaseModel")
 
 
 class PydanticOutputParser(JsonOutputParser, Generic[M]):
@@ -57,8 +62,9 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
             return value
         if self._v1:
             return self._final_v1(value)
+        model = cast("type[BaseModel]", self.pydantic_object)  # v1 models went above
         try:
-            return self.pydantic_object.model_validate(value)
+            return cast(M, model.model_validate(value))
         except ValidationError as exc:
             shown = json.dumps(value, ensure_ascii=False)
             raise OutputParserException(
@@ -72,7 +78,7 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
         from pydantic.v1 import ValidationError as V1ValidationError
 
         try:
-            return self.pydantic_object.parse_obj(value)  # type: ignore[no-any-return]
+            return cast(M, cast("type[V1BaseModel]", self.pydantic_object).parse_obj(value))
         except V1ValidationError as exc:
             shown = json.dumps(value, ensure_ascii=False)
             raise OutputParserException(
