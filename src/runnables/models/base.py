@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from runnables.core.config import RunnableConfig
     from runnables.core.sequence import RunnableSequence
     from runnables.core.tracing import Run
+    from runnables.tools import BaseTool
 
 __all__ = [
     "BaseChatModel",
@@ -703,7 +704,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     def bind_tools(
         self,
-        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any]],
+        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | bool | Mapping[str, Any] | None = None,
         strict: bool | None = None,
