@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Overlap:
@@ -33,3 +37,13 @@ async def settle(rounds: int = 3) -> None:
     """Let the loop run callbacks already scheduled (finalizers, cancellations)."""
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+def closable(stream: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """The stream as the async generator ``astream`` documents, so a test can ``aclose`` it.
+
+    ``astream`` is typed ``AsyncIterator`` (as langchain-core's, so subclasses may return
+    any async iterator); runnables' own return async generators, and this checks it.
+    """
+    assert isinstance(stream, AsyncGenerator), f"expected an async generator, got {stream!r}"
+    return stream

@@ -134,7 +134,7 @@ async def test_a_budget_of_256_holds_two_workers_that_could_each_run_512(tmp_pat
         model = ChatOpenAI(
             model="m", base_url=server.base_url, api_key="k", max_retries=0, max_concurrency=512
         )
-        chain = RunnableLambda(lambda row: f"row {row['n']}") | model
+        chain = RunnableLambda[dict[str, Any], str](lambda row: f"row {row['n']}") | model
         result = await run_batch(
             chain,
             src,
@@ -196,7 +196,7 @@ async def test_model_rate_limiter_from_a_budget_holds_across_workers(tmp_path: P
         model = ChatOpenAI(
             model="m", base_url=server.base_url, api_key="k", rate_limiter=budget.rate_limiter()
         )
-        chain = RunnableLambda(lambda row: f"row {row['n']}") | model
+        chain = RunnableLambda[dict[str, Any], str](lambda row: f"row {row['n']}") | model
         result = await run_batch(
             chain, src, tmp_path / "out.jsonl", max_concurrency=64, engine="ray", actors=2
         )
@@ -272,7 +272,7 @@ async def test_an_actor_killed_mid_run_the_job_completes_and_its_slots_return(
     import crashing  # type: ignore[import-not-found]
     from ray import cloudpickle
 
-    cloudpickle.register_pickle_by_value(crashing)
+    cloudpickle.register_pickle_by_value(crashing)  # type: ignore[no-untyped-call]  # ray vendors it untyped
     src = write_rows(tmp_path / "in.jsonl", 1000)
     budget = ClusterBudget(max_concurrency=64, lease_size=16, lease_ttl=2.0)
     result = await run_batch(
@@ -294,7 +294,7 @@ async def test_an_actor_killed_mid_run_the_job_completes_and_its_slots_return(
     assert stats["leased"] == 0 and stats["free"] == 64
     assert stats["expired"] >= 1  # the dead worker's slots came back by their TTL
     budget.kill()
-    cloudpickle.unregister_pickle_by_value(crashing)
+    cloudpickle.unregister_pickle_by_value(crashing)  # type: ignore[no-untyped-call]
 
 
 def lines_in(path: Path) -> int:

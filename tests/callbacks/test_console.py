@@ -17,7 +17,7 @@ def _boom(_: int) -> int:
 
 def test_each_run_is_printed_under_its_parent_with_its_input_and_output() -> None:
     out = io.StringIO()
-    chain = RunnableLambda(lambda x: x + 1, name="inc") | RunnableLambda(
+    chain = RunnableLambda[int, int](lambda x: x + 1, name="inc") | RunnableLambda(
         lambda x: x * 2, name="dbl"
     )
 

@@ -47,7 +47,7 @@ class SyncModel(BaseChatModel):
 class AsyncModel(BaseChatModel):
     """A langchain-core-style model with an _agenerate that declares run_manager."""
 
-    async def _agenerate(  # type: ignore[override]
+    async def _agenerate(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -74,9 +74,10 @@ def test_sync_generate_runs_unobserved_with_a_run_manager_too() -> None:
 
 async def test_sync_generate_tokens_are_chat_model_stream_events() -> None:
     from runnables import RunnableLambda
+    from runnables.messages import AIMessage
 
     # The model invoked inside a step, as langchain-core streams it for its events handler.
-    step = RunnableLambda(lambda x: SyncModel().invoke(x))
+    step = RunnableLambda[str, AIMessage](lambda x: SyncModel().invoke(x))
     events = [e async for e in step.astream_events("hi", version="v2")]
     streamed = [e["data"]["chunk"].content for e in events if e["event"] == "on_chat_model_stream"]
     assert streamed == ["he", "llo"]

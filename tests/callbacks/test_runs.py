@@ -100,7 +100,7 @@ async def test_streaming_reports_each_token_with_its_chunk() -> None:
 def test_a_callback_manager_as_callbacks_nests_runs_under_its_parent() -> None:
     handler = Recorder()
     with trace_as_chain_group("group", CallbackManager.configure([handler])) as manager:
-        assert RunnableLambda(lambda x: x + 1).invoke(1, {"callbacks": manager}) == 2
+        assert RunnableLambda[int, int](lambda x: x + 1).invoke(1, {"callbacks": manager}) == 2
     group_start, lambda_start = handler.events[0], handler.events[1]
     assert group_start[1] == "group"
     assert lambda_start[1] == "RunnableLambda"
@@ -250,7 +250,7 @@ def test_a_tool_function_declaring_callbacks_gets_the_call_callbacks() -> None:
     from runnables.tools import tool
 
     handler = Recorder()
-    inner = RunnableLambda(lambda x: x, name="inner")
+    inner = RunnableLambda[str, str](lambda x: x, name="inner")
 
     @tool
     def lookup(query: str, callbacks: Any) -> str:

@@ -191,7 +191,9 @@ def measure() -> dict[str, Any]:
 
 
 def rate(m: dict[str, Any]) -> float:
-    return round(100 * m["passed"] / max(m["applicable"], 1), 1)
+    passed: int = m["passed"]
+    applicable: int = m["applicable"]
+    return round(100 * passed / max(applicable, 1), 1)
 
 
 def _split(m: dict[str, Any]) -> list[str]:

@@ -376,7 +376,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if MODE != "run":
         return
     if report.when == "call" or report.failed or (report.when == "setup" and report.skipped):
-        outcome = report.outcome
+        outcome: str = report.outcome
         if hasattr(report, "wasxfail"):
             outcome = "xfailed" if report.skipped else "passed"
         entry: dict[str, Any] = {"outcome": outcome}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from runnables import RunnableLambda
+from runnables import RunnableConfig, RunnableLambda
 
 
 class BoomError(Exception):
@@ -78,8 +78,9 @@ def test_sync_batch_with_return_exceptions_puts_each_error_in_place() -> None:
 
 def test_sync_batch_keeps_an_exception_a_step_returns_as_its_output() -> None:
     err = ValueError("a value, not a failure")
-    assert RunnableLambda(lambda x: err).batch([1, 2]) == [err, err]
-    assert RunnableLambda(lambda x: err).batch([1, 2], {"max_concurrency": 1}) == [err, err]
+    step = RunnableLambda[int, ValueError](lambda x: err)
+    assert step.batch([1, 2]) == [err, err]
+    assert step.batch([1, 2], {"max_concurrency": 1}) == [err, err]
 
 
 def _slow_step_off_the_loop(seen: list[bool]) -> Callable[[int], int]:
@@ -106,7 +107,9 @@ def test_sync_batch_never_runs_a_slow_sync_step_on_an_event_loop(
     # langchain-core runs a sync batch's calls on threads; runnables times an unknown step
     # on the caller's thread, then overlaps the rest on worker threads, never on the loop.
     seen: list[bool] = []
-    config = {"max_concurrency": max_concurrency} if max_concurrency else None
+    config: RunnableConfig | None = (
+        {"max_concurrency": max_concurrency} if max_concurrency else None
+    )
     out = RunnableLambda(_slow_step_off_the_loop(seen)).batch(list(range(6)), config)
     assert out == [0, 10, 20, 30, 40, 50]
     assert seen == [False] * 6

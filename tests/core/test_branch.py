@@ -45,7 +45,7 @@ def test_conditions_are_checked_in_order_and_only_until_one_holds() -> None:
         return check
 
     ran: list[str] = []
-    branch = RunnableBranch(
+    branch: RunnableBranch[int, None] = RunnableBranch(
         (cond("c1", False), lambda x: ran.append("b1")),
         (cond("c2", True), lambda x: ran.append("b2")),
         (cond("c3", True), lambda x: ran.append("b3")),
@@ -57,7 +57,9 @@ def test_conditions_are_checked_in_order_and_only_until_one_holds() -> None:
 
 
 def test_a_condition_result_is_tested_for_truth_not_identity() -> None:
-    branch = RunnableBranch((lambda x: x, lambda x: "truthy"), lambda x: "falsy")
+    branch: RunnableBranch[object, str] = RunnableBranch(
+        (lambda x: x, lambda x: "truthy"), lambda x: "falsy"
+    )
     assert branch.invoke([1]) == "truthy"
     assert branch.invoke([]) == "falsy"
     assert branch.invoke("") == "falsy"
@@ -88,14 +90,16 @@ def test_sync_invoke_reaches_async_conditions_through_the_bridge() -> None:
 
 
 def test_conditions_may_be_runnables() -> None:
-    is_big = RunnableLambda(lambda x: x > 100) | RunnableLambda(bool)
-    branch = RunnableBranch((is_big, lambda x: "big"), lambda x: "small")
+    is_big = RunnableLambda[int, bool](lambda x: x > 100) | RunnableLambda(bool)
+    branch: RunnableBranch[int, str] = RunnableBranch((is_big, lambda x: "big"), lambda x: "small")
     assert branch.invoke(1000) == "big"
     assert branch.invoke(1) == "small"
 
 
 def test_a_dict_default_becomes_a_parallel() -> None:
-    branch = RunnableBranch((lambda x: False, lambda x: x), {"n": lambda x: x, "m": lambda x: -x})
+    branch: RunnableBranch[int, Any] = RunnableBranch(
+        (lambda x: False, lambda x: x), {"n": lambda x: x, "m": lambda x: -x}
+    )
     assert isinstance(branch.default, RunnableParallel)
     assert branch.invoke(2) == {"n": 2, "m": -2}
 
@@ -112,7 +116,7 @@ def test_only_sync_steps_drive_inline_without_a_loop() -> None:
             seen.append(False)
         return threading.current_thread() is threading.main_thread()
 
-    branch = RunnableBranch((lambda x: True, where), lambda x: x)
+    branch: RunnableBranch[int, Any] = RunnableBranch((lambda x: True, where), lambda x: x)
     assert branch._needs_loop() is False
     assert branch.invoke(1) is True
     assert seen == [False]
@@ -131,8 +135,8 @@ async def test_astream_streams_the_chosen_branch_chunk_by_chunk() -> None:
         for w in x.split():
             yield w + " "
 
-    other_ran = []
-    branch = RunnableBranch(
+    other_ran: list[str] = []
+    branch: RunnableBranch[str, Any] = RunnableBranch(
         (lambda x: x.startswith("say"), RunnableLambda(words)),
         lambda x: other_ran.append(x),
     )
@@ -145,7 +149,9 @@ def test_stream_gathers_input_chunks_before_choosing() -> None:
     def gen(x: str) -> Iterator[str]:
         yield from x
 
-    branch = RunnableBranch((lambda x: x == "abc", RunnableLambda(gen)), lambda x: ["no"])
+    branch: RunnableBranch[str, Any] = RunnableBranch(
+        (lambda x: x == "abc", RunnableLambda(gen)), lambda x: ["no"]
+    )
     # transform feeds the input in chunks: the branch sees "abc", not "a".
     assert list(branch.transform(["a", "b", "c"])) == ["a", "b", "c"]
 
@@ -158,7 +164,9 @@ async def test_astream_chunks_arrive_before_the_branch_finishes() -> None:
         await release.wait()
         yield "second"
 
-    branch = RunnableBranch((lambda x: True, RunnableLambda(slow)), lambda x: x)
+    branch: RunnableBranch[int, Any] = RunnableBranch(
+        (lambda x: True, RunnableLambda(slow)), lambda x: x
+    )
     stream = branch.astream(1)
     assert await asyncio.wait_for(stream.__anext__(), timeout=5) == "first"
     release.set()
@@ -175,7 +183,7 @@ def test_an_error_in_the_chosen_branch_keeps_its_type_and_names_the_step() -> No
     def explode(x: Any) -> Any:
         raise KeyError("missing")
 
-    branch = RunnableBranch((lambda x: True, explode), lambda x: x)
+    branch: RunnableBranch[int, Any] = RunnableBranch((lambda x: True, explode), lambda x: x)
     with pytest.raises(KeyError) as info:
         branch.invoke(1)
     assert any("explode" in note for note in info.value.__notes__)
@@ -185,13 +193,13 @@ def test_an_error_in_a_condition_propagates() -> None:
     def bad(x: Any) -> bool:
         raise ValueError("cannot decide")
 
-    branch = RunnableBranch((bad, lambda x: x), lambda x: "default")
+    branch: RunnableBranch[int, Any] = RunnableBranch((bad, lambda x: x), lambda x: "default")
     with pytest.raises(ValueError, match="cannot decide"):
         branch.invoke(1)
 
 
 async def test_events_tag_conditions_and_the_chosen_branch() -> None:
-    branch = RunnableBranch(
+    branch: RunnableBranch[None, int] = RunnableBranch(
         (RunnableLambda(lambda x: False, name="c1"), RunnableLambda(lambda x: 1, name="b1")),
         (RunnableLambda(lambda x: True, name="c2"), RunnableLambda(lambda x: 2, name="b2")),
         RunnableLambda(lambda x: 0, name="fallback"),
@@ -208,7 +216,7 @@ async def test_events_tag_conditions_and_the_chosen_branch() -> None:
 
 
 async def test_default_events_are_tagged_branch_default() -> None:
-    branch = RunnableBranch(
+    branch: RunnableBranch[None, int] = RunnableBranch(
         (lambda x: False, lambda x: 1), RunnableLambda(lambda x: 0, name="fallback")
     )
     tags = [
@@ -229,7 +237,9 @@ def test_call_arguments_go_to_the_branches_not_the_conditions() -> None:
         seen["suffix"] = suffix
         return f"{x}{suffix}"
 
-    branch = RunnableBranch((cond, target), lambda x, suffix="": "default")
+    branch: RunnableBranch[str, str] = RunnableBranch(
+        (cond, target), lambda x, suffix="": "default"
+    )
     assert branch.bind(suffix="!").invoke("hi") == "hi!"
     assert seen == {"suffix": "!"}
 
@@ -283,8 +293,8 @@ def test_a_public_invoke_set_on_a_condition_or_branch_is_what_the_branch_calls()
     # As langchain-core: the branch goes through each step's public invoke (ainvoke),
     # so an invoke replaced on the object (a spy, a wrapper) sees every call.
     calls: list[tuple[str, Any]] = []
-    condition = RunnableLambda(lambda x: x > 0)
-    add = RunnableLambda(lambda x: x + 1)
+    condition = RunnableLambda[int, bool](lambda x: x > 0)
+    add = RunnableLambda[int, int](lambda x: x + 1)
     for name, step in (("condition", condition), ("add", add)):
         original = step.invoke
 
@@ -292,8 +302,11 @@ def test_a_public_invoke_set_on_a_condition_or_branch_is_what_the_branch_calls()
             calls.append((_n, x))
             return _f(x, config)
 
-        step.invoke = spy  # type: ignore[method-assign]
-    branch = RunnableBranch((condition, add), (condition, add), RunnableLambda(lambda x: x - 1))
+        # A spy put in place of the bound method, which mypy forbids on purpose.
+        step.invoke = spy  # type: ignore[method-assign,assignment]
+    branch: RunnableBranch[int, int] = RunnableBranch(
+        (condition, add), (condition, add), RunnableLambda(lambda x: x - 1)
+    )
     assert branch.invoke(1) == 2
     assert calls == [("condition", 1), ("add", 1)]
     calls.clear()
@@ -303,14 +316,15 @@ def test_a_public_invoke_set_on_a_condition_or_branch_is_what_the_branch_calls()
 
 async def test_a_public_ainvoke_set_on_a_condition_is_what_the_async_branch_calls() -> None:
     seen: list[Any] = []
-    condition = RunnableLambda(lambda x: x > 0)
+    condition = RunnableLambda[int, bool](lambda x: x > 0)
     original = condition.ainvoke
 
     async def spy(x: Any, config: Any = None) -> Any:
         seen.append(x)
         return await original(x, config)
 
-    condition.ainvoke = spy  # type: ignore[method-assign]
-    branch = RunnableBranch((condition, lambda x: "pos"), lambda x: "neg")
+    # A spy put in place of the bound method, which mypy forbids on purpose.
+    condition.ainvoke = spy  # type: ignore[method-assign,assignment]
+    branch: RunnableBranch[int, str] = RunnableBranch((condition, lambda x: "pos"), lambda x: "neg")
     assert await branch.ainvoke(5) == "pos"
     assert seen == [5]

@@ -82,7 +82,7 @@ def test_sync_invoke_in_a_plain_function_does_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ASYNC_DOUBLE.invoke(1) == 2
-        assert RunnableLambda(lambda x: x + 1).invoke(1) == 2
+        assert RunnableLambda[int, int](lambda x: x + 1).invoke(1) == 2
 
 
 def test_sync_step_on_the_bridge_can_invoke_an_async_runnable() -> None:
@@ -209,15 +209,15 @@ def test_batch_of_steps_that_invoke_a_blocking_chain_does_not_deadlock() -> None
         return x + 1
 
     inner = RunnableLambda(lookup)
-    outer = RunnableLambda(lambda x: inner.invoke(x))
+    outer = RunnableLambda[int, int](lambda x: inner.invoke(x))
     assert _bounded(lambda: outer.invoke(0)) == 1
     assert _bounded(lambda: outer.batch(list(range(12)))) == list(range(1, 13))
 
 
 def test_nested_sync_calls_three_levels_deep_far_wider_than_the_pool() -> None:
-    inner = RunnableLambda(lambda x: x + 1, offload="always")
-    middle = RunnableLambda(lambda x: inner.invoke(x) * 10, offload="always")
-    outer = RunnableLambda(lambda x: middle.batch([x, x])[0], offload="always")
+    inner = RunnableLambda[int, int](lambda x: x + 1, offload="always")
+    middle = RunnableLambda[int, int](lambda x: inner.invoke(x) * 10, offload="always")
+    outer = RunnableLambda[int, int](lambda x: middle.batch([x, x])[0], offload="always")
     expected = [(x + 1) * 10 for x in range(WIDE)]
     assert _bounded(lambda: outer.batch(list(range(WIDE)))) == expected
 
@@ -227,14 +227,14 @@ def test_stream_nested_in_a_wide_batch_does_not_deadlock() -> None:
         yield from range(x % 3 + 1)
 
     inner = RunnableLambda(count, offload="always")
-    outer = RunnableLambda(lambda x: list(inner.stream(x)), offload="always")
+    outer = RunnableLambda[int, list[int]](lambda x: list(inner.stream(x)), offload="always")
     expected = [list(range(x % 3 + 1)) for x in range(WIDE)]
     assert _bounded(lambda: outer.batch(list(range(WIDE)))) == expected
 
 
 def test_nested_calls_from_a_wide_abatch_in_the_callers_own_loop() -> None:
-    inner = RunnableLambda(lambda x: x * 2, offload="always")
-    outer = RunnableLambda(lambda x: inner.batch([x])[0], offload="always")
+    inner = RunnableLambda[int, int](lambda x: x * 2, offload="always")
+    outer = RunnableLambda[int, int](lambda x: inner.batch([x])[0], offload="always")
 
     async def main() -> list[int]:
         return await outer.abatch(list(range(WIDE)))

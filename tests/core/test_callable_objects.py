@@ -26,7 +26,7 @@ class SyncCounter:
 async def test_an_object_with_an_async_call_is_awaited() -> None:
     assert await RunnableLambda(AsyncDouble()).ainvoke(3) == 6
     assert RunnableLambda(AsyncDouble()).invoke(3) == 6
-    assert await (RunnableLambda(lambda x: x + 1) | AsyncDouble()).ainvoke(1) == 4
+    assert await (RunnableLambda[int, int](lambda x: x + 1) | AsyncDouble()).ainvoke(1) == 4
 
 
 async def test_an_object_with_an_async_generator_call_streams() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine_testing import other_tasks, settle
+from engine_testing import closable, other_tasks, settle
 from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
 
 TIMEOUT = 10
@@ -157,7 +157,7 @@ async def test_breaking_out_of_astream_closes_every_generator_and_branch() -> No
         l=RunnableLambda(lambda_gen),
     )
     before = other_tasks()
-    stream = chain.astream(None)
+    stream = closable(chain.astream(None))
     count = 0
     async for _ in stream:
         count += 1

@@ -172,7 +172,7 @@ async def test_streaming_generators_share_a_budget_of_one_without_deadlock() -> 
     # The sync generator streams through too (on its own thread), under the same slot rules.
     assert await asyncio.wait_for(drain(), 10) == ["AB!", "AB!"]
     # A generator that calls another runnable lends its slot for the nested call.
-    inner = RunnableLambda(lambda x: x * 2)
+    inner = RunnableLambda[int, int](lambda x: x * 2)
 
     async def nested(x: int) -> AsyncIterator[int]:
         yield await inner.ainvoke(x)

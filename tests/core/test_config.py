@@ -149,8 +149,8 @@ def test_recursion_limit_applies_to_functions_that_return_runnables() -> None:
     step: Runnable[int, Any] = RunnableLambda(deeper)
     assert step.invoke(3) == 0
     with pytest.raises(RecursionLimitError, match="recursion_limit"):
-        RunnableLambda(lambda _: deeper(30)).invoke(0)
-    assert RunnableLambda(lambda _: deeper(30)).invoke(0, {"recursion_limit": 40}) == 0
+        RunnableLambda[int, Any](lambda _: deeper(30)).invoke(0)
+    assert RunnableLambda[int, Any](lambda _: deeper(30)).invoke(0, {"recursion_limit": 40}) == 0
 
 
 @pytest.mark.parametrize(
@@ -182,8 +182,8 @@ async def test_unknown_config_keys_move_into_configurable_as_in_langchain_core()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # none of these keys looks like a typo
         assert await chain.ainvoke(1, config) == 1  # type: ignore[arg-type]
-        assert chain.invoke(1, {"thread_id": "t2"}) == 1  # type: ignore[typeddict-unknown-key]
-        bound = chain.with_config(thread_id="t3")  # type: ignore[arg-type]
+        assert chain.invoke(1, {"thread_id": "t2"}) == 1  # type: ignore[arg-type]
+        bound = chain.with_config(thread_id="t3")
         assert await bound.ainvoke(1) == 1
     assert [c["configurable"] for c in seen] == [
         # The top-level key wins over the same key in configurable, as in langchain-core.
@@ -199,14 +199,15 @@ async def test_nested_calls_inherit_a_moved_configurable_key() -> None:
     inner = _spy(seen)
 
     async def outer(x: int) -> int:
-        return await inner.ainvoke(x)
+        result: int = await inner.ainvoke(x)
+        return result
 
-    await RunnableLambda(outer).ainvoke(1, {"thread_id": "t1"})  # type: ignore[typeddict-unknown-key]
+    await RunnableLambda(outer).ainvoke(1, {"thread_id": "t1"})  # type: ignore[arg-type]
     assert seen[0]["configurable"] == {"thread_id": "t1"}
 
 
 def test_ensure_config_moves_unknown_keys_into_configurable() -> None:
-    config = ensure_config({"thread_id": "t1", "tags": ["a"]})  # type: ignore[typeddict-unknown-key]
+    config = ensure_config({"thread_id": "t1", "tags": ["a"]})  # type: ignore[arg-type]
     assert config["configurable"] == {"thread_id": "t1"}
     assert config["tags"] == ["a"]
     assert "thread_id" not in config
@@ -227,13 +228,13 @@ async def test_misspelt_config_key_warns_with_the_key_meant_and_does_not_act_as_
 ) -> None:
     seen: list[RunnableConfig] = []
     with pytest.warns(ConfigWarning) as record:
-        await _spy(seen).ainvoke(1, {key: value})  # type: ignore[misc]
+        await _spy(seen).ainvoke(1, {key: value})  # type: ignore[arg-type]
     message = str(record[0].message)
     assert f"{key!r}" in message
     assert f"did you mean {meant!r}" in message
     # langchain-core's meaning still holds: the key is a configurable value.
     assert seen[0]["configurable"] == {key: value}
-    assert not seen[0].get(meant)  # type: ignore[misc]
+    assert not seen[0].get(meant)
 
 
 async def test_abatch_rejects_a_config_list_of_the_wrong_length() -> None:
@@ -277,13 +278,13 @@ async def test_configurable_model_and_checkpoint_ns_strings_show_in_metadata() -
     }
     events = [e async for e in chain.astream_events(1, config, version="v2")]
     assert {repr(e["metadata"]) for e in events} == {repr({"checkpoint_ns": "mine", "model": "m"})}
-    plain = [e async for e in chain.astream_events(1, {"thread_id": "t", "model": 5}, version="v2")]  # type: ignore[typeddict-unknown-key]
+    plain = [e async for e in chain.astream_events(1, {"thread_id": "t", "model": 5}, version="v2")]  # type: ignore[arg-type]
     assert all(e["metadata"] == {} for e in plain)
 
 
 def test_ensure_config_copies_a_configurable_model_into_metadata() -> None:
     assert ensure_config({"configurable": {"model": "m"}})["metadata"] == {"model": "m"}
-    assert ensure_config({"model": "m"})["metadata"] == {"model": "m"}  # type: ignore[typeddict-unknown-key]
+    assert ensure_config({"model": "m"})["metadata"] == {"model": "m"}  # type: ignore[arg-type]
     assert ensure_config({"configurable": {"thread_id": "t"}})["metadata"] == {}
 
 
@@ -362,7 +363,7 @@ class _Length(Runnable[str, int]):
         return len(input)
 
 
-_ENSURED = {"tags": [], "metadata": {}, "callbacks": None, "recursion_limit": 25}
+_ENSURED: RunnableConfig = {"tags": [], "metadata": {}, "callbacks": None, "recursion_limit": 25}
 
 
 def test_a_public_only_subclass_gets_langchain_cores_config_from_each_method() -> None:

@@ -87,6 +87,7 @@ def test_a_configured_field_overrides_the_attribute_for_that_call() -> None:
     assert step.invoke(3) == 6
     assert step.invoke(3, _conf(factor=10)) == 30
     assert step.invoke(3) == 6
+    assert isinstance(step.default, Scale)
     assert step.default.factor == 2  # the default is never modified
 
 
@@ -117,7 +118,7 @@ def test_a_configured_instance_is_built_once_per_distinct_configuration() -> Non
 def test_equal_values_of_different_types_are_different_configurations() -> None:
     # annotation=Any: values of any type are accepted (unit is declared str otherwise)
     step = Scale().configurable_fields(unit=ConfigurableField(id="unit", annotation=Any))
-    step.invoke(1, _conf(unit=1))  # type: ignore[arg-type]
+    step.invoke(1, _conf(unit=1))
     before = Scale.made
     step.invoke(1, _conf(unit=True))
     assert Scale.made == before + 1
@@ -130,12 +131,12 @@ def test_unhashable_values_work_without_caching() -> None:
 
 
 async def test_concurrent_calls_with_different_configs_each_see_their_own() -> None:
-    gate, arrived = asyncio.Event(), []
+    gate, arrived = asyncio.Event(), list[int]()
     step = SlowScale(1, gate, arrived).configurable_fields(factor=ConfigurableField(id="k"))
     out = await asyncio.wait_for(
         asyncio.gather(step.ainvoke(10, _conf(k=2)), step.ainvoke(10, _conf(k=3))), timeout=5
     )
-    assert out == [20, 30]
+    assert list(out) == [20, 30]
     assert sorted(arrived) == [2, 3]
 
 
@@ -228,7 +229,7 @@ def test_langchain_core_declarations_are_accepted() -> None:
 
 
 def test_a_configurable_step_inside_a_chain_is_configured_by_the_call() -> None:
-    chain = RunnableLambda(lambda x: x + 1) | _factor_field() | RunnableLambda(str)
+    chain = RunnableLambda[int, int](lambda x: x + 1) | _factor_field() | RunnableLambda(str)
     assert chain.invoke(1, _conf(factor=10)) == "20"
     assert chain.invoke(1) == "4"
 

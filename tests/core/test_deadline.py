@@ -159,7 +159,9 @@ async def test_external_cancellation_is_not_turned_into_a_timeout() -> None:
 
 
 async def test_a_call_that_finishes_in_time_is_not_affected() -> None:
-    assert await (RunnableLambda(lambda x: x + 1) | _double).with_timeout(5).ainvoke(1) == 4
+    assert (
+        await (RunnableLambda[int, int](lambda x: x + 1) | _double).with_timeout(5).ainvoke(1) == 4
+    )
 
 
 async def _double(x: int) -> int:

@@ -150,7 +150,8 @@ async def test_the_note_names_the_innermost_step_once_through_nesting() -> None:
 
 async def test_exception_keeps_its_traceback_to_the_users_line() -> None:
     def parse(x: Any) -> Any:
-        return {}["nope"]
+        empty: dict[str, Any] = {}
+        return empty["nope"]
 
     with pytest.raises(KeyError) as info:
         await RunnableLambda(parse).ainvoke(1)
@@ -164,7 +165,7 @@ def test_composing_with_a_non_runnable_says_what_to_do() -> None:
 
 def test_misspelt_config_key_warns_naming_it_and_the_key_meant() -> None:
     with pytest.warns(ConfigWarning, match=r"'max_concurency'.*did you mean 'max_concurrency'"):
-        RunnableLambda(lambda x: x).invoke(1, {"max_concurency": 2})  # type: ignore[typeddict-unknown-key]
+        RunnableLambda(lambda x: x).invoke(1, {"max_concurency": 2})  # type: ignore[arg-type]
 
 
 async def test_recursion_limit_stops_functions_that_keep_returning_runnables() -> None:

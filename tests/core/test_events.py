@@ -262,7 +262,9 @@ def test_astream_events_other_than_v2_is_not_implemented_and_says_so(version: st
 
 
 async def test_a_step_without_streaming_is_an_invoked_run_with_its_input_on_start() -> None:
-    chain = RunnableLambda(lambda x: {"q": x}, name="mk") | PromptTemplate.from_template("{q}!")
+    chain = RunnableLambda[str, dict[str, str]](
+        lambda x: {"q": x}, name="mk"
+    ) | PromptTemplate.from_template("{q}!")
     events = await _events(chain, "hi")
     compact = [
         (kind, name, run, tags, {k: getattr(v, "text", v) for k, v in data.items()})

@@ -120,8 +120,13 @@ def test_exception_key_needs_a_dict_input() -> None:
 
 def test_the_primary_does_not_see_the_exception_key() -> None:
     inputs: list[dict[str, Any]] = []
-    step = RunnableLambda(lambda x: inputs.append(x) or "ok").with_fallbacks(
-        [RunnableLambda(lambda x: "fb")], exception_key="error"
+
+    def primary(x: dict[str, Any]) -> str:
+        inputs.append(x)
+        return "ok"
+
+    step = RunnableLambda(primary).with_fallbacks(
+        [RunnableLambda[dict[str, Any], str](lambda x: "fb")], exception_key="error"
     )
     assert step.invoke({"q": 1}) == "ok"
     assert inputs == [{"q": 1}]
@@ -355,7 +360,9 @@ async def test_abatch_gives_the_last_error_but_ainvoke_the_first() -> None:
         await chain.ainvoke({"text": "x"})
 
 
-class _Configurable(RunnableLambda[Any, Any]):
+class _Configurable(RunnableLambda[Any, str]):
+    tag: str
+
     def __init__(self, tag: str) -> None:
         super().__init__(lambda x: f"{self.tag}:{x}")
         self.tag = tag
@@ -366,10 +373,10 @@ class _Configurable(RunnableLambda[Any, Any]):
 
 def test_attributes_come_from_the_primary_and_runnable_methods_apply_to_every_one() -> None:
     chain = _Configurable("a").with_fallbacks([_Configurable("b")])
-    assert chain.tag == "a"  # type: ignore[attr-defined]
-    tagged = chain.tagged("!")  # type: ignore[attr-defined]
+    assert chain.tag == "a"
+    tagged = chain.tagged("!")
     assert isinstance(tagged, RunnableWithFallbacks)
-    assert [r.tag for r in tagged.runnables] == ["a!", "b!"]
+    assert [r.tag for r in tagged.runnables if isinstance(r, _Configurable)] == ["a!", "b!"]
     assert tagged.invoke(1) == "a!:1"
     with pytest.raises(AttributeError, match="missing"):
-        _ = chain.missing  # type: ignore[attr-defined]
+        _ = chain.missing

@@ -98,7 +98,9 @@ def test_each_shows_the_mapped_step() -> None:
 
 
 def test_branch_shows_each_option_behind_conditional_edges() -> None:
-    branch = RunnableBranch((lambda x: x > 0, RunnableLambda(double)), RunnableLambda(square))
+    branch: RunnableBranch[int, int] = RunnableBranch(
+        (lambda x: x > 0, RunnableLambda(double)), RunnableLambda(square)
+    )
     graph = branch.get_graph()
     assert {"double", "square"} <= set(names(graph))
     assert graph.edges and all(e.conditional for e in graph.edges)
@@ -106,7 +108,9 @@ def test_branch_shows_each_option_behind_conditional_edges() -> None:
 
 
 def test_router_labels_edges_with_route_keys() -> None:
-    router = RouterRunnable({"d": RunnableLambda(double), "s": RunnableLambda(square)})
+    router: RouterRunnable[int] = RouterRunnable(
+        {"d": RunnableLambda(double), "s": RunnableLambda(square)}
+    )
     graph = router.get_graph()
     labels = {graph.nodes[e.target].name: e.data for e in graph.edges if e.data is not None}
     assert labels == {"double": "d", "square": "s"}
@@ -234,7 +238,7 @@ FAN_SNAPSHOT = """\
 def test_draw_ascii_routes_an_edge_that_skips_a_layer_beside_the_boxes() -> None:
     # "orig" has one step, "long" two: orig's edge to the output passes the layer of
     # "square", and must be drawn beside that box, not through it.
-    chain = RunnablePassthrough() | {
+    chain = RunnablePassthrough[int]() | {
         "long": RunnableLambda(double) | RunnableLambda(square),
         "orig": RunnablePassthrough(),
     }
@@ -282,7 +286,7 @@ def test_draw_mermaid_without_styles_is_only_edges() -> None:
 
 
 def test_draw_mermaid_writes_conditional_and_labelled_edges() -> None:
-    router = RouterRunnable({"d": RunnableLambda(double)})
+    router: RouterRunnable[int] = RouterRunnable({"d": RunnableLambda(double)})
     text = router.get_graph().draw_mermaid(with_styles=False)
     assert "\tRouterRunnableInput -. &nbsp;d&nbsp; .-> double;\n" in text
     assert "\tdouble -.-> RouterRunnableOutput;\n" in text

@@ -7,6 +7,7 @@ import contextvars
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_get_config_list_repeats_one_config_or_checks_a_list() -> None:
     with pytest.raises(ValueError, match="2 configs for 3 inputs"):
         get_config_list([{}, {}], 3)
     with pytest.warns(RuntimeWarning, match="run_id be used only for the first"):
-        first, second = get_config_list({"run_id": "x"}, 2)  # type: ignore[typeddict-item]
+        first, second = get_config_list({"run_id": "x"}, 2)  # type: ignore[arg-type]
     assert first.get("run_id") == "x" and "run_id" not in second
 
 
@@ -76,6 +77,6 @@ def test_get_prompts_lists_the_prompt_steps() -> None:
 
 
 def test_runnable_passthrough_can_be_subscripted_with_its_type() -> None:
-    passthrough = RunnablePassthrough[dict]()
+    passthrough = RunnablePassthrough[dict[str, Any]]()
     assert isinstance(passthrough, RunnablePassthrough)
     assert passthrough.invoke({"a": 1}) == {"a": 1}

@@ -56,4 +56,5 @@ def test_nonlocals_and_deps_list_runnables_the_function_calls() -> None:
     assert get_function_nonlocals(calls_closure) == [agent.invoke]
     assert RunnableLambda(calls_closure).deps == [agent]
     assert RunnableLambda(calls_global).deps == [module_step]
-    assert RunnableLambda(shadowed).deps == []
+    # shadowed's second parameter is not a config: a wrong step, on purpose, to inspect.
+    assert RunnableLambda(shadowed).deps == []  # type: ignore[arg-type]

@@ -168,13 +168,13 @@ def test_sync_invoke_of_an_async_function_works() -> None:
 
 def test_bad_functions_are_rejected_with_a_message() -> None:
     with pytest.raises(InvalidRunnableError, match="pass func or afunc"):
-        RunnableLambda()
+        RunnableLambda()  # type: ignore[call-overload]  # no function, on purpose
     with pytest.raises(InvalidRunnableError, match="42"):
-        RunnableLambda(42)  # type: ignore[arg-type]
+        RunnableLambda(42)  # type: ignore[call-overload]  # not a function, on purpose
     with pytest.raises(InvalidRunnableError, match="async def"):
-        RunnableLambda(lambda x: x, afunc=lambda x: x)  # type: ignore[arg-type]
+        RunnableLambda(lambda x: x, afunc=lambda x: x)
     with pytest.raises(InvalidRunnableError, match="generator function"):
-        RunnableGenerator(lambda x: x)  # type: ignore[arg-type]
+        RunnableGenerator(lambda x: x)
 
 
 async def test_bind_passes_keyword_arguments_to_the_function() -> None:
@@ -281,11 +281,11 @@ async def test_concurrent_calls_of_one_lambda_do_not_share_state() -> None:
         return x
 
     r = RunnableLambda(step)
-    assert await asyncio.gather(r.ainvoke(1), r.ainvoke(2)) == [1, 2]
+    assert list(await asyncio.gather(r.ainvoke(1), r.ainvoke(2))) == [1, 2]
 
 
 def test_sync_function_used_from_many_threads() -> None:
-    step = RunnableLambda(lambda x: x * 2) | (lambda x: x + 1)
+    step = RunnableLambda[int, int](lambda x: x * 2) | (lambda x: x + 1)
     out: list[int] = []
     lock = threading.Lock()
 
@@ -308,7 +308,7 @@ def test_sync_function_used_from_many_threads() -> None:
 def test_repr_shows_the_lambdas_source_as_langchain_core_does() -> None:
     from operator import itemgetter
 
-    double = RunnableLambda(lambda x: x * 2)
+    double = RunnableLambda[int, int](lambda x: x * 2)
     assert repr(double) == "RunnableLambda(lambda x: x * 2)"
 
     def named(x: int) -> int:

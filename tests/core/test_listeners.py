@@ -28,7 +28,7 @@ async def test_with_listeners_receives_run_records_with_times() -> None:
         assert run.end_time is None
         started.append(run)
 
-    step = RunnableLambda(lambda x: x + 1, name="inc").with_listeners(
+    step = RunnableLambda[int, int](lambda x: x + 1, name="inc").with_listeners(
         on_start=on_start, on_end=ended.append
     )
     assert await step.ainvoke(1) == 2
@@ -81,7 +81,7 @@ async def test_run_error_is_a_string_with_repr_and_traceback_as_in_langchain_cor
 
 async def test_run_outputs_are_empty_until_the_end_as_in_langchain_core() -> None:
     seen: list[tuple[str, Any, Any]] = []
-    step = RunnableLambda(lambda x: {"a": x}, name="d").with_listeners(
+    step = RunnableLambda[int, dict[str, int]](lambda x: {"a": x}, name="d").with_listeners(
         on_start=lambda run: seen.append(("start", run.outputs, run.error)),
         on_end=lambda run: seen.append(("end", run.outputs, run.error)),
     )
@@ -128,8 +128,10 @@ async def test_with_listeners_on_a_stream_records_the_added_up_output() -> None:
 
 async def test_listener_on_a_step_inside_a_chain_sees_its_parent() -> None:
     ended: list[Run] = []
-    inner = RunnableLambda(lambda x: x * 2, name="inner").with_listeners(on_end=ended.append)
-    chain = RunnableLambda(lambda x: x + 1) | inner
+    inner = RunnableLambda[int, int](lambda x: x * 2, name="inner").with_listeners(
+        on_end=ended.append
+    )
+    chain = RunnableLambda[int, int](lambda x: x + 1) | inner
     assert await chain.ainvoke(1) == 4
     assert ended[0].name == "inner"
     assert ended[0].input == 2
@@ -153,7 +155,7 @@ class Handler:
 
 async def test_callback_handlers_in_config_see_every_run() -> None:
     handler = Handler()
-    chain = RunnableLambda(lambda x: x + 1, name="inc") | RunnableParallel(
+    chain = RunnableLambda[int, int](lambda x: x + 1, name="inc") | RunnableParallel(
         a=RunnableLambda(lambda x: x, name="a")
     )
     assert await chain.ainvoke(1, {"callbacks": [handler], "tags": ["t"]}) == {"a": 2}
@@ -224,7 +226,7 @@ class AsyncHandler:
 async def test_async_callback_handlers_are_awaited_before_the_call_returns() -> None:
     handler = AsyncHandler()
     before = other_tasks()
-    chain = RunnableLambda(lambda x: x + 1, name="inc") | RunnableLambda(
+    chain = RunnableLambda[int, int](lambda x: x + 1, name="inc") | RunnableLambda(
         lambda x: x * 2, name="double"
     )
     assert await chain.ainvoke(1, {"callbacks": [handler]}) == 4
@@ -268,7 +270,7 @@ async def test_async_callback_handlers_on_errors_and_streams_leave_no_task() -> 
 def test_async_callback_handlers_run_in_sync_invoke_too() -> None:
     handler = AsyncHandler()
     # A sync chain is driven inline, without an event loop; the handlers still run.
-    assert (RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x)).invoke(
+    assert (RunnableLambda[int, int](lambda x: x + 1) | RunnableLambda(lambda x: x)).invoke(
         1, {"callbacks": [handler]}
     ) == 2
     assert [c[0] for c in handler.calls] == ["start", "start", "end", "start", "end", "end"]
@@ -303,7 +305,7 @@ async def test_with_nothing_listening_no_run_is_constructed() -> None:
         return await RunnableLambda(lambda y: y).ainvoke(x)
 
     chain = (
-        RunnableLambda(lambda x: x + 1)
+        RunnableLambda[int, int](lambda x: x + 1)
         | {"a": RunnableLambda(agen), "b": RunnableLambda(nested)}
         | RunnableLambda(lambda d: d["a"] + d["b"])
     ).with_config(tags=["t"], metadata={"k": 1})
@@ -314,7 +316,7 @@ async def test_with_nothing_listening_no_run_is_constructed() -> None:
 
 @pytest.mark.usefixtures("no_runs")
 def test_with_nothing_listening_sync_calls_construct_no_run() -> None:
-    chain = (RunnableLambda(lambda x: x + 1) | {"a": lambda x: x}).with_config(tags=["t"])
+    chain = (RunnableLambda[int, int](lambda x: x + 1) | {"a": lambda x: x}).with_config(tags=["t"])
     assert chain.invoke(1) == {"a": 2}
     assert list(chain.stream(1)) == [{"a": 2}]
     assert chain.batch([1, 2], {"max_concurrency": 1}) == [{"a": 2}, {"a": 3}]
@@ -361,7 +363,7 @@ async def test_a_streamed_listener_run_starts_with_input_empty_string_as_in_lang
 async def test_a_listener_on_a_step_with_a_timeout_still_runs_once() -> None:
     ended: list[Run] = []
     step = (
-        RunnableLambda(lambda x: x + 1, name="inc")
+        RunnableLambda[int, int](lambda x: x + 1, name="inc")
         .with_listeners(on_end=ended.append)
         .with_config(timeout=5)
     )
@@ -375,7 +377,7 @@ async def test_a_listener_that_raises_is_logged_and_the_call_goes_on(
     def broken(run: Run) -> None:
         raise ValueError("listener bug")
 
-    step = RunnableLambda(lambda x: x + 1, name="inc").with_listeners(on_end=broken)
+    step = RunnableLambda[int, int](lambda x: x + 1, name="inc").with_listeners(on_end=broken)
     with caplog.at_level("WARNING", logger="runnables"):
         assert await step.ainvoke(1) == 2
     assert "on_end listener" in caplog.text
@@ -392,7 +394,7 @@ async def test_a_callback_handler_that_raises_is_logged_and_the_call_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     broken, after = _Broken(), Handler()
-    chain = RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x * 2)
+    chain = RunnableLambda[int, int](lambda x: x + 1) | RunnableLambda[int, int](lambda x: x * 2)
     with caplog.at_level("WARNING", logger="runnables"):
         assert await chain.ainvoke(1, {"callbacks": [broken, after]}) == 4
     assert "Error in _Broken.on_chain_start callback: RuntimeError('handler bug')" in caplog.text
@@ -424,10 +426,10 @@ async def test_an_async_callback_handler_that_raises_is_logged_and_the_call_goes
 
 def test_a_listened_step_in_a_sequence_has_its_step_tag_without_other_tracing() -> None:
     tags: list[list[str]] = []
-    listened = RunnableLambda(lambda x: x + 1).with_listeners(
+    listened = RunnableLambda[int, int](lambda x: x + 1).with_listeners(
         on_end=lambda run: tags.append(list(run.tags))
     )
-    chain = RunnableLambda(lambda x: x * 2) | listened
+    chain = RunnableLambda[int, int](lambda x: x * 2) | listened
 
     assert chain.invoke(1, {"tags": ["t"]}) == 3
     assert list(chain.stream(1, {"tags": ["t"]})) == [3]
@@ -438,7 +440,7 @@ def test_a_listened_step_in_a_sequence_has_its_step_tag_without_other_tracing() 
 
 async def test_a_listened_branch_of_a_parallel_has_its_key_tag_without_other_tracing() -> None:
     tags: list[list[str]] = []
-    listened = RunnableLambda(lambda x: x + 1).with_listeners(
+    listened = RunnableLambda[int, int](lambda x: x + 1).with_listeners(
         on_end=lambda run: tags.append(list(run.tags))
     )
     par = RunnableParallel(a=listened, c=lambda x: x)

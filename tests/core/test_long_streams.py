@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -58,7 +58,9 @@ def test_sync_stream_through_1000_generator_steps_streams_every_chunk() -> None:
     chain = _chain(RunnableGenerator(_sync_add_one))
     # on the bridge loop, each generator pulling its input on a thread of its own
     assert list(chain.stream(0)) == [N, N + 10, N + 20]
-    mixed = RunnableSequence(chain, RunnableGenerator(_add_one))  # on the bridge loop
+    mixed: RunnableSequence[int, int] = RunnableSequence(
+        chain, RunnableGenerator(_add_one)
+    )  # on the bridge loop
     assert list(mixed.stream(0)) == [N + 1, N + 11, N + 21]
 
 
@@ -75,7 +77,9 @@ async def test_astream_events_through_1000_steps_reports_every_step() -> None:
     assert len(starts) == len(ends) == N + 2  # the chain, _spread, and N steps
     root = [e for e in events if e["event"] == "on_chain_stream" and not e["parent_ids"]]
     assert [e["data"]["chunk"] for e in root] == [N, N + 10, N + 20]
-    plain = RunnableSequence(*[RunnableLambda(lambda x: x + 1) for _ in range(N)])
+    plain: RunnableSequence[int, int] = RunnableSequence(
+        *[RunnableLambda[int, int](lambda x: x + 1) for _ in range(N)]
+    )
     streamed = [e async for e in plain.astream_events(0, version="v2")]
     assert streamed[-1]["event"] == "on_chain_end"
     assert streamed[-1]["data"]["output"] == N
@@ -113,7 +117,9 @@ async def test_astream_with_callbacks_through_1000_steps() -> None:
 
 def test_sync_stream_with_callbacks_through_1000_plain_steps() -> None:
     handler = _Counting()
-    chain = RunnableSequence(*[RunnableLambda(lambda x: x + 1) for _ in range(N)])
+    chain: RunnableSequence[int, int] = RunnableSequence(
+        *[RunnableLambda[int, int](lambda x: x + 1) for _ in range(N)]
+    )
     assert list(chain.stream(0, {"callbacks": [handler]})) == [N]
     assert handler.starts == handler.ends == N + 1
 
@@ -131,10 +137,12 @@ async def test_a_long_chain_keeps_backpressure() -> None:
                 await received[i - 1].wait()
             yield i
 
-    chain = RunnableSequence(RunnableGenerator(head), *[RunnableGenerator(_add_one)] * N)
+    chain: RunnableSequence[int, int] = RunnableSequence(
+        RunnableGenerator(head), *[RunnableGenerator(_add_one)] * N
+    )
 
     async def consume() -> list[int]:
-        out = []
+        out: list[int] = []
         async for c in chain.astream(0):
             received[len(out)].set()
             out.append(c)
@@ -168,7 +176,9 @@ async def test_leaving_a_long_stream_early_closes_every_generator_last_first() -
             yield i
             i += 1
 
-    chain = RunnableSequence(RunnableGenerator(endless), *_closing_steps(closed, N))
+    chain: RunnableSequence[int, int] = RunnableSequence(
+        RunnableGenerator(endless), *_closing_steps(closed, N)
+    )
     async with contextlib.aclosing(chain.astream(0)) as stream:  # type: ignore[type-var]
         assert await anext(stream) == 0
     assert closed == list(reversed(range(N)))  # as a nest closes: outermost first
@@ -186,9 +196,12 @@ def test_leaving_a_long_sync_stream_early_closes_every_generator() -> None:
 
         return RunnableGenerator(step)
 
-    chain = RunnableSequence(RunnableLambda(_spread), *[make(i) for i in range(N)])
+    chain: RunnableSequence[int, int] = RunnableSequence(
+        RunnableLambda(_spread), *[make(i) for i in range(N)]
+    )
     stream = chain.stream(0)
     assert next(stream) == 0
+    assert isinstance(stream, Generator)  # as stream documents, so it can be closed
     stream.close()  # cancels the stream on the bridge loop, which closes every step
     deadline = time.monotonic() + TIMEOUT
     while len(closed) < N and time.monotonic() < deadline:
@@ -215,7 +228,7 @@ async def test_cancelling_a_long_stream_reaches_the_waiting_step_and_closes_all(
 
     steps = _closing_steps(closed, N)
     steps.insert(N // 2, RunnableGenerator(stuck))
-    chain = RunnableSequence(RunnableLambda(_spread), *steps)
+    chain: RunnableSequence[int, int] = RunnableSequence(RunnableLambda(_spread), *steps)
 
     async def consume() -> list[int]:
         return [c async for c in chain.astream(0)]
@@ -244,7 +257,7 @@ async def test_an_error_deep_in_a_long_stream_reaches_the_consumer_unchanged() -
 
     steps = _closing_steps(closed, N)
     steps.insert(7, RunnableGenerator(fail))
-    chain = RunnableSequence(RunnableLambda(_spread), *steps)
+    chain: RunnableSequence[int, int] = RunnableSequence(RunnableLambda(_spread), *steps)
     got: list[int] = []
     with pytest.raises(BoomError, match="deep"):
         async for c in chain.astream(0):
@@ -256,14 +269,18 @@ async def test_an_error_deep_in_a_long_stream_reaches_the_consumer_unchanged() -
 async def test_parallel_and_nested_long_chains_inside_a_long_chain() -> None:
     """A parallel step reads its input in its branches' tasks, and a long chain as a
     step runs its own segments: both meet the outer chain's segments."""
-    inner = RunnableSequence(*[RunnableGenerator(_add_one)] * N, name="inner")
+    inner: RunnableSequence[int, int] = RunnableSequence(
+        *[RunnableGenerator(_add_one)] * N, name="inner"
+    )
     fan = RunnableParallel(a=RunnableGenerator(_add_one), b=inner)
     steps: list[Any] = [RunnableGenerator(_add_one)] * N
     for at in (1, 64, 65, 500, N - 1):
         steps.insert(at, inner)
     steps.insert(300, fan)
-    steps.insert(301, RunnableLambda(lambda d: d["a"] + d["b"]))
-    chain = RunnableSequence(RunnableLambda(lambda x: x), *steps)
+    steps.insert(301, RunnableLambda[dict[str, int], int](lambda d: d["a"] + d["b"]))
+    chain: RunnableSequence[int, int] = RunnableSequence(
+        RunnableLambda[int, int](lambda x: x), *steps
+    )
     total = await chain.ainvoke(0)
     assert [c async for c in chain.astream(0)] == [total]
     events = [e async for e in chain.astream_events(0, version="v2")]
@@ -272,8 +289,8 @@ async def test_parallel_and_nested_long_chains_inside_a_long_chain() -> None:
 
 def test_sync_stream_with_callbacks_through_plain_steps_and_a_generator() -> None:
     handler = _Counting()
-    plain = [RunnableLambda(lambda x: x + 1) for _ in range(N)]
-    chain = RunnableSequence(*plain, RunnableGenerator(_sync_add_one))
+    plain = [RunnableLambda[int, int](lambda x: x + 1) for _ in range(N)]
+    chain: RunnableSequence[int, int] = RunnableSequence(*plain, RunnableGenerator(_sync_add_one))
     assert list(chain.stream(0, {"callbacks": [handler]})) == [N + 1]
     assert handler.starts == handler.ends == N + 2
 
@@ -291,7 +308,7 @@ async def test_a_deadline_stops_a_long_stream_waiting_deep_inside() -> None:
 
     steps = _closing_steps(closed, N)
     steps.insert(N - 10, RunnableGenerator(hang))
-    chain = RunnableSequence(RunnableLambda(_spread), *steps).with_timeout(0.5)
+    chain = RunnableSequence[int, int](RunnableLambda(_spread), *steps).with_timeout(0.5)
     got: list[int] = []
     with pytest.raises(StepTimeoutError):
         async for c in chain.astream(0):
@@ -308,13 +325,19 @@ def test_sync_stream_of_long_chains_without_sync_generators_stays_inline() -> No
     def letters(x: int) -> Iterator[str]:
         yield from "abc"
 
-    passthroughs = RunnableSequence(RunnableLambda(letters), *[RunnablePassthrough()] * N)
+    passthroughs: RunnableSequence[int, str] = RunnableSequence(
+        RunnableLambda(letters), *[RunnablePassthrough()] * N
+    )
     assert not passthroughs._needs_loop()
     assert list(passthroughs.stream(0)) == ["a", "b", "c"]
     fan = RunnableParallel(a=RunnablePassthrough(), b=RunnablePassthrough())
-    ends = [RunnablePassthrough()] * (N // 2)
-    chain = RunnableSequence(RunnableLambda(letters), *ends, fan, RunnablePick("a"), *ends)
+    ends = [RunnablePassthrough[str]()] * (N // 2)
+    chain: RunnableSequence[int, str] = RunnableSequence(
+        RunnableLambda(letters), *ends, fan, RunnablePick("a"), *ends
+    )
     assert not chain._needs_loop()
-    short = RunnableSequence(RunnableLambda(letters), fan, RunnablePick("a"))
+    short: RunnableSequence[int, str] = RunnableSequence(
+        RunnableLambda(letters), fan, RunnablePick("a")
+    )
     assert list(chain.stream(0)) == list(short.stream(0))
     assert chain.invoke(0) == "abc"

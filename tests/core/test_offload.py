@@ -91,7 +91,9 @@ async def test_warning_can_be_switched_off() -> None:
 
 async def test_offload_always_runs_on_a_worker_thread() -> None:
     me = threading.current_thread()
-    step = RunnableLambda(lambda _: threading.current_thread(), offload="always")
+    step = RunnableLambda[object, threading.Thread](
+        lambda _: threading.current_thread(), offload="always"
+    )
     assert await step.ainvoke(None) is not me
     assert all(t is not me for t in await step.abatch([1, 2]))
 
@@ -114,13 +116,15 @@ async def test_offload_never_keeps_a_slow_function_inline_without_warning() -> N
 
 def test_sync_invoke_runs_a_slow_function_inline_in_the_callers_thread() -> None:
     me = threading.current_thread()
-    assert RunnableLambda(lambda _: threading.current_thread(), offload="always").invoke(1)
+    assert RunnableLambda[int, threading.Thread](
+        lambda _: threading.current_thread(), offload="always"
+    ).invoke(1)
     assert _where().invoke(None) is me
 
 
 def test_offload_rejects_unknown_modes_and_thresholds() -> None:
     with pytest.raises(ConfigError, match="'sometimes'"):
-        RunnableLambda(lambda x: x, offload="sometimes")  # type: ignore[arg-type]
+        RunnableLambda(lambda x: x, offload="sometimes")  # type: ignore[call-overload]
     with pytest.raises(ConfigError, match="-1"):
         set_offload_policy(threshold=-1)
     assert get_offload_policy().threshold > 0

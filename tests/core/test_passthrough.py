@@ -21,7 +21,7 @@ from runnables import (
 
 
 async def test_passthrough_returns_its_input() -> None:
-    p = RunnablePassthrough()
+    p = RunnablePassthrough[Any]()
     assert p.invoke({"a": 1}) == {"a": 1}
     assert await p.ainvoke(3) == 3
     assert [c async for c in p.astream("x")] == ["x"]
@@ -81,7 +81,7 @@ async def test_assign_overrides_an_existing_key() -> None:
 
 
 async def test_runnable_assign_method_on_any_step() -> None:
-    chain = RunnableLambda(lambda x: {"x": x}).assign(y=lambda d: d["x"] + 1)
+    chain = RunnableLambda[int, dict[str, int]](lambda x: {"x": x}).assign(y=lambda d: d["x"] + 1)
     assert await chain.ainvoke(1) == {"x": 1, "y": 2}
 
 
@@ -114,7 +114,7 @@ async def test_pick_one_key_or_several() -> None:
     assert await RunnablePick(["a", "c"]).ainvoke(data) == {"a": 1, "c": 3}
     assert RunnablePick("z").invoke(data) is None
     assert RunnablePick(["z"]).invoke(data) is None
-    chain = RunnableLambda(lambda x: {"a": x, "b": -x}).pick(["b"])
+    chain = RunnableLambda[int, dict[str, int]](lambda x: {"a": x, "b": -x}).pick(["b"])
     assert await chain.ainvoke(2) == {"b": -2}
     assert RunnablePick(["a", "b"]).get_name() == "RunnablePick<a,b>"
 
@@ -180,8 +180,10 @@ def test_sync_assign_stream_chunks_add_up_like_langchain() -> None:
         for word in d["text"].split():
             yield word + " "
 
-    lc = LcLambda(lambda x: {"text": x}) | LcPassthrough.assign(w=LcLambda(words))
-    ours = RunnableLambda(lambda x: {"text": x}) | RunnablePassthrough.assign(
+    lc = LcLambda[str, dict[str, str]](lambda x: {"text": x}) | LcPassthrough.assign(
+        w=LcLambda(words)
+    )
+    ours = RunnableLambda[str, dict[str, str]](lambda x: {"text": x}) | RunnablePassthrough.assign(
         w=RunnableLambda(words)
     )
     assert _accumulate(ours.stream("a b")) == _accumulate(lc.stream("a b"))
@@ -208,7 +210,7 @@ def test_tap_receives_call_arguments_and_the_config_it_asks_for() -> None:
 
 
 def test_call_arguments_without_a_tap_are_ignored() -> None:
-    assert RunnablePassthrough().invoke(1, flag=True) == 1
+    assert RunnablePassthrough[int]().invoke(1, flag=True) == 1
 
 
 async def test_async_tap_receives_call_arguments() -> None:

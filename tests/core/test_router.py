@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runnables import InvalidRunnableError, RunnableLambda
-from runnables.core.router import RouterRunnable
+from runnables.core.router import RouterInput, RouterRunnable
 from runnables.errors import InvalidInputError, RunnablesError
 
 
@@ -28,7 +28,7 @@ async def test_ainvoke_runs_async_targets() -> None:
         await asyncio.sleep(0)
         return x.upper()
 
-    router = RouterRunnable({"shout": shout, "same": lambda x: x})
+    router: RouterRunnable[str] = RouterRunnable({"shout": shout, "same": lambda x: x})
     assert await router.ainvoke({"key": "shout", "input": "hi"}) == "HI"
     assert await router.ainvoke({"key": "same", "input": "hi"}) == "hi"
 
@@ -44,7 +44,7 @@ def test_an_unknown_key_lists_the_keys_there_are() -> None:
 
 def test_an_unhashable_key_is_reported_not_crashed_on() -> None:
     with pytest.raises(InvalidInputError, match="no runnable for key"):
-        _router().invoke({"key": ["add"], "input": 3})
+        _router().invoke({"key": ["add"], "input": 3})  # type: ignore[typeddict-item]  # on purpose
 
 
 @pytest.mark.parametrize("bad", [3, "add", {"key": "add"}, {"input": 3}])
@@ -54,7 +54,7 @@ def test_an_input_without_key_and_input_is_explained(bad: Any) -> None:
 
 
 async def test_abatch_routes_each_input_on_its_own() -> None:
-    inputs = [{"key": "add", "input": 1}, {"key": "square", "input": 4}]
+    inputs: list[RouterInput] = [{"key": "add", "input": 1}, {"key": "square", "input": 4}]
     assert await _router().abatch(inputs) == [2, 16]
     assert _router().batch(inputs) == [2, 16]
 
@@ -72,13 +72,13 @@ async def test_astream_streams_the_chosen_runnable() -> None:
         for ch in x:
             yield ch
 
-    router = RouterRunnable({"spell": RunnableLambda(spell), "n": len})
+    router: RouterRunnable[Any] = RouterRunnable({"spell": RunnableLambda(spell), "n": len})
     chunks = [c async for c in router.astream({"key": "spell", "input": "abc"})]
     assert chunks == ["a", "b", "c"]
 
 
 def test_stream_runs_a_plain_target_as_one_chunk() -> None:
-    router = RouterRunnable({"n": len, "same": lambda x: x})
+    router: RouterRunnable[Any] = RouterRunnable({"n": len, "same": lambda x: x})
     assert list(router.stream({"key": "n", "input": "abc"})) == [3]
 
 
@@ -110,6 +110,11 @@ def test_an_empty_mapping_is_rejected() -> None:
 
 
 def test_a_router_composes_in_a_chain() -> None:
-    chain = RunnableLambda(lambda x: {"key": "add" if x > 0 else "square", "input": x}) | _router()
+    chain = (
+        RunnableLambda[int, RouterInput](
+            lambda x: {"key": "add" if x > 0 else "square", "input": x}
+        )
+        | _router()
+    )
     assert chain.invoke(5) == 6
     assert chain.invoke(-3) == 9

@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 import pytest
 import typing_extensions
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Output, Runnable
 from runnables.core.binding import RunnableBinding
@@ -96,7 +96,8 @@ def test_untyped_lambda_accepts_and_returns_anything() -> None:
     assert step.OutputType is Any
     assert step.input_schema.model_json_schema() == {"title": "RunnableLambdaInput"}
     assert step.output_schema.model_json_schema() == {"title": "RunnableLambdaOutput"}
-    assert step.input_schema.model_validate({"any": ["thing"]}).root == {"any": ["thing"]}
+    validated = step.input_schema.model_validate({"any": ["thing"]})
+    assert isinstance(validated, RootModel) and validated.root == {"any": ["thing"]}
 
 
 def test_typed_function_gives_its_parameter_and_return_types() -> None:
@@ -107,7 +108,8 @@ def test_typed_function_gives_its_parameter_and_return_types() -> None:
 
 def test_input_schema_rejects_a_value_of_the_wrong_type() -> None:
     schema = RunnableLambda(length).input_schema
-    assert schema.model_validate("abc").root == "abc"
+    validated = schema.model_validate("abc")
+    assert isinstance(validated, RootModel) and validated.root == "abc"
     with pytest.raises(ValidationError):
         schema.model_validate(3)
     with pytest.raises(ValidationError):
@@ -146,7 +148,9 @@ def test_typing_typeddict_input_validates_on_python_311() -> None:
     js = schema.model_json_schema()
     assert js["$ref"] == "#/$defs/Question"
     assert js["$defs"]["Question"]["required"] == ["question", "n"]
-    assert schema.model_validate({"question": "q", "n": 2}).root == {"question": "q", "n": 2}
+    validated = schema.model_validate({"question": "q", "n": 2})
+    assert isinstance(validated, RootModel)
+    assert validated.root == {"question": "q", "n": 2}
     with pytest.raises(ValidationError):
         schema.model_validate({"question": "q"})
 
@@ -218,7 +222,7 @@ def test_parallel_keys_python_cannot_name_keep_their_names_in_the_schema() -> No
 
 def test_passthrough_uses_its_declared_input_type() -> None:
     assert RunnablePassthrough().InputType is Any
-    step = RunnablePassthrough(input_type=int)
+    step = RunnablePassthrough[int](input_type=int)
     assert step.InputType is int and step.OutputType is int
     assert step.output_schema.model_json_schema()["type"] == "integer"
 
@@ -291,13 +295,17 @@ def test_wrappers_take_the_types_of_what_they_wrap() -> None:
 
 
 def test_branch_and_router_output_the_union_of_their_options() -> None:
-    branch = RunnableBranch((lambda x: x == "a", RunnableLambda(length)), RunnableLambda(shout))
+    branch: RunnableBranch[str, int | str] = RunnableBranch(
+        (lambda x: x == "a", RunnableLambda(length)), RunnableLambda(shout)
+    )
     assert branch.InputType is str
     assert branch.output_schema.model_json_schema()["anyOf"] == [
         {"type": "integer"},
         {"type": "string"},
     ]
-    router = RouterRunnable({"n": RunnableLambda(length), "loud": RunnableLambda(shout)})
+    router: RouterRunnable[int | str] = RouterRunnable(
+        {"n": RunnableLambda(length), "loud": RunnableLambda(shout)}
+    )
     schema = router.input_schema
     schema.model_validate({"key": "n", "input": "abc"})
     with pytest.raises(ValidationError):
@@ -333,7 +341,8 @@ def test_model_for_unhashable_types_still_builds() -> None:
     from typing import Annotated
 
     tp = Annotated[int, ["unhashable"]]
-    assert model_for("Weird", tp).model_validate(3).root == 3
+    validated = model_for("Weird", tp).model_validate(3)
+    assert isinstance(validated, RootModel) and validated.root == 3
 
 
 def test_model_for_a_type_pydantic_cannot_take_falls_back_to_any() -> None:
@@ -342,7 +351,8 @@ def test_model_for_a_type_pydantic_cannot_take_falls_back_to_any() -> None:
 
     model = model_for("OpaqueInput", Opaque)
     thing = Opaque()
-    assert model.model_validate(thing).root is thing
+    validated = model.model_validate(thing)
+    assert isinstance(validated, RootModel) and validated.root is thing
 
 
 def test_input_and_output_type_functions_match_the_properties() -> None:
@@ -387,7 +397,7 @@ def test_config_schema_has_a_configurable_model_of_the_fields() -> None:
     step = RunnableLambda(length).configurable_alternatives(
         ConfigurableField(id="which", name="Which one", description="The step to run."),
         default_key="count",
-        loud=RunnableLambda(shout),
+        loud=RunnableLambda[str, Any](shout),  # another output type, on purpose
     )
     js = step.get_config_jsonschema(include=["configurable", "tags"])
     assert list(js["properties"]) == ["configurable", "tags"]

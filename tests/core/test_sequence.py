@@ -48,7 +48,9 @@ def test_sequences_flatten_and_expose_first_middle_last() -> None:
 
 
 def test_a_named_sequence_stays_one_step() -> None:
-    inner = RunnableSequence(RunnableLambda(inc), RunnableLambda(dbl), name="inner")
+    inner: RunnableSequence[int, int] = RunnableSequence(
+        RunnableLambda(inc), RunnableLambda(dbl), name="inner"
+    )
     outer = RunnableLambda(inc) | inner
     assert len(outer.steps) == 2
     assert outer.invoke(1) == 6
@@ -58,7 +60,7 @@ def test_dicts_and_functions_on_either_side_are_coerced() -> None:
     seq = {"a": inc, "b": dbl} | RunnableLambda(lambda d: d["a"] + d["b"])
     assert isinstance(seq.first, RunnableParallel)
     assert seq.invoke(3) == 10
-    assert (inc | RunnableLambda(dbl)).invoke(1) == 4  # type: ignore[operator]
+    assert (inc | RunnableLambda(dbl)).invoke(1) == 4
 
 
 def test_too_few_steps_or_unknown_keywords_are_rejected() -> None:
@@ -82,10 +84,12 @@ async def test_streaming_steps_after_a_plain_step_still_stream() -> None:
             for c in text:
                 yield c
 
-    seq = RunnableLambda(lambda x: x * 2) | letters | (lambda c: c)
+    seq = RunnableLambda[str, str](lambda x: x * 2) | letters | (lambda c: c)
     # The last step is a plain function: it needs its whole input, so one chunk.
     assert [c async for c in seq.astream("ab")] == ["abab"]
-    assert [c async for c in (RunnableLambda(lambda x: x * 2) | letters).astream("ab")] == [
+    assert [
+        c async for c in (RunnableLambda[str, str](lambda x: x * 2) | letters).astream("ab")
+    ] == [
         "a",
         "b",
         "a",
@@ -152,7 +156,7 @@ def test_call_arguments_go_to_the_first_step_only() -> None:
 def test_repr_puts_one_step_per_line() -> None:
     # The first lambda alone on its line, so its source can be told (the others share
     # a statement with another lambda, so they show as "...", as in langchain-core).
-    double = RunnableLambda(lambda x: x * 2)
+    double = RunnableLambda[int, int](lambda x: x * 2)
     chain = double | {
         "a": RunnableLambda(lambda x: x * 2),
         "b": RunnableLambda(lambda x: x * 3),

@@ -16,6 +16,7 @@ import pytest
 
 from runnables import (
     AddableDict,
+    Runnable,
     RunnableGenerator,
     RunnableLambda,
     RunnableParallel,
@@ -265,14 +266,18 @@ async def test_invoke_of_generator_adds_up_the_chunks(method: str) -> None:
 def test_streaming_through_a_flat_chain_of_1000_steps_has_no_recursion_error() -> None:
     from runnables import RunnableSequence
 
-    chain = RunnableSequence(*[RunnableLambda(lambda x: x + 1) for _ in range(1000)])
+    chain: RunnableSequence[int, int] = RunnableSequence(
+        *[RunnableLambda[int, int](lambda x: x + 1) for _ in range(1000)]
+    )
     assert list(chain.stream(0)) == [1000]  # driven inline, no loop
 
     async def main() -> list[int]:
         return [c async for c in chain.astream(0)]
 
     assert asyncio.run(main()) == [1000]
-    slow = RunnableSequence(RunnableLambda(_asleep_plus_one), *chain.steps)  # on the bridge
+    slow: RunnableSequence[int, int] = RunnableSequence(
+        RunnableLambda(_asleep_plus_one), *chain.steps
+    )  # on the bridge
     assert list(slow.stream(0)) == [1001]
 
 
@@ -287,9 +292,11 @@ async def test_a_streaming_step_inside_a_long_chain_still_streams_its_chunks() -
     def spell(x: int) -> Iterator[str]:
         yield from str(x)
 
-    plain = [RunnableLambda(lambda x: x + 1) for _ in range(600)]
-    chain = RunnableSequence(*plain, RunnableLambda(spell))
+    plain = [RunnableLambda[int, int](lambda x: x + 1) for _ in range(600)]
+    chain: RunnableSequence[int, str] = RunnableSequence(*plain, RunnableLambda(spell))
     assert [c async for c in chain.astream(0)] == ["6", "0", "0"]
     # a function that returns a runnable still streams it, at the end of a run of steps
-    ending = RunnableSequence(*plain, RunnableLambda(lambda x: RunnableLambda(spell)))
+    ending: RunnableSequence[int, str] = RunnableSequence(
+        *plain, RunnableLambda[int, Runnable[int, str]](lambda x: RunnableLambda(spell))
+    )
     assert [c async for c in ending.astream(0)] == ["6", "0", "0"]

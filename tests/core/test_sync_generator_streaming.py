@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from engine_testing import other_tasks
+from engine_testing import closable, other_tasks
 from runnables import RunnableConfig, RunnableGenerator, RunnableLambda, get_config
 
 TIMEOUT = 10
@@ -110,7 +110,7 @@ async def test_leaving_the_stream_early_closes_the_sync_generator_and_its_thread
             log.append("finally")
 
     before = other_tasks()
-    stream = (RunnableGenerator(source) | numbers).astream(None)
+    stream = closable((RunnableGenerator(source) | numbers).astream(None))
     async for chunk in stream:
         if chunk == 2:
             break

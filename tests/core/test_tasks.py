@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine_testing import other_tasks, settle
+from engine_testing import closable, other_tasks, settle
 from runnables import RunnableGenerator, RunnableParallel, RunnablePassthrough
 from runnables.core.tasks import (
     AHEAD,
@@ -75,7 +75,7 @@ async def test_parallel_fast_branch_runs_only_a_bounded_number_of_chunks_ahead()
 async def test_assign_fast_mapper_waits_for_its_consumer() -> None:
     fast = Counted()
     chain = RunnablePassthrough.assign(n=RunnableGenerator(fast.stream))
-    stream = chain.astream({"x": 1})
+    stream = closable(chain.astream({"x": 1}))
     await asyncio.wait_for(anext(stream), TIMEOUT)
     await spin()
     assert fast.produced <= 2 + AHEAD

@@ -78,7 +78,11 @@ def test_workers_know_their_pool_and_errors_reach_the_future() -> None:
 
         with pytest.raises(KeyError, match="boom"):
             pool.submit(fail).result(TIMEOUT)
-        assert pool.submit(lambda a, b=0: a + b, 1, b=2).result(TIMEOUT) == 3
+
+        def add(a: int, b: int = 0) -> int:
+            return a + b
+
+        assert pool.submit(add, 1, b=2).result(TIMEOUT) == 3
     finally:
         pool.shutdown()
     with pytest.raises(RuntimeError, match="after shutdown"):

@@ -15,6 +15,7 @@ from langchain_core.messages import AIMessage as LCAIMessage
 from langchain_core.messages import AIMessageChunk as LCAIMessageChunk
 from langchain_core.messages import BaseMessage as LCBaseMessage
 from langchain_core.messages import HumanMessage as LCHumanMessage
+from langchain_core.runnables import RunnableConfig as LCConfig
 from langchain_core.runnables import RunnableLambda as LCLambda
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from langgraph.graph import END, START, StateGraph
@@ -118,7 +119,7 @@ class _State(TypedDict):
 def _graph() -> Any:
     model = FakeListChatModel(responses=["one two three"])
     respond = (
-        RunnableLambda(lambda state: state["messages"])
+        RunnableLambda[dict[str, Any], list[Any]](lambda state: state["messages"])
         | model
         | RunnableLambda(lambda message: {"messages": [message]})
     )
@@ -135,7 +136,11 @@ async def test_langgraph_messages_mode_gets_runnables_tokens_one_by_one() -> Non
         item
         async for item in graph.astream({"messages": [("human", "hi")]}, stream_mode="messages")
     ]
-    texts = [m.content for m, _ in pieces if isinstance(m, LCAIMessageChunk) and m.content]
+    texts: list[str] = []
+    for m, _ in pieces:
+        if isinstance(m, LCAIMessageChunk) and m.content:
+            assert isinstance(m.content, str)  # text chunks, not content blocks
+            texts.append(m.content)
     assert "".join(texts) == "one two three"
     assert len(texts) == len("one two three")  # one chunk per character: token by token
     assert all(meta["langgraph_node"] == "respond" for _, meta in pieces)
@@ -175,7 +180,7 @@ def test_runnable_with_message_history_wraps_a_runnables_chain() -> None:
         input_messages_key="question",
         history_messages_key="history",
     )
-    config = {"configurable": {"session_id": "s1"}}
+    config: LCConfig = {"configurable": {"session_id": "s1"}}
     first = with_history.invoke({"question": "hi"}, config)
     assert isinstance(first, LCAIMessage) and first.content == "ok"
     with_history.invoke({"question": "again"}, config)
@@ -218,7 +223,7 @@ def test_langserve_add_routes_serves_as_langchain() -> None:
     app = FastAPI()
     add_routes(app, chain.as_langchain(), path="/chain")
     for url in _serve(app):
-        remote = RemoteRunnable(f"{url}/chain/")
+        remote: RemoteRunnable[dict[str, str], str] = RemoteRunnable(f"{url}/chain/")
         assert remote.invoke({"word": "hi"}) == "hello world"
         assert remote.batch([{"word": "a"}, {"word": "b"}]) == ["hello world"] * 2
         chunks = list(remote.stream({"word": "hi"}))
@@ -244,6 +249,7 @@ async def test_a_langchain_tracing_handler_sees_the_run_tree() -> None:
         ("StrOutputParser", "parser"),
     ]
     model_run = inner.child_runs[1]
+    assert model_run.outputs is not None
     assert model_run.outputs["generations"][0][0]["text"] == "ab"
     assert inner.outputs == {"output": "ab"}
 

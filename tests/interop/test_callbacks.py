@@ -70,7 +70,7 @@ class _AsyncRecorder(AsyncCallbackHandler):
     async def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
         self.events.append(("chat_model_start", kw.get("name")))
 
-    async def on_llm_new_token(self, token: str, **kw: Any) -> None:
+    async def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kw: Any) -> None:
         self.events.append(("token", token))
 
     async def on_llm_end(self, response: Any, **kw: Any) -> None:
@@ -149,7 +149,7 @@ async def test_an_async_langchain_handler_is_awaited_in_order() -> None:
 async def test_a_langchain_callback_manager_as_callbacks() -> None:
     handler = _Recorder()
     manager = CallbackManager(handlers=[handler], inheritable_handlers=[handler])
-    chunks = [c async for c in _chain().astream({"q": "x"}, {"callbacks": manager})]  # type: ignore[typeddict-item]
+    chunks = [c async for c in _chain().astream({"q": "x"}, {"callbacks": manager})]
     assert "".join(chunks) == "ab"
     _check_streamed(handler)
 
@@ -218,7 +218,7 @@ async def test_a_langchain_chat_model_step_is_a_chat_model_run_with_its_messages
         def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
             seen.append(("start", [m.content for m in messages[0]], kw["metadata"]))
 
-        def on_llm_new_token(self, token: str, **kw: Any) -> None:
+        def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kw: Any) -> None:
             seen.append(("token", token))
 
         def on_llm_end(self, response: Any, **kw: Any) -> None:

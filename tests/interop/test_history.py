@@ -34,7 +34,10 @@ def _with_history(store: dict[str, InMemoryChatMessageHistory]) -> Any:
 
     # The runnables chain itself, not chain.as_langchain().
     return RunnableWithMessageHistory(
-        chain, history, input_messages_key="question", history_messages_key="history"
+        chain,  # type: ignore[arg-type]  # langchain-core's own type where runnables' is named: the interop under test
+        history,
+        input_messages_key="question",
+        history_messages_key="history",
     )
 
 

@@ -22,6 +22,7 @@ from langchain_core.runnables import RunnablePassthrough as LCPassthrough
 from langchain_core.tools import tool
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from runnables import (
     RouterRunnable,
@@ -119,7 +120,7 @@ async def test_rag_chain_mixing_both_answers_as_the_langchain_chain_in_async_cal
 async def test_langchain_step_takes_every_step_position() -> None:
     upper = LCLambda(str.upper)
     chain = RunnableLambda(str.strip) | upper
-    assert isinstance(chain.steps[-1], LangChainStep)  # type: ignore[attr-defined]
+    assert isinstance(chain.steps[-1], LangChainStep)
     assert await chain.ainvoke(" a ") == "A"
     left = coerce_to_runnable(upper) | RunnableLambda(lambda s: s + "!")
     assert await left.ainvoke("a") == "A!"
@@ -129,17 +130,19 @@ async def test_langchain_step_takes_every_step_position() -> None:
     }
     assigned = RunnablePassthrough.assign(u=LCLambda(lambda d: d["x"].upper()))
     assert await assigned.ainvoke({"x": "c"}) == {"x": "c", "u": "C"}
-    branch = RunnableBranch((LCLambda(lambda s: s == "up"), upper), LCLambda(str.title))
+    branch: RunnableBranch[str, str] = RunnableBranch(
+        (LCLambda(lambda s: s == "up"), upper), LCLambda(str.title)
+    )
     assert await branch.ainvoke("up") == "UP"
     assert await branch.ainvoke("down") == "Down"
 
-    router = RouterRunnable({"up": upper, "title": LCLambda(str.title)})
+    router: RouterRunnable[str] = RouterRunnable({"up": upper, "title": LCLambda(str.title)})
     assert await router.ainvoke({"key": "title", "input": "ab cd"}) == "Ab Cd"
 
     def fail(_: str) -> str:
         raise ValueError("primary failed")
 
-    fallback = RunnableLambda(fail).with_fallbacks([upper])
+    fallback = RunnableLambda(fail).with_fallbacks([upper])  # type: ignore[list-item]  # langchain-core's own type where runnables' is named: the interop under test
     assert await fallback.ainvoke("d") == "D"
 
 
@@ -208,7 +211,11 @@ async def test_tags_metadata_and_configurable_flow_into_the_langchain_step() -> 
 
 def _chat_openai(server: FakeOpenAIServer, **kwargs: Any) -> ChatOpenAI:
     return ChatOpenAI(
-        model="test", base_url=server.base_url, api_key="sk-test", max_retries=0, **kwargs
+        model="test",
+        base_url=server.base_url,
+        api_key=SecretStr("sk-test"),
+        max_retries=0,
+        **kwargs,
     )
 
 
@@ -236,7 +243,9 @@ async def test_chat_openai_tokens_stream_through_a_runnables_chain() -> None:
 
 async def test_max_concurrency_holds_across_chat_openai() -> None:
     async with FakeOpenAIServer(default=Complete("a b c", chunk_delay=0.02)) as server:
-        chain = RunnableLambda(lambda q: f"say {q}") | _chat_openai(server, streaming=True)
+        chain = RunnableLambda[str, str](lambda q: f"say {q}") | _chat_openai(
+            server, streaming=True
+        )
         outs = await chain.abatch([str(i) for i in range(8)], {"max_concurrency": 2})
         assert [o.text for o in outs] == ["a b c"] * 8
         assert server.max_in_flight == 2
@@ -295,7 +304,7 @@ async def test_langchain_tool_bound_to_a_runnables_chat_model() -> None:
             tool_calls=[{"name": "multiply", "args": {"a": 6, "b": 7}, "id": "call-1"}],
         )
 
-    model = FunctionChatModel(answer).bind_tools([multiply])
+    model = FunctionChatModel(answer).bind_tools([multiply])  # type: ignore[list-item]  # langchain-core's own type where runnables' is named: the interop under test
     messages: list[Any] = [HumanMessage("What is 6 times 7?")]
     ai = await model.ainvoke(messages)
     assert ai.tool_calls[0]["name"] == "multiply"
@@ -309,7 +318,9 @@ async def test_langchain_tool_bound_to_a_runnables_chat_model() -> None:
 async def test_chat_openai_tokens_appear_in_astream_events_under_their_parents() -> None:
     async with FakeOpenAIServer(default=Complete("one two")) as server:
         inner = LCChatPromptTemplate.from_messages([("human", "{q}")]) | _chat_openai(server)
-        chain = RunnableLambda(lambda q: {"q": q}) | inner.with_config(run_name="lc_chain")
+        chain = RunnableLambda[str, dict[str, str]](lambda q: {"q": q}) | inner.with_config(
+            run_name="lc_chain"
+        )
         events = [e async for e in chain.astream_events("hi")]
         root = events[0]["run_id"]
         step = next(e for e in events if e["name"] == "lc_chain")
@@ -343,7 +354,7 @@ async def test_retriever_tool_and_langgraph_graph_as_steps() -> None:
     graph = builder.compile()
 
     chain = (
-        RunnableLambda(lambda n: {"x": n})
+        RunnableLambda[int, dict[str, int]](lambda n: {"x": n})
         | double
         | RunnableLambda(lambda n: {"n": n})
         | graph
@@ -353,7 +364,7 @@ async def test_retriever_tool_and_langgraph_graph_as_steps() -> None:
     assert await asyncio.to_thread(chain.invoke, 5) == 11
     assert await chain.abatch([1, 2], {"max_concurrency": 1}) == [3, 5]
     # Streamed, a LangGraph graph yields what its own astream yields (its updates).
-    streamed = RunnableLambda(lambda n: {"n": n}) | graph
+    streamed = RunnableLambda[int, dict[str, int]](lambda n: {"n": n}) | graph
     assert [c async for c in streamed.astream(3)] == [{"inc": {"n": 4}}]
 
     retrieve = RunnableLambda(str.strip) | _retriever()
@@ -417,14 +428,14 @@ async def test_runs_reported_from_langchain_core_worker_threads_reach_events() -
 
 async def test_a_langchain_step_on_the_left_of_a_pipe_gives_a_runnables_chain() -> None:
     upper = LCLambda(str.upper)
-    chain = upper | RunnableLambda(lambda s: s + "!")  # type: ignore[operator]
+    chain = upper | RunnableLambda(lambda s: s + "!")
     assert isinstance(chain, RunnableSequence)
     assert isinstance(chain.steps[0], LangChainStep)
     assert await chain.ainvoke("b") == "B!"
     assert [c async for c in chain.astream("c")] == ["C!"]
     # A langchain-core sequence on the left (its class has its own `|`), a dict holding a
     # runnables step on either side.
-    longer = (upper | LCLambda(str.strip)) | RunnableLambda(len)  # type: ignore[operator]
+    longer = (upper | LCLambda(str.strip)) | RunnableLambda(len)
     assert isinstance(longer, RunnableSequence)
     assert await longer.ainvoke(" ab ") == 2
     fanned = upper | {"n": RunnableLambda(len), "low": LCLambda(str.lower)}
@@ -437,9 +448,7 @@ async def test_a_langchain_step_on_the_left_of_a_pipe_gives_a_runnables_chain() 
 
 async def test_a_langchain_prompt_then_a_runnables_model_then_a_langchain_parser() -> None:
     chain = (
-        LCChatPromptTemplate.from_template("Say {x}")
-        | ParrotFakeChatModel()  # type: ignore[operator]
-        | LCStrOutputParser()
+        LCChatPromptTemplate.from_template("Say {x}") | ParrotFakeChatModel() | LCStrOutputParser()
     )
     assert isinstance(chain, RunnableSequence)
     assert await chain.ainvoke({"x": "hi"}) == "Say hi"
@@ -457,12 +466,13 @@ def test_langchain_core_alone_keeps_its_own_pipe() -> None:
     assert isinstance(upper | (lambda s: s), LCSequence)
     with pytest.raises(TypeError):
         upper | 5  # type: ignore[operator]
-    # langchain-core's own containers take a runnables step as a langchain-core runnable.
+    # langchain-core's own containers take a runnables step as a langchain-core runnable;
+    # their types name only their own, hence the ignores.
     from langchain_core.runnables import RunnableParallel as LCParallel
 
-    assert LCParallel(n=RunnableLambda(len)).invoke("abcd") == {"n": 4}
-    assert isinstance(upper.pipe(RunnableLambda(len)), LCSequence)
-    assert upper.pipe(RunnableLambda(len)).invoke("ab") == 2
+    assert LCParallel(n=RunnableLambda(len)).invoke("abcd") == {"n": 4}  # type: ignore[arg-type]
+    assert isinstance(upper.pipe(RunnableLambda(len)), LCSequence)  # type: ignore[arg-type]
+    assert upper.pipe(RunnableLambda(len)).invoke("ab") == 2  # type: ignore[arg-type]
 
 
 def test_the_pipe_rule_holds_when_langchain_core_is_imported_before_runnables() -> None:

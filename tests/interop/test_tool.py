@@ -11,6 +11,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
+from pydantic import SecretStr
 
 from runnables.core.base import coerce_to_runnable
 from runnables.tools import InjectedToolCallId, tool
@@ -63,7 +64,9 @@ async def test_a_tool_call_returns_the_runnables_tool_message_as_langchain_cores
 
 
 def test_a_langchain_chat_model_binds_runnables_tools() -> None:
-    model = ChatOpenAI(model="gpt-4o-mini", api_key="unused").bind_tools([add.as_langchain()])
+    model = ChatOpenAI(model="gpt-4o-mini", api_key=SecretStr("unused")).bind_tools(
+        [add.as_langchain()]
+    )
     (spec,) = model.kwargs["tools"]  # type: ignore[attr-defined]
     assert spec["function"]["name"] == "add"
 

@@ -48,7 +48,8 @@ def test_a_chain_ending_with_a_langchain_parser_reports_its_output_type() -> Non
 
 def test_configurable_alternatives_take_a_langchain_chat_model() -> None:
     model = FakeListChatModel(responses=["ours"]).configurable_alternatives(
-        ConfigurableField(id="model"), theirs=LCFakeChat(responses=["theirs"])
+        ConfigurableField(id="model"),
+        theirs=LCFakeChat(responses=["theirs"]),  # type: ignore[arg-type]  # langchain-core's own type where runnables' is named: the interop under test
     )
     assert model.invoke("x").content == "ours"
     out = model.invoke("x", {"configurable": {"model": "theirs"}})
@@ -58,8 +59,9 @@ def test_configurable_alternatives_take_a_langchain_chat_model() -> None:
 async def test_a_callable_langchain_alternative_is_a_step_not_a_factory() -> None:
     # A langchain-core tool is callable: it must run as the step, not be called
     # with no arguments as a factory would be.
-    step = RunnableLambda(lambda d: d["a"] - d["b"]).configurable_alternatives(
-        ConfigurableField(id="op"), add=add
+    step = RunnableLambda[dict[str, int], int](lambda d: d["a"] - d["b"]).configurable_alternatives(
+        ConfigurableField(id="op"),
+        add=add,  # type: ignore[arg-type]  # langchain-core's own type where runnables' is named: the interop under test
     )
     assert await step.ainvoke({"a": 5, "b": 2}) == 3
     assert await step.ainvoke({"a": 5, "b": 2}, {"configurable": {"op": "add"}}) == 7

@@ -74,10 +74,10 @@ def test_messages_round_trip_with_every_field(message: Any) -> None:
 
 def test_langchain_chunks_keep_tool_call_chunks_and_add_up_the_same() -> None:
     a = lc.AIMessageChunk(
-        "", tool_call_chunks=[{"name": "f", "args": '{"x"', "id": "c", "index": 0}]
+        content="", tool_call_chunks=[{"name": "f", "args": '{"x"', "id": "c", "index": 0}]
     )
     b = lc.AIMessageChunk(
-        "", tool_call_chunks=[{"name": None, "args": ": 1}", "id": None, "index": 0}]
+        content="", tool_call_chunks=[{"name": None, "args": ": 1}", "id": None, "index": 0}]
     )
     ours = from_langchain(a) + from_langchain(b)
     assert (

@@ -280,9 +280,9 @@ def test_adding_chunks_of_different_kinds_gives_the_left_kind_as_langchain_core(
 def test_adding_chunks_of_different_kinds_matches_langchain_core_content_and_metadata() -> None:
     import langchain_core.messages as lc
 
-    theirs = lc.AIMessageChunk("a", id="x", additional_kwargs={"p": "1"}) + lc.HumanMessageChunk(
-        [{"type": "text", "text": "b"}], additional_kwargs={"p": "2"}
-    )
+    theirs = lc.AIMessageChunk(
+        content="a", id="x", additional_kwargs={"p": "1"}
+    ) + lc.HumanMessageChunk(content=[{"type": "text", "text": "b"}], additional_kwargs={"p": "2"})
     ours = AIMessageChunk("a", id="x", additional_kwargs={"p": "1"}) + HumanMessageChunk(
         [{"type": "text", "text": "b"}], additional_kwargs={"p": "2"}
     )

@@ -14,6 +14,7 @@ from runnables.messages import (
     HumanMessage,
     RemoveMessage,
     SystemMessage,
+    ToolCall,
     ToolMessage,
     convert_to_openai_messages,
     count_tokens_approximately,
@@ -23,7 +24,7 @@ from runnables.messages import (
     trim_messages,
 )
 
-CALL = {"name": "f", "args": {"x": 1}, "id": "t1"}
+CALL: ToolCall = {"name": "f", "args": {"x": 1}, "id": "t1"}
 MESSAGES = [
     SystemMessage("sys"),
     HumanMessage("a", id="1", name="ann"),
@@ -119,6 +120,7 @@ def test_trim_messages_refuses_bad_arguments() -> None:
 def test_convert_to_openai_messages_one_or_many() -> None:
     assert convert_to_openai_messages(HumanMessage("hi")) == {"role": "user", "content": "hi"}
     many = convert_to_openai_messages(MESSAGES[2:4])
+    assert isinstance(many, list)
     assert many[0]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"x": 1}'}
     assert many[1] == {"role": "tool", "content": "r", "tool_call_id": "t1"}
 
@@ -140,7 +142,7 @@ def test_text_is_a_property_and_a_call() -> None:
     )
     assert msg.text == "ab"
     with pytest.warns(LangChainDeprecationWarning, match=r"Calling \.text\(\) as a method"):
-        assert msg.text() == "ab"
+        assert msg.text() == "ab"  # type: ignore[operator]  # the deprecated call, on purpose
     assert msg.content_blocks == [
         {"type": "text", "text": "a"},
         {"type": "text", "text": "b"},
@@ -196,6 +198,7 @@ def test_convert_to_openai_messages_text_format_and_ids() -> None:
         "role": "user",
         "content": [{"type": "text", "text": "hi"}],
     }
-    assert convert_to_openai_messages(blocks, include_id=True)["id"] == "m1"  # type: ignore[index]
+    with_id = convert_to_openai_messages(blocks, include_id=True)
+    assert isinstance(with_id, dict) and with_id["id"] == "m1"
     with pytest.raises(ValueError, match="text_format='html'"):
         convert_to_openai_messages(blocks, text_format="html")  # type: ignore[arg-type]

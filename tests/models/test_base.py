@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from pydantic import BaseModel, Field
 
+from engine_testing import closable
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -139,7 +140,10 @@ async def test_bind_tools_sends_openai_tool_definitions_and_streams_parsed_tool_
         )
 
     model = FunctionChatModel(answer).bind_tools([get_weather], tool_choice="get_weather")
-    chunks = [c async for c in model.astream("weather?")]
+    chunks: list[AIMessageChunk] = []
+    async for c in model.astream("weather?"):
+        assert isinstance(c, AIMessageChunk)  # typed AIMessage through the binding
+        chunks.append(c)
     assert seen["tools"][0]["function"]["name"] == "get_weather"
     assert seen["tools"][0]["function"]["parameters"]["required"] == ["city"]
     assert seen["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
@@ -288,7 +292,7 @@ async def test_leaving_a_stream_early_closes_the_provider_stream() -> None:
                 closed.set()
 
     chain = Endless() | StrOutputParser()
-    async with contextlib.aclosing(chain.astream("go")) as stream:
+    async with contextlib.aclosing(closable(chain.astream("go"))) as stream:
         async for _ in stream:
             if produced >= 3:
                 break
@@ -429,7 +433,7 @@ class _Temperate(BaseChatModel):
 
 
 def test_declared_fields_are_constructor_keywords_validated_as_langchain_core_does() -> None:
-    model = _Temperate(temperature="0.5")  # type: ignore[arg-type]
+    model = _Temperate(temperature="0.5")
     assert model.temperature == 0.5  # validated (coerced) as a pydantic field
     assert model.label == "plain"
     assert model.invoke("hi").content == "plain at 0.5"

@@ -13,6 +13,7 @@ from runnables.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
+    BaseMessageChunk,
     HumanMessage,
     HumanMessageChunk,
     SystemMessage,
@@ -58,7 +59,8 @@ async def test_generic_fake_model_streams_words_and_tool_calls() -> None:
     msg = AIMessage(
         "hello big world", tool_calls=[tool_call(name="f", args={"a": "long value"}, id="1")]
     )
-    model = GenericFakeChatModel(messages=iter([msg, "second"]))
+    messages: list[AIMessage | str] = [msg, "second"]
+    model = GenericFakeChatModel(messages=iter(messages))
     chunks = [c async for c in model.astream("x")]
     assert [c.content for c in chunks if c.content] == ["hello", " ", "big", " ", "world"]
     total = chunks[0]
@@ -101,7 +103,8 @@ async def test_function_model_streams_with_its_stream_function() -> None:
 
 async def test_function_model_rejects_a_bad_return_value() -> None:
     with pytest.raises(TypeError, match="must return a string or an AIMessage"):
-        await FunctionChatModel(lambda m: 42).ainvoke("x")
+        # A function returning neither text nor a message, on purpose.
+        await FunctionChatModel(lambda m: 42).ainvoke("x")  # type: ignore[arg-type,return-value]
 
 
 async def test_timed_model_waits_first_token_time_then_a_gap_per_token() -> None:
@@ -194,7 +197,8 @@ async def test_messages_list_model_cycles_through_scripted_messages_of_any_kind(
     assert type(first) is AIMessage and first.content == "one"
     assert first.tool_calls == [call]
     assert first.usage_metadata is None
-    second = await model.ainvoke("?")
+    # Typed AIMessage (as langchain-core's); this fake returns the message it was given.
+    second: BaseMessage = await model.ainvoke("?")
     assert type(second) is HumanMessage and second.content == "two"
     assert model.i == 0  # back to the start, like langchain-core's counter
     assert (await model.ainvoke("?")).content == "one"
@@ -211,8 +215,8 @@ async def test_messages_list_model_streams_each_message_whole_as_one_chunk() -> 
     assert chunks[0].content == "hello there"
     assert chunks[0].tool_calls == [call]
     assert chunks[0].usage_metadata is None
-    chunks = [c async for c in model.astream("?")]
-    assert [type(c) for c in chunks] == [SystemMessageChunk]
+    system_chunks: list[BaseMessageChunk] = [c async for c in model.astream("?")]
+    assert [type(c) for c in system_chunks] == [SystemMessageChunk]
 
 
 async def test_messages_list_model_answers_are_copies_of_the_script() -> None:
@@ -243,10 +247,11 @@ def test_messages_list_model_needs_a_list_of_messages() -> None:
 
 async def test_parrot_model_repeats_the_last_message_whatever_its_kind() -> None:
     model = ParrotFakeChatModel()
-    reply = await model.ainvoke("ping")
+    # Typed AIMessage (as langchain-core's); the parrot returns a message of any kind.
+    reply: BaseMessage = await model.ainvoke("ping")
     assert type(reply) is HumanMessage and reply.content == "ping"
-    reply = await model.ainvoke([HumanMessage("q"), SystemMessage("be brief")])
-    assert type(reply) is SystemMessage and reply.content == "be brief"
+    system_reply: BaseMessage = await model.ainvoke([HumanMessage("q"), SystemMessage("be brief")])
+    assert type(system_reply) is SystemMessage and system_reply.content == "be brief"
     call = tool_call(name="f", args={"a": 1}, id="1")
     reply = await model.ainvoke([HumanMessage("q"), AIMessage("calling", tool_calls=[call])])
     assert type(reply) is AIMessage and reply.tool_calls == [call]
@@ -254,14 +259,16 @@ async def test_parrot_model_repeats_the_last_message_whatever_its_kind() -> None
 
 async def test_parrot_model_streams_the_last_message_as_one_chunk_of_its_kind() -> None:
     model = ParrotFakeChatModel()
-    chunks = [c async for c in model.astream([SystemMessage("s"), HumanMessage("hi there")])]
+    chunks: list[BaseMessageChunk] = [
+        c async for c in model.astream([SystemMessage("s"), HumanMessage("hi there")])
+    ]
     assert [type(c) for c in chunks] == [HumanMessageChunk]
     assert chunks[0].content == "hi there"
 
 
 async def test_parrot_model_does_not_return_the_input_message_itself() -> None:
     given = HumanMessage("ping")
-    reply = await ParrotFakeChatModel().ainvoke([given])
+    reply: BaseMessage = await ParrotFakeChatModel().ainvoke([given])
     assert reply is not given and given.id is None
 
 

@@ -9,9 +9,12 @@ import pytest
 
 from runnables.models import FakeListChatModel
 
-ChatOpenAI = lambda: FakeListChatModel(  # noqa: E731 - stands in for the guide's class
-    responses=["Async execution lets tasks wait without blocking each other."]
-)
+
+def ChatOpenAI() -> FakeListChatModel:  # noqa: N802 - stands in for the guide's class
+    return FakeListChatModel(
+        responses=["Async execution lets tasks wait without blocking each other."]
+    )
+
 
 llm = ChatOpenAI()
 

@@ -62,12 +62,12 @@ class RunRecorder(Tracer):
 def span_edges(spans: list[ReadableSpan]) -> set[tuple[str, str | None]]:
     """(run id, parent's run id) of each span, by the span's parent link."""
     by_span = {s.context.span_id: s for s in spans}
-    edges = set()
+    edges: set[tuple[str, str | None]] = set()
     for s in spans:
         attrs = s.attributes or {}
         parent = by_span.get(s.parent.span_id) if s.parent is not None else None
         parent_run = (parent.attributes or {}).get("runnables.run_id") if parent else None
-        edges.add((str(attrs["runnables.run_id"]), parent_run))
+        edges.add((str(attrs["runnables.run_id"]), None if parent_run is None else str(parent_run)))
     return edges
 
 

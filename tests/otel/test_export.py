@@ -91,7 +91,7 @@ async def test_every_span_reaches_an_otlp_receiver_after_force_flush(
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
     providers = otel.instrument_from_env(set_global=False)
     try:
-        chain = RunnableLambda(lambda x: x + 1, name="one") | RunnableParallel(
+        chain = RunnableLambda[int, int](lambda x: x + 1, name="one") | RunnableParallel(
             a=RunnableLambda(lambda x: x, name="two"), b=RunnableLambda(lambda x: x, name="three")
         )
         for i in range(20):
@@ -130,7 +130,7 @@ async def test_the_sampler_comes_from_the_environment(
         monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
     providers = otel.instrument_from_env(set_global=False)
     try:
-        chain = RunnableLambda(lambda x: x + 1, name="one")
+        chain = RunnableLambda[int, int](lambda x: x + 1, name="one")
         for i in range(10):
             await chain.ainvoke(i)
         assert providers.tracer_provider.force_flush(10_000)
@@ -281,7 +281,7 @@ def test_serve_otel_exports_each_request_with_the_chain_under_its_span(
     pytest.importorskip("uvicorn")
     (tmp_path / "chains.py").write_text(
         "from runnables import RunnableLambda\n"
-        "chain = RunnableLambda(lambda x: x + 1, name='inc') | "
+        "chain = RunnableLambda[int, int](lambda x: x + 1, name='inc') | "
         "RunnableLambda(lambda x: x * 2, name='double')\n"
     )
     with socket.socket() as s:

@@ -47,7 +47,8 @@ def test_a_text_input_reaches_parse_result_as_a_generation() -> None:
     class Record(BaseOutputParser[str]):
         def parse_result(self, result: list[Any], *, partial: bool = False) -> str:
             seen.append(result)
-            return result[0].text
+            text: str = result[0].text
+            return text
 
     assert Record().invoke("plain") == "plain"
     assert seen == [[Generation("plain")]]

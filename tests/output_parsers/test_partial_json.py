@@ -253,7 +253,7 @@ def test_parse_partial_json_long_invalid_tail_decodes_a_few_times(
         calls += 1
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(partial_json.json, "loads", counting)
+    monkeypatch.setattr("runnables.output_parsers.partial_json.json.loads", counting)
     assert partial_json.parse_partial_json('{"foo": [1, 2, ' + "x" * 20_000) == {"foo": [1, 2]}
     assert calls < 10
 

@@ -26,7 +26,7 @@ async def test_each_chunk_is_passed_on_before_the_next_one_is_produced() -> None
         await asyncio.wait_for(got_first.wait(), timeout=5)
         yield AIMessageChunk(content="lo")
 
-    chain = RunnableGenerator(model) | StrOutputParser()
+    chain = RunnableGenerator[object, AIMessageChunk](model) | StrOutputParser()
     outs = []
     async for text in chain.astream("x"):
         outs.append(text)

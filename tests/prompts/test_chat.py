@@ -40,7 +40,7 @@ def test_from_messages_accepts_tuples_strings_messages_and_templates() -> None:
 
 
 def test_from_template_is_one_human_message() -> None:
-    value = ChatPromptTemplate.from_template("Hi {name}").invoke("Ada")
+    value = ChatPromptTemplate.from_template("Hi {name}").invoke("Ada")  # type: ignore[arg-type]  # a bare value for its one variable
     assert value == ChatPromptValue([HumanMessage("Hi Ada")])
     assert value.to_string() == "Human: Hi Ada"
 
@@ -90,7 +90,7 @@ def test_partial_fills_variables_of_message_templates() -> None:
     prompt = ChatPromptTemplate.from_messages([("system", "{a}"), ("human", "{b}")])
     partial = prompt.partial(a="A")
     assert partial.input_variables == ["b"]
-    assert partial.invoke("B").to_messages() == [SystemMessage("A"), HumanMessage("B")]
+    assert partial.invoke("B").to_messages() == [SystemMessage("A"), HumanMessage("B")]  # type: ignore[arg-type]  # a bare value for its one variable
 
 
 def test_adding_chat_prompts_concatenates_messages() -> None:
@@ -108,9 +108,9 @@ def test_jinja2_chat_templates() -> None:
 
 async def test_abatch_and_astream() -> None:
     prompt = ChatPromptTemplate.from_template("{q}")
-    values = await prompt.abatch(["a", "b"])
+    values = await prompt.abatch(["a", "b"])  # type: ignore[list-item]  # bare values, as above
     assert [v.to_messages()[0].content for v in values] == ["a", "b"]
-    assert [v async for v in prompt.astream("c")] == [ChatPromptValue([HumanMessage("c")])]
+    assert [v async for v in prompt.astream("c")] == [ChatPromptValue([HumanMessage("c")])]  # type: ignore[arg-type]  # a bare value for its one variable
     assert prompt._needs_loop() is False
 
 
@@ -189,7 +189,7 @@ def test_content_blocks_keep_the_role_and_missing_variables_name_the_chat_prompt
     ]
     with pytest.raises(PromptInputError, match="ChatPromptTemplate is missing the variable 'b'"):
         prompt.format_messages(a="A")
-    assert prompt.partial(a="A").invoke("B").to_messages()[0].content == [
+    assert prompt.partial(a="A").invoke("B").to_messages()[0].content == [  # type: ignore[arg-type]  # a bare value for its one variable
         {"type": "text", "text": "A"}
     ]
 

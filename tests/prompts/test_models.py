@@ -134,7 +134,7 @@ def test_changing_a_message_templates_fields_takes_effect() -> None:
     assert message.format(a="y").additional_kwargs == {}
     role = ChatMessagePromptTemplate.from_template("{a}", role="critic")
     role.role = "judge"
-    assert role.format(a="z").role == "judge"  # type: ignore[attr-defined]
+    assert role.format(a="z").role == "judge"
 
 
 def test_a_chat_prompt_formats_every_kind_of_entry_in_order() -> None:

@@ -44,7 +44,7 @@ def make_app() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    from tests.serve.conftest import LiveServer
+    from serve.conftest import LiveServer
 
     server = LiveServer(make_app()).start()
     yield server.url

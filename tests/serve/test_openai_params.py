@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 from fastapi import FastAPI
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
 from pydantic import BaseModel
 
 from runnables import RunnableLambda
@@ -23,7 +24,7 @@ from runnables.prompts import ChatPromptTemplate, MessagesPlaceholder
 from runnables.serve import add_openai_routes
 
 Start = Callable[..., Any]  # the live_server fixture (tests/serve/conftest.py)
-USER = [{"role": "user", "content": "hi"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def client(url: str) -> openai.OpenAI:
@@ -56,7 +57,7 @@ def test_sampling_parameters_reach_the_chat_model(live_server: Start) -> None:
 
     client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         max_tokens=5,
         stop=["six"],
         temperature=0.5,
@@ -85,7 +86,7 @@ def test_max_completion_tokens_is_the_models_max_tokens(live_server: Start) -> N
 
     client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         max_completion_tokens=3,
     )
 
@@ -100,7 +101,9 @@ def test_parameters_reach_a_model_inside_a_chain_and_win_over_bound_ones(
         [("system", "be brief"), MessagesPlaceholder("history")]
     )
     chain = (
-        RunnableLambda(lambda messages: {"history": messages})
+        RunnableLambda[list[BaseMessage], dict[str, list[BaseMessage]]](
+            lambda messages: {"history": messages}
+        )
         | prompt
         | FunctionChatModel(seen).bind(max_tokens=100, temperature=0.0)
         | StrOutputParser()
@@ -109,7 +112,7 @@ def test_parameters_reach_a_model_inside_a_chain_and_win_over_bound_ones(
 
     completion = client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         max_tokens=4,
     )
 
@@ -121,7 +124,7 @@ def test_a_request_without_parameters_runs_the_chain_as_it_is(live_server: Start
     seen = Recorder()
     url = serve(live_server, FunctionChatModel(seen).bind(temperature=0.3))
 
-    client(url).chat.completions.create(model="m", messages=USER)  # type: ignore[arg-type]
+    client(url).chat.completions.create(model="m", messages=USER)
 
     assert seen.calls == [{"temperature": 0.3}]
 
@@ -132,7 +135,7 @@ def test_a_model_that_cannot_honour_a_parameter_is_a_400_naming_it(live_server: 
     with pytest.raises(openai.BadRequestError) as caught:
         client(url).chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             temperature=0.2,
         )
 
@@ -149,7 +152,7 @@ def test_a_chain_without_a_chat_model_is_a_400_naming_the_parameter(live_server:
     with pytest.raises(openai.BadRequestError) as caught:
         client(url).chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             max_completion_tokens=5,
         )
 
@@ -168,7 +171,7 @@ def test_a_model_inside_a_parallel_step_cannot_be_bound_so_400(live_server: Star
     with pytest.raises(openai.BadRequestError) as caught:
         client(url).chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             seed=1,
         )
 
@@ -182,7 +185,7 @@ def test_n_returns_n_choices(live_server: Start) -> None:
 
     completion = client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         n=3,
     )
 
@@ -196,7 +199,7 @@ def test_n_streams_n_choices(live_server: Start) -> None:
     chunks = list(
         client(url).chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             n=2,
             stream=True,
         )
@@ -225,12 +228,12 @@ def test_finish_reason_is_length_when_max_tokens_cut_the_answer(live_server: Sta
     url = serve(live_server, FunctionChatModel(Recorder(cut)))
     sdk = client(url)
 
-    short = sdk.chat.completions.create(model="m", messages=USER, max_tokens=2)  # type: ignore[arg-type]
-    whole = sdk.chat.completions.create(model="m", messages=USER, max_tokens=50)  # type: ignore[arg-type]
+    short = sdk.chat.completions.create(model="m", messages=USER, max_tokens=2)
+    whole = sdk.chat.completions.create(model="m", messages=USER, max_tokens=50)
     streamed = list(
         sdk.chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             max_tokens=2,
             stream=True,
         )
@@ -242,7 +245,7 @@ def test_finish_reason_is_length_when_max_tokens_cut_the_answer(live_server: Sta
     assert [c.choices[0].finish_reason for c in streamed if c.choices][-1] == "length"
 
 
-WEATHER = {
+WEATHER: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -278,8 +281,8 @@ def test_request_tools_are_bound_and_tool_calls_finish_with_tool_calls(
 
     completion = client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
-        tools=[WEATHER],  # type: ignore[list-item]
+        messages=USER,
+        tools=[WEATHER],
         tool_choice="required",
     )
 
@@ -299,8 +302,8 @@ def test_tools_sent_to_a_model_without_tools_are_a_400(live_server: Start) -> No
     with pytest.raises(openai.BadRequestError) as caught:
         client(url).chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
-            tools=[WEATHER],  # type: ignore[list-item]
+            messages=USER,
+            tools=[WEATHER],
         )
 
     assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "tools"
@@ -317,11 +320,11 @@ def test_response_format_json_schema_is_honoured_through_a_tool_call(
 ) -> None:
     seen = Recorder(call_the_forced_tool)
     url = serve(live_server, ToolsOnlyModel(seen))
-    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    schema: dict[str, object] = {"type": "object", "properties": {"city": {"type": "string"}}}
 
     completion = client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}},
     )
 
@@ -336,7 +339,7 @@ def test_response_format_passes_to_a_model_that_takes_it(live_server: Start) -> 
 
     completion = client(url).chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         response_format={"type": "json_object"},
     )
 
@@ -350,7 +353,7 @@ def test_response_format_a_model_cannot_honour_is_a_400(live_server: Start) -> N
     with pytest.raises(openai.BadRequestError) as caught:
         client(url).chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             response_format={"type": "json_object"},
         )
 
@@ -467,15 +470,15 @@ def test_finish_reason_is_length_through_a_chain_that_ends_in_a_parser(
 
     short = sdk.chat.completions.create(
         model="m",
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         max_tokens=2,
         n=2,
     )
-    whole = sdk.chat.completions.create(model="m", messages=USER, max_tokens=50)  # type: ignore[arg-type]
+    whole = sdk.chat.completions.create(model="m", messages=USER, max_tokens=50)
     streamed = list(
         sdk.chat.completions.create(
             model="m",
-            messages=USER,  # type: ignore[arg-type]
+            messages=USER,
             max_tokens=2,
             stream=True,
         )

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from runnables import (
     ChatPromptTemplate,
@@ -191,6 +192,13 @@ def step_text(driver: WebDriver, part: str) -> str:
     return text
 
 
+def attribute(element: WebElement, name: str) -> str:
+    """An attribute the page sets (selenium gives None for one that is missing)."""
+    value = element.get_attribute(name)
+    assert value is not None, f"<{element.tag_name}> has no {name!r} attribute"
+    return value
+
+
 def error_text(driver: WebDriver) -> str:
     return str(wait_for(driver, lambda d: d.find_element(By.ID, "error").text, "the error"))
 
@@ -266,7 +274,7 @@ def test_only_the_failing_step_is_red_and_its_error_is_shown(
     red = browser.find_elements(By.CSS_SELECTOR, "#timeline .bar.failed, #timeline .tl-row.failed")
     assert {e.get_attribute("data-run-id") for e in red} == {rows[2]["id"]}
     root = browser.find_element(By.CSS_SELECTOR, f'.bar[data-run-id="{rows[0]["id"]}"]')
-    assert "aborted" in root.get_attribute("class").split()
+    assert "aborted" in attribute(root, "class").split()
     # The failed step is opened by itself, with the error the server sent for it.
     step = browser.find_element(By.ID, "step")
     assert step.get_attribute("data-run-id") == rows[2]["id"]
@@ -294,7 +302,7 @@ def test_a_failing_branch_is_red_and_its_cancelled_sibling_is_not(
     assert set(rows) == {"/branches", "linger", "explode"}
     assert [name for name, r in rows.items() if r["failed"]] == ["explode"]
     linger = browser.find_element(By.CSS_SELECTOR, f'.bar[data-run-id="{rows["linger"]["id"]}"]')
-    assert "aborted" in linger.get_attribute("class").split()
+    assert "aborted" in attribute(linger, "class").split()
     assert browser.find_element(By.ID, "step").get_attribute("data-run-id") == rows["explode"]["id"]
     # A branch's input is the parallel's input.
     assert step_text(browser, "input") == "go"
@@ -334,7 +342,7 @@ def test_config_panel_offers_the_configurable_fields_and_the_run_uses_them(
 
     fill(browser, "question", "why")
     answers = browser.find_element(By.CSS_SELECTOR, '#config-fields [name="answers"]')
-    assert answers.get_attribute("value") == "fast answer"  # the default, one item a line
+    assert attribute(answers, "value") == "fast answer"  # the default, one item a line
     answers.clear()
     answers.send_keys("custom")
     browser.find_element(By.CSS_SELECTOR, '#config-fields [name="tags"]').send_keys("blue\ngreen")
@@ -396,8 +404,8 @@ def test_chat_input_keeps_the_conversation_across_runs(
     def conversation() -> list[tuple[str, str]]:
         return [
             (
-                m.get_attribute("data-role"),
-                m.find_element(By.TAG_NAME, "textarea").get_attribute("value"),
+                attribute(m, "data-role"),
+                attribute(m.find_element(By.TAG_NAME, "textarea"), "value"),
             )
             for m in browser.find_elements(By.CSS_SELECTOR, ".chat-msg")
         ]
@@ -538,7 +546,7 @@ def test_required_fields_are_enforced_before_sending(
 ) -> None:
     open_playground(browser, server, "/order")
     required = browser.find_elements(By.CSS_SELECTOR, '#fields [aria-required="true"]')
-    assert sorted(r.get_attribute("name") for r in required) == ["customer", "quantity"]
+    assert sorted(attribute(r, "name") for r in required) == ["customer", "quantity"]
     fill(browser, "quantity", "2")
     browser.find_element(By.ID, "run").click()
 
@@ -610,10 +618,10 @@ def test_two_runs_from_the_history_compare_side_by_side(
     cols = browser.find_elements(By.CSS_SELECTOR, "#compare-view .col")
     assert [c.get_attribute("data-run") for c in cols] == ["1", "2"]
     inputs = [c.find_element(By.CSS_SELECTOR, "pre.input") for c in cols]
-    assert all("differs" not in i.get_attribute("class") for i in inputs)
+    assert all("differs" not in attribute(i, "class") for i in inputs)
     assert [json.loads(i.text) for i in inputs] == [{"question": "why"}] * 2
     outputs = [c.find_element(By.CSS_SELECTOR, "pre.output") for c in cols]
-    assert all("differs" in o.get_attribute("class").split() for o in outputs)
+    assert all("differs" in attribute(o, "class").split() for o in outputs)
     assert [json.loads(o.text)["answer"] for o in outputs] == ["fast answer", "slow answer"]
     configs = [json.loads(c.find_element(By.CSS_SELECTOR, "pre.config").text) for c in cols]
     assert configs[1]["configurable"]["model"] == "slow"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from engine_testing import closable
 from runnables import RunnableConfig, RunnableGenerator, RunnableLambda
 from runnables.core.config import Context
 from runnables.core.limiter import HOLDING
@@ -274,7 +275,7 @@ async def test_local_remote_local_composes_for_invoke_and_stream(
             yield chunk.replace(" ", "|")
 
     remote = RemoteRunnable(f"{url}/words")
-    chain = RunnableLambda(lambda x: x.strip()) | remote | RunnableGenerator(bars)
+    chain = RunnableLambda[str, str](lambda x: x.strip()) | remote | RunnableGenerator(bars)
 
     assert await chain.ainvoke("  x ") == "x0|x1|x2|x3|x4|x5|"
     assert [c async for c in chain.astream(" y")] == [f"y{i}|" for i in range(6)]
@@ -304,7 +305,7 @@ async def test_leaving_a_stream_early_cancels_the_run_on_the_server(
     served: tuple[str, Server],
 ) -> None:
     url, seen = served
-    stream = RemoteRunnable(f"{url}/slow").astream(None)
+    stream = closable(RemoteRunnable(f"{url}/slow").astream(None))
 
     assert await stream.__anext__() == "first"
     await asyncio.to_thread(seen.slow_started.wait, 10)
@@ -318,7 +319,7 @@ async def test_leaving_a_resumable_stream_early_cancels_it_at_once_not_after_its
     served: tuple[str, Server],
 ) -> None:
     url, seen = served
-    stream = RemoteRunnable(f"{url}/slow_kept", resume_grace=30).astream(None)
+    stream = closable(RemoteRunnable(f"{url}/slow_kept", resume_grace=30).astream(None))
 
     assert await stream.__anext__() == "first"
     await asyncio.to_thread(seen.slow_started.wait, 10)

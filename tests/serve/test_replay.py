@@ -81,7 +81,7 @@ def start_stream(url: str, path: str, grace: float | None = 30) -> socket.socket
 def last_id(raw: bytes, parse_sse: Parse) -> str:
     text = raw.decode().split("\r\n\r\n", 1)[1]  # past the HTTP headers
     # Chunked transfer encoding wraps the events; keep only complete SSE lines.
-    ids = [e["id"] for e in parse_sse(text) if e["id"]]
+    ids: list[str] = [e["id"] for e in parse_sse(text) if e["id"]]
     return ids[-1]
 
 

@@ -213,7 +213,9 @@ def test_an_output_json_cannot_encode_is_a_500_on_every_route_not_its_text(
     live_server: Start, parse_sse: Parse, caplog: pytest.LogCaptureFixture
 ) -> None:
     # LangServe's answer: a 500 (an error event in a stream), never the value's str().
-    chain = RunnableLambda(lambda _: [Opaque()]) | RunnableLambda(lambda _: "after")
+    chain = RunnableLambda[None, list[Opaque]](lambda _: [Opaque()]) | RunnableLambda(
+        lambda _: "after"
+    )
     app = FastAPI()
     add_routes(app, RunnableLambda(lambda _: Opaque()), path="/opaque")
     add_routes(app, chain, path="/inner")

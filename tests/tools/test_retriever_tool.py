@@ -33,7 +33,7 @@ def test_retriever_tool_joins_documents_and_answers_a_tool_call() -> None:
     call = {"name": "shelf", "args": {"query": "tea"}, "id": "1", "type": "tool_call"}
     assert t.invoke(call) == ToolMessage("on tea\n\nend", tool_call_id="1", name="shelf")
     assert list(t.args) == ["query"]
-    assert "Document" in str(get_type_hints(t.func))  # type: ignore[attr-defined]
+    assert "Document" in str(get_type_hints(t.func))
 
 
 async def test_retriever_tool_artifact_is_the_documents() -> None:

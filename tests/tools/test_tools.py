@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from runnables import FunctionChatModel, RunnableConfig
-from runnables.messages import AIMessage, BaseMessage, ToolMessage
+from runnables.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
 from runnables.tools import (
     BaseTool,
     InjectedToolArg,
@@ -28,7 +28,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def _call(name: str, args: dict[str, Any], id: str = "call_1") -> dict[str, Any]:
+def _call(name: str, args: dict[str, Any], id: str = "call_1") -> ToolCall:
     return {"name": name, "args": args, "id": id, "type": "tool_call"}
 
 
@@ -143,6 +143,7 @@ def test_handle_tool_error_turns_a_tool_exception_into_an_error_message() -> Non
 
 
 def test_handle_validation_error_reports_bad_arguments_as_output() -> None:
+    assert isinstance(add, StructuredTool) and add.func is not None
     handled = StructuredTool.from_function(add.func, handle_validation_error=True)
     assert handled.invoke({"a": "not a number", "b": 1}) == "Tool input validation error"
 
@@ -260,7 +261,7 @@ def test_tool_from_a_runnable_takes_its_dict_input() -> None:
         a: int
         b: int
 
-    summed = RunnableLambda(lambda d: d["a"] + d["b"]).with_types(input_type=Args)
+    summed = RunnableLambda[Args, int](lambda d: d["a"] + d["b"]).with_types(input_type=Args)
     as_tool = tool("sum", summed, description="Sum a and b.")
     assert as_tool.invoke({"a": 1, "b": 2}) == 3
     assert set(as_tool.args) == {"a", "b"}
@@ -358,7 +359,7 @@ def test_runnable_as_tool_takes_the_input_keys_as_arguments() -> None:
     assert as_tool.invoke({"a": 3, "b": [1, 2]}) == "5"
     by_types = RunnableLambda(lambda x: x["a"] * 2).as_tool(name="dbl", arg_types={"a": int})
     assert by_types.invoke({"a": 4}) == 8
-    upper = RunnableLambda(lambda s: s.upper()).with_types(input_type=str)
+    upper = RunnableLambda[str, str](lambda s: s.upper()).with_types(input_type=str)
     assert upper.as_tool(name="up").invoke("x") == "X"
 
 

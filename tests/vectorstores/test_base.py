@@ -76,7 +76,7 @@ async def test_from_documents_and_afrom_documents_build_through_from_texts() -> 
 
 def test_a_store_implementing_neither_add_method_says_which_to_implement() -> None:
     class Neither(OnlyAddTexts):
-        add_texts = VectorStore.add_texts  # type: ignore[assignment]
+        add_texts = VectorStore.add_texts
 
     with pytest.raises(NotImplementedError, match="'add_texts' or 'add_documents'"):
         Neither().add_documents([Document("a")])

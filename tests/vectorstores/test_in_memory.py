@@ -66,7 +66,9 @@ def test_mismatched_ids_and_unknown_search_arguments_are_clear_errors() -> None:
 def test_as_retriever_is_a_step_with_search_kwargs() -> None:
     retriever = _store().as_retriever(search_kwargs={"k": 1})
     assert isinstance(retriever, VectorStoreRetriever)
-    chain = retriever | RunnableLambda(lambda docs: [d.page_content for d in docs])
+    chain = retriever | RunnableLambda[list[Document], list[str]](
+        lambda docs: [d.page_content for d in docs]
+    )
     assert chain.invoke("baz") == ["baz"]
     assert retriever.invoke("baz", k=2)[0].page_content == "baz"
     assert len(retriever.invoke("baz", k=2)) == 2

@@ -711,9 +711,28 @@ class Runnable(LeafHooks, Generic[Input, Output]):
     def __or__(self, other: Mapping[str, Any]) -> RunnableSequence[Input, dict[str, Any]]: ...
 
     @overload
+    def __or__(self, other: Runnable[Any, Other]) -> RunnableSequence[Input, Other]: ...
+
+    # A generator function becomes a RunnableGenerator and an async function is
+    # awaited (coerce_to_runnable), so the step's output is the chunk or the awaited
+    # value, not the generator or the coroutine.
+    @overload
     def __or__(
-        self, other: Runnable[Any, Other] | Callable[[Any], Other]
+        self, other: Callable[[AsyncIterator[Any]], AsyncIterator[Other]]
     ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(
+        self, other: Callable[[Iterator[Any]], Iterator[Other]]
+    ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(
+        self, other: Callable[[Any], Awaitable[Other]]
+    ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(self, other: Callable[[Any], Other]) -> RunnableSequence[Input, Other]: ...
 
     @overload
     def __or__(self, other: ForeignRunnable) -> RunnableSequence[Input, Any]: ...

@@ -142,6 +142,18 @@ class RunnableLambda(Runnable[Input, Output]):
         offload: _offload.OffloadMode = "auto",
     ) -> None: ...
 
+    # A function that returns a runnable: the runnable is run on the input, so the
+    # step's output is that runnable's output (langchain-core's overload too).
+    @overload
+    def __init__(
+        self,
+        func: Callable[[Input], Runnable[Any, Output]],
+        afunc: None = None,
+        name: str | None = None,
+        *,
+        offload: _offload.OffloadMode = "auto",
+    ) -> None: ...
+
     @overload
     def __init__(
         self,
@@ -515,11 +527,49 @@ class RunnableGenerator(Runnable[Input, Output]):
 
     _is_leaf = True
 
+    # The overloads let the input and output types flow from the generator function's
+    # chunks, as langchain-core's annotations do; the function may also take the config.
+    @overload
     def __init__(
         self,
-        transform: Callable[[Iterator[Any]], Iterator[Any]]
-        | Callable[[AsyncIterator[Any]], AsyncIterator[Any]],
-        atransform: Callable[[AsyncIterator[Any]], AsyncIterator[Any]] | None = None,
+        transform: Callable[[AsyncIterator[Input]], AsyncIterator[Output]],
+        atransform: None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        transform: Callable[[Iterator[Input]], Iterator[Output]],
+        atransform: Callable[[AsyncIterator[Input]], AsyncIterator[Output]] | None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        transform: Callable[[AsyncIterator[Input], RunnableConfig], AsyncIterator[Output]],
+        atransform: None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        transform: Callable[[Iterator[Input], RunnableConfig], Iterator[Output]],
+        atransform: Callable[[AsyncIterator[Input], RunnableConfig], AsyncIterator[Output]]
+        | None = None,
+        *,
+        name: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        transform: Callable[..., Iterator[Any]] | Callable[..., AsyncIterator[Any]],
+        atransform: Callable[..., AsyncIterator[Any]] | None = None,
         *,
         name: str | None = None,
     ) -> None:

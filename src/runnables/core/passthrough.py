@@ -45,16 +45,19 @@ class RunnablePassthrough(Runnable[Other, Other]):
 
     def __init__(
         self,
-        func: Callable[..., Any] | None = None,
-        afunc: Callable[..., Awaitable[Any]] | None = None,
+        # Typed as langchain-core's, so the input type flows from the function.
+        func: Callable[[Other], Any] | Callable[[Other, RunnableConfig], Any] | None = None,
+        afunc: Callable[[Other], Awaitable[Any]]
+        | Callable[[Other, RunnableConfig], Awaitable[Any]]
+        | None = None,
         *,
         input_type: Any = None,
         name: str | None = None,
     ) -> None:
         if func is not None and inspect.iscoroutinefunction(func):
             func, afunc = None, func
-        self.func = func
-        self.afunc = afunc
+        self.func: Callable[..., Any] | None = func
+        self.afunc: Callable[..., Awaitable[Any]] | None = afunc
         self.input_type = input_type
         self.name = name
         if func is None and afunc is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast, overload
 
@@ -184,10 +184,27 @@ class RunnableSequence(Runnable[Input, Output]):
     @overload
     def __or__(self, other: Mapping[str, Any]) -> RunnableSequence[Input, dict[str, Any]]: ...
 
+    # The same overloads as Runnable.__or__ (see there).
+    @overload
+    def __or__(self, other: Runnable[Any, Other]) -> RunnableSequence[Input, Other]: ...
+
     @overload
     def __or__(
-        self, other: Runnable[Any, Other] | Callable[[Any], Other]
+        self, other: Callable[[AsyncIterator[Any]], AsyncIterator[Other]]
     ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(
+        self, other: Callable[[Iterator[Any]], Iterator[Other]]
+    ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(
+        self, other: Callable[[Any], Awaitable[Other]]
+    ) -> RunnableSequence[Input, Other]: ...
+
+    @overload
+    def __or__(self, other: Callable[[Any], Other]) -> RunnableSequence[Input, Other]: ...
 
     @overload
     def __or__(self, other: ForeignRunnable) -> RunnableSequence[Input, Any]: ...

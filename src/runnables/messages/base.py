@@ -24,7 +24,7 @@ import json
 import operator
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypedDict, TypeVar, cast
+from typing import Any, ClassVar, Literal, NotRequired, TypedDict, TypeVar, cast
 
 from runnables.errors import InvalidInputError, LangChainDeprecationWarning
 
@@ -75,7 +75,8 @@ class ToolCall(TypedDict):
     name: str
     args: dict[str, Any]
     id: str | None
-    type: Literal["tool_call"]
+    # Optional when written, as in langchain-core: messages fill it in.
+    type: NotRequired[Literal["tool_call"]]
 
 
 class ToolCallChunk(TypedDict):
@@ -85,7 +86,7 @@ class ToolCallChunk(TypedDict):
     args: str | None
     id: str | None
     index: int | None
-    type: Literal["tool_call_chunk"]
+    type: NotRequired[Literal["tool_call_chunk"]]
 
 
 class InvalidToolCall(TypedDict):

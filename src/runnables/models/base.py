@@ -62,8 +62,10 @@ from runnables.models.ratelimit import RateLimiter, Reservation, estimate_tokens
 from runnables.models.tools import convert_to_openai_tool
 
 if TYPE_CHECKING:
+    from runnables.core.config import RunnableConfig
     from runnables.core.sequence import RunnableSequence
     from runnables.core.tracing import Run
+    from runnables.tools import BaseTool
 
 __all__ = [
     "BaseChatModel",
@@ -185,6 +187,17 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
 
     _run_type: ClassVar[str] = "chat_model"  # type: ignore[misc]
     _is_leaf: ClassVar[bool] = True  # type: ignore[misc]
+
+    if TYPE_CHECKING:
+        # Typed as langchain-core's: a chat model streams message chunks that add up
+        # with '+'. Declared for the type checker only, so no call pays a layer for it.
+        def stream(
+            self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> Iterator[AIMessageChunk]: ...
+
+        def astream(
+            self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> AsyncIterator[AIMessageChunk]: ...
 
     #: The call parameters (``bind(...)``/``invoke(x, **params)``) this model honours,
     #: such as ``"max_tokens"`` or ``"tools"``. ``None`` (the default) means every
@@ -607,7 +620,7 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
 
     def bind_tools(
         self,
-        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any]],
+        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | bool | Mapping[str, Any] | None = None,
         strict: bool | None = None,

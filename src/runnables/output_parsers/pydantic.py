@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, SkipValidation, ValidationError
 
@@ -13,7 +13,12 @@ from runnables.output_parsers.json import JsonOutputParser
 
 __all__ = ["PydanticOutputParser"]
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    # pydantic v1 models are accepted too (as langchain-core's TBaseModel); named for
+    # the type checker only, so importing the parser never imports pydantic.v1.
+    from pydantic.v1 import BaseModel as V1BaseModel
+
+M = TypeVar("M", bound="BaseModel | V1BaseModel")
 
 
 class PydanticOutputParser(JsonOutputParser, Generic[M]):
@@ -37,8 +42,18 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
     pydantic_object: Annotated[type[M], SkipValidation()]  # type: ignore[assignment]
     """The pydantic model to validate the output into."""
 
-    def __init__(self, pydantic_object: type[M] | None = None, /, **fields: Any) -> None:
-        # The model class may also be given by position (runnables' older signature).
+    def __init__(
+        self,
+        model: type[M] | None = None,
+        /,
+        *,
+        pydantic_object: type[M] | None = None,
+        **fields: Any,
+    ) -> None:
+        # The model class may also be given by position (runnables' older signature);
+        # both spellings are typed, so ``PydanticOutputParser[City]`` is inferred.
+        if model is not None:
+            pydantic_object = model
         if pydantic_object is not None:
             fields["pydantic_object"] = pydantic_object
         given = fields.get("pydantic_object")
@@ -66,8 +81,9 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
             return value
         if self._v1:
             return self._final_v1(value)
+        model = cast("type[BaseModel]", self.pydantic_object)  # v1 models went above
         try:
-            return self.pydantic_object.model_validate(value)
+            return cast(M, model.model_validate(value))
         except ValidationError as exc:
             shown = json.dumps(value, ensure_ascii=False)
             raise OutputParserException(
@@ -81,7 +97,7 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
         from pydantic.v1 import ValidationError as V1ValidationError
 
         try:
-            return self.pydantic_object.parse_obj(value)  # type: ignore[no-any-return]
+            return cast(M, cast("type[V1BaseModel]", self.pydantic_object).parse_obj(value))
         except V1ValidationError as exc:
             shown = json.dumps(value, ensure_ascii=False)
             raise OutputParserException(

@@ -72,8 +72,12 @@ class BaseRetriever(RunnableSerializable[str, list[Document]]):
     metadata: dict[str, Any] | None = None
     """Metadata added to this retriever's runs."""
 
-    def _get_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
-        """The documents relevant to ``query`` (sync). Subclasses implement this."""
+    def _get_relevant_documents(self, query: str, *, run_manager: Any) -> list[Document]:
+        """The documents relevant to ``query`` (sync). Subclasses implement this.
+
+        Typed as langchain-core's, so a subclass written as its docs show type-checks;
+        one that takes ``**kwargs`` as well also receives the call's bound arguments.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} must implement '_get_relevant_documents(self, query, *, "
             "run_manager)' or '_aget_relevant_documents'."

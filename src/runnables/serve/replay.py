@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from runnables.core.tasks import aclose
 from runnables.serve.sse import dumps, frame
@@ -200,7 +200,7 @@ class BufferedRun:
     def _bytes_bound(self) -> str:
         return "" if self.max_bytes is None else f" or {self.max_bytes} bytes"
 
-    async def read(self, after: int) -> AsyncIterator[bytes]:
+    async def read(self, after: int) -> AsyncGenerator[bytes, None]:
         """The frames after seq ``after`` (``-1``: all), following the run until it ends.
 
         Every frame comes in order with none missing: if the buffer drops frames this

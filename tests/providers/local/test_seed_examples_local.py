@@ -54,6 +54,7 @@ async def test_astream_example(capsys: pytest.CaptureFixture[str]) -> None:
 
     async def run() -> None:
         async for chunk in llm.astream("Explain async streaming"):
+            assert isinstance(chunk.content, str)  # text, not content blocks
             pieces.append(chunk.content)
             print(chunk.content, end="")
 
@@ -94,7 +95,7 @@ async def test_examples_chat_local_prints_the_three_answers(
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    example.llm = llm  # the same code, with shorter answers
+    vars(example)["llm"] = llm  # the same code, with shorter answers
 
     await example.main()
 

@@ -3,6 +3,7 @@ bytes every time, and a clear error when that folder cannot be written."""
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -29,7 +30,7 @@ def _ftype(path: str) -> int:
     )
     assert model
     try:
-        buf = llama_cpp.ctypes.create_string_buffer(64)
+        buf = ctypes.create_string_buffer(64)
         n = llama_cpp.llama_model_meta_val_str(model, b"general.file_type", buf, 64)
         assert n > 0
         return int(buf.value)

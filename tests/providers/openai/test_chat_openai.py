@@ -92,7 +92,10 @@ async def test_streamed_tool_calls_are_parsed_once_complete() -> None:
     call = {"name": "add", "arguments": '{"a": 1, "b": 22}', "id": "call_9"}
     async with FakeOpenAIServer([Complete("", tool_calls=[call])]) as server:
         m = ChatOpenAI(model="m", base_url=server.base_url).bind_tools([add])
-        chunks = [c async for c in m.astream("add")]
+        chunks: list[AIMessageChunk] = []
+        async for c in m.astream("add"):
+            assert isinstance(c, AIMessageChunk)  # typed AIMessage through the binding
+            chunks.append(c)
         assert len(chunks) > 3
         full = chunks[0]
         for c in chunks[1:]:
