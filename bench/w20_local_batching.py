@@ -21,6 +21,8 @@ all sides within the same minute:
 
 Every column runs the same file: the bundled Q4_1 GGUF, or with ``W20_QUANT=Q4_0`` that
 file requantized (``ChatLocal(quantization=...)``, ``runnables/providers/local/weights.py``).
+``W20_FLASH_ATTN=1`` turns llama.cpp's flash attention on in every column (ChatLocal's
+``flash_attn=True``, the server's ``-fa on``, ``Llama(flash_attn=True)``).
 
 Memory: the process's RSS growth when a ChatLocal with 1 and with 16 sequence slots
 (2,048 tokens each) is loaded, and while 16 sequences run.
@@ -94,15 +96,17 @@ def _server_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def _llama_server(binary: str, model: str, slots: int, threads: int) -> Iterator[str]:
+def _llama_server(
+    binary: str, model: str, slots: int, threads: int, flash_attn: bool
+) -> Iterator[str]:
     """Run llama-server on 127.0.0.1 with ``slots`` parallel slots; yield its base URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
-         "-c", str(2048 * slots), "-t", str(threads), "-tb", str(threads), "-fa", "off",
-         "--no-warmup"],
+         "-c", str(2048 * slots), "-t", str(threads), "-tb", str(threads),
+         "-fa", "on" if flash_attn else "off", "--no-warmup"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -141,6 +145,7 @@ def run(quick: bool) -> list[Result]:
     from llama_cpp import Llama
 
     from runnables.providers.local import ChatLocal, default_model_path
+    from runnables.providers.local.engine import load_cpu_backend
     from runnables.providers.local.weights import requantized
 
     max_tokens = 8 if quick else 64
@@ -149,14 +154,21 @@ def run(quick: bool) -> list[Result]:
     # other work, two threads can run 10x slower than one. W20_THREADS=1 measures that case.
     threads = int(os.environ.get("W20_THREADS", 0)) or os.cpu_count() or 1
     quant = os.environ.get("W20_QUANT") or None
+    flash_attn = os.environ.get("W20_FLASH_ATTN", "") not in ("", "0")
     path = requantized(default_model_path(), quant) if quant else default_model_path()
     rounds = 1 if quick else int(os.environ.get("W20_ROUNDS", 2))
     server_binary = _server_binary()
     prompts = [f"Write a long story about {t}." for t in TOPICS]
 
+    cpu_library = load_cpu_backend()  # a build with CPU variants chosen at run time
     base = _rss_mb()
     single = ChatLocal(
-        max_tokens=max_tokens, temperature=0, max_sequences=1, n_threads=threads, quantization=quant
+        max_tokens=max_tokens,
+        temperature=0,
+        max_sequences=1,
+        n_threads=threads,
+        quantization=quant,
+        flash_attn=flash_attn,
     )
     single.invoke("Hi")
     rss_one = _rss_mb() - base
@@ -167,10 +179,13 @@ def run(quick: bool) -> list[Result]:
         max_sequences=16,
         n_threads=threads,
         quantization=quant,
+        flash_attn=flash_attn,
     )
     batched.invoke("Hi")
     rss_sixteen = _rss_mb() - single_loaded
-    direct = Llama(model_path=path, n_ctx=2048, n_threads=threads, verbose=False)
+    direct = Llama(
+        model_path=path, n_ctx=2048, n_threads=threads, flash_attn=flash_attn, verbose=False
+    )
 
     async def group(model: ChatLocal, n: int) -> tuple[float, list[float], list[str]]:
         start = time.perf_counter()
@@ -250,7 +265,9 @@ def run(quick: bool) -> list[Result]:
         with contextlib.ExitStack() as stack:
             url = None
             if server_binary:
-                url = stack.enter_context(_llama_server(server_binary, path, 16, threads))
+                url = stack.enter_context(
+                    _llama_server(server_binary, path, 16, threads, flash_attn)
+                )
             # Each size on ChatLocal and on the server in turn, so noise hits both alike.
             samples: dict[str, list[tuple[float, float, float]]] = {}
             for _ in range(rounds):
@@ -309,8 +326,10 @@ def run(quick: bool) -> list[Result]:
     load = os.getloadavg()
     notes = [
         f"SmolLM2-135M-Instruct {f'{quant} (requantized from Q4_1)' if quant else 'Q4_1'}, "
-        f"{max_tokens} greedy tokens per request, {threads} threads, medians of {rounds} "
-        f"interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end",
+        f"{max_tokens} greedy tokens per request, {threads} threads, flash attention "
+        f"{'on' if flash_attn else 'off'}, medians of {rounds} "
+        f"interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end, "
+        f"CPU code: {cpu_library or 'linked in (portable build)'}",
         f"batched aggregate tokens/s by concurrent requests (x one-at-a-time): {rates}",
         f"one at a time: {seq_rate:.1f} tokens/s; llama-cpp-python direct: {hand_rate:.1f} "
         f"tokens/s (first answer {hand_first * 1e3:.0f} ms)",
