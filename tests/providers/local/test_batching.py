@@ -277,3 +277,35 @@ async def test_flash_attn_answers_as_llama_cpp_python_with_flash_attention_does(
 def test_flash_attn_must_be_true_or_false() -> None:
     with pytest.raises(ValueError, match=r"flash_attn must be True or False, got 'yes'"):
         ChatLocal(flash_attn="yes")  # type: ignore[arg-type]
+
+
+async def test_a_step_lists_its_sequences_in_increasing_slot_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: a step listed its sequences in the order they were admitted, and slot
+    # reuse hands a repeated prompt its old slot, so the slots came in any order. With
+    # one KV stream per sequence llama.cpp computes a step's tokens together only for
+    # runs of consecutive slot ids, so that step cost as much as one step per sequence.
+    from runnables.providers.local.engine import Engine
+
+    model = ChatLocal(max_tokens=4, temperature=0, max_sequences=4, n_ctx=128, n_threads=1)
+    steps: list[list[int]] = []
+    decode = Engine._decode
+
+    def recorded(loaded: Any) -> None:
+        batch = loaded.batch
+        seqs = [batch.seq_id[i][0] for i in range(batch.n_tokens)]
+        if len(set(seqs)) > 1:  # a step over several sequences (a prompt has one)
+            steps.append(seqs)
+        decode(loaded)
+
+    try:
+        prompts = ["Explain RAG", "Explain agents", "Explain memory", "What is Python?"]
+        await model.abatch(prompts)  # slots 0-3 keep these prompts, in this order
+        monkeypatch.setattr(Engine, "_decode", staticmethod(recorded))
+        await model.abatch(prompts[::-1])  # each takes its old slot: admitted 3, 2, 1, 0
+    finally:
+        model.close()
+
+    assert steps and steps[0] == [0, 1, 2, 3]
+    assert all(seqs == sorted(seqs) for seqs in steps)

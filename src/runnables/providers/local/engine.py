@@ -454,7 +454,10 @@ class Engine:
                 admitted: list[Request] = []
                 while self._queue and self._free_seqs:
                     request = self._queue.popleft()
-                    request.seq = self._free_seqs.pop()
+                    # The lowest free slot, so running sequences keep consecutive ids
+                    # (see _step).
+                    request.seq = min(self._free_seqs)
+                    self._free_seqs.remove(request.seq)
                     self._active.append(request)
                     admitted.append(request)
                 if self._active:
@@ -549,8 +552,14 @@ class Engine:
 
     def _step(self, model: _Model) -> None:
         """One decode over the last token of every running sequence, then one sample each."""
+        # In increasing sequence id: with one KV stream per sequence, llama.cpp computes
+        # a step's tokens together only for runs of consecutive ids in batch order, and
+        # splits the rest into separate passes over the weights. In admission order (slot
+        # ids shuffled by prefix reuse) 16 sequences cost 16 single steps: 7.9 ms of CPU a
+        # token against 4.2 ms in order (Q4_0, flash attention, probe on one thread).
         with self._cond:
             running = [r for r in self._active if not r.cancelled and not r.finished]
+        running.sort(key=lambda r: r.seq)
         if not running:
             return
         batch = model.batch
