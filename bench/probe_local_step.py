@@ -6,7 +6,11 @@ prompt already evaluated), alternating the sizes (and the models, when several G
 files are given) over 12 rounds, and prints the median step time and time per token.
 If the time per token barely falls as the step grows, batching cannot raise throughput
 on this build, whatever the engine does. Several files are loaded side by side and
-measured in turn, so machine noise hits each of them in the same minute:
+measured in turn, so machine noise hits each of them in the same minute. Beside the
+wall time it prints the process's CPU time per token: on a machine whose cores are
+shared with other work the wall time mostly says how often the process got a core,
+while the CPU time says what a token costs (with more than one thread it includes
+llama.cpp's threads spinning at barriers):
 
     python bench/probe_local_step.py [threads] [model.gguf ...]
 """
@@ -41,25 +45,31 @@ def main() -> None:
     positions = [_prefill(model) for model in models]
     sizes = (1, 4, 16)
     times = [{n: [] for n in sizes} for _ in models]  # type: list[dict[int, list[float]]]
+    cpu = [{n: [] for n in sizes} for _ in models]  # type: list[dict[int, list[float]]]
     for _ in range(12):
-        for model, pos, spent in zip(models, positions, times):
+        for model, pos, spent, used in zip(models, positions, times, cpu):
             for n in sizes:
                 for seq in range(n):
                     Engine._put(model.batch, seq, 1000 + seq, pos[seq], seq, True)
                     pos[seq] += 1
                 model.batch.n_tokens = n
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 Engine._decode(model)
                 spent[n].append(time.perf_counter() - start)
-    for path, model, spent in zip(paths, models, times):
+                used[n].append(time.process_time() - start_cpu)
+    for path, model, spent, used in zip(paths, models, times, cpu):
         model.free()
         print(f"{os.path.basename(path)} ({threads} threads):")
         single = sorted(spent[1])[len(spent[1]) // 2]
+        single_cpu = sorted(used[1])[len(used[1]) // 2]
         for n, values in spent.items():
             median = sorted(values)[len(values) // 2]
+            median_cpu = sorted(used[n])[len(used[n]) // 2]
             print(
                 f"  {n:2d} sequences: step {median * 1e3:7.1f} ms, per token "
-                f"{median * 1e3 / n:6.1f} ms ({single * n / median:.2f}x one per step)"
+                f"{median * 1e3 / n:6.1f} ms ({single * n / median:.2f}x one per step); "
+                f"CPU per token {median_cpu * 1e3 / n:6.1f} ms "
+                f"({single_cpu * n / median_cpu:.2f}x)"
             )
 
 

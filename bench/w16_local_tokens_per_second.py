@@ -41,12 +41,14 @@ def run(quick: bool) -> list[Result]:
     from llama_cpp import Llama
 
     from runnables.providers.local import ChatLocal, default_model_path
+    from runnables.providers.local.engine import load_cpu_backend
 
     max_tokens = 8 if quick else 64
     rounds = 1 if quick else 4
     threads = os.cpu_count() or 1
     path = default_model_path()
 
+    cpu_library = load_cpu_backend()  # a build with CPU variants chosen at run time
     direct = Llama(model_path=path, n_ctx=2048, n_threads=threads, seed=SEED, verbose=False)
     model = ChatLocal(
         model_path=path, n_threads=threads, max_tokens=max_tokens, temperature=0, seed=SEED
@@ -124,7 +126,8 @@ def run(quick: bool) -> list[Result]:
             ratios={"hand/rn": slower},
             notes=[
                 f"SmolLM2-135M-Instruct Q4_1, {max_tokens} tokens per stream, {threads} "
-                f"threads, best of {rounds} alternating rounds (median ratio {median:.3f}x)",
+                f"threads, best of {rounds} alternating rounds (median ratio {median:.3f}x), "
+                f"CPU code: {cpu_library or 'linked in (portable build)'}",
                 f"first token: ChatLocal {min(our_first) * 1e3:.1f} ms, direct "
                 f"{min(hand_first) * 1e3:.1f} ms (best)",
                 "langchain column empty: langchain-core has no embedded model",

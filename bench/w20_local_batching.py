@@ -21,6 +21,8 @@ all sides within the same minute:
 
 Every column runs the same file: the bundled Q4_1 GGUF, or with ``W20_QUANT=Q4_0`` that
 file requantized (``ChatLocal(quantization=...)``, ``runnables/providers/local/weights.py``).
+``W20_FLASH_ATTN=1`` turns llama.cpp's flash attention on in every column (ChatLocal's
+``flash_attn=True``, the server's ``-fa on``, ``Llama(flash_attn=True)``).
 
 Memory: the process's RSS growth when a ChatLocal with 1 and with 16 sequence slots
 (2,048 tokens each) is loaded, and while 16 sequences run.
@@ -93,16 +95,31 @@ def _server_binary() -> str | None:
     return built[-1] if built else None
 
 
+def _cpu_seconds(pid: int | None = None) -> float:
+    """CPU time used so far by this process (``None``) or by process ``pid``, all threads.
+
+    On this shared machine a process gets a varying share of the cores, so tokens per
+    second of wall time swing with the load; CPU time per token is what a token costs.
+    """
+    if pid is None:
+        return time.process_time()
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def _llama_server(binary: str, model: str, slots: int, threads: int) -> Iterator[str]:
-    """Run llama-server on 127.0.0.1 with ``slots`` parallel slots; yield its base URL."""
+def _llama_server(
+    binary: str, model: str, slots: int, threads: int, flash_attn: bool
+) -> Iterator[tuple[str, int]]:
+    """Run llama-server on 127.0.0.1 with ``slots`` parallel slots; yield its URL and pid."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
-         "-c", str(2048 * slots), "-t", str(threads), "-tb", str(threads), "-fa", "off",
-         "--no-warmup"],
+         "-c", str(2048 * slots), "-t", str(threads), "-tb", str(threads),
+         "-fa", "on" if flash_attn else "off", "--no-warmup"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -122,7 +139,7 @@ def _llama_server(binary: str, model: str, slots: int, threads: int) -> Iterator
             if time.monotonic() > deadline:
                 raise RuntimeError("llama-server did not become healthy within 120 s")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -141,6 +158,7 @@ def run(quick: bool) -> list[Result]:
     from llama_cpp import Llama
 
     from runnables.providers.local import ChatLocal, default_model_path
+    from runnables.providers.local.engine import load_cpu_backend
     from runnables.providers.local.weights import requantized
 
     max_tokens = 8 if quick else 64
@@ -149,14 +167,21 @@ def run(quick: bool) -> list[Result]:
     # other work, two threads can run 10x slower than one. W20_THREADS=1 measures that case.
     threads = int(os.environ.get("W20_THREADS", 0)) or os.cpu_count() or 1
     quant = os.environ.get("W20_QUANT") or None
+    flash_attn = os.environ.get("W20_FLASH_ATTN", "") not in ("", "0")
     path = requantized(default_model_path(), quant) if quant else default_model_path()
     rounds = 1 if quick else int(os.environ.get("W20_ROUNDS", 2))
     server_binary = _server_binary()
     prompts = [f"Write a long story about {t}." for t in TOPICS]
 
+    cpu_library = load_cpu_backend()  # a build with CPU variants chosen at run time
     base = _rss_mb()
     single = ChatLocal(
-        max_tokens=max_tokens, temperature=0, max_sequences=1, n_threads=threads, quantization=quant
+        max_tokens=max_tokens,
+        temperature=0,
+        max_sequences=1,
+        n_threads=threads,
+        quantization=quant,
+        flash_attn=flash_attn,
     )
     single.invoke("Hi")
     rss_one = _rss_mb() - base
@@ -167,13 +192,16 @@ def run(quick: bool) -> list[Result]:
         max_sequences=16,
         n_threads=threads,
         quantization=quant,
+        flash_attn=flash_attn,
     )
     batched.invoke("Hi")
     rss_sixteen = _rss_mb() - single_loaded
-    direct = Llama(model_path=path, n_ctx=2048, n_threads=threads, verbose=False)
+    direct = Llama(
+        model_path=path, n_ctx=2048, n_threads=threads, flash_attn=flash_attn, verbose=False
+    )
 
-    async def group(model: ChatLocal, n: int) -> tuple[float, list[float], list[str]]:
-        start = time.perf_counter()
+    async def group(model: ChatLocal, n: int) -> tuple[float, list[float], list[str], float]:
+        start, cpu = time.perf_counter(), _cpu_seconds()
         firsts: list[float] = []
         tokens = 0
 
@@ -189,12 +217,15 @@ def run(quick: bool) -> list[Result]:
             return "".join(parts)
 
         texts = await asyncio.gather(*(one(p) for p in prompts[:n]))
-        return tokens / (time.perf_counter() - start), firsts, list(texts)
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        return tokens / wall, firsts, list(texts), cpu * 1e3 / tokens
 
-    async def server_group(url: str, n: int) -> tuple[float, list[float], list[str]]:
+    async def server_group(
+        url: str, pid: int, n: int
+    ) -> tuple[float, list[float], list[str], float]:
         import httpx
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds(pid)
         firsts: list[float] = []
         tokens = 0
 
@@ -224,7 +255,8 @@ def run(quick: bool) -> list[Result]:
 
         async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=64)) as c:
             texts = await asyncio.gather(*(one(c, p) for p in prompts[:n]))
-        return tokens / (time.perf_counter() - start), firsts, list(texts)
+        wall, cpu = time.perf_counter() - start, _cpu_seconds(pid) - cpu
+        return tokens / wall, firsts, list(texts), cpu * 1e3 / tokens
 
     def by_hand(n: int) -> tuple[float, float]:
         start = time.perf_counter()
@@ -244,22 +276,24 @@ def run(quick: bool) -> list[Result]:
     async def measure() -> dict[str, object]:
         out: dict[str, object] = {}
         gc.collect()
-        seq_rate, seq_firsts, seq_texts = await group(single, 3 if not quick else 2)
-        out["seq_rate"] = seq_rate
+        seq_rate, seq_firsts, seq_texts, seq_cpu = await group(single, 3 if not quick else 2)
+        out["seq_rate"], out["seq_cpu"] = seq_rate, seq_cpu
         out["seq_answer"] = seq_firsts[0] if seq_firsts else float("nan")
         with contextlib.ExitStack() as stack:
-            url = None
+            server = None
             if server_binary:
-                url = stack.enter_context(_llama_server(server_binary, path, 16, threads))
+                server = stack.enter_context(
+                    _llama_server(server_binary, path, 16, threads, flash_attn)
+                )
             # Each size on ChatLocal and on the server in turn, so noise hits both alike.
-            samples: dict[str, list[tuple[float, float, float]]] = {}
+            samples: dict[str, list[tuple[float, float, float, float]]] = {}
             for _ in range(rounds):
                 for n in sizes:
                     gc.collect()
                     rss_before = _rss_mb()
-                    rate, firsts, texts = await group(batched, n)
+                    rate, firsts, texts, cpu = await group(batched, n)
                     samples.setdefault(f"rn{n}", []).append(
-                        (rate, statistics.median(firsts), max(firsts))
+                        (rate, statistics.median(firsts), max(firsts), cpu)
                     )
                     if n == 16:
                         out["rss_running16"] = _rss_mb() - rss_before
@@ -267,14 +301,15 @@ def run(quick: bool) -> list[Result]:
                         raise AssertionError(
                             "a batched greedy answer differs from the one-at-a-time one"
                         )
-                    if url:
-                        rate, firsts, texts = await server_group(url, n)
+                    if server:
+                        rate, firsts, texts, cpu = await server_group(*server, n)
                         samples.setdefault(f"srv{n}", []).append(
-                            (rate, statistics.median(firsts), max(firsts))
+                            (rate, statistics.median(firsts), max(firsts), cpu)
                         )
         for key, values in samples.items():
             side, n = ("rate", key[2:]) if key.startswith("rn") else ("server", key[3:])
             out[f"{side}{n}"] = statistics.median(v[0] for v in values)
+            out[f"cpu{side}{n}"] = statistics.median(v[3] for v in values)
             out[f"{'ttft' if side == 'rate' else 'srvttft'}{n}"] = (
                 statistics.median(v[1] for v in values),
                 statistics.median(v[2] for v in values),
@@ -309,8 +344,10 @@ def run(quick: bool) -> list[Result]:
     load = os.getloadavg()
     notes = [
         f"SmolLM2-135M-Instruct {f'{quant} (requantized from Q4_1)' if quant else 'Q4_1'}, "
-        f"{max_tokens} greedy tokens per request, {threads} threads, medians of {rounds} "
-        f"interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end",
+        f"{max_tokens} greedy tokens per request, {threads} threads, flash attention "
+        f"{'on' if flash_attn else 'off'}, medians of {rounds} "
+        f"interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end, "
+        f"CPU code: {cpu_library or 'linked in (portable build)'}",
         f"batched aggregate tokens/s by concurrent requests (x one-at-a-time): {rates}",
         f"one at a time: {seq_rate:.1f} tokens/s; llama-cpp-python direct: {hand_rate:.1f} "
         f"tokens/s (first answer {hand_first * 1e3:.0f} ms)",
@@ -334,6 +371,20 @@ def run(quick: bool) -> list[Result]:
         )
     else:
         notes.append("llama-server not measured: build it with bash bench/build_llama_server.sh")
+    cpu_ours = ", ".join(f"{n}: {float(figures[f'cpurate{n}']):.1f}" for n in sizes)  # type: ignore[arg-type]
+    seq_cpu = float(figures["seq_cpu"])  # type: ignore[arg-type]
+    top_cpu = float(figures[f"cpurate{top}"])  # type: ignore[arg-type]
+    cpu_line = (
+        f"CPU ms per token (all threads; the load-independent cost) by requests: ChatLocal "
+        f"{cpu_ours}; one at a time {seq_cpu:.1f}; {top} batched get {seq_cpu / top_cpu:.2f}x "
+        "the tokens per CPU-second of one at a time"
+    )
+    if server is not None:
+        cpu_server = ", ".join(f"{n}: {float(figures[f'cpuserver{n}']):.1f}" for n in sizes)  # type: ignore[arg-type]
+        server_cpu = float(figures[f"cpuserver{top}"])  # type: ignore[arg-type]
+        cpu_line += f"; llama-server {cpu_server} (ChatLocal/server at {top}: "
+        cpu_line += f"{server_cpu / top_cpu:.2f}x the server's tokens per CPU-second)"
+    notes.append(cpu_line)
     if "rss_running16" in figures:
         notes.append(
             f"RSS: +{rss_one:.0f} MB loaded with 1 sequence slot, +{rss_sixteen:.0f} MB with "

@@ -300,3 +300,12 @@ async def test_concurrent_first_loads_leave_stdout_and_stderr_where_they_were() 
         for m in models:
             m.close()
         assert _std_targets() == before
+
+
+def test_a_build_with_its_cpu_backend_linked_in_needs_no_loading() -> None:
+    # The portable build scripts/setup installs links llama.cpp's CPU code into libggml:
+    # load_cpu_backend finds a backend registered and loads nothing from the folder.
+    from runnables.providers.local.engine import load_cpu_backend
+
+    assert load_cpu_backend() is None
+    assert load_cpu_backend() is None  # and again: still nothing loaded
