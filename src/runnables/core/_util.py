@@ -8,6 +8,8 @@ import inspect
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, TypeVar
 
+from runnables.errors import InputTypeError
+
 T = TypeVar("T")
 
 _NOTED = "__runnables_step__"
@@ -106,7 +108,7 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> AddableDict:
             except TypeError as exc:
                 # As in langchain-core: a TypeError, which gathering a stream turns into
                 # "the later chunk replaces the earlier" (see `add`).
-                raise TypeError(
+                raise InputTypeError(
                     f"Cannot add incompatible types for key {key!r}: "
                     f"{type(out[key]).__name__!r} and {type(value).__name__!r}."
                 ) from exc

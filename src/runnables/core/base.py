@@ -59,7 +59,7 @@ from runnables.core.config import (
 )
 from runnables.core.limiter import HOLDING
 from runnables.core.tasks import TaskGroup, aclose, gather_all
-from runnables.errors import InvalidRunnableError
+from runnables.errors import InvalidRunnableError, UnsupportedError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -134,7 +134,7 @@ class Runnable(Generic[Input, Output]):
             return await self.ainvoke(input, ctx.public_config())
         if cls.invoke is not Runnable.invoke:
             return self.invoke(input, ctx.public_config())
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{cls.__name__} must implement '_ainvoke(self, input, ctx)' or override 'ainvoke' "
             "or 'invoke'."
         )
@@ -440,7 +440,7 @@ class Runnable(Generic[Input, Output]):
         other version raises ``NotImplementedError`` at the call.
         """
         if version != "v2":
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"astream_events supports only version='v2' (langchain-core's current event "
                 f"format), got version={version!r}. Pass version='v2' and read the v2 events."
             )
@@ -479,7 +479,7 @@ class Runnable(Generic[Input, Output]):
         chat models and graphs, and raises for v1/v2; here every runnable streams v2.)
         """
         if version == "v3":
-            raise NotImplementedError(
+            raise UnsupportedError(
                 "stream_events(version='v3') (langchain-core's new streaming protocol) is "
                 "not supported; use version='v2'."
             )

@@ -56,6 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
 from runnables.core.base import Runnable
+from runnables.errors import InvalidArgumentError
 
 __all__ = [
     "config_model",
@@ -656,7 +657,7 @@ def config_model(runnable: Runnable[Any, Any], include: Sequence[str] | None) ->
     hints = typing.get_type_hints(RunnableConfig)
     for key in keys:
         if key not in hints:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"config_schema(include=...) got {key!r}, which is not a config key. "
                 f"Use some of {sorted(k for k in hints if k != 'configurable')!r}."
             )
