@@ -25,8 +25,7 @@ at that place, so ``except ValueError`` written for langchain-core still catches
     │   │   ├── ResumeRefusedError         a batch job's input, chain or options changed
     │   │   └── cli.CLIError               a command-line usage mistake (exit status 2)
     │   ├── InvalidInputError              [ValueError] a run-time value a step cannot use
-    │   │   ├── core.branch.BranchShapeError, models.base._ModelInputError
-    │   │   └── models.StructuredOutputError   the model's answer is not the structure asked for
+    │   │   └── core.branch.BranchShapeError, models.base._ModelInputError
     │   ├── InputTypeError                 [TypeError] a run-time value of a type it cannot use
     │   ├── InputKeyError                  [KeyError] a mapping lacks the key a step reads
     │   │   └── prompts.PromptInputError   a prompt variable is missing (PromptInputTypeError)
@@ -35,6 +34,7 @@ at that place, so ``except ValueError`` written for langchain-core still catches
     │   ├── StepTimeoutError               [TimeoutError] a deadline ran out; names the step
     │   ├── RecursionLimitError            [RecursionError] runnables nested too deeply
     │   ├── output_parsers.OutputParserException   [ValueError] as in langchain-core
+    │   ├── models.StructuredOutputError   [ValueError] the model's answer is not that structure
     │   ├── providers.openai.APIError      the OpenAI SDK's names (RateLimitError, ...)
     │   ├── serve.RemoteRunnableError      [httpx.HTTPStatusError] the server answered an error
     │   ├── serve: RequestError, ClientDisconnectedError, ReplayGoneError (answered as HTTP errors)

@@ -39,7 +39,14 @@ from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.limiter import HOLDING
 from runnables.core.tracing import has_pending, settle
-from runnables.errors import InvalidInputError
+from runnables.errors import (
+    ArgumentTypeError,
+    InputTypeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    RunnablesError,
+    UnsupportedError,
+)
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -146,7 +153,7 @@ class _ModelInputError(InvalidInputError, TypeError):
     """
 
 
-class StructuredOutputError(ValueError):
+class StructuredOutputError(RunnablesError, ValueError):
     """The model's response could not be read as the requested structured output."""
 
 
@@ -257,7 +264,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         declared = cls._declared_fields
         unknown = [key for key in fields if key not in declared]
         if unknown:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{cls.__name__}() got unexpected keyword argument(s) {unknown!r}; its "
                 f"fields are {sorted(declared)!r}. Declare a field as a class annotation "
                 f"(`{unknown[0]}: int = 0`) to accept it as a constructor keyword."
@@ -302,7 +309,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 functools.partial(self._generate, messages, stop, run_manager, **params)
             )
         if not self._has_stream:
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"{type(self).__name__} must implement '_agenerate' or '_astream' (or both)."
             )
         chunks = [c async for c in self._astream(messages, stop=stop, **params)]
@@ -339,7 +346,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         worker thread, never on the event loop). ``run_manager`` is a
         :class:`~runnables.callbacks.manager.CallbackManagerForLLMRun` whose
         ``on_llm_new_token`` streams tokens to the call's handlers and events."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement '_generate'.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement '_generate'.")
 
     def _stream(
         self,
@@ -350,7 +357,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     ) -> Iterator[AIMessageChunk | ChatGenerationChunk]:
         """langchain-core's sync streaming hook: yields chunks (or
         ``ChatGenerationChunk``s), iterated on a worker thread."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement '_stream'.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement '_stream'.")
 
     @property
     def _llm_type(self) -> str:
@@ -394,7 +401,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if cache is None or cache is True:
             found = get_llm_cache()
             if found is None and cache is True:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{self.get_name()} was created with cache=True but no global cache is "
                     "set. Call runnables.models.set_llm_cache(InMemoryCache()) first, or "
                     "pass the cache itself: cache=InMemoryCache()."
@@ -747,20 +754,20 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         >>> # structured = model.with_structured_output(Answer)
         """
         if method not in _STRUCTURED_METHODS:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"with_structured_output got method={method!r}; use one of "
                 f"{list(_STRUCTURED_METHODS)}."
             )
         if method == "json_mode":
             if strict is not None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "with_structured_output(method='json_mode') cannot take strict: JSON mode "
                     "does not send a schema. Use method='json_schema' with strict=True."
                 )
             json_mode = self.bind(response_format={"type": "json_object"})
             return json_mode | _JsonContentParser(schema, include_raw)
         if schema is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"with_structured_output(method={method!r}) needs a schema: a pydantic model "
                 "class, a TypedDict class or a JSON schema dict."
             )
@@ -813,7 +820,7 @@ def _normalize_tool_choice(
         return cast(str, choice)
     names = [t["function"]["name"] for t in tools]
     if choice not in names:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"tool_choice={choice!r} names no bound tool; the tools are {names!r}. Use one of "
             "those names, or 'auto', 'none' or 'required'."
         )
@@ -829,11 +836,11 @@ def _as_message(result: ChatResult | BaseMessage | str) -> AIMessage:
         return cast(AIMessage, result)
     if isinstance(result, ChatResult):
         if not result.generations:
-            raise ValueError("The model returned a ChatResult with no generations.")
+            raise InvalidInputError("The model returned a ChatResult with no generations.")
         return result.generations[0].message
     if isinstance(result, str):
         return AIMessage(result)
-    raise TypeError(
+    raise InputTypeError(
         f"_agenerate must return an AIMessage or a ChatResult, got {result!r} "
         f"(a {type(result).__name__})."
     )
@@ -892,7 +899,7 @@ class _StructuredParser(Runnable[AIMessage, Any]):
         return False
 
     def _parse(self, message: AIMessage) -> Any:
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement _parse().")
 
     async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
         if not self.include_raw:

@@ -30,6 +30,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import Any, cast
 
 from runnables.core.tasks import aclose
+from runnables.errors import (
+    ArgumentTypeError,
+    InputTypeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    RunnablesError,
+)
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -135,7 +142,7 @@ class FakeListChatModel(BaseChatModel):
     ) -> None:
         super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
         if isinstance(responses, str) or not responses:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"FakeListChatModel needs a non-empty list of response strings, got {responses!r}."
             )
         self.responses = list(responses)
@@ -211,7 +218,7 @@ class FakeMessagesListChatModel(BaseChatModel):
     ) -> None:
         super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
         if not responses or not all(isinstance(r, BaseMessage) for r in responses):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "FakeMessagesListChatModel needs a non-empty list of messages, got "
                 f"{responses!r}. For plain strings use FakeListChatModel(responses=[...])."
             )
@@ -252,14 +259,14 @@ class ParrotFakeChatModel(BaseChatModel):
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> AIMessage:
         if not messages:
-            raise ValueError(
+            raise InvalidInputError(
                 "ParrotFakeChatModel got no messages, so it has nothing to repeat; give it "
                 "at least one message."
             )
         return cast(AIMessage, messages[-1].model_copy(deep=True))
 
 
-class FakeListChatModelError(Exception):
+class FakeListChatModelError(RunnablesError):
     """Raised by :class:`FakeListChatModel` at ``error_on_chunk_number``."""
 
 
@@ -291,7 +298,7 @@ class GenericFakeChatModel(BaseChatModel):
         try:
             item = next(self.messages)
         except StopIteration:
-            raise ValueError(
+            raise InvalidInputError(
                 "GenericFakeChatModel has no more scripted messages: give it more in "
                 "messages=iter([...]) (or use itertools.cycle to repeat them)."
             ) from None
@@ -378,10 +385,10 @@ class FunctionChatModel(BaseChatModel):
         name: str | None = None,
     ) -> None:
         if func is None and stream_func is None:
-            raise ValueError("FunctionChatModel needs func, stream_func, or both.")
+            raise InvalidArgumentError("FunctionChatModel needs func, stream_func, or both.")
         for f in (func, stream_func):
             if f is not None and not callable(f):
-                raise TypeError(f"FunctionChatModel expected a function, got {f!r}.")
+                raise ArgumentTypeError(f"FunctionChatModel expected a function, got {f!r}.")
         fn_name = getattr(func or stream_func, "__name__", None)
         super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
         if name is None and fn_name and fn_name != "<lambda>":
@@ -415,7 +422,7 @@ class FunctionChatModel(BaseChatModel):
         if isinstance(out, str):
             out = AIMessage(out)
         if not isinstance(out, AIMessage):
-            raise TypeError(
+            raise InputTypeError(
                 f"The function of FunctionChatModel must return a string or an AIMessage, "
                 f"got {out!r} (a {type(out).__name__})."
             )
@@ -478,17 +485,19 @@ class FakeTimedChatModel(BaseChatModel):
     ) -> None:
         super().__init__(cache=cache, rate_limiter=rate_limiter, name=name)
         if isinstance(responses, str) or not responses:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"FakeTimedChatModel needs a non-empty list of response strings, got {responses!r}."
             )
         if time_to_first_token < 0:
-            raise ValueError(f"time_to_first_token must be 0 or more, got {time_to_first_token!r}.")
+            raise InvalidArgumentError(
+                f"time_to_first_token must be 0 or more, got {time_to_first_token!r}."
+            )
         if tokens_per_second is not None and not tokens_per_second > 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"tokens_per_second must be above 0 or None, got {tokens_per_second!r}."
             )
         if not 0 <= jitter <= 1:
-            raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}.")
+            raise InvalidArgumentError(f"jitter must be between 0 and 1, got {jitter!r}.")
         self.responses = list(responses)
         self.time_to_first_token = time_to_first_token
         self.tokens_per_second = tokens_per_second
