@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from runnables.errors import ArgumentTypeError
 from runnables.output_parsers.base import OutputParserException
 from runnables.output_parsers.json import JsonOutputParser
 
@@ -38,7 +39,7 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
         if not (isinstance(pydantic_object, type) and issubclass(pydantic_object, BaseModel)):
             v1 = _is_v1_model(pydantic_object)
             if not v1:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"PydanticOutputParser needs a pydantic model class, got "
                     f"{pydantic_object!r}. Pass a subclass of pydantic.BaseModel (or of "
                     "pydantic.v1.BaseModel) as pydantic_object=."

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from runnables.core._util import AddableDict
 from runnables.core.config import Context
-from runnables.errors import MissingExtraError
+from runnables.errors import InvalidArgumentError, MissingExtraError
 from runnables.output_parsers.base import BaseOutputParser, OutputParserException, text_of
 
 __all__ = ["XMLOutputParser"]
@@ -124,7 +124,7 @@ class XMLOutputParser(BaseOutputParser[dict[str, Any]]):
         name: str | None = None,
     ) -> None:
         if parser not in ("defusedxml", "xml"):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"XMLOutputParser's parser must be 'defusedxml' or 'xml', got {parser!r}."
             )
         self.tags = tags
