@@ -11,6 +11,7 @@ from runnables.core.base import Runnable, run_leaf
 from runnables.core.config import CURRENT, Context
 from runnables.core.model_step import ModelStep
 from runnables.documents.base import Document
+from runnables.errors import UnsupportedError
 
 __all__ = ["BaseRetriever"]
 
@@ -73,7 +74,7 @@ class BaseRetriever(ModelStep[str, list[Document]]):
 
     def _get_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
         """The documents relevant to ``query`` (sync). Subclasses implement this."""
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} must implement '_get_relevant_documents(self, query, *, "
             "run_manager)' or '_aget_relevant_documents'."
         )
