@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from runnables.errors import ArgumentTypeError
+
 __all__ = ["model_json_schema"]
 
 
@@ -27,7 +29,7 @@ def model_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """
     if isinstance(model, type) and issubclass(model, BaseModel):
         return model.model_json_schema()
-    raise TypeError(
+    raise ArgumentTypeError(
         f"model_json_schema() takes a pydantic v2 BaseModel subclass, got {model!r}; "
         "runnables does not support pydantic v1 models: define it with pydantic.BaseModel."
     )
