@@ -54,6 +54,9 @@ Warnings::
 
     UserWarning
     └── ConfigWarning           an unknown config key looks like a misspelt known one
+
+    DeprecationWarning
+    └── LangChainDeprecationWarning   an API langchain-core itself deprecated
 """
 
 from __future__ import annotations

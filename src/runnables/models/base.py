@@ -836,7 +836,10 @@ def _as_message(result: ChatResult | BaseMessage | str) -> AIMessage:
         return cast(AIMessage, result)
     if isinstance(result, ChatResult):
         if not result.generations:
-            raise InvalidInputError("The model returned a ChatResult with no generations.")
+            raise InvalidArgumentError(
+                "The chat model returned a ChatResult with no generations; its "
+                "_agenerate must return at least one ChatGeneration."
+            )
         return result.generations[0].message
     if isinstance(result, str):
         return AIMessage(result)

@@ -298,7 +298,7 @@ class GenericFakeChatModel(BaseChatModel):
         try:
             item = next(self.messages)
         except StopIteration:
-            raise InvalidInputError(
+            raise InvalidArgumentError(
                 "GenericFakeChatModel has no more scripted messages: give it more in "
                 "messages=iter([...]) (or use itertools.cycle to repeat them)."
             ) from None
