@@ -5,19 +5,46 @@ so ``except RunnablesError`` catches the library's errors and never a user's. Er
 raised by a user's function are *not* wrapped: they reach the caller unchanged, with a
 note (``BaseException.add_note``) naming the step where they happened.
 
-The hierarchy::
+The hierarchy (each class is also the builtin in brackets, the one langchain-core raises
+at that place, so ``except ValueError`` written for langchain-core still catches it)::
 
     Exception
     ├── RunnablesError
     │   ├── UserError                      a developer mistake: fix the code, not the input
-    │   │   ├── InvalidRunnableError       something that cannot be made into a step
-    │   │   ├── MissingExtraError          an optional extra is not installed (ImportError too)
-    │   │   ├── ConfigError                a bad config key or value
-    │   │   └── ResumeRefusedError         a batch job's input, chain or options changed
-    │   ├── InvalidInputError              an input a step cannot use (ValueError too)
-    │   ├── RecursionLimitError            a step returned runnables nested too deeply
-    └── TimeoutError (builtin)
-        └── StepTimeoutError               a deadline ran out; names the step that was running
+    │   │   ├── InvalidArgumentError       [ValueError] a bad argument to a constructor or method
+    │   │   │   ├── ConfigError            a bad config key or value
+    │   │   │   │   └── providers.openai.MissingCredentialsError
+    │   │   │   └── prompts.InvalidPromptTemplateError
+    │   │   │       └── prompts.mustache.MustacheSyntaxError
+    │   │   ├── ArgumentTypeError          [TypeError] an argument of a type the API does not take
+    │   │   │   ├── InvalidRunnableError   something that cannot be made into a step
+    │   │   │   └── tools.SchemaAnnotationError
+    │   │   ├── UnsupportedError           [NotImplementedError] not implemented by this object
+    │   │   ├── MissingExtraError          [ImportError] an optional extra is not installed
+    │   │   ├── MissingFileError           [FileNotFoundError] a file the library was pointed at
+    │   │   ├── ResumeRefusedError         a batch job's input, chain or options changed
+    │   │   └── cli.CLIError               a command-line usage mistake (exit status 2)
+    │   ├── InvalidInputError              [ValueError] a run-time value a step cannot use
+    │   │   └── core.branch.BranchShapeError, models.base._ModelInputError
+    │   ├── InputTypeError                 [TypeError] a run-time value of a type it cannot use
+    │   ├── InputKeyError                  [KeyError] a mapping lacks the key a step reads
+    │   │   └── prompts.PromptInputError   a prompt variable is missing (PromptInputTypeError)
+    │   ├── StateError                     [RuntimeError] used when closed, shut down or not ready
+    │   ├── EngineError                    [RuntimeError] the local model's llama.cpp failed
+    │   ├── StepTimeoutError               [TimeoutError] a deadline ran out; names the step
+    │   ├── RecursionLimitError            [RecursionError] runnables nested too deeply
+    │   ├── output_parsers.OutputParserException   [ValueError] as in langchain-core
+    │   ├── models.StructuredOutputError   [ValueError] the model's answer is not that structure
+    │   ├── providers.openai.APIError      the OpenAI SDK's names (RateLimitError, ...)
+    │   ├── serve.RemoteRunnableError      [httpx.HTTPStatusError] the server answered an error
+    │   ├── serve: RequestError, ClientDisconnectedError, ReplayGoneError (answered as HTTP errors)
+    │   ├── batch.ray_engine.RayJobError   [RuntimeError] a Ray job failed
+    │   └── models.fake.FakeListChatModelError   the fake model's scripted failure
+    └── tools.ToolException                NOT a RunnablesError: a user's tool raises it
+        batch.ray_engine.RemoteRowError    NOT a RunnablesError: a user's row error, sent back
+
+Python's own protocols stay builtins: ``StopIteration``, ``GeneratorExit``, ``SystemExit``
+and ``AttributeError`` from a ``__getattr__``; ``tests/test_errors.py`` checks the rest.
 
 Warnings::
 
@@ -27,23 +54,34 @@ Warnings::
 
     UserWarning
     └── ConfigWarning           an unknown config key looks like a misspelt known one
+
+    DeprecationWarning
+    └── LangChainDeprecationWarning   an API langchain-core itself deprecated
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
     "BlockingCallWarning",
     "BlockingStepWarning",
     "ConfigError",
     "ConfigWarning",
+    "EngineError",
+    "InputKeyError",
+    "InputTypeError",
+    "InvalidArgumentError",
     "InvalidInputError",
     "InvalidRunnableError",
     "LangChainDeprecationWarning",
     "MissingExtraError",
+    "MissingFileError",
     "ResumeRefusedError",
     "RecursionLimitError",
     "RunnablesError",
+    "StateError",
     "StepTimeoutError",
+    "UnsupportedError",
     "UserError",
 ]
 
@@ -56,12 +94,33 @@ class UserError(RunnablesError):
     """A mistake in how the library is used: the message says what to change."""
 
 
-class InvalidRunnableError(UserError, TypeError):
+class InvalidArgumentError(UserError, ValueError):
+    """An argument a constructor or method cannot use: an unknown option, a number out of
+    range, two arguments that exclude each other. The message names the value and the fix.
+    """
+
+
+class ArgumentTypeError(UserError, TypeError):
+    """An argument of a type the constructor or method does not take."""
+
+
+class InvalidRunnableError(ArgumentTypeError):
     """A value cannot be turned into a runnable step (for example ``chain | 42``)."""
 
 
-class ConfigError(UserError, ValueError):
+class ConfigError(InvalidArgumentError):
     """A config key or value is not valid."""
+
+
+class UnsupportedError(UserError, NotImplementedError):
+    """The object does not implement this operation: an abstract method its class must
+    override, or an option this implementation does not offer. (A ``NotImplementedError``,
+    hence also a ``RuntimeError``, as langchain-core raises in these places.)
+    """
+
+
+class MissingFileError(UserError, FileNotFoundError):
+    """A file the library was pointed at (a model file, a prompt file) does not exist."""
 
 
 class ResumeRefusedError(UserError):
@@ -74,6 +133,33 @@ class InvalidInputError(RunnablesError, ValueError):
     """An input a step cannot use: a router key it does not know, a list step given a
     non-list, a dict step given something else. Fix the input (or the step before it).
     """
+
+
+class InputTypeError(RunnablesError, TypeError):
+    """A value given at run time has a type the step cannot use (a message that is not a
+    message, a chunk that does not add to the one before it). Fix the value or the step
+    before it.
+    """
+
+
+class InputKeyError(RunnablesError, KeyError):
+    """A mapping given at run time lacks a key the step reads.
+
+    ``str()`` is the message itself (a plain ``KeyError`` would show its repr).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class StateError(RunnablesError, RuntimeError):
+    """An object was used in a state that cannot serve the call: closed, shut down, or not
+    started. The message says which state and what to do instead.
+    """
+
+
+class EngineError(RunnablesError, RuntimeError):
+    """A native engine (the local model's llama.cpp) reported a failure."""
 
 
 class MissingExtraError(UserError, ImportError):
@@ -92,7 +178,7 @@ class RecursionLimitError(RunnablesError, RecursionError):
     """A function kept returning runnables beyond ``recursion_limit``."""
 
 
-class StepTimeoutError(TimeoutError):
+class StepTimeoutError(RunnablesError, TimeoutError):
     """The call's deadline ran out.
 
     It is a :class:`TimeoutError`, so ``except TimeoutError`` catches it.

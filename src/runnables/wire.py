@@ -33,6 +33,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from runnables.errors import InputTypeError
+
 __all__ = ["SSEDecoder", "ServerEvent", "dumps", "encode", "frame", "jsonable"]
 
 
@@ -65,7 +67,7 @@ def jsonable(obj: Any) -> Any:
         return {"text": obj.to_string(), "type": name}
     if isinstance(obj, bytes):
         return obj.decode("utf-8", "replace")
-    raise TypeError(
+    raise InputTypeError(
         f"A value of type {type(obj).__qualname__} ({obj!r:.80}) cannot be sent as JSON; "
         "use plain data (dicts, lists, strings, numbers), messages, documents, "
         "dataclasses or pydantic models instead."

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from runnables.errors import UnsupportedError
+
 __all__ = [
     "AsyncCallbackHandler",
     "BaseCallbackHandler",
@@ -161,7 +163,7 @@ class CallbackManagerMixin:
         As in langchain-core, a handler that does not override this is told with
         ``on_llm_start`` and the messages rendered as strings.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement `on_chat_model_start`")
+        raise UnsupportedError(f"{type(self).__name__} does not implement `on_chat_model_start`")
 
     def on_retriever_start(
         self,
@@ -304,7 +306,7 @@ def _async_noops() -> None:
             setattr(AsyncCallbackHandler, name, make(name))
 
     async def on_chat_model_start(self: Any, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(f"{type(self).__name__} does not implement `on_chat_model_start`")
+        raise UnsupportedError(f"{type(self).__name__} does not implement `on_chat_model_start`")
 
     AsyncCallbackHandler.on_chat_model_start = on_chat_model_start  # type: ignore[method-assign]
 

@@ -8,6 +8,7 @@ from typing import Any, Self, TextIO, cast
 
 from runnables.callbacks.base import BaseCallbackHandler
 from runnables.callbacks.stdout import _chain_name, print_text
+from runnables.errors import StateError
 
 __all__ = ["FileCallbackHandler"]
 
@@ -57,7 +58,7 @@ class FileCallbackHandler(BaseCallbackHandler):
             )
             _WARNED = True
         if self.file.closed:
-            raise RuntimeError(
+            raise StateError(
                 f"FileCallbackHandler's file {self.filename!r} is closed. Use the handler as "
                 "a context manager and pass it to calls made inside the with block."
             )

@@ -28,6 +28,7 @@ from typing import Any, TypeAlias, TypeVar
 from uuid import UUID, uuid4
 
 from runnables.core.custom_events import adispatch_custom_event, dispatch_custom_event
+from runnables.errors import ArgumentTypeError, InvalidArgumentError
 
 __all__ = [
     "AsyncCallbackManager",
@@ -337,7 +338,7 @@ class BaseCallbackManager:
                 inheritable_metadata=dict(given.inheritable_metadata),
             )
         else:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"callbacks must be a list of handlers or a callback manager, got "
                 f"{inheritable_callbacks!r}. Pass [handler] rather than the handler itself."
             )
@@ -954,7 +955,7 @@ class CallbackManager(BaseCallbackManager):
         if not self.handlers:
             return
         if kwargs:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"on_custom_event takes no keyword arguments besides run_id, got "
                 f"{sorted(kwargs)}. Put the values in the event's data."
             )
@@ -1122,7 +1123,7 @@ class AsyncCallbackManager(BaseCallbackManager):
         if not self.handlers:
             return
         if kwargs:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"on_custom_event takes no keyword arguments besides run_id, got "
                 f"{sorted(kwargs)}. Put the values in the event's data."
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from runnables.callbacks.base import BaseCallbackHandler
+from runnables.errors import InvalidArgumentError
 
 __all__ = ["StdOutCallbackHandler", "print_text"]
 
@@ -14,7 +15,7 @@ _COLORS = {"blue": "36;1", "yellow": "33;1", "pink": "38;5;200", "green": "32;1"
 def _colored(text: str, color: str) -> str:
     code = _COLORS.get(color)
     if code is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Unknown text color {color!r}. Use one of {sorted(_COLORS)}, or None for no color."
         )
     return f"\u001b[{code}m\033[1;3m{text}\u001b[0m"

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from runnables.errors import UnsupportedError
 from runnables.messages.base import AIMessage, BaseMessage, HumanMessage
 
 __all__ = ["BaseChatMessageHistory", "InMemoryChatMessageHistory"]
@@ -49,7 +50,7 @@ class BaseChatMessageHistory(ABC):
     def add_message(self, message: BaseMessage) -> None:
         """Store one message."""
         if type(self).add_messages is BaseChatMessageHistory.add_messages:
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"{type(self).__name__} must implement 'add_messages' (or 'add_message')."
             )
         self.add_messages([message])

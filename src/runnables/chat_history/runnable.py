@@ -12,6 +12,13 @@ from runnables.core.chunks import ListIter, add, gather_input
 from runnables.core.config import Context
 from runnables.core.configurable import ConfigurableFieldSpec, get_unique_config_specs
 from runnables.core.tasks import aclose
+from runnables.errors import (
+    ArgumentTypeError,
+    ConfigError,
+    InputKeyError,
+    InvalidArgumentError,
+    InvalidInputError,
+)
 from runnables.messages.base import AIMessage, BaseMessage, HumanMessage, message_chunk_to_message
 
 __all__ = ["RunnableWithMessageHistory"]
@@ -62,7 +69,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
         name: str | None = None,
     ) -> None:
         if not callable(get_session_history):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"get_session_history must be a function returning a chat history, got "
                 f"{get_session_history!r}; pass e.g. lambda session_id: store[session_id]."
             )
@@ -132,7 +139,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
         missing = sorted(k for k in keys if k not in configurable)
         if missing and self._factory_params:
             example = {"configurable": dict.fromkeys(missing, "[your-value-here]")}
-            raise ValueError(
+            raise ConfigError(
                 f"Missing keys {missing} in config['configurable']. Expected keys are "
                 f"{sorted(keys)}. Pass them in the config, e.g. chain.invoke(input, {example})."
             )
@@ -141,7 +148,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
                 return self.get_session_history(configurable[keys[0]])
             return self.get_session_history()
         if set(keys) != set(self._factory_params):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Expected keys {sorted(keys)} do not match parameter names "
                 f"{sorted(self._factory_params)} of get_session_history; name its "
                 "parameters after the history_factory_config ids."
@@ -157,7 +164,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
             else:
                 key = "input"
             if key not in value:
-                raise KeyError(
+                raise InputKeyError(
                     f"The input has no key {key!r} holding the new messages (its keys are "
                     f"{sorted(value)!r}); set input_messages_key to the right one."
                 )
@@ -173,7 +180,7 @@ class RunnableWithMessageHistory(Runnable[Any, Any]):
             else:
                 key = "output"
             if key not in value:
-                raise KeyError(
+                raise InputKeyError(
                     f"The output has no key {key!r} holding the reply (its keys are "
                     f"{sorted(value)!r}); set output_messages_key to the right one."
                 )
@@ -233,7 +240,7 @@ class _BoundHistory(Runnable[Any, Any]):
     def _check(self, ctx: Context) -> None:
         given = (ctx.config.get("configurable") or {}).get("message_history")
         if not isinstance(given, BaseChatMessageHistory):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "RunnableWithMessageHistory.bound needs the chat history in "
                 f"config['configurable']['message_history'], got {given!r}; pass "
                 "{'configurable': {'message_history': history}} or call the "
@@ -258,10 +265,10 @@ def _as_messages(value: Any, kind: type[BaseMessage], what: str) -> list[BaseMes
     if isinstance(value, (list, tuple)):
         if value and isinstance(value[0], list):
             if len(value) != 1:
-                raise ValueError(f"Expected a single list of messages, got {value!r}.")
+                raise InvalidInputError(f"Expected a single list of messages, got {value!r}.")
             return list(value[0])
         return list(value)
-    raise ValueError(
+    raise InvalidInputError(
         f"Expected str, BaseMessage, list[BaseMessage], or tuple[BaseMessage]. Got {value}. "
         f"(The {what} of RunnableWithMessageHistory must be messages; set "
         f"{what}_messages_key to the dict key that holds them.)"

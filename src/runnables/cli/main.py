@@ -39,6 +39,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from runnables.errors import UserError
+
 __all__ = ["CLIError", "build_app", "load_target", "main"]
 
 #: Environment variables through which ``serve --workers N`` tells each worker process
@@ -49,7 +51,7 @@ GRACE_ENV = "RUNNABLES_SERVE_GRACE"
 HOSTS_ENV = "RUNNABLES_SERVE_ALLOWED_HOSTS"
 
 
-class CLIError(Exception):
+class CLIError(UserError):
     """A usage mistake the command reports in one sentence, without a traceback."""
 
 

@@ -66,7 +66,7 @@ from runnables.core.notes import note_step
 from runnables.core.step_types import input_type, output_given, output_type
 from runnables.core.tasks import TaskGroup, aclose, gather_all
 from runnables.core.tracing import ListenerTracer
-from runnables.errors import ConfigError, InvalidRunnableError
+from runnables.errors import ConfigError, InvalidRunnableError, UnsupportedError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -148,7 +148,7 @@ class Runnable(LeafHooks, Generic[Input, Output]):
             return await self.ainvoke(input, ctx.public_config())
         if cls.invoke is not Runnable.invoke:
             return self.invoke(input, ctx.public_config())
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{cls.__name__} must implement '_ainvoke(self, input, ctx)' or override 'ainvoke' "
             "or 'invoke'."
         )
@@ -510,7 +510,7 @@ class Runnable(LeafHooks, Generic[Input, Output]):
         other version raises ``NotImplementedError`` at the call.
         """
         if version != "v2":
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"astream_events supports only version='v2' (langchain-core's current event "
                 f"format), got version={version!r}. Pass version='v2' and read the v2 events."
             )
@@ -549,7 +549,7 @@ class Runnable(LeafHooks, Generic[Input, Output]):
         chat models and graphs, and raises for v1/v2; here every runnable streams v2.)
         """
         if version == "v3":
-            raise NotImplementedError(
+            raise UnsupportedError(
                 "stream_events(version='v3') (langchain-core's new streaming protocol) is "
                 "not supported; use version='v2'."
             )

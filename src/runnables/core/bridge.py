@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from runnables.core.tasks import aclose
 from runnables.core.workers import WorkerPool, current_pool
-from runnables.errors import BlockingCallWarning
+from runnables.errors import BlockingCallWarning, StateError
 
 if TYPE_CHECKING:
     from runnables.core.config import Context
@@ -79,7 +79,7 @@ def _sync_caller_context() -> contextvars.Context:
     return marked
 
 
-class _SuspendedError(RuntimeError):
+class _SuspendedError(StateError):
     pass
 
 
@@ -156,7 +156,7 @@ class _Bridge:
                 ready.wait()
             loop = self.loop
             if loop is None:
-                raise RuntimeError("internal error: the bridge loop failed to start")
+                raise StateError("internal error: the bridge loop failed to start")
             return loop
 
 

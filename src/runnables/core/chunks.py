@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, TypeVar
 
+from runnables.errors import InputTypeError
+
 __all__ = [
     "AddableDict",
     "ChunkAccumulator",
@@ -94,7 +96,7 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> AddableDict:
             except TypeError as exc:
                 # As in langchain-core: a TypeError, which gathering a stream turns into
                 # "the later chunk replaces the earlier" (see `add`).
-                raise TypeError(
+                raise InputTypeError(
                     f"Cannot add incompatible types for key {key!r}: "
                     f"{type(out[key]).__name__!r} and {type(value).__name__!r}."
                 ) from exc

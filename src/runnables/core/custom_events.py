@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from runnables.core.config import CURRENT, RunnableConfig
+from runnables.errors import InvalidArgumentError
 
 __all__ = ["adispatch_custom_event", "dispatch_custom_event"]
 
@@ -21,7 +22,9 @@ def _notify(name: str, data: Any) -> list[Any]:
     if ctx is None or not ctx.tracers or ctx.run is None:
         return []
     if not isinstance(name, str) or not name:
-        raise ValueError(f"A custom event needs a name (a non-empty string), got {name!r}.")
+        raise InvalidArgumentError(
+            f"A custom event needs a name (a non-empty string), got {name!r}."
+        )
     pending: list[Any] = []
     for tracer in ctx.tracers:
         tracer.on_custom_event(name, data, ctx.run)

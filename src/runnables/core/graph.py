@@ -47,6 +47,7 @@ from runnables.core.step_types import is_model
 
 if TYPE_CHECKING:
     from runnables.core.config import RunnableConfig
+from runnables.errors import InvalidArgumentError
 
 __all__ = [
     "CurveStyle",
@@ -182,7 +183,9 @@ class Graph:
     ) -> Node:
         """Add a node holding ``data`` (a runnable or a schema model) and return it."""
         if id is not None and id in self.nodes:
-            raise ValueError(f"The graph already has a node with id {id!r}; pick another id.")
+            raise InvalidArgumentError(
+                f"The graph already has a node with id {id!r}; pick another id."
+            )
         id_ = id or self.next_id()
         node = Node(id_, _node_name(id_, data), data, metadata)
         self.nodes[id_] = node
@@ -199,7 +202,7 @@ class Graph:
         """Add an edge between two nodes already in the graph and return it."""
         for end, role in ((source, "source"), (target, "target")):
             if end.id not in self.nodes:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"The {role} node {end.id!r} ({end.name}) is not in this graph; "
                     "add it with add_node() first."
                 )
@@ -401,7 +404,7 @@ class _Mermaid:
         if boxed:
             name = prefix.rsplit(":", 1)[-1]
             if name in self.seen:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"Found duplicate subgraph {name!r}: a subgraph node of that name is "
                     "used twice. Give each subgraph node a unique name."
                 )
@@ -572,7 +575,9 @@ def chain_graph(steps: Sequence[Runnable[Any, Any]], config: RunnableConfig | No
             sub.trim_last_node()
         first, _ = graph.extend(sub)
         if first is None:
-            raise ValueError(f"The graph of step {step!r} has no single first node to link to.")
+            raise InvalidArgumentError(
+                f"The graph of step {step!r} has no single first node to link to."
+            )
         if previous is not None:
             graph.add_edge(previous, first)
     return graph
@@ -598,7 +603,7 @@ def fan_graph(
             continue
         first, last = graph.extend(sub)
         if first is None or last is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"The graph of {option!r} has no single first and last node to link to."
             )
         graph.add_edge(start, first, label, conditional)

@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from typing import Any, ParamSpec, TypeVar, cast
 
 from runnables.core.config import RunnableConfig, ensure_config
+from runnables.errors import ConfigError, InvalidArgumentError
 
 __all__ = ["aadd", "add", "get_config_list", "run_in_executor"]
 
@@ -50,10 +51,10 @@ def get_config_list(
     ``run_id``, which only the first input keeps (a ``RuntimeWarning`` says so).
     """
     if length < 0:
-        raise ValueError(f"length must be >= 0, but got {length}")
+        raise InvalidArgumentError(f"length must be >= 0, but got {length}.")
     if isinstance(config, Sequence) and not isinstance(config, dict):
         if len(config) != length:
-            raise ValueError(
+            raise ConfigError(
                 f"config must be a list of the same length as inputs, but got {len(config)} "
                 f"configs for {length} inputs"
             )

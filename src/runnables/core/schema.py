@@ -37,6 +37,7 @@ from runnables.core.step_types import (
 
 if typing.TYPE_CHECKING:
     from runnables.core.base import Runnable
+from runnables.errors import InvalidArgumentError
 
 __all__ = [
     "config_model",
@@ -290,7 +291,7 @@ def config_model(runnable: Runnable[Any, Any], include: Sequence[str] | None) ->
     hints = typing.get_type_hints(RunnableConfig)
     for key in keys:
         if key not in hints:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"config_schema(include=...) got {key!r}, which is not a config key. "
                 f"Use some of {sorted(k for k in hints if k != 'configurable')!r}."
             )

@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 
 from runnables.core.chunks import ListIter, add_to_record, gather_input
 from runnables.core.tasks import aclose
+from runnables.errors import UnsupportedError
 
 if TYPE_CHECKING:
     from runnables.core.base import Runnable
@@ -180,10 +181,10 @@ class Scope:
     __slots__ = ()
 
     def attach(self) -> Any:
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement Scope.attach().")
 
     def detach(self, token: Any) -> None:
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement Scope.detach(token).")
 
 
 class Tracer:

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from queue import Empty, SimpleQueue
 from typing import Any, ParamSpec, TypeVar
 
+from runnables.errors import StateError
+
 __all__ = ["WorkerPool", "current_pool"]
 
 P = ParamSpec("P")
@@ -69,7 +71,7 @@ class WorkerPool(ThreadPoolExecutor):
         future: Future[T] = Future()
         with self._lock:
             if self._closed:
-                raise RuntimeError("cannot schedule new futures after shutdown")
+                raise StateError("cannot schedule new futures after shutdown")
             self._queued += 1
             self._queue.put((future, fn, args))
             self._maybe_start()

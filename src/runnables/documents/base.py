@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runnables.errors import InvalidArgumentError, InvalidInputError, UnsupportedError
+
 __all__ = ["Blob", "Document"]
 
 
@@ -82,7 +84,7 @@ class Blob(BaseModel):
     @classmethod
     def _data_or_path(cls, values: Any) -> Any:
         if isinstance(values, dict) and "data" not in values and "path" not in values:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "A Blob needs its data or the path of a file holding it: pass data=... or "
                 "path=... (or use Blob.from_data / Blob.from_path)."
             )
@@ -103,7 +105,7 @@ class Blob(BaseModel):
             return self.data.decode(self.encoding)
         if isinstance(self.data, str):
             return self.data
-        raise ValueError(f"{self!r} has neither data nor a path, so it has no text.")
+        raise InvalidInputError(f"{self!r} has neither data nor a path, so it has no text.")
 
     def as_bytes(self) -> bytes:
         """The data as bytes (text encoded with :attr:`encoding`; a file read)."""
@@ -113,7 +115,7 @@ class Blob(BaseModel):
             return self.data.encode(self.encoding)
         if self.data is None and self.path:
             return Path(self.path).read_bytes()
-        raise ValueError(f"{self!r} has neither data nor a path, so it has no bytes.")
+        raise InvalidInputError(f"{self!r} has neither data nor a path, so it has no bytes.")
 
     @contextlib.contextmanager
     def as_bytes_io(self) -> Iterator[BytesIO | BufferedReader]:
@@ -125,7 +127,7 @@ class Blob(BaseModel):
                 yield f
         else:
             # As langchain-core: text data is not streamed (as_bytes() encodes it).
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"{self!r} holds text, not bytes: use as_bytes() or as_string() instead."
             )
 

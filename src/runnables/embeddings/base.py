@@ -7,6 +7,8 @@ import math
 import random
 from abc import ABC, abstractmethod
 
+from runnables.errors import InvalidArgumentError
+
 __all__ = ["DeterministicFakeEmbedding", "Embeddings", "FakeEmbeddings"]
 
 
@@ -41,7 +43,7 @@ class Embeddings(ABC):
 
 def _check_size(size: object) -> int:
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"An embedding size must be a positive integer, got size={size!r}; pass the "
             "number of dimensions, such as size=8."
         )

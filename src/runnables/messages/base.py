@@ -26,7 +26,13 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, NotRequired, TypedDict, TypeVar, cast
 
-from runnables.errors import InvalidInputError, LangChainDeprecationWarning
+from runnables.errors import (
+    ArgumentTypeError,
+    InputTypeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    LangChainDeprecationWarning,
+)
 
 __all__ = [
     "AIMessage",
@@ -184,7 +190,7 @@ class BaseMessage:
     ) -> None:
         if type is not None and type != self.type:
             if self.__class__ is not BaseMessage:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{self.__class__.__name__} has type {self.type!r}, but type={type!r} "
                     "was passed. Leave out 'type' or use the message class for that type."
                 )
@@ -264,7 +270,7 @@ class BaseMessage:
         if update:
             for key, value in update.items():
                 if key not in self._fields:
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"{type(self).__name__} has no field {key!r}; its fields are "
                         f"{list(self._fields)!r}."
                     )
@@ -331,7 +337,7 @@ class BaseMessage:
 
             msg = convert_to_message(value)
             if not isinstance(msg, cls):
-                raise ValueError(f"Expected a {cls.__name__}, got a {type(msg).__name__}.")
+                raise InvalidInputError(f"Expected a {cls.__name__}, got a {type(msg).__name__}.")
             return msg
 
         return core_schema.no_info_plain_validator_function(
@@ -375,7 +381,7 @@ def _check_id(id: Any) -> str | None:
         return str(id)
     if isinstance(id, str):
         return id
-    raise TypeError(
+    raise ArgumentTypeError(
         f"A message id must be a string (or a number, made one), got {id!r} "
         f"(a {builtins.type(id).__name__}); pass id=str(...)."
     )
@@ -426,7 +432,7 @@ def _check_content(content: Any, msg: BaseMessage) -> Content:
         return cast(Content, content)
     if isinstance(content, tuple):
         return list(content)
-    raise TypeError(
+    raise ArgumentTypeError(
         f"{type(msg).__name__} content must be a string or a list of content blocks "
         f"(strings or dicts), got {content!r} (a {type(content).__name__})."
     )
@@ -728,7 +734,7 @@ def _as_tool_call(t: Any) -> ToolCall:
         if t.get("type") == "tool_call" and "id" in t:
             return cast(ToolCall, t)
         return tool_call(name=t["name"], args=t["args"], id=t.get("id"))
-    raise ValueError(
+    raise InvalidInputError(
         f"A tool call must be a dict with 'name', 'args' and 'id' keys, got {t!r}. "
         "Build one with runnables.messages.tool_call(name=..., args={...}, id=...)."
     )
@@ -838,7 +844,7 @@ def _as_tool_call_chunk(c: Any) -> ToolCallChunk:
         return tool_call_chunk(
             name=c.get("name"), args=c.get("args"), id=c.get("id"), index=c.get("index")
         )
-    raise ValueError(
+    raise InvalidInputError(
         f"A tool call chunk must be a dict with 'name', 'args', 'id' and 'index' keys, got "
         f"{c!r}. Build one with runnables.messages.tool_call_chunk(...)."
     )
@@ -929,7 +935,7 @@ class FunctionMessage(BaseMessage):
 
     def __init__(self, content: Content = "", *, name: str, **fields: Any) -> None:
         if not name:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "FunctionMessage needs the name of the function it answers: pass name=... ."
             )
         super().__init__(content, name=name, **fields)
@@ -953,7 +959,7 @@ class RemoveMessage(BaseMessage):
 
     def __init__(self, id: str, **fields: Any) -> None:
         if fields.get("content"):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"RemoveMessage has no content, got content={fields['content']!r}; pass only "
                 "the id of the message to remove."
             )
@@ -996,7 +1002,7 @@ def _message_to_chunk(message: BaseMessage) -> BaseMessageChunk:
         )
     target = _MESSAGE_TO_CHUNK.get(type(message))
     if target is None:
-        raise TypeError(
+        raise InputTypeError(
             f"{type(message).__name__} has no chunk type; use one of "
             f"{sorted(t.__name__ for t in _MESSAGE_TO_CHUNK)}."
         )
@@ -1197,7 +1203,7 @@ def merge_dicts(left: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str
             ):
                 merged[key] = value if key in _KEEP_INT_KEYS else old + value
             else:
-                raise TypeError(
+                raise InputTypeError(
                     f"Cannot merge chunks: key {key!r} holds {old!r} in one chunk and "
                     f"{value!r} in the next, a value of unsupported type "
                     f"{type(value).__name__!r} for merging."
@@ -1331,18 +1337,18 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
     cls = type(first)
     for o in others:
         if not isinstance(o, cls):
-            raise TypeError(
+            raise InputTypeError(
                 f"Cannot add {o!r} (a {type(o).__name__}) to a {cls.__name__}; only chunks "
                 "of the same kind add up. Convert messages with message_chunk_to_message."
             )
         if isinstance(first, ToolMessageChunk) and isinstance(o, ToolMessageChunk):
             if o.tool_call_id != first.tool_call_id:
-                raise ValueError(
+                raise InvalidInputError(
                     "Cannot add ToolMessageChunks with different tool_call_id values: "
                     f"{first.tool_call_id!r} and {o.tool_call_id!r}."
                 )
         elif isinstance(first, FunctionMessageChunk) and o.name != first.name:
-            raise ValueError(
+            raise InvalidInputError(
                 "Cannot concatenate FunctionMessageChunks with different names: "
                 f"{first.name!r} and {o.name!r}."
             )
@@ -1351,7 +1357,7 @@ def add_chunks(first: C, *others: BaseMessageChunk) -> C:
             and isinstance(o, ChatMessageChunk)
             and o.role != first.role
         ):
-            raise ValueError(
+            raise InvalidInputError(
                 "Cannot concatenate ChatMessageChunks with different roles: "
                 f"{first.role!r} and {o.role!r}."
             )

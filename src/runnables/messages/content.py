@@ -13,6 +13,8 @@ block's ``type`` literal can be read at run time (``typing.get_type_hints``).
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+from runnables.errors import InvalidInputError
+
 __all__ = [
     "KNOWN_BLOCK_TYPES",
     "Annotation",
@@ -329,7 +331,7 @@ def convert_to_openai_image_block(block: dict[str, Any]) -> dict[str, Any]:
         return {"type": "image_url", "image_url": {"url": block["url"]}}
     if "base64" in block or block.get("source_type") == "base64":
         if "mime_type" not in block:
-            raise ValueError(
+            raise InvalidInputError(
                 f"The image block {block!r} has inline data but no 'mime_type'; add one "
                 "(e.g. 'image/png') so the data: URL says what the bytes are."
             )
@@ -338,7 +340,7 @@ def convert_to_openai_image_block(block: dict[str, Any]) -> dict[str, Any]:
             "type": "image_url",
             "image_url": {"url": f"data:{block['mime_type']};base64,{data}"},
         }
-    raise ValueError(
+    raise InvalidInputError(
         f"Cannot convert the image block {block!r} to OpenAI's format: give it a 'url', or "
         "inline 'base64' data with a 'mime_type'."
     )

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from runnables.errors import InputTypeError, InvalidInputError
 from runnables.messages.base import (
     AIMessage,
     AIMessageChunk,
@@ -96,7 +97,7 @@ def convert_to_messages(
         # A langchain-core message: a pydantic model, so iterable, but one message.
         return [convert_to_message(cast(BaseMessage, messages))]
     if not isinstance(messages, Iterable):
-        raise TypeError(
+        raise InputTypeError(
             f"Cannot turn {messages!r} (a {type(messages).__name__}) into messages: expected "
             f"a list of messages or a prompt value. {_ACCEPTED}"
         )
@@ -119,31 +120,31 @@ def convert_to_message(message: MessageLikeRepresentation) -> BaseMessage:
         converted = from_langchain(message)
         if isinstance(converted, BaseMessage):
             return converted
-    raise TypeError(
+    raise InputTypeError(
         f"Cannot turn {message!r} (a {type(message).__name__}) into a message. {_ACCEPTED}"
     )
 
 
 def _from_tuple(message: Sequence[Any]) -> BaseMessage:
     if len(message) not in (2, 3) or not isinstance(message[0], str):
-        raise TypeError(
+        raise InputTypeError(
             f"Cannot turn {message!r} into a message: a tuple must be (role, content). {_ACCEPTED}"
         )
     role, content = message[0], message[1]
     if role == "tool":
         if len(message) != 3:
-            raise ValueError(
+            raise InvalidInputError(
                 f"Cannot turn {message!r} into a tool message: it needs the id of the tool "
                 "call it answers, as ('tool', content, tool_call_id)."
             )
         return ToolMessage(content, tool_call_id=message[2])
     if len(message) == 3:
-        raise TypeError(
+        raise InputTypeError(
             f"Cannot turn {message!r} into a message: only 'tool' tuples take a third item."
         )
     cls = _ROLE_CLASSES.get(role)
     if cls is None or cls is ChatMessage or "Chunk" in role:
-        raise ValueError(
+        raise InvalidInputError(
             f"Unknown message role {role!r} in {message!r}. Use 'human' (or 'user'), 'ai' "
             "(or 'assistant'), 'system' (or 'developer'), or 'tool'."
         )
@@ -159,7 +160,7 @@ def _from_dict(message: Mapping[str, Any]) -> BaseMessage:
     role = fields.pop("role", None) or fields.pop("type", None)
     fields.pop("type", None)
     if role is None:
-        raise ValueError(
+        raise InvalidInputError(
             f"Cannot turn {dict(message)!r} into a message: the dict has neither 'role' nor "
             f"'type'. {_ACCEPTED}"
         )
@@ -192,7 +193,7 @@ def _from_dict(message: Mapping[str, Any]) -> BaseMessage:
         return cls(content, role=fields.get("role") or str(role), **kwargs)
     if issubclass(cls, ToolMessage):
         if "tool_call_id" not in fields:
-            raise ValueError(
+            raise InvalidInputError(
                 f"Cannot turn {dict(message)!r} into a tool message: it has no "
                 "'tool_call_id' (the id of the tool call it answers)."
             )
@@ -305,7 +306,7 @@ def message_to_openai_dict(message: BaseMessage) -> dict[str, Any]:
         elif role == "system" and message.additional_kwargs.get("__openai_role__") == "developer":
             role = "developer"  # a ("developer", ...) message, as langchain-openai sends it
         if role is None:
-            raise ValueError(
+            raise InvalidInputError(
                 f"Cannot send a {type(message).__name__} to an OpenAI-style API: it has no "
                 "matching role."
             )

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from runnables.errors import InvalidArgumentError, InvalidInputError
 from runnables.messages.base import (
     AIMessage,
     BaseMessage,
@@ -181,7 +182,7 @@ def _openai_role(message: BaseMessage) -> str:
         return "tool"
     if isinstance(message, ChatMessage):
         return message.role
-    raise ValueError(f"Unknown BaseMessage type {type(message).__name__}.")
+    raise InvalidInputError(f"Unknown BaseMessage type {type(message).__name__}.")
 
 
 def count_tokens_approximately(
@@ -280,7 +281,7 @@ def _counter(token_counter: Any) -> Callable[[list[BaseMessage]], int]:
     if isinstance(token_counter, str):
         if token_counter == "approximate":
             return count_tokens_approximately
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Invalid token_counter shortcut {token_counter!r}. Use 'approximate', a "
             "function of a list of messages, or a chat model."
         )
@@ -298,7 +299,7 @@ def _counter(token_counter: Any) -> Callable[[list[BaseMessage]], int]:
             # A function of one message: the count of a list is the sum.
             return lambda messages: sum(token_counter(m) for m in messages)
         return token_counter  # type: ignore[no-any-return]
-    raise ValueError(
+    raise InvalidArgumentError(
         f"token_counter must be a function of a list of messages (or of one message), a "
         f"chat model, or 'approximate', got {token_counter!r}."
     )
@@ -340,13 +341,13 @@ def trim_messages(
     if messages is None:
         return _as_step(trim_messages, {k: v for k, v in locals().items() if k != "messages"})
     if strategy not in ("first", "last"):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Unrecognized strategy={strategy!r}. Supported strategies are 'last' and 'first'."
         )
     if start_on and strategy == "first":
-        raise ValueError("start_on parameter is only valid with strategy='last'")
+        raise InvalidArgumentError("start_on parameter is only valid with strategy='last'")
     if include_system and strategy == "first":
-        raise ValueError("include_system parameter is only valid with strategy='last'")
+        raise InvalidArgumentError("include_system parameter is only valid with strategy='last'")
     count = _counter(token_counter)
     split = text_splitter or _default_text_splitter
     msgs = convert_to_messages(messages)
@@ -465,7 +466,7 @@ def convert_to_openai_messages(
     {'role': 'user', 'content': 'hi'}
     """
     if text_format not in ("string", "block"):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Unrecognized text_format={text_format!r}, expected one of 'string' or 'block'."
         )
     single = isinstance(messages, (BaseMessage, dict, str)) or (

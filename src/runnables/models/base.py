@@ -42,7 +42,13 @@ from runnables.core.notes import note_step
 from runnables.core.serializable import RunnableSerializable
 from runnables.core.tasks import aclose
 from runnables.core.tracing import has_pending, settle
-from runnables.errors import InvalidInputError
+from runnables.errors import (
+    InputTypeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    RunnablesError,
+    UnsupportedError,
+)
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -151,7 +157,7 @@ class _ModelInputError(InvalidInputError, TypeError):
     """
 
 
-class StructuredOutputError(ValueError):
+class StructuredOutputError(RunnablesError, ValueError):
     """The model's response could not be read as the requested structured output."""
 
 
@@ -261,7 +267,7 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
                 functools.partial(self._generate, messages, stop, run_manager, **params)
             )
         if not self._has_stream:
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"{type(self).__name__} must implement '_agenerate' or '_astream' (or both)."
             )
         chunks = [c async for c in self._astream(messages, stop=stop, **params)]
@@ -298,7 +304,7 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
         worker thread, never on the event loop). ``run_manager`` is a
         :class:`~runnables.callbacks.manager.CallbackManagerForLLMRun` whose
         ``on_llm_new_token`` streams tokens to the call's handlers and events."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement '_generate'.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement '_generate'.")
 
     def _stream(
         self,
@@ -309,7 +315,7 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
     ) -> Iterator[AIMessageChunk | ChatGenerationChunk]:
         """langchain-core's sync streaming hook: yields chunks (or
         ``ChatGenerationChunk``s), iterated on a worker thread."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement '_stream'.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement '_stream'.")
 
     @property
     def _llm_type(self) -> str:
@@ -353,7 +359,7 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
         if cache is None or cache is True:
             found = get_llm_cache()
             if found is None and cache is True:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{self.get_name()} was created with cache=True but no global cache is "
                     "set. Call runnables.models.set_llm_cache(InMemoryCache()) first, or "
                     "pass the cache itself: cache=InMemoryCache()."
@@ -676,20 +682,20 @@ class BaseChatModel(RunnableSerializable[LanguageModelInput, AIMessage]):  # typ
         >>> # structured = model.with_structured_output(Answer)
         """
         if method not in _STRUCTURED_METHODS:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"with_structured_output got method={method!r}; use one of "
                 f"{list(_STRUCTURED_METHODS)}."
             )
         if method == "json_mode":
             if strict is not None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "with_structured_output(method='json_mode') cannot take strict: JSON mode "
                     "does not send a schema. Use method='json_schema' with strict=True."
                 )
             json_mode = self.bind(response_format={"type": "json_object"})
             return json_mode | _JsonContentParser(schema, include_raw)
         if schema is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"with_structured_output(method={method!r}) needs a schema: a pydantic model "
                 "class, a TypedDict class or a JSON schema dict."
             )
@@ -738,7 +744,7 @@ def _normalize_tool_choice(
         return cast(str, choice)
     names = [t["function"]["name"] for t in tools]
     if choice not in names:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"tool_choice={choice!r} names no bound tool; the tools are {names!r}. Use one of "
             "those names, or 'auto', 'none' or 'required'."
         )
@@ -754,11 +760,14 @@ def _as_message(result: ChatResult | BaseMessage | str) -> AIMessage:
         return cast(AIMessage, result)
     if isinstance(result, ChatResult):
         if not result.generations:
-            raise ValueError("The model returned a ChatResult with no generations.")
+            raise InvalidArgumentError(
+                "The chat model returned a ChatResult with no generations; its "
+                "_agenerate must return at least one ChatGeneration."
+            )
         return result.generations[0].message
     if isinstance(result, str):
         return AIMessage(result)
-    raise TypeError(
+    raise InputTypeError(
         f"_agenerate must return an AIMessage or a ChatResult, got {result!r} "
         f"(a {type(result).__name__})."
     )
@@ -817,7 +826,7 @@ class _StructuredParser(Runnable[AIMessage, Any]):
         return False
 
     def _parse(self, message: AIMessage) -> Any:
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement _parse().")
 
     async def _ainvoke(self, input: AIMessage, ctx: Context) -> Any:
         if not self.include_raw:

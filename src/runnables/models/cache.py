@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from runnables.errors import InvalidArgumentError, UnsupportedError
 from runnables.messages import AIMessage, convert_to_message, message_to_dict
 
 __all__ = ["BaseCache", "InMemoryCache", "SQLiteCache", "get_llm_cache", "set_llm_cache"]
@@ -33,15 +34,15 @@ class BaseCache:
         is stored (as :class:`InMemoryCache` and :class:`SQLiteCache` do), never the
         stored object itself.
         """
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement lookup().")
 
     def update(self, prompt: str, llm_string: str, return_val: AIMessage) -> None:
         """Store a response."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement update().")
 
     def clear(self) -> None:
         """Forget every entry."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement clear().")
 
     async def alookup(self, prompt: str, llm_string: str) -> AIMessage | None:
         """Async :meth:`lookup`."""
@@ -65,7 +66,7 @@ class InMemoryCache(BaseCache):
 
     def __init__(self, *, maxsize: int | None = None) -> None:
         if maxsize is not None and maxsize < 1:
-            raise ValueError(f"maxsize must be at least 1 or None, got {maxsize!r}.")
+            raise InvalidArgumentError(f"maxsize must be at least 1 or None, got {maxsize!r}.")
         self.maxsize = maxsize
         self._data: OrderedDict[tuple[str, str], AIMessage] = OrderedDict()
 

@@ -32,6 +32,13 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from pydantic import Field, SkipValidation
 
 from runnables.core.tasks import aclose
+from runnables.errors import (
+    ArgumentTypeError,
+    InputTypeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    RunnablesError,
+)
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -137,7 +144,7 @@ class FakeListChatModel(BaseChatModel):
             fields["responses"] = responses
         given = fields.get("responses")
         if isinstance(given, str) or not given:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"FakeListChatModel needs a non-empty list of response strings, got {given!r}."
             )
         fields["responses"] = list(given)
@@ -214,7 +221,7 @@ class FakeMessagesListChatModel(BaseChatModel):
             fields["responses"] = responses
         given = fields.get("responses")
         if not given or not all(isinstance(r, BaseMessage) for r in given):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "FakeMessagesListChatModel needs a non-empty list of messages, got "
                 f"{given!r}. For plain strings use FakeListChatModel(responses=[...])."
             )
@@ -254,14 +261,14 @@ class ParrotFakeChatModel(BaseChatModel):
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **params: Any
     ) -> AIMessage:
         if not messages:
-            raise ValueError(
+            raise InvalidInputError(
                 "ParrotFakeChatModel got no messages, so it has nothing to repeat; give it "
                 "at least one message."
             )
         return cast(AIMessage, messages[-1].model_copy(deep=True))
 
 
-class FakeListChatModelError(Exception):
+class FakeListChatModelError(RunnablesError):
     """Raised by :class:`FakeListChatModel` at ``error_on_chunk_number``."""
 
 
@@ -299,7 +306,7 @@ class GenericFakeChatModel(BaseChatModel):
         try:
             item = next(self.messages)
         except StopIteration:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "GenericFakeChatModel has no more scripted messages: give it more in "
                 "messages=iter([...]) (or use itertools.cycle to repeat them)."
             ) from None
@@ -387,10 +394,10 @@ class FunctionChatModel(BaseChatModel):
             fields["func"] = func
         func, stream_func = fields.get("func"), fields.get("stream_func")
         if func is None and stream_func is None:
-            raise ValueError("FunctionChatModel needs func, stream_func, or both.")
+            raise InvalidArgumentError("FunctionChatModel needs func, stream_func, or both.")
         for f in (func, stream_func):
             if f is not None and not callable(f):
-                raise TypeError(f"FunctionChatModel expected a function, got {f!r}.")
+                raise ArgumentTypeError(f"FunctionChatModel expected a function, got {f!r}.")
         fn_name = getattr(func or stream_func, "__name__", None)
         if fields.get("name") is None and fn_name and fn_name != "<lambda>":
             fields["name"] = fn_name
@@ -422,7 +429,7 @@ class FunctionChatModel(BaseChatModel):
         if isinstance(out, str):
             out = AIMessage(out)
         if not isinstance(out, AIMessage):
-            raise TypeError(
+            raise InputTypeError(
                 f"The function of FunctionChatModel must return a string or an AIMessage, "
                 f"got {out!r} (a {type(out).__name__})."
             )
@@ -491,19 +498,19 @@ class FakeTimedChatModel(BaseChatModel):
             fields["responses"] = responses
         given = fields.get("responses", ["This is a simulated response."])
         if isinstance(given, str) or not given:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"FakeTimedChatModel needs a non-empty list of response strings, got {given!r}."
             )
         fields["responses"] = list(given)
         ttft = fields.get("time_to_first_token", 0.0)
         if ttft < 0:
-            raise ValueError(f"time_to_first_token must be 0 or more, got {ttft!r}.")
+            raise InvalidArgumentError(f"time_to_first_token must be 0 or more, got {ttft!r}.")
         tps = fields.get("tokens_per_second")
         if tps is not None and not tps > 0:
-            raise ValueError(f"tokens_per_second must be above 0 or None, got {tps!r}.")
+            raise InvalidArgumentError(f"tokens_per_second must be above 0 or None, got {tps!r}.")
         jitter = fields.get("jitter", 0.0)
         if not 0 <= jitter <= 1:
-            raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}.")
+            raise InvalidArgumentError(f"jitter must be between 0 and 1, got {jitter!r}.")
         super().__init__(**fields)
 
     if TYPE_CHECKING:  # set in the instance dict by model_post_init and __setattr__

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runnables.errors import ConfigError
+from runnables.errors import ArgumentTypeError, ConfigError
 from runnables.models.base import BaseChatModel
 
 __all__ = ["init_chat_model", "known_providers"]
@@ -101,7 +101,7 @@ def init_chat_model(
     >>> model = init_chat_model("openai:gpt-4o-mini", temperature=0)  # doctest: +SKIP
     """
     if not isinstance(model, str):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"init_chat_model takes the model's name as a string, got {model!r} "
             f"(a {type(model).__name__}); for example 'openai:gpt-4o-mini' or 'local'."
         )

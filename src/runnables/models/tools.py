@@ -14,6 +14,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runnables.errors import ArgumentTypeError, InvalidArgumentError
+
 __all__ = ["convert_to_json_schema", "convert_to_openai_tool", "tool_name"]
 
 ToolLike = Mapping[str, Any] | type | Callable[..., Any]
@@ -176,7 +178,7 @@ def _typed_dict_to_model(tp: Any, visited: dict[Any, Any], depth: int = 0) -> An
                     default = extra[0]
                 if len(extra) > 1:
                     if not isinstance(extra[1], str):
-                        raise ValueError(
+                        raise InvalidArgumentError(
                             f"The field {key!r} of {tp.__name__} is annotated with "
                             f"{extra[1]!r} as its description; the third argument of "
                             "Annotated must be a string description."
@@ -248,7 +250,7 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
                 fn["description"] = tool["description"]
             out = {"type": "function", "function": fn}
         else:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Cannot make a tool from the dict {dict(tool)!r}: a JSON schema needs a "
                 "'title' (the tool's name), or pass {'name': ..., 'description': ..., "
                 "'parameters': {...}}."
@@ -305,7 +307,7 @@ def convert_to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str
             fn["description"] = description
         out = {"type": "function", "function": fn}
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"Cannot make a tool from {tool!r} (a {type(tool).__name__}). Pass a typed "
             "Python function with a docstring, a pydantic model class, or a JSON schema "
             "dict with a 'title'."

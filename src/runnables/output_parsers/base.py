@@ -19,7 +19,13 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from runnables.core.config import Context
 from runnables.core.serializable import RunnableSerializable
-from runnables.errors import LangChainDeprecationWarning, RunnablesError
+from runnables.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    LangChainDeprecationWarning,
+    RunnablesError,
+    UnsupportedError,
+)
 
 __all__ = [
     "BaseGenerationOutputParser",
@@ -54,7 +60,7 @@ class OutputParserException(RunnablesError, ValueError):  # noqa: N818 - langcha
     ) -> None:
         super().__init__(error)
         if send_to_llm and (observation is None or llm_output is None):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "OutputParserException got send_to_llm=True without both observation and "
                 "llm_output; pass them so the model can be shown what went wrong."
             )
@@ -151,7 +157,7 @@ class BaseOutputParser(RunnableSerializable[Any, T], Generic[T]):  # type: ignor
 
     def parse(self, text: str) -> T:
         """Parse a model's complete output text."""
-        raise NotImplementedError(f"{type(self).__name__} must implement parse(text).")
+        raise UnsupportedError(f"{type(self).__name__} must implement parse(text).")
 
     async def aparse(self, text: str) -> T:
         """Parse a model's complete output text (parsing is CPU-only, so this is ``parse``)."""
@@ -159,7 +165,7 @@ class BaseOutputParser(RunnableSerializable[Any, T], Generic[T]):  # type: ignor
 
     def get_format_instructions(self) -> str:
         """Instructions for the model on how to format its output for this parser."""
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} has no format instructions; write them in the prompt."
         )
 
@@ -171,7 +177,7 @@ class BaseOutputParser(RunnableSerializable[Any, T], Generic[T]):  # type: ignor
         """
         unknown = kwargs.keys() - {"include", "exclude", "exclude_none"}
         if unknown:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{type(self).__name__}.asdict() got unsupported arguments {sorted(unknown)}; "
                 "it takes include=, exclude= and exclude_none=."
             )
@@ -239,7 +245,7 @@ class BaseGenerationOutputParser(BaseOutputParser[T]):
     (``.text``)."""
 
     def parse_result(self, result: list[Any], *, partial: bool = False) -> T:
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} must implement parse_result(result, *, partial=False)."
         )
 

@@ -13,6 +13,7 @@ from io import StringIO
 from typing import Any
 
 from runnables.core.config import Context
+from runnables.errors import UnsupportedError
 from runnables.output_parsers.base import BaseOutputParser, text_of
 
 __all__ = [
@@ -31,7 +32,7 @@ class ListOutputParser(BaseOutputParser[list[str]]):
     """
 
     def _split(self, buffer: str, final: bool) -> tuple[list[str], int]:
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement _split().")
 
     async def _atransform(
         self, inputs: AsyncIterator[Any], ctx: Context

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import SkipValidation
 
 from runnables.core.config import Context
+from runnables.errors import InvalidInputError, UnsupportedError
 from runnables.messages.base import AIMessage, AIMessageChunk, BaseMessage
 from runnables.output_parsers.base import BaseOutputParser, OutputParserException
 from runnables.output_parsers.partial_json import parse_partial_json
@@ -163,7 +164,7 @@ class JsonOutputToolsParser(BaseOutputParser[Any]):
 
     def parse(self, text: str) -> Any:
         """Tool calls live in messages, not text: pass the model's message instead."""
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} parses a model's message (its tool calls), not text; put "
             "it right after a chat model."
         )
@@ -272,7 +273,7 @@ class PydanticToolsParser(JsonOutputToolsParser):
             if not isinstance(call["args"], dict):
                 if partial:
                     continue
-                raise ValueError(
+                raise InvalidInputError(
                     f"Tool arguments must be specified as a dict, received: {call['args']}"
                 )
             model = by_name.get(call["type"])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, ca
 
 from pydantic import BaseModel, SkipValidation, ValidationError
 
+from runnables.errors import ArgumentTypeError
 from runnables.output_parsers.base import OutputParserException
 from runnables.output_parsers.json import JsonOutputParser
 
@@ -60,7 +61,7 @@ class PydanticOutputParser(JsonOutputParser, Generic[M]):
         if "pydantic_object" in fields and not (
             (isinstance(given, type) and issubclass(given, BaseModel)) or _is_v1_model(given)
         ):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"PydanticOutputParser needs a pydantic model class, got {given!r}. Pass a "
                 "subclass of pydantic.BaseModel (or of pydantic.v1.BaseModel) as "
                 "pydantic_object=."

@@ -23,6 +23,7 @@ from pydantic import Field
 from runnables.core.base import Runnable
 from runnables.core.config import Context, RunnableConfig
 from runnables.core.serializable import RunnableSerializable
+from runnables.errors import UnsupportedError
 from runnables.prompts.formatting import PromptInputTypeError, missing_variables_error
 from runnables.prompts.value import PromptValue
 
@@ -101,7 +102,7 @@ class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # 
 
     def format_prompt(self, **kwargs: Any) -> PromptValue:
         """Format into a prompt value."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement format_prompt().")
 
     async def aformat_prompt(self, **kwargs: Any) -> PromptValue:
         """Format into a prompt value (formatting is CPU-only: this is ``format_prompt``)."""
@@ -109,7 +110,7 @@ class BasePromptTemplate(RunnableSerializable[dict[str, Any], PromptValue]):  # 
 
     def format(self, **kwargs: Any) -> Any:
         """Format into the template's natural output (a string for string templates)."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement format().")
 
     async def aformat(self, **kwargs: Any) -> Any:
         """``format``, for async code (formatting never waits on anything)."""

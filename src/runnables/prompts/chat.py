@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from runnables.core.config import Context
+from runnables.errors import UnsupportedError
 from runnables.messages import (
     AIMessage,
     AnyMessage,
@@ -72,7 +73,7 @@ class BaseMessagePromptTemplate(BaseModel):
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """The messages for these variables."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement format_messages().")
 
     def _compile(self) -> None:
         """Work out what formatting needs from the fields (kept beside them)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from string import Formatter
 from typing import Any, Literal
 
-from runnables.errors import MissingExtraError, RunnablesError, UserError
+from runnables.errors import InputKeyError, InvalidArgumentError, MissingExtraError
 
 __all__ = [
     "InvalidPromptTemplateError",
@@ -40,7 +40,7 @@ class StrictFormatter(Formatter):
 
     def vformat(self, format_string: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
         if args:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"StrictFormatter got positional arguments {tuple(args)!r}; pass every "
                 "value as a keyword argument (formatter.format(template, name=value))."
             )
@@ -58,11 +58,11 @@ PromptTemplateFormat = Literal["f-string", "mustache", "jinja2"]
 _FORMATS = ("f-string", "mustache", "jinja2")
 
 
-class InvalidPromptTemplateError(UserError, ValueError):
+class InvalidPromptTemplateError(InvalidArgumentError):
     """A template cannot be used: bad syntax, an unsafe field, or an unknown format."""
 
 
-class PromptInputError(RunnablesError, KeyError):
+class PromptInputError(InputKeyError):
     """The input of a prompt template lacks a variable the template needs (or is no dict).
 
     It is a ``KeyError``, as langchain-core raises. ``missing`` names the variables that

@@ -16,7 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runnables.errors import MissingExtraError
+from runnables.errors import (
+    InvalidArgumentError,
+    InvalidInputError,
+    MissingExtraError,
+    UnsupportedError,
+)
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.chat import ChatPromptTemplate
 from runnables.prompts.few_shot import FewShotPromptTemplate
@@ -34,7 +39,7 @@ def _read_config(path: Path, encoding: str | None) -> Any:
         except ImportError:
             raise MissingExtraError("Loading a YAML prompt file", "yaml", "pyyaml") from None
         return yaml.safe_load(path.read_text(encoding=encoding))
-    raise ValueError(
+    raise InvalidInputError(
         f"Got unsupported file type {path.suffix!r} for the prompt file {str(path)!r}; "
         "use a .json, .yaml or .yml file."
     )
@@ -44,13 +49,13 @@ def _check_path(path: Path, allow_dangerous_paths: bool) -> None:
     if allow_dangerous_paths:
         return
     if path.is_absolute():
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Path '{path}' is absolute. Absolute paths are not allowed in a prompt file "
             "(it may come from an untrusted source); use a relative path, or pass "
             "allow_dangerous_paths=True if you trust the file."
         )
     if ".." in path.parts:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Path '{path}' contains '..' components, which are not allowed in a prompt "
             "file; use a direct relative path, or pass allow_dangerous_paths=True if you "
             "trust the file."
@@ -62,12 +67,12 @@ def _load_template(name: str, config: dict[str, Any], allow_dangerous_paths: boo
     if key not in config:
         return
     if name in config:
-        raise ValueError(f"Both `{key}` and `{name}` cannot be provided; keep one of them.")
+        raise InvalidInputError(f"Both `{key}` and `{name}` cannot be provided; keep one of them.")
     path = Path(config.pop(key))
     _check_path(path, allow_dangerous_paths)
     resolved = path.resolve()
     if resolved.suffix != ".txt":
-        raise ValueError(
+        raise InvalidInputError(
             f"Unsupported template file format: '{resolved.suffix}'. Only '.txt' files are "
             f"supported (got {str(path)!r})."
         )
@@ -77,7 +82,7 @@ def _load_template(name: str, config: dict[str, Any], allow_dangerous_paths: boo
 def _drop_output_parser(config: dict[str, Any]) -> None:
     parser = config.pop("output_parser", None)
     if parser and parser.get("_type", "default") != "default":
-        raise ValueError(
+        raise InvalidInputError(
             f"Unsupported output parser {parser.get('_type')!r} in a prompt file; only the "
             "default (string) parser is supported. Add the parser to your chain instead."
         )
@@ -87,7 +92,7 @@ def _load_plain(config: dict[str, Any], allow_dangerous_paths: bool) -> PromptTe
     _load_template("template", config, allow_dangerous_paths)
     _drop_output_parser(config)
     if config.get("template_format", "f-string") == "jinja2":
-        raise ValueError(
+        raise InvalidInputError(
             "Loading templates with 'jinja2' format is no longer supported since it can "
             "lead to arbitrary code execution. Please migrate to using the 'f-string' "
             "template format, which does not suffer from this issue."
@@ -101,7 +106,7 @@ def _load_few_shot(config: dict[str, Any], allow_dangerous_paths: bool) -> FewSh
     _load_template("prefix", config, allow_dangerous_paths)
     if "example_prompt_path" in config:
         if "example_prompt" in config:
-            raise ValueError(
+            raise InvalidInputError(
                 "Only one of example_prompt and example_prompt_path should be specified."
             )
         path = Path(config.pop("example_prompt_path"))
@@ -116,18 +121,18 @@ def _load_few_shot(config: dict[str, Any], allow_dangerous_paths: bool) -> FewSh
         path = Path(examples)
         _check_path(path, allow_dangerous_paths)
         if path.suffix not in (".json", ".yaml", ".yml"):
-            raise ValueError(
+            raise InvalidInputError(
                 f"Invalid file format for examples {examples!r}. Only json or yaml formats "
                 "are supported."
             )
         config["examples"] = _read_config(path, "utf-8")
     elif not isinstance(examples, list):
-        raise ValueError(
+        raise InvalidInputError(
             f"Invalid examples format {examples!r}. Only a list or a file path are supported."
         )
     _drop_output_parser(config)
     if not isinstance(example_prompt, PromptTemplate):
-        raise ValueError(
+        raise InvalidInputError(
             f"The example prompt of a few-shot prompt file must be a plain prompt, got "
             f"{example_prompt!r}."
         )
@@ -138,7 +143,9 @@ def _load_chat(config: dict[str, Any], allow_dangerous_paths: bool) -> ChatPromp
     messages = config.pop("messages")
     template = messages[0]["prompt"].pop("template") if messages else None
     if not template:
-        raise ValueError("Can't load chat prompt without template: the file has no messages.")
+        raise InvalidInputError(
+            "Can't load chat prompt without template: the file has no messages."
+        )
     template_format = config.get("template_format", "f-string")
     return ChatPromptTemplate.from_template(template, template_format=template_format)
 
@@ -158,7 +165,7 @@ def load_prompt_from_config(
     kind = config.pop("_type", "prompt")
     loader = _LOADERS.get(kind)
     if loader is None:
-        raise ValueError(
+        raise InvalidInputError(
             f"Loading {kind} prompt not supported; a prompt file's _type must be one of "
             f"{sorted(_LOADERS)}."
         )
@@ -174,11 +181,13 @@ def load_prompt(
     PromptTemplate(template='Tell me a joke about {topic}', input_variables=['topic'])
     """
     if isinstance(path, str) and path.startswith("lc://"):
-        raise RuntimeError(
+        raise UnsupportedError(
             "Loading from the deprecated github-based Hub is no longer supported. Download "
             "the prompt file and load it from disk."
         )
     config = _read_config(Path(path), encoding)
     if not isinstance(config, dict):
-        raise ValueError(f"The prompt file {str(path)!r} must hold a mapping, got {config!r}.")
+        raise InvalidInputError(
+            f"The prompt file {str(path)!r} must hold a mapping, got {config!r}."
+        )
     return load_prompt_from_config(config, allow_dangerous_paths=allow_dangerous_paths)

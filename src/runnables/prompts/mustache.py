@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runnables.prompts.formatting import InvalidPromptTemplateError
+
 __all__ = ["mustache_render", "mustache_schema", "mustache_template_vars"]
 
 Token = tuple[str, str]  # (kind, text): literal, variable, no escape, section, inverted, end
@@ -23,7 +25,7 @@ _TAG = re.compile(r"\{\{(\{[^}]*\}|[^}]*)\}\}")
 _STANDALONE_KINDS = frozenset({"section", "inverted", "end", "comment"})
 
 
-class MustacheSyntaxError(ValueError):
+class MustacheSyntaxError(InvalidPromptTemplateError):
     """A mustache template is malformed (an unclosed or mismatched section)."""
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from runnables.errors import UnsupportedError
 from runnables.prompts.base import BasePromptTemplate
 from runnables.prompts.formatting import (
     InvalidPromptTemplateError,
@@ -32,7 +33,7 @@ class StringPromptTemplate(BasePromptTemplate):
 
     def format(self, **kwargs: Any) -> str:
         """Format into a string."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement format().")
 
     def format_prompt(self, **kwargs: Any) -> StringPromptValue:
         """Format into a :class:`StringPromptValue`."""

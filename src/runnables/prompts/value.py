@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from runnables.errors import UnsupportedError
 from runnables.messages import BaseMessage, HumanMessage, get_buffer_string
 
 __all__ = ["ChatPromptValue", "PromptValue", "StringPromptValue"]
@@ -20,11 +21,11 @@ class PromptValue:
 
     def to_string(self) -> str:
         """The prompt as one string."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement to_string().")
 
     def to_messages(self) -> list[BaseMessage]:
         """The prompt as chat messages."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} must implement to_messages().")
 
 
 class StringPromptValue(PromptValue):

@@ -12,6 +12,7 @@ from runnables.core.leaf import run_leaf
 from runnables.core.notes import note_step
 from runnables.core.serializable import RunnableSerializable
 from runnables.documents.base import Document
+from runnables.errors import UnsupportedError
 
 __all__ = ["BaseRetriever"]
 
@@ -78,7 +79,7 @@ class BaseRetriever(RunnableSerializable[str, list[Document]]):
         Typed as langchain-core's, so a subclass written as its docs show type-checks;
         one that takes ``**kwargs`` as well also receives the call's bound arguments.
         """
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} must implement '_get_relevant_documents(self, query, *, "
             "run_manager)' or '_aget_relevant_documents'."
         )

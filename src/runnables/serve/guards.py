@@ -35,6 +35,8 @@ from typing import Any, TypeVar, cast
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
+from runnables.errors import InvalidArgumentError, InvalidInputError, RunnablesError
+
 __all__ = [
     "DEFAULT_CONFIG_KEYS",
     "MAX_JSON_DEPTH",
@@ -65,7 +67,7 @@ _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class ClientDisconnectedError(Exception):
+class ClientDisconnectedError(RunnablesError):
     """The client closed the connection before the answer was ready."""
 
 
@@ -170,7 +172,7 @@ def decode_json(body: bytes) -> Any:
     return value
 
 
-class _NonFiniteError(ValueError):
+class _NonFiniteError(InvalidInputError):
     pass
 
 
@@ -270,7 +272,7 @@ class InFlight:
 
     def __init__(self, limit: int | None, retry_after: float = 1.0) -> None:
         if limit is not None and limit < 1:
-            raise ValueError(f"max_in_flight must be at least 1 or None, got {limit!r}.")
+            raise InvalidArgumentError(f"max_in_flight must be at least 1 or None, got {limit!r}.")
         self.limit = limit
         self.retry_after = retry_after
         self.count = 0

@@ -55,7 +55,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
-from runnables.errors import ConfigError, InvalidInputError, StepTimeoutError
+from runnables.errors import ConfigError, InvalidArgumentError, InvalidInputError, StepTimeoutError
 from runnables.messages import AIMessage, BaseMessage
 from runnables.serve.guards import (
     ClientDisconnectedError,
@@ -121,13 +121,13 @@ def add_openai_routes(
     >>> add_openai_routes(app, FakeListChatModel(responses=["hi"]), model_name="fake")
     """
     if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"add_openai_routes prefix must start with '/' and not end with one, got "
             f"{prefix!r}; for example prefix='/v1'."
         )
     if isinstance(runnable, Mapping):
         if not runnable:
-            raise ValueError("add_openai_routes got an empty mapping of model names.")
+            raise InvalidArgumentError("add_openai_routes got an empty mapping of model names.")
         models = {str(k): coerce_to_runnable(v) for k, v in runnable.items()}
         strict = True
     else:

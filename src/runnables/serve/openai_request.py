@@ -22,9 +22,10 @@ from typing import Any
 from runnables.core.base import Runnable
 from runnables.core.binding import RunnableBinding
 from runnables.core.sequence import RunnableSequence
+from runnables.errors import RunnablesError
 from runnables.messages import BaseMessage
 from runnables.messages.convert import convert_to_messages
-from runnables.models.base import BaseChatModel
+from runnables.models.base import BaseChatModel, StructuredOutputError
 
 __all__ = ["ChatRequest", "FinishReasons", "RequestError", "bind_request", "read_request"]
 
@@ -34,7 +35,7 @@ _NO_EFFECT = frozenset({"user", "metadata", "store", "service_tier", "stream_opt
 _MAX_N = 128
 
 
-class RequestError(Exception):
+class RequestError(RunnablesError):
     """A request the endpoint answers with a 400 (or ``status``) naming ``param``."""
 
     def __init__(
@@ -477,7 +478,7 @@ class ModelSlot:
     is_output: bool  # the chain's output is the model's own message
 
 
-class _UnreachableError(Exception):
+class _UnreachableError(RunnablesError):
     pass
 
 
@@ -681,7 +682,7 @@ def _structured(
                         usage_metadata=message.usage_metadata,
                         response_metadata={"finish_reason": "stop"},
                     )
-        raise ValueError(
+        raise StructuredOutputError(
             f"The model did not answer with the {spec['name']!r} structure it was asked for."
         )
 

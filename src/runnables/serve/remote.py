@@ -52,7 +52,7 @@ from runnables.core.chunks import gather_input
 from runnables.core.config import CURRENT, DEFAULT_RECURSION_LIMIT, Context, RunnableConfig
 from runnables.core.leaf import hold_stream, holds, run_leaf
 from runnables.core.tasks import aclose
-from runnables.errors import MissingExtraError, RunnablesError
+from runnables.errors import InvalidArgumentError, MissingExtraError, RunnablesError
 from runnables.wire import ServerEvent, SSEDecoder, dumps, encode
 
 try:
@@ -205,14 +205,14 @@ class RemoteRunnable(Runnable[Any, Any]):
         name: str | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"RemoteRunnable needs an http:// or https:// URL, got {url!r}. Pass the "
                 "route's address, for example 'http://127.0.0.1:8000/chat'."
             )
         if timeout is not None and (
             not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0
         ):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"RemoteRunnable's timeout must be a number of seconds above 0 or None (no "
                 f"limit), got {timeout!r}."
             )
@@ -221,7 +221,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         self.headers: dict[str, str] = dict(headers or {})
         self.max_reconnects = max_reconnects
         if not resume_grace >= 0:
-            raise ValueError(f"resume_grace must be >= 0 seconds, got {resume_grace!r}.")
+            raise InvalidArgumentError(f"resume_grace must be >= 0 seconds, got {resume_grace!r}.")
         self.resume_grace = resume_grace
         self.name = name
         self.kwargs: dict[str, Any] = {}

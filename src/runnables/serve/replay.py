@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from runnables.core.tasks import aclose
+from runnables.errors import InvalidArgumentError, RunnablesError
 from runnables.serve.sse import dumps, frame
 
 __all__ = ["DEFAULT_MAX_BYTES", "BufferedRun", "ReplayGoneError", "RunStore", "parse_event_id"]
@@ -60,7 +61,7 @@ _OVERTIME = (
 )
 
 
-class ReplayGoneError(Exception):
+class ReplayGoneError(RunnablesError):
     """The events after the requested position are no longer in the buffer."""
 
 
@@ -291,16 +292,18 @@ class RunStore:
         max_runs: int | None = 1_000,
     ) -> None:
         if max_events < 2:
-            raise ValueError(f"replay_max_events must be at least 2, got {max_events!r}.")
+            raise InvalidArgumentError(f"replay_max_events must be at least 2, got {max_events!r}.")
         if max_bytes is not None and (isinstance(max_bytes, bool) or max_bytes < 1):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"replay_max_bytes must be a number of bytes >= 1 or None, got {max_bytes!r}; "
                 f"the default is {DEFAULT_MAX_BYTES} (16 MiB per stream)."
             )
         if max_runs is not None and max_runs < 1:
-            raise ValueError(f"replay_max_runs must be at least 1 or None, got {max_runs!r}.")
+            raise InvalidArgumentError(
+                f"replay_max_runs must be at least 1 or None, got {max_runs!r}."
+            )
         if retention < 0 or resume_grace < 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"replay_retention and resume_grace must be >= 0 seconds, got {retention!r} "
                 f"and {resume_grace!r}."
             )

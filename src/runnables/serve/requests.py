@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, RootModel, ValidationError
 
 from runnables.core.base import Runnable
+from runnables.errors import InvalidArgumentError
 from runnables.serve.guards import check_bearer, filter_config, read_json_body
 
 __all__ = ["ConfigModifier", "RequestReader", "invalid", "unpack"]
@@ -48,7 +49,7 @@ class RequestReader:
             auth_token = [auth_token]
         self.tokens = [t.encode() for t in auth_token] if auth_token is not None else None
         if self.tokens is not None and (not self.tokens or not all(self.tokens)):
-            raise ValueError("auth_token must be a non-empty token or a list of them.")
+            raise InvalidArgumentError("auth_token must be a non-empty token or a list of them.")
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
         self.input_model = runnable.get_input_schema()

@@ -85,7 +85,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from runnables.core.base import Runnable, coerce_to_runnable
 from runnables.core.config import RunnableConfig
 from runnables.core.tasks import gather_all
-from runnables.errors import InvalidRunnableError, StepTimeoutError
+from runnables.errors import InvalidArgumentError, InvalidRunnableError, StepTimeoutError
 from runnables.serve.guards import (
     DEFAULT_CONFIG_KEYS,
     ClientDisconnectedError,
@@ -211,7 +211,7 @@ def add_routes(
     >>> add_routes(app, RunnableLambda(lambda x: x + 1), path="/plus_one")
     """
     if path and (not path.startswith("/") or path.endswith("/")):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"add_routes path must start with '/' and not end with one, got {path!r}; "
             "for example path='/chat'."
         )
@@ -232,7 +232,7 @@ def add_routes(
             if only
             else ""
         )
-        raise ValueError(
+        raise InvalidArgumentError(
             f"add_routes got unknown endpoint names {sorted(unknown)!r}; the endpoints are "
             f"{list(ENDPOINTS)!r}.{hint}"
         )
@@ -244,7 +244,7 @@ def add_routes(
     taken: set[str] = {p for r in routes if isinstance(p := getattr(r, "path", None), str)}
     clash = sorted(taken & {f"{path}/{e}" for e in endpoints})
     if clash:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"add_routes: the path {path or '/'!r} is already served on this app ({clash[0]!r} "
             "exists); give each runnable its own path, e.g. path='/other'."
         )
@@ -440,7 +440,9 @@ class _Handler:
         self.in_flight = in_flight
         self.timeout = timeout
         if max_batch_size is not None and max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1 or None, got {max_batch_size!r}.")
+            raise InvalidArgumentError(
+                f"max_batch_size must be at least 1 or None, got {max_batch_size!r}."
+            )
         self.max_batch_size = max_batch_size
         self.store = store
         self.streaming = StreamEndpoints(

@@ -29,6 +29,8 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from runnables.errors import InvalidArgumentError, MissingExtraError
+
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover - httptools comes with the serve extra
@@ -79,7 +81,7 @@ class HostAllowList:
     def __init__(self, app: ASGIApp, allowed: Sequence[str]) -> None:
         cleaned = [h.strip().lower() for h in allowed if h.strip()]
         if not cleaned:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "HostAllowList needs at least one allowed host, got none; pass '*' to "
                 "accept any Host header."
             )
@@ -214,9 +216,6 @@ def http_protocol(name: str) -> type[asyncio.Protocol]:
     ``httptools``), with the header timeout (see the module docstring)."""
     if name == "h11" or HttpToolsProtocol is None:
         if name == "httptools":
-            raise ImportError(
-                "--http httptools needs the httptools package, which is not installed. "
-                "Install it with: pip install 'runnables[serve]'"
-            )
+            raise MissingExtraError("--http httptools", "serve", "httptools")
         return H11HeaderTimeoutProtocol
     return HttpToolsHeaderTimeoutProtocol

@@ -37,6 +37,8 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runnables.errors import InvalidArgumentError
+
 if TYPE_CHECKING:
     from runnables.serve.guards import InFlight
     from runnables.serve.replay import RunStore
@@ -73,7 +75,7 @@ def begin_shutdown(app: object | None = None, *, grace: float | None = None) -> 
     nothing).
     """
     if grace is not None and not grace >= 0:
-        raise ValueError(f"begin_shutdown grace must be >= 0 seconds, got {grace!r}.")
+        raise InvalidArgumentError(f"begin_shutdown grace must be >= 0 seconds, got {grace!r}.")
     for target in list(_TARGETS):
         if app is None or target.owner is app:
             target.begin_shutdown(grace)
@@ -96,7 +98,9 @@ class StreamShutdown:
         shutdown_grace: float,
     ) -> None:
         if not shutdown_grace >= 0:
-            raise ValueError(f"shutdown_grace must be >= 0 seconds, got {shutdown_grace!r}.")
+            raise InvalidArgumentError(
+                f"shutdown_grace must be >= 0 seconds, got {shutdown_grace!r}."
+            )
         self.owner = owner
         self.in_flight = in_flight
         self.store = store

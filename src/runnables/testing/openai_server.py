@@ -45,11 +45,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runnables.errors import RunnablesError
+
 __all__ = [
     "Complete",
     "ErrorReply",
     "FakeOpenAIServer",
     "Hang",
+    "IdleTimeoutError",
     "RecordedRequest",
     "Reply",
     "rate_limited",
@@ -175,8 +178,12 @@ _REASONS = {
 Script = Iterable[Reply] | Callable[[RecordedRequest], Reply]
 
 
-class _DroppedError(Exception):
+class _DroppedError(RunnablesError):
     """The reply ends by dropping the connection."""
+
+
+class IdleTimeoutError(RunnablesError, TimeoutError):
+    """``wait_idle`` ran out of time with a reply still in progress."""
 
 
 class FakeOpenAIServer:
@@ -242,7 +249,10 @@ class FakeOpenAIServer:
         end = time.monotonic() + timeout
         while any(getattr(t, "_busy", False) for t in self._handlers):
             if time.monotonic() > end:
-                raise TimeoutError("The fake server still has a reply in progress.")
+                raise IdleTimeoutError(
+                    f"The fake server still has a reply in progress after {timeout:g} s; "
+                    "let the client read the whole reply, or pass a longer timeout."
+                )
             await asyncio.sleep(0.005)
 
     async def start(self) -> FakeOpenAIServer:

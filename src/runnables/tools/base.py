@@ -36,6 +36,13 @@ from runnables.core.config import CURRENT, Context, RunnableConfig
 from runnables.core.leaf import run_leaf
 from runnables.core.notes import note_step
 from runnables.core.serializable import RunnableSerializable
+from runnables.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    RunnablesError,
+    UnsupportedError,
+)
 from runnables.messages.base import ToolCall, ToolMessage, ToolOutputMixin
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "SchemaAnnotationError",
     "TOOL_MESSAGE_BLOCK_TYPES",
     "ToolException",
+    "ToolInputError",
     "BaseToolkit",
     "create_schema_from_function",
     "get_all_basemodel_annotations",
@@ -79,6 +87,14 @@ class ToolException(Exception):  # noqa: N818 - langchain-core's name
     """
 
 
+class ToolInputError(RunnablesError, ToolException):
+    """A tool got input it cannot take (several values for a single-input tool).
+
+    A ``ToolException``, as langchain-core raises there, so ``handle_tool_error`` answers
+    it; unlike a ``ToolException`` a user's tool raises, also a ``RunnablesError``.
+    """
+
+
 class InjectedToolArg:
     """Marks a tool argument supplied at run time by the application, not the model.
 
@@ -100,7 +116,7 @@ class _DirectlyInjectedToolArg:
     """
 
 
-class SchemaAnnotationError(TypeError):
+class SchemaAnnotationError(ArgumentTypeError):
     """A tool class declares ``args_schema`` with an annotation that cannot hold a schema."""
 
 
@@ -141,7 +157,7 @@ def get_all_basemodel_annotations(
     if not isinstance(cls, type):
         origin = typing.get_origin(cls)
         if origin is None:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"get_all_basemodel_annotations needs a pydantic model class, got {cls!r}."
             )
         cls = origin
@@ -205,7 +221,7 @@ def _parse_google_docstring(
     described = [p for p in params if p not in ("run_manager", "callbacks", "runtime", "return")]
     if not doc:
         if strict:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "Found invalid Google-Style docstring: the function has none. Write one "
                 "with an 'Args:' section, or pass error_on_invalid_docstring=False."
             )
@@ -216,7 +232,7 @@ def _parse_google_docstring(
         and described
         and (len(blocks) < 2 or not any(b.startswith("Args:") for b in blocks[1:]))
     ):
-        raise ValueError(
+        raise InvalidArgumentError(
             "Found invalid Google-Style docstring: it needs a description, then an 'Args:' "
             f"section describing {described!r}. Fix it, or pass "
             "error_on_invalid_docstring=False."
@@ -274,7 +290,7 @@ def _refuse_pydantic_v1(func: Callable[..., Any], annotations: list[tuple[str, A
     old = [(name, ann) for name, ann in annotations if _is_pydantic_v1_model(ann)]
     if old:
         name, ann = old[0]
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"Parameter {name!r} of {getattr(func, '__qualname__', func)!r} is annotated with "
             f"the pydantic v1 model {ann.__name__}; runnables supports pydantic v2 models "
             "only (and langchain-core refuses a function mixing v1 and v2 models). Define "
@@ -319,7 +335,7 @@ def create_schema_from_function(
     if parse_docstring and error_on_invalid_docstring:
         for documented in arg_docs:
             if documented not in signature.parameters:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"Arg {documented} in docstring not found in function signature "
                     f"(tool {model_name!r}); fix the docstring's 'Args:' section."
                 )
@@ -557,7 +573,7 @@ class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
     def __init__(self, **kwargs: Any) -> None:
         schema = kwargs.get("args_schema")
         if schema is not None and not isinstance(schema, dict) and not _is_model_class(schema):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"args_schema must be a pydantic BaseModel subclass or a JSON schema dict, "
                 f"got {schema!r}. Describe the arguments with a BaseModel subclass."
             )
@@ -567,7 +583,7 @@ class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
 
     def _run(self, *args: Any, **kwargs: Any) -> Any:
         """Do the tool's work (sync). Subclasses implement this and/or ``_arun``."""
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"Tool {self.name!r} ({type(self).__name__}) has no sync implementation: "
             "implement '_run', or call it with 'ainvoke' if it implements '_arun'."
         )
@@ -681,7 +697,7 @@ class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
             response = await self._call(tool_input, tool_call_id, ctx)
             if self.response_format == "content_and_artifact":
                 if not isinstance(response, tuple) or len(response) != 2:
-                    raise ValueError(
+                    raise InvalidInputError(
                         f"Tool {self.name!r} has response_format='content_and_artifact', so "
                         "it must return a two-tuple (content, artifact), but it returned "
                         f"{response!r} (a {type(response).__name__})."
@@ -749,7 +765,7 @@ class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
         schema = self.args_schema
         if isinstance(tool_input, str):
             if isinstance(schema, dict):
-                raise ValueError(
+                raise InvalidInputError(
                     f"Tool {self.name!r} has a JSON schema args_schema, so it takes a dict "
                     f"of arguments, not the string {tool_input!r}."
                 )
@@ -763,7 +779,7 @@ class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
         for key, field in schema.model_fields.items():
             if _is_injected_field(field.annotation, field, InjectedToolCallId):
                 if tool_call_id is None:
-                    raise ValueError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
+                    raise InvalidInputError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
                 tool_input[key] = tool_call_id
         result = schema.model_validate(tool_input)
         validated: dict[str, Any] = {}
@@ -778,7 +794,7 @@ class BaseTool(RunnableSerializable[str | dict[str, Any] | ToolCall, Any]):
                 validated[key] = tool_input[key]
             elif key == "tool_call_id":
                 if tool_call_id is None:
-                    raise ValueError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
+                    raise InvalidInputError(_NEEDS_TOOL_CALL.format(name=self.name, key=key))
                 validated[key] = tool_call_id
         return validated
 
@@ -963,7 +979,7 @@ def _handled(exc: Exception, flag: Any, default: Any) -> Any:
         return flag
     if callable(flag):
         return flag(exc)
-    raise ValueError(
+    raise InvalidArgumentError(
         f"An error handler must be True, a string or a function, got {flag!r}; "
         "set handle_tool_error / handle_validation_error to one of those."
     )
@@ -1022,6 +1038,6 @@ class BaseToolkit(BaseModel):
 
     def get_tools(self) -> list[BaseTool]:
         """The toolkit's tools."""
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} must implement get_tools() to return its tools."
         )

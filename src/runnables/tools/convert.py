@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal, overload
 
 from runnables.core.base import Runnable
+from runnables.errors import ArgumentTypeError, InvalidArgumentError
 from runnables.tools.base import ArgsSchema, BaseTool
 from runnables.tools.structured import StructuredTool, Tool
 
@@ -103,7 +104,7 @@ def tool(
             if isinstance(target, Runnable):
                 wrapped = target
                 if _input_json_schema(wrapped).get("type") != "object":
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         f"tool({name!r}, ...) needs a runnable whose input is a dict with "
                         f"typed keys, but {wrapped!r} takes "
                         f"{wrapped.get_input_jsonschema()!r}. Declare its input with "
@@ -139,7 +140,7 @@ def tool(
                 )
             text = text or target.__doc__
             if text is None:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"Function must have either a docstring or description: tool {name!r} "
                     "(infer_schema=False) has neither. Give the function a docstring or "
                     "pass description=..."
@@ -158,7 +159,7 @@ def tool(
 
     if runnable is not None:
         if not isinstance(name_or_callable, str) or not name_or_callable:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"tool(name, runnable) needs a name string first, got {name_or_callable!r}."
             )
         return factory(name_or_callable)(runnable)
@@ -169,7 +170,7 @@ def tool(
             return factory(name_or_callable.get_name())(name_or_callable)
         if callable(name_or_callable) and hasattr(name_or_callable, "__name__"):
             return factory(name_or_callable.__name__)(name_or_callable)
-        raise ValueError(
+        raise InvalidArgumentError(
             "The first argument of tool must be a name string or a function with a "
             f"__name__, got {name_or_callable!r} (a {type(name_or_callable).__name__})."
         )
@@ -247,7 +248,7 @@ def _runnable_args_schema(
         try:
             arg_types = typing.get_type_hints(input_type)
         except TypeError:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"Cannot make a tool from {runnable!r}: its input must be a string or a "
                 "dict with typed keys. Annotate its input with a TypedDict "
                 "(with_types(input_type=...)), or pass arg_types={'key': type}."

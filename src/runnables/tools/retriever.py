@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 # Imported at run time: the tool's functions are annotated with it, and their type
 # hints are read (get_type_hints) when the tool's schema is inspected.
 from runnables.documents import Document
+from runnables.errors import InvalidInputError
 from runnables.tools.structured import StructuredTool
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def _document_values(doc: Document, prompt: BasePromptTemplate) -> dict[str, Any
     values = {"page_content": doc.page_content, **doc.metadata}
     missing = [v for v in prompt.input_variables if v not in values]
     if missing:
-        raise ValueError(
+        raise InvalidInputError(
             f"The document prompt needs {missing!r}, which the document's metadata "
             f"({sorted(doc.metadata)!r}) lacks. Give the documents that metadata, or use "
             "a prompt with only {page_content} and the keys they have."

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, PlainSerializer, SkipValidation
 
+from runnables.errors import InvalidArgumentError, UnsupportedError
 from runnables.tools.base import (
     ArgsSchema,
     BaseTool,
-    ToolException,
+    ToolInputError,
     _injected_keys,
     create_schema_from_function,
 )
@@ -63,7 +64,7 @@ class _FunctionTool(BaseTool):
 
     def _sync_impl(self) -> Callable[..., Any]:
         if self.func is None:
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"Tool {self.name!r} has only an async function (coroutine); call it with "
                 "'ainvoke', or give it a sync 'func' too."
             )
@@ -126,7 +127,7 @@ class StructuredTool(_FunctionTool):
         """
         source = func if func is not None else coroutine
         if source is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "StructuredTool.from_function needs a function: pass func (sync) and/or "
                 "coroutine (async)."
             )
@@ -148,7 +149,7 @@ class StructuredTool(_FunctionTool):
                 doc = args_schema.__doc__
                 text = "" if doc and "A base class for creating Pydantic models" in doc else doc
         if text is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "Function must have a docstring if description not provided: the tool "
                 f"{name!r} has neither. Give the function a docstring or pass "
                 "description=... (the model reads it to decide when to call the tool)."
@@ -207,7 +208,7 @@ class Tool(_FunctionTool):
         args, kwargs = super()._to_args_and_kwargs(tool_input, tool_call_id)
         values = [*args, *kwargs.values()]
         if len(values) != 1:
-            raise ToolException(
+            raise ToolInputError(
                 f"Too many arguments to single-input tool {self.name}. Consider using "
                 f"StructuredTool instead. Args: {values}"
             )
@@ -226,7 +227,7 @@ class Tool(_FunctionTool):
     ) -> Tool:
         """A single-input tool from ``func`` and/or ``coroutine``."""
         if func is None and coroutine is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Tool.from_function for {name!r} needs a function: pass func (sync) and/or "
                 "coroutine (async)."
             )

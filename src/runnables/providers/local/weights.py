@@ -34,7 +34,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from runnables.errors import EngineError, InvalidArgumentError, UserError
+
 __all__ = ["cache_dir", "requantized"]
+
+
+class CacheFolderError(UserError, PermissionError):
+    """The folder that keeps requantized model files cannot be written."""
 
 
 CACHE_ENV = "RUNNABLES_CACHE_DIR"
@@ -62,7 +68,7 @@ def requantized(source: str, quant: str) -> str:
         _logger.set_verbose(False)
     ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant}", None)
     if ftype is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{quant!r} is not a llama.cpp quantization type this llama-cpp-python knows. "
             "Use 'Q4_0', 'Q8_0' or another LLAMA_FTYPE_MOSTLY_* name."
         )
@@ -78,7 +84,7 @@ def requantized(source: str, quant: str) -> str:
         fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=folder)
         os.close(fd)
     except OSError as exc:
-        raise PermissionError(
+        raise CacheFolderError(
             f"ChatLocal(quantization={quant!r}) keeps the requantized model file in "
             f"{str(folder)!r}, which cannot be written ({exc.strerror or exc}). Set "
             f"{CACHE_ENV} to a writable folder, or leave quantization out to run the file "
@@ -91,7 +97,7 @@ def requantized(source: str, quant: str) -> str:
         params.nthread = 1
         code = llama_cpp.llama_model_quantize(str(src).encode(), tmp.encode(), params)
         if code != 0:
-            raise RuntimeError(
+            raise EngineError(
                 f"llama.cpp could not requantize {source!r} to {quant} (code {code}). Leave "
                 "quantization out to run the file as is."
             )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from runnables.core.config import CURRENT
-from runnables.errors import MissingExtraError
+from runnables.errors import ArgumentTypeError, InvalidArgumentError, MissingExtraError
 from runnables.messages import (
     AIMessage,
     AIMessageChunk,
@@ -156,7 +156,7 @@ class ChatOpenAI(BaseChatModel):
                     raise MissingCredentialsError()
                 base_url = DEFAULT_BASE_URL
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"base_url must start with http:// or https://, got {base_url!r}. "
                 "For example: ChatOpenAI(base_url='http://localhost:8000/v1')."
             )
@@ -164,7 +164,9 @@ class ChatOpenAI(BaseChatModel):
             raise MissingCredentialsError()
         for key, value in (("max_retries", max_retries), ("max_concurrency", max_concurrency)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{key} must be a whole number of at least 0, got {value!r}.")
+                raise InvalidArgumentError(
+                    f"{key} must be a whole number of at least 0, got {value!r}."
+                )
         for key, seconds in (
             ("timeout", timeout),
             ("connect_timeout", connect_timeout),
@@ -172,7 +174,9 @@ class ChatOpenAI(BaseChatModel):
             ("stream_event_timeout", stream_event_timeout),
         ):
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
-                raise ValueError(f"{key} must be a number of seconds above 0, got {seconds!r}.")
+                raise InvalidArgumentError(
+                    f"{key} must be a number of seconds above 0, got {seconds!r}."
+                )
         super().__init__(
             model_name=model,
             temperature=temperature,
@@ -236,7 +240,7 @@ class ChatOpenAI(BaseChatModel):
         from runnables.providers.openai.transport import is_loopback
 
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"base_url must start with http:// or https://, got {value!r}. "
                 "For example: ChatOpenAI(base_url='http://localhost:8000/v1')."
             )
@@ -255,7 +259,9 @@ class ChatOpenAI(BaseChatModel):
     @max_retries.setter
     def max_retries(self, value: int) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"max_retries must be a whole number of at least 0, got {value!r}.")
+            raise InvalidArgumentError(
+                f"max_retries must be a whole number of at least 0, got {value!r}."
+            )
         self._max_retries = value
         transport = self.__dict__.get("_transport")
         if transport is not None:
@@ -422,7 +428,7 @@ def _response_format(fmt: Any) -> dict[str, Any]:
     if isinstance(fmt, type):
         schema_of = getattr(fmt, "model_json_schema", None)
         if schema_of is None:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"response_format={fmt!r} is a class but not a pydantic model; pass a pydantic "
                 "model class, a JSON schema dict, or {'type': 'json_object'}."
             )
@@ -436,7 +442,7 @@ def _response_format(fmt: Any) -> dict[str, Any]:
         # A bare JSON schema.
         name = str(fmt.get("title") or "response")
         return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(fmt)}}
-    raise TypeError(
+    raise ArgumentTypeError(
         f"response_format must be a dict or a pydantic model class, got {fmt!r} "
         f"(a {type(fmt).__name__})."
     )

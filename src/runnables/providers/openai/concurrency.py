@@ -17,6 +17,7 @@ import asyncio
 from collections import deque
 
 from runnables.core.leaf import wait_without_slot  # the leaf scope's; exported here too
+from runnables.errors import InvalidArgumentError
 
 __all__ = ["AdaptiveConcurrency", "wait_without_slot"]
 
@@ -41,12 +42,12 @@ class AdaptiveConcurrency:
 
     def __init__(self, max_limit: int = 256, *, min_limit: int = 1, grow_after: int = 8) -> None:
         if min_limit < 1 or max_limit < min_limit:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"AdaptiveConcurrency needs 1 <= min_limit <= max_limit, got "
                 f"min_limit={min_limit!r}, max_limit={max_limit!r}."
             )
         if grow_after < 1:
-            raise ValueError(f"grow_after must be at least 1, got {grow_after!r}.")
+            raise InvalidArgumentError(f"grow_after must be at least 1, got {grow_after!r}.")
         self.max_limit = max_limit
         self.min_limit = min_limit
         self.grow_after = grow_after

@@ -613,9 +613,10 @@ def _event_json(url: str, data: bytes) -> dict[str, Any]:
         # json.loads' own verdict.
         text = data.decode()
         obj, end = _RAW_DECODE(text)
-        if end != len(text):
-            raise ValueError
+        whole = end == len(text)
     except ValueError:
+        whole = False
+    if not whole:
         try:
             obj = json.loads(data)
         except ValueError:

@@ -19,6 +19,8 @@ import html
 from functools import cache
 from importlib.resources import files
 
+from runnables.errors import InvalidArgumentError
+
 __all__ = ["playground_html", "render_playground"]
 
 _BASE_PATH = "{{BASE_PATH}}"
@@ -40,7 +42,7 @@ def render_playground(name: str, base_path: str) -> str:
     are HTML-escaped, so a name like ``RunnableParallel<a,b>`` is shown as is.
     """
     if base_path and not base_path.startswith("/"):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"The playground's base path must start with '/', got {base_path!r}; "
             "pass the path the routes were added under, such as '/chat'."
         )
