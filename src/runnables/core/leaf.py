@@ -64,6 +64,7 @@ __all__ = [
     "reclaim_slot",
     "run_in_turn",
     "run_leaf",
+    "run_plain_leaf",
     "run_returned",
     "timed",
     "traced",
@@ -262,6 +263,34 @@ async def run_leaf(
     if ctx.sync and ctx.deadline is not None:
         check_after_sync_step(ctx, name)
     return out
+
+
+async def run_plain_leaf(
+    step: Runnable[Any, Any], ctx: Context, fn: Callable[[Any], Awaitable[Any]], input: Any
+) -> Any:
+    """:func:`run_leaf` for a leaf whose work is ``await fn(input)``, a plain async
+    function (its ``_ainline``), under a budget and no deadline (``ctx.running`` is None).
+
+    The same slot, ``HOLDING`` and ``CURRENT`` as :func:`run_leaf` around the leaf's own
+    ``_run``, and the step's note on a user's exception, in one frame where those take
+    three, a closure and a coroutine for a free slot: an async function under
+    ``max_concurrency`` is what ``abatch`` and every batch-job row run (W4, W17).
+    """
+    limiter = ctx.limiter
+    assert limiter is not None and ctx.running is None
+    if not limiter.try_acquire():
+        await limiter.acquire()
+    holding = HOLDING.set(limiter)
+    current = CURRENT.set(ctx)
+    try:
+        return await fn(input)
+    except BaseException as exc:
+        note_step(exc, step.get_name())
+        raise
+    finally:
+        CURRENT.reset(current)
+        HOLDING.reset(holding)
+        limiter.release()
 
 
 def lend_slot(ctx: Context) -> Limiter | None:
