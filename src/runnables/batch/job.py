@@ -302,7 +302,7 @@ async def run_batch(
         )
         # Every key read, as its hash: a key met twice would get one record, and the
         # other row none, so it stops the job.
-        seen = journal.SeenKeys().add
+        seen = journal.SeenKeys(expected=meter.total or 0).add
         for row in rows:
             if not seen(hash(row.key_bytes)):
                 _refuse_duplicate(in_path, row, key_field, openai)
