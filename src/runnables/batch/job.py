@@ -429,7 +429,8 @@ async def run_batch(
                         info = formats.ErrorInfo(out.type_name, info.message, info.attempts)
                     lines.append(formats.error_record(key_field, row, info, openai))
                 else:
-                    tokens += formats.tokens_of(out)
+                    if type(out) not in formats.PLAIN_TYPES:  # only those can report tokens
+                        tokens += formats.tokens_of(out)
                     lines.append(formats.output_record(key_field, row, out, openai))
             if lines:
                 lines.append("")
