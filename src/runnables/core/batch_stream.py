@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from runnables.core.base import invoke_root
 from runnables.core.config import Context
-from runnables.core.leaf import call, lend_slot, reclaim_slot
+from runnables.core.leaf import (
+    LeafHooks,
+    call,
+    lend_slot,
+    plain_leaf,
+    reclaim_slot,
+    run_plain_leaf,
+    run_returned,
+)
 from runnables.core.limiter import Limiter
 from runnables.core.tasks import TaskGroup
 from runnables.errors import ConfigError
@@ -101,8 +109,11 @@ async def batch_stream_chunks(
     finished: deque[tuple[int, Any]] = deque()
     wake: list[asyncio.Future[None] | None] = [None]
     counter = 0
-    # invoke_root adds the deadline; without one the plain call is enough.
+    # invoke_root adds the deadline; without one the plain call is enough, and for an
+    # async function under the budget, its plain function in one frame (W17: a row
+    # is little more than its step, so each frame and check is a few per cent).
     run = invoke_root if ctx.deadline is not None else call
+    fn = plain_leaf(step, ctx) if ctx.deadline is None else None
 
     def put(entry: tuple[int, Any]) -> None:
         finished.append(entry)
@@ -139,7 +150,12 @@ async def batch_stream_chunks(
             index = counter
             counter += 1
             try:
-                out: Any = await run(step, item, ctx)
+                if fn is not None:
+                    out: Any = await run_plain_leaf(step, ctx, fn, item)
+                    if isinstance(out, LeafHooks):  # a runnable: the function runs it
+                        out = await run_returned(step, out, item, ctx)  # type: ignore[arg-type]
+                else:
+                    out = await run(step, item, ctx)
             except Exception as exc:
                 out = exc
             del item  # not kept alive while the result waits for the consumer

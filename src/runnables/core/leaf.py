@@ -60,6 +60,7 @@ __all__ = [
     "holds",
     "lend_slot",
     "plain_function",
+    "plain_leaf",
     "pull_in_step",
     "reclaim_slot",
     "run_in_turn",
@@ -291,6 +292,19 @@ async def run_plain_leaf(
         CURRENT.reset(current)
         HOLDING.reset(holding)
         limiter.release()
+
+
+def plain_leaf(step: Runnable[Any, Any], ctx: Context) -> Callable[[Any], Awaitable[Any]] | None:
+    """The plain async function :func:`call` would run ``step``'s work as under ``ctx``
+    with :func:`run_plain_leaf` (a budget, no listeners, no deadline), or None.
+
+    For a batch's workers, which run one step on input after input: they look it up
+    once and call ``run_plain_leaf`` themselves (then :func:`run_returned` if it returns
+    a runnable), where ``call`` would decide the same again for every input.
+    """
+    if ctx.tracers or ctx.limiter is None or ctx.running is not None:
+        return None
+    return step._ainline
 
 
 def lend_slot(ctx: Context) -> Limiter | None:
