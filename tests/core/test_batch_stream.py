@@ -198,6 +198,27 @@ async def test_abatch_stream_of_an_async_function_holds_its_slot_so_a_nested_cal
     assert failed.__notes__ == ["(raised in runnables step 'outer')"]
 
 
+async def test_abatch_stream_reads_a_generator_without_the_marks_of_a_running_leaf() -> None:
+    # The workers keep a running leaf's marks (HOLDING, CURRENT) set between inputs
+    # (mark_worker); the input generator's code runs in a worker too, and must see
+    # neither, or a call it makes would lend a slot it does not hold.
+    seen: list[tuple[object, object]] = []
+
+    def inputs() -> Iterator[int]:
+        for i in range(40):
+            seen.append((HOLDING.get(), CURRENT.get()))
+            yield i
+
+    async def step(x: int) -> int:
+        assert HOLDING.get() is not None and CURRENT.get() is not None
+        await asyncio.sleep(0)
+        return x
+
+    pairs = RunnableLambda(step).abatch_stream(inputs(), {"max_concurrency": 4})
+    assert sorted([p async for p in pairs]) == [(i, i) for i in range(40)]
+    assert seen == [(None, None)] * 40
+
+
 async def test_abatch_stream_runs_the_runnable_an_async_function_returns() -> None:
     tens: RunnableLambda[int, int] = RunnableLambda(lambda x: x * 10)
 

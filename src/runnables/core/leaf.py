@@ -32,6 +32,7 @@ can use it.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,17 +60,20 @@ __all__ = [
     "hold_stream",
     "holds",
     "lend_slot",
+    "mark_worker",
     "plain_function",
     "plain_leaf",
     "pull_in_step",
     "reclaim_slot",
     "run_in_turn",
     "run_leaf",
+    "run_marked_leaf",
     "run_plain_leaf",
     "run_returned",
     "timed",
     "traced",
     "traced_transform",
+    "unmark_worker",
     "wait_without_slot",
 ]
 
@@ -291,6 +295,46 @@ async def run_plain_leaf(
     finally:
         CURRENT.reset(current)
         HOLDING.reset(holding)
+        limiter.release()
+
+
+def mark_worker(ctx: Context) -> None:
+    """Mark the running task as running ``ctx``'s leaves, until it ends: ``HOLDING`` and
+    ``CURRENT`` set once, for :func:`run_marked_leaf`.
+
+    For a batch's worker task, which runs nothing else (its inputs are read in a context
+    of their own): two context-variable sets and two resets a leaf less. Called before
+    each leaf, it sets only what a leaf's own code changed (a lend not reclaimed).
+    """
+    limiter = ctx.limiter
+    if HOLDING.get() is not limiter:
+        HOLDING.set(limiter)
+    if CURRENT.get() is not ctx:
+        CURRENT.set(ctx)
+
+
+def unmark_worker(before: contextvars.Context) -> None:
+    """Undo :func:`mark_worker`: ``HOLDING`` and ``CURRENT`` as they are in ``before``
+    (the worker's context from before it was marked)."""
+    HOLDING.set(before.get(HOLDING))
+    CURRENT.set(before.get(CURRENT))
+
+
+async def run_marked_leaf(
+    step: Runnable[Any, Any], ctx: Context, fn: Callable[[Any], Awaitable[Any]], input: Any
+) -> Any:
+    """:func:`run_plain_leaf` in a task marked by :func:`mark_worker`: the slot is taken
+    and given back around ``await fn(input)``, and a user's exception noted."""
+    limiter = ctx.limiter
+    assert limiter is not None and ctx.running is None
+    if not limiter.try_acquire():
+        await limiter.acquire()
+    try:
+        return await fn(input)
+    except BaseException as exc:
+        note_step(exc, step.get_name())
+        raise
+    finally:
         limiter.release()
 
 
