@@ -13,7 +13,10 @@ each calls one function of this module, and this module alone decides
   call write it out, and say so);
 - the concurrency budget: :func:`run_leaf` takes a slot for an invoked leaf and marks it
   held (``HOLDING``), so a nested call made by the leaf's code lends it to its children
-  (:func:`lend_slot`, :func:`reclaim_slot`); a streaming leaf holds its slot only while
+  (:func:`lend_slot`, :func:`reclaim_slot`); :func:`run_plain_leaf` does the same in
+  one frame for a plain async function, and a batch's worker that runs only such a
+  function keeps the held mark between its inputs (:func:`plain_leaf`,
+  :func:`mark_worker`, :func:`run_marked_leaf`); a streaming leaf holds its slot only while
   its own code runs (:func:`pull_in_step`), or for the whole stream when the stream is one
   request that is in flight until it ends (:func:`hold_stream`: models, remote calls);
 - the deadline's bookkeeping: the running leaf is named in ``ctx.running`` for a
