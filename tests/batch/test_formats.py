@@ -22,6 +22,7 @@ ENCODER = json.JSONEncoder(
         -0.5,
         float("nan"),
         10**30,
+        -12,
         True,
         None,
         'quote " and \\ and \n and é and \u2028',

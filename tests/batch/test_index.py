@@ -4,7 +4,6 @@ over the output (stale, torn, missing or describing bytes that changed)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,9 @@ from runnables import RunnableLambda
 from runnables.batch import journal, run_batch
 from runnables.batch.journal import Index, index_path, read_index, write_index
 
+from .jsonl_files import records, write_rows
+
 ROWS = 400
-
-
-def write_rows(path: Path, n: int) -> Path:
-    with path.open("w") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": f"r{i}", "n": i}) + "\n")
-    return path
-
-
-def records(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
-        assert rec["id"] not in out, f"key {rec['id']!r} appears twice"
-        out[rec["id"]] = rec
-    return out
 
 
 async def triple(row: dict[str, Any]) -> int:

@@ -20,21 +20,7 @@ from runnables.errors import ConfigError, MissingExtraError
 from runnables.messages import AIMessage
 from runnables.models.ratelimit import estimate_tokens
 
-
-def write_rows(path: Path, n: int, **extra: Any) -> Path:
-    with path.open("w") as f:
-        for i in range(n):
-            f.write(json.dumps({"id": f"r{i}", "n": i, **extra}) + "\n")
-    return path
-
-
-def records(path: Path, key: str = "id") -> dict[Any, dict[str, Any]]:
-    out: dict[Any, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
-        assert rec[key] not in out, f"duplicate key {rec[key]!r}"
-        out[rec[key]] = rec
-    return out
+from .jsonl_files import records, write_rows
 
 
 async def square(row: dict[str, Any]) -> int:

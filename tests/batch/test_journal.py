@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runnables.batch.formats import key_text
-from runnables.batch.journal import scan_output
+from runnables.batch.journal import SeenKeys, scan_output
 from runnables.errors import ConfigError
 
 
@@ -48,3 +48,25 @@ def test_scan_output_names_a_line_that_is_not_a_record_of_this_job(tmp_path: Pat
     out.write_text('{"id":"r1","output":1}\n{"uid":"r2","output":2}\n')
     with pytest.raises(ConfigError, match=r"Line 2 of .* does not start with the key field"):
         scan_output(out, "id", openai=False)
+
+
+@pytest.mark.parametrize("expected", [0, 10_000])
+def test_seen_keys_finds_a_hash_met_twice_whether_presized_or_grown(expected: int) -> None:
+    seen = SeenKeys(expected=expected)
+    hashes = [hash(f"r{i}".encode()) for i in range(10_000)] + [0, 1]  # 0 is kept as 1
+    assert [seen.add(h) for h in hashes] == [True] * 10_001 + [False]
+    assert not any(seen.add(h) for h in hashes[::97])
+    assert len(seen) == 10_001
+
+
+def test_seen_keys_sized_for_the_expected_rows_never_grows() -> None:
+    seen = SeenKeys(expected=10_000)
+    slots = seen._slots
+    assert len(slots) == 1 << 15  # at most half full with 10,000
+    for i in range(10_000):
+        seen.add(hash(i.to_bytes(8, "little")))
+    assert seen._slots is slots
+    for i in range(10_000, 20_000):  # past the expected: it grows, and forgets nothing
+        seen.add(hash(i.to_bytes(8, "little")))
+    assert len(seen._slots) == 1 << 16
+    assert not any(seen.add(hash(i.to_bytes(8, "little"))) for i in range(0, 20_000, 7))

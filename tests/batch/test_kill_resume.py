@@ -21,6 +21,8 @@ import pytest
 from runnables.batch import read_state, run_batch
 from runnables.testing.openai_server import Complete, FakeOpenAIServer
 
+from .jsonl_files import record_lines as records
+
 CHAIN = """
 import asyncio, os
 from runnables import RunnableLambda
@@ -79,15 +81,6 @@ def lines_in(path: Path) -> int:
         return path.read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
-
-
-def records(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        key = json.loads(line)["id"]
-        assert key not in out, f"key {key!r} appears twice"
-        out[key] = line
-    return out
 
 
 def kill_when(proc: subprocess.Popen[bytes], out: Path, at_lines: int, sig: int) -> bool:

@@ -26,6 +26,8 @@ from runnables.batch import ClusterBudget, run_batch  # noqa: E402
 from runnables.errors import ConfigError  # noqa: E402
 from runnables.testing.openai_server import Complete, FakeOpenAIServer  # noqa: E402
 
+from .jsonl_files import records, write_rows  # noqa: E402
+
 pytestmark = pytest.mark.timeout(300)
 
 # The workers cannot import this test module: its functions travel with the chains.
@@ -44,22 +46,6 @@ def cluster() -> Iterator[str]:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
-
-
-def write_rows(path: Path, rows: int) -> Path:
-    with path.open("w") as f:
-        for i in range(rows):
-            f.write(json.dumps({"id": f"r{i}", "n": i}) + "\n")
-    return path
-
-
-def records(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        assert record["id"] not in out, f"key {record['id']!r} appears twice"
-        out[record["id"]] = record
-    return out
 
 
 async def square_or_fail(row: dict[str, Any]) -> dict[str, Any]:

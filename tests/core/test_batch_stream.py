@@ -10,6 +10,8 @@ import pytest
 
 from engine_testing import Overlap, other_tasks, settle
 from runnables import ConfigError, RunnableLambda
+from runnables.core.config import CURRENT
+from runnables.core.limiter import HOLDING
 
 
 async def test_abatch_stream_yields_every_index_once_with_its_output() -> None:
@@ -171,6 +173,60 @@ async def test_abatch_stream_shares_the_budget_with_nested_parallel_steps() -> N
     out = [p async for p in chain.abatch_stream(range(40), {"max_concurrency": 3})]
     assert len(out) == 40
     assert overlap.peak <= 3
+
+
+async def test_abatch_stream_of_an_async_function_holds_its_slot_so_a_nested_call_lends_it() -> (
+    None
+):
+    # Budget 1, and the function makes a nested call: the workers run it on its plain
+    # path (plain_leaf), which must mark the slot held as run_leaf does, or the nested
+    # step would wait for ever for the one slot its caller holds.
+    inner: RunnableLambda[int, int] = RunnableLambda(lambda x: x + 1)
+
+    async def outer(x: int) -> int:
+        assert HOLDING.get() is not None and CURRENT.get() is not None
+        if x < 0:
+            raise ValueError("negative")
+        return await inner.ainvoke(x) * 10
+
+    pairs = [
+        p async for p in RunnableLambda(outer).abatch_stream([1, -1, 2], {"max_concurrency": 1})
+    ]
+    assert [(i, o) for i, o in pairs if i != 1] == [(0, 20), (2, 30)]
+    failed = dict(pairs)[1]
+    assert isinstance(failed, ValueError)
+    assert failed.__notes__ == ["(raised in runnables step 'outer')"]
+
+
+async def test_abatch_stream_reads_a_generator_without_the_marks_of_a_running_leaf() -> None:
+    # The workers keep a running leaf's marks (HOLDING, CURRENT) set between inputs
+    # (mark_worker); the input generator's code runs in a worker too, and must see
+    # neither, or a call it makes would lend a slot it does not hold.
+    seen: list[tuple[object, object]] = []
+
+    def inputs() -> Iterator[int]:
+        for i in range(40):
+            seen.append((HOLDING.get(), CURRENT.get()))
+            yield i
+
+    async def step(x: int) -> int:
+        assert HOLDING.get() is not None and CURRENT.get() is not None
+        await asyncio.sleep(0)
+        return x
+
+    pairs = RunnableLambda(step).abatch_stream(inputs(), {"max_concurrency": 4})
+    assert sorted([p async for p in pairs]) == [(i, i) for i in range(40)]
+    assert seen == [(None, None)] * 40
+
+
+async def test_abatch_stream_runs_the_runnable_an_async_function_returns() -> None:
+    tens: RunnableLambda[int, int] = RunnableLambda(lambda x: x * 10)
+
+    async def pick(x: int) -> Any:
+        return tens
+
+    pairs = RunnableLambda(pick).abatch_stream(range(3), {"max_concurrency": 2})
+    assert sorted([p async for p in pairs]) == [(0, 0), (1, 10), (2, 20)]
 
 
 async def test_abatch_stream_rejects_a_non_iterable_naming_it() -> None:

@@ -3,6 +3,7 @@ the concurrency budget, times a sync function and records itself for a deadline.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import warnings
 from collections.abc import AsyncIterator
@@ -111,6 +112,36 @@ async def test_run_leaf_marks_its_slot_held_so_a_nested_call_lends_it() -> None:
         return await inner.ainvoke(x) * 10
 
     assert await RunnableLambda(outer).ainvoke(1, {"max_concurrency": 1}) == 20
+
+
+async def test_run_plain_leaf_holds_and_marks_a_slot_waits_its_turn_and_notes_errors() -> None:
+    ctx = make_context({"max_concurrency": 1})
+    limiter = ctx.limiter
+    assert limiter is not None and ctx.running is None
+    seen: list[tuple[int, bool, bool]] = []
+    gate = asyncio.Event()
+
+    async def work(x: int) -> int:
+        seen.append((limiter.in_use, HOLDING.get() is limiter, CURRENT.get() is ctx))
+        if x == 0:
+            await gate.wait()
+        if x < 0:
+            raise ValueError("negative")
+        return x + 1
+
+    step = RunnableLambda(work)
+    first = asyncio.ensure_future(leaf.run_plain_leaf(step, ctx, work, 0))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(leaf.run_plain_leaf(step, ctx, work, 1))
+    await asyncio.sleep(0)
+    assert len(seen) == 1  # the second waits for the one slot
+    gate.set()
+    assert await first == 1 and await second == 2
+    with pytest.raises(ValueError, match="negative") as info:
+        await leaf.run_plain_leaf(step, ctx, work, -1)
+    assert info.value.__notes__ == ["(raised in runnables step 'work')"]
+    assert seen == [(1, True, True)] * 3
+    assert limiter.in_use == 0 and HOLDING.get() is None and CURRENT.get() is None
 
 
 async def test_lend_slot_gives_the_held_slot_back_and_reclaim_takes_it_again() -> None:

@@ -66,6 +66,8 @@ def dumps(value: Any) -> str:
     """One compact JSON text; the same bytes for the same value in every run."""
     if type(value) is str:
         return _encode_str(value)
+    if type(value) is int:  # what the encoder writes for an int, without building it
+        return int.__repr__(value)
     if _c_encoder is None:
         return _encoder.encode(value)
     return "".join(
@@ -332,12 +334,13 @@ def openai_completion(output: Any, custom_id: Any) -> dict[str, Any]:
     return body
 
 
-_PLAIN_TYPES = frozenset({str, int, float, bool, dict, list, type(None)})
+#: Output types that are JSON as they are, with no token usage to report.
+PLAIN_TYPES = frozenset({str, int, float, bool, dict, list, type(None)})
 
 
 def tokens_of(output: Any) -> int:
     """The tokens an output reports using (an ``AIMessage``'s usage), else 0."""
-    if type(output) in _PLAIN_TYPES:
+    if type(output) in PLAIN_TYPES:
         return 0  # no attribute to look up (a failed getattr costs an exception)
     meta = getattr(output, "usage_metadata", None)
     if meta:

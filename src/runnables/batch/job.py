@@ -302,7 +302,7 @@ async def run_batch(
         )
         # Every key read, as its hash: a key met twice would get one record, and the
         # other row none, so it stops the job.
-        seen = journal.SeenKeys().add
+        seen = journal.SeenKeys(expected=meter.total or 0).add
         for row in rows:
             if not seen(hash(row.key_bytes)):
                 _refuse_duplicate(in_path, row, key_field, openai)
@@ -429,7 +429,8 @@ async def run_batch(
                         info = formats.ErrorInfo(out.type_name, info.message, info.attempts)
                     lines.append(formats.error_record(key_field, row, info, openai))
                 else:
-                    tokens += formats.tokens_of(out)
+                    if type(out) not in formats.PLAIN_TYPES:  # only those can report tokens
+                        tokens += formats.tokens_of(out)
                     lines.append(formats.output_record(key_field, row, out, openai))
             if lines:
                 lines.append("")

@@ -18,13 +18,25 @@ window of rows.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runnables.core.base import invoke_root
 from runnables.core.config import Context
-from runnables.core.leaf import call, lend_slot, reclaim_slot
+from runnables.core.leaf import (
+    LeafHooks,
+    call,
+    lend_slot,
+    mark_worker,
+    plain_leaf,
+    reclaim_slot,
+    run_marked_leaf,
+    run_plain_leaf,
+    run_returned,
+    unmark_worker,
+)
 from runnables.core.limiter import Limiter
 from runnables.core.tasks import TaskGroup
 from runnables.errors import ConfigError
@@ -101,8 +113,12 @@ async def batch_stream_chunks(
     finished: deque[tuple[int, Any]] = deque()
     wake: list[asyncio.Future[None] | None] = [None]
     counter = 0
-    # invoke_root adds the deadline; without one the plain call is enough.
+    # invoke_root adds the deadline; without one the plain call is enough, and for an
+    # async function under the budget, its plain function in one frame (W17: a row
+    # is little more than its step, so each frame and check is a few per cent).
     run = invoke_root if ctx.deadline is not None else call
+    fn = plain_leaf(step, ctx) if ctx.deadline is None else None
+    marked = fn is not None and sync_source is not None
 
     def put(entry: tuple[int, Any]) -> None:
         finished.append(entry)
@@ -119,13 +135,20 @@ async def batch_stream_chunks(
 
     async def worker() -> None:
         nonlocal counter
+        # A worker running a plain async function over a sync iterable is marked once
+        # as running the leaves (mark_worker), and reads its inputs in a copy of its
+        # context from before: code the iterable runs never sees the marks.
+        reads = contextvars.copy_context() if marked else None
         while True:
             # The plain reads and the free place stay synchronous: a coroutine a row
             # less (this loop runs once a row).
             if not places.try_acquire():
                 await places.acquire()
             try:
-                if sync_source is not None:
+                if reads is not None:
+                    assert sync_source is not None
+                    item = reads.run(next, sync_source, _END)
+                elif sync_source is not None:
                     item = next(sync_source, _END)
                 else:
                     item = await next_async()
@@ -139,7 +162,18 @@ async def batch_stream_chunks(
             index = counter
             counter += 1
             try:
-                out: Any = await run(step, item, ctx)
+                if fn is not None:
+                    if reads is not None:
+                        mark_worker(ctx)
+                        out: Any = await run_marked_leaf(step, ctx, fn, item)
+                    else:  # an async iterable's code runs in this task: marks per input
+                        out = await run_plain_leaf(step, ctx, fn, item)
+                    if isinstance(out, LeafHooks):  # a runnable: the function runs it
+                        if reads is not None:
+                            unmark_worker(reads)  # as after a leaf; the next one marks
+                        out = await run_returned(step, out, item, ctx)  # type: ignore[arg-type]
+                else:
+                    out = await run(step, item, ctx)
             except Exception as exc:
                 out = exc
             del item  # not kept alive while the result waits for the consumer

@@ -37,6 +37,7 @@ from runnables.core.leaf import (
     call_transform,
     pull_in_step,
     run_leaf,
+    run_plain_leaf,
     timed,
 )
 from runnables.core.notes import note_step
@@ -264,8 +265,14 @@ class RunnableLambda(Runnable[Input, Output]):
                 if isinstance(out, Runnable):
                     out = await self._run_returned(out, input, ctx)
                 return cast(Output, out)
-        if ctx.limiter is not None or ctx.running is not None:
+        if ctx.running is not None:
             out = await run_leaf(self, ctx, lambda: self._run(input, ctx))
+        elif ctx.limiter is not None:
+            ainline = self._ainline
+            if ainline is not None:
+                out = await run_plain_leaf(self, ctx, ainline, input)
+            else:
+                out = await run_leaf(self, ctx, lambda: self._run(input, ctx))
         else:
             out = await self._run(input, ctx)
         if isinstance(out, Runnable):

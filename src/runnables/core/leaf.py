@@ -13,7 +13,10 @@ each calls one function of this module, and this module alone decides
   call write it out, and say so);
 - the concurrency budget: :func:`run_leaf` takes a slot for an invoked leaf and marks it
   held (``HOLDING``), so a nested call made by the leaf's code lends it to its children
-  (:func:`lend_slot`, :func:`reclaim_slot`); a streaming leaf holds its slot only while
+  (:func:`lend_slot`, :func:`reclaim_slot`); :func:`run_plain_leaf` does the same in
+  one frame for a plain async function, and a batch's worker that runs only such a
+  function keeps the held mark between its inputs (:func:`plain_leaf`,
+  :func:`mark_worker`, :func:`run_marked_leaf`); a streaming leaf holds its slot only while
   its own code runs (:func:`pull_in_step`), or for the whole stream when the stream is one
   request that is in flight until it ends (:func:`hold_stream`: models, remote calls);
 - the deadline's bookkeeping: the running leaf is named in ``ctx.running`` for a
@@ -32,6 +35,7 @@ can use it.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,15 +63,20 @@ __all__ = [
     "hold_stream",
     "holds",
     "lend_slot",
+    "mark_worker",
     "plain_function",
+    "plain_leaf",
     "pull_in_step",
     "reclaim_slot",
     "run_in_turn",
     "run_leaf",
+    "run_marked_leaf",
+    "run_plain_leaf",
     "run_returned",
     "timed",
     "traced",
     "traced_transform",
+    "unmark_worker",
     "wait_without_slot",
 ]
 
@@ -262,6 +271,87 @@ async def run_leaf(
     if ctx.sync and ctx.deadline is not None:
         check_after_sync_step(ctx, name)
     return out
+
+
+async def run_plain_leaf(
+    step: Runnable[Any, Any], ctx: Context, fn: Callable[[Any], Awaitable[Any]], input: Any
+) -> Any:
+    """:func:`run_leaf` for a leaf whose work is ``await fn(input)``, a plain async
+    function (its ``_ainline``), under a budget and no deadline (``ctx.running`` is None).
+
+    The same slot, ``HOLDING`` and ``CURRENT`` as :func:`run_leaf` around the leaf's own
+    ``_run``, and the step's note on a user's exception, in one frame where those take
+    three, a closure and a coroutine for a free slot: an async function under
+    ``max_concurrency`` is what ``abatch`` and every batch-job row run (W4, W17).
+    """
+    limiter = ctx.limiter
+    assert limiter is not None and ctx.running is None
+    if not limiter.try_acquire():
+        await limiter.acquire()
+    holding = HOLDING.set(limiter)
+    current = CURRENT.set(ctx)
+    try:
+        return await fn(input)
+    except BaseException as exc:
+        note_step(exc, step.get_name())
+        raise
+    finally:
+        CURRENT.reset(current)
+        HOLDING.reset(holding)
+        limiter.release()
+
+
+def mark_worker(ctx: Context) -> None:
+    """Mark the running task as running ``ctx``'s leaves, until it ends: ``HOLDING`` and
+    ``CURRENT`` set once, for :func:`run_marked_leaf`.
+
+    For a batch's worker task, which runs nothing else (its inputs are read in a context
+    of their own): two context-variable sets and two resets a leaf less. Called before
+    each leaf, it sets only what a leaf's own code changed (a lend not reclaimed).
+    """
+    limiter = ctx.limiter
+    if HOLDING.get() is not limiter:
+        HOLDING.set(limiter)
+    if CURRENT.get() is not ctx:
+        CURRENT.set(ctx)
+
+
+def unmark_worker(before: contextvars.Context) -> None:
+    """Undo :func:`mark_worker`: ``HOLDING`` and ``CURRENT`` as they are in ``before``
+    (the worker's context from before it was marked)."""
+    HOLDING.set(before.get(HOLDING))
+    CURRENT.set(before.get(CURRENT))
+
+
+async def run_marked_leaf(
+    step: Runnable[Any, Any], ctx: Context, fn: Callable[[Any], Awaitable[Any]], input: Any
+) -> Any:
+    """:func:`run_plain_leaf` in a task marked by :func:`mark_worker`: the slot is taken
+    and given back around ``await fn(input)``, and a user's exception noted."""
+    limiter = ctx.limiter
+    assert limiter is not None and ctx.running is None
+    if not limiter.try_acquire():
+        await limiter.acquire()
+    try:
+        return await fn(input)
+    except BaseException as exc:
+        note_step(exc, step.get_name())
+        raise
+    finally:
+        limiter.release()
+
+
+def plain_leaf(step: Runnable[Any, Any], ctx: Context) -> Callable[[Any], Awaitable[Any]] | None:
+    """The plain async function :func:`call` would run ``step``'s work as under ``ctx``
+    with :func:`run_plain_leaf` (a budget, no listeners, no deadline), or None.
+
+    For a batch's workers, which run one step on input after input: they look it up
+    once and call ``run_plain_leaf`` themselves (then :func:`run_returned` if it returns
+    a runnable), where ``call`` would decide the same again for every input.
+    """
+    if ctx.tracers or ctx.limiter is None or ctx.running is not None:
+        return None
+    return step._ainline
 
 
 def lend_slot(ctx: Context) -> Limiter | None:
