@@ -26,7 +26,12 @@ from runnables.batch import ClusterBudget, run_batch  # noqa: E402
 from runnables.batch.cluster import ClusterRateLimiter  # noqa: E402
 from runnables.errors import ConfigError  # noqa: E402
 from runnables.models.ratelimit import Reservation  # noqa: E402
-from runnables.testing.openai_server import Complete, FakeOpenAIServer  # noqa: E402
+from runnables.testing.openai_server import (  # noqa: E402
+    Complete,
+    FakeOpenAIServer,
+    RecordedRequest,
+    Reply,
+)
 
 from .jsonl_files import records, write_rows  # noqa: E402
 
@@ -118,7 +123,14 @@ async def test_a_budget_of_256_holds_two_workers_that_could_each_run_512(tmp_pat
 
     src = write_rows(tmp_path / "in.jsonl", 1500)
     budget = ClusterBudget(max_concurrency=256, lease_size=32)
-    async with FakeOpenAIServer(default=Complete("ok", headers_delay=0.3)) as server:
+
+    def reply(request: RecordedRequest) -> Reply:
+        # The first 256 requests are held 3 s, the rest 0.3 s: time for the workers to
+        # fill every slot the budget allows even on a loaded machine (in 0.3 s they sent
+        # only ~164 under load), so the peak is the budget's, not the machine's speed.
+        return Complete("ok", headers_delay=3.0 if len(server.chat_requests) <= 256 else 0.3)
+
+    async with FakeOpenAIServer(reply) as server:
         model = ChatOpenAI(
             model="m", base_url=server.base_url, api_key="k", max_retries=0, max_concurrency=512
         )
