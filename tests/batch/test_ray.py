@@ -144,7 +144,8 @@ async def test_a_budget_of_256_holds_two_workers_that_could_each_run_512(tmp_pat
             actors=2,
             budget=budget,
         )
-        assert result.exit_code == 0 and result.rows == 1500
+        failed = [r for r in records(tmp_path / "out.jsonl").values() if "error" in r]
+        assert result.exit_code == 0 and result.rows == 1500, failed
         assert len(server.chat_requests) == 1500
         # The bound held, and it was the bound that held them (not something lower).
         assert 256 // 2 < server.max_in_flight <= 256
