@@ -27,8 +27,18 @@ CHAIN = """
 import asyncio, os
 from runnables import RunnableLambda
 
+# With JOB_GATE set, rows from JOB_GATE_AT on wait until that file exists: a test that
+# stops the job before then knows the job cannot end first, however loaded the machine.
+GATE = os.environ.get("JOB_GATE")
+
+async def through_the_gate(row):
+    if GATE and row["n"] >= int(os.environ["JOB_GATE_AT"]):
+        while not os.path.exists(GATE):
+            await asyncio.sleep(0.01)
+
 async def work(row):
     await asyncio.sleep(0.004)
+    await through_the_gate(row)
     if row["n"] % 200 == 7:  # 0.5% of rows fail
         raise ValueError(f"row {row['n']} failed")
     return {"square": row["n"] ** 2, "text": row["text"][::-1]}
@@ -44,6 +54,7 @@ def model_chain():
 
 async def prepare(row):
     await asyncio.sleep(0.004)
+    await through_the_gate(row)
     if row["n"] % 200 == 7:
         raise ValueError(f"row {row['n']} failed")
     return row["text"]
@@ -83,6 +94,15 @@ def lines_in(path: Path) -> int:
         return 0
 
 
+def gated(tmp_path: Path, at_row: int) -> dict[str, str]:
+    """The environment of a job whose rows from ``at_row`` on wait for :func:`open_gate`."""
+    return {**os.environ, "JOB_GATE": str(tmp_path / "gate"), "JOB_GATE_AT": str(at_row)}
+
+
+def open_gate(tmp_path: Path) -> None:
+    (tmp_path / "gate").touch()
+
+
 def kill_when(proc: subprocess.Popen[bytes], out: Path, at_lines: int, sig: int) -> bool:
     """Send ``sig`` once ``out`` has ``at_lines`` lines; False if the job ended first."""
     deadline = time.monotonic() + 120
@@ -112,11 +132,13 @@ def test_sigkill_and_resume_give_every_key_once_with_an_uninterrupted_runs_recor
     rng = random.Random(seed)
     out = tmp_path / "out.jsonl"
     cmd = command("jobchain:chain", "out.jsonl", "--max-concurrency", "16")
+    env = gated(tmp_path, int(rows * 0.7))  # the kills come before: the job cannot end first
     for at in sorted(rng.sample(range(1, int(rows * 0.7)), 2)):
-        proc = subprocess.Popen(cmd, cwd=tmp_path)
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env)
         killed = kill_when(proc, out, at, signal.SIGKILL)
         assert killed and proc.returncode == -signal.SIGKILL
-    done = subprocess.run(cmd, cwd=tmp_path, timeout=300)
+    open_gate(tmp_path)
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 3  # ten rows (0.5%) fail
     assert records(out) == records(ref)
     assert lines_in(out) == rows
@@ -127,13 +149,15 @@ def test_ctrl_c_stops_cleanly_and_the_job_resumes(tmp_path: Path) -> None:
     make_job(tmp_path, rows)
     out = tmp_path / "out.jsonl"
     cmd = command("jobchain:chain", "out.jsonl", "--max-concurrency", "8")
-    proc = subprocess.Popen(cmd, cwd=tmp_path)
+    env = gated(tmp_path, 400)  # stopped at 200 lines: the job cannot end first
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env)
     assert kill_when(proc, out, 200, signal.SIGINT)
     assert proc.returncode == 130
     state = read_state(out)
     assert state is not None and state["status"] == "interrupted"
     assert state["rows_done"] == lines_in(out)
-    assert subprocess.run(cmd, cwd=tmp_path, timeout=300).returncode == 3
+    open_gate(tmp_path)
+    assert subprocess.run(cmd, cwd=tmp_path, env=env, timeout=300).returncode == 3
     assert len(records(out)) == rows
 
 
@@ -142,13 +166,15 @@ def test_sigterm_stops_as_cleanly_as_ctrl_c_and_the_job_resumes(tmp_path: Path) 
     make_job(tmp_path, rows)
     out = tmp_path / "out.jsonl"
     cmd = command("jobchain:chain", "out.jsonl", "--max-concurrency", "8")
-    proc = subprocess.Popen(cmd, cwd=tmp_path)
+    env = gated(tmp_path, 400)  # stopped at 200 lines: the job cannot end first
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env)
     assert kill_when(proc, out, 200, signal.SIGTERM)
     assert proc.returncode == 128 + signal.SIGTERM
     state = read_state(out)
     assert state is not None and state["status"] == "interrupted"
     assert state["rows_done"] == lines_in(out) < rows
-    assert subprocess.run(cmd, cwd=tmp_path, timeout=300).returncode == 3
+    open_gate(tmp_path)
+    assert subprocess.run(cmd, cwd=tmp_path, env=env, timeout=300).returncode == 3
     assert len(records(out)) == rows
 
 
@@ -187,7 +213,8 @@ async def test_against_the_fake_openai_server_requests_stay_within_rows_plus_kil
     make_job(tmp_path, rows)
     out = tmp_path / "out.jsonl"
     async with FakeOpenAIServer(default=Complete("an answer")) as server:
-        env = {**os.environ, "FAKE_OPENAI_URL": server.base_url}
+        # The kills come before row 70%: the job cannot end first.
+        env = {**gated(tmp_path, int(rows * 0.7)), "FAKE_OPENAI_URL": server.base_url}
         cmd = command("jobchain:model", "out.jsonl", "--max-concurrency", str(window))
         rng = random.Random(seed)
         kills = 0
@@ -198,6 +225,7 @@ async def test_against_the_fake_openai_server_requests_stay_within_rows_plus_kil
                 kills += 1
             await proc.wait()
         assert kills == 2
+        open_gate(tmp_path)
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=tmp_path, env=env)
         assert await proc.wait() == 3
         assert len(server.chat_requests) <= rows + kills * window

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from runnables import set_offload_policy
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 pytest.importorskip("langchain_core", reason="the benchmarks compare with langchain-core")
 
@@ -18,7 +20,12 @@ if str(BENCH) not in sys.path:
 bench_run = importlib.import_module("run")
 
 
-def test_every_workload_runs_quickly_and_reports_its_comparisons() -> None:
+def test_every_workload_runs_quickly_and_reports_its_comparisons(offload_policy: None) -> None:
+    # Under load a trivial sync step can be descheduled past the 20 ms offload
+    # threshold, and the BlockingStepWarning that follows is an error under pytest, so a
+    # workload "crashed" for the machine's load. Nothing here is timed, nor judged by
+    # time: only a step that holds the loop for a whole second still counts as blocking.
+    set_offload_policy(threshold=1.0)
     results, crashed = bench_run.run_all(quick=True)
 
     assert crashed == []

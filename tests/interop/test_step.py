@@ -208,6 +208,10 @@ async def test_tags_metadata_and_configurable_flow_into_the_langchain_step() -> 
 
 # ---------------------------------------------------------------------- ChatOpenAI
 
+#: Seconds a test waits for what must happen anyway (a disconnect already under way)
+#: before calling it a hang. Not a speed claim: the machine is shared and loaded.
+HANG_GUARD = 60.0
+
 
 def _chat_openai(server: FakeOpenAIServer, **kwargs: Any) -> ChatOpenAI:
     return ChatOpenAI(
@@ -260,18 +264,19 @@ async def test_cancelling_the_caller_closes_the_chat_openai_request() -> None:
     async with FakeOpenAIServer(default=Hang()) as server:
         chain = RunnableLambda(lambda q: q) | _chat_openai(server)
         task = asyncio.ensure_future(chain.ainvoke("hi"))
-        for _ in range(1000):  # until the request reached the server (bounded)
-            if server.chat_requests:
-                break
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + HANG_GUARD
+        while not server.chat_requests:  # until the request is at the server
+            assert loop.time() < give_up, "the request never reached the server"
             await asyncio.sleep(0.01)
-        assert server.chat_requests
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        # The connection is closed by the cancelled HTTP request (generous bound: the
-        # machine is shared; the 100 ms is measured in bench).
-        await asyncio.wait_for(server.wait_disconnect(), timeout=5)
-        assert server.open_connections == 0 or server.disconnects
+        # The cancelled HTTP request closed its connection before the call returned:
+        # the server sees it go with nothing more from the client. A request left
+        # running (not cancelled) never ends against Hang, so this waits only as a
+        # guard against a hang, not as the claim (the 100 ms is in bench).
+        await asyncio.wait_for(server.wait_disconnect(), timeout=HANG_GUARD)
 
 
 async def test_deadline_reaches_chat_openai() -> None:
@@ -279,10 +284,18 @@ async def test_deadline_reaches_chat_openai() -> None:
 
     async with FakeOpenAIServer(default=Hang()) as server:
         chain = RunnableLambda(lambda q: q) | _chat_openai(server)
-        with pytest.raises(StepTimeoutError) as info:
-            await chain.ainvoke("hi", {"timeout": 0.5})
-        assert "ChatOpenAI" in str(info.value)
-        await asyncio.wait_for(server.wait_disconnect(), timeout=5)
+        # The deadline has to fire while the request is at the server (else there is
+        # no request to close): a machine too loaded to send it within the first
+        # deadline tries again with a longer one.
+        for timeout in (0.5, 2.0, 8.0, 30.0):
+            with pytest.raises(StepTimeoutError) as info:
+                await chain.ainvoke("hi", {"timeout": timeout})
+            assert "ChatOpenAI" in str(info.value)
+            if server.chat_requests:
+                break
+        # The deadline closed the request the server holds (a request left running
+        # never ends against Hang: the wait is a guard against a hang, not the claim).
+        await asyncio.wait_for(server.wait_disconnect(), timeout=HANG_GUARD)
 
 
 # ---------------------------------------------------------------------- tools

@@ -480,9 +480,9 @@ class _Client:
 
     # -- tokens --
 
-    async def take_tokens(self, amount: float) -> None:
+    async def take_tokens(self, amount: float) -> float:
         """Take ``amount`` tokens from the local block, leasing more when it runs out,
-        and wait until they may be spent."""
+        and wait until they may be spent; the wall-clock time they may be spent from."""
         if self.tokens_lock is None:
             self.tokens_lock = asyncio.Lock()
         async with self.tokens_lock:
@@ -495,6 +495,7 @@ class _Client:
         delay = wait_until - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        return wait_until
 
 
 _CLIENTS: dict[tuple[str, int], _Client] = {}
@@ -648,10 +649,17 @@ class ClusterRateLimiter(RateLimiter):
         return (ClusterRateLimiter, (self.budget,))
 
     async def aacquire(self, tokens: int = 0) -> Reservation:
-        """Wait until one more request (with about ``tokens`` tokens) fits the cluster's rates."""
+        """Wait until one more request (with about ``tokens`` tokens) fits the cluster's rates.
+
+        As a local limiter's, the reservation's ``ready_requests`` and ``ready_tokens``
+        say when the budget let it go: its time on the cluster's request schedule and
+        the time its tokens may be spent from (wall clock). A worker that wakes late
+        sends late; these times are the budget's own, whatever its process's load.
+        """
         client = _client(self.budget)
+        reservation = Reservation(tokens)
         if client.token_block and tokens:
-            await client.take_tokens(tokens)
+            reservation.ready_tokens = await client.take_tokens(tokens)
         if client.request_rate is not None:
             # Tokens first: a request time must not be spent late waiting for tokens.
             while True:
@@ -660,8 +668,9 @@ class ClusterRateLimiter(RateLimiter):
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if time.time() <= when + client.grace:
+                    reservation.ready_requests = when
                     break
-        return Reservation(tokens)
+        return reservation
 
     def acquire(self, tokens: int = 0) -> Reservation:
         raise ConfigError(

@@ -398,9 +398,20 @@ async def test_a_streams_retries_respect_the_calls_deadline() -> None:
 
 
 async def test_the_calls_deadline_stops_a_hanging_request(no_leaks: Leaks) -> None:
-    async with FakeOpenAIServer([Hang()]) as server:
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(model(server).ainvoke("hi", config={"timeout": 0.3}), GUARD)
+    from runnables.errors import StepTimeoutError
+
+    async with FakeOpenAIServer(default=Hang()) as server:
+        # The deadline has to fire while the request is at the server (else there is no
+        # request to stop): a machine too loaded to send it within the first deadline
+        # tries again with a longer one (each below the request timeout and GUARD).
+        for deadline in (0.3, 1.2, 4.0):
+            # The deadline's own error: GUARD's TimeoutError would hide one that never fired.
+            with pytest.raises(StepTimeoutError):
+                await asyncio.wait_for(
+                    model(server).ainvoke("hi", config={"timeout": deadline}), GUARD
+                )
+            if server.chat_requests:
+                break
         await asyncio.wait_for(server.wait_disconnect(), GUARD)
         await no_leaks(server)
 
