@@ -13,6 +13,12 @@ while the CPU time says what a token costs (with more than one thread it include
 llama.cpp's threads spinning at barriers):
 
     python bench/probe_local_step.py [threads] [model.gguf ...]
+
+``PROBE_FLASH_ATTN=1`` turns flash attention on; ``PROBE_N_CTX`` sets each sequence's
+KV stream (default 512): llama.cpp attends over max(256, used cells rounded up to 256)
+cells of a stream, or the whole stream when it is shorter, so a stream of 128 tokens
+halves the attention of a short request. ``LLAMA_CPP_LIB_PATH=<folder>`` runs another
+build of llama.cpp (the portable one beside the variant one, say).
 """
 
 from __future__ import annotations
@@ -37,13 +43,15 @@ def _prefill(model: Any) -> list[int]:
 
 def main() -> None:
     from runnables.providers.local import default_model_path
-    from runnables.providers.local.engine import Engine, _Model
+    from runnables.providers.local.engine import Engine, _Model, load_cpu_backend
 
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else os.cpu_count() or 1
     paths = sys.argv[2:] or [default_model_path()]
-    models = [_Model(path, 512, threads, 16) for path in paths]
+    flash = os.environ.get("PROBE_FLASH_ATTN", "") not in ("", "0")
+    n_ctx = int(os.environ.get("PROBE_N_CTX", 512))
+    models = [_Model(path, n_ctx, threads, 16, flash) for path in paths]
     positions = [_prefill(model) for model in models]
-    sizes = (1, 4, 16)
+    sizes = (1, 4, 8, 16)
     times = [{n: [] for n in sizes} for _ in models]  # type: list[dict[int, list[float]]]
     cpu = [{n: [] for n in sizes} for _ in models]  # type: list[dict[int, list[float]]]
     for _ in range(12):
@@ -59,7 +67,11 @@ def main() -> None:
                 used[n].append(time.process_time() - start_cpu)
     for path, model, spent, used in zip(paths, models, times, cpu):
         model.free()
-        print(f"{os.path.basename(path)} ({threads} threads):")
+        print(
+            f"{os.path.basename(path)} ({threads} threads, flash attention "
+            f"{'on' if flash else 'off'}, {n_ctx} tokens a stream, CPU code: "
+            f"{load_cpu_backend() or 'linked in (portable build)'}):"
+        )
         single = sorted(spent[1])[len(spent[1]) // 2]
         single_cpu = sorted(used[1])[len(used[1]) // 2]
         for n, values in spent.items():

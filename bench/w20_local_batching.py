@@ -110,7 +110,7 @@ def _cpu_seconds(pid: int | None = None) -> float:
 
 @contextlib.contextmanager
 def _llama_server(
-    binary: str, model: str, slots: int, threads: int, flash_attn: bool
+    binary: str, model: str, slots: int, threads: int, flash_attn: bool, n_ctx: int
 ) -> Iterator[tuple[str, int]]:
     """Run llama-server on 127.0.0.1 with ``slots`` parallel slots; yield its URL and pid."""
     with socket.socket() as sock:
@@ -118,7 +118,7 @@ def _llama_server(
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
-         "-c", str(2048 * slots), "-t", str(threads), "-tb", str(threads),
+         "-c", str(n_ctx * slots), "-t", str(threads), "-tb", str(threads),
          "-fa", "on" if flash_attn else "off", "--no-warmup"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -168,6 +168,7 @@ def run(quick: bool) -> list[Result]:
     threads = int(os.environ.get("W20_THREADS", 0)) or os.cpu_count() or 1
     quant = os.environ.get("W20_QUANT") or None
     flash_attn = os.environ.get("W20_FLASH_ATTN", "") not in ("", "0")
+    n_ctx = int(os.environ.get("W20_N_CTX", 2048))
     path = requantized(default_model_path(), quant) if quant else default_model_path()
     rounds = 1 if quick else int(os.environ.get("W20_ROUNDS", 2))
     server_binary = _server_binary()
@@ -182,6 +183,7 @@ def run(quick: bool) -> list[Result]:
         n_threads=threads,
         quantization=quant,
         flash_attn=flash_attn,
+        n_ctx=n_ctx,
     )
     single.invoke("Hi")
     rss_one = _rss_mb() - base
@@ -193,11 +195,12 @@ def run(quick: bool) -> list[Result]:
         n_threads=threads,
         quantization=quant,
         flash_attn=flash_attn,
+        n_ctx=n_ctx,
     )
     batched.invoke("Hi")
     rss_sixteen = _rss_mb() - single_loaded
     direct = Llama(
-        model_path=path, n_ctx=2048, n_threads=threads, flash_attn=flash_attn, verbose=False
+        model_path=path, n_ctx=n_ctx, n_threads=threads, flash_attn=flash_attn, verbose=False
     )
 
     async def group(model: ChatLocal, n: int) -> tuple[float, list[float], list[str], float]:
@@ -283,7 +286,7 @@ def run(quick: bool) -> list[Result]:
             server = None
             if server_binary:
                 server = stack.enter_context(
-                    _llama_server(server_binary, path, 16, threads, flash_attn)
+                    _llama_server(server_binary, path, 16, threads, flash_attn, n_ctx)
                 )
             # Each size on ChatLocal and on the server in turn, so noise hits both alike.
             samples: dict[str, list[tuple[float, float, float, float]]] = {}
@@ -345,8 +348,8 @@ def run(quick: bool) -> list[Result]:
     notes = [
         f"SmolLM2-135M-Instruct {f'{quant} (requantized from Q4_1)' if quant else 'Q4_1'}, "
         f"{max_tokens} greedy tokens per request, {threads} threads, flash attention "
-        f"{'on' if flash_attn else 'off'}, medians of {rounds} "
-        f"interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end, "
+        f"{'on' if flash_attn else 'off'}, {n_ctx} tokens of context a request, medians "
+        f"of {rounds} interleaved rounds, load average {load[0]:.1f} / {load[1]:.1f} at the end, "
         f"CPU code: {cpu_library or 'linked in (portable build)'}",
         f"batched aggregate tokens/s by concurrent requests (x one-at-a-time): {rates}",
         f"one at a time: {seq_rate:.1f} tokens/s; llama-cpp-python direct: {hand_rate:.1f} "

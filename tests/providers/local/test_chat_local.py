@@ -7,9 +7,16 @@ The model makes about 80 tokens a second on two cores, so answers are kept short
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import importlib.util
 import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -302,10 +309,121 @@ async def test_concurrent_first_loads_leave_stdout_and_stderr_where_they_were() 
         assert _std_targets() == before
 
 
-def test_a_build_with_its_cpu_backend_linked_in_needs_no_loading() -> None:
-    # The portable build scripts/setup installs links llama.cpp's CPU code into libggml:
-    # load_cpu_backend finds a backend registered and loads nothing from the folder.
+def _installed_build() -> list[str]:
+    """What scripts/setup built this venv's llama-cpp-python as, from the file it writes:
+    ``["variants", <wheel>]`` or ``["portable", <version>, "requested" | "fallback"]``."""
+    marker = Path(sys.prefix) / "llama-cpp-build"
+    return marker.read_text().split() if marker.is_file() else []
+
+
+def _cpu_backend_names() -> list[str]:
+    """The names of the backends registered in ggml's registry (this process)."""
+    import llama_cpp
+    from llama_cpp import _ctypes_extensions
+
+    folder = Path(llama_cpp.llama_cpp._lib._name).parent
+    ggml = _ctypes_extensions.load_shared_library("ggml", folder)
+    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+    ggml.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
+    ggml.ggml_backend_reg_get.restype = ctypes.c_void_p
+    ggml.ggml_backend_reg_name.argtypes = [ctypes.c_void_p]
+    ggml.ggml_backend_reg_name.restype = ctypes.c_char_p
+    return [
+        ggml.ggml_backend_reg_name(ggml.ggml_backend_reg_get(i)).decode()
+        for i in range(ggml.ggml_backend_reg_count())
+    ]
+
+
+def test_the_installed_build_has_a_cpu_backend_registered() -> None:
+    # Either build: the portable one links the CPU code in, the variant build loads it.
     from runnables.providers.local.engine import load_cpu_backend
 
-    assert load_cpu_backend() is None
-    assert load_cpu_backend() is None  # and again: still nothing loaded
+    first = load_cpu_backend()
+    assert load_cpu_backend() == first  # a second call loads nothing more
+    assert "CPU" in _cpu_backend_names()
+    import llama_cpp
+
+    assert b"CPU :" in llama_cpp.llama_print_system_info()
+
+
+# The CPU features each x86 variant of ggml is compiled for (ggml/src/CMakeLists.txt,
+# as /proc/cpuinfo names them; ggml's "AVX512" needs F, CD, VL, DQ and BW).
+_AVX512 = {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"}
+_HASWELL = {"sse4_2", "avx", "f16c", "fma", "avx2", "bmi2"}
+_VARIANTS: dict[str, set[str]] = {
+    "x64": set(),
+    "sse42": {"sse4_2"},
+    "sandybridge": {"sse4_2", "avx"},
+    "ivybridge": {"sse4_2", "avx", "f16c"},
+    "piledriver": {"sse4_2", "avx", "f16c", "fma"},
+    "haswell": _HASWELL,
+    "skylakex": _HASWELL | _AVX512,
+    "cannonlake": _HASWELL | _AVX512 | {"avx512vbmi"},
+    "cascadelake": _HASWELL | _AVX512 | {"avx512_vnni"},
+    "icelake": _HASWELL | _AVX512 | {"avx512vbmi", "avx512_vnni"},
+    "cooperlake": _HASWELL | _AVX512 | {"avx512_vnni", "avx512_bf16"},
+    "zen4": _HASWELL | _AVX512 | {"avx512vbmi", "avx512_vnni", "avx512_bf16"},
+    "alderlake": _HASWELL | {"avx_vnni"},
+}
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the variant table is x86's")
+def test_the_variant_build_loads_the_best_cpu_variant_this_cpu_runs() -> None:
+    build = _installed_build()
+    if build[:1] == ["portable"] and build[-1:] != ["fallback"]:
+        pytest.skip("the portable build was installed on purpose (the setup's default)")
+    # Otherwise scripts/setup installed the variant build, or failed to: then this fails.
+    assert build[:1] == ["variants"], f"scripts/setup installed {build or 'no marked build'}"
+    import llama_cpp
+
+    from runnables.providers.local.engine import load_cpu_backend
+
+    chosen = load_cpu_backend()
+    assert chosen is not None, "no CPU library loaded: the CPU code is linked in"
+    match = re.fullmatch(r"libggml-cpu-(\w+)\.so", chosen)
+    assert match, chosen
+    variant = match[1]
+    folder = Path(llama_cpp.llama_cpp._lib._name).parent
+    built = {p.name[len("libggml-cpu-") : -3] for p in folder.glob("libggml-cpu-*.so")}
+    assert "sapphirerapids" not in built  # the AMX variant, removed by scripts/setup
+    with open("/proc/cpuinfo") as f:
+        flags = set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
+    runnable = {name for name in built & _VARIANTS.keys() if _VARIANTS[name] <= flags}
+    assert variant in runnable
+    # ggml's choice is not beaten by a built variant with every feature of it and more.
+    assert not [v for v in runnable if _VARIANTS[v] > _VARIANTS[variant]], (variant, runnable)
+    # and llama.cpp's system info reports the features of the code that runs.
+    info = llama_cpp.llama_print_system_info().decode()
+    assert ("AVX512 = 1" in info) == (_VARIANTS[variant] >= _AVX512), info
+    assert ("AVX2 = 1" in info) == ("avx2" in _VARIANTS[variant]), info
+
+
+_NO_CPU_LIBRARY = """
+import os, sys
+from runnables.errors import EngineError
+from runnables.providers.local import ChatLocal
+try:
+    ChatLocal(max_tokens=1).invoke("Hi")
+except EngineError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def test_a_variant_build_with_no_cpu_library_fails_with_a_clear_error(tmp_path: Path) -> None:
+    # The variant build's libraries without any libggml-cpu-*.so: an EngineError that
+    # says what to install, not a crash when the model loads.
+    import llama_cpp
+
+    folder = Path(llama_cpp.llama_cpp._lib._name).parent
+    if not list(folder.glob("libggml-cpu-*.so")):
+        pytest.skip("the portable build is installed: its CPU code is linked in")
+    for path in folder.iterdir():
+        if not path.name.startswith("libggml-cpu"):
+            shutil.copy2(path, tmp_path / path.name, follow_symlinks=False)
+    env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_CPU_LIBRARY], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 3, done.stderr
+    assert "RUNNABLES_LLAMA_BUILD=portable bash scripts/setup" in done.stdout

@@ -143,9 +143,10 @@ def load_cpu_backend() -> str | None:
             ggml.ggml_backend_load_all_from_path(str(folder).encode())
             if ggml.ggml_backend_reg_count() == 0:
                 raise EngineError(
-                    f"llama.cpp's CPU backend is built as separate libraries, and none in "
-                    f"{str(folder)!r} loads on this CPU. Reinstall llama-cpp-python's "
-                    "portable build: bash scripts/setup"
+                    f"llama.cpp's CPU backend is built as separate libraries "
+                    f"(libggml-cpu-*.so), and none in {str(folder)!r} loads on this CPU. "
+                    "Install llama-cpp-python's portable build, whose CPU code is linked "
+                    "in: RUNNABLES_LLAMA_BUILD=portable bash scripts/setup"
                 )
             _chosen_cpu_library.append(_mapped_cpu_library(folder) or "?")
         return _chosen_cpu_library[0] if _chosen_cpu_library else None
