@@ -138,18 +138,20 @@ class BufferedRun:
         # alone rather than stalling the run for good.
         return limit is not None and bool(self.frames) and self.held_bytes + size > limit
 
-    async def _push(self, event: str, data: str | None) -> None:
-        seq = self.next_seq
-        chunk = frame(event, data, f"{self.run_id}:{seq}")
-        while self._full(len(chunk)):
+    async def _make_room(self, size: int) -> None:
+        """Drop delivered frames, or wait for a reader to take some, until a frame of
+        ``size`` bytes fits."""
+        while self._full(size):
             if self.first_seq <= self.delivered:
                 self.held_bytes -= len(self.frames.popleft())
             else:
                 self._space = asyncio.get_running_loop().create_future()
                 await self._space
+
+    def _append(self, chunk: bytes) -> None:
         self.frames.append(chunk)
         self.held_bytes += len(chunk)
-        self.next_seq = seq + 1
+        self.next_seq += 1
         self._wake()
 
     def _wake(self) -> None:
@@ -163,7 +165,12 @@ class BufferedRun:
         """Run ``events`` to its end, buffering each one (the body of the run's task)."""
         try:
             async for event, data in events:
-                await self._push(event, data)
+                chunk = frame(event, data, f"{self.run_id}:{self.next_seq}")
+                # Awaited only when the buffer is full: a coroutine per event would be
+                # one more object per chunk living while the run waits for its next.
+                if self._full(len(chunk)):
+                    await self._make_room(len(chunk))
+                self._append(chunk)
         except asyncio.CancelledError:
             # A reader still attached (at shutdown) learns why the stream stops here.
             message = dumps(
