@@ -81,7 +81,7 @@ class BufferedRun:
     __slots__ = (
         "_grace_handle",
         "_space",
-        "_wakeup",
+        "_waiters",
         "attached",
         "delivered",
         "done",
@@ -120,7 +120,10 @@ class BufferedRun:
         self.done = False
         self.attached = 0
         self.task: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Future[None] | None = None  # readers wait on it
+        # One future per waiting reader, all woken by the next frame: a reader that is
+        # cancelled cancels only its own (one shared future would need asyncio.shield,
+        # two more objects and two callbacks per frame and reader).
+        self._waiters: list[asyncio.Future[None]] = []
         self._space: asyncio.Future[None] | None = None  # the producer waits on it
         self._grace_handle: asyncio.TimerHandle | None = None
 
@@ -155,11 +158,12 @@ class BufferedRun:
         self._wake()
 
     def _wake(self) -> None:
-        waiter = self._wakeup
-        if waiter is not None:
-            self._wakeup = None
-            if not waiter.done():
-                waiter.set_result(None)
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def produce(self, events: AsyncIterator[tuple[str, str | None]]) -> None:
         """Run ``events`` to its end, buffering each one (the body of the run's task)."""
@@ -243,9 +247,9 @@ class BufferedRun:
                     continue
                 if self.done:
                     return
-                if self._wakeup is None:
-                    self._wakeup = asyncio.get_running_loop().create_future()
-                await asyncio.shield(self._wakeup)
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
         finally:
             self._detach()
 
