@@ -225,6 +225,35 @@ async def test_reading_from_a_position_already_dropped_is_refused() -> None:
     await store.aclose(0)
 
 
+async def test_a_reader_cancelled_while_waiting_leaves_the_other_readers_waiting() -> None:
+    # Readers of one run wait for its next frame together; cancelling one (its
+    # connection dropped) must neither wake nor cancel the others.
+    store = RunStore(max_events=10, resume_grace=30, retention=30)
+    release = asyncio.Event()
+
+    async def held() -> AsyncIterator[tuple[str, str | None]]:
+        yield "data", "1"
+        await release.wait()
+        yield "data", "2"
+
+    run = store.start("r", held())
+    first, second = run.read(-1), run.read(-1)
+    assert b"data: 1" in await first.__anext__()
+    assert b"data: 1" in await second.__anext__()
+    leaving = asyncio.ensure_future(first.__anext__())
+    staying = asyncio.ensure_future(second.__anext__())
+    await asyncio.sleep(0.01)  # both wait for frame 2
+    assert not leaving.done() and not staying.done()
+    leaving.cancel()
+    await asyncio.sleep(0.01)
+    assert leaving.cancelled() and not staying.done()
+
+    release.set()
+    assert b"data: 2" in await asyncio.wait_for(staying, 5)
+    await second.aclose()
+    await store.aclose(0)
+
+
 async def test_aclose_cancels_runs_that_outlive_the_grace() -> None:
     store = RunStore(max_events=10, resume_grace=30, retention=30)
     cancelled = asyncio.Event()

@@ -81,7 +81,7 @@ class BufferedRun:
     __slots__ = (
         "_grace_handle",
         "_space",
-        "_wakeup",
+        "_waiters",
         "attached",
         "delivered",
         "done",
@@ -120,7 +120,10 @@ class BufferedRun:
         self.done = False
         self.attached = 0
         self.task: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Future[None] | None = None  # readers wait on it
+        # One future per waiting reader, all woken by the next frame: a reader that is
+        # cancelled cancels only its own (one shared future would need asyncio.shield,
+        # two more objects and two callbacks per frame and reader).
+        self._waiters: list[asyncio.Future[None]] = []
         self._space: asyncio.Future[None] | None = None  # the producer waits on it
         self._grace_handle: asyncio.TimerHandle | None = None
 
@@ -138,32 +141,40 @@ class BufferedRun:
         # alone rather than stalling the run for good.
         return limit is not None and bool(self.frames) and self.held_bytes + size > limit
 
-    async def _push(self, event: str, data: str | None) -> None:
-        seq = self.next_seq
-        chunk = frame(event, data, f"{self.run_id}:{seq}")
-        while self._full(len(chunk)):
+    async def _make_room(self, size: int) -> None:
+        """Drop delivered frames, or wait for a reader to take some, until a frame of
+        ``size`` bytes fits."""
+        while self._full(size):
             if self.first_seq <= self.delivered:
                 self.held_bytes -= len(self.frames.popleft())
             else:
                 self._space = asyncio.get_running_loop().create_future()
                 await self._space
+
+    def _append(self, chunk: bytes) -> None:
         self.frames.append(chunk)
         self.held_bytes += len(chunk)
-        self.next_seq = seq + 1
+        self.next_seq += 1
         self._wake()
 
     def _wake(self) -> None:
-        waiter = self._wakeup
-        if waiter is not None:
-            self._wakeup = None
-            if not waiter.done():
-                waiter.set_result(None)
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def produce(self, events: AsyncIterator[tuple[str, str | None]]) -> None:
         """Run ``events`` to its end, buffering each one (the body of the run's task)."""
         try:
             async for event, data in events:
-                await self._push(event, data)
+                chunk = frame(event, data, f"{self.run_id}:{self.next_seq}")
+                # Awaited only when the buffer is full: a coroutine per event would be
+                # one more object per chunk living while the run waits for its next.
+                if self._full(len(chunk)):
+                    await self._make_room(len(chunk))
+                self._append(chunk)
         except asyncio.CancelledError:
             # A reader still attached (at shutdown) learns why the stream stops here.
             message = dumps(
@@ -236,9 +247,9 @@ class BufferedRun:
                     continue
                 if self.done:
                     return
-                if self._wakeup is None:
-                    self._wakeup = asyncio.get_running_loop().create_future()
-                await asyncio.shield(self._wakeup)
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
         finally:
             self._detach()
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, cast
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from fastapi import HTTPException, Request
 from starlette.responses import JSONResponse, Response
@@ -50,7 +50,7 @@ _EVENT_FILTERS = (
 CLIENT_ERRORS = (InvalidInputError, ConfigError)
 #: Seconds a stream's response may outlast the route's ``timeout`` (see ``_deadline``).
 _STREAM_MARGIN = 1.0
-Events = AsyncIterator[tuple[str, str | None]]
+T = TypeVar("T")
 
 
 class StreamEndpoints:
@@ -105,18 +105,25 @@ class StreamEndpoints:
                     raise invalid(("body", key), f"{key} must be a list of strings.", got)
                 filters[key] = got
         rid = str(config["run_id"])
-        events = self._events(kind, value, cast(RunnableConfig, config), rid, filters)
+        run_config = cast(RunnableConfig, config)
         deadline = self._deadline()
         self.in_flight.enter()
         if self.store is None or grace <= 0:
             # Not resumable: the run is driven by the response itself, so a disconnect
-            # cancels it at once, and nothing is kept once it is over.
+            # cancels it at once, and nothing is kept once it is over. No ``id:``
+            # lines: this stream cannot be resumed, so an id would name nothing, and
+            # plain event/data pairs are what LangServe's clients (and its tests'
+            # decoder) read. The events are framed where they are made: a generator
+            # of its own for the framing would be one more object per chunk that lives
+            # while the stream waits, which the collector scans over every open stream.
             in_flight = self.in_flight
 
             async def leave() -> None:
                 in_flight.leave()
 
-            return SSEResponse(_frames(events), on_close=leave, deadline=deadline)
+            frames = self._events(kind, value, run_config, rid, filters, frame)
+            return SSEResponse(frames, on_close=leave, deadline=deadline)
+        events = self._events(kind, value, run_config, rid, filters, _pair)
         run = self.store.start(
             rid, events, on_finish=self.in_flight.leave, grace=grace, deadline=deadline
         )
@@ -154,7 +161,10 @@ class StreamEndpoints:
         config: RunnableConfig,
         run_id: str,
         filters: Mapping[str, Any],
-    ) -> Events:
+        emit: Callable[[str, str | None], T],
+    ) -> AsyncIterator[T]:
+        """The run's events, each as ``emit(event, data)``: SSE frames for a stream the
+        response drives, ``(event, data)`` pairs for a run store's buffered run."""
         task = asyncio.current_task()
         assert task is not None
         self.shutdown.streams.add(task)
@@ -162,7 +172,7 @@ class StreamEndpoints:
             if kind == "stream":
                 # LangServe sends this on /stream only; on /stream_events its client
                 # logs it as an unsupported event type.
-                yield "metadata", dumps({"run_id": run_id})
+                yield emit("metadata", dumps({"run_id": run_id}))
             source: AsyncIterator[Any]
             if kind == "stream":
                 source = self.runnable.astream(value, config)
@@ -174,31 +184,33 @@ class StreamEndpoints:
                 source = self.runnable.astream_events(value, config, version="v2", **filters)
             try:
                 async for item in source:
-                    yield "data", dumps(item)
+                    yield emit("data", dumps(item))
             finally:
                 await aclose(source)
         except StepTimeoutError as exc:
             logger.warning("Run %s timed out: %s", run_id, exc)
             message = f"The run took longer than this server's limit of {exc.timeout:g} s."
-            yield "error", dumps({"status_code": 504, "message": message})
+            yield emit("error", dumps({"status_code": 504, "message": message}))
         except asyncio.CancelledError:
             if task not in self.shutdown.stopped:
                 raise
             # Stopped by shutdown: the client is still there and learns why.
             task.uncancel()
             logger.info("Run %s was stopped: the server is shutting down.", run_id)
-            yield "error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE})
+            yield emit("error", dumps({"status_code": 503, "message": SHUTDOWN_MESSAGE}))
         except CLIENT_ERRORS as exc:
             logger.info("Run %s refused its input or config: %s", run_id, exc)
-            yield "error", dumps({"status_code": 422, "message": str(exc), **failed_step(exc)})
+            yield emit(
+                "error", dumps({"status_code": 422, "message": str(exc), **failed_step(exc)})
+            )
         except Exception as exc:
             logger.exception("Run %s failed.", run_id)
             # The step's name (already in the stream's events) lets the playground mark the
             # step that failed; the message and traceback stay in the server's log.
             failed = {"status_code": 500, "message": "Internal Server Error", **failed_step(exc)}
-            yield "error", dumps(failed)
+            yield emit("error", dumps(failed))
         else:
-            yield "end", None
+            yield emit("end", None)
         finally:
             self.shutdown.streams.discard(task)
             self.shutdown.stopped.discard(task)
@@ -266,11 +278,6 @@ def failed_step(exc: BaseException) -> dict[str, str]:
     return {"step": step} if isinstance(step, str) else {}
 
 
-async def _frames(events: Events) -> AsyncIterator[bytes]:
-    # No ``id:`` lines: this stream cannot be resumed, so an id would name nothing, and
-    # plain event/data pairs are what LangServe's clients (and its tests' decoder) read.
-    try:
-        async for event, data in events:
-            yield frame(event, data)
-    finally:
-        await aclose(events)
+def _pair(event: str, data: str | None) -> tuple[str, str | None]:
+    """An event as a run store buffers it (it frames each with its id)."""
+    return event, data
