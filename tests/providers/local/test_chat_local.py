@@ -318,11 +318,9 @@ def _installed_build() -> list[str]:
 
 def _cpu_backend_names() -> list[str]:
     """The names of the backends registered in ggml's registry (this process)."""
-    import llama_cpp
-    from llama_cpp import _ctypes_extensions
+    from runnables.providers.local.engine import linked_ggml
 
-    folder = Path(llama_cpp.llama_cpp._lib._name).parent
-    ggml = _ctypes_extensions.load_shared_library("ggml", folder)
+    ggml = linked_ggml()
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
     ggml.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
     ggml.ggml_backend_reg_get.restype = ctypes.c_void_p
@@ -344,6 +342,12 @@ def test_the_installed_build_has_a_cpu_backend_registered() -> None:
     import llama_cpp
 
     assert b"CPU :" in llama_cpp.llama_print_system_info()
+    # and llama.cpp sees it: a model loads and answers.
+    model = ChatLocal(max_tokens=1, temperature=0)
+    try:
+        assert model.invoke("Hi").response_metadata["finish_reason"] == "length"
+    finally:
+        model.close()
 
 
 # The CPU features each x86 variant of ggml is compiled for (ggml/src/CMakeLists.txt,

@@ -42,7 +42,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEXT", "END", "ERROR", "GONE", "Engine", "Request", "load_cpu_backend"]
+__all__ = [
+    "TEXT",
+    "END",
+    "ERROR",
+    "GONE",
+    "Engine",
+    "Request",
+    "linked_ggml",
+    "load_cpu_backend",
+]
 from runnables.errors import EngineError, InvalidArgumentError, InvalidInputError
 
 # What the decode loop posts to a caller. Every request gets exactly one of END, ERROR
@@ -132,11 +141,10 @@ def load_cpu_backend() -> str | None:
     or ``None`` when the CPU backend is linked in. Safe to call from any thread.
     """
     import llama_cpp
-    from llama_cpp import _ctypes_extensions
 
     folder = Path(llama_cpp.llama_cpp._lib._name).parent
     with _backend_lock:
-        ggml = _ctypes_extensions.load_shared_library("ggml", folder)
+        ggml = linked_ggml()
         ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
         if ggml.ggml_backend_reg_count() == 0:
             ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
@@ -148,19 +156,43 @@ def load_cpu_backend() -> str | None:
                     "Install llama-cpp-python's portable build, whose CPU code is linked "
                     "in: RUNNABLES_LLAMA_BUILD=portable bash scripts/setup"
                 )
-            _chosen_cpu_library.append(_mapped_cpu_library(folder) or "?")
+            # The library ggml chose is the libggml-cpu*.so of that folder now mapped.
+            chosen = _mapped_libraries(folder, "libggml-cpu")
+            _chosen_cpu_library.append(chosen[0] if chosen else "?")
         return _chosen_cpu_library[0] if _chosen_cpu_library else None
 
 
-def _mapped_cpu_library(folder: Path) -> str | None:
-    # The library ggml chose is the libggml-cpu*.so of that folder mapped into the process.
+def linked_ggml() -> ctypes.CDLL:
+    """The ggml library llama-cpp-python's ``libllama`` was linked against (its backend
+    registry is the one llama.cpp asks).
+
+    A wheel cannot hold symlinks, so ``libggml.so`` and ``libggml.so.0`` are separate
+    copies of one file: a CPU library registered in the copy ``libllama`` did not load is
+    one llama.cpp never sees ("no backends are loaded"). The linked copy is the one
+    already mapped into the process.
+    """
+    import llama_cpp
+    from llama_cpp import _ctypes_extensions
+
+    folder = Path(llama_cpp.llama_cpp._lib._name).parent
+    linked = _mapped_libraries(folder, "libggml.so")
+    if linked:
+        return ctypes.CDLL(str(folder / linked[0]))
+    library: ctypes.CDLL = _ctypes_extensions.load_shared_library("ggml", folder)
+    return library
+
+
+def _mapped_libraries(folder: Path, prefix: str) -> list[str]:
+    """The names of the files of ``folder`` starting with ``prefix`` mapped into this
+    process (none where ``/proc`` cannot be read)."""
     try:
         with open("/proc/self/maps") as maps:
-            paths = {line.split(None, 5)[-1].strip() for line in maps if "libggml-cpu" in line}
+            paths = {line.split(None, 5)[-1].strip() for line in maps if prefix in line}
     except OSError:
-        return None
-    names = sorted(Path(p).name for p in paths if Path(p).parent == folder)
-    return names[0] if names else None
+        return []
+    return sorted(
+        Path(p).name for p in paths if Path(p).parent == folder and Path(p).name.startswith(prefix)
+    )
 
 
 class _Model:
