@@ -375,7 +375,7 @@ _VARIANTS: dict[str, set[str]] = {
 def test_the_variant_build_loads_the_best_cpu_variant_this_cpu_runs() -> None:
     build = _installed_build()
     if build[:1] == ["portable"] and build[-1:] != ["fallback"]:
-        pytest.skip("the portable build was installed on purpose (the setup's default)")
+        pytest.skip("the portable build was asked for (RUNNABLES_LLAMA_BUILD=portable)")
     # Otherwise scripts/setup installed the variant build, or failed to: then this fails.
     assert build[:1] == ["variants"], f"scripts/setup installed {build or 'no marked build'}"
     import llama_cpp
