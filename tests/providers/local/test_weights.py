@@ -79,10 +79,10 @@ async def test_an_unwritable_cache_folder_is_named_with_the_way_out(
         await model.ainvoke("Say hi")
     message = str(caught.value)
     assert str(cache_dir()) in message
-    assert CACHE_ENV in message and "leave quantization out" in message
+    assert CACHE_ENV in message and "quantization=None" in message
 
 
-async def test_without_a_quantization_the_file_runs_as_is(
+async def test_a_model_path_runs_as_is_unless_a_quantization_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
@@ -91,8 +91,27 @@ async def test_without_a_quantization_the_file_runs_as_is(
     )
     answer = await model.ainvoke("Say hi")
     model.close()
+    assert model.quantization is None
     assert answer.response_metadata["model_name"] == "SmolLM2-135M-Instruct.Q4_1"
     assert not (tmp_path / "models").exists()
+
+
+async def test_the_bundled_model_runs_as_q8_0_by_default_and_as_shipped_with_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    shipped = ChatLocal(quantization=None, max_tokens=4, temperature=0, max_sequences=1, n_ctx=128)
+    answer = await shipped.ainvoke("Say hi")
+    shipped.close()
+    assert answer.response_metadata["model_name"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert not (tmp_path / "models").exists()
+
+    default = ChatLocal(max_tokens=4, temperature=0, max_sequences=1, n_ctx=128)
+    answer = await default.ainvoke("Say hi")
+    default.close()
+    assert (default.quantization, default.flash_attn) == ("Q8_0", True)
+    assert answer.response_metadata["model_name"] == "SmolLM2-135M-Instruct.Q8_0"
+    assert [p.name.split(".")[2] for p in (tmp_path / "models").iterdir()] == ["Q8_0"]
 
 
 def test_a_token_s_logits_are_the_same_bits_in_steps_of_one_to_eight_sequences(

