@@ -17,10 +17,11 @@ W13's settings (``--loop uvloop --http httptools``, 1 worker, no access log):
   runs from W13's environment, ``bench/.venvs/langserve``, with 200 streams rather
   than 1,000 (it cannot keep up with either; at 1,000 it takes two minutes).
 
-The client is this process: one raw HTTP/1.1 connection per stream on asyncio (no
-HTTP library, so the client costs little of the two cores it shares with the server),
-all opened at once. Every stream must answer 200 and bring ``metadata``, exactly 200
-``data`` events and ``end``, and no ``error``; any other outcome fails the workload.
+The client is a fresh process per side (``--client``): one raw HTTP/1.1 connection per
+stream on asyncio (no HTTP library, so the client costs little of the two cores it
+shares with the server), all opened at once. Every stream must answer 200 and bring
+``metadata``, exactly 200 ``data`` events and ``end``, and no ``error``; any other
+outcome fails the workload.
 While the streams run, the server's resident memory is sampled every 20 ms.
 
 Reported: chunks per second delivered over all streams (every ``data`` event received,
@@ -33,9 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import resource
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,11 +296,34 @@ async def load(
 def measure(
     python: str, factory: str, streams: int, tokens: int, tps: float, extra: bytes = b""
 ) -> dict[str, Any]:
-    """One side's figures; ``extra`` is added to every request's headers."""
-    gc.collect()
+    """One side's figures; ``extra`` is added to every request's headers.
+
+    The client runs in a fresh process of its own (``--client``), not in the harness's:
+    ``bench/run.py`` runs W1-W13 in the harness's process first, with the tree under
+    test, and the client shares two cores with the server, so in that process its cost
+    could depend on what those workloads left behind rather than on the server.
+    """
     env = {"W14_TOKENS": str(tokens), "W14_TPS": str(tps)}
     with uvicorn_server(python, Path(__file__).stem, factory, env=env) as server:
-        return asyncio.run(load(server.port, server.pid, streams, tokens, extra))
+        args = [server.port, server.pid, streams, tokens, extra.decode("latin-1")]
+        done = subprocess.run(
+            [sys.executable, __file__, "--client", json.dumps(args)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"the W14 client failed ({done.returncode}):\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def _client(argument: str) -> None:
+    """``python bench/w14_sse_streams.py --client '[port, pid, streams, tokens, extra]'``:
+    one side's load, its figures printed as one JSON line."""
+    port, pid, streams, tokens, extra = json.loads(argument)
+    _raise_fd_limit(2 * streams + 256)
+    print(json.dumps(asyncio.run(load(port, pid, streams, tokens, extra.encode("latin-1")))))
 
 
 def _raise_fd_limit(needed: int) -> None:
@@ -311,8 +336,6 @@ def _raise_fd_limit(needed: int) -> None:
 
 
 def run(quick: bool) -> list[Result]:
-    import sys
-
     streams, tokens, tps = (
         (QUICK["streams"], QUICK["tokens"], QUICK["tokens_per_second"])
         if quick
@@ -336,7 +359,7 @@ def run(quick: bool) -> list[Result]:
         f"{streams} streams opened at once, {int(tokens)} data events each at "
         f"{tps:g} tokens/s (ideal {ideal:,.0f} chunks/s if no stream fell behind); "
         "POST /chain/stream; uvicorn --loop uvloop --http httptools, 1 worker; "
-        "client: raw asyncio connections in the benchmark process.",
+        "client: raw asyncio connections in a fresh process per side.",
     ]
     for name, side in sides.items():
         notes.append(
@@ -388,4 +411,7 @@ def run(quick: bool) -> list[Result]:
 
 
 if __name__ == "__main__":
-    main(run)
+    if sys.argv[1:2] == ["--client"]:
+        _client(sys.argv[2])
+    else:
+        main(run)
