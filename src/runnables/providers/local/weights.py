@@ -4,18 +4,17 @@
 (``llamafile/sgemm.cpp`` and the repacked ones in ``repack.cpp``) do not take Q4_1: a
 step over 16 sequences cost almost 16 single steps. Q8_0 and Q4_0 have such kernels.
 
-Why the bundled model runs as Q8_0 by default (``chat.DEFAULT_QUANTIZATION``):
-Q8_0 holds every Q4_1 weight to within 1/254 of its block's largest, so the model is
-the same model. Measured on 3,387 tokens of English prose (fifteen standard-library
+Why the bundled model runs as Q8_0 by default (``chat.DEFAULT_QUANTIZATION``): Q8_0
+holds every Q4_1 weight to within 1/254 of its block's largest, so the model is the
+same model. Measured on 3,387 tokens of English prose (fifteen standard-library
 docstrings, ``bench/probe_local_quality.py``), perplexity is 11.07 as shipped (Q4_1),
 11.06 as Q8_0 with flash attention, and 13.67 as Q4_0 (+23%: a second rounding to 4
-bits). Sixteen calls batched cost 6.8 ms of CPU a
-token as Q8_0 against 9.3 as Q4_1 (flash attention, 2 threads, zen4 kernels), and 16
-calls ran 3.2x as many tokens a second as one call at a time (Q4_1: 2.6x). Greedy
-answers differ from the shipped file's where its top two tokens are close (12 of 16
-test prompts at 32 tokens, each as sensible): ``quantization=None`` runs the file as
-shipped.
-Q4_0 (``quantization="Q4_0"``) is the fastest, batched or not, and is opt-in for that
+bits). Sixteen calls batched cost 6.8 ms of CPU a token as Q8_0 against 9.3 as Q4_1
+(flash attention, 2 threads, zen4 kernels), and ran 3.2x as many tokens a second as
+one call at a time (Q4_1: 2.6x). Greedy answers differ from the shipped file's where
+its top two tokens are close (Q8_0 alone changed 12 of 16 test prompts' answers at 32
+tokens, each as sensible): ``quantization=None`` runs the file as shipped. Q4_0
+(``quantization="Q4_0"``) is the fastest, batched or not, and is opt-in for its
 quality loss. Steps of one to eight sequences give bit-identical logits on Q4_1, Q4_0
 and Q8_0 alike, so batched answers still equal answers alone.
 
