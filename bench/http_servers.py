@@ -1,4 +1,5 @@
-"""Server processes for the HTTP workloads (W13, W14), and LangServe's environment.
+"""Server processes for the HTTP workloads (W13, W14), LangServe's environment, and the
+ASGI request the in-process probes send.
 
 Each side of an HTTP workload is an app factory in its workload module, run by its own
 uvicorn process with the same settings (``--loop uvloop --http httptools``, 1 worker,
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 VENV = BENCH / ".venvs" / "langserve"
@@ -137,3 +139,30 @@ def langserve_versions(python: str) -> str:
         check=True,
     ).stdout.split()
     return f"langserve {out[0]} with langchain-core {out[1]}"
+
+
+def post_scope(path: str, body: bytes, *extra: tuple[bytes, bytes]) -> dict[str, Any]:
+    """The ASGI scope of a JSON ``POST`` of ``body`` to ``path`` from a loopback client,
+    as uvicorn hands it to an app (the probes call apps in-process, without a server);
+    ``extra`` headers follow the standard ones."""
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        *extra,
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }

@@ -26,32 +26,15 @@ import json
 import sys
 from typing import Any
 
+from http_servers import post_scope
+
 
 async def _w13(n: int) -> None:
     import w13_http_requests_per_second as w13
 
     app = w13.runnables_app()
     body = json.dumps(w13.BODY).encode()
-    headers = [
-        (b"host", b"127.0.0.1"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/chain/invoke",
-        "raw_path": b"/chain/invoke",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+    scope = post_scope("/chain/invoke", body)
     for _ in range(n):
         sent: list[dict[str, Any]] = []
         received = False

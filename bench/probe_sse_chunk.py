@@ -38,6 +38,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from http_servers import post_scope
+
 STREAMS = 100
 TOKENS = 200
 BODY = json.dumps({"input": "hi", "config": {}, "kwargs": {}}).encode()
@@ -53,29 +55,10 @@ class Tally:
 
 async def one_stream(app: Any, tally: Tally, resumable: bool) -> None:
     """One ``POST /chain/stream`` through the ASGI app, read to its final body message."""
-    headers = [
-        (b"host", b"127.0.0.1"),
-        (b"content-type", b"application/json"),
-        (b"accept", b"text/event-stream"),
-        (b"content-length", str(len(BODY)).encode()),
-    ]
+    extra = [(b"accept", b"text/event-stream")]
     if resumable:
-        headers.append((b"resume-grace", b"5"))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/chain/stream",
-        "raw_path": b"/chain/stream",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+        extra.append((b"resume-grace", b"5"))
+    scope = post_scope("/chain/stream", BODY, *extra)
     sent_body = False
     finished = asyncio.Event()
 

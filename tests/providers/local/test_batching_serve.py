@@ -108,9 +108,10 @@ async def test_sixteen_streams_through_serve_all_get_tokens_before_any_ends(serv
     assert started_before == set(range(16)), timeline
 
 
-def test_the_default_app_decodes_sixteen_users_in_one_batch() -> None:
-    # `runnables serve` with no target: its model takes 16 sequences, so the playground's
-    # 16 users above are what it serves out of the box (ChatLocal's own default is 8).
+def test_the_default_app_s_model_takes_sixteen_sequences() -> None:
+    # `runnables serve` with no target: its model takes 16 sequences, so the 16 streams
+    # above (on a ChatLocal of 16) are what it serves out of the box (ChatLocal's own
+    # default is 8).
     from runnables.serve.default_app import SERVED_SEQUENCES, _local_model
 
     model = _local_model()
